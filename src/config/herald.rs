@@ -1,0 +1,192 @@
+//! `herald.toml`: where the data lives, the timezone, the channels.
+//!
+//! Later capabilities (web, alerts, listening) add their own sections here, each owned and
+//! validated by its module.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::source::{self, TomlSource};
+use super::{ConfigError, Warning};
+use crate::publish::config::{self as channels, ChannelConfig, RawChannel};
+
+/// The validated `herald.toml`.
+#[derive(Debug, Clone)]
+pub struct HeraldConfig {
+    /// The plan's and the UI's timezone (default Asia/Shanghai).
+    pub timezone: Tz,
+    pub storage: StorageConfig,
+    pub content_plan: PathBuf,
+    pub keywords: PathBuf,
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// Where the sled store lives.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHerald {
+    timezone: Option<String>,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    paths: RawPaths,
+    #[serde(default)]
+    channels: Vec<RawChannel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    content_plan: Option<String>,
+    keywords: Option<String>,
+}
+
+const DEFAULT_TZ: Tz = chrono_tz::Asia::Shanghai;
+
+impl HeraldConfig {
+    /// What herald uses when there is no `herald.toml`: everything beside it, one outbox channel.
+    pub fn defaults(base: &Path) -> Self {
+        Self {
+            timezone: DEFAULT_TZ,
+            storage: StorageConfig {
+                path: base.join("data/herald.db"),
+            },
+            content_plan: base.join("content-plan"),
+            keywords: base.join("keywords"),
+            channels: vec![ChannelConfig::default_outbox()],
+        }
+    }
+}
+
+pub(super) fn load(
+    path: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<HeraldConfig, Vec<ConfigError>> {
+    let src = source::read(path).map_err(|e| vec![e])?;
+    let raw: RawHerald = src.parse().map_err(|e| vec![e])?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    validate(raw, &src, base, warnings)
+}
+
+fn validate(
+    raw: RawHerald,
+    src: &TomlSource,
+    base: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<HeraldConfig, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let defaults = HeraldConfig::defaults(base);
+
+    let timezone = match raw.timezone.as_deref() {
+        None => DEFAULT_TZ,
+        Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+            errors.push(src.error(
+                "timezone",
+                format!("unknown timezone {name:?}: use an IANA name such as \"Asia/Shanghai\""),
+            ));
+            DEFAULT_TZ
+        }),
+    };
+
+    let mut resolve = |key: &str, value: Option<String>, default: PathBuf| match value {
+        None => default,
+        Some(v) if v.trim().is_empty() => {
+            errors.push(src.error(key, "must not be empty"));
+            default
+        }
+        Some(v) => base.join(v),
+    };
+    let storage_path = resolve("storage.path", raw.storage.path, defaults.storage.path);
+    let content_plan = resolve(
+        "paths.content_plan",
+        raw.paths.content_plan,
+        defaults.content_plan,
+    );
+    let keywords = resolve("paths.keywords", raw.paths.keywords, defaults.keywords);
+
+    let channels = if raw.channels.is_empty() {
+        defaults.channels
+    } else {
+        channels::validate(raw.channels, src, &mut errors, warnings)
+    };
+
+    if errors.is_empty() {
+        Ok(HeraldConfig {
+            timezone,
+            storage: StorageConfig { path: storage_path },
+            content_plan,
+            keywords,
+            channels,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<HeraldConfig, Vec<ConfigError>> {
+        let src = TomlSource::new("herald.toml", text, 1);
+        let raw: RawHerald = src.parse().map_err(|e| vec![e])?;
+        validate(raw, &src, Path::new("/srv/herald"), &mut Vec::new())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = check("").expect("valid");
+        assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(c.storage.path, Path::new("/srv/herald/data/herald.db"));
+        assert_eq!(c.channels.len(), 1);
+        assert_eq!(c.channels[0].name, "outbox");
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "timezone = \"Mars/Olympus\"\n",
+                "timezone",
+                1,
+                "unknown timezone",
+            ),
+            (
+                "[storage]\npath = \"\"\n",
+                "storage.path",
+                2,
+                "must not be empty",
+            ),
+            (
+                "[storage]\npaht = \"x\"\n",
+                "storage.paht",
+                2,
+                "unknown field",
+            ),
+            ("colour = \"red\"\n", "colour", 1, "unknown field"),
+        ];
+        for (text, key, line, why) in cases {
+            let errors = check(text).expect_err(text);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, *key, "{text}");
+            assert_eq!(errors[0].line, *line, "{text}");
+            assert!(errors[0].why.contains(why), "{}", errors[0]);
+        }
+    }
+}

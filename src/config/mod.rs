@@ -1,0 +1,166 @@
+//! Loading and validating herald's configuration: `herald.toml`, `content-plan/` and `keywords/`.
+//!
+//! Two phases, as in Vector and lychee: each file is deserialized into `Raw*` structs with
+//! `deny_unknown_fields` (so a typo is an error, not a silent default), then a pure `validate`
+//! turns raw structs into checked types and reports *every* problem at once, each as
+//! `file:line:column: key: why`. The module owns no domain rules itself: the planner, the
+//! channels and the keyword rules each own and validate their own section.
+
+mod herald;
+pub mod source;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use herald::{HeraldConfig, StorageConfig};
+
+use crate::classify::keywords::{self, KeywordGroup};
+use crate::plan::{self, Draft, PlanRules};
+
+/// One problem in a configuration file, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub why: String,
+}
+
+impl ConfigError {
+    /// A problem with a file as a whole (missing, unreadable): reported at its first line.
+    pub fn whole_file(file: &Path, key: &str, why: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            key: key.to_string(),
+            why: why.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.key,
+            self.why
+        )
+    }
+}
+
+/// Every problem found, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Something worth telling a person that does not stop herald (an unset secret, a thin draft pool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub key: String,
+    pub why: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: warning: {}",
+            self.file.display(),
+            self.key,
+            self.why
+        )
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub herald: HeraldConfig,
+    pub plan: PlanRules,
+    pub drafts: Vec<Draft>,
+    pub keywords: Vec<KeywordGroup>,
+    /// Problems that do not stop herald.
+    pub warnings: Vec<Warning>,
+}
+
+/// Loads `herald.toml` (or the defaults, if `config_path` does not exist and `required` is false),
+/// then the content plan, the drafts and the keyword rules it points at.
+pub fn load(config_path: &Path, required: bool) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    let herald = if config_path.exists() || required {
+        herald::load(config_path, &mut warnings)
+    } else {
+        let base = config_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Ok(HeraldConfig::defaults(base))
+    };
+    let herald = match herald {
+        Ok(h) => h,
+        Err(mut e) => {
+            // Without a valid herald.toml we still know where the content lives by default, and
+            // reporting those files' problems too saves a round trip.
+            errors.append(&mut e);
+            let base = config_path.parent().unwrap_or(Path::new("."));
+            HeraldConfig::defaults(base)
+        }
+    };
+
+    let channel_names: Vec<String> = herald.channels.iter().map(|c| c.name.clone()).collect();
+    let plan_result = plan::config::load(&herald.content_plan, &channel_names, &mut warnings);
+    let keywords_result = keywords::load_dir(&herald.keywords);
+
+    let (plan_rules, drafts) = match plan_result {
+        Ok(p) => p,
+        Err(mut e) => {
+            errors.append(&mut e);
+            (PlanRules::default(), Vec::new())
+        }
+    };
+    let keywords = match keywords_result {
+        Ok(k) => k,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Vec::new()
+        }
+    };
+
+    if errors.is_empty() {
+        Ok(Config {
+            herald,
+            plan: plan_rules,
+            drafts,
+            keywords,
+            warnings,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Checks a name used as an identifier in files and URLs (channels, drafts, rules).
+pub(crate) fn is_slug(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
