@@ -80,7 +80,7 @@ pub(super) fn load(
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new(""));
     validate(raw, &src, base, warnings)
 }
 

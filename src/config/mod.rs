@@ -112,7 +112,7 @@ pub fn load(config_path: &Path, required: bool) -> Result<Config, ConfigErrors> 
         let base = config_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+            .unwrap_or(Path::new(""));
         Ok(HeraldConfig::defaults(base))
     };
     let herald = match herald {
@@ -121,7 +121,7 @@ pub fn load(config_path: &Path, required: bool) -> Result<Config, ConfigErrors> 
             // Without a valid herald.toml we still know where the content lives by default, and
             // reporting those files' problems too saves a round trip.
             errors.append(&mut e);
-            let base = config_path.parent().unwrap_or(Path::new("."));
+            let base = config_path.parent().unwrap_or(Path::new(""));
             HeraldConfig::defaults(base)
         }
     };

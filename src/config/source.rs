@@ -117,7 +117,9 @@ impl TomlSource {
 
     /// The key path of the innermost key or value whose span holds `span.start`.
     pub fn key_at(&self, span: &Range<usize>) -> Option<String> {
-        let root = DeTable::parse(&self.text).ok()?;
+        // Recoverable parsing keeps the keys around a syntax error, so even a malformed value
+        // is reported under its key.
+        let (root, _) = DeTable::parse_recoverable(&self.text);
         find_in_table(root.get_ref(), span.start)
     }
 }

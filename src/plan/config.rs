@@ -466,7 +466,10 @@ fn load_drafts(
             });
         }
     }
-    check_series(&drafts, errors);
+    // A draft that failed to load would make its series look broken too; report it alone.
+    if errors.is_empty() {
+        check_series(&drafts, errors);
+    }
     drafts
 }
 
@@ -696,11 +699,9 @@ fn check_series(drafts: &[Draft], errors: &mut Vec<ConfigError>) {
             let part = d.series.as_ref().map(|s| s.part).unwrap_or(0);
             let want = i as u32 + 1;
             if part != want {
-                let src = TomlSource::new(
-                    &d.path,
-                    std::fs::read_to_string(&d.path).unwrap_or_default(),
-                    1,
-                );
+                let text = std::fs::read_to_string(&d.path).unwrap_or_default();
+                let front = split_front_matter(&text).map_or("", |(f, _, _)| f);
+                let src = TomlSource::new(&d.path, front, 2);
                 let why = if part < want {
                     format!(
                         "series {name:?} has part {part} twice (also {})",

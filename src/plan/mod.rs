@@ -21,6 +21,8 @@ pub mod config;
 pub mod mix;
 pub mod output;
 mod planner;
+#[cfg(test)]
+mod proptests;
 pub mod slots;
 pub mod track;
 

@@ -58,7 +58,15 @@ impl DayGrid {
 
         let peaks = rules.peaks.len().max(1);
         let rotations = (0..peaks)
-            .map(|rot| choose_primary(&per_peak, rot, rules.per_day as usize, rules.min_gap, &grid))
+            .map(|rot| {
+                choose_primary(
+                    per_peak.len(),
+                    rot,
+                    rules.per_day as usize,
+                    rules.min_gap,
+                    &grid,
+                )
+            })
             .collect();
         Self {
             grid,
@@ -86,41 +94,39 @@ impl DayGrid {
     }
 }
 
-/// Picks `want` primary slots: round `r` takes the `r`-th slot of every peak, starting (from the
-/// second round on) at peak `rot`, skipping slots too close to ones already taken.
+/// Picks `want` primary slots. First the largest set of grid slots `gap` apart (earliest first,
+/// which is optimal for points on a line), so close or adjacent peaks never cost a post; then,
+/// from that set, round `r` takes the `r`-th slot of every peak, starting (from the second round
+/// on) at peak `rot`.
 fn choose_primary(
-    per_peak: &[Vec<NaiveTime>],
+    per_peak_count: usize,
     rot: usize,
     want: usize,
     gap: TimeDelta,
     grid: &[(NaiveTime, usize)],
 ) -> Vec<Slot> {
-    let mut taken: Vec<(NaiveTime, usize)> = Vec::new();
-    let fits = |taken: &[(NaiveTime, usize)], t: NaiveTime| {
-        taken.iter().all(|(u, _)| (t - *u).abs() >= gap)
-    };
+    let mut fitting: Vec<(NaiveTime, usize)> = Vec::new();
+    for &(t, p) in grid {
+        if fitting.last().is_none_or(|(u, _)| t - *u >= gap) {
+            fitting.push((t, p));
+        }
+    }
+    let mut per_peak: Vec<Vec<(NaiveTime, usize)>> = vec![Vec::new(); per_peak_count];
+    for &(t, p) in &fitting {
+        per_peak[p].push((t, p));
+    }
     let rounds = per_peak.iter().map(Vec::len).max().unwrap_or(0);
     let n = per_peak.len();
+    let mut taken: Vec<(NaiveTime, usize)> = Vec::new();
     'rounds: for r in 0..rounds {
         for i in 0..n {
-            let p = if r == 0 { i } else { (i + rot) % n };
             if taken.len() >= want {
                 break 'rounds;
             }
-            if let Some(t) = per_peak[p].get(r) {
-                if fits(&taken, *t) {
-                    taken.push((*t, p));
-                }
+            let p = if r == 0 { i } else { (i + rot) % n };
+            if let Some(slot) = per_peak[p].get(r) {
+                taken.push(*slot);
             }
-        }
-    }
-    // Close peaks can block the round-robin; fill what is left in time order.
-    for (t, p) in grid {
-        if taken.len() >= want {
-            break;
-        }
-        if !taken.contains(&(*t, *p)) && fits(&taken, *t) {
-            taken.push((*t, *p));
         }
     }
     grid.iter()
@@ -179,6 +185,37 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_ne!(second(0), second(1));
+    }
+
+    #[test]
+    fn adjacent_peaks_do_not_cost_a_post() {
+        // Regression: a round-robin pick of 16:45 (the short middle peak) blocked both 16:00 and
+        // 17:15 and left five posts where six fit.
+        let peak = |name: &str, a: &str, b: &str| super::super::Peak {
+            name: name.into(),
+            start: hm(a),
+            end: hm(b),
+        };
+        let rules = PlanRules {
+            peaks: vec![
+                peak("a", "14:30", "16:30"),
+                peak("b", "16:30", "17:00"),
+                peak("c", "17:00", "20:35"),
+            ],
+            min_per_day: 1,
+            per_day: 6,
+            max_per_day: 6,
+            ..PlanRules::default()
+        };
+        let grid = DayGrid::new(&rules);
+        assert_eq!(grid.capacity(), 6);
+        for rot in 0..3 {
+            assert_eq!(
+                grid.day(rot).iter().filter(|s| s.primary).count(),
+                6,
+                "rotation {rot}"
+            );
+        }
     }
 
     #[test]

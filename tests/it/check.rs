@@ -1,0 +1,239 @@
+//! `herald check` on the checked-in files and on broken copies of them.
+
+use crate::helpers::Workspace;
+
+#[test]
+fn checked_in_configuration_passes() {
+    let ws = Workspace::new();
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ok: 1 channel(s), "), "{}", run.stdout);
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+}
+
+/// One kind of mistake: the file to break, the text to replace, its replacement, and what the
+/// message must name.
+struct Mistake {
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    /// Text on the line the message must point at; empty: the replacement's first word.
+    at: &'static str,
+    key: &'static str,
+    why: &'static str,
+}
+
+const PLAN: &str = "content-plan/plan.toml";
+const DRAFT: &str = "content-plan/drafts/product/x-trail-epower-guide-2.md";
+const CRISIS: &str = "keywords/crisis.toml";
+
+fn line_of(ws: &Workspace, file: &str, needle: &str) -> usize {
+    ws.read(file)
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{file} has no line with {needle:?}"))
+}
+
+#[test]
+fn every_kind_of_mistake_is_reported_with_file_line_and_key() {
+    let mistakes = [
+        Mistake {
+            file: PLAN,
+            from: "product = 30",
+            to: "product = 35",
+            at: "[mix]",
+            key: "mix",
+            why: "add up to 105",
+        },
+        Mistake {
+            file: PLAN,
+            from: "[promo]",
+            to: "[promos]",
+            at: "[promos]",
+            key: "promos",
+            why: "unknown field",
+        },
+        Mistake {
+            file: PLAN,
+            from: "min_gap_minutes = 60",
+            to: "min_gap_minutes = \"an hour\"",
+            at: "",
+            key: "cadence.min_gap_minutes",
+            why: "invalid type",
+        },
+        Mistake {
+            file: PLAN,
+            from: "per_day = 6",
+            to: "per_dya = 6",
+            at: "",
+            key: "cadence.per_dya",
+            why: "unknown field",
+        },
+        Mistake {
+            file: PLAN,
+            from: "end = \"10:00\"",
+            to: "end = \"25:00\"",
+            at: "\"25:00\"",
+            key: "peaks[0].end",
+            why: "HH:MM",
+        },
+        Mistake {
+            file: PLAN,
+            from: "max_share = 20",
+            to: "max_share = 200",
+            at: "",
+            key: "promo.max_share",
+            why: "out of range",
+        },
+        Mistake {
+            file: PLAN,
+            from: "pause_categories = [\"product\", \"lifestyle\"]",
+            to: "pause_categories = [\"product\", \"ads\"]",
+            at: "",
+            key: "crisis.pause_categories[1]",
+            why: "not a category",
+        },
+        Mistake {
+            file: DRAFT,
+            from: "part = 2",
+            to: "part = 1",
+            at: "part = 1",
+            key: "part",
+            why: "has part 1 twice",
+        },
+        Mistake {
+            file: DRAFT,
+            from: "series = ",
+            to: "serie = ",
+            at: "",
+            key: "serie",
+            why: "unknown field",
+        },
+        Mistake {
+            file: DRAFT,
+            from: "title = ",
+            to: "not_before = 2027-13-01\ntitle = ",
+            at: "",
+            key: "not_before",
+            why: "",
+        },
+        Mistake {
+            file: CRISIS,
+            from: "name = \"brake-failure\"",
+            to: "name = \"Brake Failure\"",
+            at: "",
+            key: "rules[0].name",
+            why: "not a rule name",
+        },
+    ];
+    for m in mistakes {
+        let ws = Workspace::new();
+        ws.edit(m.file, m.from, m.to);
+        let first_word = m.to.split([' ', '=']).next().unwrap_or(m.to);
+        let line = line_of(&ws, m.file, if m.at.is_empty() { first_word } else { m.at });
+        let run = ws.herald(&["check"]);
+        assert_eq!(run.code, 2, "{} → {}: {}", m.from, m.to, run.stderr);
+        let hit = run
+            .stderr
+            .lines()
+            .find(|l| l.contains(m.file) && l.contains(&format!(": {}: ", m.key)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} → {}: no line names {} and {}:\n{}",
+                    m.from, m.to, m.file, m.key, run.stderr
+                )
+            });
+        let position = hit.split(m.file).nth(1).unwrap_or_default();
+        assert!(
+            position.starts_with(&format!(":{line}:")),
+            "{hit} should be at line {line}"
+        );
+        assert!(hit.contains(m.why), "{hit} should say {:?}", m.why);
+    }
+}
+
+#[test]
+fn problems_in_several_files_are_reported_in_one_run() {
+    let ws = Workspace::new();
+    ws.edit(PLAN, "region = 10", "region = 11");
+    ws.edit(DRAFT, "title = ", "colour = \"red\"\ntitle = ");
+    ws.edit(CRISIS, "group = \"crisis\"", "group = \"Crisis\"");
+    ws.write(
+        "content-plan/drafts/ads/buy-now.md",
+        "+++\ntitle = \"x\"\n+++\nBuy!\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2);
+    for needle in [
+        "plan.toml:",
+        "x-trail-epower-guide-2.md:",
+        "crisis.toml:",
+        "drafts/ads:1:1: category: folder \"ads\" is not a category",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in\n{}",
+            run.stderr
+        );
+    }
+    assert!(run.stderr.contains("4 problem(s)"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failing_keyword_test_case_fails_check() {
+    let ws = Workspace::new();
+    // Drop the term the first brake test relies on: the file's own test must now fail.
+    ws.edit(CRISIS, "\"刹车失灵\", ", "");
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("crisis.toml: tests["), "{}", run.stdout);
+}
+
+#[test]
+fn broken_herald_toml_names_line_and_key_and_hides_secrets() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "timezone = \"Asia/Shanghai\"\n\n[[channels]]\nname = \"masto\"\nkind = \"mastodon\"\nbase_url = \"https://social.example\"\ntoken_env = \"HERALD_MASTO_TOKEN\"\ntoken = \"hunter2-secret\"\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("herald.toml:8:1: channels[0].token: unknown field"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
+
+#[test]
+fn a_thin_category_is_reported_by_check() {
+    let ws = Workspace::new();
+    // Keep one region draft, not evergreen: a month of plan cannot fill the region quota.
+    let dir = ws.path().join("content-plan/drafts/region");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").path())
+        .collect();
+    files.sort();
+    for f in &files[1..] {
+        std::fs::remove_file(f).expect("rm");
+    }
+    let kept = files[0]
+        .to_string_lossy()
+        .replace(&format!("{}/", ws.path().display()), "");
+    let text = ws
+        .read(&kept)
+        .replace("evergreen = true", "evergreen = false");
+    ws.write(&kept, &text);
+    let run = ws.herald(&["check", "--days", "14"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("warning: next 14 days: outbox: region has no usable draft"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,0 +1,6 @@
+//! herald's one integration-test binary: the `herald` executable run as a user would, on copies
+//! of the checked-in `content-plan/` and `keywords/`.
+
+mod check;
+mod helpers;
+mod plan;

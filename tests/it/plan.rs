@@ -1,0 +1,321 @@
+//! `herald plan`: the JSON contract checked by the independent script, ICS, persistence.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, Utc};
+use herald::plan::output::{self, Entry};
+use herald::store::{PostState, Store};
+
+use crate::helpers::{repo, Run, Workspace};
+
+/// Runs `tests/plan_rules.py` (the independent checker) over a JSON plan.
+fn check_rules(ws: &Workspace, json: &str, from: &str, days: u32, extra: &[&str]) -> Run {
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/plan_rules.py"))
+        .args([
+            "--plan-dir",
+            &ws.path().join("content-plan").to_string_lossy(),
+        ])
+        .args(["--json", "-", "--from", from, "--days", &days.to_string()])
+        .args(extra)
+        .current_dir(ws.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the checker");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json.as_bytes())
+        .expect("write");
+    Run::from(child.wait_with_output().expect("checker"))
+}
+
+fn posts(json: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str::<Vec<serde_json::Value>>(json).expect("a JSON array")
+}
+
+#[test]
+fn plan_of_28_days_obeys_every_rule_and_is_the_same_every_run() {
+    let ws = Workspace::new();
+    let args = [
+        "plan",
+        "--days",
+        "28",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "json",
+        "--dry-run",
+    ];
+    let first = ws.herald(&args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = ws.herald(&args);
+    assert_eq!(
+        first.stdout, second.stdout,
+        "the same inputs must give the same plan"
+    );
+    let list = posts(&first.stdout);
+    // 6 a day for 28 days on the one default channel.
+    assert_eq!(list.len(), 6 * 28);
+    for field in ["at", "channel", "category", "draft", "peak", "text"] {
+        assert!(list.iter().all(|p| p[field].is_string()), "{field}");
+    }
+    assert!(
+        list[0]["at"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("+08:00")),
+        "{}",
+        list[0]["at"]
+    );
+    let run = check_rules(&ws, &first.stdout, "2026-12-01", 28, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("168 posts, 1 channels, 0 violations"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_checker_catches_a_broken_plan() {
+    // The independent script is only worth its verdict if it can say no.
+    let ws = Workspace::new();
+    let run = ws.herald(&[
+        "plan",
+        "--days",
+        "7",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "json",
+        "--dry-run",
+    ]);
+    let mut list = posts(&run.stdout);
+    list.swap(0, 1);
+    let broken = serde_json::to_string(&list).expect("json");
+    let verdict = check_rules(&ws, &broken, "2026-12-01", 7, &[]);
+    assert_eq!(verdict.code, 1, "{}", verdict.stdout);
+    assert!(verdict.stdout.contains("ORDER"), "{}", verdict.stdout);
+}
+
+#[test]
+fn several_channels_at_once_with_a_channel_only_draft() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        r#"timezone = "Asia/Shanghai"
+[[channels]]
+name = "outbox"
+kind = "outbox"
+[[channels]]
+name = "masto"
+kind = "mastodon"
+base_url = "https://social.example"
+token_env = "HERALD_TEST_UNSET_TOKEN"
+[[channels]]
+name = "sky"
+kind = "bluesky"
+pds_url = "https://pds.example"
+identifier = "brand.example"
+password_env = "HERALD_TEST_UNSET_PASSWORD"
+"#,
+    );
+    ws.write(
+        "content-plan/drafts/product/sky-only-launch.md",
+        "+++\ntitle = \"Bluesky only\"\nchannels = [\"sky\"]\nnot_after = 2026-12-01\nlink = \"https://jincheng-nissan.example.com/sky?ref=bsky\"\n+++\nOnly on Bluesky: {link}\n",
+    );
+    let run = ws.herald(&[
+        "plan",
+        "--days",
+        "14",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "json",
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = posts(&run.stdout);
+    for channel in ["outbox", "masto", "sky"] {
+        assert_eq!(
+            list.iter().filter(|p| p["channel"] == channel).count(),
+            6 * 14,
+            "{channel}"
+        );
+    }
+    let only: Vec<_> = list
+        .iter()
+        .filter(|p| p["draft"] == "product/sky-only-launch")
+        .collect();
+    assert_eq!(
+        only.len(),
+        1,
+        "expiring channel-only draft goes out once, first"
+    );
+    assert_eq!(only[0]["channel"], "sky");
+    let text = only[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("ref=bsky&utm_source=sky&utm_medium=social&utm_campaign=product&utm_content=sky.product.sky-only-launch.20261201T"), "{text}");
+    let verdict = check_rules(
+        &ws,
+        &run.stdout,
+        "2026-12-01",
+        14,
+        &["--channels", "outbox,masto,sky"],
+    );
+    assert_eq!(verdict.code, 0, "{}{}", verdict.stdout, verdict.stderr);
+}
+
+#[test]
+fn ics_has_one_event_per_post_in_the_plan_timezone() {
+    let ws = Workspace::new();
+    let json = ws.herald(&[
+        "plan",
+        "--days",
+        "7",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "json",
+        "--dry-run",
+    ]);
+    let ics = ws.herald(&[
+        "plan",
+        "--days",
+        "7",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "ics",
+        "--dry-run",
+    ]);
+    assert_eq!(ics.code, 0, "{}", ics.stderr);
+    let text = &ics.stdout;
+    assert!(text.starts_with("BEGIN:VCALENDAR\r\n") && text.ends_with("END:VCALENDAR\r\n"));
+    assert_eq!(
+        text.matches("BEGIN:VEVENT").count(),
+        posts(&json.stdout).len()
+    );
+    assert!(text.contains("BEGIN:VTIMEZONE\r\nTZID:Asia/Shanghai\r\n"));
+    assert!(text.contains("TZOFFSETTO:+0800"));
+    assert!(
+        text.contains("DTSTART;TZID=Asia/Shanghai:20261201T084500"),
+        "first slot of the day"
+    );
+    for line in text.split("\r\n") {
+        assert!(line.len() <= 75, "line of {} octets: {line}", line.len());
+        assert!(!line.contains('\n'), "bare LF in {line:?}");
+    }
+    let uids: std::collections::BTreeSet<&str> =
+        text.lines().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids.len(), posts(&json.stdout).len(), "UIDs are unique");
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+#[test]
+fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
+    let ws = Workspace::new();
+    let run = ws.herald(&[
+        "plan",
+        "--days",
+        "28",
+        "--from",
+        "2026-12-01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("168 planned posts written"),
+        "{}",
+        run.stderr
+    );
+    let db = ws.path().join("data/herald.db");
+
+    // Days one and two went out; a person approved a post on 12-05 with an edit.
+    let approved_at = {
+        let store = Store::open(&db).expect("open");
+        let all = store.all_posts().expect("posts");
+        for mut p in all
+            .iter()
+            .filter(|p| p.at < at("2026-12-02T16:00:00Z"))
+            .cloned()
+        {
+            p.state = PostState::Published;
+            store.put(&p).expect("put");
+        }
+        let mut chosen = all
+            .iter()
+            .find(|p| p.at >= at("2026-12-05T00:00:00Z"))
+            .cloned()
+            .expect("a post on 12-05");
+        chosen.state = PostState::Approved;
+        chosen.text = format!("{} (edited by a person)", chosen.text);
+        store.put(&chosen).expect("put");
+        chosen.at
+    };
+
+    let args = [
+        "plan",
+        "--days",
+        "26",
+        "--from",
+        "2026-12-03",
+        "--format",
+        "json",
+    ];
+    let replan = ws.herald(&args);
+    assert_eq!(replan.code, 0, "{}", replan.stderr);
+    let list = posts(&replan.stdout);
+    let approved: Vec<_> = list.iter().filter(|p| p["state"] == "approved").collect();
+    assert_eq!(approved.len(), 1);
+    assert!(approved[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("(edited by a person)")));
+    assert_eq!(
+        at(approved[0]["at"].as_str().unwrap_or_default()),
+        approved_at
+    );
+    // Re-planning again changes nothing.
+    assert_eq!(ws.herald(&args).stdout, replan.stdout);
+
+    // The whole schedule, published history included, still obeys every rule.
+    let store = Store::open(&db).expect("open");
+    let whole = store
+        .posts_between(at("2026-11-30T16:00:00Z"), at("2026-12-28T16:00:00Z"))
+        .expect("posts");
+    assert_eq!(
+        whole
+            .iter()
+            .filter(|p| p.state == PostState::Published)
+            .count(),
+        12
+    );
+    let tz = chrono_tz::Asia::Shanghai;
+    let entries: Vec<Entry> = whole
+        .iter()
+        .map(|p| Entry {
+            at: p.at.with_timezone(&tz).fixed_offset(),
+            channel: p.channel.clone(),
+            category: p.category.clone(),
+            draft: p.draft.clone(),
+            peak: p.peak.clone(),
+            text: p.text.replace(" (edited by a person)", ""),
+            promo: p.promo,
+            source_code: p.source_code.clone(),
+            state: p.state.as_str().to_string(),
+            title: None,
+        })
+        .collect();
+    assert_eq!(entries.len(), 168);
+    let verdict = check_rules(&ws, &output::json(&entries), "2026-12-01", 28, &[]);
+    assert_eq!(verdict.code, 0, "{}{}", verdict.stdout, verdict.stderr);
+}
