@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use super::mix::Mix;
 use super::slots::DayGrid;
@@ -14,9 +14,36 @@ use super::{Draft, Note, PastPost, Plan, PlanRequest, PlanRules, PlannedPost};
 /// Pure and deterministic: the same arguments give the same plan.
 pub fn plan(rules: &PlanRules, drafts: &[Draft], history: &[PastPost], req: &PlanRequest) -> Plan {
     let grid = DayGrid::new(rules);
+    let by_id: HashMap<&str, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.as_str(), i))
+        .collect();
+    // Index drafts by channel once: with many channels, scanning every draft per channel would
+    // cost channels × drafts.
+    let mut shared = Vec::new();
+    let mut specific: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        match &d.channels {
+            None => shared.push(i),
+            Some(list) => {
+                for c in list {
+                    specific.entry(c.as_str()).or_default().push(i);
+                }
+            }
+        }
+    }
     let mut out = Plan::default();
     for (ci, channel) in req.channels.iter().enumerate() {
-        let mut planner = ChannelPlanner::new(rules, drafts, &grid, req, ci, channel);
+        let mut pool = shared.clone();
+        if let Some(own) = specific.get(channel.as_str()) {
+            pool.extend_from_slice(own);
+            // File order breaks ties, so keep it.
+            pool.sort_unstable();
+            pool.dedup();
+        }
+        let mut planner =
+            ChannelPlanner::new(rules, drafts, &grid, req, ci, channel, &pool, &by_id);
         let mine: Vec<&PastPost> = {
             let mut v: Vec<&PastPost> = history.iter().filter(|p| &p.channel == channel).collect();
             v.sort_by_key(|p| p.at);
@@ -38,15 +65,19 @@ struct ChannelPlanner<'a> {
     channel: usize,
     channel_name: &'a str,
     /// Draft indices (into `drafts`) this channel may use, per category.
-    by_category: Vec<Vec<usize>>,
+    by_category: Vec<Vec<(usize, usize)>>,
+    /// Global draft index → position in `last_used`.
+    local: HashMap<usize, usize>,
     /// For each series, the parts this channel may post, ascending.
     series_parts: HashMap<&'a str, Vec<u32>>,
-    by_id: HashMap<&'a str, usize>,
+    by_id: &'a HashMap<&'a str, usize>,
     mix: Mix,
     posts: u64,
     promos: u64,
     last_at: Option<DateTime<Utc>>,
-    last_used: HashMap<usize, DateTime<Utc>>,
+    /// When each draft of the pool was last posted (Unix seconds), by pool position: a vector,
+    /// not a map, because this is read for every candidate draft of every slot.
+    last_used: Vec<Option<i64>>,
     /// Series name → (last part posted, when).
     series_done: HashMap<String, (u32, DateTime<Utc>)>,
     planned: Vec<PlannedPost>,
@@ -65,17 +96,17 @@ impl<'a> ChannelPlanner<'a> {
         req: &'a PlanRequest,
         channel: usize,
         channel_name: &'a str,
+        pool: &[usize],
+        by_id: &'a HashMap<&'a str, usize>,
     ) -> Self {
         let mut by_category = vec![Vec::new(); rules.categories.len()];
+        let mut local = HashMap::new();
         let mut series_parts: HashMap<&str, Vec<u32>> = HashMap::new();
-        let mut by_id = HashMap::new();
-        for (i, d) in drafts.iter().enumerate() {
-            by_id.insert(d.id.as_str(), i);
-            if !d.allows(channel_name) {
-                continue;
-            }
+        for &i in pool {
+            let d = &drafts[i];
             if let Some(c) = rules.category_index(&d.category) {
-                by_category[c].push(i);
+                by_category[c].push((i, local.len()));
+                local.insert(i, local.len());
                 if let Some(s) = &d.series {
                     series_parts
                         .entry(s.name.as_str())
@@ -95,13 +126,14 @@ impl<'a> ChannelPlanner<'a> {
             channel,
             channel_name,
             by_category,
+            last_used: vec![None; local.len()],
+            local,
             series_parts,
             by_id,
             mix: Mix::new(rules.categories.iter().map(|c| c.share).collect()),
             posts: 0,
             promos: 0,
             last_at: None,
-            last_used: HashMap::new(),
             series_done: HashMap::new(),
             planned: Vec::new(),
             reused: BTreeMap::new(),
@@ -284,7 +316,8 @@ impl<'a> ChannelPlanner<'a> {
         let promo_ok =
             100 * (self.promos + 1) <= u64::from(self.rules.promo_max_pct) * (self.posts + 1);
         let mut best: Option<((u8, i64, u8), usize, bool)> = None;
-        for &i in &self.by_category[c] {
+        let now = at.timestamp();
+        for &(i, li) in &self.by_category[c] {
             let d = &self.drafts[i];
             if d.not_before.is_some_and(|nb| date < nb) || d.not_after.is_some_and(|na| date > na) {
                 continue;
@@ -297,7 +330,7 @@ impl<'a> ChannelPlanner<'a> {
                     continue;
                 }
             }
-            let key = match self.last_used.get(&i) {
+            let key = match self.last_used[li] {
                 None => {
                     let expiry = d
                         .not_after
@@ -306,10 +339,10 @@ impl<'a> ChannelPlanner<'a> {
                 }
                 Some(last) => {
                     let cooldown = d.cooldown_days.unwrap_or(self.rules.cooldown_days);
-                    if !d.evergreen || at - *last < TimeDelta::days(i64::from(cooldown)) {
+                    if !d.evergreen || now - last < i64::from(cooldown) * 86_400 {
                         continue;
                     }
-                    (1u8, last.timestamp(), 0)
+                    (1u8, last, 0)
                 }
             };
             if best.as_ref().is_none_or(|(k, _, _)| key < *k) {
@@ -342,7 +375,9 @@ impl<'a> ChannelPlanner<'a> {
         self.posts += 1;
         self.promos += u64::from(d.promo);
         self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
-        self.last_used.insert(draft, at);
+        if let Some(&li) = self.local.get(&draft) {
+            self.last_used[li] = Some(at.timestamp());
+        }
         if let Some(s) = &d.series {
             self.series_done.insert(s.name.clone(), (s.part, at));
         }
@@ -355,9 +390,13 @@ impl<'a> ChannelPlanner<'a> {
         self.posts += 1;
         self.promos += u64::from(p.promo);
         self.last_at = Some(self.last_at.map_or(p.at, |l| l.max(p.at)));
-        if let Some(&i) = self.by_id.get(p.draft.as_str()) {
-            let e = self.last_used.entry(i).or_insert(p.at);
-            *e = (*e).max(p.at);
+        if let Some(li) = self
+            .by_id
+            .get(p.draft.as_str())
+            .and_then(|i| self.local.get(i))
+        {
+            let t = p.at.timestamp();
+            self.last_used[*li] = Some(self.last_used[*li].map_or(t, |l| l.max(t)));
         }
         if let Some(s) = &p.series {
             let e = self

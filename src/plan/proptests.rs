@@ -97,7 +97,7 @@ fn arb_rules() -> impl Strategy<Value = PlanRules> {
                     }
                 }
                 let base = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
-                PlanRules {
+                let mut rules = PlanRules {
                     categories,
                     min_per_day: min,
                     max_per_day: min + extra_target + extra_max,
@@ -112,7 +112,13 @@ fn arb_rules() -> impl Strategy<Value = PlanRules> {
                         .map(|d| base + chrono::Days::new(d))
                         .collect(),
                     pause_categories: vec![],
-                }
+                };
+                // Validation refuses a per_day the peaks cannot hold; fit the random cadence to
+                // the random peaks instead of rejecting most cases.
+                let capacity = super::slots::DayGrid::new(&rules).capacity() as u32;
+                rules.per_day = rules.per_day.min(capacity);
+                rules.min_per_day = rules.min_per_day.min(rules.per_day);
+                rules
             },
         )
 }
