@@ -42,8 +42,18 @@ pub fn plan(rules: &PlanRules, drafts: &[Draft], history: &[PastPost], req: &Pla
             pool.sort_unstable();
             pool.dedup();
         }
-        let mut planner =
-            ChannelPlanner::new(rules, drafts, &grid, req, ci, channel, &pool, &by_id);
+        let mut planner = ChannelPlanner::new(
+            Inputs {
+                rules,
+                drafts,
+                grid: &grid,
+                req,
+                by_id: &by_id,
+            },
+            ci,
+            channel,
+            &pool,
+        );
         let mine: Vec<&PastPost> = {
             let mut v: Vec<&PastPost> = history.iter().filter(|p| &p.channel == channel).collect();
             v.sort_by_key(|p| p.at);
@@ -54,6 +64,16 @@ pub fn plan(rules: &PlanRules, drafts: &[Draft], history: &[PastPost], req: &Pla
     }
     out.posts.sort_by_key(|p| (p.at, p.channel));
     out
+}
+
+/// What every channel's planner reads.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    rules: &'a PlanRules,
+    drafts: &'a [Draft],
+    grid: &'a DayGrid,
+    req: &'a PlanRequest,
+    by_id: &'a HashMap<&'a str, usize>,
 }
 
 /// The state of one channel while it is being planned.
@@ -89,16 +109,14 @@ struct ChannelPlanner<'a> {
 }
 
 impl<'a> ChannelPlanner<'a> {
-    fn new(
-        rules: &'a PlanRules,
-        drafts: &'a [Draft],
-        grid: &'a DayGrid,
-        req: &'a PlanRequest,
-        channel: usize,
-        channel_name: &'a str,
-        pool: &[usize],
-        by_id: &'a HashMap<&'a str, usize>,
-    ) -> Self {
+    fn new(inputs: Inputs<'a>, channel: usize, channel_name: &'a str, pool: &[usize]) -> Self {
+        let Inputs {
+            rules,
+            drafts,
+            grid,
+            req,
+            by_id,
+        } = inputs;
         let mut by_category = vec![Vec::new(); rules.categories.len()];
         let mut local = HashMap::new();
         let mut series_parts: HashMap<&str, Vec<u32>> = HashMap::new();
