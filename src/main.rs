@@ -99,6 +99,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a closed pipe (`herald plan | head`) ends the output quietly.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check { days } => {
@@ -170,14 +180,12 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 &channels,
                 !dry_run,
             )?;
-            match format {
-                Format::Json => println!("{}", output::json(&schedule.entries)),
-                Format::Table => print!(
-                    "{}",
-                    output::table(&schedule.entries, &config.plan, &schedule.notes)
-                ),
-                Format::Ics => print!("{}", output::ics(&schedule.entries, tz, start)),
-            }
+            let text = match format {
+                Format::Json => output::json(&schedule.entries) + "\n",
+                Format::Table => output::table(&schedule.entries, &config.plan, &schedule.notes),
+                Format::Ics => output::ics(&schedule.entries, tz, start),
+            };
+            emit(&text)?;
             if !matches!(format, Format::Table) {
                 for note in &schedule.notes {
                     let level = if note.is_warning() { "warning" } else { "note" };

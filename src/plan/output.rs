@@ -51,14 +51,7 @@ pub fn table(entries: &[Entry], rules: &PlanRules, notes: &[Note]) -> String {
         if e.state != "planned" {
             draft.push_str(&format!(" [{}]", e.state));
         }
-        let preview: String = e
-            .text
-            .split('\n')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(40)
-            .collect();
+        let preview = truncate_columns(e.text.split('\n').next().unwrap_or(""), 48);
         let _ = writeln!(
             out,
             "{:<16}  {:<10}  {:<9}  {:<10}  {:<36}  {}",
@@ -101,6 +94,23 @@ pub fn table(entries: &[Entry], rules: &PlanRules, notes: &[Note]) -> String {
             "{}: {note}",
             if note.is_warning() { "warning" } else { "note" }
         );
+    }
+    out
+}
+
+/// Cuts text to `width` terminal columns (CJK characters take two), marking a cut with `…`.
+fn truncate_columns(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w > width.saturating_sub(1) {
+            out.push('…');
+            return out;
+        }
+        out.push(ch);
+        used += w;
     }
     out
 }
@@ -236,6 +246,20 @@ mod tests {
         }
         let unfolded = out.replace("\r\n ", "").trim_end().to_string();
         assert_eq!(unfolded, line);
+    }
+
+    #[test]
+    fn previews_fit_terminal_columns() {
+        use unicode_width::UnicodeWidthStr;
+        for text in [
+            "锦程东风日产".repeat(10),
+            "English text ".repeat(10),
+            "短".into(),
+        ] {
+            let cut = truncate_columns(&text, 48);
+            assert!(cut.width() <= 48, "{cut}");
+            assert_eq!(cut.ends_with('…'), text.width() > 47, "{cut}");
+        }
     }
 
     #[test]
