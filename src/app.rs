@@ -3,13 +3,19 @@
 //! Nothing here decides policy; it gathers inputs (configuration, stored history, the clock
 //! value it is given), calls the core, and records the result.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::classify::keywords;
 use crate::config::Config;
 use crate::plan::output::Entry;
 use crate::plan::{self, track, Note, PastPost, PlanRequest};
+use crate::publish::worker::{system_clock, Publisher};
+use crate::publish::{Channel, PublishError};
 use crate::store::{PostState, Replaced, Store, StoreError, StoredPost};
 
 /// A schedule for a range, as planned (and saved, unless a dry run).
@@ -100,6 +106,8 @@ pub fn replan(
                 source_code: track::source_code(channel, draft, local),
                 state: PostState::Planned,
                 title: draft.title.clone(),
+                reply: None,
+                delivery: Default::default(),
             }
         })
         .collect();
@@ -157,4 +165,167 @@ pub fn check(config: &Config, start: DateTime<Utc>, days: u32) -> Result<CheckRe
         keyword_failures,
         notes: schedule.notes,
     })
+}
+
+/// How far ahead `herald run` keeps the schedule planned.
+pub const PLAN_AHEAD_DAYS: u64 = 7;
+
+/// Builds every configured channel, reading secrets from the environment.
+pub fn channels(
+    config: &Config,
+) -> Result<std::collections::BTreeMap<String, Channel>, PublishError> {
+    let data_dir = data_dir(config);
+    config
+        .herald
+        .channels
+        .iter()
+        .map(|c| {
+            Channel::from_config(c, &config.herald.publish, &data_dir)
+                .map(|ch| (c.name.clone(), ch))
+        })
+        .collect()
+}
+
+/// The folder of the store, where the outbox file lives too.
+pub fn data_dir(config: &Config) -> std::path::PathBuf {
+    config
+        .herald
+        .storage
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Plans from `now` to `PLAN_AHEAD_DAYS` ahead and saves it; logs what a person should know.
+pub fn replan_ahead(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Schedule, StoreError> {
+    let tz = config.herald.timezone;
+    let end = now.with_timezone(&tz).date_naive() + chrono::Days::new(PLAN_AHEAD_DAYS);
+    let schedule = replan(config, Some(store), now, end, &[], true)?;
+    for note in &schedule.notes {
+        if note.is_warning() {
+            tracing::warn!(note = %note, "Plan falls short");
+        } else {
+            tracing::info!(note = %note, "Plan note");
+        }
+    }
+    if let Some(saved) = schedule.saved {
+        tracing::info!(planned = saved.inserted, replaced = saved.removed, until = %end, "Schedule planned");
+    }
+    Ok(schedule)
+}
+
+/// `herald run`: keeps the schedule planned ahead and publishes due posts until `shutdown`.
+pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let channels = channels(&config)?;
+    let clock = system_clock();
+    replan_ahead(&config, &store, clock())?;
+    let wake = Arc::new(Notify::new());
+    let publisher = Publisher::new(
+        store.clone(),
+        channels,
+        config.herald.publish.clone(),
+        clock.clone(),
+    );
+    tracing::info!(channels = config.herald.channels.len(), store = %config.herald.storage.path.display(), "herald is running");
+
+    let publish_task = {
+        let (shutdown, wake) = (shutdown.clone(), wake.clone());
+        tokio::spawn(async move { publisher.run(shutdown, wake).await })
+    };
+    // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
+    let plan_task = {
+        let (shutdown, wake, store) = (shutdown.clone(), wake.clone(), store.clone());
+        tokio::spawn(async move {
+            let tz = config.herald.timezone;
+            loop {
+                let now = clock();
+                let tomorrow = now.with_timezone(&tz).date_naive() + chrono::Days::new(1);
+                let next = local_midnight(tz, tomorrow) + chrono::TimeDelta::minutes(1);
+                let wait = (next - now).to_std().unwrap_or_default();
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                match replan_ahead(&config, &store, clock()) {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => tracing::error!(error = %e, "Re-planning failed"),
+                }
+            }
+        })
+    };
+    shutdown.cancelled().await;
+    tracing::info!("Shutting down: finishing the send in flight");
+    let _ = publish_task.await;
+    let _ = plan_task.await;
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// The next slot for a hand-picked draft on `channel`: the first peak slot from `now` that keeps
+/// `min_gap` from the channel's other posts and is not on a blackout date.
+pub fn next_free_slot(
+    config: &Config,
+    store: &Store,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+    let tz = config.herald.timezone;
+    let rules = &config.plan;
+    let grid = crate::plan::slots::DayGrid::new(rules);
+    let taken: Vec<DateTime<Utc>> = store
+        .all_posts()?
+        .into_iter()
+        .filter(|p| {
+            p.channel == channel && !matches!(p.state, PostState::Failed | PostState::Missed)
+        })
+        .map(|p| p.at)
+        .collect();
+    let mut date = now.with_timezone(&tz).date_naive();
+    for _ in 0..366 {
+        if !rules.blackout.contains(&date) {
+            use chrono::Datelike;
+            for slot in grid.day(date.num_days_from_ce().unsigned_abs() as usize) {
+                let Some(at) = tz.from_local_datetime(&date.and_time(slot.time)).earliest() else {
+                    continue;
+                };
+                let at = at.with_timezone(&Utc);
+                if at >= now && taken.iter().all(|t| (*t - at).abs() >= rules.min_gap) {
+                    return Ok(Some((at, rules.peaks[slot.peak].name.clone())));
+                }
+            }
+        }
+        date = date.succ_opt().unwrap_or(date);
+    }
+    Ok(None)
+}
+
+/// A post for one draft, by hand: approved (a person chose it), with tracked links.
+pub fn manual_post(
+    config: &Config,
+    draft: &crate::plan::Draft,
+    channel: &str,
+    at: DateTime<Utc>,
+    peak: &str,
+) -> StoredPost {
+    let local = at.with_timezone(&config.herald.timezone).naive_local();
+    StoredPost {
+        channel: channel.to_string(),
+        at,
+        category: draft.category.clone(),
+        draft: draft.id.clone(),
+        peak: peak.to_string(),
+        text: track::render(channel, draft, local),
+        promo: draft.promo,
+        series: draft.series.as_ref().map(Into::into),
+        source_code: track::source_code(channel, draft, local),
+        state: PostState::Approved,
+        title: draft.title.clone(),
+        reply: None,
+        delivery: Default::default(),
+    }
 }

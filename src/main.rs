@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use herald::app;
 use herald::config::{self, Config};
 use herald::plan::output;
-use herald::store::Store;
+use herald::publish::worker::{system_clock, Outcome, Publisher};
+use herald::store::{Hold, Store};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +61,34 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run the bot: keep the schedule planned a week ahead and publish posts as they fall due,
+    /// until SIGINT or SIGTERM.
+    Run,
+    /// Publish one draft by hand, through the same path as scheduled posts.
+    Post {
+        /// The draft: its id (`product/x-trail-epower-guide-1`) or its file name without `.md`.
+        draft: String,
+        #[arg(long)]
+        channel: String,
+        /// Publish now; otherwise it takes the channel's next free peak slot.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Recent and upcoming posts with their state, and the hold if one is in force.
+    Status {
+        /// How many hours back and ahead to show.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// Hold scheduled posts of some categories (default: the plan's crisis.pause_categories).
+    Pause {
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        #[arg(long, default_value = "paused by hand")]
+        reason: String,
+    },
+    /// Lift the hold.
+    Resume,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,6 +126,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the store, creating its folder; says plainly when another herald holds it.
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let path = &config.herald.storage.path;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Store::open(path).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("lock") || text.contains("Resource temporarily unavailable") {
+            anyhow::anyhow!("{text}\n(is `herald run` using this store? stop it first, or use another --config)")
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Writes to stdout; a closed pipe (`herald plan | head`) ends the output quietly.
@@ -165,12 +217,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let store = if dry_run {
                 None
             } else {
-                let path = &config.herald.storage.path;
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                Some(Store::open(path)?)
+                Some(open_store(&config)?)
             };
             let schedule = app::replan(
                 &config,
@@ -203,5 +250,218 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run => {
+            let store = open_store(&config)?;
+            let rt = runtime()?;
+            rt.block_on(async move {
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                tokio::spawn(signals(shutdown.clone()));
+                herald::app::run(config, store, shutdown).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Post {
+            draft,
+            channel,
+            now,
+        } => post(config, &draft, &channel, now),
+        Command::Status { hours } => status(&config, hours),
+        Command::Pause { categories, reason } => {
+            let store = open_store(&config)?;
+            let categories = if categories.is_empty() {
+                config.plan.pause_categories.clone()
+            } else {
+                categories
+            };
+            for c in &categories {
+                if config.plan.category_index(c).is_none() {
+                    eprintln!("herald: {c:?} is not a category of the plan");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            store.set_hold(Some(&Hold {
+                since: Utc::now(),
+                reason,
+                categories: categories.clone(),
+            }))?;
+            println!("holding {}: scheduled posts in these categories are not sent until `herald resume`", categories.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume => {
+            let store = open_store(&config)?;
+            store.set_hold(None)?;
+            println!("resumed: held posts go out if they are not yet too late");
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// SIGINT or SIGTERM asks for a graceful stop; a second one stops at once.
+async fn signals(shutdown: tokio_util::sync::CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("Signal received: stopping after the send in flight (again to stop at once)");
+    shutdown.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    std::process::exit(130);
+}
+
+fn post(config: Config, draft: &str, channel: &str, now: bool) -> anyhow::Result<ExitCode> {
+    let Some(d) = config
+        .drafts
+        .iter()
+        .find(|d| d.id == draft || d.stem == draft)
+    else {
+        eprintln!(
+            "herald: no draft {draft:?} in {}",
+            config.herald.content_plan.display()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    if !config.herald.channels.iter().any(|c| c.name == channel) {
+        eprintln!("herald: no channel {channel:?} in the configuration");
+        return Ok(ExitCode::from(2));
+    }
+    if !d.allows(channel) {
+        eprintln!("herald: draft {} is not for channel {channel:?}", d.id);
+        return Ok(ExitCode::from(2));
+    }
+    let store = open_store(&config)?;
+    let clock = system_clock();
+    let (at, peak) = if now {
+        let t = clock();
+        (
+            t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos())),
+            "by hand".to_string(),
+        )
+    } else {
+        match herald::app::next_free_slot(&config, &store, channel, clock())? {
+            Some(slot) => slot,
+            None => {
+                eprintln!("herald: no free peak slot within a year on {channel}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    };
+    let record = herald::app::manual_post(&config, d, channel, at, &peak);
+    if !store.insert_new(&record)? {
+        eprintln!("herald: {channel} already has a post at {at}; try again in a second");
+        return Ok(ExitCode::FAILURE);
+    }
+    let local = at.with_timezone(&config.herald.timezone);
+    if !now {
+        println!(
+            "scheduled {} on {channel} at {} ({peak}); `herald run` publishes it",
+            d.id,
+            local.format("%Y-%m-%d %H:%M %Z")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let channels = herald::app::channels(&config)?;
+    let publisher = Publisher::new(store, channels, config.herald.publish.clone(), clock);
+    let outcome = runtime()?.block_on(publisher.execute(record))?;
+    match outcome {
+        Outcome::Published(sent) => {
+            println!(
+                "published {} on {channel}: {}",
+                d.id,
+                sent.url.unwrap_or(sent.remote_id)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Retrying { at, error } => {
+            println!(
+                "not published yet ({error}); `herald run` retries at {}",
+                at.with_timezone(&config.herald.timezone).format("%H:%M:%S")
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Unconfirmed(why) => {
+            println!(
+                "unconfirmed ({why}); `herald run` looks for it on the platform before any retry"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Failed(why) => {
+            println!("failed: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Held => {
+            println!(
+                "held: category {} is paused (`herald resume` to lift)",
+                d.category
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Missed | Outcome::Skipped => {
+            println!("not sent: {outcome:?}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn status(config: &Config, hours: i64) -> anyhow::Result<ExitCode> {
+    let store = open_store(config)?;
+    let tz = config.herald.timezone;
+    let now = Utc::now();
+    let span = chrono::TimeDelta::hours(hours);
+    let posts = store.posts_between(now - span, now + span)?;
+    if let Some(hold) = store.hold()? {
+        println!(
+            "HOLD since {}: {} ({} held)\n",
+            hold.since.with_timezone(&tz).format("%m-%d %H:%M"),
+            hold.reason,
+            hold.categories.join(", ")
+        );
+    }
+    let held = store.hold()?.map(|h| h.categories).unwrap_or_default();
+    println!(
+        "{:<12}  {:<10}  {:<12}  {:<36}  URL / NOTE",
+        "WHEN", "CHANNEL", "STATE", "DRAFT"
+    );
+    for p in &posts {
+        if p.at > now && !p.state.is_kept() && p.state != herald::store::PostState::Planned {
+            continue;
+        }
+        let mut state = p.state.as_str().to_string();
+        if held.contains(&p.category)
+            && matches!(
+                p.state,
+                herald::store::PostState::Planned | herald::store::PostState::Approved
+            )
+        {
+            state.push_str(" (held)");
+        }
+        let note = p
+            .delivery
+            .remote_url
+            .clone()
+            .or_else(|| p.delivery.error.clone())
+            .unwrap_or_default();
+        let marker = if p.at <= now { ' ' } else { '>' };
+        println!(
+            "{marker}{:<11}  {:<10}  {:<12}  {:<36}  {note}",
+            p.at.with_timezone(&tz).format("%m-%d %H:%M"),
+            p.channel,
+            state,
+            p.draft
+        );
+    }
+    let count = |s: herald::store::PostState| posts.iter().filter(|p| p.state == s).count();
+    use herald::store::PostState as S;
+    println!(
+        "\n{} published, {} planned or approved, {} failed, {} missed, {} unconfirmed in the {hours} hours around now",
+        count(S::Published),
+        count(S::Planned) + count(S::Approved),
+        count(S::Failed),
+        count(S::Missed),
+        count(S::Unconfirmed) + count(S::Sending)
+    );
+    Ok(ExitCode::SUCCESS)
 }

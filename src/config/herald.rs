@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::source::{self, TomlSource};
 use super::{ConfigError, Warning};
-use crate::publish::config::{self as channels, ChannelConfig, RawChannel};
+use crate::publish::config::{
+    self as channels, ChannelConfig, PublishSettings, RawChannel, RawPublish,
+};
 
 /// The validated `herald.toml`.
 #[derive(Debug, Clone)]
@@ -21,6 +23,7 @@ pub struct HeraldConfig {
     pub content_plan: PathBuf,
     pub keywords: PathBuf,
     pub channels: Vec<ChannelConfig>,
+    pub publish: PublishSettings,
 }
 
 /// Where the sled store lives.
@@ -39,6 +42,8 @@ struct RawHerald {
     paths: RawPaths,
     #[serde(default)]
     channels: Vec<RawChannel>,
+    #[serde(default)]
+    publish: RawPublish,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +72,7 @@ impl HeraldConfig {
             content_plan: base.join("content-plan"),
             keywords: base.join("keywords"),
             channels: vec![ChannelConfig::default_outbox()],
+            publish: PublishSettings::default(),
         }
     }
 }
@@ -126,6 +132,8 @@ fn validate(
         channels::validate(raw.channels, src, &mut errors, warnings)
     };
 
+    let publish = channels::validate_settings(raw.publish, src, &mut errors);
+
     if errors.is_empty() {
         Ok(HeraldConfig {
             timezone,
@@ -133,6 +141,7 @@ fn validate(
             content_plan,
             keywords,
             channels,
+            publish,
         })
     } else {
         Err(errors)

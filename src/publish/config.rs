@@ -318,3 +318,78 @@ url = "https://hooks.example/post"
         );
     }
 }
+
+/// `[publish]` in `herald.toml`: how the publisher treats time and failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishSettings {
+    /// A post later than this is marked missed, not sent late (default 2 h).
+    pub missed_after: chrono::TimeDelta,
+    /// How long one platform request may take before its outcome counts as unconfirmed.
+    pub timeout: std::time::Duration,
+    /// Attempts before a post that keeps failing transiently is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubled per attempt, up to `max_backoff`.
+    pub backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+}
+
+impl Default for PublishSettings {
+    fn default() -> Self {
+        Self {
+            missed_after: chrono::TimeDelta::hours(2),
+            timeout: std::time::Duration::from_secs(30),
+            max_attempts: 8,
+            backoff: std::time::Duration::from_secs(30),
+            max_backoff: std::time::Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPublish {
+    missed_after_minutes: Option<i64>,
+    timeout_seconds: Option<i64>,
+    max_attempts: Option<i64>,
+    backoff_seconds: Option<i64>,
+    max_backoff_seconds: Option<i64>,
+}
+
+/// Validates `[publish]`, appending problems to `errors`.
+pub(crate) fn validate_settings(
+    raw: RawPublish,
+    src: &TomlSource,
+    errors: &mut Vec<ConfigError>,
+) -> PublishSettings {
+    let d = PublishSettings::default();
+    let mut int =
+        |key: &str, v: Option<i64>, range: std::ops::RangeInclusive<i64>| -> Option<i64> {
+            let v = v?;
+            if range.contains(&v) {
+                Some(v)
+            } else {
+                errors.push(src.error(
+                    &format!("publish.{key}"),
+                    format!("{v} is out of range {}..={}", range.start(), range.end()),
+                ));
+                None
+            }
+        };
+    let secs = std::time::Duration::from_secs;
+    PublishSettings {
+        missed_after: int(
+            "missed_after_minutes",
+            raw.missed_after_minutes,
+            1..=7 * 24 * 60,
+        )
+        .map_or(d.missed_after, chrono::TimeDelta::minutes),
+        timeout: int("timeout_seconds", raw.timeout_seconds, 1..=600)
+            .map_or(d.timeout, |v| secs(v as u64)),
+        max_attempts: int("max_attempts", raw.max_attempts, 1..=100)
+            .map_or(d.max_attempts, |v| v as u32),
+        backoff: int("backoff_seconds", raw.backoff_seconds, 0..=3600)
+            .map_or(d.backoff, |v| secs(v as u64)),
+        max_backoff: int("max_backoff_seconds", raw.max_backoff_seconds, 0..=86_400)
+            .map_or(d.max_backoff, |v| secs(v as u64)),
+    }
+}

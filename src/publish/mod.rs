@@ -1,9 +1,246 @@
-//! Publishing scheduled posts to the platforms.
+//! Publishing scheduled posts to the platforms, exactly once.
 //!
-//! This module owns the channel configuration (`[[channels]]` in `herald.toml`): a closed set of
-//! kinds, each with its own settings and with secrets named by environment variable, never
-//! written in a file.
+//! A closed set of channel kinds ([`Channel`]), one file each, behind two operations: `send` a
+//! post, and `find` a post that may already be on the platform (reconciliation after a timeout
+//! or a crash). [`worker`] runs the loop that claims due posts in the store and records what
+//! each platform said.
+//!
+//! Exactly once rests on three things: a post is claimed in the store (flushed to disk) before
+//! any network call; every send carries a stable key of the post (Mastodon's
+//! `Idempotency-Key`, a Bluesky record key derived from the post, the outbox line id, the
+//! webhook's `Idempotency-Key`); and a post whose fate is unknown is looked for on the platform
+//! before it is ever sent again.
 
+pub mod bluesky;
 pub mod config;
+pub mod mastodon;
+pub mod outbox;
+pub mod webhook;
+pub mod worker;
 
-pub use config::{ChannelConfig, ChannelKind};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+pub use config::{ChannelConfig, ChannelKind, PublishSettings};
+
+/// A post to send, as a channel sees it.
+#[derive(Debug, Clone)]
+pub struct OutPost {
+    /// Stable across retries and restarts: the idempotency key.
+    pub id: String,
+    pub text: String,
+    /// When it was scheduled.
+    pub at: DateTime<Utc>,
+    /// Language code of the text, if known.
+    pub lang: Option<String>,
+    /// The post's tracking code; found in its links, it identifies the post on the platform.
+    pub source_code: String,
+    /// The post this one answers, for replies.
+    pub reply: Option<ReplyTo>,
+}
+
+/// Where a reply goes, per platform.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "platform", rename_all = "lowercase")]
+pub enum ReplyTo {
+    /// AT Protocol strong references to the thread's root and the post answered.
+    Bluesky { root: StrongRef, parent: StrongRef },
+    /// The id of the status answered.
+    Mastodon { status_id: String },
+}
+
+/// An AT Protocol strong reference.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StrongRef {
+    pub uri: String,
+    pub cid: String,
+}
+
+/// What a platform answered for a published post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub remote_id: String,
+    pub url: Option<String>,
+    /// The platform's timestamp of the post, when it gives one.
+    pub published_at: Option<DateTime<Utc>>,
+    /// AT Protocol content id (to thread replies under it).
+    pub cid: Option<String>,
+}
+
+/// Why a send failed, classified for what happens next.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PublishError {
+    /// The platform asked us to slow down: retried after the delay it gave.
+    #[error("rate limited by the platform{}", retry_hint(.retry_after))]
+    RateLimited { retry_after: Option<Duration> },
+    /// A failure that did not publish and may pass (5xx, refused connection): retried with backoff.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// The platform refused the post itself (validation): not retried.
+    #[error("refused by the platform: {0}")]
+    Rejected(String),
+    /// The credentials do not work: not retried until a person fixes them.
+    #[error("not authorised: {0}")]
+    Auth(String),
+    /// Too long for the platform, checked before sending.
+    #[error("too long: {len} {unit}, the limit is {limit}")]
+    TooLong {
+        len: usize,
+        limit: usize,
+        unit: &'static str,
+    },
+    /// No clear answer (timeout, connection lost after sending, unreadable success): the post
+    /// may or may not be on the platform, so it is looked for before any retry.
+    #[error("no clear answer: {0}; the post may be on the platform")]
+    Unconfirmed(String),
+    /// The channel cannot be used as configured (a missing secret).
+    #[error("channel not usable: {0}")]
+    Setup(String),
+}
+
+fn retry_hint(d: &Option<Duration>) -> String {
+    d.map(|d| format!(", retry after {} s", d.as_secs()))
+        .unwrap_or_default()
+}
+
+impl PublishError {
+    /// Whether retrying can never help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            PublishError::Rejected(_)
+                | PublishError::Auth(_)
+                | PublishError::TooLong { .. }
+                | PublishError::Setup(_)
+        )
+    }
+
+    /// Classifies a transport error: a refused connection never reached the platform; anything
+    /// after the request may have been sent is unconfirmed.
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        // Never include the URL: it may carry a secret (a webhook token in its query).
+        let e = e.without_url();
+        if e.is_connect() {
+            PublishError::Transient(format!("cannot connect: {e}"))
+        } else if e.is_timeout() {
+            PublishError::Unconfirmed(format!("timed out: {e}"))
+        } else if e.is_builder() {
+            PublishError::Setup(e.to_string())
+        } else {
+            PublishError::Unconfirmed(e.to_string())
+        }
+    }
+}
+
+/// The channels herald publishes to.
+#[derive(Debug)]
+pub enum Channel {
+    Outbox(outbox::Outbox),
+    Mastodon(mastodon::Mastodon),
+    Bluesky(bluesky::Bluesky),
+    Webhook(webhook::Webhook),
+}
+
+impl Channel {
+    /// Builds a channel from its configuration, reading its secret from the environment.
+    /// `data_dir` is where the outbox file lives.
+    pub fn from_config(
+        config: &ChannelConfig,
+        settings: &PublishSettings,
+        data_dir: &Path,
+    ) -> Result<Self, PublishError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PublishError::Setup(e.to_string()))?;
+        let secret = |var: &str| {
+            std::env::var(var).map_err(|_| {
+                PublishError::Setup(format!(
+                    "environment variable {var} is not set (channel {:?})",
+                    config.name
+                ))
+            })
+        };
+        Ok(match &config.kind {
+            ChannelKind::Outbox { file } => {
+                let path = data_dir.join(file.as_deref().unwrap_or("outbox.jsonl"));
+                let path = std::path::absolute(&path).unwrap_or(path);
+                Channel::Outbox(outbox::Outbox::new(&config.name, path))
+            }
+            ChannelKind::Mastodon {
+                base_url,
+                token_env,
+            } => Channel::Mastodon(mastodon::Mastodon::new(
+                http,
+                base_url.clone(),
+                secret(token_env)?,
+            )),
+            ChannelKind::Bluesky {
+                pds_url,
+                identifier,
+                password_env,
+            } => Channel::Bluesky(bluesky::Bluesky::new(
+                http,
+                pds_url.clone(),
+                identifier.clone(),
+                secret(password_env)?,
+            )),
+            ChannelKind::Webhook { url, secret_env } => {
+                let key = secret_env.as_deref().map(secret).transpose()?;
+                Channel::Webhook(webhook::Webhook::new(http, &config.name, url.clone(), key))
+            }
+        })
+    }
+
+    /// Sends a post.
+    pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
+        match self {
+            Channel::Outbox(c) => c.send(post).await,
+            Channel::Mastodon(c) => c.send(post).await,
+            Channel::Bluesky(c) => c.send(post).await,
+            Channel::Webhook(c) => c.send(post).await,
+        }
+    }
+
+    /// Looks for a post on the platform: `Ok(None)` means it is certainly not there (so sending
+    /// it again cannot duplicate it).
+    pub async fn find(&self, post: &OutPost) -> Result<Option<Sent>, PublishError> {
+        match self {
+            Channel::Outbox(c) => c.find(post).await,
+            Channel::Mastodon(c) => c.find(post).await,
+            Channel::Bluesky(c) => c.find(post).await,
+            Channel::Webhook(c) => c.find(post).await,
+        }
+    }
+}
+
+/// Reads a `Retry-After` header: delay-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// Shortens an error body for a message: the first 300 characters, one line.
+pub(crate) fn snippet(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s: String = one_line.chars().take(300).collect();
+    if one_line.chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}

@@ -95,6 +95,47 @@ pub struct StoredPost {
     pub state: PostState,
     #[serde(default)]
     pub title: Option<String>,
+    /// The post this one answers (replies from the inbox).
+    #[serde(default)]
+    pub reply: Option<crate::publish::ReplyTo>,
+    /// Delivery bookkeeping, filled in by publishing.
+    #[serde(default)]
+    pub delivery: Delivery,
+}
+
+/// What publishing has done with a post so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Send attempts made (a claim counts as one).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before this instant (a transient failure's backoff).
+    #[serde(default)]
+    pub next_attempt: Option<DateTime<Utc>>,
+    /// When the publisher last claimed it.
+    #[serde(default)]
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// The platform's id of the published post (status id, at:// URI, outbox line id).
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    /// A link to the published post, where the platform has one.
+    #[serde(default)]
+    pub remote_url: Option<String>,
+    /// The platform's own timestamp of the published post.
+    #[serde(default)]
+    pub published_at: Option<DateTime<Utc>>,
+    /// The last failure, as the platform said it (never a secret).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A pause of publishing for some categories: set by an open crisis alert or by a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+    /// The categories held; the others are sent as usual.
+    pub categories: Vec<String>,
 }
 
 /// [`SeriesPart`] as stored.
@@ -158,6 +199,10 @@ fn decode(key: &[u8], value: &[u8]) -> Result<StoredPost, StoreError> {
         key: String::from_utf8_lossy(key).replace('\0', "@"),
         why: e.to_string(),
     })
+}
+
+fn encode_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 fn encode(post: &StoredPost) -> Vec<u8> {
@@ -238,6 +283,113 @@ impl Store {
         Ok(())
     }
 
+    /// Posts the publisher should look at now: planned or approved posts that are due (and past
+    /// any backoff), and posts left `sending` or `unconfirmed` (which must be reconciled first).
+    pub fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<StoredPost>, StoreError> {
+        let mut due: Vec<StoredPost> = self
+            .all_posts()?
+            .into_iter()
+            .filter(|p| match p.state {
+                PostState::Planned | PostState::Approved => {
+                    p.at <= now && p.delivery.next_attempt.is_none_or(|n| n <= now)
+                }
+                PostState::Sending | PostState::Unconfirmed => {
+                    p.delivery.next_attempt.is_none_or(|n| n <= now)
+                }
+                _ => false,
+            })
+            .collect();
+        due.sort_by(|a, b| (a.at, &a.channel).cmp(&(b.at, &b.channel)));
+        Ok(due)
+    }
+
+    /// The next instant after `now` at which a post becomes due, if any.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .all_posts()?
+            .into_iter()
+            .filter_map(|p| match p.state {
+                PostState::Planned | PostState::Approved => {
+                    Some(p.at.max(p.delivery.next_attempt.unwrap_or(p.at)))
+                }
+                PostState::Sending | PostState::Unconfirmed => p.delivery.next_attempt,
+                _ => None,
+            })
+            .filter(|t| *t > now)
+            .min())
+    }
+
+    /// Changes a post atomically if it is still in state `from`: `change` edits it and the new
+    /// value replaces the old only if nobody changed it meanwhile (compare-and-swap). The write
+    /// is flushed to disk before this returns, so a claim survives a crash right after it.
+    /// Returns the new post, or `None` if the post is gone or no longer in state `from`.
+    pub fn transition(
+        &self,
+        channel: &str,
+        at: DateTime<Utc>,
+        from: &[PostState],
+        change: impl Fn(&mut StoredPost),
+    ) -> Result<Option<StoredPost>, StoreError> {
+        let key = post_key(channel, at);
+        loop {
+            let Some(old) = self.posts.get(&key)? else {
+                return Ok(None);
+            };
+            let mut post = decode(&key, &old)?;
+            if !from.contains(&post.state) {
+                return Ok(None);
+            }
+            change(&mut post);
+            let new = encode(&post);
+            match self.posts.compare_and_swap(&key, Some(old), Some(new))? {
+                Ok(()) => {
+                    self.db.flush()?;
+                    return Ok(Some(post));
+                }
+                Err(_) => continue, // changed under us: look again
+            }
+        }
+    }
+
+    /// The hold in force, if any: posts of its categories are not sent while it lasts.
+    pub fn hold(&self) -> Result<Option<Hold>, StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        meta.get("hold")?
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    key: "meta/hold".into(),
+                    why: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Sets (`Some`) or lifts (`None`) the hold.
+    pub fn set_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        match hold {
+            Some(h) => {
+                meta.insert("hold", encode_json(h))?;
+            }
+            None => {
+                meta.remove("hold")?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Inserts a post unless one already holds its channel and time.
+    pub fn insert_new(&self, post: &StoredPost) -> Result<bool, StoreError> {
+        let key = post_key(&post.channel, post.at);
+        let done = self
+            .posts
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(post)))?
+            .is_ok();
+        self.db.flush()?;
+        Ok(done)
+    }
+
     /// Replaces the planned (not yet kept) posts at or after `from` with `new`, atomically: a
     /// post that became kept meanwhile (claimed for sending, approved) is never removed or
     /// overwritten.
@@ -312,6 +464,8 @@ mod tests {
             source_code: "c".into(),
             state,
             title: None,
+            reply: None,
+            delivery: Delivery::default(),
         }
     }
 
@@ -358,6 +512,71 @@ mod tests {
         );
         let all = store.all_posts().expect("all");
         assert_eq!(all, vec![past_planned, published, approved, fresh]);
+    }
+
+    #[test]
+    fn transition_is_compare_and_swap_on_state() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
+        store.put(&p).expect("put");
+        let claim = |s: &Store| {
+            s.transition("x", p.at, &[PostState::Planned, PostState::Approved], |q| {
+                q.state = PostState::Sending;
+                q.delivery.attempts += 1;
+            })
+        };
+        let first = claim(&store).expect("claim").expect("claimed");
+        assert_eq!(
+            (first.state, first.delivery.attempts),
+            (PostState::Sending, 1)
+        );
+        assert_eq!(
+            claim(&store).expect("claim"),
+            None,
+            "a second claim must fail"
+        );
+        assert_eq!(
+            store
+                .get("x", p.at)
+                .expect("get")
+                .map(|q| q.delivery.attempts),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn due_and_next_due() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("t")
+                .with_timezone(&Utc)
+        };
+        let mut backing_off = post("a", "2026-12-01T01:00:00Z", PostState::Planned);
+        backing_off.delivery.next_attempt = Some(t("2026-12-01T03:00:00Z"));
+        for p in [
+            post("a", "2026-12-01T00:00:00Z", PostState::Published),
+            backing_off,
+            post("b", "2026-12-01T01:30:00Z", PostState::Approved),
+            post("c", "2026-12-01T00:30:00Z", PostState::Sending),
+            post("d", "2026-12-01T05:00:00Z", PostState::Planned),
+        ] {
+            store.put(&p).expect("put");
+        }
+        let now = t("2026-12-01T02:00:00Z");
+        let due: Vec<String> = store
+            .due_posts(now)
+            .expect("due")
+            .iter()
+            .map(|p| p.channel.clone())
+            .collect();
+        assert_eq!(due, ["c", "b"]);
+        assert_eq!(
+            store.next_due(now).expect("next"),
+            Some(t("2026-12-01T03:00:00Z"))
+        );
     }
 
     #[test]

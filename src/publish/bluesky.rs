@@ -1,0 +1,522 @@
+//! Bluesky / AT Protocol: `com.atproto.repo.createRecord` of an `app.bsky.feed.post`.
+//!
+//! - Sessions: `createSession`, then `refreshSession` when the access token expires.
+//! - Text: links are shown shortened and carried whole in link facets (as Bluesky's own app
+//!   does, so a tracked link does not eat the 300-grapheme budget); mentions are resolved
+//!   through the configured PDS (never a public service); `#tag` and Weibo-style `#话题#` become
+//!   tag facets. Facet offsets are UTF-8 byte offsets. The 300-grapheme limit is checked
+//!   before sending.
+//! - Exactly once: the record key is a TID derived from the post's id and time, so a resend can
+//!   never create a second record, and reconciling is one `getRecord`.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use unicode_segmentation::UnicodeSegmentation;
+use url::Url;
+
+use super::{retry_after, snippet, OutPost, PublishError, ReplyTo, Sent};
+
+/// Bluesky's post length limit, in graphemes.
+pub const MAX_GRAPHEMES: usize = 300;
+const COLLECTION: &str = "app.bsky.feed.post";
+
+/// A Bluesky account on a PDS.
+pub struct Bluesky {
+    http: Client,
+    pds: Url,
+    identifier: String,
+    password: String,
+    session: Mutex<Option<Session>>,
+}
+
+impl std::fmt::Debug for Bluesky {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bluesky")
+            .field("pds", &self.pds.as_str())
+            .field("identifier", &self.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    access_jwt: String,
+    refresh_jwt: String,
+    did: String,
+    handle: String,
+}
+
+/// An XRPC error answer.
+struct XrpcError {
+    status: StatusCode,
+    error: String,
+    message: String,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl XrpcError {
+    fn expired(&self) -> bool {
+        self.error == "ExpiredToken"
+            || (self.status == StatusCode::UNAUTHORIZED && self.error != "AuthenticationRequired")
+    }
+
+    fn into_publish(self) -> PublishError {
+        let text = format!("{} {}: {}", self.status.as_u16(), self.error, self.message);
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited {
+                retry_after: self.retry_after,
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(text),
+            _ if self.error == "InvalidToken" || self.error == "ExpiredToken" => {
+                PublishError::Auth(text)
+            }
+            s if s.is_server_error() => PublishError::Transient(text),
+            _ => PublishError::Rejected(text),
+        }
+    }
+}
+
+async fn xrpc_error(answer: reqwest::Response) -> XrpcError {
+    let status = answer.status();
+    let retry = retry_after(answer.headers()).or_else(|| {
+        // The PDS sends `ratelimit-reset` as epoch seconds.
+        let reset = answer
+            .headers()
+            .get("ratelimit-reset")?
+            .to_str()
+            .ok()?
+            .parse::<i64>()
+            .ok()?;
+        (DateTime::from_timestamp(reset, 0)? - Utc::now())
+            .to_std()
+            .ok()
+    });
+    let body = answer.text().await.unwrap_or_default();
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    XrpcError {
+        status,
+        error: v["error"].as_str().unwrap_or("").to_string(),
+        message: v["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| snippet(&body)),
+        retry_after: retry,
+    }
+}
+
+impl Bluesky {
+    pub fn new(http: Client, pds: Url, identifier: String, password: String) -> Self {
+        Self {
+            http,
+            pds,
+            identifier,
+            password,
+            session: Mutex::new(None),
+        }
+    }
+
+    fn xrpc(&self, method: &str) -> Result<Url, PublishError> {
+        self.pds
+            .join(&format!("xrpc/{method}"))
+            .map_err(|e| PublishError::Setup(e.to_string()))
+    }
+
+    async fn create_session(&self) -> Result<Session, PublishError> {
+        let answer = self
+            .http
+            .post(self.xrpc("com.atproto.server.createSession")?)
+            .json(&json!({ "identifier": self.identifier, "password": self.password }))
+            .send()
+            .await
+            .map_err(transient_lookup)?;
+        if !answer.status().is_success() {
+            return Err(xrpc_error(answer).await.into_publish());
+        }
+        answer
+            .json()
+            .await
+            .map_err(|e| PublishError::Transient(format!("unreadable session: {e}")))
+    }
+
+    async fn refresh(&self, old: &Session) -> Result<Session, PublishError> {
+        let answer = self
+            .http
+            .post(self.xrpc("com.atproto.server.refreshSession")?)
+            .bearer_auth(&old.refresh_jwt)
+            .send()
+            .await
+            .map_err(transient_lookup)?;
+        if answer.status().is_success() {
+            return answer
+                .json()
+                .await
+                .map_err(|e| PublishError::Transient(format!("unreadable session: {e}")));
+        }
+        // The refresh token expired too: log in again.
+        self.create_session().await
+    }
+
+    /// The current session, created if there is none.
+    async fn session(&self) -> Result<Session, PublishError> {
+        let mut guard = self.session.lock().await;
+        if let Some(s) = guard.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = self.create_session().await?;
+        *guard = Some(s.clone());
+        Ok(s)
+    }
+
+    async fn renew(&self, stale: &Session) -> Result<Session, PublishError> {
+        let mut guard = self.session.lock().await;
+        // Another task may have refreshed already.
+        if let Some(s) = guard.as_ref() {
+            if s.access_jwt != stale.access_jwt {
+                return Ok(s.clone());
+            }
+        }
+        let s = self.refresh(stale).await?;
+        *guard = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Resolves a handle through the configured PDS.
+    async fn resolve(&self, handle: &str) -> Option<String> {
+        let mut url = self.xrpc("com.atproto.identity.resolveHandle").ok()?;
+        url.query_pairs_mut().append_pair("handle", handle);
+        let answer = self.http.get(url).send().await.ok()?;
+        if !answer.status().is_success() {
+            return None;
+        }
+        let v: Value = answer.json().await.ok()?;
+        v["did"].as_str().map(str::to_string)
+    }
+
+    /// The record for a post: display text, facets, reply refs.
+    pub async fn record(
+        &self,
+        post: &OutPost,
+        created_at: DateTime<Utc>,
+    ) -> Result<Value, PublishError> {
+        let rich = RichText::parse(&post.text);
+        let graphemes = rich.text.graphemes(true).count();
+        if graphemes > MAX_GRAPHEMES {
+            return Err(PublishError::TooLong {
+                len: graphemes,
+                limit: MAX_GRAPHEMES,
+                unit: "graphemes",
+            });
+        }
+        let mut facets = Vec::new();
+        for f in &rich.facets {
+            let feature = match &f.kind {
+                FacetKind::Link(uri) => {
+                    json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri })
+                }
+                FacetKind::Tag(tag) => {
+                    json!({ "$type": "app.bsky.richtext.facet#tag", "tag": tag })
+                }
+                FacetKind::Mention(handle) => match self.resolve(handle).await {
+                    Some(did) => json!({ "$type": "app.bsky.richtext.facet#mention", "did": did }),
+                    None => continue, // an unknown handle stays plain text
+                },
+            };
+            facets.push(json!({ "index": { "byteStart": f.start, "byteEnd": f.end }, "features": [feature] }));
+        }
+        let mut record = json!({
+            "$type": COLLECTION,
+            "text": rich.text,
+            "createdAt": created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        if !facets.is_empty() {
+            record["facets"] = Value::Array(facets);
+        }
+        if let Some(lang) = &post.lang {
+            record["langs"] = json!([lang]);
+        }
+        if let Some(ReplyTo::Bluesky { root, parent }) = &post.reply {
+            record["reply"] = json!({
+                "root": { "uri": root.uri, "cid": root.cid },
+                "parent": { "uri": parent.uri, "cid": parent.cid },
+            });
+        }
+        Ok(record)
+    }
+
+    pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
+        let created_at = Utc::now();
+        let record = self.record(post, created_at).await?;
+        let rkey = record_key(post);
+        let mut session = self.session().await?;
+        for attempt in 0..2 {
+            let answer = self
+                .http
+                .post(self.xrpc("com.atproto.repo.createRecord")?)
+                .bearer_auth(&session.access_jwt)
+                .json(&json!({ "repo": session.did, "collection": COLLECTION, "rkey": rkey, "record": record }))
+                .send()
+                .await
+                .map_err(PublishError::from_reqwest)?;
+            if answer.status().is_success() {
+                let v: Value = answer.json().await.map_err(|e| {
+                    PublishError::Unconfirmed(format!("unreadable answer to createRecord: {e}"))
+                })?;
+                let uri = v["uri"].as_str().unwrap_or_default().to_string();
+                return Ok(Sent {
+                    url: Some(web_url(&session.handle, &rkey)),
+                    remote_id: uri,
+                    published_at: Some(created_at),
+                    cid: v["cid"].as_str().map(str::to_string),
+                });
+            }
+            let e = xrpc_error(answer).await;
+            if attempt == 0 && e.expired() {
+                session = self.renew(&session).await?;
+                continue;
+            }
+            // The record key is taken: this post is already there (an earlier, unconfirmed send).
+            if e.message.contains("already exists") || e.error == "RecordAlreadyExists" {
+                if let Some(found) = self.find(post).await? {
+                    return Ok(found);
+                }
+            }
+            return Err(e.into_publish());
+        }
+        Err(PublishError::Auth(
+            "the session could not be renewed".into(),
+        ))
+    }
+
+    pub async fn find(&self, post: &OutPost) -> Result<Option<Sent>, PublishError> {
+        let session = self.session().await?;
+        let rkey = record_key(post);
+        let mut url = self.xrpc("com.atproto.repo.getRecord")?;
+        url.query_pairs_mut()
+            .append_pair("repo", &session.did)
+            .append_pair("collection", COLLECTION)
+            .append_pair("rkey", &rkey);
+        let answer = self.http.get(url).send().await.map_err(transient_lookup)?;
+        if answer.status().is_success() {
+            let v: Value = answer
+                .json()
+                .await
+                .map_err(|e| PublishError::Transient(format!("unreadable record: {e}")))?;
+            let published_at = v["value"]["createdAt"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            return Ok(Some(Sent {
+                remote_id: v["uri"].as_str().unwrap_or_default().to_string(),
+                url: Some(web_url(&session.handle, &rkey)),
+                published_at,
+                cid: v["cid"].as_str().map(str::to_string),
+            }));
+        }
+        let e = xrpc_error(answer).await;
+        if e.error == "RecordNotFound" || e.message.contains("Could not locate record") {
+            return Ok(None);
+        }
+        Err(match e.into_publish() {
+            PublishError::Rejected(m) => PublishError::Transient(m),
+            other => other,
+        })
+    }
+}
+
+/// A lookup that did not answer changed nothing on the platform: retry it later.
+fn transient_lookup(e: reqwest::Error) -> PublishError {
+    match PublishError::from_reqwest(e) {
+        PublishError::Unconfirmed(m) => PublishError::Transient(m),
+        other => other,
+    }
+}
+
+fn web_url(handle: &str, rkey: &str) -> String {
+    format!("https://bsky.app/profile/{handle}/post/{rkey}")
+}
+
+/// The record key of a post: a TID (13 base32-sortable characters) from the post's scheduled
+/// time in microseconds and a 10-bit clock id hashed from its id. Stable for the post, unique
+/// per channel and minute.
+pub fn record_key(post: &OutPost) -> String {
+    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in post.id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let micros = post.at.timestamp_micros().max(0) as u64 & ((1 << 53) - 1);
+    let mut v = (micros << 10) | (h & 0x3ff);
+    let mut out = [b'2'; 13];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(v & 31) as usize];
+        v >>= 5;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A facet before mention resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facet {
+    pub start: usize,
+    pub end: usize,
+    pub kind: FacetKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FacetKind {
+    Link(String),
+    Mention(String),
+    Tag(String),
+}
+
+/// Post text as Bluesky shows it, with facets at UTF-8 byte offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RichText {
+    pub text: String,
+    pub facets: Vec<Facet>,
+}
+
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"https?://[^\s<>"'\p{Han}，。！？、；：）（【】《》「」]+"#).expect("static regex")
+});
+static MENTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s(（])(@([a-zA-Z0-9][a-zA-Z0-9-]*(?:\.[a-zA-Z0-9-]+)+))")
+        .expect("static regex")
+});
+static HASHTAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s(（])(#([^\s#.,!?;:，。！？；：（）()]+)(#)?)").expect("static regex")
+});
+
+impl RichText {
+    /// Shortens links (keeping them whole in facets) and finds mentions and hashtags.
+    pub fn parse(input: &str) -> Self {
+        let mut text = String::with_capacity(input.len());
+        let mut facets = Vec::new();
+        let mut last = 0;
+        for m in LINK.find_iter(input) {
+            let raw = m
+                .as_str()
+                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+            text.push_str(&input[last..m.start()]);
+            let start = text.len();
+            text.push_str(&display_link(raw));
+            facets.push(Facet {
+                start,
+                end: text.len(),
+                kind: FacetKind::Link(raw.to_string()),
+            });
+            last = m.start() + raw.len();
+        }
+        text.push_str(&input[last..]);
+        let in_link =
+            |s: usize, e: usize, facets: &[Facet]| facets.iter().any(|f| s < f.end && e > f.start);
+        let mut extra = Vec::new();
+        for c in MENTION.captures_iter(&text) {
+            let (Some(all), Some(handle)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            if !in_link(all.start(), all.end(), &facets) {
+                extra.push(Facet {
+                    start: all.start(),
+                    end: all.end(),
+                    kind: FacetKind::Mention(handle.as_str().trim_end_matches('.').to_string()),
+                });
+            }
+        }
+        for c in HASHTAG.captures_iter(&text) {
+            let (Some(all), Some(tag)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let tag = tag.as_str();
+            if tag.chars().all(|ch| ch.is_ascii_digit()) || tag.graphemes(true).count() > 64 {
+                continue;
+            }
+            if !in_link(all.start(), all.end(), &facets) {
+                extra.push(Facet {
+                    start: all.start(),
+                    end: all.end(),
+                    kind: FacetKind::Tag(tag.to_string()),
+                });
+            }
+        }
+        facets.extend(extra);
+        facets.sort_by_key(|f| f.start);
+        Self { text, facets }
+    }
+}
+
+/// `https://jincheng-nissan.example.com/models/x-trail?utm_…` → `jincheng-nissan.example.com/mo…`
+fn display_link(url: &str) -> String {
+    let bare = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    if bare.chars().count() <= 32 {
+        bare.to_string()
+    } else {
+        let cut: String = bare.chars().take(30).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facets_use_utf8_byte_offsets() {
+        let rich = RichText::parse("试驾 @alice.test 看 #奇骏# and #EV https://a.example/p?utm_source=sky&utm_medium=social 。");
+        let slice = |f: &Facet| &rich.text[f.start..f.end];
+        let got: Vec<(&str, &FacetKind)> =
+            rich.facets.iter().map(|f| (slice(f), &f.kind)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("@alice.test", &FacetKind::Mention("alice.test".into())),
+                ("#奇骏#", &FacetKind::Tag("奇骏".into())),
+                ("#EV", &FacetKind::Tag("EV".into())),
+                (
+                    "a.example/p?utm_source=sky&utm_…",
+                    &FacetKind::Link("https://a.example/p?utm_source=sky&utm_medium=social".into())
+                ),
+            ]
+        );
+        assert!(rich.text.ends_with("utm… 。"), "{}", rich.text);
+    }
+
+    #[test]
+    fn short_links_stay_whole_and_numbers_are_not_tags() {
+        let rich = RichText::parse("see https://a.example/x. Call #1 now");
+        assert_eq!(rich.text, "see a.example/x. Call #1 now");
+        assert_eq!(rich.facets.len(), 1);
+    }
+
+    #[test]
+    fn record_keys_are_valid_stable_tids() {
+        let post = |id: &str, at: &str| OutPost {
+            id: id.into(),
+            text: String::new(),
+            at: DateTime::parse_from_rfc3339(at)
+                .expect("t")
+                .with_timezone(&Utc),
+            lang: None,
+            source_code: String::new(),
+            reply: None,
+        };
+        let a = record_key(&post("sky@1", "2026-12-01T00:45:00Z"));
+        assert_eq!(a, record_key(&post("sky@1", "2026-12-01T00:45:00Z")));
+        assert_ne!(a, record_key(&post("sky@2", "2026-12-01T00:45:00Z")));
+        assert_eq!(a.len(), 13);
+        assert!("234567abcdefghij".contains(&a[..1]), "{a}");
+        let later = record_key(&post("sky@1", "2026-12-01T01:45:00Z"));
+        assert!(later > a, "TIDs sort by time");
+    }
+}
