@@ -484,7 +484,7 @@ mod tests {
                 ("#奇骏#", &FacetKind::Tag("奇骏".into())),
                 ("#EV", &FacetKind::Tag("EV".into())),
                 (
-                    "a.example/p?utm_source=sky&utm_…",
+                    "a.example/p?utm_source=sky&utm…",
                     &FacetKind::Link("https://a.example/p?utm_source=sky&utm_medium=social".into())
                 ),
             ]
