@@ -281,8 +281,12 @@ impl Bluesky {
                 session = self.renew(&session).await?;
                 continue;
             }
-            // The record key is taken: this post is already there (an earlier, unconfirmed send).
-            if e.message.contains("already exists") || e.error == "RecordAlreadyExists" {
+            // The record key may be taken: this post is already there (an earlier, unconfirmed
+            // send). The reference PDS answers a taken key with a 500, so look on any 5xx too.
+            if e.status.is_server_error()
+                || e.message.contains("already exists")
+                || e.error == "RecordAlreadyExists"
+            {
                 if let Some(found) = self.find(post).await? {
                     return Ok(found);
                 }

@@ -3,4 +3,6 @@
 
 mod check;
 mod helpers;
+mod peers;
 mod plan;
+mod publish;
