@@ -2,6 +2,7 @@
 //! of the checked-in `content-plan/` and `keywords/`.
 
 mod check;
+mod crash;
 mod helpers;
 mod peers;
 mod plan;
