@@ -26,7 +26,12 @@ pub enum ChannelKind {
     /// Appends posts to a JSON Lines file under the data directory: no credentials needed.
     Outbox { file: Option<String> },
     /// A Mastodon account, by its instance URL and an access token in the environment.
-    Mastodon { base_url: Url, token_env: String },
+    Mastodon {
+        base_url: Url,
+        token_env: String,
+        /// `public` (default), `unlisted`, `private` or `direct`.
+        visibility: String,
+    },
     /// A Bluesky / AT Protocol account on a PDS, by handle and app password in the environment.
     Bluesky {
         pds_url: Url,
@@ -82,6 +87,7 @@ pub(crate) struct RawMastodon {
     name: String,
     base_url: String,
     token_env: String,
+    visibility: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,12 +151,21 @@ pub(crate) fn validate(
                 None
             }
         };
+        let mut late = Vec::new();
         let kind = match channel {
             RawChannel::Outbox(c) => Some(ChannelKind::Outbox { file: c.file }),
             RawChannel::Mastodon(c) => {
+                let visibility = c.visibility.unwrap_or_else(|| "public".to_string());
+                if !["public", "unlisted", "private", "direct"].contains(&visibility.as_str()) {
+                    late.push((
+                        at("visibility"),
+                        format!("{visibility:?} is not public, unlisted, private or direct"),
+                    ));
+                }
                 url("base_url", &c.base_url).map(|base_url| ChannelKind::Mastodon {
                     base_url,
                     token_env: c.token_env,
+                    visibility,
                 })
             }
             RawChannel::Bluesky(c) => {
@@ -165,6 +180,9 @@ pub(crate) fn validate(
                 secret_env: c.secret_env,
             }),
         };
+        for (key, why) in late {
+            errors.push(src.error(&key, why));
+        }
         let Some(kind) = kind else { continue };
         for (key, var) in secret_vars(&kind) {
             if !is_env_name(var) {

@@ -28,6 +28,7 @@ pub struct Mastodon {
     http: Client,
     base: Url,
     token: String,
+    visibility: String,
     limit: OnceCell<usize>,
     account_id: OnceCell<String>,
 }
@@ -83,9 +84,16 @@ impl Mastodon {
             http,
             base,
             token,
+            visibility: "public".to_string(),
             limit: OnceCell::new(),
             account_id: OnceCell::new(),
         }
+    }
+
+    /// Posts with this visibility (`public`, `unlisted`, `private`, `direct`).
+    pub fn with_visibility(mut self, visibility: &str) -> Self {
+        self.visibility = visibility.to_string();
+        self
     }
 
     fn url(&self, path: &str) -> Result<Url, PublishError> {
@@ -123,7 +131,7 @@ impl Mastodon {
                 unit: "characters",
             });
         }
-        let mut body = serde_json::json!({ "status": post.text, "visibility": "public" });
+        let mut body = serde_json::json!({ "status": post.text, "visibility": self.visibility });
         if let Some(lang) = &post.lang {
             body["language"] = lang.clone().into();
         }

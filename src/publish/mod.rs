@@ -174,11 +174,11 @@ impl Channel {
             ChannelKind::Mastodon {
                 base_url,
                 token_env,
-            } => Channel::Mastodon(mastodon::Mastodon::new(
-                http,
-                base_url.clone(),
-                secret(token_env)?,
-            )),
+                visibility,
+            } => Channel::Mastodon(
+                mastodon::Mastodon::new(http, base_url.clone(), secret(token_env)?)
+                    .with_visibility(visibility),
+            ),
             ChannelKind::Bluesky {
                 pds_url,
                 identifier,

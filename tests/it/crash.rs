@@ -125,6 +125,7 @@ async fn wait_published(texts: &[String], limit: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_go_out_at_their_minute_on_both_peers() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
     let ws = workspace();
     let nonce = format!("{:x}", fastrand::u64(..));
     let start = Utc::now() + TimeDelta::seconds(8);
@@ -174,6 +175,7 @@ async fn posts_go_out_at_their_minute_on_both_peers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
     const ROUNDS: usize = 20;
     const PER_CHANNEL: i64 = 15;
     let ws = workspace();

@@ -7,3 +7,4 @@ mod helpers;
 mod peers;
 mod plan;
 mod publish;
+mod run;

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// mastodon-mock's fault rules apply to whichever request comes next, from any test: every
+/// test that posts to it holds this lock, so an injected fault meets the request it was meant for.
+pub static MASTODON: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Addresses and accounts of the running peers.
 pub struct Peers {
     pub pds: String,

@@ -202,6 +202,7 @@ async fn bluesky_renews_an_expired_access_token() {
 
 #[tokio::test]
 async fn mastodon_post_reply_and_idempotency_key() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
     let p = peers();
     let brand = mastodon(&p.mastodon, "brand-token", Duration::from_secs(20));
     let post = out_post("锦程东风日产冬季检测 https://jincheng-nissan.example.com/s?utm_content=test.product.x.{n} {n}");
@@ -277,6 +278,7 @@ async fn copies(needle: &str) -> usize {
 
 #[tokio::test]
 async fn the_fault_matrix_ends_each_post_in_the_right_state() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
     let p = peers();
     p.mastodon_clear_faults().await;
     let dir = tempfile::tempdir().expect("tmp");
