@@ -171,9 +171,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for f in &report.keyword_failures {
                 println!("{f}");
             }
-            for note in &report.notes {
-                let level = if note.is_warning() { "warning" } else { "note" };
-                println!("{level}: next {days} days: {note}");
+            for (warning, line) in herald::plan::note_lines(&report.notes) {
+                let level = if warning { "warning" } else { "note" };
+                println!("{level}: next {days} days: {line}");
             }
             let drafts = config.drafts.len();
             let rules: usize = config.keywords.iter().map(|g| g.rules.len()).sum();
@@ -234,9 +234,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             };
             emit(&text)?;
             if !matches!(format, Format::Table) {
-                for note in &schedule.notes {
-                    let level = if note.is_warning() { "warning" } else { "note" };
-                    eprintln!("{level}: {note}");
+                for (warning, line) in herald::plan::note_lines(&schedule.notes) {
+                    let level = if warning { "warning" } else { "note" };
+                    eprintln!("{level}: {line}");
                 }
             }
             if let Some(saved) = schedule.saved {

@@ -233,6 +233,28 @@ pub enum Note {
     },
 }
 
+/// Notes as lines for people: a note that several channels share is said once, naming them all.
+/// Each line comes with whether it is a warning.
+pub fn note_lines(notes: &[Note]) -> Vec<(bool, String)> {
+    let mut lines: Vec<(bool, Vec<String>, String)> = Vec::new();
+    for note in notes {
+        let text = note.to_string();
+        let (channel, rest) = text.split_once(": ").unwrap_or(("", &text));
+        match lines.iter_mut().find(|(_, _, r)| r == rest) {
+            Some((_, channels, _)) => channels.push(channel.to_string()),
+            None => lines.push((
+                note.is_warning(),
+                vec![channel.to_string()],
+                rest.to_string(),
+            )),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(warning, channels, rest)| (warning, format!("{}: {rest}", channels.join(", "))))
+        .collect()
+}
+
 impl Note {
     /// Whether the plan breaks a cadence rule because of it (as opposed to only telling).
     pub fn is_warning(&self) -> bool {

@@ -88,12 +88,8 @@ pub fn table(entries: &[Entry], rules: &PlanRules, notes: &[Note]) -> String {
             .collect();
         let _ = writeln!(out, "\n{channel}: {n} posts: {}", mix.join(", "));
     }
-    for note in notes {
-        let _ = writeln!(
-            out,
-            "{}: {note}",
-            if note.is_warning() { "warning" } else { "note" }
-        );
+    for (warning, line) in super::note_lines(notes) {
+        let _ = writeln!(out, "{}: {line}", if warning { "warning" } else { "note" });
     }
     out
 }
