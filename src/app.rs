@@ -222,6 +222,29 @@ pub fn replan_ahead(
 /// `herald run`: keeps the schedule planned ahead and publishes due posts until `shutdown`.
 pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
     let channels = channels(&config)?;
+    let sources: Vec<(String, Arc<crate::listen::run::Source>, std::time::Duration)> = config
+        .herald
+        .sources
+        .iter()
+        .map(|s| {
+            crate::listen::run::Source::from_config(s, config.herald.timezone)
+                .map(|src| (s.name.clone(), Arc::new(src), s.interval))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let classifier =
+        Arc::new(crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?);
+    let listener = crate::listen::run::Listener::new(store.clone(), classifier);
+    let listen_tasks: Vec<_> = sources
+        .into_iter()
+        .map(|(name, source, interval)| {
+            tokio::spawn(
+                listener
+                    .clone()
+                    .run_source(name, source, interval, shutdown.clone()),
+            )
+        })
+        .collect();
     let clock = system_clock();
     replan_ahead(&config, &store, clock())?;
     let wake = Arc::new(Notify::new());
@@ -231,7 +254,7 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         config.herald.publish.clone(),
         clock.clone(),
     );
-    tracing::info!(channels = config.herald.channels.len(), store = %config.herald.storage.path.display(), "herald is running");
+    tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
 
     let publish_task = {
         let (shutdown, wake) = (shutdown.clone(), wake.clone());
@@ -262,6 +285,9 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
     tracing::info!("Shutting down: finishing the send in flight");
     let _ = publish_task.await;
     let _ = plan_task.await;
+    for task in listen_tasks {
+        let _ = task.await;
+    }
     tracing::info!("Stopped");
     Ok(())
 }

@@ -16,6 +16,18 @@
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod listen;
 pub mod plan;
 pub mod publish;
 pub mod store;
+
+/// FNV-1a, 64 bits: a hash that is the same on every build and platform (unlike std's), for
+/// ids derived from content.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -89,6 +89,32 @@ enum Command {
     },
     /// Lift the hold.
     Resume,
+    /// List and search stored mentions, newest first.
+    Mentions {
+        /// Only the last N hours.
+        #[arg(long)]
+        hours: Option<i64>,
+        #[arg(long)]
+        author: Option<String>,
+        /// A keyword group (`crisis`) or `group/rule`.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Text the mention contains.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// JSON Lines (the Mention contract plus `source` and `classification`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify mentions (JSON Lines, one Mention a line) from FILE or stdin: prints each with
+    /// sentiment, keyword matches, intent and lead grade added, in input order.
+    Classify {
+        /// A file of JSON Lines, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -287,6 +313,59 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("holding {}: scheduled posts in these categories are not sent until `herald resume`", categories.join(", "));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Classify { file } => classify(&config, &file),
+        Command::Mentions {
+            hours,
+            author,
+            topic,
+            search,
+            limit,
+            json,
+        } => {
+            let store = open_store(&config)?;
+            let q = herald::store::MentionQuery {
+                since: hours.map(|h| Utc::now() - chrono::TimeDelta::hours(h)),
+                author,
+                topic,
+                text: search,
+                limit,
+            };
+            let found = store.mentions(&q)?;
+            let tz = config.herald.timezone;
+            let mut text = String::new();
+            for m in &found {
+                if json {
+                    text.push_str(&serde_json::to_string(m)?);
+                    text.push('\n');
+                } else {
+                    let c = &m.classification;
+                    let one_line = herald::listen::terminal_safe(
+                        &m.mention
+                            .text
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                    text.push_str(&format!(
+                        "{}  {:<9} {:<20} {:<9} {:<9} {}\n",
+                        m.mention
+                            .created_at
+                            .with_timezone(&tz)
+                            .format("%m-%d %H:%M"),
+                        m.mention.platform,
+                        herald::listen::terminal_safe(&m.mention.author),
+                        c["intent"].as_str().unwrap_or(""),
+                        c["sentiment"]["label"].as_str().unwrap_or(""),
+                        one_line
+                    ));
+                }
+            }
+            if !json {
+                text.push_str(&format!("{} mention(s)\n", found.len()));
+            }
+            emit(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Resume => {
             let store = open_store(&config)?;
             store.set_hold(None)?;
@@ -294,6 +373,61 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `herald classify`: a malformed line is reported on stderr with its number and skipped; the
+/// exit status is 1 if any line was skipped.
+fn classify(config: &Config, file: &str) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, Write};
+    let classifier =
+        herald::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?;
+    let input: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {file}"))?,
+        ))
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut skipped = 0;
+    for (i, line) in input.lines().enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("reading line {n}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut mention = match herald::classify::mention_fields(&line) {
+            Ok(m) => m,
+            Err(why) => {
+                eprintln!("{file}:{n}: skipped: {why}");
+                skipped += 1;
+                continue;
+            }
+        };
+        let text = mention["text"].as_str().unwrap_or_default().to_string();
+        let author = mention["author"].as_str().map(str::to_string);
+        let c = classifier.classify(&text, author.as_deref());
+        mention.insert("sentiment".into(), serde_json::to_value(c.sentiment)?);
+        mention.insert("matches".into(), serde_json::to_value(c.matches)?);
+        mention.insert("intent".into(), serde_json::to_value(c.intent)?);
+        mention.insert("lead".into(), serde_json::to_value(c.lead)?);
+        let written = serde_json::to_writer(&mut out, &mention)
+            .map_err(std::io::Error::other)
+            .and_then(|()| out.write_all(b"\n"));
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            other => other?,
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    if skipped > 0 {
+        eprintln!("herald classify: {skipped} line(s) skipped");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGINT or SIGTERM asks for a graceful stop; a second one stops at once.

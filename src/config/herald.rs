@@ -24,6 +24,8 @@ pub struct HeraldConfig {
     pub keywords: PathBuf,
     pub channels: Vec<ChannelConfig>,
     pub publish: PublishSettings,
+    /// Where herald listens.
+    pub sources: Vec<crate::listen::config::SourceConfig>,
 }
 
 /// Where the sled store lives.
@@ -44,6 +46,8 @@ struct RawHerald {
     channels: Vec<RawChannel>,
     #[serde(default)]
     publish: RawPublish,
+    #[serde(default)]
+    sources: Vec<crate::listen::config::RawSource>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +77,7 @@ impl HeraldConfig {
             keywords: base.join("keywords"),
             channels: vec![ChannelConfig::default_outbox()],
             publish: PublishSettings::default(),
+            sources: Vec::new(),
         }
     }
 }
@@ -133,6 +138,7 @@ fn validate(
     };
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
+    let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -142,6 +148,7 @@ fn validate(
             keywords,
             channels,
             publish,
+            sources,
         })
     } else {
         Err(errors)

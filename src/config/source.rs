@@ -49,9 +49,16 @@ impl TomlSource {
                 } else {
                     format!("{key}.{field}")
                 };
-                if let Some(r) = self.locate(&path) {
+                if let Some(r) = self.locate_full(&path) {
                     offset = r.start;
                     key = path;
+                } else if let Some((p, r)) =
+                    self.find_field(field, key.split('[').next().unwrap_or(""))
+                {
+                    // An array of tagged tables reports the error at the array: find the
+                    // element that has the field.
+                    offset = r.start;
+                    key = p;
                 }
             }
             self.error_at(offset, key, why)
@@ -79,40 +86,58 @@ impl TomlSource {
 
     /// The span of the deepest existing part of `path`.
     pub fn locate(&self, path: &str) -> Option<Range<usize>> {
-        let root = DeTable::parse(&self.text).ok()?;
-        let mut best: Option<Range<usize>> = None;
-        let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+        self.walk(path).0
+    }
+
+    /// The span of `path` only if the whole path exists.
+    fn locate_full(&self, path: &str) -> Option<Range<usize>> {
+        match self.walk(path) {
+            (span, true) => span,
+            _ => None,
+        }
+    }
+
+    /// Follows `path` as far as the file has it: the span reached, and whether it is all there.
+    fn walk(&self, path: &str) -> (Option<Range<usize>>, bool) {
+        let (root, _) = DeTable::parse_recoverable(&self.text);
         let mut value: Option<&Spanned<DeValue<'_>>> = None;
+        let mut span = None;
         for part in split_path(path) {
             match part {
                 PathPart::Key(k) => {
-                    let t = match (table, value) {
-                        (Some(t), _) => t,
-                        (None, Some(v)) => match v.get_ref() {
-                            DeValue::Table(t) => t,
-                            _ => break,
-                        },
-                        (None, None) => break,
+                    let table = match value.map(|v| v.get_ref()) {
+                        None => root.get_ref(),
+                        Some(DeValue::Table(t)) => t,
+                        Some(_) => return (span, false),
                     };
-                    let Some((key, v)) = t.get_key_value(k) else {
-                        break;
+                    let Some((key, v)) = table.get_key_value(k) else {
+                        return (span, false);
                     };
-                    best = Some(key.span());
-                    table = None;
+                    span = Some(key.span());
                     value = Some(v);
                 }
                 PathPart::Index(i) => {
                     let Some(DeValue::Array(a)) = value.map(|v| v.get_ref()) else {
-                        break;
+                        return (span, false);
                     };
-                    let Some(item) = a.get(i) else { break };
-                    best = Some(item.span());
-                    table = None;
+                    let Some(item) = a.get(i) else {
+                        return (span, false);
+                    };
+                    span = Some(item.span());
                     value = Some(item);
                 }
             }
         }
-        best
+        (span, true)
+    }
+
+    /// The first key named `field` under the table or array `prefix`, with its path and span.
+    fn find_field(&self, field: &str, prefix: &str) -> Option<(String, Range<usize>)> {
+        let (root, _) = DeTable::parse_recoverable(&self.text);
+        let top = root.get_ref().get(prefix)?;
+        let mut found = None;
+        collect(top.get_ref(), prefix.to_string(), field, &mut found);
+        found
     }
 
     /// The key path of the innermost key or value whose span holds `span.start`.
@@ -157,6 +182,38 @@ fn find_in_value(value: &DeValue<'_>, offset: usize) -> Option<String> {
                 })
         }
         _ => None,
+    }
+}
+
+fn collect(
+    value: &DeValue<'_>,
+    path: String,
+    field: &str,
+    found: &mut Option<(String, Range<usize>)>,
+) {
+    match value {
+        DeValue::Table(t) => {
+            for (k, v) in t.iter() {
+                if found.is_some() {
+                    return;
+                }
+                let p = format!("{path}.{}", k.get_ref());
+                if k.get_ref() == field {
+                    *found = Some((p, k.span()));
+                    return;
+                }
+                collect(v.get_ref(), p, field, found);
+            }
+        }
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                if found.is_some() {
+                    return;
+                }
+                collect(item.get_ref(), format!("{path}[{i}]"), field, found);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -250,6 +250,42 @@ impl Bluesky {
         Ok(record)
     }
 
+    /// An authenticated XRPC query (GET) on the PDS, renewing the session once if it expired.
+    /// Listening uses it for `app.bsky.*` reads, which the PDS proxies to the AppView.
+    pub async fn query(
+        &self,
+        method: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, PublishError> {
+        let mut url = self.xrpc(method)?;
+        url.query_pairs_mut().extend_pairs(params);
+        let mut session = self.session().await?;
+        for attempt in 0..2 {
+            let answer = self
+                .http
+                .get(url.clone())
+                .bearer_auth(&session.access_jwt)
+                .send()
+                .await
+                .map_err(transient_lookup)?;
+            if answer.status().is_success() {
+                return answer
+                    .json()
+                    .await
+                    .map_err(|e| PublishError::Transient(format!("unreadable {method}: {e}")));
+            }
+            let e = xrpc_error(answer).await;
+            if attempt == 0 && e.expired() {
+                session = self.renew(&session).await?;
+                continue;
+            }
+            return Err(e.into_publish());
+        }
+        Err(PublishError::Auth(
+            "the session could not be renewed".into(),
+        ))
+    }
+
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
         let created_at = Utc::now();
         let record = self.record(post, created_at).await?;
@@ -351,12 +387,7 @@ fn web_url(handle: &str, rkey: &str) -> String {
 /// per channel and minute.
 pub fn record_key(post: &OutPost) -> String {
     const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in post.id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::fnv1a(post.id.as_bytes());
     let micros = post.at.timestamp_micros().max(0) as u64 & ((1 << 53) - 1);
     let mut v = (micros << 10) | (h & 0x3ff);
     let mut out = [b'2'; 13];

@@ -18,6 +18,9 @@ use thiserror::Error;
 
 use crate::plan::SeriesPart;
 
+mod mentions;
+pub use mentions::{MentionQuery, StoredMention};
+
 const SCHEMA_VERSION: &[u8] = b"1";
 
 /// Why the store failed.

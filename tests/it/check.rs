@@ -237,3 +237,37 @@ fn a_thin_category_is_reported_by_check() {
         run.stdout
     );
 }
+
+#[test]
+fn broken_sources_name_line_and_key() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"forum\"\nkind = \"page\"\nurl = \"https://bbs.example/t\"\nitem = \"div[[\"\ntext = \"td.t_f\"\n\n[[sources]]\nname = \"news\"\nkind = \"feed\"\nurl = \"ftp://x\"\ninterval_seconds = 0\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for needle in [
+        "herald.toml:5:1: sources[0].item: item: \"div[[\" is not a CSS selector",
+        "herald.toml:11:1: sources[1].url: \"ftp://x\" is not an http or https URL",
+        "herald.toml:12:1: sources[1].interval_seconds: 0 is out of range",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in\n{}",
+            run.stderr
+        );
+    }
+    // A misspelt key inside the third source is pointed at, not at the first.
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"a\"\nkind = \"feed\"\nurl = \"https://x.example/a\"\n\n[[sources]]\nname = \"b\"\nkind = \"feed\"\nurl = \"https://x.example/b\"\n\n[[sources]]\nname = \"rss\"\nkind = \"feed\"\nurl = \"https://x.example/rss\"\nevery = 5\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert!(
+        run.stderr
+            .contains("herald.toml:15:1: sources[2].every: unknown field"),
+        "{}",
+        run.stderr
+    );
+}

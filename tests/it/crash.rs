@@ -4,10 +4,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use herald::store::{PostState, Store, StoredPost};
 
-use crate::helpers::Workspace;
+use crate::helpers::{stored_post, Workspace};
 use crate::peers::peers;
 
 /// A workspace whose herald.toml has a Bluesky and a Mastodon channel on the peers.
@@ -60,24 +60,6 @@ fn stop(mut child: Child) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-}
-
-fn post(channel: &str, text: String, at: DateTime<Utc>) -> StoredPost {
-    StoredPost {
-        channel: channel.into(),
-        at,
-        category: "service".into(),
-        draft: "service/test".into(),
-        peak: "lunch".into(),
-        source_code: format!("{channel}.service.test.{}", at.timestamp()),
-        text,
-        promo: false,
-        series: None,
-        state: PostState::Planned,
-        title: None,
-        reply: None,
-        delivery: Default::default(),
-    }
 }
 
 fn seed(ws: &Workspace, posts: &[StoredPost]) {
@@ -135,7 +117,7 @@ async fn posts_go_out_at_their_minute_on_both_peers() {
         // Approved, as a person scheduled them: `herald run` re-plans at start and replaces
         // the planner's own future posts, but keeps approved ones.
         for channel in ["sky", "masto"] {
-            let mut p = post(channel, format!("定时发布 latency {nonce} {i}"), at);
+            let mut p = stored_post(channel, &format!("定时发布 latency {nonce} {i}"), at);
             p.state = PostState::Approved;
             posts.push(p);
         }
@@ -183,14 +165,14 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
     let base = Utc::now() - TimeDelta::minutes(30);
     let mut posts = Vec::new();
     for i in 0..PER_CHANNEL {
-        posts.push(post(
+        posts.push(stored_post(
             "sky",
-            format!("kill test {nonce} sky {i}."),
+            &format!("kill test {nonce} sky {i}."),
             base + TimeDelta::seconds(i),
         ));
-        posts.push(post(
+        posts.push(stored_post(
             "masto",
-            format!("kill test {nonce} masto {i}."),
+            &format!("kill test {nonce} masto {i}."),
             base + TimeDelta::seconds(i),
         ));
     }

@@ -89,3 +89,26 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A planned post for tests that seed the store directly.
+pub fn stored_post(
+    channel: &str,
+    text: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> herald::store::StoredPost {
+    herald::store::StoredPost {
+        channel: channel.into(),
+        at,
+        category: "service".into(),
+        draft: "service/test".into(),
+        peak: "lunch".into(),
+        text: text.into(),
+        promo: false,
+        series: None,
+        source_code: format!("{channel}.service.test.{}", at.timestamp()),
+        state: herald::store::PostState::Planned,
+        title: None,
+        reply: None,
+        delivery: Default::default(),
+    }
+}

@@ -4,6 +4,7 @@
 mod check;
 mod crash;
 mod helpers;
+mod listen;
 mod peers;
 mod plan;
 mod publish;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use herald::publish::bluesky::Bluesky;
 use herald::publish::mastodon::Mastodon;
 use herald::publish::worker::{system_clock, Outcome, Publisher};
@@ -13,6 +13,7 @@ use herald::publish::{Channel, OutPost, PublishError, PublishSettings, ReplyTo, 
 use herald::store::{PostState, Store, StoredPost};
 use serde_json::{json, Value};
 
+use crate::helpers::stored_post as stored;
 use crate::peers::{client, peers};
 
 fn http(timeout: Duration) -> reqwest::Client {
@@ -231,24 +232,6 @@ async fn mastodon_post_reply_and_idempotency_key() {
         })
         .count();
     assert_eq!(copies, 1);
-}
-
-fn stored(channel: &str, text: &str, at: DateTime<Utc>) -> StoredPost {
-    StoredPost {
-        channel: channel.into(),
-        at,
-        category: "service".into(),
-        draft: "service/test".into(),
-        peak: "lunch".into(),
-        text: text.into(),
-        promo: false,
-        series: None,
-        source_code: format!("{channel}.service.test.{}", at.timestamp()),
-        state: PostState::Planned,
-        title: None,
-        reply: None,
-        delivery: Default::default(),
-    }
 }
 
 /// One channel named `masto` on mastodon-mock, behind a publisher with a 1 s request timeout.

@@ -195,21 +195,11 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
         let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         for i in 0..3 {
             store
-                .put(&StoredPost {
-                    channel: "masto".into(),
-                    at: base + TimeDelta::seconds(i),
-                    category: "service".into(),
-                    draft: "service/test".into(),
-                    peak: "lunch".into(),
-                    text: format!("graceful {nonce} {i}."),
-                    promo: false,
-                    series: None,
-                    source_code: format!("masto.service.test.{nonce}{i}"),
-                    state: PostState::Planned,
-                    title: None,
-                    reply: None,
-                    delivery: Default::default(),
-                })
+                .put(&crate::helpers::stored_post(
+                    "masto",
+                    &format!("graceful {nonce} {i}."),
+                    base + TimeDelta::seconds(i),
+                ))
                 .expect("put");
         }
     }

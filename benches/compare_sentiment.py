@@ -1,0 +1,179 @@
+"""Same-run comparison of herald's sentiment model with SnowNLP and VADER.
+
+Reads the predictions herald wrote (`herald-train-sentiment --eval-only --dump-predictions FILE`):
+one JSON line per held-out text with its set, gold label, herald's label and score, then one
+`_timing` line per set with herald's throughput measured on one thread. Runs SnowNLP on the
+Chinese sets and VADER on the English set, on exactly those texts, times them, and prints one
+markdown table. Run it through compare_sentiment.sh, which pins everything to one core.
+
+Rules, the same for every method:
+- binary sets: positive iff the score is above the midpoint (herald score > 0, SnowNLP p > 0.5);
+- 3-class sets: VADER's documented thresholds (compound >= 0.05 positive, <= -0.05 negative),
+  herald's own calibrated band; sign accuracy on the non-neutral texts, a score of exactly the
+  midpoint counting as wrong;
+- the hand-written car mentions (mixed Chinese and English): also "SnowNLP|VADER", which sends a
+  text with any Han character to SnowNLP (neutral when 0.4 < p < 0.6) and the rest to VADER.
+"""
+
+import json
+import sys
+import time
+from collections import defaultdict
+
+from snownlp import SnowNLP
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+CHINESE = ["chnsenticorp-test", "online-shopping-10%", "weibo-stripped"]
+ENGLISH = ["vader-tweets-25%"]
+MIXED = ["car-mentions"]
+LABELS = ["negative", "neutral", "positive"]
+
+
+def macro_f1(pairs):
+    total = 0.0
+    for label in LABELS:
+        tp = sum(1 for p, g in pairs if p == label and g == label)
+        fp = sum(1 for p, g in pairs if p == label and g != label)
+        fn = sum(1 for p, g in pairs if p != label and g == label)
+        total += 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+    return total / len(LABELS)
+
+
+def binary_accuracy(gold, positive):
+    return sum(1 for g, p in zip(gold, positive) if (g == "positive") == p) / len(gold)
+
+
+def three_class(gold, labels, signs):
+    """signs: +1, -1 or 0 per text (the side of the midpoint the score is on)."""
+    acc = sum(1 for g, p in zip(gold, labels) if g == p) / len(gold)
+    polar = [(g, s) for g, s in zip(gold, signs) if g != "neutral"]
+    sign = sum(1 for g, s in polar if (s > 0 if g == "positive" else s < 0)) / len(polar)
+    return acc, macro_f1(list(zip(labels, gold))), sign
+
+
+def timed(fn, texts, min_seconds=1.0):
+    """Runs fn over texts (repeating until min_seconds) and returns (results, texts/s)."""
+    start = time.perf_counter()
+    results = [fn(t) for t in texts]
+    done = len(texts)
+    while time.perf_counter() - start < min_seconds:
+        for t in texts:
+            fn(t)
+        done += len(texts)
+    return results, done / (time.perf_counter() - start)
+
+
+def snownlp_p(text):
+    if not text.strip():
+        return 0.5
+    return SnowNLP(text).sentiments
+
+
+def vader_label(compound):
+    if compound >= 0.05:
+        return "positive"
+    if compound <= -0.05:
+        return "negative"
+    return "neutral"
+
+
+def sign(x, mid=0.0):
+    return (x > mid) - (x < mid)
+
+
+def has_han(text):
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def main(path):
+    sets = defaultdict(list)
+    herald_speed = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["set"] == "_timing":
+                herald_speed[r["of"]] = r["per_second"]
+            else:
+                sets[r["set"]].append(r)
+
+    vader = SentimentIntensityAnalyzer()
+    rows = []  # (set, n, method, accuracy, macro-F1, sign accuracy, texts/s)
+
+    for name in CHINESE:
+        recs = sets.get(name, [])
+        if not recs:
+            continue
+        texts = [r["text"] for r in recs]
+        gold = [r["gold"] for r in recs]
+        h_acc = binary_accuracy(gold, [r["score"] > 0 for r in recs])
+        rows.append((name, len(recs), "herald", h_acc, None, None, herald_speed.get(name)))
+        p, speed = timed(snownlp_p, texts, min_seconds=0.0)
+        s_acc = binary_accuracy(gold, [x > 0.5 for x in p])
+        rows.append((name, len(recs), "SnowNLP 0.12.3", s_acc, None, None, speed))
+
+    for name in ENGLISH:
+        recs = sets.get(name, [])
+        if not recs:
+            continue
+        texts = [r["text"] for r in recs]
+        gold = [r["gold"] for r in recs]
+        h = three_class(gold, [r["label"] for r in recs], [sign(r["score"]) for r in recs])
+        rows.append((name, len(recs), "herald", *h, herald_speed.get(name)))
+        c, speed = timed(lambda t: vader.polarity_scores(t)["compound"], texts)
+        v = three_class(gold, [vader_label(x) for x in c], [sign(x) for x in c])
+        rows.append((name, len(recs), "VADER 3.3.2", *v, speed))
+
+    for name in MIXED:
+        recs = sets.get(name, [])
+        if not recs:
+            continue
+        texts = [r["text"] for r in recs]
+        gold = [r["gold"] for r in recs]
+        h = three_class(gold, [r["label"] for r in recs], [sign(r["score"]) for r in recs])
+        rows.append((name, len(recs), "herald", *h, herald_speed.get(name)))
+        c, speed = timed(lambda t: vader.polarity_scores(t)["compound"], texts)
+        v = three_class(gold, [vader_label(x) for x in c], [sign(x) for x in c])
+        rows.append((name, len(recs), "VADER 3.3.2", *v, speed))
+
+        def routed(t):
+            if has_han(t):
+                p = snownlp_p(t)
+                return ("neutral" if 0.4 < p < 0.6 else "positive" if p >= 0.6 else "negative",
+                        sign(p, 0.5))
+            x = vader.polarity_scores(t)["compound"]
+            return vader_label(x), sign(x)
+
+        out, speed = timed(routed, texts)
+        r = three_class(gold, [o[0] for o in out], [o[1] for o in out])
+        rows.append((name, len(recs), "SnowNLP|VADER by script", *r, speed))
+
+    fmt = lambda x: "–" if x is None else f"{x:.3f}"
+    print("| set | n | method | accuracy | macro-F1 | sign acc. | texts/s (1 core) | herald ×faster |")
+    print("|---|---|---|---|---|---|---|---|")
+    herald_acc = {}
+    for name, n, method, acc, f1, sgn, speed in rows:
+        if method == "herald":
+            herald_acc[name] = (acc, f1, sgn)
+            ratio = "1"
+        else:
+            hs = herald_speed.get(name)
+            ratio = f"{hs / speed:,.0f}×" if hs and speed else "–"
+        print(f"| {name} | {n} | {method} | {fmt(acc)} | {fmt(f1)} | {fmt(sgn)} | "
+              f"{speed:,.0f} | {ratio} |" if speed else
+              f"| {name} | {n} | {method} | {fmt(acc)} | {fmt(f1)} | {fmt(sgn)} | – | {ratio} |")
+    print()
+    print("herald minus the other method, in accuracy points (3-class sets: accuracy / macro-F1 / sign):")
+    for name, n, method, acc, f1, sgn, _ in rows:
+        if method == "herald":
+            continue
+        h = herald_acc[name]
+        parts = [f"{100 * (h[0] - acc):+.1f}"]
+        if f1 is not None:
+            parts += [f"{100 * (h[1] - f1):+.1f}", f"{100 * (h[2] - sgn):+.1f}"]
+        print(f"- {name} vs {method}: {' / '.join(parts)}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: compare_sentiment.py PREDICTIONS.jsonl")
+    main(sys.argv[1])

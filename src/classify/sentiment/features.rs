@@ -1,0 +1,594 @@
+//! Text to hashed features, in one pass and without allocating.
+//!
+//! - **Normalisation** on the fly: full-width ASCII to ASCII (so `？` is `?`), lowercase, `’` to `'`.
+//! - **Chinese and Japanese** (Han and kana): character 1-, 2- and 3-grams inside a run of such
+//!   characters.
+//! - **Latin script**: word 1- and 2-grams inside a clause (`n't` is kept with its word).
+//! - **Emoji**: one feature per emoji (skin tones, variation selectors and joiners ignored).
+//! - **Punctuation**: `!`, `?`, `…` (or `..`) and `~` are features; clause punctuation ends n-grams
+//!   and negation scopes.
+//! - **Negation**: after a negator (不 没 别 非 无 未 莫 勿, except in words like 非常 or 不但;
+//!   not, no, never, n't, …) the next few tokens of the clause are in scope. An n-gram inside the
+//!   scope is emitted twice: its plain feature with value [`FLIP`], so what the model learned for
+//!   "good" counts against the text in "not good" even for words seldom seen negated, and a
+//!   separate negated feature with value 1 that the training learns where the data has it.
+//!
+//! What it must not do: know about weights. A [`Sink`] receives the features; the classifier's
+//! sink sums weights, the training's sink stores them.
+
+/// The value of a plain feature inside a negation scope. Every feature value is 1 or `FLIP`,
+/// which the classifier's integer dot product relies on.
+pub const FLIP: f32 = -1.0;
+
+/// How many Han characters a Chinese negator's scope covers ("不太满意" reaches 意).
+const HAN_SCOPE: u8 = 4;
+/// A lexicon word in capitals ("GREAT") counts this much more.
+const CAPS_EMPHASIS: f32 = 1.5;
+/// How many words an English negator's scope covers ("not very good at all").
+const WORD_SCOPE: u8 = 3;
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+// Namespaces, so that the character "好" and the word "好" or the bigram of two characters
+// never share a hash by construction.
+const NS_HAN1: u64 = 0x1111_0000_0000_0001;
+const NS_HAN2: u64 = 0x2222_0000_0000_0002;
+const NS_HAN3: u64 = 0x3333_0000_0000_0003;
+const NS_WORD: u64 = 0x4444_0000_0000_0004;
+const NS_WORD2: u64 = 0x5555_0000_0000_0005;
+const NS_EMOJI: u64 = 0x6666_0000_0000_0006;
+const NS_PUNCT: u64 = 0x7777_0000_0000_0007;
+const NS_CUE: u64 = 0x8888_0000_0000_0008;
+const NS_LEX: u64 = 0x9999_0000_0000_0009;
+const NS_LEX_NEG: u64 = 0xAAAA_0000_0000_000A;
+const NEG_SALT: u64 = 0xA5A5_5A5A_C3C3_3C3C;
+
+#[inline]
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(5) ^ x).wrapping_mul(K)
+}
+
+/// Maps a feature hash to one of `2^bits` buckets.
+#[inline]
+pub fn bucket(hash: u64, bits: u32) -> usize {
+    let h = (hash ^ (hash >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (h >> (64 - bits)) as usize
+}
+
+/// Receives the features of one text.
+pub trait Sink {
+    /// One feature occurrence: its hash and its value (1, or [`FLIP`] in a negation scope).
+    fn feature(&mut self, hash: u64, value: f32);
+}
+
+/// What the extractor reports besides the features.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    /// Number of features emitted (for length normalisation).
+    pub count: u32,
+    /// The text asks something (`?` or `？`, or 吗/呢 ending a clause).
+    pub question: bool,
+    /// Sum of valence / 4 of the lexicon words outside negation scopes.
+    pub lexicon: f32,
+    /// The same inside negation scopes.
+    pub lexicon_negated: f32,
+}
+
+/// The hashes of the two dense lexicon features, whose values are [`Summary::lexicon`] and
+/// [`Summary::lexicon_negated`]. They are not length-normalised: like VADER's sum of valences,
+/// two strong words are stronger than one however long the text.
+pub const LEXICON_HASHES: [u64; 2] = [NS_LEX, NS_LEX_NEG];
+
+/// The hash of the feature for the cue at `index` of the cue table.
+#[inline]
+pub fn cue_hash(index: usize) -> u64 {
+    mix(NS_CUE, index as u64)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Han,
+    Word,
+    Emoji,
+    /// Ignored: variation selectors, joiners, skin tones, marks.
+    Skip,
+    /// Ends a clause: n-grams and negation scopes stop here.
+    Clause,
+    /// Separates tokens within a clause: spaces, quotes, `#`, `@`.
+    Space,
+}
+
+#[inline]
+fn normalise(c: char) -> char {
+    match c {
+        // Han, kana and CJK punctuation first: most characters of a Chinese text, and the
+        // Unicode case tables below are not free.
+        '\u{3000}' => ' ',
+        '\u{2E80}'..='\u{9FFF}' => c,
+        'A'..='Z' => c.to_ascii_lowercase(),
+        '\u{FF01}'..='\u{FF5E}' => {
+            let a = char::from_u32(c as u32 - 0xFEE0).unwrap_or(c);
+            a.to_ascii_lowercase()
+        }
+        '\u{2019}' | '\u{2018}' | '\u{00B4}' => '\'',
+        c if c.is_ascii() => c,
+        c if c.is_uppercase() => c.to_lowercase().next().unwrap_or(c),
+        c => c,
+    }
+}
+
+#[inline]
+fn classify_char(c: char) -> Class {
+    let u = c as u32;
+    if c.is_ascii() {
+        return if c.is_ascii_alphanumeric() || c == '\'' {
+            Class::Word
+        } else if matches!(
+            c,
+            '.' | ',' | '!' | '?' | ';' | ':' | '(' | ')' | '[' | ']' | '\n' | '\r' | '~'
+        ) {
+            Class::Clause
+        } else {
+            Class::Space
+        };
+    }
+    match u {
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF => Class::Han,
+        0x3040..=0x30FF | 0x3005 => Class::Han,
+        0xFE00..=0xFE0F | 0x200B..=0x200D | 0x1F3FB..=0x1F3FF | 0x0300..=0x036F => Class::Skip,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B50 | 0x2B55 => Class::Emoji,
+        // CJK and general punctuation: 。、「」【】《》…, ‘ ’ “ ” — and the like.
+        0x3001..=0x3003 | 0x3008..=0x3011 | 0x2026 | 0x2014 | 0xFF5E => Class::Clause,
+        _ if c.is_alphanumeric() => Class::Word,
+        _ => Class::Space,
+    }
+}
+
+/// Chinese negators, and the words starting with one that do not negate.
+#[inline]
+fn han_negator(c: char, next: Option<char>) -> bool {
+    match c {
+        '不' => !matches!(
+            next,
+            Some('但' | '仅' | '管' | '论' | '过' | '久' | '断' | '愧' | '得' | '禁' | '停')
+        ),
+        '没' => true,
+        '无' => !matches!(next, Some('论' | '线' | '限' | '锡' | '人' | '比')),
+        '非' => !matches!(next, Some('常' | '洲' | '凡')),
+        '别' => !matches!(next, Some('人' | '的' | '克' | '墅' | '致' | '说')),
+        '未' => !matches!(next, Some('来')),
+        '莫' | '勿' => true,
+        _ => false,
+    }
+}
+
+/// English negators, compared by hash so a word is never materialised.
+#[derive(Clone)]
+struct Negators {
+    hashes: [u64; NEGATOR_WORDS.len()],
+    /// "but", "however": what follows them counts more than what precedes (as in VADER).
+    contrast: [u64; 2],
+}
+
+const NEGATOR_WORDS: [&str; 28] = [
+    "not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "hardly",
+    "cannot", "dont", "cant", "wont", "isnt", "didnt", "doesnt", "wasnt", "arent", "werent",
+    "couldnt", "shouldnt", "wouldnt", "aint", "havent", "hasnt", "hadnt", "nope",
+];
+
+impl Negators {
+    fn new() -> Self {
+        let mut hashes = [0; NEGATOR_WORDS.len()];
+        for (h, w) in hashes.iter_mut().zip(NEGATOR_WORDS) {
+            *h = word_hash(w);
+        }
+        Self {
+            hashes,
+            contrast: [word_hash("but"), word_hash("however")],
+        }
+    }
+
+    #[inline]
+    fn contains(&self, word_hash: u64) -> bool {
+        self.hashes.contains(&word_hash)
+    }
+}
+
+/// Word valences (-4..4, as rated by people), keyed by the word's feature hash: an open
+/// addressing table, so a lookup is one or two probes and never hashes the word again.
+#[derive(Clone, Default)]
+pub struct Lexicon {
+    keys: Vec<u64>,
+    values: Vec<f32>,
+}
+
+impl Lexicon {
+    /// Parses `word<TAB>valence` lines; `#` starts a comment line. Entries that are not one
+    /// word as the extractor sees it (phrases, emoticons) are skipped.
+    pub fn parse(src: &str) -> Self {
+        let entries: Vec<(u64, f32)> = src
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (word, value) = l.split_once('\t')?;
+                let value: f32 = value.split('\t').next()?.trim().parse().ok()?;
+                let word: String = word.chars().map(normalise).collect();
+                let whole =
+                    !word.is_empty() && word.chars().all(|c| classify_char(c) == Class::Word);
+                whole.then(|| (word_hash(&word), value))
+            })
+            .collect();
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut keys = vec![0u64; size];
+        let mut values = vec![0f32; size];
+        for (k, v) in entries {
+            let mut i = (k as usize) & (size - 1);
+            while keys[i] != 0 && keys[i] != k {
+                i = (i + 1) & (size - 1);
+            }
+            keys[i] = k;
+            values[i] = v;
+        }
+        Self { keys, values }
+    }
+
+    /// The valence of the word with feature hash `h`.
+    #[inline]
+    pub fn get(&self, h: u64) -> Option<f32> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            match self.keys[i] {
+                0 => return None,
+                k if k == h => return Some(self.values[i]),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        self.keys.iter().filter(|k| **k != 0).count()
+    }
+
+    /// Whether it has no word.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn word_hash(word: &str) -> u64 {
+    word.chars().fold(NS_WORD, |h, c| mix(h, c as u64))
+}
+
+/// Turns text into features. Cheap to build; holds the negator hashes and the word lexicon.
+#[derive(Clone)]
+pub struct Extractor {
+    negators: Negators,
+    lexicon: Lexicon,
+}
+
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Extractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extractor").finish_non_exhaustive()
+    }
+}
+
+/// The per-text state of the single pass.
+struct State<'s, S: Sink> {
+    sink: &'s mut S,
+    count: u32,
+    // The current run of Han characters: the last two, and how long the run is.
+    han_prev: [u64; 2],
+    han_run: u32,
+    // The current word: its hash, its length, and its last three characters (for "n't").
+    word: u64,
+    word_len: u32,
+    word_tail: [char; 3],
+    // Whether every letter of the current word is a capital (emphasis), and how many letters.
+    word_caps: bool,
+    word_letters: u32,
+    // Multiplier of lexicon valences from here on (1.5 after "but").
+    contrast: f32,
+    // The previous word in the clause, for bigrams, and whether it was negated.
+    prev_word: Option<(u64, bool)>,
+    // Negation: tokens of scope left, and how many consecutive tokens are in scope so far.
+    scope_left: u8,
+    in_scope: u32,
+    dots: u32,
+    question: bool,
+    lexicon: f32,
+    lexicon_negated: f32,
+}
+
+impl<S: Sink> State<'_, S> {
+    #[inline]
+    fn emit(&mut self, hash: u64, negated: bool) {
+        self.count += 1;
+        if negated {
+            self.sink.feature(hash, FLIP);
+            self.sink.feature(hash ^ NEG_SALT, 1.0);
+            self.count += 1;
+        } else {
+            self.sink.feature(hash, 1.0);
+        }
+    }
+
+    /// Advances the negation scope by one token; returns how many consecutive tokens ending
+    /// with this one are in scope.
+    #[inline]
+    fn step_scope(&mut self) -> u32 {
+        if self.scope_left > 0 {
+            self.scope_left -= 1;
+            self.in_scope += 1;
+        } else {
+            self.in_scope = 0;
+        }
+        self.in_scope
+    }
+
+    fn end_clause(&mut self) {
+        self.scope_left = 0;
+        self.in_scope = 0;
+        self.prev_word = None;
+    }
+
+    #[inline]
+    fn han(&mut self, c: char, next: Option<char>) {
+        let code = c as u64;
+        let scoped = self.step_scope();
+        self.emit(mix(NS_HAN1, code), scoped >= 1);
+        if self.han_run >= 1 {
+            self.emit(mix(mix(NS_HAN2, self.han_prev[1]), code), scoped >= 2);
+        }
+        if self.han_run >= 2 {
+            let h = mix(mix(mix(NS_HAN3, self.han_prev[0]), self.han_prev[1]), code);
+            self.emit(h, scoped >= 3);
+        }
+        self.han_prev = [self.han_prev[1], code];
+        self.han_run += 1;
+        if han_negator(c, next) {
+            self.scope_left = HAN_SCOPE;
+            self.in_scope = 0;
+        }
+        if matches!(c, '吗' | '呢') && !next.is_some_and(|n| classify_char(n) == Class::Han) {
+            self.question = true;
+        }
+    }
+
+    #[inline]
+    fn word_char(&mut self, c: char, upper: bool) {
+        if self.word_len == 0 {
+            self.word = NS_WORD;
+            self.word_caps = true;
+            self.word_letters = 0;
+        }
+        if c.is_alphabetic() {
+            self.word_letters += 1;
+            self.word_caps &= upper;
+        }
+        self.word = mix(self.word, c as u64);
+        self.word_len += 1;
+        self.word_tail = [self.word_tail[1], self.word_tail[2], c];
+    }
+
+    fn end_word(&mut self, negators: &Negators, lexicon: &Lexicon) {
+        if self.word_len == 0 {
+            return;
+        }
+        let h = self.word;
+        let scoped = self.step_scope() >= 1;
+        self.emit(h, scoped);
+        if let Some(v) = lexicon.get(h) {
+            let caps = if self.word_caps && self.word_letters >= 2 {
+                CAPS_EMPHASIS
+            } else {
+                1.0
+            };
+            let v = v / 4.0 * caps * self.contrast;
+            if scoped {
+                self.lexicon_negated += v;
+            } else {
+                self.lexicon += v;
+            }
+        }
+        if negators.contrast.contains(&h) {
+            self.lexicon *= 0.5;
+            self.lexicon_negated *= 0.5;
+            self.contrast = 1.5;
+        }
+        if let Some((prev, prev_scoped)) = self.prev_word {
+            self.emit(mix(mix(NS_WORD2, prev), h), scoped && prev_scoped);
+        }
+        self.prev_word = Some((h, scoped));
+        if negators.contains(h) || self.word_tail == ['n', '\'', 't'] {
+            self.scope_left = WORD_SCOPE;
+            self.in_scope = 0;
+        }
+        self.word_len = 0;
+        self.word_tail = ['\0'; 3];
+    }
+}
+
+impl Extractor {
+    /// Builds the extractor without a lexicon.
+    pub fn new() -> Self {
+        Self::with_lexicon(Lexicon::default())
+    }
+
+    /// Builds the extractor with a word lexicon: each word found emits one shared feature
+    /// (another inside a negation scope) with the word's valence / 4 as its value.
+    pub fn with_lexicon(lexicon: Lexicon) -> Self {
+        Self {
+            negators: Negators::new(),
+            lexicon,
+        }
+    }
+
+    /// Emits the features of `text` into `sink`.
+    pub fn extract<S: Sink>(&self, text: &str, sink: &mut S) -> Summary {
+        let mut st = State {
+            sink,
+            count: 0,
+            han_prev: [0; 2],
+            han_run: 0,
+            word: 0,
+            word_len: 0,
+            word_tail: ['\0'; 3],
+            prev_word: None,
+            scope_left: 0,
+            in_scope: 0,
+            dots: 0,
+            question: false,
+            lexicon: 0.0,
+            lexicon_negated: 0.0,
+            word_caps: false,
+            word_letters: 0,
+            contrast: 1.0,
+        };
+        let mut chars = text
+            .chars()
+            .map(|c| (normalise(c), c.is_uppercase()))
+            .peekable();
+        while let Some((c, upper)) = chars.next() {
+            let class = classify_char(c);
+            if class == Class::Skip {
+                continue;
+            }
+            if class != Class::Word {
+                st.end_word(&self.negators, &self.lexicon);
+            }
+            if class != Class::Han {
+                st.han_run = 0;
+            }
+            if c != '.' {
+                st.dots = 0;
+            }
+            match class {
+                Class::Han => {
+                    let next = chars.peek().map(|&(n, _)| n);
+                    st.han(c, next);
+                }
+                Class::Word => st.word_char(c, upper),
+                Class::Emoji => st.emit(mix(NS_EMOJI, c as u64), false),
+                Class::Skip => {}
+                Class::Space => {}
+                Class::Clause => {
+                    match c {
+                        '!' | '~' | '…' => st.emit(mix(NS_PUNCT, c as u64), false),
+                        '?' => {
+                            st.question = true;
+                            st.emit(mix(NS_PUNCT, '?' as u64), false);
+                        }
+                        '.' => {
+                            st.dots += 1;
+                            if st.dots == 2 {
+                                st.emit(mix(NS_PUNCT, '…' as u64), false);
+                            }
+                        }
+                        _ => {}
+                    }
+                    st.end_clause();
+                }
+            }
+        }
+        st.end_word(&self.negators, &self.lexicon);
+        Summary {
+            count: st.count,
+            question: st.question,
+            lexicon: st.lexicon,
+            lexicon_negated: st.lexicon_negated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(u64, f32)>);
+    impl Sink for Collect {
+        fn feature(&mut self, hash: u64, value: f32) {
+            self.0.push((hash, value));
+        }
+    }
+
+    fn features(text: &str) -> (Vec<(u64, f32)>, Summary) {
+        let mut c = Collect::default();
+        let s = Extractor::new().extract(text, &mut c);
+        (c.0, s)
+    }
+
+    fn han1(c: char) -> u64 {
+        mix(NS_HAN1, c as u64)
+    }
+
+    fn word(w: &str) -> u64 {
+        w.chars().fold(NS_WORD, |h, c| mix(h, c as u64))
+    }
+
+    #[test]
+    fn counts_ngrams() {
+        let table: &[(&str, usize)] = &[
+            ("", 0),
+            ("好", 1),
+            ("很好", 3),
+            ("很好吃", 6),
+            ("很好。吃", 4),
+            ("good car", 3),
+            ("good. car", 2),
+            ("这车good", 4),
+            ("👍👍", 2),
+            ("wow!", 2),
+        ];
+        for (text, n) in table {
+            let (f, s) = features(text);
+            assert_eq!(f.len(), *n, "{text}: {f:?}");
+            assert_eq!(s.count as usize, *n, "{text}");
+        }
+    }
+
+    #[test]
+    fn negation_flips_the_scope() {
+        let table: &[(&str, u64, f32)] = &[
+            ("好", han1('好'), 1.0),
+            ("不好", han1('好'), FLIP),
+            ("非常好", han1('好'), 1.0),
+            ("不但好", han1('好'), 1.0),
+            ("没有问题", han1('题'), FLIP),
+            ("不，好", han1('好'), 1.0),
+            ("good", word("good"), 1.0),
+            ("not good", word("good"), FLIP),
+            ("isn't good", word("good"), FLIP),
+            ("don’t like it", word("like"), FLIP),
+            ("not. good", word("good"), 1.0),
+            ("not one bit good", word("good"), FLIP),
+            ("not at all that good", word("good"), 1.0),
+            ("不nice", word("nice"), FLIP),
+        ];
+        for (text, hash, value) in table {
+            let (f, _) = features(text);
+            let got = f.iter().find(|(h, _)| h == hash).map(|(_, v)| *v);
+            assert_eq!(got, Some(*value), "{text}: {f:?}");
+        }
+    }
+
+    #[test]
+    fn normalises() {
+        assert_eq!(features("ＧＯＯＤ？").0, features("good?").0);
+        assert_eq!(features("Good").0, features("good").0);
+        assert!(features("有四驱版本吗").1.question);
+        assert!(features("what time?").1.question);
+        assert!(!features("吗啡").1.question);
+    }
+}

@@ -1,0 +1,260 @@
+//! Sentiment of a mention: `negative | neutral | positive` with a score in -1..1, for Chinese,
+//! English and text that mixes them.
+//!
+//! ```text
+//! text ──► cues (Aho-Corasick: emoji, emoticons, sarcasm) ──► prior logit + cue features ─┐
+//!      └─► features (char 1–3-grams, word 1–2-grams, negation scopes, emoji, punctuation) ─┴─►
+//!          hashed buckets ──► Σ weight / √n  (× damp for questions) + bias + prior ──► logit
+//! score = tanh(logit / 2) = 2·P(positive) − 1;   |score| < neutral threshold ⇒ neutral
+//! ```
+//!
+//! The model is a logistic regression over 2^`bits` hashed features, trained by
+//! [`train`] (called by the `herald-train-sentiment` program on the public data sets) and
+//! shipped as `model.bin`, loaded by [`Sentiment::embedded`]. Classification is pure and
+//! allocation-free: text in, [`Scored`] out. This module must not do IO at inference time nor
+//! learn anything at run time.
+
+pub mod cues;
+pub mod features;
+pub mod model;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+use cues::Cues;
+use features::{bucket, cue_hash, Extractor, Sink, LEXICON_HASHES};
+pub use model::{Model, ModelError};
+
+/// The weights trained by `herald-train-sentiment`, committed with the code.
+const EMBEDDED: &[u8] = include_bytes!("model.bin");
+
+/// English word valences (see the file's header for where they come from).
+const LEXICON_EN: &str = include_str!("lexicon_en.tsv");
+
+/// The extractor the model is trained and run with.
+pub(crate) fn standard_extractor() -> Extractor {
+    Extractor::with_lexicon(features::Lexicon::parse(LEXICON_EN))
+}
+
+/// A sentiment label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// A complaint, anger, disappointment, sarcasm.
+    Negative,
+    /// A question, an announcement, or too little to tell.
+    Neutral,
+    /// Praise, thanks, satisfaction.
+    Positive,
+}
+
+impl Label {
+    /// The lowercase name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Negative => "negative",
+            Label::Neutral => "neutral",
+            Label::Positive => "positive",
+        }
+    }
+}
+
+/// The classifier's answer for one text.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    /// The label.
+    pub label: Label,
+    /// -1 (surely negative) .. 1 (surely positive); `2·P(positive) − 1` under the model.
+    pub score: f32,
+}
+
+/// The parts of a text's logit, for explaining a score and for the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logit {
+    /// Number of hashed features (0 for an empty text).
+    pub features: u32,
+    /// The learned part, after length normalisation and question damping.
+    pub learned: f32,
+    /// The sum of the fixed cue priors.
+    pub prior: f32,
+    /// The intercept.
+    pub bias: f32,
+    /// Whether a sarcasm marker was found.
+    pub sarcasm: bool,
+}
+
+impl Logit {
+    /// The total logit.
+    pub fn total(&self) -> f32 {
+        self.bias + self.learned + self.prior
+    }
+}
+
+/// A trained sentiment classifier. Build once (about a millisecond for the embedded model), share
+/// by reference: `classify` takes `&self`.
+#[derive(Debug, Clone)]
+pub struct Sentiment {
+    model: Model,
+    extractor: Extractor,
+    cues: Cues,
+}
+
+/// Sums the weights of the features of one text. Bucket indices are queued and summed a block
+/// at a time: a tight loop of independent loads lets the processor overlap the cache misses
+/// into the 2 MiB table, which loads interleaved with the extraction's work do not (measured:
+/// see benches/sentiment.rs). The sign of a feature (1 or [`features::FLIP`]) rides in
+/// the top bit of its index.
+struct Dot<'a> {
+    weights: &'a [i16],
+    bits: u32,
+    queue: [u32; DOT_BLOCK],
+    len: usize,
+    acc: i64,
+}
+
+const DOT_BLOCK: usize = 256;
+const NEGATIVE: u32 = 1 << 31;
+const _: () = assert!(features::FLIP == -1.0);
+
+impl Dot<'_> {
+    fn flush(&mut self) {
+        let mut sum = 0i64;
+        for &q in &self.queue[..self.len] {
+            // `bucket` < 2^bits = weights.len(), checked when the model was loaded.
+            let w = i64::from(self.weights[(q & !NEGATIVE) as usize]);
+            sum += if q & NEGATIVE != 0 { -w } else { w };
+        }
+        self.acc += sum;
+        self.len = 0;
+    }
+
+    fn total(mut self) -> i64 {
+        self.flush();
+        self.acc
+    }
+}
+
+impl Sink for Dot<'_> {
+    #[inline]
+    fn feature(&mut self, hash: u64, value: f32) {
+        let sign = if value < 0.0 { NEGATIVE } else { 0 };
+        self.queue[self.len] = bucket(hash, self.bits) as u32 | sign;
+        self.len += 1;
+        if self.len == DOT_BLOCK {
+            self.flush();
+        }
+    }
+}
+
+impl Sentiment {
+    /// The classifier with the committed weights (`src/classify/sentiment/model.bin`).
+    pub fn embedded() -> Result<Self, ModelError> {
+        Self::from_bytes(EMBEDDED)
+    }
+
+    /// A classifier from the bytes of a weights file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        Ok(Self::from_model(Model::from_bytes(bytes)?))
+    }
+
+    /// A classifier from a model in memory (the training program evaluates what it will write).
+    pub fn from_model(model: Model) -> Self {
+        Self {
+            model,
+            extractor: standard_extractor(),
+            cues: Cues::new(),
+        }
+    }
+
+    /// The model's numbers.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The feature extractor this classifier uses (for the benchmark's breakdown).
+    pub fn extractor(&self) -> &Extractor {
+        &self.extractor
+    }
+
+    /// The cue table this classifier uses (for the benchmark's breakdown).
+    pub fn cues(&self) -> &Cues {
+        &self.cues
+    }
+
+    /// Classifies one text.
+    pub fn classify(&self, text: &str) -> Scored {
+        let logit = self.logit(text);
+        if logit.features == 0 && logit.prior == 0.0 && logit.learned == 0.0 {
+            return Scored {
+                label: Label::Neutral,
+                score: 0.0,
+            };
+        }
+        let score = (logit.total() / 2.0).tanh();
+        Scored {
+            label: self.label_for(score),
+            score,
+        }
+    }
+
+    /// The label for a score under this model's neutral threshold.
+    pub fn label_for(&self, score: f32) -> Label {
+        if score >= self.model.neutral {
+            Label::Positive
+        } else if score <= -self.model.neutral {
+            Label::Negative
+        } else {
+            Label::Neutral
+        }
+    }
+
+    /// The parts of the logit of `text`.
+    pub fn logit(&self, text: &str) -> Logit {
+        let hits = self.cues.scan(text);
+        let mut dot = Dot {
+            weights: &self.model.weights,
+            bits: self.model.bits,
+            queue: [0; DOT_BLOCK],
+            len: 0,
+            acc: 0,
+        };
+        let summary = self.extractor.extract(text, &mut dot);
+        let mut count = summary.count;
+        for i in hits.indices() {
+            dot.feature(cue_hash(i), 1.0);
+            count += 1;
+        }
+        let damp = if summary.question {
+            self.model.question_damp
+        } else {
+            1.0
+        };
+        let sparse = if count == 0 {
+            0.0
+        } else {
+            dot.total() as f32 / (count as f32).sqrt()
+        };
+        let w = |h| f32::from(self.model.weights[bucket(h, self.model.bits)]);
+        let dense =
+            w(LEXICON_HASHES[0]) * summary.lexicon + w(LEXICON_HASHES[1]) * summary.lexicon_negated;
+        let mut learned = (sparse + dense) * self.model.scale * damp;
+        // Under a sarcasm marker the literal praise is the complaint ("love waiting 🙄", "great
+        // service /s", "真行啊，呵呵"), so positive evidence from the words counts against the
+        // text. Only at inference: the training data (2014 tweets, reviews where 呵呵 is a
+        // friendly laugh) has too few sarcastic texts to learn it, and flipping during training
+        // would only distort the weights of the friendly ones.
+        if hits.sarcasm && learned > 0.0 {
+            learned = -learned;
+        }
+        Logit {
+            features: count,
+            learned,
+            prior: hits.prior,
+            bias: self.model.bias,
+            sarcasm: hits.sarcasm,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

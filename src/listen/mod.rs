@@ -1,0 +1,79 @@
+//! Listening: turning what sources return into [`Mention`]s.
+//!
+//! So far the parsers of two source kinds, pure functions of the bytes fetched: feeds
+//! (RSS, Atom, JSON Feed, by `feed-rs`) and web pages (forum threads, search results, by CSS
+//! selectors with `scraper`). Each parser skips and counts what it cannot read instead of
+//! failing the whole response.
+
+pub mod config;
+pub mod feed;
+pub mod page;
+pub mod run;
+pub mod social;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A mention, as DESIGN.md's contract has it (JSON Lines for `herald classify` and `replay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub id: String,
+    pub platform: String,
+    pub author: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_followers: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+}
+
+/// What a parser got from one response.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub mentions: Vec<Mention>,
+    /// Items skipped, each with why (logged and counted by the caller).
+    pub skipped: Vec<String>,
+}
+
+/// Plain text from an HTML fragment: tags dropped, entities decoded, whitespace collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let fragment = scraper::Html::parse_fragment(html);
+    let text: Vec<&str> = fragment.root_element().text().collect();
+    text.join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Untrusted text made safe for a terminal: control characters (escape sequences that could
+/// rewrite the screen, carriage returns) are shown as `\u{..}` instead of acting.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terminal_escapes_are_shown_not_run() {
+        assert_eq!(
+            super::terminal_safe("hi\u{1b}[2Jthere\r"),
+            "hi\\u{1b}[2Jthere\\u{d}"
+        );
+        assert_eq!(super::terminal_safe("奇骏 ok"), "奇骏 ok");
+    }
+}

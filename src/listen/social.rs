@@ -1,0 +1,231 @@
+//! Mentions from the platforms herald also posts to: Mastodon mention notifications and
+//! Bluesky notifications (mentions, replies, quotes), each read from a persisted cursor so a
+//! restart neither loses nor repeats them.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{html_to_text, Mention, Parsed};
+use crate::publish::bluesky::Bluesky;
+use crate::publish::PublishError;
+
+/// Pages read per poll at most, so a long outage catches up in steps.
+const MAX_PAGES: usize = 10;
+
+/// A Mastodon account's mention notifications.
+pub struct MastodonMentions {
+    http: reqwest::Client,
+    base: url::Url,
+    token: String,
+}
+
+impl std::fmt::Debug for MastodonMentions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MastodonMentions")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mastodon ids are decimal strings of growing length: compare as numbers.
+fn newer(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
+impl MastodonMentions {
+    pub fn new(http: reqwest::Client, base: url::Url, token: String) -> Self {
+        Self { http, base, token }
+    }
+
+    /// New mentions since `cursor` (the newest notification id seen), and the new cursor. With
+    /// no cursor, only the newest page is read: herald listens from now, not from the start.
+    pub async fn poll(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(Parsed, Option<String>), PublishError> {
+        let mut out = Parsed::default();
+        let mut newest = cursor.map(str::to_string);
+        for _ in 0..MAX_PAGES {
+            let mut url = self
+                .base
+                .join("api/v1/notifications")
+                .map_err(|e| PublishError::Setup(e.to_string()))?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("types[]", "mention")
+                    .append_pair("limit", "40");
+                if let Some(c) = &newest {
+                    // min_id: the page right after the cursor, so nothing between is skipped.
+                    q.append_pair("min_id", c);
+                }
+            }
+            let answer = self
+                .http
+                .get(url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| PublishError::Transient(e.without_url().to_string()))?;
+            let status = answer.status();
+            if !status.is_success() {
+                let body = answer.text().await.unwrap_or_default();
+                let why = format!("{status}: {}", crate::publish::snippet(&body));
+                return Err(if status.as_u16() == 401 || status.as_u16() == 403 {
+                    PublishError::Auth(why)
+                } else {
+                    PublishError::Transient(why)
+                });
+            }
+            let page: Vec<Value> = answer
+                .json()
+                .await
+                .map_err(|e| PublishError::Transient(format!("unreadable notifications: {e}")))?;
+            if page.is_empty() {
+                break;
+            }
+            for n in &page {
+                let id = n["id"].as_str().unwrap_or_default();
+                if newest.as_deref().is_none_or(|c| newer(id, c)) {
+                    newest = Some(id.to_string());
+                }
+                match mastodon_mention(&self.base, n) {
+                    Some(m) => out.mentions.push(m),
+                    None => out
+                        .skipped
+                        .push(format!("notification {id:?} without a readable status")),
+                }
+            }
+            if cursor.is_none() || page.len() < 40 {
+                break;
+            }
+        }
+        out.mentions.sort_by_key(|m| m.created_at);
+        Ok((out, newest))
+    }
+}
+
+fn mastodon_mention(base: &url::Url, n: &Value) -> Option<Mention> {
+    let status = &n["status"];
+    let id = status["id"].as_str()?;
+    Some(Mention {
+        id: format!("mastodon:{}:{id}", base.host_str().unwrap_or("")),
+        platform: "mastodon".to_string(),
+        author: status["account"]["acct"]
+            .as_str()
+            .or(n["account"]["acct"].as_str())?
+            .to_string(),
+        text: html_to_text(status["content"].as_str()?),
+        created_at: DateTime::parse_from_rfc3339(status["created_at"].as_str()?)
+            .ok()?
+            .with_timezone(&Utc),
+        url: status["url"].as_str().map(str::to_string),
+        lang: status["language"].as_str().map(str::to_string),
+        in_reply_to: status["in_reply_to_id"].as_str().map(str::to_string),
+        author_followers: status["account"]["followers_count"].as_u64(),
+        verified: None,
+    })
+}
+
+/// A Bluesky account's notifications: mentions, replies and quotes.
+#[derive(Debug)]
+pub struct BlueskyMentions {
+    account: Bluesky,
+}
+
+impl BlueskyMentions {
+    pub fn new(account: Bluesky) -> Self {
+        Self { account }
+    }
+
+    /// Notifications indexed after `cursor` (an RFC 3339 `indexedAt`), and the new cursor.
+    pub async fn poll(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(Parsed, Option<String>), PublishError> {
+        let since = cursor
+            .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let mut out = Parsed::default();
+        let mut newest = since;
+        let mut page_cursor: Option<String> = None;
+        'pages: for _ in 0..MAX_PAGES {
+            let mut params = vec![("limit", "50")];
+            if let Some(c) = &page_cursor {
+                params.push(("cursor", c.as_str()));
+            }
+            let v = self
+                .account
+                .query("app.bsky.notification.listNotifications", &params)
+                .await?;
+            let list = v["notifications"].as_array().cloned().unwrap_or_default();
+            for n in &list {
+                let indexed = n["indexedAt"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                let Some(indexed) = indexed else {
+                    out.skipped.push("notification without indexedAt".into());
+                    continue;
+                };
+                // Newest first: stop at what the last poll saw.
+                if since.is_some_and(|s| indexed <= s) {
+                    break 'pages;
+                }
+                if newest.is_none_or(|x| indexed > x) {
+                    newest = Some(indexed);
+                }
+                if !matches!(n["reason"].as_str(), Some("mention" | "reply" | "quote")) {
+                    continue;
+                }
+                match bluesky_mention(n) {
+                    Some(m) => out.mentions.push(m),
+                    None => out.skipped.push(format!(
+                        "notification {:?} without a readable post",
+                        n["uri"]
+                    )),
+                }
+            }
+            page_cursor = v["cursor"].as_str().map(str::to_string);
+            if since.is_none() || page_cursor.is_none() || list.is_empty() {
+                break;
+            }
+        }
+        out.mentions.sort_by_key(|m| m.created_at);
+        Ok((out, newest.map(|t| t.to_rfc3339())))
+    }
+}
+
+fn bluesky_mention(n: &Value) -> Option<Mention> {
+    let record = &n["record"];
+    let handle = n["author"]["handle"].as_str()?;
+    let uri = n["uri"].as_str()?;
+    let rkey = uri.rsplit('/').next().unwrap_or_default();
+    Some(Mention {
+        id: uri.to_string(),
+        platform: "bluesky".to_string(),
+        author: handle.to_string(),
+        text: record["text"].as_str()?.to_string(),
+        created_at: DateTime::parse_from_rfc3339(record["createdAt"].as_str()?)
+            .ok()?
+            .with_timezone(&Utc),
+        url: Some(format!("https://bsky.app/profile/{handle}/post/{rkey}")),
+        lang: record["langs"][0].as_str().map(str::to_string),
+        in_reply_to: record["reply"]["parent"]["uri"]
+            .as_str()
+            .map(str::to_string),
+        author_followers: None,
+        verified: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mastodon_ids_compare_as_numbers() {
+        assert!(newer("110", "99"));
+        assert!(!newer("99", "110"));
+        assert!(newer("1000000000000000001", "999999999999999999"));
+    }
+}

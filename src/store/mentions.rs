@@ -1,0 +1,371 @@
+//! Mentions in the store: one tree of records in time order, and index trees by id (for
+//! de-duplication), by author, by topic (keyword group and rule) and by content (the same text
+//! from the same author seen through two sources).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::classify::Classification;
+use crate::listen::Mention;
+
+/// A mention as stored: the contract's fields and what classification found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMention {
+    #[serde(flatten)]
+    pub mention: Mention,
+    /// Where herald found it (the source's name).
+    pub source: String,
+    pub classification: serde_json::Value,
+}
+
+impl StoredMention {
+    pub fn new(mention: Mention, source: &str, classification: &Classification) -> Self {
+        Self {
+            mention,
+            source: source.to_string(),
+            classification: serde_json::to_value(classification).unwrap_or_default(),
+        }
+    }
+
+    /// `group/rule` of every keyword match.
+    pub fn topics(&self) -> Vec<String> {
+        self.classification["matches"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| {
+                        Some(format!("{}/{}", m["group"].as_str()?, m["rule"].as_str()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct MentionQuery {
+    pub since: Option<DateTime<Utc>>,
+    pub author: Option<String>,
+    /// A keyword group (`crisis`) or `group/rule`.
+    pub topic: Option<String>,
+    /// Text that must occur in the mention (case-insensitive).
+    pub text: Option<String>,
+    pub limit: usize,
+}
+
+fn time_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut k = ((at.timestamp_micros() as u64) ^ (1 << 63))
+        .to_be_bytes()
+        .to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn content_key(m: &Mention) -> Vec<u8> {
+    let text: String = m
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    crate::fnv1a(format!("{}\u{0}{text}", m.author.to_lowercase()).as_bytes())
+        .to_be_bytes()
+        .to_vec()
+}
+
+impl Store {
+    /// Stores a mention unless it is already there (same id, or the same author and text from
+    /// another source). Returns whether it was new.
+    pub fn insert_mention(&self, m: &StoredMention) -> Result<bool, StoreError> {
+        let ids = self.db.open_tree("mention_ids")?;
+        let content = self.db.open_tree("mention_content")?;
+        let key = time_key(m.mention.created_at, &m.mention.id);
+        // Claim the id first: of two sources racing with the same mention, one wins.
+        if ids
+            .compare_and_swap(
+                m.mention.id.as_bytes(),
+                None as Option<&[u8]>,
+                Some(key.as_slice()),
+            )?
+            .is_err()
+        {
+            return Ok(false);
+        }
+        if content
+            .compare_and_swap(
+                content_key(&m.mention),
+                None as Option<&[u8]>,
+                Some(key.as_slice()),
+            )?
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let value = serde_json::to_vec(m).unwrap_or_default();
+        self.db.open_tree("mentions")?.insert(&key, value)?;
+        let by_author = self.db.open_tree("mention_by_author")?;
+        let mut ak = m.mention.author.to_lowercase().into_bytes();
+        ak.push(0);
+        ak.extend_from_slice(&key);
+        by_author.insert(ak, &[])?;
+        let by_topic = self.db.open_tree("mention_by_topic")?;
+        for topic in m.topics() {
+            let mut tk = topic.into_bytes();
+            tk.push(0);
+            tk.extend_from_slice(&key);
+            by_topic.insert(tk, &[])?;
+        }
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    /// Mentions matching `q`, newest first.
+    pub fn mentions(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
+        let tree = self.db.open_tree("mentions")?;
+        let decode = |k: &[u8], v: &[u8]| {
+            serde_json::from_slice::<StoredMention>(v).map_err(|e| StoreError::Corrupt {
+                key: format!("mentions/{}", String::from_utf8_lossy(&k[8.min(k.len())..])),
+                why: e.to_string(),
+            })
+        };
+        // Narrow by an index when the query names an author or a topic.
+        let keys: Option<Vec<Vec<u8>>> = match (&q.author, &q.topic) {
+            (Some(a), _) => Some(self.index_keys("mention_by_author", &a.to_lowercase(), false)?),
+            (None, Some(t)) => Some(self.index_keys("mention_by_topic", t, !t.contains('/'))?),
+            _ => None,
+        };
+        let needle = q.text.as_ref().map(|t| t.to_lowercase());
+        let keep = |m: &StoredMention| {
+            q.since.is_none_or(|s| m.mention.created_at >= s)
+                && q.author
+                    .as_ref()
+                    .is_none_or(|a| m.mention.author.eq_ignore_ascii_case(a))
+                && q.topic.as_ref().is_none_or(|t| {
+                    m.topics()
+                        .iter()
+                        .any(|x| x == t || x.split('/').next() == Some(t.as_str()))
+                })
+                && needle
+                    .as_ref()
+                    .is_none_or(|n| m.mention.text.to_lowercase().contains(n.as_str()))
+        };
+        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        let mut out = Vec::new();
+        match keys {
+            Some(mut keys) => {
+                keys.sort_unstable_by(|a, b| b.cmp(a));
+                keys.dedup();
+                for k in keys {
+                    if let Some(v) = tree.get(&k)? {
+                        let m = decode(&k, &v)?;
+                        if keep(&m) {
+                            out.push(m);
+                            if out.len() >= limit {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                for kv in tree.iter().rev() {
+                    let (k, v) = kv?;
+                    let m = decode(&k, &v)?;
+                    if q.since.is_some_and(|s| m.mention.created_at < s) {
+                        break; // time order: nothing older can match
+                    }
+                    if keep(&m) {
+                        out.push(m);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record keys under an index prefix (`prefix\0…`, or `prefix/…` for a whole group).
+    fn index_keys(
+        &self,
+        tree: &str,
+        prefix: &str,
+        group: bool,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let index = self.db.open_tree(tree)?;
+        let mut p = prefix.as_bytes().to_vec();
+        p.push(if group { b'/' } else { 0 });
+        let mut keys = Vec::new();
+        for kv in index.scan_prefix(&p) {
+            let (k, _) = kv?;
+            if let Some(pos) = k.iter().position(|b| *b == 0) {
+                keys.push(k[pos + 1..].to_vec());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// A source's cursor (the last id or time it has seen).
+    pub fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .open_tree("cursors")?
+            .get(source)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
+        self.db
+            .open_tree("cursors")?
+            .insert(source, cursor.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::intent::Intent;
+    use crate::classify::sentiment::{Label, Scored};
+    use crate::classify::MatchOut;
+
+    fn mention(
+        id: &str,
+        author: &str,
+        text: &str,
+        at: &str,
+        topics: &[(&str, &str)],
+    ) -> StoredMention {
+        let c = Classification {
+            sentiment: Scored {
+                label: Label::Neutral,
+                score: 0.0,
+            },
+            matches: topics
+                .iter()
+                .map(|(g, r)| MatchOut {
+                    group: g.to_string(),
+                    rule: r.to_string(),
+                    term: "t".into(),
+                })
+                .collect(),
+            intent: Intent::Other,
+            lead: None,
+        };
+        let m = Mention {
+            id: id.into(),
+            platform: "mastodon".into(),
+            author: author.into(),
+            text: text.into(),
+            created_at: DateTime::parse_from_rfc3339(at)
+                .expect("t")
+                .with_timezone(&Utc),
+            url: None,
+            lang: None,
+            in_reply_to: None,
+            author_followers: None,
+            verified: None,
+        };
+        StoredMention::new(m, "src", &c)
+    }
+
+    #[test]
+    fn stored_once_and_found_by_each_index() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let a = mention(
+            "m1",
+            "Alice",
+            "刹车失灵了",
+            "2026-11-22T10:00:00Z",
+            &[("crisis", "brake-failure")],
+        );
+        let b = mention(
+            "m2",
+            "bob",
+            "想试驾",
+            "2026-11-22T11:00:00Z",
+            &[("product", "ariya")],
+        );
+        let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
+        for m in [&a, &b, &c] {
+            assert!(store.insert_mention(m).expect("insert"));
+        }
+        assert!(!store.insert_mention(&a).expect("again"), "same id");
+        let mut copy = a.clone();
+        copy.mention.id = "feed:other:1".into();
+        copy.mention.text = " 刹车失灵了 ".into();
+        assert!(
+            !store.insert_mention(&copy).expect("copy"),
+            "same author and text via another source"
+        );
+
+        let ids = |q: MentionQuery| -> Vec<String> {
+            store
+                .mentions(&q)
+                .expect("query")
+                .into_iter()
+                .map(|m| m.mention.id)
+                .collect()
+        };
+        assert_eq!(ids(MentionQuery::default()), ["m3", "m2", "m1"]);
+        assert_eq!(
+            ids(MentionQuery {
+                author: Some("ALICE".into()),
+                ..Default::default()
+            }),
+            ["m3", "m1"]
+        );
+        assert_eq!(
+            ids(MentionQuery {
+                topic: Some("crisis".into()),
+                ..Default::default()
+            }),
+            ["m1"]
+        );
+        assert_eq!(
+            ids(MentionQuery {
+                topic: Some("product/ariya".into()),
+                ..Default::default()
+            }),
+            ["m2"]
+        );
+        assert_eq!(
+            ids(MentionQuery {
+                text: Some("THANKS".into()),
+                ..Default::default()
+            }),
+            ["m3"]
+        );
+        let since = DateTime::parse_from_rfc3339("2026-11-22T10:30:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(
+            ids(MentionQuery {
+                since: Some(since),
+                ..Default::default()
+            }),
+            ["m3", "m2"]
+        );
+        assert_eq!(
+            ids(MentionQuery {
+                limit: 1,
+                ..Default::default()
+            }),
+            ["m3"]
+        );
+    }
+
+    #[test]
+    fn cursors_persist() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        assert_eq!(store.cursor("masto").expect("get"), None);
+        store.set_cursor("masto", "1234").expect("set");
+        assert_eq!(store.cursor("masto").expect("get").as_deref(), Some("1234"));
+    }
+}
