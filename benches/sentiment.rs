@@ -219,4 +219,62 @@ fn main() {
         bytes as f64 / classify / 1e6,
         classify * 1e9 / features_total as f64
     );
+
+    // The whole mention pipeline as `herald classify` and the listeners run it: keyword rules
+    // from keywords/, sentiment, intent and lead grade.
+    let groups = match herald::classify::keywords::load_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keywords"),
+    ) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: keywords/: {e:?}");
+            std::process::exit(1);
+        }
+    };
+    let pipeline = match herald::classify::Classifier::new(&groups) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let matcher = herald::classify::keywords::Matcher::new(&groups).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1)
+    });
+    let full = best_of_three(|| {
+        for t in &texts {
+            black_box(pipeline.classify(black_box(t), Some("someone.example")));
+        }
+    });
+    let keywords = best_of_three(|| {
+        for t in &texts {
+            black_box(matcher.matches(black_box(t), Some("someone.example")));
+        }
+    });
+    let intent_lead = best_of_three(|| {
+        for t in &texts {
+            black_box(herald::classify::intent::intent(black_box(t), 0.0, false));
+            black_box(herald::classify::lead::grade(black_box(t)));
+        }
+    });
+    println!(
+        "| full pipeline (keywords + sentiment + intent + lead) | {:.0} | {:.0} | {:.0}% |",
+        n as f64 / full,
+        full * 1e9 / n as f64,
+        100.0 * full / classify
+    );
+    println!(
+        "|   keyword rules ({} rules) | {:.0} | {:.0} | {:.0}% |",
+        groups.iter().map(|g| g.rules.len()).sum::<usize>(),
+        n as f64 / keywords,
+        keywords * 1e9 / n as f64,
+        100.0 * keywords / classify
+    );
+    println!(
+        "|   intent + lead regexes | {:.0} | {:.0} | {:.0}% |",
+        n as f64 / intent_lead,
+        intent_lead * 1e9 / n as f64,
+        100.0 * intent_lead / classify
+    );
 }

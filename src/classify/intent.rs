@@ -24,15 +24,15 @@ pub enum Intent {
 }
 
 static COMPLAINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)投诉|维权|差评|垃圾|太坑|被坑|坑人|骗子|欺诈|退车|退款|质量问题|故障|异响|漏油|抖动|熄火|失灵|自燃|断轴|召回|态度差|态度恶劣|服务差|不满意|太失望|失望透顶|再也不|无人理|没人管|拖着不|曝光|黑心|\b(?:complain(?:t|ed|ing)?|terrible|awful|worst|scam|fraud|refund|broken|defect(?:ive)?|rude|disappointed|unacceptable|never again|lawsuit|sue|recall)\b")
+    Regex::new(r"(?i)投诉|维权|差评|垃圾|太坑|被坑|坑人|骗子|欺诈|退车|退款|质量问题|故障|异响|漏油|抖动|熄火|失灵|自燃|断轴|召回|态度差|态度恶劣|服务差|不满意|太失望|失望透顶|再也不|无人理|没人管|拖着不|曝光|黑心|(?-u:\b)(?:complain(?:t|ed|ing)?|terrible|awful|worst|scam|fraud|refund|broken|defect(?:ive)?|rude|disappointed|unacceptable|never again|lawsuit|sue|recall)(?-u:\b)")
         .expect("static regex")
 });
 static QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[?？]|请问|吗[。！!,，\s]*$|呢[。\s]*$|怎么|如何|什么|哪里|哪家|哪个|多久|几点|能不能|可不可以|是否|有没有|\b(?:how|what|when|where|why|which|can\s+i|could\s+you|does|do\s+you|is\s+there|are\s+there|anyone\s+know)\b")
+    Regex::new(r"(?i)[?？]|请问|吗[。！!,，\s]*$|呢[。\s]*$|怎么|如何|什么|哪里|哪家|哪个|多久|几点|能不能|可不可以|是否|有没有|(?-u:\b)(?:how|what|when|where|why|which|can\s+i|could\s+you|does|do\s+you|is\s+there|are\s+there|anyone\s+know)(?-u:\b)")
         .expect("static regex")
 });
 static PRAISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)点赞|好评|满意|感谢|谢谢|推荐|给力|专业|贴心|靠谱|超赞|太棒|喜欢|爱了|👍|❤️|😍|\b(?:love|great|thanks?|thank\s+you|recommend(?:ed)?|awesome|excellent|amazing|fantastic|helpful|kudos)\b")
+    Regex::new(r"(?i)点赞|好评|满意|感谢|谢谢|推荐|给力|专业|贴心|靠谱|超赞|太棒|喜欢|爱了|👍|❤️|😍|(?-u:\b)(?:love|great|thanks?|thank\s+you|recommend(?:ed)?|awesome|excellent|amazing|fantastic|helpful|kudos)(?-u:\b)")
         .expect("static regex")
 });
 

@@ -50,12 +50,12 @@ static TEST_DRIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)试驾|试乘|test[\s-]?drive").expect("static regex"));
 /// Purchase interest: buying, prices, financing, trade-ins, visiting to buy.
 static INTEREST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)想买|要买|准备买|打算买|购车|买车|提车|订车|下定|定金|报价|落地价|多少钱|价格|优惠|首付|贷款|分期|置换|以旧换新|看车|到店|试驾|试乘|\b(?:buy|buying|purchase|quote|price|pricing|financing|finance|lease|trade[\s-]?in|test[\s-]?drive|dealer\s+visit)\b")
+    Regex::new(r"(?i)想买|要买|准备买|打算买|购车|买车|提车|订车|下定|定金|报价|落地价|多少钱|价格|优惠|首付|贷款|分期|置换|以旧换新|看车|到店|试驾|试乘|(?-u:\b)(?:buy|buying|purchase|quote|price|pricing|financing|finance|lease|trade[\s-]?in|test[\s-]?drive|dealer\s+visit)(?-u:\b)")
         .expect("static regex")
 });
 /// A time frame near enough to be hot (about three months or less).
 static NEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?|\b(?:this|next)\s+(?:week|month)\b|\bsoon\b|\basap\b|\bwithin\s+(?:a|one|two|three|[1-3])\s+months?\b")
+    Regex::new(r"(?i)这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?|(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)soon(?-u:\b)|(?-u:\b)asap(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)")
         .expect("static regex")
 });
 static MONTHS: LazyLock<Regex> = LazyLock::new(|| {
