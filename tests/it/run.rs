@@ -64,6 +64,7 @@ fn post_by_hand_to_the_outbox_then_status_pause_and_resume() {
     assert_eq!(held.code, 1);
     assert!(held.stdout.contains("held"), "{}", held.stdout);
     let status = ws.herald(&["status"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(status.stdout.starts_with("HOLD since"), "{}", status.stdout);
     assert!(
         status
