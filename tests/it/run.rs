@@ -61,8 +61,13 @@ fn post_by_hand_to_the_outbox_then_status_pause_and_resume() {
         "outbox",
         "--now",
     ]);
-    assert_eq!(held.code, 1);
-    assert!(held.stdout.contains("held"), "{}", held.stdout);
+    assert_eq!(held.code, 1, "{}", held.stderr);
+    assert!(
+        held.stdout.contains("held"),
+        "{}{}",
+        held.stdout,
+        held.stderr
+    );
     let status = ws.herald(&["status"]);
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(status.stdout.starts_with("HOLD since"), "{}", status.stdout);
