@@ -501,11 +501,25 @@ fn post(config: Config, draft: &str, channel: &str, now: bool) -> anyhow::Result
             }
         }
     };
-    let record = herald::app::manual_post(&config, d, channel, at, &peak);
-    if !store.insert_new(&record)? {
-        eprintln!("herald: {channel} already has a post at {at}; try again in a second");
-        return Ok(ExitCode::FAILURE);
+    // A channel's posts are keyed by the second: two posts by hand in the same second take the
+    // next free one.
+    let mut record = herald::app::manual_post(&config, d, channel, at, &peak);
+    let mut tries = 0;
+    while !store.insert_new(&record)? {
+        tries += 1;
+        if !now || tries > 60 {
+            eprintln!("herald: {channel} already has a post at {}", record.at);
+            return Ok(ExitCode::FAILURE);
+        }
+        record = herald::app::manual_post(
+            &config,
+            d,
+            channel,
+            at + chrono::TimeDelta::seconds(tries),
+            &peak,
+        );
     }
+    let at = record.at;
     let local = at.with_timezone(&config.herald.timezone);
     if !now {
         println!(

@@ -101,6 +101,21 @@ fn post_by_hand_to_the_outbox_then_status_pause_and_resume() {
 }
 
 #[test]
+fn two_posts_by_hand_in_the_same_second_both_go_out() {
+    // Regression: the second `post --now` within one second collided with the first's key.
+    let ws = Workspace::new();
+    for draft in [
+        "service/baoyang-changshi-1",
+        "service/baoyang-changshi-2",
+        "lifestyle/chengdu-food-1",
+    ] {
+        let run = ws.herald(&["post", draft, "--channel", "outbox", "--now"]);
+        assert_eq!(run.code, 0, "{draft}: {}{}", run.stdout, run.stderr);
+    }
+    assert_eq!(ws.read("data/outbox.jsonl").lines().count(), 3);
+}
+
+#[test]
 fn post_without_now_takes_the_next_free_peak_slot() {
     let ws = Workspace::new();
     let first = ws.herald(&["post", "lifestyle/chengdu-food-1", "--channel", "outbox"]);
