@@ -254,6 +254,10 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         config.herald.publish.clone(),
         clock.clone(),
     );
+    let web_task = match config.herald.web.clone().filter(|w| w.enabled) {
+        Some(web) => Some(start_web(&config, web, &store, &wake, &clock, &shutdown).await?),
+        None => None,
+    };
     tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
 
     let publish_task = {
@@ -288,8 +292,50 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
     for task in listen_tasks {
         let _ = task.await;
     }
+    if let Some(task) = web_task {
+        if let Ok(Err(e)) = task.await {
+            tracing::error!(error = %e, "Web UI stopped with an error");
+        }
+    }
     tracing::info!("Stopped");
     Ok(())
+}
+
+/// Binds the web UI's address and serves it until `shutdown` (see [`crate::web`]).
+async fn start_web(
+    config: &Config,
+    web: crate::web::WebConfig,
+    store: &Store,
+    wake: &Arc<Notify>,
+    clock: &crate::publish::worker::Clock,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(web.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("web UI: cannot listen on {}: {e}", web.bind))?;
+    let token = std::env::var(&web.api_token_env).ok();
+    if token.as_deref().is_none_or(str::is_empty) {
+        tracing::warn!(variable = %web.api_token_env, "JSON API is off: its token variable is not set");
+    }
+    let addr = listener.local_addr().unwrap_or(web.bind);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(address = %addr, "Web UI reachable from other machines (allow_remote = true)");
+    }
+    let state = crate::web::AppState::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        web,
+        wake.clone(),
+        clock.clone(),
+        token,
+    );
+    let router = crate::web::router(state, Vec::new());
+    tracing::info!(address = %addr, "Web UI listening");
+    Ok(tokio::spawn(crate::web::serve(
+        listener,
+        router,
+        shutdown.clone(),
+    )))
 }
 
 /// The next slot for a hand-picked draft on `channel`: the first peak slot from `now` that keeps
@@ -354,4 +400,49 @@ pub fn manual_post(
         reply: None,
         delivery: Default::default(),
     }
+}
+
+/// Why [`pause`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PauseError {
+    /// A category the plan does not have.
+    #[error("{0:?} is not a category of the plan")]
+    UnknownCategory(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Holds scheduled posts of `categories` (the plan's `crisis.pause_categories` when empty), as
+/// `herald pause` and the web UI do; the publisher should be woken afterwards.
+pub fn pause(
+    config: &Config,
+    store: &Store,
+    categories: &[String],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<crate::store::Hold, PauseError> {
+    let categories = if categories.is_empty() {
+        config.plan.pause_categories.clone()
+    } else {
+        categories.to_vec()
+    };
+    if let Some(c) = categories
+        .iter()
+        .find(|c| config.plan.category_index(c).is_none())
+    {
+        return Err(PauseError::UnknownCategory(c.clone()));
+    }
+    let hold = crate::store::Hold {
+        since: now,
+        reason: reason.to_string(),
+        categories,
+    };
+    store.set_hold(Some(&hold))?;
+    Ok(hold)
+}
+
+/// Lifts the hold, as `herald resume` and the web UI do.
+pub fn resume(store: &Store) -> Result<(), StoreError> {
+    store.set_hold(None)
 }

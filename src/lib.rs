@@ -12,6 +12,7 @@
 //! - [`publish`]: channel configuration (and, later, publishing).
 //! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
+//! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 
 pub mod app;
 pub mod classify;
@@ -20,6 +21,7 @@ pub mod listen;
 pub mod plan;
 pub mod publish;
 pub mod store;
+pub mod web;
 
 /// FNV-1a, 64 bits: a hash that is the same on every build and platform (unlike std's), for
 /// ids derived from content.

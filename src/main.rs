@@ -12,7 +12,7 @@ use herald::app;
 use herald::config::{self, Config};
 use herald::plan::output;
 use herald::publish::worker::{system_clock, Outcome, Publisher};
-use herald::store::{Hold, Store};
+use herald::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -108,6 +108,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the web UI's users (stored in the store, passwords as argon2 hashes).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Classify mentions (JSON Lines, one Mention a line) from FILE or stdin: prints each with
     /// sentiment, keyword matches, intent and lead grade added, in input order.
     Classify {
@@ -115,6 +120,22 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; the password is read from the terminal (asked twice) or the first line of
+    /// standard input, never from the command line.
+    Add {
+        name: String,
+        /// Set a new password if the user exists.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List the users.
+    List,
+    /// Remove a user (their sessions end at once).
+    Remove { name: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -312,26 +333,20 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Status { hours } => status(&config, hours),
         Command::Pause { categories, reason } => {
             let store = open_store(&config)?;
-            let categories = if categories.is_empty() {
-                config.plan.pause_categories.clone()
-            } else {
-                categories
-            };
-            for c in &categories {
-                if config.plan.category_index(c).is_none() {
-                    eprintln!("herald: {c:?} is not a category of the plan");
-                    return Ok(ExitCode::from(2));
+            match app::pause(&config, &store, &categories, &reason, Utc::now()) {
+                Ok(hold) => {
+                    println!("holding {}: scheduled posts in these categories are not sent until `herald resume`", hold.categories.join(", "));
+                    Ok(ExitCode::SUCCESS)
                 }
+                Err(app::PauseError::UnknownCategory(c)) => {
+                    eprintln!("herald: {c:?} is not a category of the plan");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
             }
-            store.set_hold(Some(&Hold {
-                since: Utc::now(),
-                reason,
-                categories: categories.clone(),
-            }))?;
-            println!("holding {}: scheduled posts in these categories are not sent until `herald resume`", categories.join(", "));
-            Ok(ExitCode::SUCCESS)
         }
         Command::Classify { file } => classify(&config, &file),
+        Command::User { action } => user(&config, action),
         Command::Mentions {
             hours,
             author,
@@ -386,10 +401,79 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Resume => {
             let store = open_store(&config)?;
-            store.set_hold(None)?;
+            app::resume(&store)?;
             println!("resumed: held posts go out if they are not yet too late");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `herald user`: adds, lists and removes web UI users.
+fn user(config: &Config, action: UserAction) -> anyhow::Result<ExitCode> {
+    match action {
+        UserAction::Add { name, replace } => {
+            if !herald::web::auth::valid_user_name(&name) {
+                eprintln!("herald: {}", herald::web::auth::AuthError::BadName);
+                return Ok(ExitCode::from(2));
+            }
+            let password = read_password()?;
+            let store = open_store(config)?;
+            match herald::web::auth::add_user(&store, &name, &password, replace, Utc::now()) {
+                Ok(()) => {
+                    println!("user {name} saved; log in at the web UI");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(
+                    e @ (herald::web::auth::AuthError::BadName
+                    | herald::web::auth::AuthError::WeakPassword
+                    | herald::web::auth::AuthError::Exists(_)),
+                ) => {
+                    eprintln!("herald: {e}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        UserAction::List => {
+            let store = open_store(config)?;
+            let users = store.users()?;
+            for u in &users {
+                println!(
+                    "{}  added {}",
+                    u.name,
+                    u.created_at
+                        .with_timezone(&config.herald.timezone)
+                        .format("%Y-%m-%d %H:%M")
+                );
+            }
+            println!("{} user(s)", users.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        UserAction::Remove { name } => {
+            let store = open_store(config)?;
+            if store.remove_user(&name)? {
+                println!("user {name} removed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("herald: no user {name:?}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+/// A password from the terminal without echo (asked twice), or the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 }
 

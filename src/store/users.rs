@@ -1,0 +1,200 @@
+//! Web UI users and login sessions in the store: one tree of users by name, one of sessions by
+//! the hash of their id. What a session id or a password hash is, and when a session ends, is
+//! the web module's business; this file only keeps the records.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{encode_json, Store, StoreError};
+
+/// A person who may log in to the web UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The login name, as typed (looked up case-insensitively).
+    pub name: String,
+    /// An argon2 hash in PHC string form; never the password.
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A logged-in browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The user's name.
+    pub user: String,
+    /// The token every form of this session must send back.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn user_key(name: &str) -> Vec<u8> {
+    name.to_lowercase().into_bytes()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(tree: &str, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        key: format!("{tree}/{}", String::from_utf8_lossy(k)),
+        why: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Adds `user`, or replaces the one of the same name when `replace` is true. Returns false
+    /// (and changes nothing) if the name is taken and `replace` is false.
+    pub fn put_user(&self, user: &User, replace: bool) -> Result<bool, StoreError> {
+        let tree = self.db.open_tree("users")?;
+        let key = user_key(&user.name);
+        let value = encode_json(user);
+        if replace {
+            tree.insert(key, value)?;
+        } else if tree
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))?
+            .is_err()
+        {
+            return Ok(false);
+        }
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    /// The user called `name` (case-insensitive), if any.
+    pub fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let tree = self.db.open_tree("users")?;
+        let key = user_key(name);
+        tree.get(&key)?
+            .map(|v| decode("users", &key, &v))
+            .transpose()
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let tree = self.db.open_tree("users")?;
+        tree.iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("users", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Removes a user; returns whether there was one. Their sessions stop working because every
+    /// request looks the user up.
+    pub fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .db
+            .open_tree("users")?
+            .remove(user_key(name))?
+            .is_some();
+        self.db.flush()?;
+        Ok(removed)
+    }
+
+    /// Records a session under `key` (the web layer passes a hash of the session id, so the
+    /// store never holds a usable id).
+    pub fn put_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
+        self.db
+            .open_tree("sessions")?
+            .insert(key.as_bytes(), encode_json(session))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The session recorded under `key`, if any (expired or not).
+    pub fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        self.db
+            .open_tree("sessions")?
+            .get(key.as_bytes())?
+            .map(|v| decode("sessions", key.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Forgets one session (logout).
+    pub fn remove_session(&self, key: &str) -> Result<(), StoreError> {
+        self.db.open_tree("sessions")?.remove(key.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Forgets every session that expired before `now`; returns how many.
+    pub fn purge_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tree = self.db.open_tree("sessions")?;
+        let mut removed = 0;
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            // An unreadable record is no session either.
+            let expired =
+                decode::<Session>("sessions", &k, &v).map_or(true, |s| s.expires_at < now);
+            if expired {
+                tree.remove(&k)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.db.flush()?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("t")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn users_are_found_case_insensitively_and_not_overwritten_by_accident() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let u = User {
+            name: "Mei".into(),
+            password_hash: "$argon2id$x".into(),
+            created_at: at("2026-11-22T10:00:00Z"),
+        };
+        assert!(store.put_user(&u, false).expect("add"));
+        let other = User {
+            password_hash: "$argon2id$y".into(),
+            ..u.clone()
+        };
+        assert!(!store.put_user(&other, false).expect("again"));
+        assert_eq!(store.user("mei").expect("get"), Some(u.clone()));
+        assert!(store.put_user(&other, true).expect("replace"));
+        assert_eq!(store.user("MEI").expect("get"), Some(other));
+        assert_eq!(store.users().expect("list").len(), 1);
+        assert!(store.remove_user("mei").expect("remove"));
+        assert_eq!(store.user("mei").expect("get"), None);
+    }
+
+    #[test]
+    fn expired_sessions_are_purged() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let s = |exp: &str| Session {
+            user: "mei".into(),
+            csrf: "c".into(),
+            created_at: at("2026-11-22T00:00:00Z"),
+            expires_at: at(exp),
+        };
+        store
+            .put_session("old", &s("2026-11-22T01:00:00Z"))
+            .expect("put");
+        store
+            .put_session("new", &s("2026-11-22T23:00:00Z"))
+            .expect("put");
+        assert_eq!(
+            store
+                .purge_sessions(at("2026-11-22T12:00:00Z"))
+                .expect("purge"),
+            1
+        );
+        assert_eq!(store.session("old").expect("get"), None);
+        assert!(store.session("new").expect("get").is_some());
+        store.remove_session("new").expect("remove");
+        assert_eq!(store.session("new").expect("get"), None);
+    }
+}

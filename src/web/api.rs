@@ -1,0 +1,247 @@
+//! The JSON API: the pages' actions for scripts, behind a bearer token.
+//!
+//! The token is the value of the environment variable `[web] api_token_env` names (default
+//! `HERALD_API_TOKEN`), compared in constant time. Without it set the API answers 503, so an
+//! unconfigured API is visibly off rather than open. Sessions do not work here and the token
+//! does not work on pages, which keeps CSRF out of the API's concerns.
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::same_secret;
+use super::pages::{is_held, local_rfc3339, search_mentions, MentionFilter};
+use super::AppState;
+use crate::app::{local_midnight, PauseError};
+
+/// An API failure: a status and a message in `{"error": …}`; server faults are logged.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What the caller is told.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "API request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "internal error; the server log has the details".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// Middleware for `/api/…`: the bearer token or 401 (503 when no token is configured).
+pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(expected) = state.inner.api_token.as_deref() else {
+        return ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("the API is off: set {}", state.web().api_token_env),
+        }
+        .into_response();
+    };
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if sent.is_some_and(|t| same_secret(t, expected)) {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %req.uri().path(), "API request refused: bearer token missing or wrong");
+    let mut res = ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        message: "a valid bearer token is required".into(),
+    }
+    .into_response();
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
+fn post_json(p: &crate::store::StoredPost, tz: chrono_tz::Tz, held: &[String]) -> Value {
+    json!({
+        "id": p.id(),
+        "at": local_rfc3339(p.at, tz),
+        "channel": p.channel,
+        "category": p.category,
+        "draft": p.draft,
+        "state": p.state.as_str(),
+        "held": is_held(p, held),
+        "text": p.text,
+        "url": p.delivery.remote_url,
+    })
+}
+
+/// `GET /api/status`: the hold, and the posts of the 24 hours around now by state.
+pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let now = state.now();
+    let day = chrono::TimeDelta::hours(24);
+    let posts = state.store().posts_between(now - day, now + day)?;
+    let hold = state.store().hold()?;
+    let mut counts = serde_json::Map::new();
+    for p in &posts {
+        let n = counts.entry(p.state.as_str()).or_insert(json!(0));
+        *n = json!(n.as_u64().unwrap_or(0) + 1);
+    }
+    let held = hold
+        .as_ref()
+        .map(|h| h.categories.clone())
+        .unwrap_or_default();
+    let next = posts
+        .iter()
+        .find(|p| {
+            p.at > now
+                && matches!(
+                    p.state,
+                    crate::store::PostState::Planned | crate::store::PostState::Approved
+                )
+        })
+        .map(|p| post_json(p, state.tz(), &held));
+    Ok(Json(json!({
+        "now": local_rfc3339(now, state.tz()),
+        "timezone": state.tz().name(),
+        "hold": hold,
+        "posts_24h": counts,
+        "next": next,
+    })))
+}
+
+/// `?from=YYYY-MM-DD&days=N` of `/api/schedule`.
+#[derive(Debug, Deserialize)]
+pub struct ScheduleQuery {
+    from: Option<String>,
+    days: Option<u32>,
+}
+
+/// `GET /api/schedule`: the posts of `days` (default 7, at most 62) local days from `from`
+/// (default today).
+pub async fn schedule(
+    State(state): State<AppState>,
+    Query(q): Query<ScheduleQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tz = state.tz();
+    let from = match q.from.as_deref() {
+        None => state.now().with_timezone(&tz).date_naive(),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            ApiError::bad_request(format!("from: {d:?} is not a date (YYYY-MM-DD)"))
+        })?,
+    };
+    let days = q.days.unwrap_or(7);
+    if !(1..=62).contains(&days) {
+        return Err(ApiError::bad_request("days: 1 to 62"));
+    }
+    let end = from + chrono::Days::new(u64::from(days));
+    let posts = state
+        .store()
+        .posts_between(local_midnight(tz, from), local_midnight(tz, end))?;
+    let held = state
+        .store()
+        .hold()?
+        .map(|h| h.categories)
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "timezone": tz.name(),
+        "from": from.to_string(),
+        "days": days,
+        "posts": posts.iter().map(|p| post_json(p, tz, &held)).collect::<Vec<_>>(),
+    })))
+}
+
+/// The body of `POST /api/pause` (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    /// Categories to hold; default the plan's `crisis.pause_categories`.
+    #[serde(default)]
+    categories: Vec<String>,
+    /// Why (shown with the hold).
+    reason: Option<String>,
+}
+
+/// `POST /api/pause`: sets the hold, as `herald pause` does.
+pub async fn pause(
+    State(state): State<AppState>,
+    body: Option<Json<PauseBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let reason = body
+        .reason
+        .unwrap_or_else(|| "paused through the API".into());
+    let hold = crate::app::pause(
+        state.config(),
+        state.store(),
+        &body.categories,
+        &reason,
+        state.now(),
+    )
+    .map_err(|e| match e {
+        PauseError::UnknownCategory(c) => {
+            ApiError::bad_request(format!("{c:?} is not a category of the plan"))
+        }
+        PauseError::Store(e) => e.into(),
+    })?;
+    tracing::info!(categories = %hold.categories.join(","), "Publishing paused through the API");
+    state.wake_publisher();
+    Ok(Json(json!({ "hold": hold })))
+}
+
+/// `POST /api/resume`: lifts the hold.
+pub async fn resume(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    crate::app::resume(state.store())?;
+    tracing::info!("Publishing resumed through the API");
+    state.wake_publisher();
+    Ok(Json(json!({ "hold": null })))
+}
+
+/// `GET /api/mentions` query: the page's filters plus `limit` (default 50, at most 500) and
+/// `offset`.
+#[derive(Debug, Deserialize)]
+pub struct MentionsQuery {
+    #[serde(flatten)]
+    filter: MentionFilter,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+/// `GET /api/mentions`: stored mentions (the Mention contract plus `source` and
+/// `classification`), newest first.
+pub async fn mentions(
+    State(state): State<AppState>,
+    Query(q): Query<MentionsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let number = |v: Option<&str>, default: usize, name: &str| -> Result<usize, ApiError> {
+        v.map_or(Ok(default), |s| {
+            s.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("{name}: not a number")))
+        })
+    };
+    let limit = number(q.limit.as_deref(), 50, "limit")?.clamp(1, 500);
+    let offset = number(q.offset.as_deref(), 0, "offset")?;
+    let (found, more) = search_mentions(state.store(), &q.filter, offset, limit)?;
+    Ok(Json(json!({ "mentions": found, "more": more })))
+}

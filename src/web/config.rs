@@ -1,0 +1,217 @@
+//! `[web]` in `herald.toml`: where the web UI listens and how its sessions and API behave.
+//!
+//! The web UI runs inside `herald run` only when the file has a `[web]` table (and
+//! `enabled` is not false), so a bot without a UI opens no port. Secrets are never here: the API
+//! token is read from the environment variable this section names.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::source::TomlSource;
+use crate::config::{ConfigError, Warning};
+
+/// The default address: loopback only, so a fresh install is not reachable from the network.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// The default environment variable that holds the API token.
+pub const DEFAULT_TOKEN_ENV: &str = "HERALD_API_TOKEN";
+
+/// The validated `[web]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// Whether `herald run` serves the UI.
+    pub enabled: bool,
+    /// The address to listen on.
+    pub bind: SocketAddr,
+    /// Whether a non-loopback `bind` was allowed on purpose.
+    pub allow_remote: bool,
+    /// The environment variable that holds the API bearer token; the API answers 503 without it.
+    pub api_token_env: String,
+    /// Whether session cookies carry `Secure` (set it when a TLS proxy fronts herald).
+    pub secure_cookies: bool,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allow_remote: false,
+            api_token_env: DEFAULT_TOKEN_ENV.to_string(),
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// `[web]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWeb {
+    enabled: Option<bool>,
+    bind: Option<String>,
+    allow_remote: Option<bool>,
+    api_token_env: Option<String>,
+    secure_cookies: Option<bool>,
+    session_hours: Option<i64>,
+}
+
+/// Checks `[web]`, adding every problem to `errors`.
+pub(crate) fn validate(
+    raw: RawWeb,
+    src: &TomlSource,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) -> WebConfig {
+    let mut web = WebConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        allow_remote: raw.allow_remote.unwrap_or(false),
+        secure_cookies: raw.secure_cookies.unwrap_or(false),
+        ..WebConfig::default()
+    };
+    if let Some(bind) = raw.bind {
+        match bind.parse::<SocketAddr>() {
+            Ok(addr) => web.bind = addr,
+            Err(_) => errors.push(src.error(
+                "web.bind",
+                format!("{bind:?} is not an address and port such as \"127.0.0.1:8080\""),
+            )),
+        }
+    }
+    if !web.bind.ip().is_loopback() {
+        if web.allow_remote {
+            warnings.push(Warning {
+                file: src.path.clone(),
+                key: "web.bind".into(),
+                why: format!(
+                    "the web UI listens on {}, reachable from other machines; put it behind TLS and set secure_cookies = true",
+                    web.bind
+                ),
+            });
+        } else {
+            errors.push(src.error(
+                "web.bind",
+                format!(
+                    "{} is not a loopback address: the web UI would be reachable from other machines; set allow_remote = true if that is meant",
+                    web.bind.ip()
+                ),
+            ));
+        }
+    }
+    if let Some(name) = raw.api_token_env {
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            web.api_token_env = name;
+        } else {
+            // Say nothing of the value: someone may have pasted the token itself here.
+            errors.push(src.error(
+                "web.api_token_env",
+                "must name an environment variable (A-Z, 0-9, _), such as \"HERALD_API_TOKEN\"; the token itself belongs in that variable, not in this file",
+            ));
+        }
+    }
+    if let Some(h) = raw.session_hours {
+        if (1..=24 * 30).contains(&h) {
+            web.session_ttl = Duration::from_secs(h.unsigned_abs() * 3600);
+        } else {
+            errors.push(src.error(
+                "web.session_hours",
+                format!("{h} is out of range: a login lasts 1 to 720 hours"),
+            ));
+        }
+    }
+    web
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> (WebConfig, Vec<ConfigError>, Vec<Warning>) {
+        #[derive(Deserialize)]
+        struct Top {
+            web: RawWeb,
+        }
+        let src = TomlSource::new("herald.toml", text, 1);
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let top: Top = match src.parse() {
+            Ok(t) => t,
+            Err(e) => return (WebConfig::default(), vec![e], warnings),
+        };
+        let web = validate(top.web, &src, &mut errors, &mut warnings);
+        (web, errors, warnings)
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_enabled() {
+        let (web, errors, warnings) = check("[web]\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(warnings.is_empty());
+        assert!(web.enabled);
+        assert_eq!(web.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(web.api_token_env, DEFAULT_TOKEN_ENV);
+        assert!(!web.secure_cookies);
+    }
+
+    #[test]
+    fn mistakes_name_line_and_key() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "[web]\nbind = \"localhost\"\n",
+                "web.bind",
+                2,
+                "not an address",
+            ),
+            (
+                "[web]\n\nbind = \"0.0.0.0:8080\"\n",
+                "web.bind",
+                3,
+                "not a loopback address",
+            ),
+            (
+                "[web]\napi_token_env = \"s3cr3t-token-value\"\n",
+                "web.api_token_env",
+                2,
+                "must name an environment variable",
+            ),
+            (
+                "[web]\nsession_hours = 0\n",
+                "web.session_hours",
+                2,
+                "out of range",
+            ),
+            ("[web]\nport = 80\n", "web.port", 2, "unknown field"),
+        ];
+        for (text, key, line, why) in cases {
+            let (_, errors, _) = check(text);
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert_eq!(errors[0].key, *key, "{text}");
+            assert_eq!(errors[0].line, *line, "{text}");
+            assert!(errors[0].why.contains(why), "{}", errors[0]);
+            assert!(
+                !errors[0].to_string().contains("s3cr3t"),
+                "a pasted secret is never echoed: {}",
+                errors[0]
+            );
+        }
+    }
+
+    #[test]
+    fn remote_bind_needs_allow_remote_and_then_warns() {
+        let (web, errors, warnings) =
+            check("[web]\nbind = \"0.0.0.0:9000\"\nallow_remote = true\nsecure_cookies = true\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(web.bind.port(), 9000);
+        assert!(web.secure_cookies);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].key, "web.bind");
+    }
+}

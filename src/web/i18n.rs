@@ -1,0 +1,236 @@
+//! The UI's languages and every string it shows, in one table.
+//!
+//! A page asks for `t(lang, "key")`; a later page adds its keys to [`STRINGS`]. The language is
+//! the `herald_lang` cookie if set (the switch in the page header), else the best of
+//! `Accept-Language`, else English. A missing key shows the key itself, so a gap is visible
+//! rather than silent; a unit test keeps the table free of duplicates and empty cells.
+
+use serde::Serialize;
+
+/// A language the UI speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Simplified Chinese.
+    Zh,
+}
+
+/// The cookie that remembers the switch.
+pub const LANG_COOKIE: &str = "herald_lang";
+
+impl Lang {
+    /// The BCP 47 tag, for `<html lang>` and the cookie.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    /// The short code used in the switch URL and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    /// Parses a switch/cookie value (`en`, `zh`) or a language tag (`zh-CN`, `en-GB`).
+    pub fn parse(s: &str) -> Option<Lang> {
+        let primary = s.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "zh" => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+
+    /// The best supported language of an `Accept-Language` header (highest q, first on ties).
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut fields = part.split(';');
+            let Some(lang) = fields.next().and_then(Lang::parse) else {
+                continue;
+            };
+            let q = fields
+                .find_map(|f| f.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+
+    /// The language chosen by a cookie value, else by `Accept-Language`, else English.
+    pub fn choose(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+        cookie
+            .and_then(Lang::parse)
+            .or_else(|| accept_language.and_then(Lang::from_accept_language))
+            .unwrap_or(Lang::En)
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+}
+
+/// `(key, English, Chinese)`. Keep keys grouped by page; add a page's strings next to its group.
+pub const STRINGS: &[(&str, &str, &str)] = &[
+    // Layout and navigation.
+    ("app.name", "herald", "herald"),
+    ("nav.inbox", "Inbox", "回复队列"),
+    ("nav.calendar", "Calendar", "发布日历"),
+    ("nav.alerts", "Alerts", "危机预警"),
+    ("nav.mentions", "Mentions", "舆情检索"),
+    ("nav.leads", "Leads", "潜客线索"),
+    ("nav.logout", "Log out", "退出登录"),
+    ("nav.signed_in_as", "Signed in as", "当前用户"),
+    ("lang.switch", "中文", "English"),
+    ("soon.title", "Not yet available", "暂未开放"),
+    (
+        "soon.body",
+        "This page is not available in this version of herald yet.",
+        "此版本的 herald 尚未提供该页面。",
+    ),
+    // Login.
+    ("login.title", "Log in", "登录"),
+    ("login.user", "User name", "用户名"),
+    ("login.password", "Password", "密码"),
+    ("login.submit", "Log in", "登录"),
+    (
+        "login.failed",
+        "Wrong user name or password.",
+        "用户名或密码错误。",
+    ),
+    (
+        "login.throttled",
+        "Too many failed attempts. Try again in a few minutes.",
+        "失败次数过多，请几分钟后再试。",
+    ),
+    (
+        "login.expired",
+        "The login form expired. Please try again.",
+        "登录表单已过期，请重试。",
+    ),
+    // Calendar.
+    ("cal.title", "Calendar", "发布日历"),
+    ("cal.week", "Week", "周视图"),
+    ("cal.day", "Day", "日视图"),
+    ("cal.prev", "Earlier", "上一页"),
+    ("cal.next", "Later", "下一页"),
+    ("cal.today", "Today", "今天"),
+    ("cal.time", "Time", "时间"),
+    ("cal.channel", "Channel", "渠道"),
+    ("cal.category", "Category", "类别"),
+    ("cal.state", "State", "状态"),
+    ("cal.text", "Text", "内容"),
+    ("cal.none", "Nothing scheduled.", "暂无排期。"),
+    ("cal.held", "held", "已暂停"),
+    ("cal.timezone", "Times in", "时区"),
+    ("hold.active", "Publishing is on hold", "发布已暂停"),
+    ("hold.since", "since", "开始于"),
+    ("hold.reason", "Reason", "原因"),
+    ("hold.categories", "Held categories", "暂停的类别"),
+    ("hold.none", "Publishing runs normally.", "发布正常进行。"),
+    ("hold.pause", "Pause publishing", "暂停发布"),
+    ("hold.resume", "Resume publishing", "恢复发布"),
+    (
+        "hold.default_reason",
+        "paused in the web UI",
+        "在网页界面暂停",
+    ),
+    (
+        "hold.bad_category",
+        "Choose at least one category of the plan.",
+        "请至少选择一个内容类别。",
+    ),
+    // Mentions.
+    ("men.title", "Mentions", "舆情检索"),
+    ("men.text", "Text", "内容"),
+    ("men.author", "Author", "作者"),
+    ("men.topic", "Topic", "话题"),
+    ("men.platform", "Platform", "平台"),
+    ("men.sentiment", "Sentiment", "情感"),
+    ("men.intent", "Intent", "意图"),
+    ("men.any", "any", "全部"),
+    ("men.search", "Search", "搜索"),
+    ("men.when", "When", "时间"),
+    ("men.none", "No mentions match.", "没有符合条件的提及。"),
+    ("men.found", "mentions", "条提及"),
+    ("men.page", "Page", "页"),
+    ("men.open", "open", "原文"),
+    // Errors.
+    (
+        "err.internal",
+        "Something went wrong. The server log has the details.",
+        "出错了，详情请查看服务器日志。",
+    ),
+    (
+        "err.csrf",
+        "This form expired or did not come from herald. Reload the page and try again.",
+        "表单已过期或来源无效，请刷新页面后重试。",
+    ),
+    ("err.not_found", "No such page.", "页面不存在。"),
+];
+
+/// The text of `key` in `lang` (the key itself if the table lacks it).
+pub fn t(lang: Lang, key: &str) -> &str {
+    match STRINGS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, en, zh)) => match lang {
+            Lang::En => en,
+            Lang::Zh => zh,
+        },
+        None => key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported() {
+        let cases: &[(&str, Option<Lang>)] = &[
+            ("zh-CN,zh;q=0.9,en;q=0.8", Some(Lang::Zh)),
+            ("en-US,en;q=0.9", Some(Lang::En)),
+            ("fr-FR, en;q=0.5, zh;q=0.7", Some(Lang::Zh)),
+            ("zh-TW;q=0.2, en-GB;q=0.3", Some(Lang::En)),
+            ("de, fr", None),
+            ("zh;q=0", None),
+            ("", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(Lang::from_accept_language(header), *want, "{header}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_beats_the_header() {
+        assert_eq!(Lang::choose(Some("zh"), Some("en")), Lang::Zh);
+        assert_eq!(Lang::choose(Some("xx"), Some("zh-CN")), Lang::Zh);
+        assert_eq!(Lang::choose(None, None), Lang::En);
+    }
+
+    #[test]
+    fn table_has_unique_keys_and_both_languages() {
+        let mut keys: Vec<&str> = STRINGS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "duplicate keys in STRINGS");
+        for (k, en, zh) in STRINGS {
+            assert!(!en.is_empty() && !zh.is_empty(), "{k} lacks a language");
+        }
+        assert_eq!(t(Lang::Zh, "nav.calendar"), "发布日历");
+        assert_eq!(t(Lang::En, "nav.calendar"), "Calendar");
+        assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+}

@@ -1,0 +1,260 @@
+//! A real browser (Debian's Chromium, driven through chromedriver with fantoccini) logs in,
+//! reads the Calendar, pauses and resumes publishing. With `HERALD_SCREENSHOTS=docs` it saves the
+//! Calendar as `docs/calendar.png`.
+//!
+//! Chromium and chromedriver come from `tests/peers/install.sh`; the test fails, with that
+//! hint, if they are missing rather than skipping silently.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+
+use super::{App, PASSWORD, USER};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    for bin in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: run `bash tests/peers/install.sh` (it installs chromium and chromium-driver)"
+        );
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().expect("profile dir"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{}/status", driver.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on port {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
+    // reqwest and fantoccini both bring rustls; with two crypto backends compiled in, one must
+    // be chosen before the first TLS-capable client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = App::new();
+    // A realistic week: the real content plan, planned from Monday 2026-11-23 (the app's clock).
+    let config = herald::config::load(&app.ws.path().join("herald.toml"), false).expect("config");
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+    let start = herald::app::local_midnight(config.herald.timezone, monday);
+    let planned = herald::app::replan(
+        &config,
+        Some(&app.store),
+        start,
+        monday + chrono::Days::new(7),
+        &[],
+        true,
+    )
+    .expect("plan");
+    assert!(planned.entries.len() >= 35, "a week of posts");
+    let first_text: String = planned.entries[0]
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(20)
+        .collect();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+
+    let driver = start_driver().await;
+    let profile = driver._profile.path().display().to_string();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1440,1100",
+                format!("--user-data-dir={profile}"),
+            ],
+        },
+    });
+    let caps = caps.as_object().expect("object").clone();
+    let client = ClientBuilder::rustls()
+        .expect("tls roots")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session");
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+
+    // Not logged in: the calendar sends the browser to the login form.
+    client
+        .goto(&format!("{base}/calendar"))
+        .await
+        .expect("goto");
+    wait()
+        .for_element(Locator::Id("password"))
+        .await
+        .expect("login form");
+    assert_eq!(client.current_url().await.expect("url").path(), "/login");
+    client
+        .find(Locator::Id("user"))
+        .await
+        .expect("user")
+        .send_keys(USER)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+
+    // The Calendar: the week's posts and no hold.
+    let state = wait()
+        .for_element(Locator::Id("hold-state"))
+        .await
+        .expect("calendar");
+    assert_eq!(client.current_url().await.expect("url").path(), "/calendar");
+    assert_eq!(
+        state.text().await.expect("text"),
+        "Publishing runs normally."
+    );
+    let html = client.source().await.expect("source");
+    assert!(
+        html.contains("Mon 2026-11-23") && html.contains("Sun 2026-11-29"),
+        "the week"
+    );
+    assert!(
+        html.contains(&first_text),
+        "the first planned post ({first_text}) is shown"
+    );
+    let posts = client
+        .find_all(Locator::Css("li.post"))
+        .await
+        .expect("posts");
+    assert_eq!(
+        posts.len(),
+        planned.entries.len(),
+        "every post of the week is listed"
+    );
+    if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
+        let dir = crate::helpers::repo().join(dir);
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let png = client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(dir.join("calendar.png"), png).expect("save screenshot");
+    }
+
+    // Pause with the plan's default crisis categories, then resume.
+    client
+        .find(Locator::Id("reason"))
+        .await
+        .expect("reason")
+        .send_keys("browser drill")
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("pause"))
+        .await
+        .expect("pause")
+        .click()
+        .await
+        .expect("click");
+    let resume = wait()
+        .for_element(Locator::Id("resume"))
+        .await
+        .expect("resume form");
+    let hold = app.store.hold().expect("hold").expect("paused");
+    assert_eq!(hold.categories, ["product", "lifestyle"]);
+    assert_eq!(hold.reason, "browser drill");
+    let banner = client
+        .find(Locator::Id("hold-state"))
+        .await
+        .expect("banner")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        banner.contains("Publishing is on hold") && banner.contains("browser drill"),
+        "{banner}"
+    );
+    let held = client
+        .find_all(Locator::Css("li.post.is-held"))
+        .await
+        .expect("held posts");
+    assert!(!held.is_empty(), "held posts are marked");
+
+    resume.click().await.expect("click");
+    wait()
+        .for_element(Locator::Id("pause"))
+        .await
+        .expect("pause form again");
+    assert_eq!(app.store.hold().expect("hold"), None);
+    assert!(client
+        .find_all(Locator::Css("li.post.is-held"))
+        .await
+        .expect("posts")
+        .is_empty());
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
