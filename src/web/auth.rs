@@ -412,7 +412,7 @@ pub async fn login(
         .map(|mut t| t.allows(&form.user, now))
         .unwrap_or(false);
     if !allowed {
-        tracing::warn!(user = %form.user, "Login refused: too many failures");
+        tracing::warn!("Login refused: too many failures for this name");
         return login_page(
             &state,
             &headers,
@@ -432,11 +432,14 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
         .await
         .map_err(|e| WebError::Internal(format!("password check failed: {e}")))?;
+    let known = user.as_ref().map(|u| u.name.clone());
     let Some(user) = user.filter(|_| ok) else {
         if let Ok(mut t) = state.inner.throttle.lock() {
             t.fail(&form.user, now);
         }
-        tracing::warn!(user = %form.user, "Login failed");
+        // Name only known users: an unknown "name" may be a password typed in the wrong box.
+        let known = known.as_deref().unwrap_or("(unknown)");
+        tracing::warn!(user = %known, "Login failed");
         return login_page(
             &state,
             &headers,

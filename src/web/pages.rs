@@ -41,6 +41,8 @@ pub struct CalPost {
     channel: String,
     category: String,
     state: &'static str,
+    /// The i18n key of the state's label.
+    state_key: String,
     held: bool,
     snippet: String,
 }
@@ -147,6 +149,7 @@ pub async fn calendar(
                 channel: p.channel.clone(),
                 category: p.category.clone(),
                 state: p.state.as_str(),
+                state_key: format!("state.{}", p.state.as_str()),
                 held: is_held(p, &held),
                 snippet: snippet(&p.text, SNIPPET_CHARS),
             });

@@ -1002,3 +1002,67 @@ fn a_non_loopback_bind_is_refused_with_file_line_and_key() {
         run.stderr
     );
 }
+
+/// A page a later part of herald adds: it sees the logged-in user through `Chrome`.
+async fn plugin_page(page: herald::web::Chrome) -> String {
+    format!("inbox plugin for {}", page.user)
+}
+
+#[tokio::test]
+async fn plugin_routes_get_login_csrf_and_token_checks_and_replace_the_placeholder() {
+    use axum::routing::{get, post};
+    let ws = Workspace::new();
+    let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
+    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    herald::web::auth::add_user(&store, USER, PASSWORD, false, Utc::now()).expect("user");
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(config),
+        WebConfig::default(),
+        Arc::new(Notify::new()),
+        herald::publish::worker::system_clock(),
+        Some(TOKEN.into()),
+    );
+    let plugin = herald::web::Plugin {
+        sections: vec!["inbox"],
+        pages: Router::new()
+            .route("/inbox", get(plugin_page))
+            .route("/inbox/approve", post(|| async { "approved" })),
+        api: Router::new().route("/api/queue", get(|| async { "[]" })),
+    };
+    let app = App {
+        ws,
+        store,
+        router: herald::web::router(state, vec![plugin]),
+        wake: Arc::new(Notify::new()),
+        now: Utc::now(),
+    };
+    let res = app.get("/inbox", "").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "behind the login");
+    let cookies = app.login().await;
+    let page = body(app.get("/inbox", &cookies).await).await;
+    assert_eq!(
+        page, "inbox plugin for mei",
+        "the plugin, not the placeholder"
+    );
+    assert!(body(app.get("/alerts", &cookies).await)
+        .await
+        .contains("Not yet available"));
+
+    let csrf = app.csrf(&cookies).await;
+    let refused = app
+        .post_form("/inbox/approve", &cookies, &[("id", "1")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "CSRF-checked");
+    let done = app
+        .post_form("/inbox/approve", &cookies, &[("id", "1"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(body(done).await, "approved");
+
+    let (status, _, _) = app.api("GET", "/api/queue", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "behind the token");
+    let (status, v, _) = app.api("GET", "/api/queue", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v, json!([]));
+}
