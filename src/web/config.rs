@@ -205,6 +205,14 @@ mod tests {
     }
 
     #[test]
+    fn the_ui_can_be_switched_off() {
+        let (web, errors, _) = check("[web]\nenabled = false\nsession_hours = 48\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(!web.enabled);
+        assert_eq!(web.session_ttl, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
     fn remote_bind_needs_allow_remote_and_then_warns() {
         let (web, errors, warnings) =
             check("[web]\nbind = \"0.0.0.0:9000\"\nallow_remote = true\nsecure_cookies = true\n");

@@ -58,7 +58,8 @@ async fn start_driver() -> Driver {
         _profile: tempfile::tempdir().expect("profile dir"),
     };
     let client = reqwest::Client::new();
-    for _ in 0..100 {
+    // Generous: CI shares two cores among many compiling jobs.
+    for _ in 0..300 {
         if client
             .get(format!("{}/status", driver.url))
             .send()
