@@ -293,7 +293,7 @@ pub async fn require_session(
 }
 
 #[derive(Template)]
-#[template(path = "web/login.html")]
+#[template(path = "login.html", config = "src/web/askama.toml")]
 struct LoginPage {
     lang: Lang,
     csrf: String,

@@ -21,7 +21,7 @@
 //! }
 //! ```
 //! A page handler takes [`Chrome`] (the user, language, CSRF token, navigation) and renders an
-//! askama template that `{% extends "web/layout.html" %}` and has a `page: Chrome` field; its
+//! askama template that `{% extends "layout.html" %}` (templates live in `src/web/templates/`, with `config = "src/web/askama.toml"` on the derive) and has a `page: Chrome` field; its
 //! forms carry `<input type="hidden" name="csrf" value="{{ page.csrf }}">`. Strings go into
 //! [`i18n::STRINGS`]. Errors are returned as [`WebError`] (logged, shown plainly); API errors as
 //! [`api::ApiError`].

@@ -68,7 +68,7 @@ pub struct HoldView {
 }
 
 #[derive(Template)]
-#[template(path = "web/calendar.html")]
+#[template(path = "calendar.html", config = "src/web/askama.toml")]
 struct CalendarPage {
     page: Chrome,
     week: bool,
@@ -343,7 +343,7 @@ pub struct MentionRow {
 }
 
 #[derive(Template)]
-#[template(path = "web/mentions.html")]
+#[template(path = "mentions.html", config = "src/web/askama.toml")]
 struct MentionsPage {
     page: Chrome,
     f: MentionFilter,
@@ -427,7 +427,7 @@ pub async fn mentions(
 }
 
 #[derive(Template)]
-#[template(path = "web/soon.html")]
+#[template(path = "soon.html", config = "src/web/askama.toml")]
 struct SoonPage {
     page: Chrome,
 }
