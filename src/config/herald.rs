@@ -26,6 +26,8 @@ pub struct HeraldConfig {
     pub publish: PublishSettings,
     /// Where herald listens.
     pub sources: Vec<crate::listen::config::SourceConfig>,
+    /// `[alerts]`: where crisis alerts are sent.
+    pub alerts: crate::crisis::notify::AlertsConfig,
 }
 
 /// Where the sled store lives.
@@ -48,6 +50,8 @@ struct RawHerald {
     publish: RawPublish,
     #[serde(default)]
     sources: Vec<crate::listen::config::RawSource>,
+    #[serde(default)]
+    alerts: crate::crisis::notify::config::RawAlerts,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +82,7 @@ impl HeraldConfig {
             channels: vec![ChannelConfig::default_outbox()],
             publish: PublishSettings::default(),
             sources: Vec::new(),
+            alerts: Default::default(),
         }
     }
 }
@@ -139,6 +144,7 @@ fn validate(
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
     let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
+    let alerts = crate::crisis::notify::config::validate(raw.alerts, src, &mut errors, warnings);
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -149,6 +155,7 @@ fn validate(
             channels,
             publish,
             sources,
+            alerts,
         })
     } else {
         Err(errors)

@@ -1,0 +1,123 @@
+//! E-mail over SMTP (lettre, rustls): one plain-text message per alert change to the configured
+//! recipients. TLS is STARTTLS (required) by default, implicit TLS on request, or none for a
+//! relay on the same machine. SMTP 4xx answers are transient, 5xx permanent, and a failed
+//! connection is transient.
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{AlertMessage, SinkError, SmtpTls};
+
+/// How to reach the SMTP server.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// From the environment; never shown.
+    pub password: Option<String>,
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+/// An SMTP sink.
+pub struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    settings: SmtpSettings,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("smtp", &self.settings)
+            .field("from", &self.from.to_string())
+            .field(
+                "to",
+                &self.to.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Email {
+    /// An SMTP sink; fails if an address does not parse or TLS cannot be set up.
+    pub fn new(settings: SmtpSettings, from: &str, to: &[String]) -> Result<Self, SinkError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| SinkError::Setup(format!("from address {from:?}: {e}")))?;
+        let to = to
+            .iter()
+            .map(|a| {
+                a.parse::<Mailbox>()
+                    .map_err(|e| SinkError::Setup(format!("to address {a:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if to.is_empty() {
+            return Err(SinkError::Setup("no recipients".into()));
+        }
+        let setup = |e: lettre::transport::smtp::Error| SinkError::Setup(e.to_string());
+        let mut builder = match settings.tls {
+            SmtpTls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+                    .map_err(setup)?
+            }
+            SmtpTls::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host).map_err(setup)?
+            }
+            SmtpTls::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+            }
+        }
+        .port(settings.port)
+        .timeout(Some(settings.timeout));
+        if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            settings,
+            from,
+            to,
+        })
+    }
+
+    /// The message for an alert change.
+    pub fn message(&self, msg: &AlertMessage) -> Result<Message, SinkError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(msg.title())
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(msg.plain())
+            .map_err(|e| SinkError::Permanent(format!("cannot build the message: {e}")))
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, msg: &AlertMessage) -> Result<(), SinkError> {
+        let message = self.message(msg)?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(SinkError::Permanent(e.to_string())),
+            // 4xx answers, timeouts, refused connections, TLS trouble: may pass.
+            Err(e) => Err(SinkError::Transient(e.to_string())),
+        }
+    }
+}
