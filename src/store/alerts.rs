@@ -76,10 +76,13 @@ impl AlertState {
 pub struct AlertEvent {
     /// Stable per episode: a later event with the same id updates (escalates) the same alert.
     pub id: String,
+    /// What the alert is about (the brand, or a keyword group/rule).
     pub topic: String,
+    /// The level of this event.
     pub level: AlertLevel,
     /// Stream time when raised.
     pub opened_at: DateTime<Utc>,
+    /// Start of the window the counts cover.
     pub window_start: DateTime<Utc>,
     /// Negative mentions in the window.
     pub negative: u64,
@@ -96,9 +99,13 @@ pub struct AlertEvent {
 /// sanitises them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertSample {
+    /// The mention id.
     pub id: String,
+    /// Who wrote it.
     pub author: String,
+    /// What it says, as received.
     pub text: String,
+    /// Where it can be read, if known.
     #[serde(default)]
     pub url: Option<String>,
 }
@@ -106,39 +113,54 @@ pub struct AlertSample {
 /// One level change of an alert: the open, then each escalation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelChange {
+    /// The level reached.
     pub level: AlertLevel,
     /// Stream time of the event (the detector's clock).
     pub at: DateTime<Utc>,
     /// When herald recorded it (the wall clock).
     pub recorded_at: DateTime<Utc>,
+    /// Negative mentions in the window at that moment.
     pub negative: u64,
+    /// All mentions in the window at that moment.
     pub total: u64,
 }
 
 /// An alert as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
+    /// The detector's episode id.
     pub id: String,
+    /// What the alert is about.
     pub topic: String,
     /// The highest level reached.
     pub level: AlertLevel,
+    /// Stream time of the open.
     pub opened_at: DateTime<Utc>,
+    /// Start of the latest event's window.
     pub window_start: DateTime<Utc>,
+    /// Negative mentions in the latest event's window.
     pub negative: u64,
+    /// All mentions in the latest event's window.
     pub total: u64,
+    /// The negative count the detector expected.
     pub baseline: f64,
     /// Mention ids from the detector.
     pub sample: Vec<String>,
     /// The sample mentions herald could find, for messages.
     #[serde(default)]
     pub samples: Vec<AlertSample>,
+    /// Open, acknowledged or resolved.
     pub state: AlertState,
+    /// Who acknowledged it.
     #[serde(default)]
     pub acked_by: Option<String>,
+    /// When it was acknowledged.
     #[serde(default)]
     pub acked_at: Option<DateTime<Utc>>,
+    /// Who resolved it.
     #[serde(default)]
     pub resolved_by: Option<String>,
+    /// When it was resolved.
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
     /// Every level change, oldest first; the first entry is the open.
@@ -149,7 +171,9 @@ pub struct AlertRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryReason {
+    /// The alert opened.
     Opened,
+    /// The alert reached a higher level.
     Escalated,
 }
 
@@ -168,17 +192,25 @@ pub enum DeliveryState {
 /// One message owed to one sink for one level change of an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertDelivery {
+    /// The alert this message is about.
     pub alert_id: String,
     /// Index into the alert's `history`.
     pub change: u32,
+    /// The sink's name.
     pub sink: String,
+    /// The level announced.
     pub level: AlertLevel,
+    /// Open or escalation.
     pub reason: DeliveryReason,
+    /// Pending, sent or failed.
     pub state: DeliveryState,
+    /// Sends tried so far (a rate-limit deferral is not one).
     pub attempts: u32,
     /// Not before this instant.
     pub next_at: DateTime<Utc>,
+    /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// When the sink accepted it.
     #[serde(default)]
     pub sent_at: Option<DateTime<Utc>>,
     /// The last failure as the sink said it (never a secret).

@@ -1063,3 +1063,24 @@ fn herald_check_names_line_and_key_of_a_bad_alert_sink() {
     );
     assert!(!out.contains("SECabc123-the-secret-itself"), "{out}");
 }
+
+#[test]
+fn the_readme_alerts_example_passes_herald_check() {
+    let readme = std::fs::read_to_string(crate::helpers::repo().join("README.md")).expect("README");
+    let section = readme
+        .split("## Crisis alerts")
+        .nth(1)
+        .expect("the README has a crisis alerts section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml example");
+    let ws = Workspace::new();
+    ws.write("herald.toml", example);
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // The secrets are not set here: check says so, by variable name.
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(out.contains("HERALD_DINGTALK_SECRET"), "{out}");
+}

@@ -21,7 +21,9 @@ use crate::store::AlertLevel;
 pub struct AlertsConfig {
     /// The web UI's alert page; messages link to `<ui_url>/<alert id>` when it is set.
     pub ui_url: Option<Url>,
+    /// How deliveries retry.
     pub delivery: DeliverySettings,
+    /// The sinks, in configuration order.
     pub sinks: Vec<SinkConfig>,
 }
 
@@ -45,6 +47,7 @@ pub struct DeliverySettings {
     pub max_attempts: u32,
     /// First retry delay (default 10 s); doubled per attempt up to `max_backoff` (default 10 min).
     pub backoff: Duration,
+    /// The longest retry delay.
     pub max_backoff: Duration,
 }
 
@@ -68,6 +71,7 @@ pub struct SinkConfig {
     pub levels: Vec<AlertLevel>,
     /// Overrides the service's own rate limit: at most this many messages a minute.
     pub per_minute: Option<u32>,
+    /// What kind of sink, with its settings.
     pub kind: SinkKind,
 }
 
@@ -87,41 +91,63 @@ pub enum SmtpTls {
 pub enum SinkKind {
     /// WeCom (企业微信) group robot: `POST <base_url>/cgi-bin/webhook/send?key=<key>`.
     WeCom {
+        /// Default `https://qyapi.weixin.qq.com`.
         base_url: Url,
+        /// The variable holding the robot's webhook key.
         key_env: String,
         /// `markdown` instead of `text` (markdown cannot @ people by mobile).
         markdown: bool,
+        /// Mobile numbers to @ (text messages only).
         mobiles: Vec<String>,
     },
     /// DingTalk (钉钉) robot, signed when `secret_env` is set.
     DingTalk {
+        /// Default `https://oapi.dingtalk.com`.
         base_url: Url,
+        /// The variable holding the robot's access token.
         token_env: String,
+        /// The variable holding the signing secret (加签), if the robot has one.
         secret_env: Option<String>,
+        /// Mobile numbers to @.
         mobiles: Vec<String>,
     },
     /// Feishu (飞书) / Lark bot: `POST <base_url>/open-apis/bot/v2/hook/<hook>`, signed when
     /// `secret_env` is set.
     Feishu {
+        /// Default `https://open.feishu.cn` (Lark: `https://open.larksuite.com`).
         base_url: Url,
+        /// The variable holding the hook id, the last part of the webhook URL.
         hook_env: String,
+        /// The variable holding the signing secret, if the bot has one.
         secret_env: Option<String>,
     },
     /// Slack incoming webhook; the webhook URL itself is the secret.
-    Slack { url_env: String },
+    Slack {
+        /// The variable holding the webhook URL.
+        url_env: String,
+    },
     /// A JSON POST of the alert, signed with HMAC when a secret is named.
     Webhook {
+        /// Where to POST.
         url: Url,
+        /// The variable holding the HMAC key, if requests are signed.
         secret_env: Option<String>,
     },
     /// E-mail over SMTP.
     Email {
+        /// The SMTP server.
         host: String,
+        /// Default 587 (STARTTLS), 465 (TLS) or 25 (none).
         port: u16,
+        /// How the connection is secured.
         tls: SmtpTls,
+        /// The login, if the server wants one.
         username: Option<String>,
+        /// The variable holding the password.
         password_env: Option<String>,
+        /// The sender (`Name <address>` or an address).
         from: String,
+        /// The recipients.
         to: Vec<String>,
     },
 }

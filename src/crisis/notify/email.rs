@@ -12,12 +12,17 @@ use super::{AlertMessage, SinkError, SmtpTls};
 /// How to reach the SMTP server.
 #[derive(Clone)]
 pub struct SmtpSettings {
+    /// The SMTP server.
     pub host: String,
+    /// Its port.
     pub port: u16,
+    /// How the connection is secured.
     pub tls: SmtpTls,
+    /// The login, if any.
     pub username: Option<String>,
     /// From the environment; never shown.
     pub password: Option<String>,
+    /// How long one SMTP conversation may take.
     pub timeout: std::time::Duration,
 }
 

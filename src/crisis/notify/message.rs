@@ -18,9 +18,11 @@ pub const SAMPLE_CHARS: usize = 140;
 /// Everything a sink needs to tell people about one level change of an alert.
 #[derive(Debug, Clone)]
 pub struct AlertMessage {
+    /// The alert as it is now.
     pub record: AlertRecord,
     /// The level this message announces (the record may have escalated further since).
     pub level: AlertLevel,
+    /// Whether this announces the open or an escalation.
     pub reason: DeliveryReason,
     /// A link to the alert in the web UI, when one is configured.
     pub link: Option<String>,
@@ -29,6 +31,7 @@ pub struct AlertMessage {
 /// The markup a sample must be escaped for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Markup {
+    /// Nothing is interpreted.
     Plain,
     /// CommonMark-ish (WeCom markdown also knows `<font>` tags).
     Markdown,

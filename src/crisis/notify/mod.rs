@@ -46,7 +46,9 @@ pub enum SinkError {
     /// The service asked us to slow down: retried after the delay it gave (or a backoff).
     #[error("rate limited: {why}")]
     RateLimited {
+        /// The delay the service asked for, if it gave one.
         retry_after: Option<Duration>,
+        /// What the service said.
         why: String,
     },
     /// May pass (5xx, timeout, connection refused, a "system busy" code): retried with backoff.
@@ -84,11 +86,17 @@ impl SinkError {
 /// The alert sinks herald can deliver to.
 #[derive(Debug)]
 pub enum Sink {
+    /// WeCom group robot.
     WeCom(wecom::WeCom),
+    /// DingTalk robot.
     DingTalk(dingtalk::DingTalk),
+    /// Feishu / Lark bot.
     Feishu(feishu::Feishu),
+    /// Slack incoming webhook.
     Slack(slack::Slack),
+    /// Generic JSON webhook.
     Webhook(webhook::Webhook),
+    /// E-mail over SMTP.
     Email(email::Email),
 }
 

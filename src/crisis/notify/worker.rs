@@ -31,9 +31,17 @@ pub enum Outcome {
     /// The sink accepted it.
     Sent,
     /// Held back by the sink's rate limit until this instant (no attempt counted).
-    Deferred { until: DateTime<Utc> },
+    Deferred {
+        /// When a slot frees.
+        until: DateTime<Utc>,
+    },
     /// A transient failure or the service's own rate limit: tried again at this instant.
-    Retrying { at: DateTime<Utc>, error: String },
+    Retrying {
+        /// When it is due again.
+        at: DateTime<Utc>,
+        /// What went wrong this time.
+        error: String,
+    },
     /// Given up: a permanent failure, no such sink, or out of attempts.
     Failed(String),
     /// Not pending any more (someone else handled it).
