@@ -1084,3 +1084,40 @@ fn the_readme_alerts_example_passes_herald_check() {
     let out = format!("{}{}", run.stdout, run.stderr);
     assert!(out.contains("HERALD_DINGTALK_SECRET"), "{out}");
 }
+
+#[tokio::test]
+async fn a_timeout_is_retried_not_dropped() {
+    // The server answers after 5 s; the client gives up after 1 s. Whether or not the service
+    // got the message, an alert is retried: a duplicate costs less than a lost alert.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&server)
+        .await;
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = store_with_alert(&dir, "slow", "slack", &clock);
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    let sink = Sink::Slack(slack::Slack::new(
+        impatient,
+        Url::parse(&server.uri()).expect("url"),
+    ));
+    let done = deliverer(&store, "slack", sink, &clock)
+        .execute_due()
+        .await
+        .expect("execute");
+    assert!(
+        matches!(&done[0].1, Outcome::Retrying { error, .. } if error.contains("timed out")),
+        "{:?}",
+        done[0].1
+    );
+    let stored = &store.alert_deliveries("slow").expect("d")[0];
+    assert_eq!((stored.state, stored.attempts), (DeliveryState::Pending, 1));
+}
