@@ -144,7 +144,8 @@ fn validate(
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
     let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
-    let alerts = crate::crisis::notify::config::validate(raw.alerts, src, &mut errors, warnings);
+    let alerts =
+        crate::crisis::notify::config::validate(raw.alerts, src, base, &mut errors, warnings);
 
     if errors.is_empty() {
         Ok(HeraldConfig {

@@ -892,6 +892,7 @@ async fn a_key_in_the_url_never_reaches_errors_or_debug_output() {
         username: Some("bot".into()),
         password: Some("smtp-pa55word".into()),
         timeout: Duration::from_secs(5),
+        ca_file: None,
     };
     let mail =
         email::Email::new(smtp, "bot@example.com", &["ops@example.com".into()]).expect("email");
@@ -958,9 +959,6 @@ async fn email_reaches_a_real_smtp_server() {
     let addr = std::env::var("HERALD_TEST_SMTP_ADDR").unwrap_or_else(|_| {
         panic!("HERALD_TEST_SMTP_ADDR is not set: run the tests with the peers up: bash tests/peers/with-peers.sh cargo test")
     });
-    let maildir = std::path::PathBuf::from(
-        std::env::var("HERALD_TEST_SMTP_MAILDIR").expect("HERALD_TEST_SMTP_MAILDIR"),
-    );
     let (host, port) = addr.rsplit_once(':').expect("host:port");
     let clock = TestClock::new();
     let dir = tempfile::tempdir().expect("tmp");
@@ -979,6 +977,7 @@ async fn email_reaches_a_real_smtp_server() {
             password_env: None,
             from: "herald alerts <herald@brand.test>".into(),
             to: vec!["ops@brand.test".into(), "pr@brand.test".into()],
+            ca_file: None,
         },
     };
     let sink = Sink::from_config(&config, Duration::from_secs(10)).expect("sink");
@@ -988,20 +987,7 @@ async fn email_reaches_a_real_smtp_server() {
         .expect("execute");
     assert_eq!(done[0].1, Outcome::Sent);
 
-    // aiosmtpd has stored the message once the SMTP transaction finished.
-    let mut found = None;
-    for entry in std::fs::read_dir(maildir.join("new")).expect("maildir") {
-        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-        let (headers, body) = text
-            .split_once("\n\n")
-            .or_else(|| text.split_once("\r\n\r\n"))
-            .expect("headers and body");
-        let body = decode_body(headers, body);
-        if body.contains(&id) {
-            found = Some((headers.to_string(), body));
-        }
-    }
-    let (headers, body) = found.expect("the message is in the Maildir");
+    let (headers, body) = received(&id);
     let header = |name: &str| {
         let mut value = String::new();
         let mut on = false;
@@ -1120,4 +1106,121 @@ async fn a_timeout_is_retried_not_dropped() {
     );
     let stored = &store.alert_deliveries("slow").expect("d")[0];
     assert_eq!((stored.state, stored.attempts), (DeliveryState::Pending, 1));
+}
+
+/// The message in the SMTP peer's Maildir whose body mentions `id`: (headers, decoded body).
+/// aiosmtpd has stored it by the time the SMTP transaction finished.
+fn received(id: &str) -> (String, String) {
+    let maildir = std::path::PathBuf::from(
+        std::env::var("HERALD_TEST_SMTP_MAILDIR").expect("HERALD_TEST_SMTP_MAILDIR"),
+    );
+    let mut found = None;
+    for entry in std::fs::read_dir(maildir.join("new")).expect("maildir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        let (headers, body) = text
+            .split_once("\n\n")
+            .or_else(|| text.split_once("\r\n\r\n"))
+            .expect("headers and body");
+        let body = decode_body(headers, body);
+        if body.contains(id) {
+            assert!(found.is_none(), "two messages for {id}");
+            found = Some((headers.to_string(), body));
+        }
+    }
+    found.unwrap_or_else(|| panic!("no message for {id} in the Maildir"))
+}
+
+fn starttls_sink(password: String) -> Sink {
+    let addr = std::env::var("HERALD_TEST_SMTP_STARTTLS_ADDR").unwrap_or_else(|_| {
+        panic!("HERALD_TEST_SMTP_STARTTLS_ADDR is not set: run the tests with the peers up: bash tests/peers/with-peers.sh cargo test")
+    });
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let settings = email::SmtpSettings {
+        host: host.into(),
+        port: port.parse().expect("port"),
+        tls: SmtpTls::Starttls,
+        username: Some(std::env::var("HERALD_TEST_SMTP_USER").expect("HERALD_TEST_SMTP_USER")),
+        password: Some(password),
+        timeout: Duration::from_secs(10),
+        ca_file: Some(
+            std::env::var("HERALD_TEST_SMTP_CA")
+                .expect("HERALD_TEST_SMTP_CA")
+                .into(),
+        ),
+    };
+    Sink::Email(Box::new(
+        email::Email::new(settings, "herald@brand.test", &["duty@brand.test".into()])
+            .expect("email"),
+    ))
+}
+
+#[tokio::test]
+async fn email_over_starttls_with_login_reaches_a_real_smtp_server() {
+    // The password comes from the environment variable the peer's env file sets, as
+    // password_env would read it.
+    let password = std::env::var("HERALD_TEST_SMTP_PASSWORD").expect("HERALD_TEST_SMTP_PASSWORD");
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let id = format!("mail-tls-{}", std::process::id());
+    let store = store_with_alert(&dir, &id, "mail", &clock);
+    let done = deliverer(&store, "mail", starttls_sink(password), &clock)
+        .execute_due()
+        .await
+        .expect("execute");
+    assert_eq!(done[0].1, Outcome::Sent);
+    let (headers, body) = received(&id);
+    assert!(headers.contains("X-RcptTo: duty@brand.test"), "{headers}");
+    assert!(body.contains("37 of 52"), "{body}");
+}
+
+#[tokio::test]
+async fn a_wrong_smtp_password_is_a_permanent_failure_that_does_not_show_it() {
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = store_with_alert(&dir, "mail-badpass", "mail", &clock);
+    let wrong = "n0t-the-passw0rd".to_string();
+    let done = deliverer(&store, "mail", starttls_sink(wrong.clone()), &clock)
+        .execute_due()
+        .await
+        .expect("execute");
+    let Outcome::Failed(why) = &done[0].1 else {
+        panic!("{:?}", done[0].1)
+    };
+    assert!(why.contains("535"), "{why}");
+    assert!(!why.contains(&wrong), "{why}");
+}
+
+#[tokio::test]
+async fn starttls_refuses_a_server_whose_certificate_is_not_trusted() {
+    // Without ca_file the test CA is unknown: the message must not go out unencrypted.
+    let addr =
+        std::env::var("HERALD_TEST_SMTP_STARTTLS_ADDR").expect("HERALD_TEST_SMTP_STARTTLS_ADDR");
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let settings = email::SmtpSettings {
+        host: host.into(),
+        port: port.parse().expect("port"),
+        tls: SmtpTls::Starttls,
+        username: None,
+        password: None,
+        timeout: Duration::from_secs(10),
+        ca_file: None,
+    };
+    let sink = Sink::Email(Box::new(
+        email::Email::new(settings, "herald@brand.test", &["duty@brand.test".into()])
+            .expect("email"),
+    ));
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = store_with_alert(&dir, "mail-untrusted", "mail", &clock);
+    let done = deliverer(&store, "mail", sink, &clock)
+        .execute_due()
+        .await
+        .expect("execute");
+    // The handshake is what fails (not, say, the missing login the server also demands).
+    let why = match &done[0].1 {
+        Outcome::Retrying { error, .. } => error.clone(),
+        Outcome::Failed(why) => why.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
 }

@@ -44,6 +44,7 @@ find_pg_bin() {
 need_apt=()
 find_pg_bin >/dev/null || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v openssl >/dev/null || need_apt+=(openssl)   # the SMTP peer's test certificate
 if ((${#need_apt[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then

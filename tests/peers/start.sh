@@ -9,8 +9,10 @@
 #             (@atproto/dev-env TestNetwork: PLC + PDS + AppView + bsync + ozone)
 #             with test accounts (HERALD_PEERS_BSKY_ACCOUNTS)
 #   mastodon  mastodon-mock with seeded accounts/tokens (HERALD_PEERS_MASTODON_ACCOUNTS)
-#   smtp      aiosmtpd (no TLS, no auth) storing every message it receives in a Maildir:
-#             HERALD_TEST_SMTP_ADDR=127.0.0.1:PORT, HERALD_TEST_SMTP_MAILDIR=DIR (read DIR/new)
+#   smtp      aiosmtpd (tests/peers/smtp-peer.py) storing every message in a Maildir
+#             (HERALD_TEST_SMTP_MAILDIR, read DIR/new): HERALD_TEST_SMTP_ADDR without TLS or
+#             auth; HERALD_TEST_SMTP_STARTTLS_ADDR with STARTTLS and AUTH required (CA in
+#             HERALD_TEST_SMTP_CA, login HERALD_TEST_SMTP_USER / HERALD_TEST_SMTP_PASSWORD)
 # Runs install.sh first (seconds when everything is installed) unless
 # HERALD_PEERS_SKIP_INSTALL=1. Stop everything with tests/peers/stop.sh [ENV_FILE].
 set -euo pipefail
@@ -161,7 +163,7 @@ as_pg() { # run a postgres tool; postgres refuses to run as root
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT SMTP_PORT <<< "$(free_ports 8)"
+read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT SMTP_PORT SMTPS_PORT <<< "$(free_ports 9)"
 
 setenv HERALD_PEERS_HOME "$H"
 setenv HERALD_PEERS_RUN_DIR "$RUN"
@@ -233,19 +235,42 @@ fi
 # ================================================================== SMTP (aiosmtpd)
 if has_peer smtp; then
   [[ -x $SMTP_VENV/bin/aiosmtpd ]] || die "aiosmtpd not installed (run tests/peers/install.sh)"
+  command -v openssl >/dev/null || die "openssl not installed (run tests/peers/install.sh)"
   MAILDIR="$DATA/smtp-maildir"
   mkdir -p "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp"
-  log "aiosmtpd on 127.0.0.1:$SMTP_PORT (Maildir $MAILDIR)"
-  # -n: do not setuid nobody; -u: accept SMTPUTF8 (alert subjects are often Chinese)
-  spawn smtp "$LOGS/smtp.log" "$SMTP_VENV/bin/python" -m aiosmtpd -n -u \
-    -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR"
+  # A throwaway CA and a server certificate for 127.0.0.1, new every run: the tests trust the
+  # CA through the e-mail sink's ca_file, as a deployment would trust an internal relay's CA.
+  TLSD="$DATA/smtp-tls"
+  mkdir -p "$TLSD"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=herald test CA" \
+      -keyout "$TLSD/ca.key" -out "$TLSD/ca.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$TLSD/server.key" -out "$TLSD/server.csr"
+    printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+      'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' > "$TLSD/server.ext"
+    openssl x509 -req -in "$TLSD/server.csr" -CA "$TLSD/ca.pem" -CAkey "$TLSD/ca.key" \
+      -CAcreateserial -days 7 -extfile "$TLSD/server.ext" -out "$TLSD/server.pem"
+  } > "$LOGS/smtp-tls.log" 2>&1 || { tail_log "$LOGS/smtp-tls.log"; die "cannot make the SMTP test certificate"; }
+  SMTP_USER="herald-test"
+  SMTP_PASSWORD="smtp-test-$(LC_ALL=C tr -dc 'a-z0-9' < /dev/urandom | head -c 12 || true)"
+  log "aiosmtpd on 127.0.0.1:$SMTP_PORT (plain) and :$SMTPS_PORT (STARTTLS + AUTH), Maildir $MAILDIR"
+  spawn smtp "$LOGS/smtp.log" "$SMTP_VENV/bin/python" "$HERE/smtp-peer.py" 127.0.0.1 \
+    "$SMTP_PORT" "$SMTPS_PORT" "$MAILDIR" "$TLSD/server.pem" "$TLSD/server.key" \
+    "$SMTP_USER" "$SMTP_PASSWORD"
   SMTP_PID=$SPAWNED_PID
   setenv HERALD_PEERS_PID_SMTP "$SMTP_PID"
   setenv HERALD_TEST_SMTP_ADDR "127.0.0.1:$SMTP_PORT"
+  setenv HERALD_TEST_SMTP_STARTTLS_ADDR "127.0.0.1:$SMTPS_PORT"
+  setenv HERALD_TEST_SMTP_CA "$TLSD/ca.pem"
+  setenv HERALD_TEST_SMTP_USER "$SMTP_USER"
+  setenv HERALD_TEST_SMTP_PASSWORD "$SMTP_PASSWORD"
   setenv HERALD_TEST_SMTP_MAILDIR "$MAILDIR"
   write_env "$STATE.partial"
   smtp_ok() {
-    python3 -c 'import smtplib, sys; s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=2); s.noop(); s.quit()' "$SMTP_PORT"
+    python3 -c 'import smtplib, sys
+for port in sys.argv[1:]:
+    s = smtplib.SMTP("127.0.0.1", int(port), timeout=2); s.ehlo(); s.quit()' "$SMTP_PORT" "$SMTPS_PORT"
   }
   wait_healthy smtp "$SMTP_PID" "$LOGS/smtp.log" 30 smtp_ok
 fi

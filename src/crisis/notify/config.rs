@@ -7,6 +7,7 @@
 //! password — are never in this file: each is named by an environment variable (`*_env`).
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -149,6 +150,9 @@ pub enum SinkKind {
         from: String,
         /// The recipients.
         to: Vec<String>,
+        /// A PEM file of extra CA certificates to trust (an internal relay's CA), besides the
+        /// public roots.
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -290,6 +294,7 @@ pub(crate) struct RawEmail {
     password_env: Option<String>,
     from: String,
     to: Vec<String>,
+    ca_file: Option<String>,
 }
 
 impl RawSink {
@@ -309,6 +314,7 @@ impl RawSink {
 pub(crate) fn validate(
     raw: RawAlerts,
     src: &TomlSource,
+    base: &Path,
     errors: &mut Vec<ConfigError>,
     warnings: &mut Vec<Warning>,
 ) -> AlertsConfig {
@@ -442,7 +448,7 @@ pub(crate) fn validate(
                 url,
                 secret_env: s.secret_env,
             }),
-            RawSink::Email(s) => validate_email(s, &at, src, errors),
+            RawSink::Email(s) => validate_email(s, &at, src, base, errors),
         };
         let Some(kind) = kind else { continue };
         let mut bad_env = false;
@@ -486,6 +492,7 @@ fn validate_email(
     s: RawEmail,
     at: &dyn Fn(&str) -> String,
     src: &TomlSource,
+    base: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SinkKind> {
     let before = errors.len();
@@ -539,6 +546,12 @@ fn validate_email(
             ));
         }
     }
+    if s.ca_file.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        errors.push(src.error(&at("ca_file"), "must not be empty"));
+    }
+    if s.ca_file.is_some() && tls == SmtpTls::None {
+        errors.push(src.error(&at("ca_file"), "has no use with tls = \"none\""));
+    }
     (errors.len() == before).then_some(SinkKind::Email {
         host: s.host,
         port,
@@ -547,6 +560,8 @@ fn validate_email(
         password_env: s.password_env,
         from: s.from,
         to: s.to,
+        // Relative to herald.toml, like every other path in it.
+        ca_file: s.ca_file.map(|f| base.join(f)),
     })
 }
 
@@ -585,7 +600,13 @@ mod tests {
         let src = TomlSource::new("herald.toml", text, 1);
         let raw: Doc = src.parse().map_err(|e| vec![e])?;
         let mut errors = Vec::new();
-        let out = validate(raw.alerts, &src, &mut errors, &mut Vec::new());
+        let out = validate(
+            raw.alerts,
+            &src,
+            Path::new("/srv/herald"),
+            &mut errors,
+            &mut Vec::new(),
+        );
         if errors.is_empty() {
             Ok(out)
         } else {
@@ -639,6 +660,7 @@ username = "bot"
 password_env = "HERALD_SMTP_PASSWORD"
 from = "herald <bot@example.com>"
 to = ["ops@example.com"]
+ca_file = "certs/relay-ca.pem"
 "#;
         let c = check(text).expect("valid");
         let kinds: Vec<_> = c.sinks.iter().map(|s| s.kind.name()).collect();

@@ -5,6 +5,7 @@
 
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{AlertMessage, SinkError, SmtpTls};
@@ -24,6 +25,8 @@ pub struct SmtpSettings {
     pub password: Option<String>,
     /// How long one SMTP conversation may take.
     pub timeout: std::time::Duration,
+    /// Extra CA certificates (PEM) to trust besides the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -76,20 +80,29 @@ impl Email {
             return Err(SinkError::Setup("no recipients".into()));
         }
         let setup = |e: lettre::transport::smtp::Error| SinkError::Setup(e.to_string());
-        let mut builder = match settings.tls {
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-                    .map_err(setup)?
+        let tls_parameters = || -> Result<TlsParameters, SinkError> {
+            let mut builder = TlsParameters::builder(settings.host.clone());
+            if let Some(path) = &settings.ca_file {
+                let pem = std::fs::read(path).map_err(|e| {
+                    SinkError::Setup(format!("cannot read ca_file {}: {e}", path.display()))
+                })?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| SinkError::Setup(format!("ca_file {}: {e}", path.display())))?;
+                builder = builder.add_root_certificate(cert);
             }
-            SmtpTls::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host).map_err(setup)?
-            }
-            SmtpTls::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
-            }
-        }
-        .port(settings.port)
-        .timeout(Some(settings.timeout));
+            builder.build_rustls().map_err(setup)
+        };
+        let tls = match settings.tls {
+            // Required, never opportunistic: a stripped STARTTLS must not send the password in
+            // clear.
+            SmtpTls::Starttls => Tls::Required(tls_parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+            .tls(tls)
+            .port(settings.port)
+            .timeout(Some(settings.timeout));
         if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
             builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
         }

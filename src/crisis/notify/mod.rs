@@ -96,8 +96,8 @@ pub enum Sink {
     Slack(slack::Slack),
     /// Generic JSON webhook.
     Webhook(webhook::Webhook),
-    /// E-mail over SMTP.
-    Email(email::Email),
+    /// E-mail over SMTP (boxed: the transport is several times the size of the others).
+    Email(Box<email::Email>),
 }
 
 impl Sink {
@@ -171,7 +171,8 @@ impl Sink {
                 password_env,
                 from,
                 to,
-            } => Sink::Email(email::Email::new(
+                ca_file,
+            } => Sink::Email(Box::new(email::Email::new(
                 email::SmtpSettings {
                     host: host.clone(),
                     port: *port,
@@ -179,10 +180,11 @@ impl Sink {
                     username: username.clone(),
                     password: password_env.as_deref().map(secret).transpose()?,
                     timeout,
+                    ca_file: ca_file.clone(),
                 },
                 from,
                 to,
-            )?),
+            )?)),
         })
     }
 
