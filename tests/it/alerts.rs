@@ -963,7 +963,7 @@ async fn email_reaches_a_real_smtp_server() {
     let clock = TestClock::new();
     let dir = tempfile::tempdir().expect("tmp");
     // A unique id, so this test finds its own message among others in the Maildir.
-    let id = format!("mail-{}", std::process::id());
+    let id = unique("mail");
     let store = store_with_alert(&dir, &id, "mail", &clock);
     let config = SinkConfig {
         name: "mail".into(),
@@ -1161,7 +1161,7 @@ async fn email_over_starttls_with_login_reaches_a_real_smtp_server() {
     let password = std::env::var("HERALD_TEST_SMTP_PASSWORD").expect("HERALD_TEST_SMTP_PASSWORD");
     let clock = TestClock::new();
     let dir = tempfile::tempdir().expect("tmp");
-    let id = format!("mail-tls-{}", std::process::id());
+    let id = unique("mail-tls");
     let store = store_with_alert(&dir, &id, "mail", &clock);
     let done = deliverer(&store, "mail", starttls_sink(password), &clock)
         .execute_due()
@@ -1223,4 +1223,13 @@ async fn starttls_refuses_a_server_whose_certificate_is_not_trusted() {
         other => panic!("{other:?}"),
     };
     assert!(why.to_lowercase().contains("certificate"), "{why}");
+}
+
+/// An alert id no earlier run against the same SMTP peer has used.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
 }
