@@ -723,4 +723,36 @@ mod tests {
             Some(now + chrono::TimeDelta::seconds(30))
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Whatever order events arrive in, and however often: an alert's level is the highest
+        /// seen, its history rises strictly, and each sink got one delivery per rise.
+        #[test]
+        fn any_event_sequence_keeps_the_invariants(
+            events in proptest::collection::vec((0usize..3, proptest::bool::ANY), 0..24)
+        ) {
+            let dir = tempfile::tempdir().expect("tmp");
+            let store = Store::open(&dir.path().join("db")).expect("open");
+            let now = t("2026-11-23T01:00:00Z");
+            let ids = ["a", "b", "c"];
+            let mut highest: std::collections::BTreeMap<&str, AlertLevel> = Default::default();
+            for (i, crisis) in &events {
+                let level = if *crisis { AlertLevel::Crisis } else { AlertLevel::Warning };
+                store
+                    .upsert_alert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
+                    .expect("upsert");
+                let h = highest.entry(ids[*i]).or_insert(level);
+                *h = (*h).max(level);
+            }
+            proptest::prop_assert_eq!(store.alerts().expect("list").len(), highest.len());
+            for (id, level) in &highest {
+                let r = store.alert(id).expect("get").expect("there");
+                proptest::prop_assert_eq!(r.level, *level);
+                proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
+                let d = store.alert_deliveries(id).expect("d");
+                proptest::prop_assert_eq!(d.len(), 2 * r.history.len());
+            }
+        }
+    }
 }
