@@ -11,12 +11,15 @@
 //! - [`store`]: the sled store; the only module that knows sled.
 //! - [`publish`]: channel configuration (and, later, publishing).
 //! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
+//! - [`crisis`]: alert records' delivery to people (`crisis::notify`: WeCom, DingTalk, Feishu,
+//!   Slack, webhook, e-mail).
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod crisis;
 pub mod listen;
 pub mod plan;
 pub mod publish;

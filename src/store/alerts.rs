@@ -1,0 +1,758 @@
+//! Crisis alerts in the store, and their durable deliveries to the alert sinks.
+//!
+//! Trees:
+//! - `alerts`: key the alert id, value an [`AlertRecord`] (JSON).
+//! - `alert_deliveries`: key `alert id ‖ 0x00 ‖ change number (u32, big-endian) ‖ 0x00 ‖ sink`,
+//!   value an [`AlertDelivery`] (JSON): one entry per sink for each open or escalation.
+//!
+//! "Never lose an alert": an open or escalation writes the record and its delivery entries in one
+//! sled transaction over both trees and flushes it to disk before anything is sent, so a crash
+//! at any point leaves either nothing or the record with every delivery still pending; the
+//! delivery worker sends pending entries on its next start. Delivery is therefore at least once.
+//!
+//! This module decides nothing about routing (which sink wants which level) or sending: the
+//! caller passes the sink names, and `crisis::notify` sends.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::{Store, StoreError};
+
+/// How serious an alert is. Ordered: a crisis is worse than a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertLevel {
+    /// Negative mentions well above the baseline.
+    Warning,
+    /// A spike that needs a person now.
+    Crisis,
+}
+
+impl AlertLevel {
+    /// The level as written in the contract and in `herald.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertLevel::Warning => "warning",
+            AlertLevel::Crisis => "crisis",
+        }
+    }
+
+    /// Parses `warning` or `crisis`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "warning" => Some(AlertLevel::Warning),
+            "crisis" => Some(AlertLevel::Crisis),
+            _ => None,
+        }
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    /// Raised, nobody has taken it yet.
+    Open,
+    /// A person has seen it and is on it.
+    Acknowledged,
+    /// Over, by a person's word.
+    Resolved,
+}
+
+impl AlertState {
+    /// The state's name as shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An alert as the spike detector emits it (the `herald replay` contract of DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Stable per episode: a later event with the same id updates (escalates) the same alert.
+    pub id: String,
+    /// What the alert is about (the brand, or a keyword group/rule).
+    pub topic: String,
+    /// The level of this event.
+    pub level: AlertLevel,
+    /// Stream time when raised.
+    pub opened_at: DateTime<Utc>,
+    /// Start of the window the counts cover.
+    pub window_start: DateTime<Utc>,
+    /// Negative mentions in the window.
+    pub negative: u64,
+    /// All mentions in the window.
+    pub total: u64,
+    /// The negative count the detector expected.
+    pub baseline: f64,
+    /// Mention ids, most telling first.
+    #[serde(default)]
+    pub sample: Vec<String>,
+}
+
+/// A sample mention kept with an alert, for the message (texts are untrusted: the renderer
+/// sanitises them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSample {
+    /// The mention id.
+    pub id: String,
+    /// Who wrote it.
+    pub author: String,
+    /// What it says, as received.
+    pub text: String,
+    /// Where it can be read, if known.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// One level change of an alert: the open, then each escalation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelChange {
+    /// The level reached.
+    pub level: AlertLevel,
+    /// Stream time of the event (the detector's clock).
+    pub at: DateTime<Utc>,
+    /// When herald recorded it (the wall clock).
+    pub recorded_at: DateTime<Utc>,
+    /// Negative mentions in the window at that moment.
+    pub negative: u64,
+    /// All mentions in the window at that moment.
+    pub total: u64,
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// The detector's episode id.
+    pub id: String,
+    /// What the alert is about.
+    pub topic: String,
+    /// The highest level reached.
+    pub level: AlertLevel,
+    /// Stream time of the open.
+    pub opened_at: DateTime<Utc>,
+    /// Start of the latest event's window.
+    pub window_start: DateTime<Utc>,
+    /// Negative mentions in the latest event's window.
+    pub negative: u64,
+    /// All mentions in the latest event's window.
+    pub total: u64,
+    /// The negative count the detector expected.
+    pub baseline: f64,
+    /// Mention ids from the detector.
+    pub sample: Vec<String>,
+    /// The sample mentions herald could find, for messages.
+    #[serde(default)]
+    pub samples: Vec<AlertSample>,
+    /// Open, acknowledged or resolved.
+    pub state: AlertState,
+    /// Who acknowledged it.
+    #[serde(default)]
+    pub acked_by: Option<String>,
+    /// When it was acknowledged.
+    #[serde(default)]
+    pub acked_at: Option<DateTime<Utc>>,
+    /// Who resolved it.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// When it was resolved.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Every level change, oldest first; the first entry is the open.
+    pub history: Vec<LevelChange>,
+}
+
+/// Why a delivery entry exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryReason {
+    /// The alert opened.
+    Opened,
+    /// The alert reached a higher level.
+    Escalated,
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not yet accepted by the sink; sent when `next_at` has passed.
+    Pending,
+    /// The sink accepted it.
+    Sent,
+    /// Given up: a permanent failure or too many attempts (`last_error` says which).
+    Failed,
+}
+
+/// One message owed to one sink for one level change of an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDelivery {
+    /// The alert this message is about.
+    pub alert_id: String,
+    /// Index into the alert's `history`.
+    pub change: u32,
+    /// The sink's name.
+    pub sink: String,
+    /// The level announced.
+    pub level: AlertLevel,
+    /// Open or escalation.
+    pub reason: DeliveryReason,
+    /// Pending, sent or failed.
+    pub state: DeliveryState,
+    /// Sends tried so far (a rate-limit deferral is not one).
+    pub attempts: u32,
+    /// Not before this instant.
+    pub next_at: DateTime<Utc>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When the sink accepted it.
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The last failure as the sink said it (never a secret).
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl AlertDelivery {
+    /// The entry's key in the deliveries tree, also a stable id for logs.
+    pub fn key(&self) -> Vec<u8> {
+        delivery_key(&self.alert_id, self.change, &self.sink)
+    }
+}
+
+/// What [`Store::upsert_alert`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertChange {
+    /// A new alert: recorded, deliveries queued.
+    Opened(AlertRecord),
+    /// A known alert reached a higher level: recorded, deliveries queued.
+    Escalated(AlertRecord),
+    /// Nothing new (the same event again, or a lower level): nothing queued.
+    Unchanged(AlertRecord),
+}
+
+impl AlertChange {
+    /// The alert as it now is.
+    pub fn record(&self) -> &AlertRecord {
+        match self {
+            AlertChange::Opened(r) | AlertChange::Escalated(r) | AlertChange::Unchanged(r) => r,
+        }
+    }
+
+    /// Whether the alert opened or escalated: a delivery was queued for each sink passed.
+    pub fn queued(&self) -> bool {
+        !matches!(self, AlertChange::Unchanged(_))
+    }
+}
+
+fn delivery_key(alert_id: &str, change: u32, sink: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(alert_id.len() + sink.len() + 6);
+    k.extend_from_slice(alert_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&change.to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(sink.as_bytes());
+    k
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(tree: &str, key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        key: format!("{tree}/{}", String::from_utf8_lossy(key).replace('\0', "|")),
+        why: e.to_string(),
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    // Plain data with string keys: serialising cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Store {
+    fn alert_trees(&self) -> Result<(sled::Tree, sled::Tree), StoreError> {
+        Ok((
+            self.db.open_tree("alerts")?,
+            self.db.open_tree("alert_deliveries")?,
+        ))
+    }
+
+    /// The stored mentions among `ids` (in that order, at most `limit`), as alert samples.
+    pub fn alert_samples(
+        &self,
+        ids: &[String],
+        limit: usize,
+    ) -> Result<Vec<AlertSample>, StoreError> {
+        let index = self.db.open_tree("mention_ids")?;
+        let mentions = self.db.open_tree("mentions")?;
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(key) = index.get(id.as_bytes())? else {
+                continue;
+            };
+            let Some(v) = mentions.get(&key)? else {
+                continue;
+            };
+            let m: super::StoredMention = decode("mentions", &key, &v)?;
+            out.push(AlertSample {
+                id: m.mention.id,
+                author: m.mention.author,
+                text: m.mention.text,
+                url: m.mention.url,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records an alert event: a new id opens an alert, a higher level escalates it (and
+    /// reopens it if a person had acknowledged or resolved it: the situation got worse), the
+    /// same or a lower level changes nothing. An open or escalation queues one pending
+    /// delivery for each of `sinks` (the caller's choice for this level), in the same
+    /// transaction as the record, flushed before this returns.
+    pub fn upsert_alert(
+        &self,
+        event: &AlertEvent,
+        samples: &[AlertSample],
+        sinks: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<AlertChange, StoreError> {
+        let (alerts, deliveries) = self.alert_trees()?;
+        let result = (&alerts, &deliveries).transaction(|(alerts, deliveries)| {
+            let old: Option<AlertRecord> = match alerts.get(event.id.as_bytes())? {
+                Some(v) => Some(
+                    decode("alerts", event.id.as_bytes(), &v)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                ),
+                None => None,
+            };
+            let change = LevelChange {
+                level: event.level,
+                at: event.opened_at,
+                recorded_at: now,
+                negative: event.negative,
+                total: event.total,
+            };
+            let (record, reason) = match old {
+                None => (
+                    AlertRecord {
+                        id: event.id.clone(),
+                        topic: event.topic.clone(),
+                        level: event.level,
+                        opened_at: event.opened_at,
+                        window_start: event.window_start,
+                        negative: event.negative,
+                        total: event.total,
+                        baseline: event.baseline,
+                        sample: event.sample.clone(),
+                        samples: samples.to_vec(),
+                        state: AlertState::Open,
+                        acked_by: None,
+                        acked_at: None,
+                        resolved_by: None,
+                        resolved_at: None,
+                        history: vec![change],
+                    },
+                    DeliveryReason::Opened,
+                ),
+                Some(old) if event.level <= old.level => return Ok(AlertChange::Unchanged(old)),
+                Some(mut r) => {
+                    r.level = event.level;
+                    r.window_start = event.window_start;
+                    r.negative = event.negative;
+                    r.total = event.total;
+                    r.baseline = event.baseline;
+                    if !event.sample.is_empty() {
+                        r.sample = event.sample.clone();
+                    }
+                    if !samples.is_empty() {
+                        r.samples = samples.to_vec();
+                    }
+                    r.state = AlertState::Open;
+                    r.history.push(change);
+                    (r, DeliveryReason::Escalated)
+                }
+            };
+            let change_no = (record.history.len() - 1) as u32;
+            alerts.insert(record.id.as_bytes(), json(&record))?;
+            for sink in sinks {
+                let d = AlertDelivery {
+                    alert_id: record.id.clone(),
+                    change: change_no,
+                    sink: sink.clone(),
+                    level: record.level,
+                    reason,
+                    state: DeliveryState::Pending,
+                    attempts: 0,
+                    next_at: now,
+                    created_at: now,
+                    sent_at: None,
+                    last_error: None,
+                };
+                deliveries.insert(d.key(), json(&d))?;
+            }
+            Ok(match reason {
+                DeliveryReason::Opened => AlertChange::Opened(record),
+                DeliveryReason::Escalated => AlertChange::Escalated(record),
+            })
+        });
+        let change = match result {
+            Ok(c) => c,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        if change.queued() {
+            self.db.flush()?;
+        }
+        Ok(change)
+    }
+
+    /// One alert by id.
+    pub fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        let (alerts, _) = self.alert_trees()?;
+        alerts
+            .get(id.as_bytes())?
+            .map(|v| decode("alerts", id.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Every alert: open first, then acknowledged, then resolved; newest first within each.
+    pub fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let (alerts, _) = self.alert_trees()?;
+        let mut out = alerts
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode::<AlertRecord>("alerts", &k, &v)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| {
+            (a.state, std::cmp::Reverse(a.opened_at), &a.id).cmp(&(
+                b.state,
+                std::cmp::Reverse(b.opened_at),
+                &b.id,
+            ))
+        });
+        Ok(out)
+    }
+
+    /// Changes an alert with compare-and-swap, flushed; `None` if there is no such alert.
+    fn change_alert(
+        &self,
+        id: &str,
+        change: impl Fn(&mut AlertRecord),
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let (alerts, _) = self.alert_trees()?;
+        loop {
+            let Some(old) = alerts.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut r: AlertRecord = decode("alerts", id.as_bytes(), &old)?;
+            change(&mut r);
+            if alerts
+                .compare_and_swap(id.as_bytes(), Some(old), Some(json(&r)))?
+                .is_ok()
+            {
+                self.db.flush()?;
+                return Ok(Some(r));
+            }
+        }
+    }
+
+    /// A person acknowledges an open alert. Acknowledging again, or a resolved alert, changes
+    /// nothing (the first acknowledgement is the one that counts). `None` if there is no such
+    /// alert.
+    pub fn ack_alert(
+        &self,
+        id: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        self.change_alert(id, |r| {
+            if r.state == AlertState::Open {
+                r.state = AlertState::Acknowledged;
+                r.acked_by = Some(who.to_string());
+                r.acked_at = Some(now);
+            }
+        })
+    }
+
+    /// A person resolves an alert (open or acknowledged). Resolving again changes nothing.
+    pub fn resolve_alert(
+        &self,
+        id: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        self.change_alert(id, |r| {
+            if r.state != AlertState::Resolved {
+                r.state = AlertState::Resolved;
+                r.resolved_by = Some(who.to_string());
+                r.resolved_at = Some(now);
+            }
+        })
+    }
+
+    fn all_deliveries(&self) -> Result<Vec<AlertDelivery>, StoreError> {
+        let (_, deliveries) = self.alert_trees()?;
+        deliveries
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("alert_deliveries", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Every delivery of one alert, in (change, sink) order.
+    pub fn alert_deliveries(&self, alert_id: &str) -> Result<Vec<AlertDelivery>, StoreError> {
+        let (_, deliveries) = self.alert_trees()?;
+        let mut prefix = alert_id.as_bytes().to_vec();
+        prefix.push(0);
+        deliveries
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("alert_deliveries", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Pending deliveries whose `next_at` has come, oldest first.
+    pub fn due_alert_deliveries(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlertDelivery>, StoreError> {
+        let mut due: Vec<_> = self
+            .all_deliveries()?
+            .into_iter()
+            .filter(|d| d.state == DeliveryState::Pending && d.next_at <= now)
+            .collect();
+        due.sort_by_key(|a| (a.created_at, a.key()));
+        Ok(due)
+    }
+
+    /// The earliest `next_at` of any pending delivery.
+    pub fn next_alert_delivery(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .all_deliveries()?
+            .into_iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .map(|d| d.next_at)
+            .min())
+    }
+
+    /// Records what happened to a delivery (flushed).
+    pub fn put_alert_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
+        let (_, deliveries) = self.alert_trees()?;
+        deliveries.insert(d.key(), json(d))?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn event(id: &str, level: AlertLevel, at: &str) -> AlertEvent {
+        AlertEvent {
+            id: id.into(),
+            topic: "brand".into(),
+            level,
+            opened_at: t(at),
+            window_start: t(at) - chrono::TimeDelta::minutes(10),
+            negative: 12,
+            total: 30,
+            baseline: 2.5,
+            sample: vec!["m1".into()],
+        }
+    }
+
+    fn sinks(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn open_escalate_and_replay_are_idempotent() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = t("2026-11-23T01:00:00Z");
+        let w = event("a1", AlertLevel::Warning, "2026-11-23T00:59:00Z");
+        let first = store
+            .upsert_alert(&w, &[], &sinks(&["slack", "mail"]), now)
+            .expect("upsert");
+        assert!(matches!(first, AlertChange::Opened(_)));
+        let again = store
+            .upsert_alert(&w, &[], &sinks(&["slack", "mail"]), now)
+            .expect("upsert");
+        assert!(matches!(again, AlertChange::Unchanged(_)));
+        assert_eq!(store.alert_deliveries("a1").expect("d").len(), 2);
+
+        let mut c = event("a1", AlertLevel::Crisis, "2026-11-23T01:05:00Z");
+        c.negative = 40;
+        let esc = store
+            .upsert_alert(&c, &[], &sinks(&["slack"]), now)
+            .expect("upsert");
+        let AlertChange::Escalated(r) = esc else {
+            panic!("{esc:?}")
+        };
+        assert_eq!(
+            (r.level, r.negative, r.history.len()),
+            (AlertLevel::Crisis, 40, 2)
+        );
+        let d = store.alert_deliveries("a1").expect("d");
+        assert_eq!(d.len(), 3);
+        assert_eq!(
+            d.iter()
+                .map(|d| (d.change, d.sink.as_str(), d.reason))
+                .collect::<Vec<_>>(),
+            [
+                (0, "mail", DeliveryReason::Opened),
+                (0, "slack", DeliveryReason::Opened),
+                (1, "slack", DeliveryReason::Escalated)
+            ]
+        );
+        // A warning after the crisis is not a downgrade.
+        let later = store
+            .upsert_alert(&w, &[], &sinks(&["slack"]), now)
+            .expect("upsert");
+        assert_eq!(later.record().level, AlertLevel::Crisis);
+        assert!(!later.queued());
+    }
+
+    #[test]
+    fn list_puts_open_first_then_newest() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = t("2026-11-23T01:00:00Z");
+        for (id, at) in [
+            ("old", "2026-11-20T00:00:00Z"),
+            ("new", "2026-11-22T00:00:00Z"),
+            ("mid", "2026-11-21T00:00:00Z"),
+        ] {
+            store
+                .upsert_alert(&event(id, AlertLevel::Warning, at), &[], &[], now)
+                .expect("upsert");
+        }
+        store.ack_alert("new", "ops", now).expect("ack");
+        store.resolve_alert("mid", "ops", now).expect("resolve");
+        let order: Vec<_> = store
+            .alerts()
+            .expect("list")
+            .into_iter()
+            .map(|a| (a.id, a.state))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("old".to_string(), AlertState::Open),
+                ("new".to_string(), AlertState::Acknowledged),
+                ("mid".to_string(), AlertState::Resolved)
+            ]
+        );
+        let acked = store.alert("new").expect("get").expect("there");
+        assert_eq!(acked.acked_by.as_deref(), Some("ops"));
+        // A second acknowledgement by someone else does not overwrite the first.
+        let again = store
+            .ack_alert("new", "other", now)
+            .expect("ack")
+            .expect("there");
+        assert_eq!(again.acked_by.as_deref(), Some("ops"));
+        assert_eq!(store.ack_alert("nope", "ops", now).expect("ack"), None);
+    }
+
+    #[test]
+    fn escalation_reopens_an_acknowledged_alert() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = t("2026-11-23T01:00:00Z");
+        store
+            .upsert_alert(
+                &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                &[],
+                &[],
+                now,
+            )
+            .expect("open");
+        store.ack_alert("x", "ops", now).expect("ack");
+        let r = store
+            .upsert_alert(
+                &event("x", AlertLevel::Crisis, "2026-11-23T00:10:00Z"),
+                &[],
+                &[],
+                now,
+            )
+            .expect("escalate");
+        assert_eq!(r.record().state, AlertState::Open);
+    }
+
+    #[test]
+    fn due_deliveries_respect_next_at_and_state() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = t("2026-11-23T01:00:00Z");
+        store
+            .upsert_alert(
+                &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                &[],
+                &sinks(&["a", "b"]),
+                now,
+            )
+            .expect("open");
+        let mut due = store.due_alert_deliveries(now).expect("due");
+        assert_eq!(due.len(), 2);
+        due[0].next_at = now + chrono::TimeDelta::seconds(30);
+        store.put_alert_delivery(&due[0]).expect("put");
+        due[1].state = DeliveryState::Sent;
+        store.put_alert_delivery(&due[1]).expect("put");
+        assert!(store.due_alert_deliveries(now).expect("due").is_empty());
+        assert_eq!(
+            store.next_alert_delivery().expect("next"),
+            Some(now + chrono::TimeDelta::seconds(30))
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Whatever order events arrive in, and however often: an alert's level is the highest
+        /// seen, its history rises strictly, and each sink got one delivery per rise.
+        #[test]
+        fn any_event_sequence_keeps_the_invariants(
+            events in proptest::collection::vec((0usize..3, proptest::bool::ANY), 0..24)
+        ) {
+            let dir = tempfile::tempdir().expect("tmp");
+            let store = Store::open(&dir.path().join("db")).expect("open");
+            let now = t("2026-11-23T01:00:00Z");
+            let ids = ["a", "b", "c"];
+            let mut highest: std::collections::BTreeMap<&str, AlertLevel> = Default::default();
+            for (i, crisis) in &events {
+                let level = if *crisis { AlertLevel::Crisis } else { AlertLevel::Warning };
+                store
+                    .upsert_alert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
+                    .expect("upsert");
+                let h = highest.entry(ids[*i]).or_insert(level);
+                *h = (*h).max(level);
+            }
+            proptest::prop_assert_eq!(store.alerts().expect("list").len(), highest.len());
+            for (id, level) in &highest {
+                let r = store.alert(id).expect("get").expect("there");
+                proptest::prop_assert_eq!(r.level, *level);
+                proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
+                let d = store.alert_deliveries(id).expect("d");
+                proptest::prop_assert_eq!(d.len(), 2 * r.history.len());
+            }
+        }
+    }
+}
