@@ -11,11 +11,13 @@
 //! - [`store`]: the sled store; the only module that knows sled.
 //! - [`publish`]: channel configuration (and, later, publishing).
 //! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
+//! - [`crisis`]: the spike detector (pure), alert episodes and `herald replay`'s pipeline.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod crisis;
 pub mod listen;
 pub mod plan;
 pub mod publish;
