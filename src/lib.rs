@@ -9,10 +9,11 @@
 //!   `file:line:column: key: why`.
 //! - [`plan`]: the content planner (mix, peaks, caps, series, cooldowns, blackout), pure.
 //! - [`store`]: the sled store; the only module that knows sled.
-//! - [`publish`]: channel configuration (and, later, publishing).
-//! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
-//! - [`crisis`]: alert records' delivery to people (`crisis::notify`: WeCom, DingTalk, Feishu,
-//!   Slack, webhook, e-mail).
+//! - [`publish`]: channels and the exactly-once publish loop.
+//! - [`classify`]: keyword rules, sentiment, intent and lead grade, pure.
+//! - [`crisis`]: the spike detector (pure), alert episodes, `herald replay`'s pipeline, and the
+//!   delivery of alerts to people (`crisis::notify`: WeCom, DingTalk, Feishu, Slack, webhook,
+//!   e-mail).
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 

@@ -120,6 +120,15 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// Replay a mention stream (JSON Lines sorted by created_at) through classification and
+    /// crisis detection, with the mentions' timestamps as the clock; prints alerts as JSON Lines.
+    Replay {
+        /// A file of JSON Lines, or `-` for standard input.
+        file: String,
+        /// Classification threads (default: the machine's parallelism).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -347,6 +356,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Classify { file } => classify(&config, &file),
         Command::User { action } => user(&config, action),
+        Command::Replay { file, threads } => replay(&config, &file, threads),
         Command::Mentions {
             hours,
             author,
@@ -527,6 +537,46 @@ fn classify(config: &Config, file: &str) -> anyhow::Result<ExitCode> {
     }
     if skipped > 0 {
         eprintln!("herald classify: {skipped} line(s) skipped");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `herald replay`: alerts on stdout as JSON Lines; a malformed line is reported on stderr with
+/// its number and skipped, and the exit status is then 1.
+fn replay(config: &Config, file: &str, threads: Option<usize>) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, Write};
+    let classifier =
+        herald::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?;
+    let input: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {file}"))?,
+        ))
+    };
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = herald::crisis::replay::replay(
+        input,
+        &classifier,
+        herald::crisis::Params::default(),
+        threads,
+        |alert| {
+            serde_json::to_writer(&mut out, alert).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        },
+        |n, why| eprintln!("{file}:{n}: skipped: {why}"),
+    );
+    let summary = match result.and_then(|s| out.flush().map(|()| s)) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("replaying"),
+    };
+    if summary.skipped > 0 {
+        eprintln!("herald replay: {} line(s) skipped", summary.skipped);
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

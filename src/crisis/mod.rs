@@ -1,6 +1,86 @@
-//! Crisis handling: alerts raised by the spike detector, and telling people about them.
-//!
-//! [`notify`] owns the alert sinks (WeCom, DingTalk, Feishu/Lark, Slack, webhook, e-mail) and
-//! the durable delivery worker that sends every queued alert message to them.
+//! Crisis detection: the spike detector (pure: classified mentions in stream time in, alert
+//! events out), the alert and episode types the replay contract and the live loop share,
+//! `herald replay`'s pipeline, and the evaluation helpers (synthetic streams, NAB scoring).
+//! The detector and replay do no network IO and never read the wall clock. [`notify`] owns the
+//! alert sinks (WeCom, DingTalk, Feishu/Lark, Slack, webhook, e-mail) and the durable delivery
+//! worker that sends every queued alert message to them.
 
+pub mod detector;
+pub mod eval;
 pub mod notify;
+pub mod replay;
+pub mod stats;
+pub mod synth;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use detector::{Detector, Episode, Observation, Params};
+
+/// How serious an episode is. Ordered: a warning can escalate to a crisis, never back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Unusual negative volume: someone should look.
+    Warning,
+    /// Strongly unusual, or carried by crisis terms: act now.
+    Crisis,
+}
+
+/// Where an episode is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpisodeState {
+    /// Just opened (the first event of an id).
+    Open,
+    /// Raised from warning to crisis (a later event with the same id).
+    Escalated,
+    /// Quiet for `close_after_secs`; `herald replay` does not print these.
+    Closed,
+}
+
+/// Which test raised an alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// A rolling window's negative count far above its baseline.
+    Spike,
+    /// The same, with the threshold lowered by crisis terms in the window.
+    Terms,
+    /// A slow build-up caught by the CUSUM.
+    Cusum,
+}
+
+/// One alert event, in the field order of `herald replay`'s contract (DESIGN.md), followed by
+/// the fields this module adds (`score`, `state`, `at`, `trigger`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The episode's id: the same on its opening and escalation events.
+    pub id: String,
+    /// The series: `brand`, a keyword topic such as `product/x-trail`, or `topic@platform`.
+    pub topic: String,
+    /// The episode's level as of this event.
+    pub level: Level,
+    /// Stream time when the episode was raised.
+    pub opened_at: DateTime<Utc>,
+    /// Start of the window whose counts raised this event.
+    pub window_start: DateTime<Utc>,
+    /// Negative (or crisis-term) mentions in that window.
+    pub negative: u64,
+    /// All mentions in that window.
+    pub total: u64,
+    /// Negatives the baseline expected in that window.
+    pub baseline: f64,
+    /// Ids of the latest negative mentions in that window.
+    pub sample: Vec<String>,
+    /// How surprising the window was: `-log10 p` of its negative count under the baseline
+    /// (the CUSUM's statistic for a build-up; 0 on a closing event).
+    pub score: f64,
+    /// Open, escalated or closed.
+    pub state: EpisodeState,
+    /// Stream time of this event (the opening time, or when it escalated or closed).
+    pub at: DateTime<Utc>,
+    /// The test that raised this event (none on a closing event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+}
