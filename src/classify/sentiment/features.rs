@@ -117,6 +117,19 @@ fn normalise(c: char) -> char {
     }
 }
 
+/// `char::is_uppercase`, without the Unicode table look-up for ASCII and for Han, kana and CJK
+/// punctuation (most characters of a Chinese text), which have no case.
+#[inline]
+fn is_upper(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_uppercase()
+    } else if ('\u{2E80}'..='\u{9FFF}').contains(&c) {
+        false
+    } else {
+        c.is_uppercase()
+    }
+}
+
 #[inline]
 fn classify_char(c: char) -> Class {
     let u = c as u32;
@@ -455,10 +468,7 @@ impl Extractor {
             word_letters: 0,
             contrast: 1.0,
         };
-        let mut chars = text
-            .chars()
-            .map(|c| (normalise(c), c.is_uppercase()))
-            .peekable();
+        let mut chars = text.chars().map(|c| (normalise(c), is_upper(c))).peekable();
         while let Some((c, upper)) = chars.next() {
             let class = classify_char(c);
             if class == Class::Skip {
