@@ -182,6 +182,11 @@ impl Sentiment {
         &self.extractor
     }
 
+    /// VADER's rules as this classifier runs them (for the benchmark's breakdown).
+    pub fn vader(&self) -> &Vader {
+        &self.vader
+    }
+
     /// The cue table this classifier uses (for the benchmark's breakdown).
     pub fn cues(&self) -> &Cues {
         &self.cues

@@ -214,8 +214,18 @@ const fn key(s: &str) -> u64 {
     fnv_bytes(FNV0, s.as_bytes())
 }
 
-/// The key of `token` lowercased as Python's `str.lower` does (per character, Unicode).
+/// The key of a token that no table holds.
+const NO_KEY: u64 = 0;
+
+/// The key of `token` lowercased as Python's `str.lower` does (per character, Unicode). Every
+/// key VADER can match is ASCII (its two non-ASCII entries, ":Þ" and ":-Þ", have a capital and
+/// so never match a lowercased token), and the only non-ASCII character that lowercases to
+/// ASCII is the Kelvin sign: any other token gets [`NO_KEY`] without lowercasing it (Chinese
+/// text is mostly such tokens, and Unicode case tables are not free).
 fn lower_key(token: &str) -> u64 {
+    if !token.chars().all(|c| c.is_ascii() || c == '\u{212A}') {
+        return NO_KEY;
+    }
     if token.is_ascii() {
         let mut h = FNV0;
         for &b in token.as_bytes() {
@@ -297,6 +307,17 @@ impl std::fmt::Debug for Vader {
 fn is_upper(s: &str) -> bool {
     let mut upper = false;
     for c in s.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_lowercase() {
+                return false;
+            }
+            upper |= c.is_ascii_uppercase();
+            continue;
+        }
+        // Han, kana and CJK punctuation have no case: skip the table look-ups.
+        if ('\u{2E80}'..='\u{9FFF}').contains(&c) {
+            continue;
+        }
         if c.is_lowercase() {
             return false;
         }
@@ -395,10 +416,10 @@ impl Vader {
         }
         let cap_diff = caps > 0 && caps < n;
         let mut sentiments = [0f64; MAX_TOKENS];
-        for i in 0..n {
-            sentiments[i] = self.valence(tokens, i, cap_diff);
-        }
         let sentiments = &mut sentiments[..n];
+        for (i, s) in sentiments.iter_mut().enumerate() {
+            *s = self.valence(tokens, i, cap_diff);
+        }
         but_check(tokens, sentiments);
         let mut sum: f64 = sentiments.iter().sum();
         let bangs = text.bytes().filter(|&b| b == b'!').count().min(4);
@@ -617,5 +638,7 @@ mod tests {
         assert!(c("it was bad but the staff were great") > 0.0);
         assert_eq!(c(""), 0.0);
         assert_eq!(c("这个车很好"), 0.0);
+        assert_eq!(v.score("这个车很好"), None);
+        assert_eq!(c("这个车很好 good"), c("good"));
     }
 }
