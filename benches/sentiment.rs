@@ -342,4 +342,39 @@ fn main() {
         bytes as f64 / whole / 1e6,
         classify.best() * 1e9 / features_total as f64
     );
+
+    // `HERALD_BENCH_EXPORT=FILE`: the mentions and the rates, for benches/compare_sentiment.py
+    // to run Python's VADER and SnowNLP on the same texts.
+    if let Ok(path) = std::env::var("HERALD_BENCH_EXPORT") {
+        if let Err(e) = export(&path, &texts, &full, &classify, n) {
+            eprintln!("error: writing {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn export(
+    path: &str,
+    texts: &[String],
+    full: &Timing,
+    sentiment: &Timing,
+    n: usize,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let rate = |secs: f64| n as f64 / secs;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let timing = serde_json::json!({
+        "_timing": "herald",
+        "pipeline_best": rate(full.best()),
+        "pipeline_median": rate(full.median()),
+        "pipeline_cpu": full.cpu.map(rate),
+        "sentiment_best": rate(sentiment.best()),
+        "sentiment_median": rate(sentiment.median()),
+        "sentiment_cpu": sentiment.cpu.map(rate),
+    });
+    writeln!(out, "{timing}")?;
+    for t in texts {
+        writeln!(out, "{}", serde_json::json!({ "text": t }))?;
+    }
+    out.flush()
 }

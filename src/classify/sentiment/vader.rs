@@ -25,9 +25,10 @@ const B_DECR: f64 = -0.293;
 const C_INCR: f64 = 0.733;
 const N_SCALAR: f64 = -0.74;
 
-/// Tokens scored per text. A 200-character mention has about 40; a longer text is scored on
-/// its first `MAX_TOKENS` tokens (punctuation amplifiers still count the whole text).
-pub const MAX_TOKENS: usize = 256;
+/// Tokens scored per text. A 200-character mention has about 40 and a 280-character tweet at
+/// most 140; a longer text is scored on its first `MAX_TOKENS` tokens (punctuation amplifiers
+/// still count the whole text).
+pub const MAX_TOKENS: usize = 160;
 
 const NEGATE: &[&str] = &[
     "aint",
@@ -223,7 +224,7 @@ const NO_KEY: u64 = 0;
 /// ASCII is the Kelvin sign: any other token gets [`NO_KEY`] without lowercasing it (Chinese
 /// text is mostly such tokens, and Unicode case tables are not free).
 fn lower_key(token: &str) -> u64 {
-    if !token.chars().all(|c| c.is_ascii() || c == '\u{212A}') {
+    if !token.is_ascii() && !token.chars().all(|c| c.is_ascii() || c == '\u{212A}') {
         return NO_KEY;
     }
     if token.is_ascii() {
@@ -277,12 +278,13 @@ type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// One token of the text.
 #[derive(Debug, Clone, Copy, Default)]
-struct Token<'t> {
-    text: &'t str,
+struct Token {
     /// [`lower_key`] of the text.
     low: u64,
     /// Python's `str.isupper()`.
     upper: bool,
+    /// The text holds "n't" (any case), which VADER counts as a negation.
+    nt: bool,
 }
 
 /// The compiled rule tables.
@@ -361,16 +363,16 @@ impl Vader {
     }
 
     fn in_lexicon(&self, t: &Token) -> bool {
-        self.lexicon.contains_key(&t.low)
+        self.in_lexicon_key(t.low)
+    }
+
+    fn in_lexicon_key(&self, low: u64) -> bool {
+        low != NO_KEY && self.lexicon.contains_key(&low)
     }
 
     /// VADER's `negated([word])` for one word.
     fn negated(&self, t: &Token) -> bool {
-        self.negate.contains_key(&t.low)
-            || t.text
-                .as_bytes()
-                .windows(3)
-                .any(|w| w.eq_ignore_ascii_case(b"n't"))
+        t.nt || self.negate.contains_key(&t.low)
     }
 
     fn scalar_inc_dec(&self, t: &Token, valence: f64, cap_diff: bool) -> f64 {
@@ -393,27 +395,29 @@ impl Vader {
     /// The compound score, or `None` when no token of the text is in the lexicon (VADER then
     /// says 0, which for a Chinese text means nothing at all).
     pub fn score(&self, text: &str) -> Option<f32> {
+        // Most texts of a Chinese brand's mentions have no lexicon word at all: find out before
+        // filling the token table.
+        let words = || text.split_whitespace().take(MAX_TOKENS).map(strip_punct);
+        if !words().any(|t| self.in_lexicon_key(lower_key(t))) {
+            return None;
+        }
         let mut tokens = [Token::default(); MAX_TOKENS];
         let mut n = 0;
         let mut caps = 0;
-        for raw in text.split_whitespace() {
-            if n == MAX_TOKENS {
-                break;
-            }
-            let t = strip_punct(raw);
+        for t in words() {
             let upper = is_upper(t);
             caps += usize::from(upper);
             tokens[n] = Token {
-                text: t,
                 low: lower_key(t),
                 upper,
+                nt: t
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w.eq_ignore_ascii_case(b"n't")),
             };
             n += 1;
         }
         let tokens = &tokens[..n];
-        if !tokens.iter().any(|t| self.in_lexicon(t)) {
-            return None;
-        }
         let cap_diff = caps > 0 && caps < n;
         let mut sentiments = [0f64; MAX_TOKENS];
         let sentiments = &mut sentiments[..n];
