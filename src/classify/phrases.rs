@@ -1,8 +1,8 @@
 //! The cue phrases of intent and lead grading (complaint, question, praise, purchase interest,
 //! test drive, near time frame), found in one pass over the text.
 //!
-//! They used to be eight regular expressions, each a full scan of the text (two thirds of the
-//! pipeline's time). Every phrase is a literal, or a literal followed by a few words separated by
+//! They used to be eight regular expressions, each a full scan of the text (about a third
+//! of the pipeline's time). Every phrase is a literal, or a literal followed by a few words separated by
 //! whitespace or a dash, so one Aho-Corasick automaton over the leading literals finds them all
 //! and a short check after each hit does the rest: ASCII word boundaries (`(?-u:\b)`) around
 //! English words, the words after `\s+` or `[\s-]?`, and "only punctuation up to the end" after

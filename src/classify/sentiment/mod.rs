@@ -5,6 +5,7 @@
 //! text ──► cues (Aho-Corasick: emoji, emoticons, sarcasm) ──► prior logit + cue features ─┐
 //!      └─► features (char 1–3-grams, word 1–2-grams, negation scopes, emoji, punctuation) ─┴─►
 //!          hashed buckets ──► Σ weight / √n  (× damp for questions) + bias + prior ──► logit
+//!      └─► VADER's rules (vader.rs) ──► compound score and its bin, two more weighted features ─┘
 //! score = tanh(logit / 2) = 2·P(positive) − 1;   |score| < neutral threshold ⇒ neutral
 //! ```
 //!
