@@ -98,6 +98,7 @@ def main(path):
 
     vader = SentimentIntensityAnalyzer()
     rows = []  # (set, n, method, accuracy, macro-F1, sign accuracy, texts/s)
+    port_agreement = []  # (set, texts where herald's VADER port gives vaderSentiment's compound, n)
 
     for name in CHINESE:
         recs = sets.get(name, [])
@@ -122,6 +123,9 @@ def main(path):
         c, speed = timed(lambda t: vader.polarity_scores(t)["compound"], texts)
         v = three_class(gold, [vader_label(x) for x in c], [sign(x) for x in c])
         rows.append((name, len(recs), "VADER 3.3.2", *v, speed))
+        if all("vader" in r for r in recs):
+            same = sum(1 for r, x in zip(recs, c) if abs(r["vader"] - x) <= 1e-4)
+            port_agreement.append((name, same, len(recs)))
 
     for name in MIXED:
         recs = sets.get(name, [])
@@ -171,9 +175,75 @@ def main(path):
         if f1 is not None:
             parts += [f"{100 * (h[1] - f1):+.1f}", f"{100 * (h[2] - sgn):+.1f}"]
         print(f"- {name} vs {method}: {' / '.join(parts)}")
+    for name, same, n in port_agreement:
+        print(f"herald's port of VADER's rules gives vaderSentiment's compound score (within 0.0001) "
+              f"on {same} of {n} texts of {name} (emoji are the known difference: see vader.rs)")
+
+
+def throughput(path, runs=5):
+    """Python's VADER and SnowNLP on the mentions the Rust benchmark timed herald's pipeline on
+    (benches/sentiment.rs with HERALD_BENCH_EXPORT), same run, one core: best and median of
+    `runs` timings. SnowNLP takes milliseconds a text, so it runs on the first 400 mentions."""
+    herald = None
+    texts = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if "_timing" in r:
+                herald = r
+            else:
+                texts.append(r["text"])
+    vader = SentimentIntensityAnalyzer()
+
+    def rates(fn, sample):
+        out = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for t in sample:
+                fn(t)
+            out.append(len(sample) / (time.perf_counter() - start))
+        out.sort()
+        return out[-1], out[len(out) // 2]
+
+    v_best, v_med = rates(lambda t: vader.polarity_scores(t)["compound"], texts)
+    s_best, s_med = rates(snownlp_p, texts[:400])
+    avg = sum(len(t) for t in texts) / max(1, len(texts))
+    print(f"## throughput on one core: {len(texts)} mentions, {avg:.0f} characters on average")
+    print("| method | mentions/s (best of 5) | mentions/s (median) | herald's pipeline is × faster (best / median) |")
+    print("|---|---|---|---|")
+    hb, hm = herald["pipeline_best"], herald["pipeline_median"]
+    print(f"| herald: whole pipeline (keywords, sentiment, intent, lead) | {hb:,.0f} | {hm:,.0f} | 1 |")
+    print(f"| herald: sentiment alone | {herald['sentiment_best']:,.0f} | {herald['sentiment_median']:,.0f} | – |")
+    print(f"| VADER 3.3.2 (sentiment only) | {v_best:,.0f} | {v_med:,.0f} | {hb / v_best:,.1f} / {hm / v_med:,.1f} |")
+    print(f"| SnowNLP 0.12.3 (sentiment only; first 400) | {s_best:,.1f} | {s_med:,.1f} | {hb / s_best:,.0f} / {hm / s_med:,.0f} |")
+    if herald.get("pipeline_cpu"):
+        print(f"herald's pipeline by CPU time (less disturbed by other processes): "
+              f"{herald['pipeline_cpu']:,.0f} mentions/s")
+
+
+def vader_golden(path):
+    """Rewrites the golden file of herald's VADER port (tests/fixtures/sentiment_vader_golden.tsv):
+    keeps its comment lines and texts, puts vaderSentiment's compound score before each text."""
+    vader = SentimentIntensityAnalyzer()
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f.read().split("\n"):
+            if not line or line.startswith("#"):
+                out.append(line)
+                continue
+            text = line.split("\t", 1)[1]
+            out.append(f"{vader.polarity_scores(text)['compound']}\t{text}")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: compare_sentiment.py PREDICTIONS.jsonl")
-    main(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[1] == "--vader-golden":
+        vader_golden(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--throughput":
+        throughput(sys.argv[2])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
+        sys.exit("usage: compare_sentiment.py PREDICTIONS.jsonl | --throughput MENTIONS.jsonl"
+                 " | --vader-golden FIXTURE.tsv")

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Same-run comparison of herald's sentiment model with SnowNLP and VADER on the held-out sets.
+# Same-run comparison of herald with SnowNLP and VADER: accuracy on the held-out sets, and
+# throughput on the same 200-character mentions.
 #
 #   bash benches/compare_sentiment.sh [DATA_DIR]      # default: ../shared/data/sentiment
 #
-# Makes a venv under target/ with pinned SnowNLP and vaderSentiment (from PyPI), has the training
-# program measure the embedded model and dump its predictions and throughput, then runs the two
-# Python libraries on the same texts and prints one table. Everything runs pinned to one core.
+# Makes a venv under target/ with pinned SnowNLP and vaderSentiment (from PyPI), then
+# 1. has the training program measure the embedded model on the held-out sets and dump its
+#    predictions, and runs the two Python libraries on the same texts (accuracy table);
+# 2. runs the Rust benchmark (benches/sentiment.rs: herald's whole pipeline and its parts on
+#    20,000 mentions of 200 characters on average) and times the Python libraries on the same
+#    mentions (throughput table, with ratios).
+# Everything runs pinned to one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA="${1:-../shared/data/sentiment}"
 VENV=target/sentiment-venv
 PRED=target/sentiment-predictions.jsonl
+MENTIONS=target/sentiment-bench-mentions.jsonl
 
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
@@ -31,3 +37,9 @@ echo "## herald's own table (embedded model)"
 echo
 echo "## same texts, same run"
 "${ONE_CORE[@]}" "$VENV/bin/python" benches/compare_sentiment.py "$PRED"
+echo
+echo "## herald's pipeline, where its time goes"
+HERALD_SENTIMENT_DATA="$DATA" HERALD_BENCH_EXPORT="$MENTIONS" \
+    "${ONE_CORE[@]}" cargo bench --quiet --bench sentiment
+echo
+"${ONE_CORE[@]}" "$VENV/bin/python" benches/compare_sentiment.py --throughput "$MENTIONS"

@@ -1,18 +1,24 @@
 //! Sentiment throughput on one thread, and where the time goes.
 //!
+//! Classification throughput on one thread, and where the time goes.
+//!
 //! `taskset -c 0 cargo bench --bench sentiment` builds 20,000 mentions of 100–300 characters
 //! (200 on average) by gluing fragments of the held-out texts (ChnSentiCorp test and the VADER
 //! tweets, from `HERALD_SENTIMENT_DATA` or `../shared/data/sentiment`; the hand-written fixture
-//! when the data is not there): half Chinese, a quarter English, a quarter mixed. It then times,
-//! each as the best of three passes over all mentions:
+//! when the data is not there): half Chinese, a quarter English, a quarter mixed. It then times
+//! each phase over all mentions, `HERALD_BENCH_RUNS` times (default 5), and prints the best and
+//! the median run and the rate by CPU time (which a loaded machine disturbs less):
 //!
-//! - `classify`: the whole thing, as the bot calls it;
-//! - `cues`: the Aho-Corasick scan for emoji, emoticons and sarcasm markers alone;
-//! - `features`: the extractor alone, into a sink that only sums the hashes;
-//! - `dot`: bucketing and summing the weights of features extracted beforehand.
+//! - the full pipeline, `Classifier::classify`, as `herald classify` and the listeners call it;
+//! - sentiment alone, and its parts: the Aho-Corasick cue scan, the feature extractor into a
+//!   sink that only sums the hashes, bucketing and summing the weights of features extracted
+//!   beforehand, and VADER's rules;
+//! - the keyword rules of `keywords/`;
+//! - intent and lead grade from one phrase scan.
 //!
-//! A plain harness, not criterion: the figure wanted is mentions per second over a realistic
-//! mix, not a per-call distribution. `HERALD_BENCH_MENTIONS` changes the count.
+//! `HERALD_BENCH_PROFILE=SECONDS` runs only the pipeline, for `perf record`. A plain harness,
+//! not criterion: the figure wanted is mentions per second over a realistic mix, not a
+//! per-call distribution. `HERALD_BENCH_MENTIONS` changes the count.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -128,19 +134,64 @@ impl Sink for Collect {
     }
 }
 
-/// Best of three timings of `f` over all mentions, in seconds.
-fn best_of_three(mut f: impl FnMut()) -> f64 {
-    (0..3)
+/// The process's CPU time (user + system) in seconds, from /proc/self/stat (Linux; `None`
+/// elsewhere). On a loaded machine the wall clock also counts the time other processes had the
+/// core; CPU time does not (at 10 ms resolution, so phases run for a second or more).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Timings of one phase over all mentions: wall-clock seconds of each run, and CPU seconds.
+struct Timing {
+    wall: Vec<f64>,
+    cpu: Option<f64>,
+}
+
+impl Timing {
+    fn best(&self) -> f64 {
+        self.wall.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    fn median(&self) -> f64 {
+        let mut w = self.wall.clone();
+        w.sort_by(f64::total_cmp);
+        w[w.len() / 2]
+    }
+}
+
+/// Runs `f` (one pass over all mentions) `runs` times, each run repeated until it lasts
+/// 0.2 s, and returns the seconds per pass.
+fn time(runs: usize, mut f: impl FnMut()) -> Timing {
+    f(); // warm the caches and the lazily built tables
+    let cpu0 = cpu_seconds();
+    let mut passes_total = 0usize;
+    let wall = (0..runs)
         .map(|_| {
             let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
+            let mut passes = 0;
+            while passes == 0 || t.elapsed().as_secs_f64() < 0.2 {
+                f();
+                passes += 1;
+            }
+            passes_total += passes;
+            t.elapsed().as_secs_f64() / passes as f64
         })
-        .fold(f64::INFINITY, f64::min)
+        .collect();
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => Some((b - a) / passes_total as f64),
+        _ => None,
+    };
+    Timing { wall, cpu }
 }
 
 fn main() {
     let n = env("HERALD_BENCH_MENTIONS", 20_000);
+    let runs = env("HERALD_BENCH_RUNS", 5).max(1);
     let s = match Sentiment::embedded() {
         Ok(s) => s,
         Err(e) => {
@@ -151,74 +202,6 @@ fn main() {
     let (texts, source) = mentions(n);
     let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
     let bytes: usize = texts.iter().map(String::len).sum();
-
-    let classify = best_of_three(|| {
-        for t in &texts {
-            black_box(s.classify(black_box(t)));
-        }
-    });
-    let cues = best_of_three(|| {
-        for t in &texts {
-            black_box(s.cues().scan(black_box(t)));
-        }
-    });
-    let mut features_total = 0u64;
-    let features = best_of_three(|| {
-        let mut sink = HashSum(0, 0);
-        for t in &texts {
-            black_box(s.extractor().extract(black_box(t), &mut sink));
-        }
-        features_total = u64::from(sink.1);
-        black_box(sink.0);
-    });
-    let extracted: Vec<Vec<(u64, f32)>> = texts
-        .iter()
-        .map(|t| {
-            let mut c = Collect(Vec::new());
-            s.extractor().extract(t, &mut c);
-            c.0
-        })
-        .collect();
-    let (weights, bits) = (&s.model().weights, s.model().bits);
-    let dot = best_of_three(|| {
-        for f in &extracted {
-            let acc: f32 = f
-                .iter()
-                .map(|&(h, v)| f32::from(weights[bucket(h, bits)]) * v)
-                .sum();
-            black_box(acc);
-        }
-    });
-
-    let per_feature = features_total as f64 / n as f64;
-    println!("sentiment benchmark: {n} mentions built from {source}");
-    println!(
-        "  average {:.0} characters ({:.0} bytes), {per_feature:.0} hashed features per mention; \
-         model 2^{bits} i16 weights ({} KiB)",
-        chars as f64 / n as f64,
-        bytes as f64 / n as f64,
-        weights.len() * 2 / 1024
-    );
-    println!("| phase | mentions/s | ns/mention | share of classify |");
-    println!("|---|---|---|---|");
-    for (name, secs) in [
-        ("classify (all)", classify),
-        ("  cue scan (Aho-Corasick)", cues),
-        ("  feature extraction", features),
-        ("  bucket + dot product", dot),
-    ] {
-        println!(
-            "| {name} | {:.0} | {:.0} | {:.0}% |",
-            n as f64 / secs,
-            secs * 1e9 / n as f64,
-            100.0 * secs / classify
-        );
-    }
-    println!(
-        "classify: {:.1} MB/s of text, {:.1} ns per feature",
-        bytes as f64 / classify / 1e6,
-        classify * 1e9 / features_total as f64
-    );
 
     // The whole mention pipeline as `herald classify` and the listeners run it: keyword rules
     // from keywords/, sentiment, intent and lead grade.
@@ -242,39 +225,156 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1)
     });
-    let full = best_of_three(|| {
+
+    // `HERALD_BENCH_PROFILE=SECONDS`: only run the pipeline that long, for `perf record`.
+    if let Ok(secs) = std::env::var("HERALD_BENCH_PROFILE") {
+        let secs: f64 = secs.parse().unwrap_or(10.0);
+        let t = Instant::now();
+        while t.elapsed().as_secs_f64() < secs {
+            for m in &texts {
+                black_box(pipeline.classify(black_box(m), Some("someone.example")));
+            }
+        }
+        return;
+    }
+
+    let full = time(runs, || {
         for t in &texts {
             black_box(pipeline.classify(black_box(t), Some("someone.example")));
         }
     });
-    let keywords = best_of_three(|| {
+    let classify = time(runs, || {
+        for t in &texts {
+            black_box(s.classify(black_box(t)));
+        }
+    });
+    let cues = time(runs, || {
+        for t in &texts {
+            black_box(s.cues().scan(black_box(t)));
+        }
+    });
+    let mut features_total = 0u64;
+    let features = time(runs, || {
+        let mut sink = HashSum(0, 0);
+        for t in &texts {
+            black_box(s.extractor().extract(black_box(t), &mut sink));
+        }
+        features_total = u64::from(sink.1);
+        black_box(sink.0);
+    });
+    let extracted: Vec<Vec<(u64, f32)>> = texts
+        .iter()
+        .map(|t| {
+            let mut c = Collect(Vec::new());
+            s.extractor().extract(t, &mut c);
+            c.0
+        })
+        .collect();
+    let (weights, bits) = (&s.model().weights, s.model().bits);
+    let dot = time(runs, || {
+        for f in &extracted {
+            let acc: f32 = f
+                .iter()
+                .map(|&(h, v)| f32::from(weights[bucket(h, bits)]) * v)
+                .sum();
+            black_box(acc);
+        }
+    });
+    let vader = time(runs, || {
+        for t in &texts {
+            black_box(s.vader().score(black_box(t)));
+        }
+    });
+    let keywords = time(runs, || {
         for t in &texts {
             black_box(matcher.matches(black_box(t), Some("someone.example")));
         }
     });
-    let intent_lead = best_of_three(|| {
+    let intent_lead = time(runs, || {
         for t in &texts {
-            black_box(herald::classify::intent::intent(black_box(t), 0.0, false));
-            black_box(herald::classify::lead::grade(black_box(t)));
+            let cues = herald::classify::phrases::scan(black_box(t));
+            black_box(herald::classify::intent::from_cues(cues, 0.0, false));
+            black_box(herald::classify::lead::from_cues(black_box(t), cues));
         }
     });
+
+    let per_feature = features_total as f64 / n as f64;
+    println!("classification benchmark: {n} mentions built from {source}");
     println!(
-        "| full pipeline (keywords + sentiment + intent + lead) | {:.0} | {:.0} | {:.0}% |",
-        n as f64 / full,
-        full * 1e9 / n as f64,
-        100.0 * full / classify
+        "  average {:.0} characters ({:.0} bytes), {per_feature:.0} hashed features per mention; \
+         model 2^{bits} i16 weights ({} KiB); {runs} runs of each phase",
+        chars as f64 / n as f64,
+        bytes as f64 / n as f64,
+        weights.len() * 2 / 1024
     );
     println!(
-        "|   keyword rules ({} rules) | {:.0} | {:.0} | {:.0}% |",
-        groups.iter().map(|g| g.rules.len()).sum::<usize>(),
-        n as f64 / keywords,
-        keywords * 1e9 / n as f64,
-        100.0 * keywords / classify
+        "| phase | mentions/s (best run) | mentions/s (median run) | mentions/s (CPU time) | \
+         µs/mention (best) | share of the pipeline |"
     );
+    println!("|---|---|---|---|---|---|");
+    let whole = full.best();
+    for (name, t) in [
+        (
+            "full pipeline (keywords + sentiment + intent + lead)",
+            &full,
+        ),
+        ("  sentiment (Sentiment::classify)", &classify),
+        ("    cue scan (Aho-Corasick)", &cues),
+        ("    feature extraction", &features),
+        ("    bucket + dot product", &dot),
+        ("    VADER rules", &vader),
+        ("  keyword rules", &keywords),
+        ("  intent + lead (one phrase scan)", &intent_lead),
+    ] {
+        let cpu = t
+            .cpu
+            .map_or("–".to_string(), |c| format!("{:.0}", n as f64 / c));
+        println!(
+            "| {name} | {:.0} | {:.0} | {cpu} | {:.2} | {:.0}% |",
+            n as f64 / t.best(),
+            n as f64 / t.median(),
+            t.best() * 1e6 / n as f64,
+            100.0 * t.best() / whole
+        );
+    }
     println!(
-        "|   intent + lead regexes | {:.0} | {:.0} | {:.0}% |",
-        n as f64 / intent_lead,
-        intent_lead * 1e9 / n as f64,
-        100.0 * intent_lead / classify
+        "pipeline: {:.1} MB/s of text; sentiment {:.1} ns per hashed feature",
+        bytes as f64 / whole / 1e6,
+        classify.best() * 1e9 / features_total as f64
     );
+
+    // `HERALD_BENCH_EXPORT=FILE`: the mentions and the rates, for benches/compare_sentiment.py
+    // to run Python's VADER and SnowNLP on the same texts.
+    if let Ok(path) = std::env::var("HERALD_BENCH_EXPORT") {
+        if let Err(e) = export(&path, &texts, &full, &classify, n) {
+            eprintln!("error: writing {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn export(
+    path: &str,
+    texts: &[String],
+    full: &Timing,
+    sentiment: &Timing,
+    n: usize,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let rate = |secs: f64| n as f64 / secs;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let timing = serde_json::json!({
+        "_timing": "herald",
+        "pipeline_best": rate(full.best()),
+        "pipeline_median": rate(full.median()),
+        "pipeline_cpu": full.cpu.map(rate),
+        "sentiment_best": rate(sentiment.best()),
+        "sentiment_median": rate(sentiment.median()),
+        "sentiment_cpu": sentiment.cpu.map(rate),
+    });
+    writeln!(out, "{timing}")?;
+    for t in texts {
+        writeln!(out, "{}", serde_json::json!({ "text": t }))?;
+    }
+    out.flush()
 }

@@ -277,13 +277,14 @@ fn dump(s: &Sentiment, sets: &[(&str, &str, &[Example])], path: &PathBuf) -> Res
     for (name, _, examples) in sets {
         for e in *examples {
             let p = s.classify(&e.text);
+            let vader = s.logit(&e.text).vader;
             let (gold, rating) = match e.gold {
                 Gold::Binary(pos) => (if pos { "positive" } else { "negative" }, None),
                 Gold::Rated(r) => (e.gold.label().as_str(), Some(r)),
             };
             let line = serde_json::json!({
                 "set": name, "text": e.text, "gold": gold, "rating": rating,
-                "label": p.label, "score": p.score,
+                "label": p.label, "score": p.score, "vader": vader,
             });
             writeln!(out, "{line}")?;
         }

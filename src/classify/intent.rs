@@ -3,14 +3,11 @@
 //! Cue phrases in Chinese and English, weighed with the sentiment score and the crisis keyword
 //! matches. Order of precedence, from what a community manager must see first: a complaint
 //! (even one that asks a question or mentions buying), then purchase interest (a lead), then a
-//! question, then praise.
+//! question, then praise. The cue phrases are found by [`super::phrases`].
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde::Serialize;
 
-use super::lead;
+use super::phrases::{self, COMPLAINT, INTEREST, PRAISE, QUESTION};
 
 /// What a mention wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,35 +20,28 @@ pub enum Intent {
     Other,
 }
 
-static COMPLAINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)投诉|维权|差评|垃圾|太坑|被坑|坑人|骗子|欺诈|退车|退款|质量问题|故障|异响|漏油|抖动|熄火|失灵|自燃|断轴|召回|态度差|态度恶劣|服务差|不满意|太失望|失望透顶|再也不|无人理|没人管|拖着不|曝光|黑心|(?-u:\b)(?:complain(?:t|ed|ing)?|terrible|awful|worst|scam|fraud|refund|broken|defect(?:ive)?|rude|disappointed|unacceptable|never again|lawsuit|sue|recall)(?-u:\b)")
-        .expect("static regex")
-});
-static QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[?？]|请问|吗[。！!,，\s]*$|呢[。\s]*$|怎么|如何|什么|哪里|哪家|哪个|多久|几点|能不能|可不可以|是否|有没有|(?-u:\b)(?:how|what|when|where|why|which|can\s+i|could\s+you|does|do\s+you|is\s+there|are\s+there|anyone\s+know)(?-u:\b)")
-        .expect("static regex")
-});
-static PRAISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)点赞|好评|满意|感谢|谢谢|推荐|给力|专业|贴心|靠谱|超赞|太棒|喜欢|爱了|👍|❤️|😍|(?-u:\b)(?:love|great|thanks?|thank\s+you|recommend(?:ed)?|awesome|excellent|amazing|fantastic|helpful|kudos)(?-u:\b)")
-        .expect("static regex")
-});
-
 /// The intent of `text`, given its sentiment score (−1..1) and whether a crisis rule matched.
 pub fn intent(text: &str, sentiment: f32, crisis: bool) -> Intent {
-    let complaint = COMPLAINT.is_match(text) || crisis;
+    from_cues(phrases::scan(text), sentiment, crisis)
+}
+
+/// The intent from the cue flags [`phrases::scan`] found (the pipeline scans once for intent
+/// and lead).
+pub fn from_cues(found: u16, sentiment: f32, crisis: bool) -> Intent {
+    let complaint = found & COMPLAINT != 0 || crisis;
     if complaint && sentiment <= 0.2 {
         return Intent::Complaint;
     }
-    if lead::purchase_interest(text) && !complaint {
+    if found & INTEREST != 0 && !complaint {
         return Intent::Purchase;
     }
-    if QUESTION.is_match(text) {
+    if found & QUESTION != 0 {
         return Intent::Question;
     }
     if complaint || sentiment < -0.5 {
         return Intent::Complaint;
     }
-    if PRAISE.is_match(text) && sentiment >= -0.2 || sentiment > 0.6 {
+    if found & PRAISE != 0 && sentiment >= -0.2 || sentiment > 0.6 {
         return Intent::Praise;
     }
     Intent::Other

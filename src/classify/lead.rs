@@ -6,12 +6,16 @@
 //! - **unvalued**: purchase interest but no contact;
 //! - none: neither.
 //!
-//! Contact data is personal: [`mask`] hides it wherever a mention is logged.
+//! Contact data is personal: [`mask`] hides it wherever a mention is logged. The cue phrases
+//! (purchase interest, test drive, near time frame) are found by [`super::phrases`]; the
+//! contact regexes run only on texts that could hold a contact.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::Serialize;
+
+use super::phrases::{self, INTEREST, MAYBE_EMAIL, MAYBE_PHONE, MONTHS_HINT, NEAR, TEST_DRIVE};
 
 /// A lead's grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,18 +48,6 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-        .expect("static regex")
-});
-static TEST_DRIVE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)试驾|试乘|test[\s-]?drive").expect("static regex"));
-/// Purchase interest: buying, prices, financing, trade-ins, visiting to buy.
-static INTEREST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)想买|要买|准备买|打算买|购车|买车|提车|订车|下定|定金|报价|落地价|多少钱|价格|优惠|首付|贷款|分期|置换|以旧换新|看车|到店|试驾|试乘|(?-u:\b)(?:buy|buying|purchase|quote|price|pricing|financing|finance|lease|trade[\s-]?in|test[\s-]?drive|dealer\s+visit)(?-u:\b)")
-        .expect("static regex")
-});
-/// A time frame near enough to be hot (about three months or less).
-static NEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?|(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)soon(?-u:\b)|(?-u:\b)asap(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)")
         .expect("static regex")
 });
 static MONTHS: LazyLock<Regex> = LazyLock::new(|| {
@@ -104,20 +96,32 @@ fn timeframe(text: &str) -> Option<u32> {
 
 /// Whether the text shows purchase interest.
 pub fn purchase_interest(text: &str) -> bool {
-    INTEREST.is_match(text)
+    phrases::scan(text) & INTEREST != 0
 }
 
 /// Grades a mention. `None` when it has neither purchase interest nor contact data.
 pub fn grade(text: &str) -> Option<Lead> {
-    let phone = PHONE.is_match(text);
-    let email = EMAIL.is_match(text);
-    let interest = purchase_interest(text);
-    let test_drive = TEST_DRIVE.is_match(text);
-    let timeframe_months = timeframe(text);
-    let near = test_drive || NEAR.is_match(text) || timeframe_months.is_some_and(|m| m <= 3);
+    from_cues(text, phrases::scan(text))
+}
+
+/// Grades a mention from the cue flags [`phrases::scan`] found in it. The phone, e-mail and
+/// time-frame regexes run only when the flags say they may match.
+pub fn from_cues(text: &str, found: u16) -> Option<Lead> {
+    let phone = found & MAYBE_PHONE != 0 && PHONE.is_match(text);
+    let email = found & MAYBE_EMAIL != 0 && EMAIL.is_match(text);
+    let interest = found & INTEREST != 0;
+    if !(phone || email || interest) {
+        return None;
+    }
+    let test_drive = found & TEST_DRIVE != 0;
+    let timeframe_months = if found & MONTHS_HINT != 0 {
+        timeframe(text)
+    } else {
+        None
+    };
+    let near = test_drive || found & NEAR != 0 || timeframe_months.is_some_and(|m| m <= 3);
     let grade = match (phone || email, interest) {
-        (false, false) => return None,
-        (false, true) => Grade::Unvalued,
+        (false, _) => Grade::Unvalued,
         (true, false) => Grade::Cold,
         (true, true) if phone && near => Grade::Hot,
         (true, true) => Grade::Warm,

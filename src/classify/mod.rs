@@ -5,6 +5,7 @@
 pub mod intent;
 pub mod keywords;
 pub mod lead;
+pub mod phrases;
 pub mod sentiment;
 
 use serde::Serialize;
@@ -63,9 +64,11 @@ impl Classifier {
         let sentiment = self.sentiment.classify(text);
         let matches = self.matcher.matches(text, author);
         let crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
+        // One scan for the cue phrases of both intent and lead.
+        let cues = phrases::scan(text);
         Classification {
-            intent: intent::intent(text, sentiment.score, crisis),
-            lead: lead::grade(text),
+            intent: intent::from_cues(cues, sentiment.score, crisis),
+            lead: lead::from_cues(text, cues),
             sentiment,
             matches: matches.into_iter().map(Into::into).collect(),
         }

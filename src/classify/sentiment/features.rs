@@ -41,6 +41,8 @@ const NS_PUNCT: u64 = 0x7777_0000_0000_0007;
 const NS_CUE: u64 = 0x8888_0000_0000_0008;
 const NS_LEX: u64 = 0x9999_0000_0000_0009;
 const NS_LEX_NEG: u64 = 0xAAAA_0000_0000_000A;
+const NS_VADER: u64 = 0xBBBB_0000_0000_000B;
+const NS_VADER_BIN: u64 = 0xCCCC_0000_0000_000C;
 const NEG_SALT: u64 = 0xA5A5_5A5A_C3C3_3C3C;
 
 #[inline]
@@ -79,6 +81,17 @@ pub struct Summary {
 /// two strong words are stronger than one however long the text.
 pub const LEXICON_HASHES: [u64; 2] = [NS_LEX, NS_LEX_NEG];
 
+/// The hash of the dense feature whose value is VADER's compound score (see `vader.rs`).
+pub const VADER_HASH: u64 = NS_VADER;
+
+/// The hash of the indicator feature of VADER's compound score rounded to a fifth (-5..=5):
+/// lets the model learn a non-linear use of the score (a compound near 0 means "neutral" more
+/// than "slightly positive").
+#[inline]
+pub fn vader_bin_hash(compound: f32) -> u64 {
+    mix(NS_VADER_BIN, ((compound * 5.0).round() as i64 + 5) as u64)
+}
+
 /// The hash of the feature for the cue at `index` of the cue table.
 #[inline]
 pub fn cue_hash(index: usize) -> u64 {
@@ -114,6 +127,19 @@ fn normalise(c: char) -> char {
         c if c.is_ascii() => c,
         c if c.is_uppercase() => c.to_lowercase().next().unwrap_or(c),
         c => c,
+    }
+}
+
+/// `char::is_uppercase`, without the Unicode table look-up for ASCII and for Han, kana and CJK
+/// punctuation (most characters of a Chinese text), which have no case.
+#[inline]
+fn is_upper(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_uppercase()
+    } else if ('\u{2E80}'..='\u{9FFF}').contains(&c) {
+        false
+    } else {
+        c.is_uppercase()
     }
 }
 
@@ -455,10 +481,7 @@ impl Extractor {
             word_letters: 0,
             contrast: 1.0,
         };
-        let mut chars = text
-            .chars()
-            .map(|c| (normalise(c), c.is_uppercase()))
-            .peekable();
+        let mut chars = text.chars().map(|c| (normalise(c), is_upper(c))).peekable();
         while let Some((c, upper)) = chars.next() {
             let class = classify_char(c);
             if class == Class::Skip {

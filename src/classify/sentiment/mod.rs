@@ -5,6 +5,7 @@
 //! text ──► cues (Aho-Corasick: emoji, emoticons, sarcasm) ──► prior logit + cue features ─┐
 //!      └─► features (char 1–3-grams, word 1–2-grams, negation scopes, emoji, punctuation) ─┴─►
 //!          hashed buckets ──► Σ weight / √n  (× damp for questions) + bias + prior ──► logit
+//!      └─► VADER's rules (vader.rs) ──► compound score and its bin, two more weighted features ─┘
 //! score = tanh(logit / 2) = 2·P(positive) − 1;   |score| < neutral threshold ⇒ neutral
 //! ```
 //!
@@ -18,18 +19,20 @@ pub mod cues;
 pub mod features;
 pub mod model;
 pub mod train;
+pub mod vader;
 
 use serde::{Deserialize, Serialize};
 
 use cues::Cues;
-use features::{bucket, cue_hash, Extractor, Sink, LEXICON_HASHES};
+use features::{bucket, cue_hash, vader_bin_hash, Extractor, Sink, LEXICON_HASHES, VADER_HASH};
 pub use model::{Model, ModelError};
+use vader::Vader;
 
 /// The weights trained by `herald-train-sentiment`, committed with the code.
 const EMBEDDED: &[u8] = include_bytes!("model.bin");
 
 /// English word valences (see the file's header for where they come from).
-const LEXICON_EN: &str = include_str!("lexicon_en.tsv");
+pub(crate) const LEXICON_EN: &str = include_str!("lexicon_en.tsv");
 
 /// The extractor the model is trained and run with.
 pub(crate) fn standard_extractor() -> Extractor {
@@ -81,6 +84,8 @@ pub struct Logit {
     pub bias: f32,
     /// Whether a sarcasm marker was found.
     pub sarcasm: bool,
+    /// VADER's compound score of the text (one of the model's inputs).
+    pub vader: f32,
 }
 
 impl Logit {
@@ -97,6 +102,7 @@ pub struct Sentiment {
     model: Model,
     extractor: Extractor,
     cues: Cues,
+    vader: Vader,
 }
 
 /// Sums the weights of the features of one text. Bucket indices are queued and summed a block
@@ -163,6 +169,7 @@ impl Sentiment {
             model,
             extractor: standard_extractor(),
             cues: Cues::new(),
+            vader: Vader::new(LEXICON_EN),
         }
     }
 
@@ -174,6 +181,11 @@ impl Sentiment {
     /// The feature extractor this classifier uses (for the benchmark's breakdown).
     pub fn extractor(&self) -> &Extractor {
         &self.extractor
+    }
+
+    /// VADER's rules as this classifier runs them (for the benchmark's breakdown).
+    pub fn vader(&self) -> &Vader {
+        &self.vader
     }
 
     /// The cue table this classifier uses (for the benchmark's breakdown).
@@ -235,8 +247,10 @@ impl Sentiment {
             dot.total() as f32 / (count as f32).sqrt()
         };
         let w = |h| f32::from(self.model.weights[bucket(h, self.model.bits)]);
-        let dense =
-            w(LEXICON_HASHES[0]) * summary.lexicon + w(LEXICON_HASHES[1]) * summary.lexicon_negated;
+        let vader = self.vader.score(text);
+        let dense = w(LEXICON_HASHES[0]) * summary.lexicon
+            + w(LEXICON_HASHES[1]) * summary.lexicon_negated
+            + vader.map_or(0.0, |v| w(VADER_HASH) * v + w(vader_bin_hash(v)));
         let mut learned = (sparse + dense) * self.model.scale * damp;
         // Under a sarcasm marker the literal praise is the complaint ("love waiting 🙄", "great
         // service /s", "真行啊，呵呵"), so positive evidence from the words counts against the
@@ -252,6 +266,7 @@ impl Sentiment {
             prior: hits.prior,
             bias: self.model.bias,
             sarcasm: hits.sarcasm,
+            vader: vader.unwrap_or(0.0),
         }
     }
 }

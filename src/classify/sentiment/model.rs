@@ -19,7 +19,7 @@ pub const MAGIC: [u8; 4] = *b"HSNT";
 pub const FORMAT_VERSION: u16 = 1;
 /// The version of the feature extraction (`features.rs`, `cues.rs`) the weights were trained
 /// with. Bump it whenever a change there changes which feature a text produces.
-pub const FEATURE_VERSION: u16 = 1;
+pub const FEATURE_VERSION: u16 = 2;
 const HEADER: usize = 28;
 
 /// Why a weights file was refused.

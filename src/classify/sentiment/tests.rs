@@ -191,6 +191,7 @@ fn embedded_model_reads_car_mentions() {
 }
 
 /// Floors a few points under what the shipped model reaches, so a worse retrain fails.
-/// The shipped model: 0.817 (49/60) and 1.000 (42/42).
-const MIN_FIXTURE_ACCURACY: f64 = 0.75;
-const MIN_FIXTURE_SIGN: f64 = 0.90;
+/// The shipped model: 0.967 (58/60) and 1.000 (42/42); the one before VADER's rules were a
+/// feature: 0.817 and 1.000.
+const MIN_FIXTURE_ACCURACY: f64 = 0.90;
+const MIN_FIXTURE_SIGN: f64 = 0.95;
