@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::config::{SourceConfig, SourceKind};
+use super::search::{BlueskySearch, MastodonKeywords};
 use super::social::{BlueskyMentions, MastodonMentions};
 use super::{feed, page, Parsed};
 use crate::classify::lead::mask;
@@ -31,6 +32,10 @@ pub enum Source {
         selectors: page::Selectors,
         tz: Tz,
     },
+    /// Bluesky posts matching search queries.
+    BlueskySearch(BlueskySearch),
+    /// Mastodon hashtag timelines or status searches.
+    MastodonKeywords(MastodonKeywords),
 }
 
 impl Source {
@@ -78,6 +83,40 @@ impl Source {
                 selectors: selectors.clone(),
                 tz,
             },
+            SourceKind::BlueskySearch {
+                pds_url,
+                identifier,
+                password_env,
+                queries,
+            } => Source::BlueskySearch(BlueskySearch::new(
+                crate::publish::bluesky::Bluesky::new(
+                    http,
+                    pds_url.clone(),
+                    identifier.clone(),
+                    secret(password_env)?,
+                ),
+                queries.clone(),
+            )),
+            SourceKind::MastodonHashtag {
+                base_url,
+                token_env,
+                hashtags,
+            } => Source::MastodonKeywords(MastodonKeywords::hashtags(
+                http,
+                base_url.clone(),
+                token_env.as_deref().map(secret).transpose()?,
+                hashtags,
+            )),
+            SourceKind::MastodonSearch {
+                base_url,
+                token_env,
+                queries,
+            } => Source::MastodonKeywords(MastodonKeywords::searches(
+                http,
+                base_url.clone(),
+                secret(token_env)?,
+                queries,
+            )),
         })
     }
 
@@ -86,6 +125,8 @@ impl Source {
         match self {
             Source::Mastodon(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
             Source::Bluesky(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
+            Source::BlueskySearch(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
+            Source::MastodonKeywords(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
             Source::Feed { http, url } => {
                 let Some((body, next)) = conditional_get(http, url, cursor).await? else {
                     return Ok((Parsed::default(), cursor.map(str::to_string)));
@@ -161,26 +202,74 @@ async fn conditional_get(
     Ok(Some((body.to_vec(), Some(next.to_string()))))
 }
 
+/// What one source has done since the listener started, counted where it is logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Polls tried.
+    pub polls: u64,
+    /// Polls that failed (an error answer, an unreadable body, no connection).
+    pub failures: u64,
+    /// Mentions stored for the first time.
+    pub new: u64,
+    /// Items skipped as unreadable.
+    pub skipped: u64,
+}
+
 /// Polls sources and stores what they find.
 #[derive(Clone)]
 pub struct Listener {
     store: Store,
     classifier: Arc<Classifier>,
+    stats: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SourceStats>>>,
 }
 
 impl Listener {
     pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
-        Self { store, classifier }
+        Self {
+            store,
+            classifier,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The counts of the source named `name` so far.
+    pub fn stats(&self, name: &str) -> SourceStats {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn count(&self, name: &str, f: impl FnOnce(&mut SourceStats)) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(stats.entry(name.to_string()).or_default());
     }
 
     /// One poll of one source: classifies and stores new mentions, moves the cursor. Returns
-    /// how many mentions were new.
+    /// how many mentions were new. A failed poll leaves the cursor where it was and is
+    /// counted; the caller logs it and backs off.
     pub async fn poll_once(&self, name: &str, source: &Source) -> Result<usize, String> {
+        self.count(name, |s| s.polls += 1);
+        let result = self.poll_inner(name, source).await;
+        if result.is_err() {
+            self.count(name, |s| s.failures += 1);
+        }
+        result
+    }
+
+    async fn poll_inner(&self, name: &str, source: &Source) -> Result<usize, String> {
         let cursor = self.store.cursor(name).map_err(|e| e.to_string())?;
         let (parsed, next) = source.poll(cursor.as_deref()).await?;
         for why in &parsed.skipped {
             warn!(source = name, why = %why, "Skipped an unreadable item");
         }
+        let skipped = parsed.skipped.len() as u64;
+        self.count(name, |s| s.skipped += skipped);
         let mut new = 0;
         for m in parsed.mentions {
             let c = self.classifier.classify(&m.text, Some(&m.author));
@@ -202,6 +291,7 @@ impl Listener {
                 );
             }
         }
+        self.count(name, |s| s.new += new as u64);
         if let Some(next) = next {
             self.store
                 .set_cursor(name, &next)
@@ -233,6 +323,10 @@ impl Listener {
                 }
                 Err(e) => {
                     failures += 1;
+                    self.count(&name, |s| {
+                        s.polls += 1;
+                        s.failures += 1;
+                    });
                     warn!(source = %name, error = %e, "Source poll crashed; restarting it");
                 }
             }
