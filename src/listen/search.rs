@@ -122,7 +122,12 @@ pub fn read_bluesky_page(
         if newest.is_none_or(|n| at > n) {
             newest = Some(at);
         }
-        if uri.is_empty() || cursor.seen.contains_key(uri) {
+        if uri.is_empty() {
+            out.skipped
+                .push(format!("search {query:?}: post without a uri"));
+            continue;
+        }
+        if cursor.seen.contains_key(uri) {
             continue;
         }
         match bluesky_post(post) {
@@ -209,7 +214,8 @@ impl BlueskySearch {
     }
 }
 
-/// Mastodon ids are decimal strings of growing length: compare as numbers.
+/// Mastodon ids are decimal strings of growing length: compare as numbers (which also orders
+/// Pleroma's fixed-length base-62 ids, as their alphabet is in ASCII order).
 fn newer(a: &str, b: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
@@ -235,8 +241,10 @@ pub fn read_mastodon_page(
     let mut newest: Option<String> = None;
     let mut fresh = 0;
     for s in list {
+        // Mastodon's ids are decimal; Pleroma's and Akkoma's are base-62 of a fixed length.
+        // Both order by length, then bytes (see `newer`).
         let Some(id) = s["id"].as_str().filter(|id| {
-            !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_digit())
+            !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric())
         }) else {
             out.skipped.push(format!("{key}: status without an id"));
             continue;

@@ -9,3 +9,4 @@ mod peers;
 mod plan;
 mod publish;
 mod run;
+mod search;
