@@ -138,7 +138,7 @@ fn validate(
     };
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
-    let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
+    let sources = crate::listen::config::validate(raw.sources, src, &mut errors, warnings);
 
     if errors.is_empty() {
         Ok(HeraldConfig {

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::page::Selectors;
 use crate::config::source::TomlSource;
-use crate::config::{is_slug, ConfigError};
+use crate::config::{is_slug, ConfigError, Warning};
 
 /// One validated source.
 #[derive(Debug, Clone)]
@@ -216,11 +216,35 @@ pub(crate) struct RawPage {
     interval_seconds: Option<i64>,
 }
 
-/// Validates every source, appending problems to `errors`.
+/// Whether `s` can name an environment variable (`A-Z`, `0-9`, `_`, not starting with a digit).
+fn is_env_name(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The keys naming a secret's environment variable in a source, with the names.
+fn secret_vars(kind: &SourceKind) -> Vec<(&'static str, &str)> {
+    match kind {
+        SourceKind::Mastodon { token_env, .. } | SourceKind::MastodonSearch { token_env, .. } => {
+            vec![("token_env", token_env)]
+        }
+        SourceKind::MastodonHashtag { token_env, .. } => token_env
+            .iter()
+            .map(|t| ("token_env", t.as_str()))
+            .collect(),
+        SourceKind::Bluesky { password_env, .. }
+        | SourceKind::BlueskySearch { password_env, .. } => vec![("password_env", password_env)],
+        SourceKind::Feed { .. } | SourceKind::Page { .. } => vec![],
+    }
+}
+
+/// Validates every source, appending problems to `errors` and unset secrets to `warnings`.
 pub(crate) fn validate(
     raw: Vec<RawSource>,
     src: &TomlSource,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<SourceConfig> {
     let mut out = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -334,6 +358,25 @@ pub(crate) fn validate(
                 60
             }
         };
+        for (key, var) in kind.as_ref().map(secret_vars).unwrap_or_default() {
+            if !is_env_name(var) {
+                // The value is not repeated: it may be the secret itself, pasted by mistake.
+                problems.push((
+                    at(key),
+                    "not an environment variable name (A-Z, 0-9, _): herald reads secrets \
+                     from the environment, never from this file"
+                        .into(),
+                ));
+            } else if std::env::var_os(var).is_none() {
+                warnings.push(Warning {
+                    file: src.path.clone(),
+                    key: at(key),
+                    why: format!(
+                        "environment variable {var} is not set; source {name:?} cannot listen until it is"
+                    ),
+                });
+            }
+        }
         for (key, why) in &problems {
             errors.push(src.error(key, why.clone()));
         }

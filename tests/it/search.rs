@@ -223,6 +223,42 @@ fn an_unknown_key_in_a_keyword_source_is_named_with_its_line() {
 }
 
 #[test]
+fn a_secret_pasted_where_its_variable_name_belongs_is_refused_and_not_repeated() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"find\"\nkind = \"mastodon-search\"\nbase_url = \"https://m.example\"\ntoken_env = \"zQ9-secret-token-value\"\nqueries = [\"x\"]\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("herald.toml:5:1: sources[0].token_env: not an environment variable name"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("zQ9-secret"),
+        "the secret is never echoed:\n{}",
+        run.stderr
+    );
+    // A well-formed name that is not set is a warning: herald can be checked before the
+    // secrets are in place.
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"sky\"\nkind = \"bluesky-search\"\npds_url = \"https://p.example\"\nidentifier = \"b\"\npassword_env = \"HERALD_IT_SURELY_UNSET_VAR\"\nqueries = [\"x\"]\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sources[0].password_env: warning: environment variable HERALD_IT_SURELY_UNSET_VAR is not set"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_valid_keyword_configuration_passes_check() {
     let ws = Workspace::new();
     ws.write(
