@@ -791,3 +791,80 @@ async fn a_failing_search_source_is_retried_with_backoff_until_it_answers() {
     assert_eq!((stats.failures, stats.new), (3, 1), "{stats:?}");
     assert_eq!(bench.stored("奇骏 abc").len(), 1);
 }
+
+// ---- `herald run` with keyword sources from herald.toml -------------------------------------
+
+/// `herald run` in `ws` for `secs` seconds, then SIGTERM.
+fn run_for(ws: &Workspace, env: &[(&str, &str)], secs: u64) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.arg("run")
+        .current_dir(ws.path())
+        .env_remove("HERALD_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("herald run");
+    std::thread::sleep(Duration::from_secs(secs));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn stored_by_cli(ws: &Workspace, needle: &str) -> Vec<Value> {
+    let run = ws.herald(&["mentions", "--json", "--search", needle]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_run_listens_to_keyword_sources_from_its_configuration() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
+    let p = crate::peers::peers();
+    let n = nonce();
+    let keyword = format!("Run{n}");
+    let bsky_uri =
+        alice_posts_on_bluesky(&p, &format!("@brand.test 奇骏 {keyword} 真不错，推荐")).await;
+    let masto_id = alice_posts_on_mastodon(
+        &p.mastodon,
+        &format!("奇骏 #{} 真不错", keyword.to_lowercase()),
+    )
+    .await;
+    let account = bluesky_account(&p.pds);
+    eventually("the post in search", || async {
+        account
+            .query("app.bsky.feed.searchPosts", &[("q", keyword.as_str())])
+            .await
+            .is_ok_and(|v| v["posts"].as_array().is_some_and(|a| !a.is_empty()))
+    })
+    .await;
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        &format!(
+            "[[sources]]\nname = \"sky\"\nkind = \"bluesky-search\"\npds_url = \"{}\"\nidentifier = \"brand.test\"\npassword_env = \"HERALD_IT_PW\"\nqueries = [\"{keyword}\"]\ninterval_seconds = 1\n\n[[sources]]\nname = \"tags\"\nkind = \"mastodon-hashtag\"\nbase_url = \"{}\"\nhashtags = [\"#{keyword}\"]\ninterval_seconds = 1\n",
+            p.pds, p.mastodon
+        ),
+    );
+    let env = [("HERALD_IT_PW", "brand-pass")];
+    run_for(&ws, &env, 5);
+    let found = stored_by_cli(&ws, &keyword);
+    let mut ids: Vec<&str> = found.iter().filter_map(|m| m["id"].as_str()).collect();
+    ids.sort_unstable();
+    let host = url::Url::parse(&p.mastodon).expect("url");
+    let masto = format!("mastodon:{}:{masto_id}", host.host_str().expect("host"));
+    let mut want = vec![bsky_uri.as_str(), masto.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "{found:?}");
+    assert!(found
+        .iter()
+        .all(|m| m["classification"]["sentiment"]["label"].is_string()));
+    // Again from the stored cursors: nothing twice.
+    run_for(&ws, &env, 3);
+    assert_eq!(stored_by_cli(&ws, &keyword).len(), 2);
+}
