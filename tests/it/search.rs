@@ -639,7 +639,10 @@ async fn mastodon_faults_are_counted_and_skipped_and_the_cursor_holds() {
             assert_eq!(result, Ok(0));
         } else {
             let e = result.expect_err("a failed poll");
-            assert!(!e.contains("brand-token"), "no secret in errors: {e}");
+            assert!(!e.why.contains("brand-token"), "no secret in errors: {e}");
+            // mastodon-mock's rate limit says Retry-After: 300; the loop waits at least that.
+            let asked = (effect["type"] == "ratelimit").then(|| Duration::from_secs(300));
+            assert_eq!(e.retry_after, asked, "{e}");
         }
     }
     p.mastodon_clear_faults().await;
@@ -720,8 +723,14 @@ async fn bluesky_search_faults_are_logged_counted_and_skipped() {
         bluesky_account(&server.uri()),
         vec!["奇骏".into()],
     ));
-    for _ in 0..3 {
-        assert!(bench.listener.poll_once("sky", &source).await.is_err());
+    for i in 0..3 {
+        let e = bench
+            .listener
+            .poll_once("sky", &source)
+            .await
+            .expect_err("a failed poll");
+        let asked = (i == 0).then(|| Duration::from_secs(30));
+        assert_eq!(e.retry_after, asked, "{e}");
         assert_eq!(
             bench.store.cursor("sky").expect("cursor"),
             None,
