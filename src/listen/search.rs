@@ -43,8 +43,10 @@ const MAX_SEEN: usize = 2_000;
 /// within the look-back window, with their `sortAt`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BlueskyCursor {
+    /// Per query, the newest `sortAt` seen.
     #[serde(default)]
     pub queries: BTreeMap<String, DateTime<Utc>>,
+    /// Post URIs emitted within the look-back window, with their `sortAt`.
     #[serde(default)]
     pub seen: BTreeMap<String, DateTime<Utc>>,
 }
@@ -165,6 +167,8 @@ impl BlueskySearch {
         cursor: Option<&str>,
     ) -> Result<(Parsed, Option<String>), PublishError> {
         let mut state = BlueskyCursor::load(cursor);
+        // A query taken out of the configuration no longer holds posts in the window.
+        state.queries.retain(|q, _| self.queries.contains(q));
         let mut out = Parsed::default();
         for query in &self.queries {
             let mut page_cursor: Option<String> = None;
@@ -273,6 +277,16 @@ enum MastodonFeed {
     Hashtag(String),
     /// Statuses found by full-text search.
     Search(String),
+}
+
+impl MastodonFeed {
+    /// The feed's key in the cursor: `#tag` for a hashtag, the query for a search.
+    fn key(&self) -> String {
+        match self {
+            MastodonFeed::Hashtag(t) => format!("#{t}"),
+            MastodonFeed::Search(q) => q.clone(),
+        }
+    }
 }
 
 /// Hashtag timelines or status searches on a Mastodon server.
@@ -406,12 +420,10 @@ impl MastodonKeywords {
         let mut state: MastodonCursor = cursor
             .and_then(|c| serde_json::from_str(c).ok())
             .unwrap_or_default();
+        state.retain(|key, _| self.feeds.iter().any(|f| f.key() == *key));
         let mut out = Parsed::default();
         for feed in &self.feeds {
-            let key = match feed {
-                MastodonFeed::Hashtag(t) => format!("#{t}"),
-                MastodonFeed::Search(q) => q.clone(),
-            };
+            let key = feed.key();
             let first = !state.contains_key(&key);
             let mut url = self.url_for(feed, state.get(&key).map(String::as_str))?;
             for page in 0..MAX_PAGES {
