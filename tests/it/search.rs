@@ -359,6 +359,15 @@ where
 
 /// Posts as alice on the Bluesky dev network, mentioning brand.test; returns the post's URI.
 async fn alice_posts_on_bluesky(p: &crate::peers::Peers, text: &str) -> String {
+    alice_posts_on_bluesky_at(p, text, chrono::Utc::now()).await
+}
+
+/// As [`alice_posts_on_bluesky`], with the post claiming to be written at `at`.
+async fn alice_posts_on_bluesky_at(
+    p: &crate::peers::Peers,
+    text: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
     let (alice_did, alice_jwt) = p.bsky_login("alice.test", "alice-pass").await;
     let (brand_did, _) = p.bsky_login("brand.test", "brand-pass").await;
     let end = "@brand.test".len();
@@ -373,7 +382,7 @@ async fn alice_posts_on_bluesky(p: &crate::peers::Peers, text: &str) -> String {
                 "$type": "app.bsky.feed.post",
                 "text": text,
                 "langs": ["zh"],
-                "createdAt": chrono::Utc::now().to_rfc3339(),
+                "createdAt": at.to_rfc3339(),
                 "facets": [{ "index": { "byteStart": 0, "byteEnd": end }, "features": [{ "$type": "app.bsky.richtext.facet#mention", "did": brand_did }] }]
             }
         }))
@@ -477,18 +486,29 @@ async fn a_bluesky_keyword_post_is_found_in_one_poll_stored_once_and_classified(
     assert_eq!(bench.listener.poll_once("sky-search", &source).await, Ok(0));
     assert_eq!(bench.stored(&keyword).len(), 1);
 
-    // A later post with the keyword is the only thing the next poll finds.
+    // Later posts with the keyword are the only things the next poll finds, including one that
+    // search sorts below the posts already seen: it claims to be written five minutes ago, so
+    // its sortAt (the earlier of its own time and its indexing) is older than the cursor's
+    // newest, as with a post the AppView indexed late.
     let later = alice_posts_on_bluesky(&p, &format!("@brand.test 再问一下 {keyword} 的价格")).await;
-    eventually("the second post in search", || async {
+    let backdated = alice_posts_on_bluesky_at(
+        &p,
+        &format!("@brand.test 补发 {keyword} 昨天的试驾"),
+        chrono::Utc::now() - chrono::TimeDelta::minutes(5),
+    )
+    .await;
+    eventually("the new posts in search", || async {
         account
             .query("app.bsky.feed.searchPosts", &[("q", keyword.as_str())])
             .await
-            .is_ok_and(|v| v["posts"].as_array().is_some_and(|a| a.len() == 2))
+            .is_ok_and(|v| v["posts"].as_array().is_some_and(|a| a.len() == 3))
     })
     .await;
     let cursor = bench.store.cursor("sky-search").expect("cursor");
-    let (parsed, _) = source.poll(cursor.as_deref()).await.expect("poll");
-    assert_eq!(search::ids(&parsed), [later.as_str()]);
+    let (parsed, next) = source.poll(cursor.as_deref()).await.expect("poll");
+    assert_eq!(search::ids(&parsed), [backdated.as_str(), later.as_str()]);
+    let (parsed, _) = source.poll(next.as_deref()).await.expect("poll");
+    assert!(parsed.mentions.is_empty(), "{:?}", search::ids(&parsed));
 }
 
 /// Posts a status as alice on mastodon-mock.
