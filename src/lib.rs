@@ -11,6 +11,8 @@
 //! - [`store`]: the sled store; the only module that knows sled.
 //! - [`publish`]: channel configuration (and, later, publishing).
 //! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
+//! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
+//!   cursors into mentions, classified and stored once.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 
 pub mod app;
