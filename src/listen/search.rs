@@ -457,6 +457,9 @@ impl MastodonKeywords {
                 };
             }
         }
+        // A status with two watched hashtags, or found by two queries, is one mention.
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
         out.mentions.sort_by_key(|m| m.created_at);
         let next = serde_json::to_string(&state).map_err(|e| PublishError::Setup(e.to_string()))?;
         Ok((out, Some(next)))
@@ -568,6 +571,17 @@ mod tests {
             !read_bluesky_page("q", &page, &mut c, &mut Parsed::default()),
             "still inside the window: read on"
         );
+    }
+
+    #[test]
+    fn bluesky_a_post_matching_two_queries_is_emitted_once() {
+        let mut c = BlueskyCursor::default();
+        let mut out = Parsed::default();
+        let page = json!({ "posts": [post("a", "2026-11-22T10:00:00Z", "奇骏 X-Trail")] });
+        read_bluesky_page("奇骏", &page, &mut c, &mut out);
+        read_bluesky_page("X-Trail", &page, &mut c, &mut out);
+        assert_eq!(out.mentions.len(), 1);
+        assert_eq!(c.queries.len(), 2, "each query keeps its own place");
     }
 
     #[test]

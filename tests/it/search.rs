@@ -545,11 +545,12 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
         None,
         std::slice::from_ref(&tag),
     ));
+    // Two queries that find the same status: one mention.
     let found_by_search = Source::MastodonKeywords(MastodonKeywords::searches(
         http(),
         base.clone(),
         "brand-token".into(),
-        std::slice::from_ref(&tag),
+        &[tag.clone(), format!("#{tag}")],
     ));
     let mentions = Source::Mastodon(MastodonMentions::new(
         http(),
