@@ -62,7 +62,7 @@ impl BlueskyCursor {
 
     /// Forgets posts older than the look-back window of every query, then the oldest beyond
     /// [`MAX_SEEN`].
-    fn prune(&mut self) {
+    pub fn prune(&mut self) {
         if let Some(oldest) = self.queries.values().min() {
             let keep_from = *oldest - BLUESKY_LOOKBACK;
             self.seen.retain(|_, at| *at >= keep_from);
