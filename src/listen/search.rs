@@ -61,7 +61,7 @@ impl BlueskyCursor {
     }
 
     /// Forgets posts older than the look-back window of every query, then the oldest beyond
-    /// [`MAX_SEEN`].
+    /// 2,000 (so the cursor stays small for a busy term).
     pub fn prune(&mut self) {
         if let Some(oldest) = self.queries.values().min() {
             let keep_from = *oldest - BLUESKY_LOOKBACK;
