@@ -14,6 +14,8 @@
 //! - [`crisis`]: the spike detector (pure), alert episodes, `herald replay`'s pipeline, and the
 //!   delivery of alerts to people (`crisis::notify`: WeCom, DingTalk, Feishu, Slack, webhook,
 //!   e-mail).
+//! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
+//!   cursors into mentions, classified and stored once.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 

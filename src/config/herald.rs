@@ -147,7 +147,7 @@ fn validate(
     };
 
     let publish = channels::validate_settings(raw.publish, src, &mut errors);
-    let sources = crate::listen::config::validate(raw.sources, src, &mut errors);
+    let sources = crate::listen::config::validate(raw.sources, src, &mut errors, warnings);
     let web = raw
         .web
         .map(|w| crate::web::config::validate(w, src, &mut errors, warnings));

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::page::Selectors;
 use crate::config::source::TomlSource;
-use crate::config::{is_slug, ConfigError};
+use crate::config::{is_slug, ConfigError, Warning};
 
 /// One validated source.
 #[derive(Debug, Clone)]
@@ -30,6 +30,25 @@ pub enum SourceKind {
     Feed { url: Url },
     /// A web page read by CSS selectors.
     Page { url: Url, selectors: Selectors },
+    /// Posts matching search queries on Bluesky, through the account's PDS.
+    BlueskySearch {
+        pds_url: Url,
+        identifier: String,
+        password_env: String,
+        queries: Vec<String>,
+    },
+    /// Public Mastodon statuses with some hashtags (stored without `#`).
+    MastodonHashtag {
+        base_url: Url,
+        token_env: Option<String>,
+        hashtags: Vec<String>,
+    },
+    /// Mastodon statuses found by full-text search (`/api/v2/search`).
+    MastodonSearch {
+        base_url: Url,
+        token_env: String,
+        queries: Vec<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +58,122 @@ pub(crate) enum RawSource {
     Bluesky(RawBluesky),
     Feed(RawFeed),
     Page(RawPage),
+    #[serde(rename = "bluesky-search")]
+    BlueskySearch(RawBlueskySearch),
+    #[serde(rename = "mastodon-hashtag")]
+    MastodonHashtag(RawMastodonHashtag),
+    #[serde(rename = "mastodon-search")]
+    MastodonSearch(RawMastodonSearch),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBlueskySearch {
+    name: String,
+    pds_url: String,
+    identifier: String,
+    password_env: String,
+    queries: Vec<String>,
+    interval_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMastodonHashtag {
+    name: String,
+    base_url: String,
+    hashtags: Vec<String>,
+    token_env: Option<String>,
+    interval_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMastodonSearch {
+    name: String,
+    base_url: String,
+    token_env: String,
+    queries: Vec<String>,
+    interval_seconds: Option<i64>,
+}
+
+/// Most queries or hashtags one source may watch: each costs a request per poll.
+const MAX_TERMS: usize = 50;
+
+/// Checks a list of search queries: present, not blank, not too long, not repeated.
+fn check_queries(
+    queries: &[String],
+    problems: &mut Vec<(String, String)>,
+    at: &dyn Fn(&str) -> String,
+) {
+    if queries.is_empty() {
+        problems.push((at("queries"), "give at least one query".into()));
+    }
+    if queries.len() > MAX_TERMS {
+        problems.push((
+            at("queries"),
+            format!("{} queries; at most {MAX_TERMS}", queries.len()),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (j, q) in queries.iter().enumerate() {
+        if q.trim().is_empty() {
+            problems.push((
+                at(&format!("queries[{j}]")),
+                "a query cannot be blank".into(),
+            ));
+        } else if q.chars().count() > 300 {
+            problems.push((
+                at(&format!("queries[{j}]")),
+                "longer than 300 characters".into(),
+            ));
+        } else if !seen.insert(q.as_str()) {
+            problems.push((
+                at(&format!("queries[{j}]")),
+                format!("{q:?} is listed twice"),
+            ));
+        }
+    }
+}
+
+/// Checks hashtags and returns them without their `#`, lowercased as servers compare them.
+fn check_hashtags(
+    tags: &[String],
+    problems: &mut Vec<(String, String)>,
+    at: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    if tags.is_empty() {
+        problems.push((at("hashtags"), "give at least one hashtag".into()));
+    }
+    if tags.len() > MAX_TERMS {
+        problems.push((
+            at("hashtags"),
+            format!("{} hashtags; at most {MAX_TERMS}", tags.len()),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (j, t) in tags.iter().enumerate() {
+        let tag = t.strip_prefix('#').unwrap_or(t).to_lowercase();
+        // Mastodon's hashtags are letters, digits, `_` and the middle dot.
+        if tag.is_empty()
+            || !tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '·')
+        {
+            problems.push((
+                at(&format!("hashtags[{j}]")),
+                format!("{t:?} is not a hashtag: use letters, digits and '_'"),
+            ));
+        } else if out.contains(&tag) {
+            problems.push((
+                at(&format!("hashtags[{j}]")),
+                format!("{t:?} is listed twice"),
+            ));
+        } else {
+            out.push(tag);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,11 +216,35 @@ pub(crate) struct RawPage {
     interval_seconds: Option<i64>,
 }
 
-/// Validates every source, appending problems to `errors`.
+/// Whether `s` can name an environment variable (`A-Z`, `0-9`, `_`, not starting with a digit).
+fn is_env_name(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The keys naming a secret's environment variable in a source, with the names.
+fn secret_vars(kind: &SourceKind) -> Vec<(&'static str, &str)> {
+    match kind {
+        SourceKind::Mastodon { token_env, .. } | SourceKind::MastodonSearch { token_env, .. } => {
+            vec![("token_env", token_env)]
+        }
+        SourceKind::MastodonHashtag { token_env, .. } => token_env
+            .iter()
+            .map(|t| ("token_env", t.as_str()))
+            .collect(),
+        SourceKind::Bluesky { password_env, .. }
+        | SourceKind::BlueskySearch { password_env, .. } => vec![("password_env", password_env)],
+        SourceKind::Feed { .. } | SourceKind::Page { .. } => vec![],
+    }
+}
+
+/// Validates every source, appending problems to `errors` and unset secrets to `warnings`.
 pub(crate) fn validate(
     raw: Vec<RawSource>,
     src: &TomlSource,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<SourceConfig> {
     let mut out = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -143,6 +302,40 @@ pub(crate) fn validate(
                     .map(|(url, selectors)| SourceKind::Page { url, selectors });
                 (r.name, r.interval_seconds, kind)
             }
+            RawSource::BlueskySearch(r) => {
+                check_queries(&r.queries, &mut problems, &at);
+                let kind = url("pds_url", &r.pds_url, &mut problems).map(|pds_url| {
+                    SourceKind::BlueskySearch {
+                        pds_url,
+                        identifier: r.identifier,
+                        password_env: r.password_env,
+                        queries: r.queries,
+                    }
+                });
+                (r.name, r.interval_seconds, kind)
+            }
+            RawSource::MastodonHashtag(r) => {
+                let hashtags = check_hashtags(&r.hashtags, &mut problems, &at);
+                let kind = url("base_url", &r.base_url, &mut problems).map(|base_url| {
+                    SourceKind::MastodonHashtag {
+                        base_url,
+                        token_env: r.token_env,
+                        hashtags,
+                    }
+                });
+                (r.name, r.interval_seconds, kind)
+            }
+            RawSource::MastodonSearch(r) => {
+                check_queries(&r.queries, &mut problems, &at);
+                let kind = url("base_url", &r.base_url, &mut problems).map(|base_url| {
+                    SourceKind::MastodonSearch {
+                        base_url,
+                        token_env: r.token_env,
+                        queries: r.queries,
+                    }
+                });
+                (r.name, r.interval_seconds, kind)
+            }
         };
         if !is_slug(&name) {
             problems.push((
@@ -165,6 +358,25 @@ pub(crate) fn validate(
                 60
             }
         };
+        for (key, var) in kind.as_ref().map(secret_vars).unwrap_or_default() {
+            if !is_env_name(var) {
+                // The value is not repeated: it may be the secret itself, pasted by mistake.
+                problems.push((
+                    at(key),
+                    "not an environment variable name (A-Z, 0-9, _): herald reads secrets \
+                     from the environment, never from this file"
+                        .into(),
+                ));
+            } else if std::env::var_os(var).is_none() {
+                warnings.push(Warning {
+                    file: src.path.clone(),
+                    key: at(key),
+                    why: format!(
+                        "environment variable {var} is not set; source {name:?} cannot listen until it is"
+                    ),
+                });
+            }
+        }
         for (key, why) in &problems {
             errors.push(src.error(key, why.clone()));
         }

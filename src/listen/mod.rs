@@ -1,14 +1,18 @@
 //! Listening: turning what sources return into [`Mention`]s.
 //!
-//! So far the parsers of two source kinds, pure functions of the bytes fetched: feeds
-//! (RSS, Atom, JSON Feed, by `feed-rs`) and web pages (forum threads, search results, by CSS
-//! selectors with `scraper`). Each parser skips and counts what it cannot read instead of
-//! failing the whole response.
+//! The source kinds: mentions of the brand's own accounts ([`social`]: Mastodon and Bluesky
+//! notifications), keyword searches and hashtags ([`search`]: Bluesky `searchPosts`, Mastodon
+//! hashtag timelines and status search), feeds ([`feed`]: RSS, Atom, JSON Feed, by `feed-rs`)
+//! and web pages ([`page`]: forum threads, search results, by CSS selectors with `scraper`);
+//! their configuration ([`config`]) and the one polling loop that runs them all ([`run`]). Each
+//! parser skips and counts what it cannot read instead of failing the whole response. This
+//! module does not classify or store: the loop hands mentions to `classify` and `store`.
 
 pub mod config;
 pub mod feed;
 pub mod page;
 pub mod run;
+pub mod search;
 pub mod social;
 
 use chrono::{DateTime, Utc};

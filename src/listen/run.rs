@@ -11,11 +11,64 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::config::{SourceConfig, SourceKind};
+use super::search::{BlueskySearch, MastodonKeywords};
 use super::social::{BlueskyMentions, MastodonMentions};
 use super::{feed, page, Parsed};
 use crate::classify::lead::mask;
 use crate::classify::Classifier;
 use crate::store::{Store, StoredMention};
+
+/// Why a poll failed, and how long the server asked us to wait before the next one, if it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollError {
+    pub why: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for PollError {}
+
+impl From<String> for PollError {
+    fn from(why: String) -> Self {
+        Self {
+            why,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<crate::publish::PublishError> for PollError {
+    fn from(e: crate::publish::PublishError) -> Self {
+        let retry_after = match &e {
+            crate::publish::PublishError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        };
+        Self {
+            why: e.to_string(),
+            retry_after,
+        }
+    }
+}
+
+/// The longest a server's `Retry-After` may hold a source back: a bad header must not silence
+/// it for days.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// How long to wait before the next poll: the interval after a success; after `failures`
+/// failures in a row, the interval doubled per failure up to ten intervals, and never less than
+/// what the server asked for (capped at an hour).
+pub fn next_wait(interval: Duration, failures: u32, retry_after: Option<Duration>) -> Duration {
+    if failures == 0 {
+        return interval;
+    }
+    let backoff = (interval * 2u32.saturating_pow(failures.min(8))).min(interval * 10);
+    backoff.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER))
+}
 
 /// A source ready to poll.
 pub enum Source {
@@ -31,6 +84,10 @@ pub enum Source {
         selectors: page::Selectors,
         tz: Tz,
     },
+    /// Bluesky posts matching search queries.
+    BlueskySearch(BlueskySearch),
+    /// Mastodon hashtag timelines or status searches.
+    MastodonKeywords(MastodonKeywords),
 }
 
 impl Source {
@@ -78,14 +135,50 @@ impl Source {
                 selectors: selectors.clone(),
                 tz,
             },
+            SourceKind::BlueskySearch {
+                pds_url,
+                identifier,
+                password_env,
+                queries,
+            } => Source::BlueskySearch(BlueskySearch::new(
+                crate::publish::bluesky::Bluesky::new(
+                    http,
+                    pds_url.clone(),
+                    identifier.clone(),
+                    secret(password_env)?,
+                ),
+                queries.clone(),
+            )),
+            SourceKind::MastodonHashtag {
+                base_url,
+                token_env,
+                hashtags,
+            } => Source::MastodonKeywords(MastodonKeywords::hashtags(
+                http,
+                base_url.clone(),
+                token_env.as_deref().map(secret).transpose()?,
+                hashtags,
+            )),
+            SourceKind::MastodonSearch {
+                base_url,
+                token_env,
+                queries,
+            } => Source::MastodonKeywords(MastodonKeywords::searches(
+                http,
+                base_url.clone(),
+                secret(token_env)?,
+                queries,
+            )),
         })
     }
 
     /// One poll from `cursor`: what is new, and the cursor to store.
-    pub async fn poll(&self, cursor: Option<&str>) -> Result<(Parsed, Option<String>), String> {
+    pub async fn poll(&self, cursor: Option<&str>) -> Result<(Parsed, Option<String>), PollError> {
         match self {
-            Source::Mastodon(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
-            Source::Bluesky(s) => s.poll(cursor).await.map_err(|e| e.to_string()),
+            Source::Mastodon(s) => Ok(s.poll(cursor).await?),
+            Source::Bluesky(s) => Ok(s.poll(cursor).await?),
+            Source::BlueskySearch(s) => Ok(s.poll(cursor).await?),
+            Source::MastodonKeywords(s) => Ok(s.poll(cursor).await?),
             Source::Feed { http, url } => {
                 let Some((body, next)) = conditional_get(http, url, cursor).await? else {
                     return Ok((Parsed::default(), cursor.map(str::to_string)));
@@ -118,7 +211,7 @@ async fn conditional_get(
     http: &reqwest::Client,
     url: &url::Url,
     cursor: Option<&str>,
-) -> Result<Option<(Vec<u8>, Option<String>)>, String> {
+) -> Result<Option<(Vec<u8>, Option<String>)>, PollError> {
     let validators: serde_json::Value = cursor
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or_default();
@@ -137,11 +230,10 @@ async fn conditional_get(
         return Ok(None);
     }
     if !answer.status().is_success() {
-        return Err(format!(
-            "{} from {}",
-            answer.status(),
-            url.host_str().unwrap_or("")
-        ));
+        return Err(PollError {
+            why: format!("{} from {}", answer.status(), url.host_str().unwrap_or("")),
+            retry_after: crate::publish::retry_after(answer.headers()),
+        });
     }
     let header = |h: reqwest::header::HeaderName| {
         answer
@@ -161,26 +253,74 @@ async fn conditional_get(
     Ok(Some((body.to_vec(), Some(next.to_string()))))
 }
 
+/// What one source has done since the listener started, counted where it is logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Polls tried.
+    pub polls: u64,
+    /// Polls that failed (an error answer, an unreadable body, no connection).
+    pub failures: u64,
+    /// Mentions stored for the first time.
+    pub new: u64,
+    /// Items skipped as unreadable.
+    pub skipped: u64,
+}
+
 /// Polls sources and stores what they find.
 #[derive(Clone)]
 pub struct Listener {
     store: Store,
     classifier: Arc<Classifier>,
+    stats: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SourceStats>>>,
 }
 
 impl Listener {
     pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
-        Self { store, classifier }
+        Self {
+            store,
+            classifier,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The counts of the source named `name` so far.
+    pub fn stats(&self, name: &str) -> SourceStats {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn count(&self, name: &str, f: impl FnOnce(&mut SourceStats)) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(stats.entry(name.to_string()).or_default());
     }
 
     /// One poll of one source: classifies and stores new mentions, moves the cursor. Returns
-    /// how many mentions were new.
-    pub async fn poll_once(&self, name: &str, source: &Source) -> Result<usize, String> {
+    /// how many mentions were new. A failed poll leaves the cursor where it was and is
+    /// counted; the caller logs it and backs off.
+    pub async fn poll_once(&self, name: &str, source: &Source) -> Result<usize, PollError> {
+        self.count(name, |s| s.polls += 1);
+        let result = self.poll_inner(name, source).await;
+        if result.is_err() {
+            self.count(name, |s| s.failures += 1);
+        }
+        result
+    }
+
+    async fn poll_inner(&self, name: &str, source: &Source) -> Result<usize, PollError> {
         let cursor = self.store.cursor(name).map_err(|e| e.to_string())?;
         let (parsed, next) = source.poll(cursor.as_deref()).await?;
         for why in &parsed.skipped {
             warn!(source = name, why = %why, "Skipped an unreadable item");
         }
+        let skipped = parsed.skipped.len() as u64;
+        self.count(name, |s| s.skipped += skipped);
         let mut new = 0;
         for m in parsed.mentions {
             let c = self.classifier.classify(&m.text, Some(&m.author));
@@ -202,6 +342,7 @@ impl Listener {
                 );
             }
         }
+        self.count(name, |s| s.new += new as u64);
         if let Some(next) = next {
             self.store
                 .set_cursor(name, &next)
@@ -210,8 +351,8 @@ impl Listener {
         Ok(new)
     }
 
-    /// Polls one source every `interval` until `shutdown`; a failure backs off (doubling, up to
-    /// ten intervals), a panic in a poll is caught and the source goes on.
+    /// Polls one source every `interval` until `shutdown`; a failure backs off (see
+    /// [`next_wait`]), a panic in a poll is caught and the source goes on.
     pub async fn run_source(
         self,
         name: String,
@@ -221,6 +362,7 @@ impl Listener {
     ) {
         let mut failures: u32 = 0;
         loop {
+            let mut retry_after = None;
             let poll = {
                 let (me, name, source) = (self.clone(), name.clone(), source.clone());
                 tokio::spawn(async move { me.poll_once(&name, &source).await })
@@ -229,22 +371,49 @@ impl Listener {
                 Ok(Ok(_)) => failures = 0,
                 Ok(Err(e)) => {
                     failures += 1;
-                    warn!(source = %name, error = %e, failures, "Source poll failed; backing off");
+                    retry_after = e.retry_after;
+                    warn!(source = %name, error = %e, failures, retry_after = ?e.retry_after, "Source poll failed; backing off");
                 }
                 Err(e) => {
                     failures += 1;
+                    self.count(&name, |s| {
+                        s.polls += 1;
+                        s.failures += 1;
+                    });
                     warn!(source = %name, error = %e, "Source poll crashed; restarting it");
                 }
             }
-            let wait = if failures == 0 {
-                interval
-            } else {
-                (interval * 2u32.saturating_pow(failures.min(8))).min(interval * 10)
-            };
+            let wait = next_wait(interval, failures, retry_after);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_back_off_and_respect_the_server() {
+        let s = Duration::from_secs;
+        for (failures, retry_after, want) in [
+            (0, None, s(60)),
+            (0, Some(s(900)), s(60)),
+            (1, None, s(120)),
+            (2, None, s(240)),
+            (9, None, s(600)),
+            (1, Some(s(300)), s(300)),
+            (1, Some(s(30)), s(120)),
+            (1, Some(s(86_400)), s(3600)),
+        ] {
+            assert_eq!(
+                next_wait(s(60), failures, retry_after),
+                want,
+                "{failures} failures, {retry_after:?}"
+            );
         }
     }
 }

@@ -68,12 +68,13 @@ impl MastodonMentions {
                 .map_err(|e| PublishError::Transient(e.without_url().to_string()))?;
             let status = answer.status();
             if !status.is_success() {
+                let retry_after = crate::publish::retry_after(answer.headers());
                 let body = answer.text().await.unwrap_or_default();
                 let why = format!("{status}: {}", crate::publish::snippet(&body));
-                return Err(if status.as_u16() == 401 || status.as_u16() == 403 {
-                    PublishError::Auth(why)
-                } else {
-                    PublishError::Transient(why)
+                return Err(match status.as_u16() {
+                    401 | 403 => PublishError::Auth(why),
+                    429 => PublishError::RateLimited { retry_after },
+                    _ => PublishError::Transient(why),
                 });
             }
             let page: Vec<Value> = answer
@@ -105,15 +106,28 @@ impl MastodonMentions {
 }
 
 fn mastodon_mention(base: &url::Url, n: &Value) -> Option<Mention> {
-    let status = &n["status"];
+    mastodon_status(base, &n["status"], n["account"]["acct"].as_str())
+}
+
+/// A Mastodon status (as notifications, timelines and search return it) as a mention. The id is
+/// `mastodon:<host>:<status id>` whichever endpoint found it, so the same status seen by two
+/// sources is stored once. A boost is read as the status it boosts. `acct` is the author to
+/// assume when the status names none (a notification names it beside the status).
+pub(crate) fn mastodon_status(
+    base: &url::Url,
+    status: &Value,
+    acct: Option<&str>,
+) -> Option<Mention> {
+    let status = if status["reblog"].is_object() {
+        &status["reblog"]
+    } else {
+        status
+    };
     let id = status["id"].as_str()?;
     Some(Mention {
         id: format!("mastodon:{}:{id}", base.host_str().unwrap_or("")),
         platform: "mastodon".to_string(),
-        author: status["account"]["acct"]
-            .as_str()
-            .or(n["account"]["acct"].as_str())?
-            .to_string(),
+        author: status["account"]["acct"].as_str().or(acct)?.to_string(),
         text: html_to_text(status["content"].as_str()?),
         created_at: DateTime::parse_from_rfc3339(status["created_at"].as_str()?)
             .ok()?
@@ -196,6 +210,13 @@ impl BlueskyMentions {
 }
 
 fn bluesky_mention(n: &Value) -> Option<Mention> {
+    bluesky_post(n)
+}
+
+/// A Bluesky post as a mention, from anything carrying `uri`, `author` and `record` (a
+/// notification, or a post view from search). The id is the post's `at://` URI whichever
+/// endpoint found it, so the same post seen by two sources is stored once.
+pub(crate) fn bluesky_post(n: &Value) -> Option<Mention> {
     let record = &n["record"];
     let handle = n["author"]["handle"].as_str()?;
     let uri = n["uri"].as_str()?;
@@ -213,7 +234,7 @@ fn bluesky_mention(n: &Value) -> Option<Mention> {
         in_reply_to: record["reply"]["parent"]["uri"]
             .as_str()
             .map(str::to_string),
-        author_followers: None,
+        author_followers: n["author"]["followersCount"].as_u64(),
         verified: None,
     })
 }
