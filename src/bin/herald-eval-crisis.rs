@@ -126,8 +126,8 @@ fn load_nab(dir: &Path) -> Result<Vec<NabSeries>, String> {
     names.sort();
     let mut out = Vec::new();
     for name in names {
-        let rows = eval::parse_nab_csv(&read(&folder.join(&name))?)
-            .map_err(|e| format!("{name}: {e}"))?;
+        let rows =
+            eval::parse_nab_csv(&read(&folder.join(&name))?).map_err(|e| format!("{name}: {e}"))?;
         let windows = eval::parse_nab_windows(&windows, &name)?;
         out.push(NabSeries {
             name,
@@ -143,7 +143,10 @@ fn nab(args: &Args, dir: &Path) -> Result<(), String> {
     let mut params = args.params.clone();
     // NAB has counts only: every mention is the signal, and there is no share to test.
     params.share_test = false;
-    println!("NAB realTweets ({} series), one parameter set:", series.len());
+    println!(
+        "NAB realTweets ({} series), one parameter set:",
+        series.len()
+    );
     println!();
     println!("| series | windows caught | false alerts | weeks scored |");
     println!("| --- | --- | --- | --- |");

@@ -340,8 +340,9 @@ mod tests {
 
     #[test]
     fn nab_files_parse() {
-        let rows = parse_nab_csv("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,3\n")
-            .expect("parses");
+        let rows =
+            parse_nab_csv("timestamp,value\n2015-02-26 21:42:53,104\n2015-02-26 21:47:53,3\n")
+                .expect("parses");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].0 - rows[0].0, 300);
         assert_eq!(rows[0].1, 104);

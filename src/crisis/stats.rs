@@ -98,7 +98,11 @@ mod tests {
             // Γ(n + 1) = n!
             fact *= f64::from(n);
             let got = ln_gamma(f64::from(n) + 1.0);
-            assert!((got - fact.ln()).abs() < 1e-9, "n={n}: {got} vs {}", fact.ln());
+            assert!(
+                (got - fact.ln()).abs() < 1e-9,
+                "n={n}: {got} vs {}",
+                fact.ln()
+            );
         }
         assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
     }

@@ -289,7 +289,12 @@ mod tests {
                 .map(|(_, m)| m.total)
                 .sum()
         };
-        assert!(sum(19, 22) > 4 * sum(2, 5), "{} vs {}", sum(19, 22), sum(2, 5));
+        assert!(
+            sum(19, 22) > 4 * sum(2, 5),
+            "{} vs {}",
+            sum(19, 22),
+            sum(2, 5)
+        );
         assert_eq!(a.events.len(), 4);
     }
 

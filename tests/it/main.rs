@@ -8,4 +8,5 @@ mod listen;
 mod peers;
 mod plan;
 mod publish;
+mod replay;
 mod run;
