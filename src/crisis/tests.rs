@@ -96,9 +96,10 @@ fn a_positive_surge_does_not_alarm() {
     });
     assert!(opened(&alerts).is_empty(), "{alerts:#?}");
     // The same surge with sentiment ignored is a volume spike: the share test is what stops it.
-    let mut p = Params::default();
-    p.share_test = false;
-    let mut d = Detector::new(p);
+    let mut d = Detector::new(Params {
+        share_test: false,
+        ..Params::default()
+    });
     let alerts = feed(&mut d, 2, 3 * DAY, 20.0, |m| {
         if (SPIKE_AT..SPIKE_AT + 120).contains(&m) {
             (60, 60, 0)
@@ -365,9 +366,7 @@ proptest! {
         counts in prop::collection::vec((0u32..40, 0u32..40, 0u32..3), 200..1200),
         share_test in any::<bool>(),
     ) {
-        let mut p = Params::default();
-        p.share_test = share_test;
-        let mut d = Detector::new(p);
+        let mut d = Detector::new(Params { share_test, ..Params::default() });
         let mut alerts = Vec::new();
         for (i, (t, n, c)) in counts.iter().enumerate() {
             let at = DateTime::from_timestamp(EPOCH + i as i64 * 60, 0).expect("time");

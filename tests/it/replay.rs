@@ -16,7 +16,7 @@ fn line(id: &str, minute: u32, second: u32, text: &str) -> String {
 }
 
 /// A day and a half of calm (two mentions a minute, one in five negative), then from 10:00 on
-/// the second day two extra complaints a minute, and from 10:20 twenty brake-failure
+/// the second day one extra complaint a minute, and from 10:20 twenty brake-failure
 /// complaints a minute (crisis terms) for half an hour.
 fn stream() -> Vec<String> {
     let start = 1440 + 600;
@@ -32,9 +32,7 @@ fn stream() -> Vec<String> {
             lines.push(line(&format!("m{minute}-{k}"), minute, k * 20, text));
         }
         if (start..start + 50).contains(&minute) {
-            for k in 0..2 {
-                lines.push(line(&format!("w{minute}-{k}"), minute, 40 + k, NEGATIVE));
-            }
+            lines.push(line(&format!("w{minute}"), minute, 40, NEGATIVE));
         }
         if (start + 20..start + 50).contains(&minute) {
             for k in 0..20 {
