@@ -206,6 +206,11 @@ struct Bucket {
     /// CUSUM baseline (seasonal, without the recent level that a build-up would drag along).
     muc: f32,
     cleaned: bool,
+    /// This bucket's weight in the usual negative share (negatives, total): its cleaned counts,
+    /// scaled down when its volume is far above the average, so a launch surge of positive
+    /// mentions does not make the usual share look low for the next week.
+    share_neg: f32,
+    share_total: f32,
 }
 
 /// An episode: one incident, from its first alarm until it has been quiet for a while.
@@ -243,10 +248,10 @@ struct Series {
     episode: Option<Episode>,
     /// The latest negative mentions (time, id), for the sample.
     recent: VecDeque<(i64, String)>,
-    /// Largest window burst of each past day, oldest first.
-    day_max: VecDeque<f64>,
+    /// Largest burst of each past day, per window (in `windows` order), oldest day first.
+    day_max: VecDeque<Vec<f64>>,
     /// The same for the day in progress.
-    today_max: f64,
+    today_max: Vec<f64>,
 }
 
 /// What one bucket close found.
@@ -351,7 +356,7 @@ impl Detector {
                     episode: None,
                     recent: VecDeque::new(),
                     day_max: VecDeque::new(),
-                    today_max: 0.0,
+                    today_max: Vec::new(),
                 };
                 self.series.entry(key.to_string()).or_insert(s)
             }
@@ -474,19 +479,22 @@ fn close_bucket(p: &Params, s: &mut Series, index: u64, alerts: &mut Vec<Alert>)
     push(p, s, b);
 
     let end = ((index + 1) as i64) * p.bucket_secs;
-    let (finding, burst) = if testable {
+    let (finding, bursts) = if testable {
         judge(p, s, index)
     } else {
-        (None, 0.0)
+        (None, Vec::new())
     };
     // Every bucket counts towards the day's burst, alarmed or not: the median over days keeps
     // a day or three of incidents from raising the bar, and excluding alarmed buckets would
     // cap the history at the threshold itself.
-    s.today_max = s.today_max.max(burst);
+    s.today_max.resize(p.windows.len(), 0.0);
+    for (t, b) in s.today_max.iter_mut().zip(bursts) {
+        *t = t.max(b);
+    }
     let in_episode = s.episode.is_some();
     match finding {
         Some(f) => {
-            clean_from(p, s, f.start, index);
+            clean_from(s, f.start, index);
             raise(p, s, f, end, alerts);
             s.cusum = 0.0;
             s.share_cusum = 0.0;
@@ -495,7 +503,7 @@ fn close_bucket(p: &Params, s: &mut Series, index: u64, alerts: &mut Vec<Alert>)
             if in_episode {
                 // Inside an incident the counts are not normal either: keep them out of the
                 // baseline even in buckets that did not alarm on their own.
-                clean_from(p, s, index, index);
+                clean_from(s, index, index);
             } else if testable {
                 learn_phi(p, s);
             }
@@ -515,24 +523,37 @@ fn close_bucket(p: &Params, s: &mut Series, index: u64, alerts: &mut Vec<Alert>)
 /// Closes a day of burst history when its last bucket has been judged.
 fn roll_day(p: &Params, s: &mut Series, index: u64) {
     if (index + 1) % p.slots_per_day() as u64 == 0 {
-        s.day_max.push_back(s.today_max);
+        s.day_max.push_back(std::mem::take(&mut s.today_max));
         while s.day_max.len() > p.history_days.max(1) {
             s.day_max.pop_front();
         }
-        s.today_max = 0.0;
     }
 }
 
-fn push(p: &Params, s: &mut Series, b: Bucket) {
+/// Sets a bucket's weight in the usual share from its cleaned counts (see `Bucket::share_neg`).
+fn share_weight(s: &Series, b: &mut Bucket) {
+    let n = s.buckets.len().max(1) as f32;
+    let mean = (s.share_total.max(0.0) as f32 / n).max(1.0);
+    let scale = if b.clean_total > 3.0 * mean {
+        3.0 * mean / b.clean_total
+    } else {
+        1.0
+    };
+    b.share_neg = b.clean_neg * scale;
+    b.share_total = b.clean_total * scale;
+}
+
+fn push(p: &Params, s: &mut Series, mut b: Bucket) {
     let cap = p.history_days.max(1) * p.slots_per_day() + p.smooth_buckets + 1;
-    s.share_neg += f64::from(b.clean_neg);
-    s.share_total += f64::from(b.clean_total);
+    share_weight(s, &mut b);
+    s.share_neg += f64::from(b.share_neg);
+    s.share_total += f64::from(b.share_total);
     s.crisis_sum += f64::from(b.clean_crisis);
     s.buckets.push_back(b);
     while s.buckets.len() > cap {
         if let Some(old) = s.buckets.pop_front() {
-            s.share_neg -= f64::from(old.clean_neg);
-            s.share_total -= f64::from(old.clean_total);
+            s.share_neg -= f64::from(old.share_neg);
+            s.share_total -= f64::from(old.share_total);
             s.crisis_sum -= f64::from(old.clean_crisis);
         }
     }
@@ -553,19 +574,19 @@ fn share_ok(p: &Params, s: &Series, neg: f64, total: f64) -> bool {
 }
 
 /// Runs the window tests and the CUSUM on the bucket just pushed; returns what alarmed, if
-/// anything, and the largest window burst (for the burst history).
-fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, f64) {
+/// anything, and each window's burst (for the burst history).
+fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, Vec<f64>) {
     let n = s.buckets.len();
     let crisis_rate = s.crisis_sum.max(0.0) / n as f64;
     let mut best: Option<(f64, Finding)> = None;
-    let mut top = 0.0f64;
-    let ceiling = if s.day_max.is_empty() {
-        0.0
-    } else {
-        let mut v: Vec<f64> = s.day_max.iter().copied().collect();
-        median(&mut v) * p.ceiling_ratio
-    };
-    for &w in &p.windows {
+    let mut bursts = vec![0.0; p.windows.len()];
+    for (wi, &w) in p.windows.iter().enumerate() {
+        let mut days: Vec<f64> = s
+            .day_max
+            .iter()
+            .filter_map(|d| d.get(wi).copied())
+            .collect();
+        let ceiling = median(&mut days) * p.ceiling_ratio;
         if w == 0 || w > n {
             continue;
         }
@@ -577,12 +598,18 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, f64) {
             c += f64::from(b.crisis);
         }
         let burst = (x + 1.0) / (m + 1.0);
-        top = top.max(burst);
-        if x < p.min_negative || x - m < p.min_excess || x < p.min_ratio * m || burst < ceiling {
+        bursts[wi] = burst;
+        // Crisis terms well above their usual rate are evidence of their own: they lower the
+        // score needed and lift the burst ceiling.
+        let terms = c >= p.crisis_min_terms && c >= 3.0 * crisis_rate * w as f64;
+        if x < p.min_negative
+            || x - m < p.min_excess
+            || x < p.min_ratio * m
+            || (burst < ceiling && !terms)
+        {
             continue;
         }
         let score = nb_upper_score(x, m, s.phi);
-        let terms = c >= p.crisis_min_terms && c >= 3.0 * crisis_rate * w as f64;
         let threshold = p.warn_score - if terms { p.crisis_bonus } else { 0.0 };
         if score < threshold || !share_ok(p, s, x, total) {
             continue;
@@ -633,7 +660,7 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, f64) {
     s.cusum = (s.cusum + z - p.cusum_k).max(0.0);
     if best.is_none() && s.cusum >= p.cusum_h {
         if let Some(f) = build_up(p, s, index, s.cusum_start, s.cusum) {
-            return (Some(f), top);
+            return (Some(f), bursts);
         }
         // Not a build-up worth a person's time (too small, or not more negative than
         // usual): hold the statistic at the threshold rather than let it grow without bound.
@@ -648,12 +675,12 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, f64) {
         s.share_cusum = (s.share_cusum + zs - p.share_cusum_k).max(0.0);
         if best.is_none() && s.share_cusum >= p.share_cusum_h {
             if let Some(f) = build_up(p, s, index, s.share_start, s.share_cusum) {
-                return (Some(f), top);
+                return (Some(f), bursts);
             }
             s.share_cusum = p.share_cusum_h;
         }
     }
-    (best.map(|(_, f)| f), top)
+    (best.map(|(_, f)| f), bursts)
 }
 
 /// Checks a CUSUM's run from bucket `start` to `index` against the volume floors and the share
@@ -684,17 +711,16 @@ fn build_up(p: &Params, s: &Series, index: u64, start: u64, stat: f64) -> Option
 
 /// Caps the buckets `from..=to` near their baseline, so the alarm does not become tomorrow's
 /// normal.
-fn clean_from(p: &Params, s: &mut Series, from: u64, to: u64) {
+fn clean_from(s: &mut Series, from: u64, to: u64) {
     let n = s.buckets.len() as u64;
     let first = (to + 1).saturating_sub(n);
     let phi = s.phi;
-    let _ = p;
     for i in from.max(first)..=to {
-        let b = &mut s.buckets[(i - first) as usize];
+        let mut b = s.buckets[(i - first) as usize];
         let mu = f64::from(b.mu.min(b.muc.max(b.mu)));
         let cap = (mu + 2.0 * (mu + phi * mu * mu).sqrt()) as f32;
         if b.cleaned || (b.clean_neg <= cap) {
-            b.cleaned = true;
+            s.buckets[(i - first) as usize].cleaned = true;
             continue;
         }
         let removed = b.clean_neg - cap;
@@ -703,26 +729,37 @@ fn clean_from(p: &Params, s: &mut Series, from: u64, to: u64) {
         } else {
             0.0
         };
-        s.share_neg -= f64::from(removed);
-        s.share_total -= f64::from(removed);
+        s.share_neg -= f64::from(b.share_neg);
+        s.share_total -= f64::from(b.share_total);
         s.crisis_sum -= f64::from(removed * ratio);
         b.clean_neg = cap;
         b.clean_total -= removed;
         b.clean_crisis -= removed * ratio;
         b.cleaned = true;
+        share_weight(s, &mut b);
+        s.share_neg += f64::from(b.share_neg);
+        s.share_total += f64::from(b.share_total);
+        s.buckets[(i - first) as usize] = b;
     }
 }
 
-/// Updates the over-dispersion estimate from the bucket just closed (a moment estimate,
-/// winsorised so one burst does not inflate it).
+/// Updates the over-dispersion estimate (a moment estimate, winsorised so one burst does not
+/// inflate it) from the bucket that closed an hour of windows ago, if no alarm cleaned it
+/// since: learning from the newest bucket would let the first minutes of an incident raise
+/// the dispersion and so hide the incident.
 fn learn_phi(p: &Params, s: &mut Series) {
-    let Some(b) = s.buckets.back() else { return };
+    let lag = p.windows.iter().copied().max().unwrap_or(1).max(1);
+    let n = s.buckets.len();
+    if n <= lag {
+        return;
+    }
+    let b = s.buckets[n - 1 - lag];
     let mu = f64::from(b.mu);
-    if mu < 1.0 {
+    if mu < 1.0 || b.cleaned {
         return;
     }
     let sd = (mu + s.phi * mu * mu).sqrt();
-    let x = f64::from(b.neg).min(mu + 6.0 * sd);
+    let x = f64::from(b.neg).min(mu + 3.0 * sd);
     let est = (((x - mu).powi(2) - mu) / (mu * mu)).clamp(p.phi_min, p.phi_max);
     s.phi = ((1.0 - p.phi_alpha) * s.phi + p.phi_alpha * est).clamp(p.phi_min, p.phi_max);
 }

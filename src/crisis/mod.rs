@@ -84,3 +84,6 @@ pub struct Alert {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
 }
+
+#[cfg(test)]
+mod tests;

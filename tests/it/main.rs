@@ -9,6 +9,7 @@ mod listen;
 mod peers;
 mod plan;
 mod publish;
+mod replay;
 mod run;
 mod web;
 mod search;
