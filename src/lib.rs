@@ -11,11 +11,14 @@
 //! - [`store`]: the sled store; the only module that knows sled.
 //! - [`publish`]: channel configuration (and, later, publishing).
 //! - [`classify`]: keyword rules (and, later, sentiment, intent and leads), pure.
+//! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
+//!   approved replies in thread through the publishing path.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod inbox;
 pub mod listen;
 pub mod plan;
 pub mod publish;

@@ -215,13 +215,16 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for f in &report.keyword_failures {
                 println!("{f}");
             }
+            for f in &report.reply_failures {
+                println!("{f}");
+            }
             for (warning, line) in herald::plan::note_lines(&report.notes) {
                 let level = if warning { "warning" } else { "note" };
                 println!("{level}: next {days} days: {line}");
             }
             let drafts = config.drafts.len();
             let rules: usize = config.keywords.iter().map(|g| g.rules.len()).sum();
-            if report.keyword_failures.is_empty() {
+            if report.keyword_failures.is_empty() && report.reply_failures.is_empty() {
                 println!(
                     "ok: {} channel(s), {drafts} drafts, {} keyword groups with {rules} rules",
                     config.herald.channels.len(),
@@ -230,8 +233,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
-                    "{} keyword test case(s) failed",
-                    report.keyword_failures.len()
+                    "{} keyword and {} reply test case(s) failed",
+                    report.keyword_failures.len(),
+                    report.reply_failures.len()
                 );
                 Ok(ExitCode::from(2))
             }

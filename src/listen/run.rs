@@ -166,11 +166,17 @@ async fn conditional_get(
 pub struct Listener {
     store: Store,
     classifier: Arc<Classifier>,
+    inbox: Option<Arc<crate::inbox::Drafter>>,
 }
 
 impl Listener {
     pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
-        Self { store, classifier }
+        Self { store, classifier, inbox: None }
+    }
+
+    /// Drafts replies to new mentions into the inbox's queue.
+    pub fn with_inbox(self, inbox: Option<Arc<crate::inbox::Drafter>>) -> Self {
+        Self { inbox, ..self }
     }
 
     /// One poll of one source: classifies and stores new mentions, moves the cursor. Returns
@@ -192,6 +198,7 @@ impl Listener {
                 .map_err(|e| e.to_string())?
             {
                 new += 1;
+                crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
                 info!(
                     source = name,
                     author = %record.mention.author,

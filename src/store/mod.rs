@@ -19,7 +19,9 @@ use thiserror::Error;
 use crate::plan::SeriesPart;
 
 mod mentions;
+mod queue;
 pub use mentions::{MentionQuery, StoredMention};
+pub use queue::QueueQuery;
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
