@@ -14,6 +14,8 @@ use herald::plan::output;
 use herald::publish::worker::{system_clock, Outcome, Publisher};
 use herald::store::{Hold, Store};
 
+mod queue_cli;
+
 #[derive(Parser)]
 #[command(
     name = "herald",
@@ -115,6 +117,8 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// The reply inbox: list, show, approve, edit, reject, assign, retry, send, leads.
+    Queue(queue_cli::QueueArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -336,6 +340,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Classify { file } => classify(&config, &file),
+        Command::Queue(args) => queue_cli::run(args, &config, open_store),
         Command::Mentions {
             hours,
             author,

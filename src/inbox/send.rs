@@ -333,3 +333,28 @@ async fn thread_of(channel: &Channel, item: &QueueItem) -> Result<Option<ReplyTo
         _ => Ok(None),
     }
 }
+
+/// One delivery pass without `herald run` (`herald queue send`, tests): hands approved replies
+/// to the publisher, sends the reply posts that are due (and only those: scheduled posts wait
+/// for `herald run`), and records the outcomes.
+pub async fn deliver_once(
+    sender: &ReplySender,
+    publisher: &crate::publish::worker::Publisher,
+    store: &Store,
+) -> Result<Round, StoreError> {
+    let mut done = sender.round().await?;
+    let now = (sender.clock)();
+    for post in store
+        .due_posts(now)?
+        .into_iter()
+        .filter(|p| p.category == REPLY_CATEGORY)
+    {
+        publisher.execute(post).await?;
+    }
+    let after = sender.round().await?;
+    done.claimed += after.claimed;
+    done.sent += after.sent;
+    done.failed += after.failed;
+    done.expired += after.expired;
+    Ok(done)
+}
