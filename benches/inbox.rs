@@ -40,7 +40,8 @@ fn item(n: usize, t0: DateTime<Utc>) -> QueueItem {
         lead: None,
         stage: None,
         template: "question-zh".into(),
-        text: "@user 您好，感谢提问！锦程东风日产服务顾问会为您详细解答，也欢迎拨打400-000-0000。".into(),
+        text: "@user 您好，感谢提问！锦程东风日产服务顾问会为您详细解答，也欢迎拨打400-000-0000。"
+            .into(),
         source_code: format!("bluesky.reply.question-zh.{n}"),
         channel: Some(platform.into()),
         state,

@@ -69,7 +69,10 @@ pub fn replan(
         None => Vec::new(),
     };
     // Replies from the inbox are not part of the content plan's mix, gaps or caps.
-    let kept: Vec<StoredPost> = kept.into_iter().filter(|p| p.category != crate::inbox::send::REPLY_CATEGORY).collect();
+    let kept: Vec<StoredPost> = kept
+        .into_iter()
+        .filter(|p| p.category != crate::inbox::send::REPLY_CATEGORY)
+        .collect();
     let history: Vec<PastPost> = kept
         .iter()
         .map(|p| PastPost {
@@ -265,9 +268,19 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         clock.clone(),
     );
     let reply_task = {
-        let sender = crate::inbox::send::ReplySender::new(store.clone(), self::channels(&config)?, clock.clone(), wake.clone(), config.replies.as_ref().map(|r| r.expire_after));
+        let sender = crate::inbox::send::ReplySender::new(
+            store.clone(),
+            self::channels(&config)?,
+            clock.clone(),
+            wake.clone(),
+            config.replies.as_ref().map(|r| r.expire_after),
+        );
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { sender.run(std::time::Duration::from_secs(2), shutdown).await })
+        tokio::spawn(async move {
+            sender
+                .run(std::time::Duration::from_secs(2), shutdown)
+                .await
+        })
     };
     tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
 

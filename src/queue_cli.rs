@@ -152,9 +152,16 @@ fn show(item: &QueueItem, config: &Config) -> String {
             e.action,
             e.from.map(ReplyState::as_str).unwrap_or("-"),
             e.to.as_str(),
-            e.note.as_deref().map(|n| format!("  ({})", terminal_safe(n))).unwrap_or_default(),
+            e.note
+                .as_deref()
+                .map(|n| format!("  ({})", terminal_safe(n)))
+                .unwrap_or_default(),
             if e.text_before != e.text_after && !e.text_before.is_empty() {
-                format!("\n      before: {}\n      after:  {}", one_line(&e.text_before, 200), one_line(&e.text_after, 200))
+                format!(
+                    "\n      before: {}\n      after:  {}",
+                    one_line(&e.text_before, 200),
+                    one_line(&e.text_after, 200)
+                )
             } else {
                 String::new()
             }
@@ -195,7 +202,11 @@ fn new_text(arg: Option<String>, current: &str) -> anyhow::Result<String> {
 
 fn tempfile_path() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir();
-    Ok(dir.join(format!("herald-reply-{}-{}.txt", std::process::id(), Utc::now().timestamp_micros())))
+    Ok(dir.join(format!(
+        "herald-reply-{}-{}.txt",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    )))
 }
 
 fn who(args: &QueueArgs) -> anyhow::Result<String> {
@@ -210,7 +221,13 @@ fn who(args: &QueueArgs) -> anyhow::Result<String> {
 fn act(store: &Store, id: u64, action: Action, who: &str) -> anyhow::Result<ExitCode> {
     match store.queue_apply(id, &action, who, Utc::now())? {
         Ok(item) => {
-            println!("#{} is {} ({} by {})", item.id, item.state.as_str(), action.name(), who);
+            println!(
+                "#{} is {} ({} by {})",
+                item.id,
+                item.state.as_str(),
+                action.name(),
+                who
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -270,7 +287,10 @@ pub fn run(
                         i.platform,
                         i.lang,
                         one_line(&i.author, 20),
-                        i.assignee.as_deref().map(|a| one_line(a, 8)).unwrap_or_else(|| "-".into()),
+                        i.assignee
+                            .as_deref()
+                            .map(|a| one_line(a, 8))
+                            .unwrap_or_else(|| "-".into()),
                         one_line(&i.mention_text, 60),
                     ));
                 }
@@ -335,7 +355,9 @@ pub fn run(
         ),
         QueueCommand::Retry { id } => act(&store, *id, Action::Retry, &who(&args)?),
         QueueCommand::Send => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             let done = rt.block_on(async {
                 let clock = herald::publish::worker::system_clock();
                 let wake = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -358,7 +380,11 @@ pub fn run(
                 "{} handed to the publisher, {} sent, {} failed, {} expired",
                 done.claimed, done.sent, done.failed, done.expired
             );
-            Ok(if done.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if done.failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         QueueCommand::Leads { hours, webhook } => {
             let since = hours.map(|h| Utc::now() - chrono::TimeDelta::hours(h));
@@ -378,7 +404,9 @@ pub fn run(
                 let http = reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(30))
                     .build()?;
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 let n = rt
                     .block_on(inbox::leads::post_webhook(&http, &url, &leads, Utc::now()))
                     .map_err(anyhow::Error::msg)?;

@@ -59,7 +59,10 @@ impl Drafter {
             for s in &config.herald.sources {
                 let same_account = match (&s.kind, &c.kind) {
                     (
-                        SourceKind::Mastodon { base_url, token_env },
+                        SourceKind::Mastodon {
+                            base_url,
+                            token_env,
+                        },
                         ChannelKind::Mastodon {
                             base_url: b,
                             token_env: t,
@@ -68,7 +71,9 @@ impl Drafter {
                     ) => base_url == b && token_env == t,
                     (
                         SourceKind::Bluesky {
-                            pds_url, identifier, ..
+                            pds_url,
+                            identifier,
+                            ..
                         },
                         ChannelKind::Bluesky {
                             pds_url: p,
@@ -85,7 +90,12 @@ impl Drafter {
                 }
             }
         }
-        Some(Self::new(replies, config.herald.timezone, by_source, by_platform))
+        Some(Self::new(
+            replies,
+            config.herald.timezone,
+            by_source,
+            by_platform,
+        ))
     }
 
     /// A drafter with explicit channel routes (tests, benchmarks).
@@ -172,11 +182,15 @@ impl Drafter {
                 "no {lang} template for intent {intent} (topics {topics:?})"
             ));
         };
-        let channel = self
-            .channel_for(&m.source, &m.mention.platform)
-            .cloned();
-        let (text, source_code) =
-            self.render(template, &m.mention.author, &topics, lang, channel.as_deref(), now);
+        let channel = self.channel_for(&m.source, &m.mention.platform).cloned();
+        let (text, source_code) = self.render(
+            template,
+            &m.mention.author,
+            &topics,
+            lang,
+            channel.as_deref(),
+            now,
+        );
         let due_at = now + self.replies.sla(priority);
         Verdict::Draft(Box::new(QueueItem {
             id: 0,
@@ -241,9 +255,18 @@ impl Drafter {
         let channel = channel.unwrap_or("reply");
         let local = now.with_timezone(&self.tz).naive_local();
         let code = source_code(channel, &template.name, local);
-        let link = crate::plan::track::tag(template.link.clone().unwrap_or_else(|| r.link.clone()), channel, "reply", &code).to_string();
+        let link = crate::plan::track::tag(
+            template.link.clone().unwrap_or_else(|| r.link.clone()),
+            channel,
+            "reply",
+            &code,
+        )
+        .to_string();
         let vars: BTreeMap<&str, String> = [
-            ("author", handle(author).map(|h| format!("@{h}")).unwrap_or_default()),
+            (
+                "author",
+                handle(author).map(|h| format!("@{h}")).unwrap_or_default(),
+            ),
             ("product", product),
             ("dealer", r.dealer.get(lang).to_string()),
             ("hotline", r.hotline.clone()),
@@ -267,8 +290,7 @@ pub fn handle(author: &str) -> Option<String> {
     let a = author.trim().trim_start_matches('@');
     let ok = !a.is_empty()
         && a.len() <= 253
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     ok.then(|| a.to_string())
 }
@@ -279,9 +301,9 @@ pub fn language(tag: Option<&str>, text: &str) -> &'static str {
     match tag.map(|t| t.split(['-', '_']).next().unwrap_or("").to_lowercase()) {
         Some(t) if t == "zh" => "zh",
         Some(t) if t == "en" => "en",
-        _ if text
-            .chars()
-            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)) =>
+        _ if text.chars().any(|c| {
+            ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+        }) =>
         {
             "zh"
         }
@@ -357,7 +379,11 @@ pub fn run_file_tests(
             Verdict::Draft(item) => (item.template.clone(), item.text.clone()),
             Verdict::Skip(why) => (format!("none: {why}"), String::new()),
         };
-        let got_name = if got.starts_with("none") { "none" } else { got.as_str() };
+        let got_name = if got.starts_with("none") {
+            "none"
+        } else {
+            got.as_str()
+        };
         let missing: Vec<String> = t
             .contains
             .iter()
@@ -385,7 +411,10 @@ mod tests {
     #[test]
     fn handles_are_reduced_to_handle_characters() {
         assert_eq!(handle("@alice.test").as_deref(), Some("alice.test"));
-        assert_eq!(handle("bob@mastodon.example").as_deref(), Some("bob@mastodon.example"));
+        assert_eq!(
+            handle("bob@mastodon.example").as_deref(),
+            Some("bob@mastodon.example")
+        );
         assert_eq!(handle("evil\u{1b}[2J"), None);
         assert_eq!(handle("名字 with space"), None);
         assert_eq!(handle(""), None);

@@ -29,7 +29,9 @@ pub fn to_csv(items: &[QueueItem]) -> String {
             lead.phone.to_string(),
             lead.email.to_string(),
             lead.test_drive.to_string(),
-            lead.timeframe_months.map(|m| m.to_string()).unwrap_or_default(),
+            lead.timeframe_months
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
             i.mention_url.clone().unwrap_or_default(),
             i.mention_text.clone(),
         ];
@@ -124,6 +126,9 @@ mod tests {
             "{}",
             lines[1]
         );
-        assert_eq!(to_json(&[item(ReplyState::Pending)], Utc::now())["leads"], json!([]));
+        assert_eq!(
+            to_json(&[item(ReplyState::Pending)], Utc::now())["leads"],
+            json!([])
+        );
     }
 }

@@ -33,9 +33,7 @@ use crate::publish::ReplyTo;
 use crate::store::{Store, StoredMention};
 
 /// How urgent an item is; the inbox lists the most urgent first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// A crisis keyword matched: routed before everything else.
@@ -96,9 +94,7 @@ impl Priority {
 ///    ├──reject──► rejected ◄──reject─────────────┤
 ///    └──expire──► expired                        └──fail (no channel)──► failed
 /// ```
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyState {
     /// Drafted, waiting for a person.
@@ -439,7 +435,9 @@ pub fn on_new_mention(
                 "Reply drafted"
             ),
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, mention = %mention.mention.id, "Cannot enqueue a reply draft"),
+            Err(e) => {
+                tracing::error!(error = %e, mention = %mention.mention.id, "Cannot enqueue a reply draft")
+            }
         },
         Verdict::Skip(why) => {
             tracing::debug!(mention = %mention.mention.id, why = %why, "No reply drafted")
@@ -500,13 +498,24 @@ pub(crate) mod tests {
             now,
         )
         .expect("legal");
-        assert_eq!((done.state, done.text.as_str()), (ReplyState::Approved, "edited"));
+        assert_eq!(
+            (done.state, done.text.as_str()),
+            (ReplyState::Approved, "edited")
+        );
         let e = done.audit.last().expect("audited");
         assert_eq!(
-            (e.who.as_str(), e.action.as_str(), e.text_before.as_str(), e.text_after.as_str()),
+            (
+                e.who.as_str(),
+                e.action.as_str(),
+                e.text_before.as_str(),
+                e.text_after.as_str()
+            ),
             ("mei", "approve", "draft", "edited")
         );
-        assert_eq!((e.from, e.to), (Some(ReplyState::Pending), ReplyState::Approved));
+        assert_eq!(
+            (e.from, e.to),
+            (Some(ReplyState::Pending), ReplyState::Approved)
+        );
     }
 
     #[test]
@@ -530,7 +539,9 @@ pub(crate) mod tests {
         assert_eq!(
             apply(
                 &item(ReplyState::Pending),
-                &Action::Edit { text: "  \n".into() },
+                &Action::Edit {
+                    text: "  \n".into()
+                },
                 "mei",
                 Utc::now()
             ),

@@ -149,7 +149,11 @@ impl ReplySender {
             return Ok(false);
         };
         let Some(channel) = self.channels.get(&channel_name) else {
-            self.fail(item, format!("no channel {channel_name:?} is configured"), now)?;
+            self.fail(
+                item,
+                format!("no channel {channel_name:?} is configured"),
+                now,
+            )?;
             return Ok(false);
         };
         let reply_to = match thread_of(channel, item).await {
@@ -238,7 +242,11 @@ impl ReplySender {
         match self.store.queue_apply(item.id, &action, SYSTEM, now)? {
             Ok(done) => {
                 if done.state == ReplyState::Sent {
-                    info!(item = item.id, url = done.remote_url.as_deref().unwrap_or(""), "Reply sent");
+                    info!(
+                        item = item.id,
+                        url = done.remote_url.as_deref().unwrap_or(""),
+                        "Reply sent"
+                    );
                 }
                 Ok(Some(done.state))
             }
@@ -292,14 +300,19 @@ async fn thread_of(channel: &Channel, item: &QueueItem) -> Result<Option<ReplyTo
                 .rsplit(':')
                 .next()
                 .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
-                .ok_or_else(|| Lookup::Never(format!("{:?} is not a Mastodon status id", item.mention_id)))?;
+                .ok_or_else(|| {
+                    Lookup::Never(format!("{:?} is not a Mastodon status id", item.mention_id))
+                })?;
             Ok(Some(ReplyTo::Mastodon {
                 status_id: status_id.to_string(),
             }))
         }
         (Channel::Bluesky(b), "bluesky") => {
             let v = b
-                .query("app.bsky.feed.getPosts", &[("uris", item.mention_id.as_str())])
+                .query(
+                    "app.bsky.feed.getPosts",
+                    &[("uris", item.mention_id.as_str())],
+                )
                 .await
                 .map_err(|e| Lookup::Retry(e.to_string()))?;
             let post = &v["posts"][0];

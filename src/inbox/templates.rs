@@ -259,7 +259,10 @@ fn validate(raw: RawFile, src: &TomlSource) -> Result<Replies, Vec<ConfigError>>
     }
     for k in raw.products.keys() {
         if !is_slug(k) {
-            err(&format!("products.{k}"), format!("{k:?} is not a rule name"));
+            err(
+                &format!("products.{k}"),
+                format!("{k:?} is not a rule name"),
+            );
         }
     }
     for (k, terms) in &raw.stages {
@@ -283,7 +286,10 @@ fn validate(raw: RawFile, src: &TomlSource) -> Result<Replies, Vec<ConfigError>>
         if !is_slug(&t.name) {
             err(&key("name"), format!("{:?} is not a template name", t.name));
         } else if !names.insert(t.name.clone()) {
-            err(&key("name"), format!("template {:?} is defined twice", t.name));
+            err(
+                &key("name"),
+                format!("template {:?} is defined twice", t.name),
+            );
         }
         for (j, intent) in t.intents.iter().enumerate() {
             if !INTENTS.contains(&intent.as_str()) {
@@ -484,7 +490,12 @@ pub fn render(text: &str, vars: &BTreeMap<&str, String>) -> String {
     out.push_str(rest);
     // An empty variable (no author) would leave a double space or a space before punctuation.
     out.split('\n')
-        .map(|l| l.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -549,8 +560,14 @@ text = \"d\"
             })
             .map(|t| t.name.clone())
         };
-        assert_eq!(pick("complaint", &topics, "zh", None).as_deref(), Some("brake-zh"));
-        assert_eq!(pick("complaint", &[], "zh", None).as_deref(), Some("complaint-zh"));
+        assert_eq!(
+            pick("complaint", &topics, "zh", None).as_deref(),
+            Some("brake-zh")
+        );
+        assert_eq!(
+            pick("complaint", &[], "zh", None).as_deref(),
+            Some("complaint-zh")
+        );
         assert_eq!(
             pick("complaint", &[], "zh", Some("first-service")).as_deref(),
             Some("first-service-zh")
@@ -564,18 +581,45 @@ text = \"d\"
     #[test]
     fn bad_files_name_line_key_and_why() {
         let cases = [
-            ("[[templates]]\nname = \"x\"\nlang = \"fr\"\ntext = \"a\"\n", "templates[0].lang", "zh or en"),
-            ("[[templates]]\nname = \"x\"\nlang = \"zh\"\ntext = \"hi {nme}\"\n", "templates[0].text", "unknown variable {nme}"),
-            ("[[templates]]\nname = \"x\"\nintents = [\"angry\"]\nlang = \"zh\"\ntext = \"a\"\n", "templates[0].intents[0]", "not an intent"),
-            ("[[templates]]\nname = \"x\"\nlang = \"zh\"\nstage = \"warranty\"\ntext = \"a\"\n", "templates[0].stage", "no cues"),
+            (
+                "[[templates]]\nname = \"x\"\nlang = \"fr\"\ntext = \"a\"\n",
+                "templates[0].lang",
+                "zh or en",
+            ),
+            (
+                "[[templates]]\nname = \"x\"\nlang = \"zh\"\ntext = \"hi {nme}\"\n",
+                "templates[0].text",
+                "unknown variable {nme}",
+            ),
+            (
+                "[[templates]]\nname = \"x\"\nintents = [\"angry\"]\nlang = \"zh\"\ntext = \"a\"\n",
+                "templates[0].intents[0]",
+                "not an intent",
+            ),
+            (
+                "[[templates]]\nname = \"x\"\nlang = \"zh\"\nstage = \"warranty\"\ntext = \"a\"\n",
+                "templates[0].stage",
+                "no cues",
+            ),
             ("[sla]\nurgent = 5\n", "sla.urgent", "not a priority"),
-            ("[[tests]]\ntext = \"a\"\nexpect = \"nope\"\n", "tests[0].expect", "not a template"),
-            ("[[templates]]\nname = \"x\"\nlang = \"zh\"\ntext = \"a\"\ncolour = 1\n", "colour", "unknown field"),
+            (
+                "[[tests]]\ntext = \"a\"\nexpect = \"nope\"\n",
+                "tests[0].expect",
+                "not a template",
+            ),
+            (
+                "[[templates]]\nname = \"x\"\nlang = \"zh\"\ntext = \"a\"\ncolour = 1\n",
+                "colour",
+                "unknown field",
+            ),
         ];
         for (tail, key, why) in cases {
             let text = format!("{HEAD}{tail}");
             let errors = parse(&text).expect_err(tail);
-            let e = errors.iter().find(|e| e.key.contains(key)).unwrap_or_else(|| panic!("{tail}: {errors:?}"));
+            let e = errors
+                .iter()
+                .find(|e| e.key.contains(key))
+                .unwrap_or_else(|| panic!("{tail}: {errors:?}"));
             assert!(e.why.contains(why), "{tail}: {e}");
             let head_lines = HEAD.lines().count();
             assert!(e.line > head_lines, "{tail}: {e} points into the header");

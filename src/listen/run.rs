@@ -171,7 +171,11 @@ pub struct Listener {
 
 impl Listener {
     pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
-        Self { store, classifier, inbox: None }
+        Self {
+            store,
+            classifier,
+            inbox: None,
+        }
     }
 
     /// Drafts replies to new mentions into the inbox's queue.

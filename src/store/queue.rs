@@ -109,16 +109,17 @@ impl Store {
         let value = serde_json::to_vec(&item).unwrap_or_default();
         let (ik, dk) = (index_key(&item), dims_key(&item));
         let due = ts(item.due_at);
-        let result = (&items, &index, &dims, &by_mention).transaction(|(items, index, dims, bm)| {
-            if bm.get(item.mention_id.as_bytes())?.is_some() {
-                return Ok(None);
-            }
-            bm.insert(item.mention_id.as_bytes(), &id.to_be_bytes())?;
-            items.insert(&id.to_be_bytes(), value.as_slice())?;
-            index.insert(ik.as_slice(), &due)?;
-            dims.insert(dk.as_slice(), &[])?;
-            Ok(Some(id))
-        });
+        let result =
+            (&items, &index, &dims, &by_mention).transaction(|(items, index, dims, bm)| {
+                if bm.get(item.mention_id.as_bytes())?.is_some() {
+                    return Ok(None);
+                }
+                bm.insert(item.mention_id.as_bytes(), &id.to_be_bytes())?;
+                items.insert(&id.to_be_bytes(), value.as_slice())?;
+                index.insert(ik.as_slice(), &due)?;
+                dims.insert(dk.as_slice(), &[])?;
+                Ok(Some(id))
+            });
         result.map_err(|e: TransactionError<()>| match e {
             TransactionError::Abort(()) => StoreError::Corrupt {
                 key: "queue".into(),
@@ -155,7 +156,10 @@ impl Store {
     }
 
     /// The item drafted for a mention, if any.
-    pub fn queue_item_for_mention(&self, mention_id: &str) -> Result<Option<QueueItem>, StoreError> {
+    pub fn queue_item_for_mention(
+        &self,
+        mention_id: &str,
+    ) -> Result<Option<QueueItem>, StoreError> {
         let by_mention = self.db.open_tree("queue_by_mention")?;
         match by_mention.get(mention_id.as_bytes())? {
             Some(id) => {
@@ -380,7 +384,10 @@ mod tests {
                 .map(|i| i.mention_id)
                 .collect()
         };
-        assert_eq!(names(&QueueQuery::default()), ["m3", "m4", "m1", "m2", "m5"]);
+        assert_eq!(
+            names(&QueueQuery::default()),
+            ["m3", "m4", "m1", "m2", "m5"]
+        );
         assert_eq!(
             names(&QueueQuery {
                 platforms: vec!["bluesky".into()],
@@ -439,7 +446,8 @@ mod tests {
         let after = s.queue_item(id).expect("get").expect("there");
         assert_eq!((after.state, after.audit.len()), (ReplyState::Approved, 1));
         assert_eq!(
-            s.queue_apply(99, &Action::Retry, "mei", now).expect("store"),
+            s.queue_apply(99, &Action::Retry, "mei", now)
+                .expect("store"),
             Err(TransitionError::NotFound(99))
         );
     }

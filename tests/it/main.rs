@@ -4,6 +4,7 @@
 mod check;
 mod crash;
 mod helpers;
+mod inbox;
 mod listen;
 mod peers;
 mod plan;
