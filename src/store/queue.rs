@@ -83,6 +83,10 @@ fn decode(key: &[u8], value: &[u8]) -> Result<QueueItem, StoreError> {
     })
 }
 
+/// An index entry as the page walk merges it: `created_at ‖ id` (the sort key within one
+/// priority) and `due_at`.
+type Entry = ([u8; 16], [u8; 8]);
+
 /// Why a transaction was aborted.
 enum Abort {
     Store(StoreError),
@@ -288,7 +292,7 @@ impl Store {
                 }
             }
             let mut heap = BinaryHeap::new();
-            let next = |run: &mut sled::Iter| -> Result<Option<([u8; 16], [u8; 8])>, StoreError> {
+            let next = |run: &mut sled::Iter| -> Result<Option<Entry>, StoreError> {
                 match run.next() {
                     Some(kv) => {
                         let (k, v) = kv?;
