@@ -33,6 +33,7 @@ pub enum Verdict {
 /// Drafts replies from the templates, for the channels herald can reply through.
 #[derive(Debug, Clone)]
 pub struct Drafter {
+    /// The templates and their settings.
     pub replies: Replies,
     tz: Tz,
     /// Listening source → the channel of the same account, which sends replies to its mentions.
@@ -314,9 +315,13 @@ pub fn language(tag: Option<&str>, text: &str) -> &'static str {
 /// A test case of `replies.toml` that did not give what it expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyTestFailure {
+    /// The file (`keywords/replies.toml`).
     pub file: std::path::PathBuf,
+    /// The case's index in `[[tests]]`.
     pub index: usize,
+    /// The case's mention text.
     pub text: String,
+    /// The template expected, or `none`.
     pub expected: String,
     /// The template chosen, or `none: why`.
     pub got: String,

@@ -12,9 +12,13 @@
 //! The store keeps the queue (`store/queue.rs`); this module never touches sled. Nothing here
 //! sends anything a person has not approved.
 
+/// Drafting a reply to a classified mention.
 pub mod draft;
+/// Lead export for the dealer's CRM.
 pub mod leads;
+/// Handing approved replies to the publisher and recording the outcome.
 pub mod send;
+/// `keywords/replies.toml`.
 pub mod templates;
 
 #[cfg(test)]
@@ -165,13 +169,16 @@ impl ReplyState {
 /// The reply post an approved item became: its key in the schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostRef {
+    /// The channel that sends it.
     pub channel: String,
+    /// Its time in the schedule (a free second on the channel): with the channel, its key.
     pub at: DateTime<Utc>,
 }
 
 /// One recorded transition: who did what, when, and the reply text before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// When it happened.
     pub at: DateTime<Utc>,
     /// A person's name, or `herald` for the system.
     pub who: String,
@@ -179,8 +186,11 @@ pub struct AuditEntry {
     pub action: String,
     /// `None` for the entry that created the item.
     pub from: Option<ReplyState>,
+    /// The state after it.
     pub to: ReplyState,
+    /// The reply text before the transition (empty when drafted).
     pub text_before: String,
+    /// The reply text after it.
     pub text_after: String,
     /// A reason, an assignee, an error, a remote id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,7 +202,9 @@ pub struct AuditEntry {
 pub struct LeadInfo {
     /// `hot`, `warm`, `cold` or `unvalued` (SEEDS.md §5).
     pub grade: String,
+    /// A phone number is in the mention.
     pub phone: bool,
+    /// An e-mail address is in the mention.
     pub email: bool,
     #[serde(default)]
     pub test_drive: bool,
@@ -205,20 +217,25 @@ pub struct LeadInfo {
 pub struct QueueItem {
     /// Assigned by the store when enqueued (0 before).
     pub id: u64,
+    /// The mention's id (the Mention contract's `id`).
     pub mention_id: String,
+    /// `bluesky`, `mastodon`, `rss`, …
     pub platform: String,
     /// The listening source that found the mention.
     pub source: String,
+    /// The mention's author (untrusted).
     pub author: String,
     /// The mention's text: untrusted, shown escaped, never put into a reply.
     pub mention_text: String,
     #[serde(default)]
     pub mention_url: Option<String>,
+    /// When the mention was posted.
     pub mention_at: DateTime<Utc>,
     /// `zh` or `en`.
     pub lang: String,
     /// The classifier's intent (`complaint`, `question`, `purchase`, `praise`, `other`).
     pub intent: String,
+    /// How urgent it is.
     pub priority: Priority,
     /// A crisis keyword matched.
     pub crisis: bool,
@@ -240,6 +257,7 @@ pub struct QueueItem {
     /// The channel that will send the reply (`None`: no channel can reply on this platform).
     #[serde(default)]
     pub channel: Option<String>,
+    /// Where it is in its life.
     pub state: ReplyState,
     /// When the item was enqueued: its age.
     pub created_at: DateTime<Utc>,

@@ -40,9 +40,13 @@ pub const SYSTEM: &str = "herald";
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Round {
+    /// Approved items handed to the publisher.
     pub claimed: usize,
+    /// Items found sent.
     pub sent: usize,
+    /// Items that failed.
     pub failed: usize,
+    /// Pending drafts that expired.
     pub expired: usize,
 }
 
@@ -59,6 +63,8 @@ pub struct ReplySender {
 }
 
 impl ReplySender {
+    /// A sender over `store`, looking up threads through `channels`, waking the publisher with
+    /// `wake`; pending drafts expire after `expire_after`.
     pub fn new(
         store: Store,
         channels: BTreeMap<String, Channel>,

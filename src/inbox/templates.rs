@@ -2,7 +2,7 @@
 //! lifecycle-stage cues, and the file's own test cases.
 //!
 //! Loaded in two phases like every config file: strict serde structs (`deny_unknown_fields`),
-//! then [`validate`] reports every problem as `file:line:column: key: why`. Choosing a template
+//! then `validate` reports every problem as `file:line:column: key: why`. Choosing a template
 //! is pure: [`Replies::choose`] takes what classification found and returns the most specific
 //! template whose conditions all hold.
 
@@ -35,7 +35,9 @@ pub const LANGS: [&str; 2] = ["zh", "en"];
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bilingual {
+    /// Chinese.
     pub zh: String,
+    /// English.
     pub en: String,
 }
 
@@ -53,6 +55,7 @@ impl Bilingual {
 /// One reply template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    /// A slug, unique in the file.
     pub name: String,
     /// Answers mentions of these intents (empty: any).
     pub intents: Vec<String>,
@@ -80,10 +83,15 @@ impl Template {
 /// A test case of the file: a mention and the template it must get (`none`: no draft).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyTest {
+    /// Its index in `[[tests]]`.
     pub index: usize,
+    /// The mention text.
     pub text: String,
+    /// The mention's author (default `customer.test`).
     pub author: Option<String>,
+    /// The mention's language tag, if it has one.
     pub lang: Option<String>,
+    /// The template expected, or `none` for no draft.
     pub expect: String,
     /// Pieces the rendered reply must contain.
     pub contains: Vec<String>,
@@ -92,8 +100,11 @@ pub struct ReplyTest {
 /// The validated reply configuration.
 #[derive(Debug, Clone)]
 pub struct Replies {
+    /// Where it was read from.
     pub path: std::path::PathBuf,
+    /// `{dealer}`.
     pub dealer: Bilingual,
+    /// `{hotline}`.
     pub hotline: String,
     /// The link replies point to (tagged with the reply's source code when rendered).
     pub link: url::Url,
@@ -109,7 +120,9 @@ pub struct Replies {
     pub sla: BTreeMap<Priority, TimeDelta>,
     /// Cue terms per lifecycle stage.
     pub stages: BTreeMap<String, Vec<String>>,
+    /// In file order (the first wins a tie).
     pub templates: Vec<Template>,
+    /// The file's own test cases.
     pub tests: Vec<ReplyTest>,
 }
 
@@ -412,10 +425,13 @@ fn validate(raw: RawFile, src: &TomlSource) -> Result<Replies, Vec<ConfigError>>
 /// What template choice looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct Situation<'a> {
+    /// The classifier's intent.
     pub intent: &'a str,
     /// `group/rule` of every match.
     pub topics: &'a [String],
+    /// `zh` or `en`.
     pub lang: &'a str,
+    /// The lifecycle stage, if known.
     pub stage: Option<&'a str>,
 }
 

@@ -27,9 +27,13 @@ use crate::inbox::{apply, Action, Priority, QueueItem, ReplyState, TransitionErr
 /// What to list. Empty filters mean "any".
 #[derive(Debug, Clone, Default)]
 pub struct QueueQuery {
+    /// Any of these states.
     pub states: Vec<ReplyState>,
+    /// Any of these priorities.
     pub priorities: Vec<Priority>,
+    /// Any of these platforms (`bluesky`, `mastodon`, …).
     pub platforms: Vec<String>,
+    /// Any of these languages (`zh`, `en`).
     pub langs: Vec<String>,
     /// Only items whose SLA ran out before this instant.
     pub overdue_at: Option<DateTime<Utc>>,
