@@ -12,13 +12,9 @@
 //! The store keeps the queue (`store/queue.rs`); this module never touches sled. Nothing here
 //! sends anything a person has not approved.
 
-/// Drafting a reply to a classified mention.
 pub mod draft;
-/// Lead export for the dealer's CRM.
 pub mod leads;
-/// Handing approved replies to the publisher and recording the outcome.
 pub mod send;
-/// `keywords/replies.toml`.
 pub mod templates;
 
 #[cfg(test)]
