@@ -413,6 +413,180 @@ pub fn run_file_tests(
 mod tests {
     use super::*;
 
+    use crate::inbox::Priority;
+
+    fn drafter() -> (Drafter, crate::classify::Classifier) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = crate::classify::keywords::load_dir(&dir).expect("keywords");
+        let replies = crate::inbox::templates::load(&dir.join("replies.toml"))
+            .expect("replies.toml is valid")
+            .expect("replies.toml exists");
+        let d = Drafter::new(
+            replies,
+            chrono_tz::Asia::Shanghai,
+            [("sky-mentions".to_string(), "sky".to_string())]
+                .into_iter()
+                .collect(),
+            [("mastodon".to_string(), "masto".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        (
+            d,
+            crate::classify::Classifier::new(&groups).expect("classifier"),
+        )
+    }
+
+    fn mention(
+        c: &crate::classify::Classifier,
+        source: &str,
+        platform: &str,
+        author: &str,
+        text: &str,
+    ) -> StoredMention {
+        let m = crate::listen::Mention {
+            id: format!("{platform}:1"),
+            platform: platform.into(),
+            author: author.into(),
+            text: text.into(),
+            created_at: DateTime::from_timestamp(1_796_083_200, 0).expect("t"),
+            url: None,
+            lang: None,
+            in_reply_to: None,
+            author_followers: None,
+            verified: None,
+        };
+        StoredMention::new(m, source, &c.classify(text, Some(author)))
+    }
+
+    fn now() -> DateTime<Utc> {
+        // 2026-12-01 10:00 in Chengdu.
+        DateTime::from_timestamp(1_796_090_400, 0).expect("t")
+    }
+
+    #[test]
+    fn the_checked_in_templates_pass_their_own_tests_and_each_is_tested() {
+        let (d, _) = drafter();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = crate::classify::keywords::load_dir(&dir).expect("keywords");
+        let failures = run_file_tests(&d.replies, &groups).expect("run");
+        assert!(
+            failures.is_empty(),
+            "{}",
+            failures
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for t in &d.replies.templates {
+            assert!(
+                d.replies.tests.iter().any(|c| c.expect == t.name),
+                "template {} has no test case",
+                t.name
+            );
+        }
+        for lang in ["zh", "en"] {
+            assert!(d.replies.tests.iter().any(|c| c.expect == "none"));
+            assert!(d.replies.templates.iter().any(|t| t.lang == lang));
+        }
+    }
+
+    #[test]
+    fn crisis_is_flagged_first_and_routed_to_the_sources_own_channel() {
+        let (d, c) = drafter();
+        let m = mention(
+            &c,
+            "sky-mentions",
+            "bluesky",
+            "alice.test",
+            "新车刹车失灵了，太危险，我要投诉！",
+        );
+        let Verdict::Draft(item) = d.draft(&m, now()) else {
+            panic!("no draft")
+        };
+        assert_eq!((item.priority, item.crisis), (Priority::Crisis, true));
+        assert_eq!(item.template, "crisis-safety-zh");
+        assert_eq!(item.channel.as_deref(), Some("sky"));
+        assert_eq!(
+            item.due_at - item.created_at,
+            chrono::TimeDelta::minutes(30)
+        );
+        assert!(item.text.starts_with("@alice.test "), "{}", item.text);
+        assert!(
+            !item.text.contains("刹车失灵"),
+            "the mention is never quoted: {}",
+            item.text
+        );
+        assert_eq!(item.audit.len(), 1);
+        assert_eq!(item.audit[0].text_after, item.text);
+    }
+
+    #[test]
+    fn leads_carry_their_grade_and_links_their_source_code() {
+        let (d, c) = drafter();
+        let m = mention(
+            &c,
+            "masto-mentions",
+            "mastodon",
+            "bob",
+            "下周想试驾奇骏，电话13812345678",
+        );
+        let Verdict::Draft(item) = d.draft(&m, now()) else {
+            panic!("no draft")
+        };
+        assert_eq!(item.priority, Priority::Lead);
+        let lead = item.lead.as_ref().expect("lead");
+        assert_eq!(
+            (lead.grade.as_str(), lead.phone, lead.test_drive),
+            ("hot", true, true)
+        );
+        assert_eq!(item.channel.as_deref(), Some("masto"), "by platform");
+        assert_eq!(item.source_code, "masto.reply.lead-zh.20261201T1000");
+        assert!(item.text.contains("奇骏"), "{}", item.text);
+        assert!(item.text.contains("utm_source=masto&utm_medium=social&utm_campaign=reply&utm_content=masto.reply.lead-zh.20261201T1000"), "{}", item.text);
+        assert!(!item.text.contains("13812345678"));
+    }
+
+    #[test]
+    fn no_draft_for_blacklisted_sensitive_own_or_idle_mentions() {
+        let (d, c) = drafter();
+        let cases = [
+            ("spam-cars.bsky.social", "奇骏刹车失灵太可怕了", "blacklist"),
+            ("alice.test", "加微信领取购车优惠", "blacklist"),
+            (
+                "ragebait@mastodon.example",
+                "What about the X-Trail?",
+                "sensitive",
+            ),
+            ("alice.test", "日产和政治有什么关系？", "sensitive"),
+            ("@Brand.test", "欢迎到店看车！", "own post"),
+            ("alice.test", "今天路过春熙路", "wants no answer"),
+        ];
+        for (author, text, why) in cases {
+            match d.draft(&mention(&c, "x", "bluesky", author, text), now()) {
+                Verdict::Skip(reason) => assert!(reason.contains(why), "{text}: {reason}"),
+                Verdict::Draft(item) => panic!("{text}: drafted {}", item.template),
+            }
+        }
+    }
+
+    #[test]
+    fn no_channel_for_a_forum_mention_is_kept_visible() {
+        let (d, c) = drafter();
+        let m = mention(&c, "forum", "rss", "某车主", "请问奇骏保养多少钱？");
+        let Verdict::Draft(item) = d.draft(&m, now()) else {
+            panic!("no draft")
+        };
+        assert_eq!(item.channel, None);
+        assert!(
+            !item.text.contains("某车主"),
+            "a non-handle author is left out: {}",
+            item.text
+        );
+        assert!(item.text.contains("utm_source=reply"), "{}", item.text);
+    }
+
     #[test]
     fn handles_are_reduced_to_handle_characters() {
         assert_eq!(handle("@alice.test").as_deref(), Some("alice.test"));

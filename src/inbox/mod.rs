@@ -90,7 +90,7 @@ impl Priority {
 ///
 /// ```text
 /// pending ──approve (as drafted or edited)──► approved ──claim──► sending ──► sent
-///    │ ▲ edit, assign                            │                    └────► failed ──retry──► approved
+///    │ ▲ edit, assign                            │                    └────► failed ──retry, approve──► approved
 ///    ├──reject──► rejected ◄──reject─────────────┤
 ///    └──expire──► expired                        └──fail (no channel)──► failed
 /// ```
@@ -290,7 +290,7 @@ impl QueueItem {
 pub enum Action {
     /// Replace the draft's text, staying pending.
     Edit { text: String },
-    /// Approve, as drafted (`None`) or with new text.
+    /// Approve, as drafted (`None`) or with new text; also a failed reply, to send it again.
     Approve { text: Option<String> },
     /// Decide not to answer (pending, approved but not yet sending, or failed).
     Reject { reason: Option<String> },
@@ -376,12 +376,14 @@ pub fn apply(
             check_text(text)?;
             next.text = text.clone();
         }
-        (Action::Approve { text }, Pending) => {
+        (Action::Approve { text }, Pending | Failed) => {
             if let Some(t) = text {
                 check_text(t)?;
                 next.text = t.clone();
             }
             next.state = Approved;
+            // Approving a failed reply again (usually with shorter text) makes a new post.
+            next.post = None;
         }
         (Action::Reject { reason }, Pending | Approved | Failed) => {
             next.state = Rejected;

@@ -36,7 +36,7 @@ fn allowed(a: &Action, s: ReplyState) -> Option<ReplyState> {
     use ReplyState::*;
     let to = match (a.name(), s) {
         ("edit", Pending) => Pending,
-        ("approve", Pending) => Approved,
+        ("approve", Pending | Failed) => Approved,
         ("reject", Pending | Approved | Failed) => Rejected,
         ("assign", Pending | Approved | Sending | Failed) => s,
         ("expire", Pending) => Expired,

@@ -377,3 +377,134 @@ pub async fn deliver_once(
     done.expired += after.expired;
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::tests::item;
+
+    fn sender(store: &Store, now: DateTime<Utc>) -> ReplySender {
+        ReplySender::new(
+            store.clone(),
+            BTreeMap::new(),
+            Arc::new(move || now),
+            Arc::new(Notify::new()),
+            Some(TimeDelta::hours(72)),
+        )
+    }
+
+    #[tokio::test]
+    async fn stale_drafts_expire_and_unsendable_approvals_fail_visibly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let t0 = item(ReplyState::Pending).created_at;
+        let mut stale = item(ReplyState::Pending);
+        stale.mention_id = "stale".into();
+        let mut fresh = item(ReplyState::Pending);
+        fresh.mention_id = "fresh".into();
+        fresh.created_at = t0 + TimeDelta::hours(2);
+        let mut forum = item(ReplyState::Pending);
+        forum.mention_id = "forum".into();
+        forum.channel = None;
+        forum.platform = "rss".into();
+        forum.created_at = fresh.created_at;
+        let ids: Vec<u64> = [&stale, &fresh, &forum]
+            .into_iter()
+            .map(|i| store.enqueue(i).expect("enqueue").expect("new"))
+            .collect();
+        let now = t0 + TimeDelta::hours(73);
+        store
+            .queue_apply(ids[2], &Action::Approve { text: None }, "mei", now)
+            .expect("store")
+            .expect("legal");
+        let round = sender(&store, now).round().await.expect("round");
+        assert_eq!((round.expired, round.claimed), (1, 0));
+        let state = |id| store.queue_item(id).expect("get").expect("there");
+        assert_eq!(state(ids[0]).state, ReplyState::Expired);
+        assert_eq!(
+            state(ids[0]).audit.last().map(|e| e.who.clone()),
+            Some(SYSTEM.to_string())
+        );
+        assert_eq!(state(ids[1]).state, ReplyState::Pending);
+        let failed = state(ids[2]);
+        assert_eq!(failed.state, ReplyState::Failed);
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("answer there by hand")),
+            "{failed:?}"
+        );
+        assert!(
+            store.all_posts().expect("posts").is_empty(),
+            "nothing was scheduled"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claimed_reply_whose_post_was_never_made_gets_exactly_one_post() {
+        // A crash between the claim (flushed) and making the post: the next round makes it,
+        // under the key the claim fixed, and a further round does not make another.
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = item(ReplyState::Pending).created_at;
+        let id = store
+            .enqueue(&item(ReplyState::Pending))
+            .expect("enqueue")
+            .expect("new");
+        store
+            .queue_apply(id, &Action::Approve { text: None }, "mei", now)
+            .expect("store")
+            .expect("legal");
+        let at = PostRef {
+            channel: "masto".into(),
+            at: now,
+        };
+        store
+            .queue_apply(
+                id,
+                &Action::Claim {
+                    post: at.clone(),
+                    reply_to: Some(ReplyTo::Mastodon {
+                        status_id: "42".into(),
+                    }),
+                },
+                SYSTEM,
+                now,
+            )
+            .expect("store")
+            .expect("legal");
+        let s = sender(&store, now);
+        s.round().await.expect("round");
+        s.round().await.expect("round");
+        let posts = store.all_posts().expect("posts");
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        let p = &posts[0];
+        assert_eq!(
+            (p.channel.as_str(), p.at, p.state),
+            ("masto", now, PostState::Approved)
+        );
+        assert_eq!(p.category, REPLY_CATEGORY);
+        assert_eq!(
+            p.reply,
+            Some(ReplyTo::Mastodon {
+                status_id: "42".into()
+            })
+        );
+        // The publisher's outcome is copied back.
+        store
+            .transition("masto", now, &[PostState::Approved], |p| {
+                p.state = PostState::Published;
+                p.delivery.remote_id = Some("99".into());
+            })
+            .expect("store")
+            .expect("moved");
+        let round = s.round().await.expect("round");
+        assert_eq!(round.sent, 1);
+        let done = store.queue_item(id).expect("get").expect("there");
+        assert_eq!(
+            (done.state, done.remote_id.as_deref()),
+            (ReplyState::Sent, Some("99"))
+        );
+    }
+}
