@@ -366,3 +366,48 @@ async fn an_approved_reply_survives_a_kill_at_a_random_moment_and_is_sent_once()
     assert_eq!(replies.len(), 1, "killed after {after} ms: {replies:#?}");
     assert_eq!(item["remote_id"], replies[0]["id"]);
 }
+
+#[test]
+fn check_names_file_line_key_and_why_for_a_bad_replies_file() {
+    let ws = Workspace::new();
+    let good = ws.read("keywords/replies.toml");
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("name = \"complaint-zh\""))
+        .expect("complaint-zh")
+        + 1;
+    ws.edit(
+        "keywords/replies.toml",
+        "name = \"complaint-zh\"\nintents = [\"complaint\"]",
+        "name = \"complaint-zh\"\nintents = [\"complain\"]",
+    );
+    let run = ws.herald(&["check", "--days", "1"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    let want = format!("replies.toml:{}:", line + 1);
+    let hit = all
+        .lines()
+        .find(|l| l.contains(&want))
+        .unwrap_or_else(|| panic!("no {want} in {all}"));
+    assert!(hit.contains("templates["), "{hit}");
+    assert!(
+        hit.contains("intents[0]: \"complain\" is not an intent"),
+        "{hit}"
+    );
+
+    // A template test case that no longer holds fails `herald check` too.
+    let ws = Workspace::new();
+    ws.edit(
+        "keywords/replies.toml",
+        "expect = \"praise-en\"\ncontains = [\"kind words\"]",
+        "expect = \"praise-en\"\ncontains = [\"a phrase the template lacks\"]",
+    );
+    let run = ws.herald(&["check", "--days", "1"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("the reply lacks [\"a phrase the template lacks\"]"),
+        "{}",
+        run.stdout
+    );
+}
