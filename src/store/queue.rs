@@ -35,7 +35,8 @@ pub struct QueueQuery {
     pub platforms: Vec<String>,
     /// Any of these languages (`zh`, `en`).
     pub langs: Vec<String>,
-    /// Only items whose SLA ran out before this instant.
+    /// Only items still awaiting an answer (pending, approved) whose SLA ran out before this
+    /// instant.
     pub overdue_at: Option<DateTime<Utc>>,
     /// Items to skip (for pages after the first).
     pub offset: usize,
@@ -261,11 +262,15 @@ impl Store {
         let index = self.db.open_tree("queue_index")?;
         let dims = self.db.open_tree("queue_dims")?;
         let limit = if q.limit == 0 { 50 } else { q.limit };
-        let states: Vec<ReplyState> = if q.states.is_empty() {
+        let mut states: Vec<ReplyState> = if q.states.is_empty() {
             ReplyState::ALL.to_vec()
         } else {
             q.states.clone()
         };
+        if q.overdue_at.is_some() {
+            // Answered, rejected or expired items are past their SLA by nobody's fault.
+            states.retain(|s| s.awaits_answer());
+        }
         let mut priorities: Vec<Priority> = if q.priorities.is_empty() {
             Priority::ALL.to_vec()
         } else {
