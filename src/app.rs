@@ -336,7 +336,9 @@ pub fn next_free_slot(
         .all_posts()?
         .into_iter()
         .filter(|p| {
-            p.channel == channel && !matches!(p.state, PostState::Failed | PostState::Missed)
+            p.channel == channel
+                && !matches!(p.state, PostState::Failed | PostState::Missed)
+                && p.category != crate::inbox::send::REPLY_CATEGORY
         })
         .map(|p| p.at)
         .collect();
