@@ -131,4 +131,39 @@ mod tests {
             json!([])
         );
     }
+
+    #[tokio::test]
+    async fn the_webhook_gets_the_leads_as_json_and_a_refusal_is_an_error() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/crm"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        let mut a = item(ReplyState::Pending);
+        a.lead = Some(LeadInfo {
+            grade: "warm".into(),
+            phone: false,
+            email: true,
+            test_drive: false,
+            timeframe_months: None,
+        });
+        let http = reqwest::Client::new();
+        let url = url::Url::parse(&format!("{}/crm", server.uri())).expect("url");
+        let n = post_webhook(&http, &url, &[a, item(ReplyState::Sent)], Utc::now())
+            .await
+            .expect("sent");
+        assert_eq!(n, 1);
+        let got = server.received_requests().await.expect("recorded");
+        let body: serde_json::Value = serde_json::from_slice(&got[0].body).expect("json");
+        assert_eq!(body["leads"][0]["grade"], "warm");
+        assert_eq!(body["leads"][0]["email"], true);
+        let missing = url::Url::parse(&format!("{}/nowhere", server.uri())).expect("url");
+        let e = post_webhook(&http, &missing, &[], Utc::now())
+            .await
+            .expect_err("404");
+        assert!(e.contains("404"), "{e}");
+    }
 }
