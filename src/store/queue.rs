@@ -464,4 +464,45 @@ mod tests {
             Err(TransitionError::NotFound(99))
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, failure_persistence: None, ..Default::default() })]
+        /// Through the store, the same actions give the same item as the pure state machine,
+        /// the audit log is complete, and the index lists the item under its state only.
+        #[test]
+        fn store_transitions_match_the_state_machine_and_keep_the_index_exact(
+            picks in proptest::collection::vec(0usize..7, 0..25)
+        ) {
+            let (_d, s) = store();
+            let id = s.enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
+            let mut model = s.queue_item(id).expect("get").expect("there");
+            let t0 = model.created_at;
+            for (n, pick) in picks.iter().enumerate() {
+                let now = t0 + TimeDelta::seconds(n as i64);
+                let action = match pick {
+                    0 => Action::Edit { text: format!("t{n}") },
+                    1 => Action::Approve { text: None },
+                    2 => Action::Reject { reason: None },
+                    3 => Action::Claim { post: crate::inbox::PostRef { channel: "c".into(), at: now }, reply_to: None },
+                    4 => Action::Sent { remote_id: "r".into(), url: None },
+                    5 => Action::Fail { error: "e".into() },
+                    _ => Action::Retry,
+                };
+                let pure = apply(&model, &action, "p", now);
+                let stored = s.queue_apply(id, &action, "p", now).expect("store");
+                proptest::prop_assert_eq!(&pure, &stored);
+                if let Ok(next) = pure {
+                    model = next;
+                }
+                let got = s.queue_item(id).expect("get").expect("there");
+                proptest::prop_assert_eq!(&got, &model);
+                for st in ReplyState::ALL {
+                    let listed = s.queue_ids(st).expect("ids").contains(&id);
+                    proptest::prop_assert_eq!(listed, st == model.state, "{:?}", st);
+                }
+            }
+            let accepted = model.audit.len();
+            proptest::prop_assert!(accepted <= picks.len());
+        }
+    }
 }
