@@ -588,6 +588,36 @@ mod tests {
     }
 
     #[test]
+    fn every_template_fits_bluesky_and_mastodon_with_a_long_handle_and_product() {
+        use unicode_segmentation::UnicodeSegmentation;
+        let (d, _) = drafter();
+        let topics = vec!["product/x-trail".to_string()];
+        for t in &d.replies.templates {
+            let (text, _) = d.render(
+                t,
+                "a-rather-long-customer-handle.bsky.social",
+                &topics,
+                &t.lang,
+                Some("bluesky-jincheng-brand"),
+                now(),
+            );
+            let shown = crate::publish::bluesky::RichText::parse(&text).text;
+            let graphemes = shown.graphemes(true).count();
+            assert!(
+                graphemes <= crate::publish::bluesky::MAX_GRAPHEMES,
+                "{}: {graphemes} graphemes on Bluesky",
+                t.name
+            );
+            let weighted = crate::publish::mastodon::weighted_length(&text);
+            assert!(
+                weighted <= 500,
+                "{}: {weighted} characters on Mastodon",
+                t.name
+            );
+        }
+    }
+
+    #[test]
     fn handles_are_reduced_to_handle_characters() {
         assert_eq!(handle("@alice.test").as_deref(), Some("alice.test"));
         assert_eq!(
