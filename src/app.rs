@@ -267,6 +267,13 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         config.herald.publish.clone(),
         clock.clone(),
     );
+    tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
+
+    let publish_task = {
+        let (shutdown, wake) = (shutdown.clone(), wake.clone());
+        tokio::spawn(async move { publisher.run(shutdown, wake).await })
+    };
+    // Replies approved in the inbox go to the publisher (started first: it has posts due).
     let reply_task = {
         let sender = crate::inbox::send::ReplySender::new(
             store.clone(),
@@ -281,12 +288,6 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
                 .run(std::time::Duration::from_secs(2), shutdown)
                 .await
         })
-    };
-    tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
-
-    let publish_task = {
-        let (shutdown, wake) = (shutdown.clone(), wake.clone());
-        tokio::spawn(async move { publisher.run(shutdown, wake).await })
     };
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     let plan_task = {
