@@ -68,6 +68,11 @@ pub fn replan(
         Some(s) => s.kept_posts()?,
         None => Vec::new(),
     };
+    // Replies from the inbox are not part of the content plan's mix, gaps or caps.
+    let kept: Vec<StoredPost> = kept
+        .into_iter()
+        .filter(|p| p.category != crate::inbox::send::REPLY_CATEGORY)
+        .collect();
     let history: Vec<PastPost> = kept
         .iter()
         .map(|p| PastPost {
@@ -152,17 +157,24 @@ fn entry(p: &StoredPost, tz: Tz) -> Entry {
 #[derive(Debug, Clone)]
 pub struct CheckReport {
     pub keyword_failures: Vec<keywords::TestFailure>,
+    /// `keywords/replies.toml` test cases that failed.
+    pub reply_failures: Vec<crate::inbox::draft::ReplyTestFailure>,
     pub notes: Vec<Note>,
 }
 
 /// Runs the keyword files' own tests and a dry-run plan from `start` for `days` days.
 pub fn check(config: &Config, start: DateTime<Utc>, days: u32) -> Result<CheckReport, String> {
     let keyword_failures = keywords::run_file_tests(&config.keywords)?;
+    let reply_failures = match &config.replies {
+        Some(r) => crate::inbox::draft::run_file_tests(r, &config.keywords)?,
+        None => Vec::new(),
+    };
     let tz = config.herald.timezone;
     let end_date = start.with_timezone(&tz).date_naive() + chrono::Days::new(u64::from(days));
     let schedule = replan(config, None, start, end_date, &[], false).map_err(|e| e.to_string())?;
     Ok(CheckReport {
         keyword_failures,
+        reply_failures,
         notes: schedule.notes,
     })
 }
@@ -234,7 +246,8 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         .map_err(anyhow::Error::msg)?;
     let classifier =
         Arc::new(crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?);
-    let listener = crate::listen::run::Listener::new(store.clone(), classifier);
+    let listener = crate::listen::run::Listener::new(store.clone(), classifier)
+        .with_inbox(crate::inbox::Drafter::from_config(&config).map(Arc::new));
     let listen_tasks: Vec<_> = sources
         .into_iter()
         .map(|(name, source, interval)| {
@@ -264,6 +277,22 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         let (shutdown, wake) = (shutdown.clone(), wake.clone());
         tokio::spawn(async move { publisher.run(shutdown, wake).await })
     };
+    // Replies approved in the inbox go to the publisher (started first: it has posts due).
+    let reply_task = {
+        let sender = crate::inbox::send::ReplySender::new(
+            store.clone(),
+            self::channels(&config)?,
+            clock.clone(),
+            wake.clone(),
+            config.replies.as_ref().map(|r| r.expire_after),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            sender
+                .run(std::time::Duration::from_secs(2), shutdown)
+                .await
+        })
+    };
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     let plan_task = {
         let (shutdown, wake, store) = (shutdown.clone(), wake.clone(), store.clone());
@@ -288,6 +317,7 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
     shutdown.cancelled().await;
     tracing::info!("Shutting down: finishing the send in flight");
     let _ = publish_task.await;
+    let _ = reply_task.await;
     let _ = plan_task.await;
     for task in listen_tasks {
         let _ = task.await;
@@ -353,7 +383,9 @@ pub fn next_free_slot(
         .all_posts()?
         .into_iter()
         .filter(|p| {
-            p.channel == channel && !matches!(p.state, PostState::Failed | PostState::Missed)
+            p.channel == channel
+                && !matches!(p.state, PostState::Failed | PostState::Missed)
+                && p.category != crate::inbox::send::REPLY_CATEGORY
         })
         .map(|p| p.at)
         .collect();

@@ -16,6 +16,8 @@
 //!   e-mail).
 //! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
 //!   cursors into mentions, classified and stored once.
+//! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
+//!   approved replies in thread through the publishing path.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 
@@ -23,6 +25,7 @@ pub mod app;
 pub mod classify;
 pub mod config;
 pub mod crisis;
+pub mod inbox;
 pub mod listen;
 pub mod plan;
 pub mod publish;

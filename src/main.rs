@@ -14,6 +14,8 @@ use herald::plan::output;
 use herald::publish::worker::{system_clock, Outcome, Publisher};
 use herald::store::Store;
 
+mod queue_cli;
+
 #[derive(Parser)]
 #[command(
     name = "herald",
@@ -129,6 +131,8 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// The reply inbox: list, show, approve, edit, reject, assign, retry, send, leads.
+    Queue(queue_cli::QueueArgs),
 }
 
 #[derive(Subcommand)]
@@ -245,13 +249,16 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for f in &report.keyword_failures {
                 println!("{f}");
             }
+            for f in &report.reply_failures {
+                println!("{f}");
+            }
             for (warning, line) in herald::plan::note_lines(&report.notes) {
                 let level = if warning { "warning" } else { "note" };
                 println!("{level}: next {days} days: {line}");
             }
             let drafts = config.drafts.len();
             let rules: usize = config.keywords.iter().map(|g| g.rules.len()).sum();
-            if report.keyword_failures.is_empty() {
+            if report.keyword_failures.is_empty() && report.reply_failures.is_empty() {
                 println!(
                     "ok: {} channel(s), {drafts} drafts, {} keyword groups with {rules} rules",
                     config.herald.channels.len(),
@@ -260,8 +267,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
-                    "{} keyword test case(s) failed",
-                    report.keyword_failures.len()
+                    "{} keyword and {} reply test case(s) failed",
+                    report.keyword_failures.len(),
+                    report.reply_failures.len()
                 );
                 Ok(ExitCode::from(2))
             }
@@ -357,6 +365,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Classify { file } => classify(&config, &file),
         Command::User { action } => user(&config, action),
         Command::Replay { file, threads } => replay(&config, &file, threads),
+        Command::Queue(args) => queue_cli::run(args, &config, open_store),
         Command::Mentions {
             hours,
             author,

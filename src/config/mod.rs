@@ -96,6 +96,8 @@ pub struct Config {
     pub plan: PlanRules,
     pub drafts: Vec<Draft>,
     pub keywords: Vec<KeywordGroup>,
+    /// Reply templates (`keywords/replies.toml`), if the file exists.
+    pub replies: Option<crate::inbox::Replies>,
     /// Problems that do not stop herald.
     pub warnings: Vec<Warning>,
 }
@@ -129,6 +131,11 @@ pub fn load(config_path: &Path, required: bool) -> Result<Config, ConfigErrors> 
     let channel_names: Vec<String> = herald.channels.iter().map(|c| c.name.clone()).collect();
     let plan_result = plan::config::load(&herald.content_plan, &channel_names, &mut warnings);
     let keywords_result = keywords::load_dir(&herald.keywords);
+    let replies = crate::inbox::templates::load(&herald.keywords.join("replies.toml"))
+        .unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            None
+        });
 
     let (plan_rules, drafts) = match plan_result {
         Ok(p) => p,
@@ -151,6 +158,7 @@ pub fn load(config_path: &Path, required: bool) -> Result<Config, ConfigErrors> 
             plan: plan_rules,
             drafts,
             keywords,
+            replies,
             warnings,
         })
     } else {

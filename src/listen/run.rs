@@ -272,6 +272,7 @@ pub struct Listener {
     store: Store,
     classifier: Arc<Classifier>,
     stats: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SourceStats>>>,
+    inbox: Option<Arc<crate::inbox::Drafter>>,
 }
 
 impl Listener {
@@ -280,7 +281,13 @@ impl Listener {
             store,
             classifier,
             stats: Arc::default(),
+            inbox: None,
         }
+    }
+
+    /// Drafts replies to new mentions into the inbox's queue.
+    pub fn with_inbox(self, inbox: Option<Arc<crate::inbox::Drafter>>) -> Self {
+        Self { inbox, ..self }
     }
 
     /// The counts of the source named `name` so far.
@@ -332,6 +339,7 @@ impl Listener {
                 .map_err(|e| e.to_string())?
             {
                 new += 1;
+                crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
                 info!(
                     source = name,
                     author = %record.mention.author,

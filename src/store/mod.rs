@@ -28,6 +28,8 @@ pub use alerts::{
 pub use mentions::{MentionQuery, StoredMention};
 mod users;
 pub use users::{Session, User};
+mod queue;
+pub use queue::QueueQuery;
 
 const SCHEMA_VERSION: &[u8] = b"1";
 

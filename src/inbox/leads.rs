@@ -1,0 +1,169 @@
+//! Purchase leads out of the queue for the dealer's CRM (SEEDS.md §5: leads flow to the dealer
+//! for sales follow-up): as CSV, or POSTed as JSON to a webhook whose URL comes from the
+//! environment (it usually carries a token).
+//!
+//! The mention text goes along because it holds the contact the customer left; it is untrusted,
+//! so CSV cells that a spreadsheet would run as a formula are defused.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::QueueItem;
+
+/// The CSV header, in column order.
+pub const CSV_HEADER: &str =
+    "id,received_at,platform,author,grade,phone,email,test_drive,timeframe_months,url,text";
+
+/// Leads among `items` (those carrying a lead), CSV with a header row, RFC 4180 quoting.
+pub fn to_csv(items: &[QueueItem]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push_str("\r\n");
+    for i in items {
+        let Some(lead) = &i.lead else { continue };
+        let cells = [
+            i.id.to_string(),
+            i.created_at.to_rfc3339(),
+            i.platform.clone(),
+            i.author.clone(),
+            lead.grade.clone(),
+            lead.phone.to_string(),
+            lead.email.to_string(),
+            lead.test_drive.to_string(),
+            lead.timeframe_months
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            i.mention_url.clone().unwrap_or_default(),
+            i.mention_text.clone(),
+        ];
+        let row: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV cell: quoted, quotes doubled, and a leading `= + - @` (a formula to a spreadsheet)
+/// prefixed with `'`.
+fn cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The JSON body of a webhook delivery: `{"leads": [...]}`.
+pub fn to_json(items: &[QueueItem], now: DateTime<Utc>) -> serde_json::Value {
+    let leads: Vec<serde_json::Value> = items
+        .iter()
+        .filter_map(|i| {
+            let l = i.lead.as_ref()?;
+            Some(json!({
+                "id": i.id,
+                "received_at": i.created_at,
+                "platform": i.platform,
+                "author": i.author,
+                "grade": l.grade,
+                "phone": l.phone,
+                "email": l.email,
+                "test_drive": l.test_drive,
+                "timeframe_months": l.timeframe_months,
+                "url": i.mention_url,
+                "text": i.mention_text,
+            }))
+        })
+        .collect();
+    json!({ "sent_at": now, "leads": leads })
+}
+
+/// POSTs the leads of `items` to `url`; the number of leads sent.
+pub async fn post_webhook(
+    http: &reqwest::Client,
+    url: &url::Url,
+    items: &[QueueItem],
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let body = to_json(items, now);
+    let n = body["leads"].as_array().map_or(0, Vec::len);
+    let answer = http
+        .post(url.clone())
+        .json(&body)
+        .send()
+        .await
+        // Never show the URL: it may carry a token.
+        .map_err(|e| e.without_url().to_string())?;
+    if !answer.status().is_success() {
+        return Err(format!("the CRM webhook answered {}", answer.status()));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::{tests::item, LeadInfo, ReplyState};
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let mut a = item(ReplyState::Pending);
+        a.lead = Some(LeadInfo {
+            grade: "hot".into(),
+            phone: true,
+            email: false,
+            test_drive: true,
+            timeframe_months: Some(1),
+        });
+        a.mention_text = "=HYPERLINK(\"x\"), 电话13812345678".into();
+        let mut no_lead = item(ReplyState::Pending);
+        no_lead.id = 2;
+        let csv = to_csv(&[a, no_lead]);
+        let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 2, "header and one lead: {csv}");
+        assert!(lines[1].contains("\"hot\""), "{}", lines[1]);
+        assert!(
+            lines[1].ends_with("\"'=HYPERLINK(\"\"x\"\"), 电话13812345678\""),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            to_json(&[item(ReplyState::Pending)], Utc::now())["leads"],
+            json!([])
+        );
+    }
+
+    #[tokio::test]
+    async fn the_webhook_gets_the_leads_as_json_and_a_refusal_is_an_error() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/crm"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        let mut a = item(ReplyState::Pending);
+        a.lead = Some(LeadInfo {
+            grade: "warm".into(),
+            phone: false,
+            email: true,
+            test_drive: false,
+            timeframe_months: None,
+        });
+        let http = reqwest::Client::new();
+        let url = url::Url::parse(&format!("{}/crm", server.uri())).expect("url");
+        let n = post_webhook(&http, &url, &[a, item(ReplyState::Sent)], Utc::now())
+            .await
+            .expect("sent");
+        assert_eq!(n, 1);
+        let got = server.received_requests().await.expect("recorded");
+        let body: serde_json::Value = serde_json::from_slice(&got[0].body).expect("json");
+        assert_eq!(body["leads"][0]["grade"], "warm");
+        assert_eq!(body["leads"][0]["email"], true);
+        let missing = url::Url::parse(&format!("{}/nowhere", server.uri())).expect("url");
+        let e = post_webhook(&http, &missing, &[], Utc::now())
+            .await
+            .expect_err("404");
+        assert!(e.contains("404"), "{e}");
+    }
+}

@@ -1,0 +1,508 @@
+//! The reply queue in the store: items, their index for listing, and atomic transitions.
+//!
+//! Trees:
+//! - `queue`: key = item id (u64, big-endian; from sled's monotonic id generator), value = the
+//!   [`QueueItem`] as JSON, audit log included.
+//! - `queue_index`: key = `state ‖ priority ‖ platform ‖ 0 ‖ lang ‖ 0 ‖ created_at ‖ id`,
+//!   value = `due_at`. Every combination of filters is a set of key prefixes, each already in
+//!   age order, so a page is a k-way merge that reads only the entries it returns (plus the
+//!   ones the overdue filter drops), never the whole queue.
+//! - `queue_dims`: key = `platform ‖ 0 ‖ lang`, the combinations seen, to build those prefixes.
+//! - `queue_by_mention`: mention id → item id, so a mention is enqueued once.
+//!
+//! A transition (and enqueueing) changes the item, its index entry and its audit log in one
+//! sled transaction, flushed before it returns: the log is never missing a change, and an
+//! approval is on disk before anything is sent.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{Store, StoreError};
+use crate::inbox::{apply, Action, Priority, QueueItem, ReplyState, TransitionError};
+
+/// What to list. Empty filters mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct QueueQuery {
+    /// Any of these states.
+    pub states: Vec<ReplyState>,
+    /// Any of these priorities.
+    pub priorities: Vec<Priority>,
+    /// Any of these platforms (`bluesky`, `mastodon`, …).
+    pub platforms: Vec<String>,
+    /// Any of these languages (`zh`, `en`).
+    pub langs: Vec<String>,
+    /// Only items still awaiting an answer (pending, approved) whose SLA ran out before this
+    /// instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Items to skip (for pages after the first).
+    pub offset: usize,
+    /// Page size; 0 means 50.
+    pub limit: usize,
+}
+
+fn ts(t: DateTime<Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn from_ts(b: &[u8]) -> Option<DateTime<Utc>> {
+    let raw = u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63);
+    DateTime::from_timestamp_micros(raw as i64)
+}
+
+fn group_prefix(state: ReplyState, priority: Priority, platform: &str, lang: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + platform.len() + lang.len() + 16);
+    k.push(state.code());
+    k.push(priority.code());
+    k.extend_from_slice(platform.as_bytes());
+    k.push(0);
+    k.extend_from_slice(lang.as_bytes());
+    k.push(0);
+    k
+}
+
+fn index_key(item: &QueueItem) -> Vec<u8> {
+    let mut k = group_prefix(item.state, item.priority, &item.platform, &item.lang);
+    k.extend_from_slice(&ts(item.created_at));
+    k.extend_from_slice(&item.id.to_be_bytes());
+    k
+}
+
+fn dims_key(item: &QueueItem) -> Vec<u8> {
+    let mut k = item.platform.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(item.lang.as_bytes());
+    k
+}
+
+fn decode(key: &[u8], value: &[u8]) -> Result<QueueItem, StoreError> {
+    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        key: format!(
+            "queue/{}",
+            key.try_into().map(u64::from_be_bytes).unwrap_or_default()
+        ),
+        why: e.to_string(),
+    })
+}
+
+/// An index entry as the page walk merges it: `created_at ‖ id` (the sort key within one
+/// priority) and `due_at`.
+type Entry = ([u8; 16], [u8; 8]);
+
+/// Why a transaction was aborted.
+enum Abort {
+    Store(StoreError),
+    Refused(TransitionError),
+}
+
+impl Store {
+    fn queue_trees(&self) -> Result<[sled::Tree; 4], StoreError> {
+        Ok([
+            self.db.open_tree("queue")?,
+            self.db.open_tree("queue_index")?,
+            self.db.open_tree("queue_dims")?,
+            self.db.open_tree("queue_by_mention")?,
+        ])
+    }
+
+    fn enqueue_one(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
+        let [items, index, dims, by_mention] = self.queue_trees()?;
+        // Ids are generated outside the transaction (a retried transaction must not burn ids
+        // it did not use, but a gap is harmless either way).
+        let id = self.db.generate_id()? + 1;
+        let mut item = item.clone();
+        item.id = id;
+        let value = serde_json::to_vec(&item).unwrap_or_default();
+        let (ik, dk) = (index_key(&item), dims_key(&item));
+        let due = ts(item.due_at);
+        let result =
+            (&items, &index, &dims, &by_mention).transaction(|(items, index, dims, bm)| {
+                if bm.get(item.mention_id.as_bytes())?.is_some() {
+                    return Ok(None);
+                }
+                bm.insert(item.mention_id.as_bytes(), &id.to_be_bytes())?;
+                items.insert(&id.to_be_bytes(), value.as_slice())?;
+                index.insert(ik.as_slice(), &due)?;
+                dims.insert(dk.as_slice(), &[])?;
+                Ok(Some(id))
+            });
+        result.map_err(|e: TransactionError<()>| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                key: "queue".into(),
+                why: "aborted".into(),
+            },
+            TransactionError::Storage(e) => e.into(),
+        })
+    }
+
+    /// Adds a drafted item (its `id` is assigned here) unless its mention already has one.
+    /// Returns the new id, or `None` for a mention already in the queue. Flushed to disk.
+    pub fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
+        let id = self.enqueue_one(item)?;
+        self.db.flush()?;
+        Ok(id)
+    }
+
+    /// Adds many items with one flush at the end (imports, benchmarks). Returns how many
+    /// were new.
+    pub fn enqueue_many(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for item in items {
+            new += usize::from(self.enqueue_one(item)?.is_some());
+        }
+        self.db.flush()?;
+        Ok(new)
+    }
+
+    /// One item by id.
+    pub fn queue_item(&self, id: u64) -> Result<Option<QueueItem>, StoreError> {
+        let items = self.db.open_tree("queue")?;
+        let key = id.to_be_bytes();
+        items.get(key)?.map(|v| decode(&key, &v)).transpose()
+    }
+
+    /// The item drafted for a mention, if any.
+    pub fn queue_item_for_mention(
+        &self,
+        mention_id: &str,
+    ) -> Result<Option<QueueItem>, StoreError> {
+        let by_mention = self.db.open_tree("queue_by_mention")?;
+        match by_mention.get(mention_id.as_bytes())? {
+            Some(id) => {
+                let id = id.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+                self.queue_item(id)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Applies an action to an item atomically: the item, its index entry and its audit log
+    /// change together or not at all; flushed before returning. `Ok(Err(_))` is a refused
+    /// action (illegal in the item's state, empty text, no such item): nothing changed.
+    pub fn queue_apply(
+        &self,
+        id: u64,
+        action: &Action,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<QueueItem, TransitionError>, StoreError> {
+        let [items, index, _, _] = self.queue_trees()?;
+        let key = id.to_be_bytes();
+        let result = (&items, &index).transaction(|(items, index)| {
+            let Some(old) = items.get(key)? else {
+                return Err(ConflictableTransactionError::Abort(Abort::Refused(
+                    TransitionError::NotFound(id),
+                )));
+            };
+            let old = decode(&key, &old)
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::Store(e)))?;
+            let new = apply(&old, action, who, now)
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::Refused(e)))?;
+            items.insert(&key, serde_json::to_vec(&new).unwrap_or_default())?;
+            let (old_k, new_k) = (index_key(&old), index_key(&new));
+            if old_k != new_k {
+                index.remove(old_k)?;
+            }
+            index.insert(new_k, &ts(new.due_at))?;
+            Ok(new)
+        });
+        match result {
+            Ok(item) => {
+                self.db.flush()?;
+                Ok(Ok(item))
+            }
+            Err(TransactionError::Abort(Abort::Refused(e))) => Ok(Err(e)),
+            Err(TransactionError::Abort(Abort::Store(e))) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Ids of every item in `state`, most urgent and oldest first.
+    pub fn queue_ids(&self, state: ReplyState) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .queue_page_keys(&QueueQuery {
+                states: vec![state],
+                limit: usize::MAX,
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// A page of the inbox: the items matching `q`, by priority (most urgent first), then
+    /// age (oldest first).
+    pub fn queue_page(&self, q: &QueueQuery) -> Result<Vec<QueueItem>, StoreError> {
+        let items = self.db.open_tree("queue")?;
+        let mut out = Vec::new();
+        for (id, _) in self.queue_page_keys(q)? {
+            let key = id.to_be_bytes();
+            if let Some(v) = items.get(key)? {
+                out.push(decode(&key, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many items match `q` (its offset and limit ignored).
+    pub fn queue_count(&self, q: &QueueQuery) -> Result<usize, StoreError> {
+        let q = QueueQuery {
+            offset: 0,
+            limit: usize::MAX,
+            ..q.clone()
+        };
+        Ok(self.queue_page_keys(&q)?.len())
+    }
+
+    /// The index walk behind [`Store::queue_page`]: (id, due_at) of the page.
+    fn queue_page_keys(&self, q: &QueueQuery) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
+        let index = self.db.open_tree("queue_index")?;
+        let dims = self.db.open_tree("queue_dims")?;
+        let limit = if q.limit == 0 { 50 } else { q.limit };
+        let mut states: Vec<ReplyState> = if q.states.is_empty() {
+            ReplyState::ALL.to_vec()
+        } else {
+            q.states.clone()
+        };
+        if q.overdue_at.is_some() {
+            // Answered, rejected or expired items are past their SLA by nobody's fault.
+            states.retain(|s| s.awaits_answer());
+        }
+        let mut priorities: Vec<Priority> = if q.priorities.is_empty() {
+            Priority::ALL.to_vec()
+        } else {
+            q.priorities.clone()
+        };
+        priorities.sort();
+        priorities.dedup();
+        let mut combos = Vec::new();
+        for kv in dims.iter() {
+            let (k, _) = kv?;
+            let mut parts = k.splitn(2, |b| *b == 0);
+            let platform = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let lang = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            if (q.platforms.is_empty() || q.platforms.contains(&platform))
+                && (q.langs.is_empty() || q.langs.contains(&lang))
+            {
+                combos.push((platform, lang));
+            }
+        }
+        let mut out = Vec::new();
+        let mut skip = q.offset;
+        for p in priorities {
+            // One run per (state, platform, lang), each in age order: merge them.
+            let mut runs: Vec<sled::Iter> = Vec::new();
+            for s in &states {
+                for (platform, lang) in &combos {
+                    runs.push(index.scan_prefix(group_prefix(*s, p, platform, lang)));
+                }
+            }
+            let mut heap = BinaryHeap::new();
+            let next = |run: &mut sled::Iter| -> Result<Option<Entry>, StoreError> {
+                match run.next() {
+                    Some(kv) => {
+                        let (k, v) = kv?;
+                        let mut suffix = [0u8; 16];
+                        suffix.copy_from_slice(&k[k.len().saturating_sub(16)..]);
+                        let mut due = [0u8; 8];
+                        due.copy_from_slice(&v[..8.min(v.len())]);
+                        Ok(Some((suffix, due)))
+                    }
+                    None => Ok(None),
+                }
+            };
+            for (i, run) in runs.iter_mut().enumerate() {
+                if let Some((suffix, due)) = next(run)? {
+                    heap.push(Reverse((suffix, due, i)));
+                }
+            }
+            while let Some(Reverse((suffix, due, i))) = heap.pop() {
+                if let Some(n) = next(&mut runs[i])? {
+                    heap.push(Reverse((n.0, n.1, i)));
+                }
+                let due = from_ts(&due).unwrap_or_default();
+                if q.overdue_at.is_some_and(|now| due >= now) {
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let id = u64::from_be_bytes(suffix[8..].try_into().unwrap_or_default());
+                out.push((id, due));
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::tests::item;
+    use chrono::TimeDelta;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("db")).expect("open");
+        (dir, s)
+    }
+
+    #[test]
+    fn a_mention_is_enqueued_once() {
+        let (_d, s) = store();
+        let a = item(ReplyState::Pending);
+        let id = s.enqueue(&a).expect("enqueue").expect("new");
+        assert_eq!(s.enqueue(&a).expect("enqueue"), None);
+        let got = s.queue_item(id).expect("get").expect("there");
+        assert_eq!((got.id, got.text.as_str()), (id, "draft"));
+        assert_eq!(
+            s.queue_item_for_mention("m1").expect("get").map(|i| i.id),
+            Some(id)
+        );
+    }
+
+    #[test]
+    fn pages_sort_by_priority_then_age_and_filter() {
+        let (_d, s) = store();
+        let t0 = item(ReplyState::Pending).created_at;
+        let mk = |n: i64, p: Priority, platform: &str, lang: &str| {
+            let mut i = item(ReplyState::Pending);
+            i.mention_id = format!("m{n}");
+            i.priority = p;
+            i.platform = platform.into();
+            i.lang = lang.into();
+            i.created_at = t0 + TimeDelta::minutes(n);
+            i.due_at = i.created_at + TimeDelta::minutes(30);
+            i
+        };
+        let all = [
+            mk(5, Priority::Praise, "bluesky", "en"),
+            mk(1, Priority::Question, "mastodon", "zh"),
+            mk(3, Priority::Crisis, "bluesky", "zh"),
+            mk(2, Priority::Question, "bluesky", "en"),
+            mk(4, Priority::Crisis, "mastodon", "en"),
+        ];
+        s.enqueue_many(&all).expect("fill");
+        let names = |q: &QueueQuery| -> Vec<String> {
+            s.queue_page(q)
+                .expect("page")
+                .into_iter()
+                .map(|i| i.mention_id)
+                .collect()
+        };
+        assert_eq!(
+            names(&QueueQuery::default()),
+            ["m3", "m4", "m1", "m2", "m5"]
+        );
+        assert_eq!(
+            names(&QueueQuery {
+                platforms: vec!["bluesky".into()],
+                ..Default::default()
+            }),
+            ["m3", "m2", "m5"]
+        );
+        assert_eq!(
+            names(&QueueQuery {
+                langs: vec!["en".into()],
+                priorities: vec![Priority::Question, Priority::Praise],
+                ..Default::default()
+            }),
+            ["m2", "m5"]
+        );
+        assert_eq!(
+            names(&QueueQuery {
+                offset: 1,
+                limit: 2,
+                ..Default::default()
+            }),
+            ["m4", "m1"]
+        );
+        // Due at t0+n+30 min: at t0+33.5 min, m1, m2 and m3 are overdue.
+        assert_eq!(
+            names(&QueueQuery {
+                overdue_at: Some(t0 + TimeDelta::seconds(33 * 60 + 30)),
+                ..Default::default()
+            }),
+            ["m3", "m1", "m2"]
+        );
+        assert_eq!(s.queue_count(&QueueQuery::default()).expect("count"), 5);
+    }
+
+    #[test]
+    fn transitions_move_the_index_and_refusals_change_nothing() {
+        let (_d, s) = store();
+        let id = s
+            .enqueue(&item(ReplyState::Pending))
+            .expect("enqueue")
+            .expect("new");
+        let now = Utc::now();
+        let q = |st: ReplyState| QueueQuery {
+            states: vec![st],
+            ..Default::default()
+        };
+        s.queue_apply(id, &Action::Approve { text: None }, "mei", now)
+            .expect("store")
+            .expect("legal");
+        assert_eq!(s.queue_count(&q(ReplyState::Pending)).expect("n"), 0);
+        assert_eq!(s.queue_ids(ReplyState::Approved).expect("ids"), [id]);
+        let refused = s
+            .queue_apply(id, &Action::Edit { text: "x".into() }, "mei", now)
+            .expect("store");
+        assert!(refused.is_err());
+        let after = s.queue_item(id).expect("get").expect("there");
+        assert_eq!((after.state, after.audit.len()), (ReplyState::Approved, 1));
+        assert_eq!(
+            s.queue_apply(99, &Action::Retry, "mei", now)
+                .expect("store"),
+            Err(TransitionError::NotFound(99))
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, failure_persistence: None, ..Default::default() })]
+        /// Through the store, the same actions give the same item as the pure state machine,
+        /// the audit log is complete, and the index lists the item under its state only.
+        #[test]
+        fn store_transitions_match_the_state_machine_and_keep_the_index_exact(
+            picks in proptest::collection::vec(0usize..7, 0..25)
+        ) {
+            let (_d, s) = store();
+            let id = s.enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
+            let mut model = s.queue_item(id).expect("get").expect("there");
+            let t0 = model.created_at;
+            for (n, pick) in picks.iter().enumerate() {
+                let now = t0 + TimeDelta::seconds(n as i64);
+                let action = match pick {
+                    0 => Action::Edit { text: format!("t{n}") },
+                    1 => Action::Approve { text: None },
+                    2 => Action::Reject { reason: None },
+                    3 => Action::Claim { post: crate::inbox::PostRef { channel: "c".into(), at: now }, reply_to: None },
+                    4 => Action::Sent { remote_id: "r".into(), url: None },
+                    5 => Action::Fail { error: "e".into() },
+                    _ => Action::Retry,
+                };
+                let pure = apply(&model, &action, "p", now);
+                let stored = s.queue_apply(id, &action, "p", now).expect("store");
+                proptest::prop_assert_eq!(&pure, &stored);
+                if let Ok(next) = pure {
+                    model = next;
+                }
+                let got = s.queue_item(id).expect("get").expect("there");
+                proptest::prop_assert_eq!(&got, &model);
+                for st in ReplyState::ALL {
+                    let listed = s.queue_ids(st).expect("ids").contains(&id);
+                    proptest::prop_assert_eq!(listed, st == model.state, "{:?}", st);
+                }
+            }
+            let accepted = model.audit.len();
+            proptest::prop_assert!(accepted <= picks.len());
+        }
+    }
+}
