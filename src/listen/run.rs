@@ -166,11 +166,23 @@ async fn conditional_get(
 pub struct Listener {
     store: Store,
     classifier: Arc<Classifier>,
+    /// Where new mentions go for live crisis detection, when it runs.
+    live: Option<crate::crisis::live::LiveSender>,
 }
 
 impl Listener {
     pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
-        Self { store, classifier }
+        Self {
+            store,
+            classifier,
+            live: None,
+        }
+    }
+
+    /// Also sends each new mention to the live crisis detector.
+    pub fn with_live(mut self, live: crate::crisis::live::LiveSender) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// One poll of one source: classifies and stores new mentions, moves the cursor. Returns
@@ -192,6 +204,14 @@ impl Listener {
                 .map_err(|e| e.to_string())?
             {
                 new += 1;
+                if let Some(live) = &self.live {
+                    // Never block polling on the detector: a full channel drops, loudly.
+                    if let Err(e) =
+                        live.try_send(crate::crisis::live::LiveMention::from_stored(&record))
+                    {
+                        warn!(source = name, error = %e, "Crisis detector is behind; mention not observed live");
+                    }
+                }
                 info!(
                     source = name,
                     author = %record.mention.author,
