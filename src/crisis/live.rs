@@ -38,8 +38,8 @@ use crate::config::ConfigError;
 use crate::crisis::notify::{self, AlertsConfig};
 use crate::publish::worker::Clock;
 use crate::store::{
-    AlertChange, AlertEvent, AlertLevel, AlertState, Hold, MentionQuery, Store, StoreError,
-    StoredMention,
+    AlertChange, AlertEvent, AlertLevel, AlertRecord, AlertState, Hold, MentionQuery, Store,
+    StoreError, StoredMention,
 };
 
 /// The series every live mention counts in (the same as `herald replay`'s).
@@ -201,6 +201,24 @@ pub fn sync_crisis_hold(
         None => info!("Crisis hold lifted"),
     }
     Ok(true)
+}
+
+/// A person resolves an alert (`herald alerts resolve`, the API, the web page): recorded, then
+/// the crisis hold recomputed. Returns the alert (`None` if unknown) and whether the crisis hold
+/// changed, in which case the caller wakes the publisher.
+pub fn resolve(
+    store: &Store,
+    pause_categories: &[String],
+    id: &str,
+    who: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<AlertRecord>, bool), StoreError> {
+    let record = store.resolve_alert(id, who, now)?;
+    if record.is_none() {
+        return Ok((None, false));
+    }
+    let changed = sync_crisis_hold(store, pause_categories, now)?;
+    Ok((record, changed))
 }
 
 /// The live detector: observations in, alerts persisted and delivered, crisis hold kept.
@@ -473,6 +491,66 @@ mod tests {
         changes.extend(live.tick().expect("tick"));
         changes
     }
+
+    /// The end-to-end test's settings (tests/it/crisis_live.rs): on a cold start, a dozen
+    /// crisis-term complaints within seconds (after one ordinary mention 40 s before) are a crisis
+    /// once their 10-second bucket closes.
+    #[test]
+    fn a_cold_start_burst_is_a_crisis_with_the_end_to_end_settings() {
+        let rig = Rig::new();
+        let now = rig.now.clone();
+        let clock: Clock = Arc::new(move || *now.lock().expect("clock"));
+        let mut p = Params::default();
+        for s in E2E_PARAMS {
+            p.set(s).expect("param");
+        }
+        let mut live = Live::new(
+            rig.store.clone(),
+            p,
+            AlertsConfig::default(),
+            vec!["product".into()],
+            clock,
+            Arc::new(Notify::new()),
+            rig.publish_wake.clone(),
+        );
+        assert_eq!(live.warm_up().expect("warm up"), 0);
+        // One ordinary mention starts the series; the detector tests a window once three
+        // buckets have closed, so the burst comes 40 s later.
+        let first = rig.mention(100, t0(), false, false);
+        let mut changes = live.observe(&first).expect("observe");
+        for s in [11, 21, 31] {
+            rig.set(t0() + TimeDelta::seconds(s));
+            changes.extend(live.tick().expect("tick"));
+        }
+        assert!(changes.is_empty(), "{changes:?}");
+        let burst = t0() + TimeDelta::seconds(40);
+        for i in 0..12 {
+            let at = burst + TimeDelta::milliseconds(400 * i);
+            rig.set(at);
+            let m = rig.mention(i as usize, at, true, true);
+            changes.extend(live.observe(&m).expect("observe"));
+        }
+        rig.set(burst + TimeDelta::seconds(11));
+        changes.extend(live.tick().expect("tick"));
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+            "{changes:?}"
+        );
+        assert!(rig.store.is_held("product").expect("held"));
+    }
+
+    /// What tests/it/crisis_live.rs writes under `[crisis.detector]`.
+    const E2E_PARAMS: [&str; 7] = [
+        "bucket_secs=10",
+        "windows=[1,3]",
+        "min_negative=3",
+        "min_excess=2",
+        "warn_score=3",
+        "crisis_min_terms=2",
+        "crisis_escalate_terms=5",
+    ];
 
     #[test]
     fn from_stored_reads_sentiment_terms_and_topics() {

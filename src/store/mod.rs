@@ -398,6 +398,18 @@ impl Store {
             .collect())
     }
 
+    /// Every category some hold in force keeps back.
+    pub fn held_categories(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .holds()?
+            .into_iter()
+            .flat_map(|h| h.categories)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Whether any hold in force keeps `category` back.
     pub fn is_held(&self, category: &str) -> Result<bool, StoreError> {
         Ok(self

@@ -126,10 +126,7 @@ pub async fn calendar(
         .store()
         .posts_between(local_midnight(tz, first), local_midnight(tz, end))?;
     let hold = state.store().hold()?;
-    let held: Vec<String> = hold
-        .as_ref()
-        .map(|h| h.categories.clone())
-        .unwrap_or_default();
+    let held: Vec<String> = state.store().held_categories()?;
     let mut cal_days: Vec<CalDay> = (0..days)
         .map(|i| {
             let d = first + chrono::Days::new(i);
