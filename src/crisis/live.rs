@@ -297,9 +297,17 @@ impl Live {
 
     /// One new mention: observed at once; any alert it raises is persisted, queued for delivery
     /// and may hold publishing before this returns.
+    /// A mention older than one bucket (a source's first poll brings back its history) is
+    /// not observed: the detector counts in time order, and old mentions fed now would land
+    /// in the current bucket. They are stored, so the next start's warm-up counts them in order.
     pub fn observe(&mut self, m: &LiveMention) -> Result<Vec<AlertChange>, StoreError> {
+        let now = (self.clock)();
+        if m.at < now - TimeDelta::seconds(self.detector.params().bucket_secs) {
+            tracing::debug!(mention = %m.id, at = %m.at, "Old mention not observed live");
+            return Ok(Vec::new());
+        }
         let alerts = self.observe_only(m);
-        self.handle(alerts, (self.clock)())
+        self.handle(alerts, now)
     }
 
     /// Closes the buckets that ended by now (quiet periods still count as zeros).
@@ -551,6 +559,26 @@ mod tests {
         "crisis_min_terms=2",
         "crisis_escalate_terms=5",
     ];
+
+    #[test]
+    fn old_mentions_from_a_first_poll_are_not_observed_live() {
+        let rig = Rig::new();
+        let mut live = rig.live();
+        let now = t0() + TimeDelta::hours(3);
+        rig.set(now);
+        let first = rig.mention(100, now, false, false);
+        assert!(live.observe(&first).expect("observe").is_empty());
+        rig.set(now + TimeDelta::minutes(4));
+        assert!(live.tick().expect("tick").is_empty());
+        // Thirty old complaints would be a burst in the current bucket if counted now.
+        for i in 0..30 {
+            let m = rig.mention(i, t0() + TimeDelta::seconds(i as i64), true, true);
+            assert!(live.observe(&m).expect("observe").is_empty());
+        }
+        rig.set(now + TimeDelta::minutes(6));
+        assert!(live.tick().expect("tick").is_empty());
+        assert!(rig.store.alerts().expect("alerts").is_empty());
+    }
 
     #[test]
     fn from_stored_reads_sentiment_terms_and_topics() {
