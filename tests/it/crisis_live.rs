@@ -5,6 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use chrono::{TimeDelta, Utc};
 use herald::store::{PostState, Store};
 use serde_json::Value;
@@ -230,4 +231,101 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
         .find(|p| p.text.contains(&nonce))
         .expect("the post");
     assert_eq!(post.state, PostState::Published);
+}
+
+fn alert_event(id: &str, level: herald::store::AlertLevel) -> herald::store::AlertEvent {
+    let at = crate::web::at("2026-11-23T01:50:00Z");
+    herald::store::AlertEvent {
+        id: id.into(),
+        topic: "brand".into(),
+        level,
+        opened_at: at,
+        window_start: at,
+        negative: 14,
+        total: 15,
+        baseline: 0.9,
+        sample: vec![],
+    }
+}
+
+#[tokio::test]
+async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisis_hold() {
+    use herald::store::{AlertLevel, Hold};
+    let app = crate::web::App::new();
+    let token = Some(crate::web::TOKEN);
+    for (id, level) in [
+        ("brand-20261123T0150", AlertLevel::Crisis),
+        ("brand-20261123T0130", AlertLevel::Warning),
+    ] {
+        app.store
+            .upsert_alert(&alert_event(id, level), &[], &[], app.now)
+            .expect("alert");
+    }
+    let categories = vec!["product".to_string(), "lifestyle".to_string()];
+    assert!(
+        herald::crisis::live::sync_crisis_hold(&app.store, &categories, app.now).expect("sync")
+    );
+    let person = Hold {
+        since: app.now,
+        reason: "by hand".into(),
+        categories: vec!["region".into()],
+        alerts: vec![],
+    };
+    app.store.set_hold(Some(&person)).expect("hold");
+
+    let (status, _, _) = app.api("GET", "/api/alerts", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, v, _) = app.api("GET", "/api/alerts", token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["alerts"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v["crisis_hold"]["alerts"][0], "brand-20261123T0150");
+
+    let (status, v, _) = app.api("POST", "/api/alerts/nope/ack", token, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+
+    let (status, v, _) = app
+        .api(
+            "POST",
+            "/api/alerts/brand-20261123T0150/ack",
+            token,
+            Some(serde_json::json!({ "by": "mei" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["alert"]["state"], "acknowledged");
+    assert_eq!(v["alert"]["acked_by"], "mei");
+    let (_, v, _) = app.api("GET", "/api/status", token, None).await;
+    assert!(v["crisis_hold"].is_object(), "ack keeps the hold: {v}");
+    assert_eq!(v["open_alerts"].as_array().map(Vec::len), Some(2));
+
+    // Resolving the warning changes nothing about the hold; resolving the crisis lifts it.
+    let (status, v, _) = app
+        .api(
+            "POST",
+            "/api/alerts/brand-20261123T0130/resolve",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(v["crisis_hold"].is_object(), "{v}");
+    let (status, v, _) = app
+        .api(
+            "POST",
+            "/api/alerts/brand-20261123T0150/resolve",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["alert"]["state"], "resolved");
+    assert_eq!(v["alert"]["resolved_by"], "api");
+    assert!(v["crisis_hold"].is_null(), "{v}");
+    assert_eq!(app.store.crisis_hold().expect("hold"), None);
+    assert_eq!(app.store.hold().expect("hold"), Some(person));
+
+    let (_, v, _) = app.api("GET", "/api/alerts", token, None).await;
+    assert_eq!(v["alerts"].as_array().map(Vec::len), Some(0), "{v}");
+    let (_, v, _) = app.api("GET", "/api/alerts?all=true", token, None).await;
+    assert_eq!(v["alerts"].as_array().map(Vec::len), Some(2), "{v}");
 }
