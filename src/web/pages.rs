@@ -79,6 +79,8 @@ struct CalendarPage {
     other_view: String,
     timezone: String,
     hold: Option<HoldView>,
+    /// The hold open crisis alerts set (lifted by resolving them, not by the resume form).
+    crisis_hold: Option<HoldView>,
     categories: Vec<CategoryBox>,
     message: Option<&'static str>,
 }
@@ -163,6 +165,15 @@ pub async fn calendar(
         today: link(today, view),
         other_view: link(date, if week { "day" } else { "week" }),
         timezone: tz.name().to_string(),
+        crisis_hold: state.store().crisis_hold()?.map(|h| HoldView {
+            since: h
+                .since
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            reason: h.reason,
+            categories: h.categories.join(", "),
+        }),
         hold: hold.map(|h| HoldView {
             since: h
                 .since

@@ -298,6 +298,13 @@ async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisi
     assert!(v["crisis_hold"].is_object(), "ack keeps the hold: {v}");
     assert_eq!(v["open_alerts"].as_array().map(Vec::len), Some(2));
 
+    let cookies = app.login().await;
+    let page = crate::web::body(app.get("/calendar", &cookies).await).await;
+    assert!(
+        page.contains("crisis-hold-state"),
+        "the calendar shows the crisis hold"
+    );
+
     // Resolving the warning changes nothing about the hold; resolving the crisis lifts it.
     let (status, v, _) = app
         .api(
@@ -324,6 +331,8 @@ async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisi
     assert_eq!(app.store.crisis_hold().expect("hold"), None);
     assert_eq!(app.store.hold().expect("hold"), Some(person));
 
+    let page = crate::web::body(app.get("/calendar", &cookies).await).await;
+    assert!(!page.contains("crisis-hold-state"));
     let (_, v, _) = app.api("GET", "/api/alerts", token, None).await;
     assert_eq!(v["alerts"].as_array().map(Vec::len), Some(0), "{v}");
     let (_, v, _) = app.api("GET", "/api/alerts?all=true", token, None).await;
