@@ -246,8 +246,42 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         .map_err(anyhow::Error::msg)?;
     let classifier =
         Arc::new(crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?);
-    let listener = crate::listen::run::Listener::new(store.clone(), classifier)
+    let mut listener = crate::listen::run::Listener::new(store.clone(), classifier)
         .with_inbox(crate::inbox::Drafter::from_config(&config).map(Arc::new));
+    let clock = system_clock();
+    let wake = Arc::new(Notify::new());
+    let alert_wake = Arc::new(Notify::new());
+    // Live crisis detection: warmed from the store before the listeners start feeding it.
+    let live_task = if config.herald.crisis.enabled {
+        let (tx, rx) = crate::crisis::live::channel();
+        listener = listener.with_live(tx);
+        let mut live = crate::crisis::live::Live::new(
+            store.clone(),
+            config.herald.crisis.params.clone(),
+            config.herald.alerts.clone(),
+            config.plan.pause_categories.clone(),
+            clock.clone(),
+            alert_wake.clone(),
+            wake.clone(),
+        );
+        let fed = live.warm_up()?;
+        tracing::info!(mentions = fed, "Crisis detector warmed up from the store");
+        Some(tokio::spawn(live.run(rx, shutdown.clone())))
+    } else {
+        None
+    };
+    let alert_task = {
+        let (store, alerts, clock, wake, shutdown) = (
+            store.clone(),
+            config.herald.alerts.clone(),
+            clock.clone(),
+            alert_wake.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            crate::crisis::notify::run(store, &alerts, clock, wake, shutdown).await
+        })
+    };
     let listen_tasks: Vec<_> = sources
         .into_iter()
         .map(|(name, source, interval)| {
@@ -258,9 +292,7 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
             )
         })
         .collect();
-    let clock = system_clock();
     replan_ahead(&config, &store, clock())?;
-    let wake = Arc::new(Notify::new());
     let publisher = Publisher::new(
         store.clone(),
         channels,
@@ -319,6 +351,10 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
     let _ = publish_task.await;
     let _ = reply_task.await;
     let _ = plan_task.await;
+    let _ = alert_task.await;
+    if let Some(task) = live_task {
+        let _ = task.await;
+    }
     for task in listen_tasks {
         let _ = task.await;
     }
@@ -469,6 +505,7 @@ pub fn pause(
         since: now,
         reason: reason.to_string(),
         categories,
+        alerts: Vec::new(),
     };
     store.set_hold(Some(&hold))?;
     Ok(hold)

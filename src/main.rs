@@ -110,6 +110,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Crisis alerts: list, show, acknowledge, resolve. While `herald run` holds the store, this
+    /// goes through its JSON API (`[web]` and the API token variable must be set).
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
     /// Manage the web UI's users (stored in the store, passwords as argon2 hashes).
     User {
         #[command(subcommand)]
@@ -133,6 +139,33 @@ enum Command {
     },
     /// The reply inbox: list, show, approve, edit, reject, assign, retry, send, leads.
     Queue(queue_cli::QueueArgs),
+}
+
+#[derive(Subcommand)]
+enum AlertsAction {
+    /// Alerts not yet resolved, open first.
+    List {
+        /// Resolved alerts too.
+        #[arg(long)]
+        all: bool,
+        /// JSON, one alert record a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alert as stored, as JSON.
+    Show { id: String },
+    /// Acknowledge an alert: someone is on it.
+    Ack {
+        id: String,
+        #[arg(long = "as", default_value = "cli")]
+        who: String,
+    },
+    /// Resolve an alert; resolving the last open crisis alert lifts the crisis hold.
+    Resolve {
+        id: String,
+        #[arg(long = "as", default_value = "cli")]
+        who: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -364,6 +397,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Classify { file } => classify(&config, &file),
         Command::User { action } => user(&config, action),
+        Command::Alerts { action } => alerts(&config, action),
         Command::Replay { file, threads } => replay(&config, &file, threads),
         Command::Queue(args) => queue_cli::run(args, &config, open_store),
         Command::Mentions {
@@ -729,7 +763,35 @@ fn status(config: &Config, hours: i64) -> anyhow::Result<ExitCode> {
             hold.categories.join(", ")
         );
     }
-    let held = store.hold()?.map(|h| h.categories).unwrap_or_default();
+    if let Some(hold) = store.crisis_hold()? {
+        println!(
+            "CRISIS HOLD since {}: {} ({} held until the alerts are resolved)\n",
+            hold.since.with_timezone(&tz).format("%m-%d %H:%M"),
+            hold.reason,
+            hold.categories.join(", ")
+        );
+    }
+    let open: Vec<_> = store
+        .alerts()?
+        .into_iter()
+        .filter(|a| a.state != herald::store::AlertState::Resolved)
+        .collect();
+    if !open.is_empty() {
+        println!("OPEN ALERTS");
+        for a in &open {
+            println!(
+                "  {}  {}  {}  negative {} of {} (baseline {:.1})",
+                a.id,
+                a.level.as_str(),
+                a.state.as_str(),
+                a.negative,
+                a.total,
+                a.baseline
+            );
+        }
+        println!();
+    }
+    let held = store.held_categories()?;
     println!(
         "{:<12}  {:<10}  {:<12}  {:<36}  URL / NOTE",
         "WHEN", "CHANNEL", "STATE", "DRAFT"
@@ -773,4 +835,154 @@ fn status(config: &Config, hours: i64) -> anyhow::Result<ExitCode> {
         count(S::Unconfirmed) + count(S::Sending)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Alert records from the store, or through the running instance's API when it holds the store.
+fn alerts(config: &Config, action: AlertsAction) -> anyhow::Result<ExitCode> {
+    use herald::store::{AlertRecord, AlertState};
+    let now = Utc::now();
+    let records: Vec<AlertRecord> = match Store::open(&config.herald.storage.path) {
+        Ok(store) => match &action {
+            AlertsAction::List { all, .. } => store
+                .alerts()?
+                .into_iter()
+                .filter(|a| *all || a.state != AlertState::Resolved)
+                .collect(),
+            AlertsAction::Show { id } => store.alert(id)?.into_iter().collect(),
+            AlertsAction::Ack { id, who } => store.ack_alert(id, who, now)?.into_iter().collect(),
+            AlertsAction::Resolve { id, who } => {
+                let (record, changed) = herald::crisis::live::resolve(
+                    &store,
+                    &config.plan.pause_categories,
+                    id,
+                    who,
+                    now,
+                )?;
+                if changed && store.crisis_hold()?.is_none() {
+                    eprintln!(
+                        "crisis hold lifted: held posts go out at the next start of `herald run`"
+                    );
+                }
+                record.into_iter().collect()
+            }
+        },
+        Err(e) if is_locked(&e.to_string()) => runtime()?.block_on(alerts_api(config, &action))?,
+        Err(e) => return Err(e.into()),
+    };
+    let id = match &action {
+        AlertsAction::List { json, .. } => {
+            let mut out = String::new();
+            for a in &records {
+                if *json {
+                    out.push_str(&serde_json::to_string(a)?);
+                } else {
+                    out.push_str(&format!(
+                        "{:<40}  {:<8}  {:<12}  {}  negative {} of {} (baseline {:.1})",
+                        a.id,
+                        a.level.as_str(),
+                        a.state.as_str(),
+                        a.opened_at
+                            .with_timezone(&config.herald.timezone)
+                            .format("%m-%d %H:%M"),
+                        a.negative,
+                        a.total,
+                        a.baseline
+                    ));
+                }
+                out.push('\n');
+            }
+            if records.is_empty() && !*json {
+                out.push_str("no alerts\n");
+            }
+            emit(&out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        AlertsAction::Show { id }
+        | AlertsAction::Ack { id, .. }
+        | AlertsAction::Resolve { id, .. } => id,
+    };
+    match records.first() {
+        Some(a) => {
+            emit(&format!("{}\n", serde_json::to_string_pretty(a)?))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("no alert {id:?}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The same through the JSON API of the `herald run` that holds the store.
+async fn alerts_api(
+    config: &Config,
+    action: &AlertsAction,
+) -> anyhow::Result<Vec<herald::store::AlertRecord>> {
+    let web = config.herald.web.as_ref().filter(|w| w.enabled).context(
+        "the store is in use (by `herald run`?) and [web] is off, so its API cannot be asked",
+    )?;
+    let token = std::env::var(&web.api_token_env)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .with_context(|| {
+            format!(
+                "the store is in use (by `herald run`?); set {} to go through its API",
+                web.api_token_env
+            )
+        })?;
+    let mut addr = web.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = format!("http://{addr}/api/alerts");
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let request = match action {
+        AlertsAction::List { all, .. } => http.get(format!("{base}?all={all}")),
+        AlertsAction::Show { .. } => http.get(format!("{base}?all=true")),
+        AlertsAction::Ack { id, who } => http
+            .post(format!("{base}/{}/ack", urlencode(id)))
+            .json(&serde_json::json!({ "by": who })),
+        AlertsAction::Resolve { id, who } => http
+            .post(format!("{base}/{}/resolve", urlencode(id)))
+            .json(&serde_json::json!({ "by": who })),
+    };
+    let answer = request
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("asking herald run at {addr}: {}", e.without_url()))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(Vec::new());
+    }
+    if !status.is_success() {
+        anyhow::bail!(
+            "herald run answered {status}: {}",
+            body["error"].as_str().unwrap_or("")
+        );
+    }
+    Ok(match action {
+        AlertsAction::List { .. } => serde_json::from_value(body["alerts"].clone())?,
+        AlertsAction::Show { id } => {
+            let all: Vec<herald::store::AlertRecord> =
+                serde_json::from_value(body["alerts"].clone())?;
+            all.into_iter().filter(|a| &a.id == id).collect()
+        }
+        _ => vec![serde_json::from_value(body["alert"].clone())?],
+    })
+}
+
+/// Percent-encodes an alert id for a URL path (ids are `topic-time`; topics may hold `/`).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

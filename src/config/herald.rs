@@ -30,6 +30,8 @@ pub struct HeraldConfig {
     pub web: Option<crate::web::config::WebConfig>,
     /// `[alerts]`: where crisis alerts are sent.
     pub alerts: crate::crisis::notify::AlertsConfig,
+    /// `[crisis]`: the live detector's switch and knobs.
+    pub crisis: crate::crisis::live::CrisisConfig,
 }
 
 /// Where the sled store lives.
@@ -55,6 +57,8 @@ struct RawHerald {
     web: Option<crate::web::config::RawWeb>,
     #[serde(default)]
     alerts: crate::crisis::notify::config::RawAlerts,
+    #[serde(default)]
+    crisis: crate::crisis::live::RawCrisis,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +91,7 @@ impl HeraldConfig {
             sources: Vec::new(),
             web: None,
             alerts: Default::default(),
+            crisis: Default::default(),
         }
     }
 }
@@ -153,6 +158,7 @@ fn validate(
         .map(|w| crate::web::config::validate(w, src, &mut errors, warnings));
     let alerts =
         crate::crisis::notify::config::validate(raw.alerts, src, base, &mut errors, warnings);
+    let crisis = crate::crisis::live::validate(raw.crisis, src, &mut errors);
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -165,6 +171,7 @@ fn validate(
             sources,
             web,
             alerts,
+            crisis,
         })
     } else {
         Err(errors)

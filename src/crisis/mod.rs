@@ -3,10 +3,12 @@
 //! `herald replay`'s pipeline, and the evaluation helpers (synthetic streams, NAB scoring).
 //! The detector and replay do no network IO and never read the wall clock. [`notify`] owns the
 //! alert sinks (WeCom, DingTalk, Feishu/Lark, Slack, webhook, e-mail) and the durable delivery
-//! worker that sends every queued alert message to them.
+//! worker that sends every queued alert message to them. [`live`] runs the detector inside
+//! `herald run` and keeps crisis mode (the crisis hold on publishing).
 
 pub mod detector;
 pub mod eval;
+pub mod live;
 pub mod notify;
 pub mod replay;
 pub mod stats;

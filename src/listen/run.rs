@@ -273,6 +273,8 @@ pub struct Listener {
     classifier: Arc<Classifier>,
     stats: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SourceStats>>>,
     inbox: Option<Arc<crate::inbox::Drafter>>,
+    /// Where new mentions go for live crisis detection, when it runs.
+    live: Option<crate::crisis::live::LiveSender>,
 }
 
 impl Listener {
@@ -282,12 +284,19 @@ impl Listener {
             classifier,
             stats: Arc::default(),
             inbox: None,
+            live: None,
         }
     }
 
     /// Drafts replies to new mentions into the inbox's queue.
     pub fn with_inbox(self, inbox: Option<Arc<crate::inbox::Drafter>>) -> Self {
         Self { inbox, ..self }
+    }
+
+    /// Also sends each new mention to the live crisis detector.
+    pub fn with_live(mut self, live: crate::crisis::live::LiveSender) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// The counts of the source named `name` so far.
@@ -340,6 +349,16 @@ impl Listener {
             {
                 new += 1;
                 crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
+                // A source's first poll brings back its history: stored, and counted by the
+                // next warm-up, but not news for the live detector.
+                if let Some(live) = self.live.as_ref().filter(|_| cursor.is_some()) {
+                    // Never block polling on the detector: a full channel drops, loudly.
+                    if let Err(e) =
+                        live.try_send(crate::crisis::live::LiveMention::from_stored(&record))
+                    {
+                        warn!(source = name, error = %e, "Crisis detector is behind; mention not observed live");
+                    }
+                }
                 info!(
                     source = name,
                     author = %record.mention.author,

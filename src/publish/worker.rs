@@ -180,10 +180,8 @@ impl Publisher {
                 }
             }
         } else {
-            if let Some(hold) = self.store.hold()? {
-                if hold.categories.contains(&post.category) {
-                    return Ok(Outcome::Held);
-                }
+            if self.store.is_held(&post.category)? {
+                return Ok(Outcome::Held);
             }
             if late {
                 return self.missed(&post, &[PostState::Planned, PostState::Approved]);

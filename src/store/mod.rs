@@ -142,13 +142,20 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-/// A pause of publishing for some categories: set by an open crisis alert or by a person.
+/// A pause of publishing for some categories: set by a person (`herald pause`, kept under
+/// [`Store::hold`]) or by open crisis alerts (kept apart under [`Store::crisis_hold`], so that
+/// resolving the alerts never lifts a person's hold, nor `herald resume` a crisis).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
+    /// When the hold began.
     pub since: DateTime<Utc>,
+    /// Why, as shown to people.
     pub reason: String,
     /// The categories held; the others are sent as usual.
     pub categories: Vec<String>,
+    /// The open crisis alerts behind a crisis hold (empty on a person's hold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
 }
 
 /// [`SeriesPart`] as stored.
@@ -364,28 +371,75 @@ impl Store {
         }
     }
 
-    /// The hold in force, if any: posts of its categories are not sent while it lasts.
+    /// The hold a person set, if any: posts of its categories are not sent while it lasts.
     pub fn hold(&self) -> Result<Option<Hold>, StoreError> {
+        self.meta_hold("hold")
+    }
+
+    /// Sets (`Some`) or lifts (`None`) the hold a person set.
+    pub fn set_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+        self.set_meta_hold("hold", hold)
+    }
+
+    /// The hold open crisis alerts put on publishing, if any (see `crisis::live`).
+    pub fn crisis_hold(&self) -> Result<Option<Hold>, StoreError> {
+        self.meta_hold("crisis_hold")
+    }
+
+    /// Sets (`Some`) or lifts (`None`) the crisis hold.
+    pub fn set_crisis_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+        self.set_meta_hold("crisis_hold", hold)
+    }
+
+    /// Every hold in force: a person's first, then the crisis hold.
+    pub fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        Ok(self
+            .hold()?
+            .into_iter()
+            .chain(self.crisis_hold()?)
+            .collect())
+    }
+
+    /// Every category some hold in force keeps back.
+    pub fn held_categories(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .holds()?
+            .into_iter()
+            .flat_map(|h| h.categories)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Whether any hold in force keeps `category` back.
+    pub fn is_held(&self, category: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .holds()?
+            .iter()
+            .any(|h| h.categories.iter().any(|c| c == category)))
+    }
+
+    fn meta_hold(&self, key: &str) -> Result<Option<Hold>, StoreError> {
         let meta = self.db.open_tree("meta")?;
-        meta.get("hold")?
+        meta.get(key)?
             .map(|v| {
                 serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    key: "meta/hold".into(),
+                    key: format!("meta/{key}"),
                     why: e.to_string(),
                 })
             })
             .transpose()
     }
 
-    /// Sets (`Some`) or lifts (`None`) the hold.
-    pub fn set_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+    fn set_meta_hold(&self, key: &str, hold: Option<&Hold>) -> Result<(), StoreError> {
         let meta = self.db.open_tree("meta")?;
         match hold {
             Some(h) => {
-                meta.insert("hold", encode_json(h))?;
+                meta.insert(key, encode_json(h))?;
             }
             None => {
-                meta.remove("hold")?;
+                meta.remove(key)?;
             }
         }
         self.db.flush()?;

@@ -103,15 +103,20 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     let day = chrono::TimeDelta::hours(24);
     let posts = state.store().posts_between(now - day, now + day)?;
     let hold = state.store().hold()?;
+    let crisis_hold = state.store().crisis_hold()?;
+    let open_alerts: Vec<_> = state
+        .store()
+        .alerts()?
+        .into_iter()
+        .filter(|a| a.state != crate::store::AlertState::Resolved)
+        .map(|a| alert_summary(&a))
+        .collect();
     let mut counts = serde_json::Map::new();
     for p in &posts {
         let n = counts.entry(p.state.as_str()).or_insert(json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
     }
-    let held = hold
-        .as_ref()
-        .map(|h| h.categories.clone())
-        .unwrap_or_default();
+    let held = state.store().held_categories()?;
     let next = posts
         .iter()
         .find(|p| {
@@ -126,6 +131,8 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "now": local_rfc3339(now, state.tz()),
         "timezone": state.tz().name(),
         "hold": hold,
+        "crisis_hold": crisis_hold,
+        "open_alerts": open_alerts,
         "posts_24h": counts,
         "next": next,
     })))
@@ -159,11 +166,7 @@ pub async fn schedule(
     let posts = state
         .store()
         .posts_between(local_midnight(tz, from), local_midnight(tz, end))?;
-    let held = state
-        .store()
-        .hold()?
-        .map(|h| h.categories)
-        .unwrap_or_default();
+    let held = state.store().held_categories()?;
     Ok(Json(json!({
         "timezone": tz.name(),
         "from": from.to_string(),
@@ -244,4 +247,106 @@ pub async fn mentions(
     let offset = number(q.offset.as_deref(), 0, "offset")?;
     let (found, more) = search_mentions(state.store(), &q.filter, offset, limit)?;
     Ok(Json(json!({ "mentions": found, "more": more })))
+}
+
+/// An alert as the API lists it: the record without its delivery details.
+fn alert_summary(a: &crate::store::AlertRecord) -> Value {
+    json!({
+        "id": a.id,
+        "topic": a.topic,
+        "level": a.level.as_str(),
+        "state": a.state.as_str(),
+        "opened_at": a.opened_at,
+        "window_start": a.window_start,
+        "negative": a.negative,
+        "total": a.total,
+        "baseline": a.baseline,
+        "acked_by": a.acked_by,
+        "resolved_by": a.resolved_by,
+    })
+}
+
+/// `?all=true` of `/api/alerts`.
+#[derive(Debug, Deserialize)]
+pub struct AlertsQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /api/alerts`: alerts not yet resolved (every alert with `?all=true`), as stored, open
+/// first; with the crisis hold.
+pub async fn alerts(
+    State(state): State<AppState>,
+    Query(q): Query<AlertsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let alerts: Vec<_> = state
+        .store()
+        .alerts()?
+        .into_iter()
+        .filter(|a| q.all || a.state != crate::store::AlertState::Resolved)
+        .collect();
+    Ok(Json(json!({
+        "alerts": alerts,
+        "crisis_hold": state.store().crisis_hold()?,
+    })))
+}
+
+/// The body of `POST /api/alerts/{id}/ack` and `…/resolve` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertActionBody {
+    /// Who acts (default `api`).
+    by: Option<String>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no alert {id:?}"),
+    }
+}
+
+/// `POST /api/alerts/{id}/ack`: a person has seen the alert.
+pub async fn ack_alert(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Option<Json<AlertActionBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let who = body
+        .and_then(|Json(b)| b.by)
+        .unwrap_or_else(|| "api".into());
+    let record = state
+        .store()
+        .ack_alert(&id, &who, state.now())?
+        .ok_or_else(|| not_found(&id))?;
+    tracing::info!(alert = %id, by = %who, "Alert acknowledged through the API");
+    Ok(Json(json!({ "alert": record })))
+}
+
+/// `POST /api/alerts/{id}/resolve`: the alert is over; resolving the last open crisis alert
+/// lifts the crisis hold (never a person's hold).
+pub async fn resolve_alert(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Option<Json<AlertActionBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let who = body
+        .and_then(|Json(b)| b.by)
+        .unwrap_or_else(|| "api".into());
+    let (record, changed) = crate::crisis::live::resolve(
+        state.store(),
+        &state.config().plan.pause_categories,
+        &id,
+        &who,
+        state.now(),
+    )?;
+    let record = record.ok_or_else(|| not_found(&id))?;
+    tracing::info!(alert = %id, by = %who, "Alert resolved through the API");
+    if changed {
+        state.wake_publisher();
+    }
+    Ok(Json(json!({
+        "alert": record,
+        "crisis_hold": state.store().crisis_hold()?,
+    })))
 }

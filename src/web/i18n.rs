@@ -144,6 +144,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("state.missed", "missed", "已错过"),
     ("hold.active", "Publishing is on hold", "发布已暂停"),
     ("hold.since", "since", "开始于"),
+    (
+        "hold.crisis",
+        "Crisis hold: resolve the alert to lift it",
+        "危机暂停：处理完警报后解除",
+    ),
     ("hold.reason", "Reason", "原因"),
     ("hold.categories", "Held categories", "暂停的类别"),
     ("hold.none", "Publishing runs normally.", "发布正常进行。"),

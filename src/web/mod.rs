@@ -161,7 +161,10 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         .route("/api/schedule", get(api::schedule))
         .route("/api/pause", post(api::pause))
         .route("/api/resume", post(api::resume))
-        .route("/api/mentions", get(api::mentions));
+        .route("/api/mentions", get(api::mentions))
+        .route("/api/alerts", get(api::alerts))
+        .route("/api/alerts/{id}/ack", post(api::ack_alert))
+        .route("/api/alerts/{id}/resolve", post(api::resolve_alert));
     let claimed: Vec<&str> = plugins.iter().flat_map(|p| p.sections.clone()).collect();
     for (section, _) in NAV {
         if !["calendar", "mentions"].contains(section) && !claimed.contains(section) {

@@ -79,6 +79,8 @@ struct CalendarPage {
     other_view: String,
     timezone: String,
     hold: Option<HoldView>,
+    /// The hold open crisis alerts set (lifted by resolving them, not by the resume form).
+    crisis_hold: Option<HoldView>,
     categories: Vec<CategoryBox>,
     message: Option<&'static str>,
 }
@@ -126,10 +128,7 @@ pub async fn calendar(
         .store()
         .posts_between(local_midnight(tz, first), local_midnight(tz, end))?;
     let hold = state.store().hold()?;
-    let held: Vec<String> = hold
-        .as_ref()
-        .map(|h| h.categories.clone())
-        .unwrap_or_default();
+    let held: Vec<String> = state.store().held_categories()?;
     let mut cal_days: Vec<CalDay> = (0..days)
         .map(|i| {
             let d = first + chrono::Days::new(i);
@@ -166,6 +165,15 @@ pub async fn calendar(
         today: link(today, view),
         other_view: link(date, if week { "day" } else { "week" }),
         timezone: tz.name().to_string(),
+        crisis_hold: state.store().crisis_hold()?.map(|h| HoldView {
+            since: h
+                .since
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            reason: h.reason,
+            categories: h.categories.join(", "),
+        }),
         hold: hold.map(|h| HoldView {
             since: h
                 .since

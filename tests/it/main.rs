@@ -4,6 +4,7 @@
 mod alerts;
 mod check;
 mod crash;
+mod crisis_live;
 mod helpers;
 mod inbox;
 mod listen;
