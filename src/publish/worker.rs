@@ -216,6 +216,7 @@ impl Publisher {
         } else {
             PostState::Approved
         };
+        tracing::debug!(channel = %post.channel, post = %out.id, attempt = claimed.delivery.attempts, "Sending");
         match channel.send(&out).await {
             Ok(sent) => self.published(&claimed, &[PostState::Sending], sent),
             Err(PublishError::Unconfirmed(why)) => {

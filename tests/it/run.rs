@@ -236,11 +236,29 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
         .arg("run")
         .current_dir(ws.path())
         .env("HERALD_IT_MASTO_TOKEN", "brand-token")
+        .env("HERALD_LOG", "herald::publish=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("herald run");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // SIGTERM once the first send is in flight (its log line says so), not after a fixed
+    // sleep: on a busy machine start-up can take longer than any sleep we would pick (this
+    // test failed that way).
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("Sending") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("herald started sending within a minute");
     let asked = Instant::now();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
