@@ -300,20 +300,35 @@ impl Matcher {
 
     /// The rules matching a text and its author, each once, in (group, rule) order.
     pub fn matches(&self, text: &str, author: Option<&str>) -> Vec<Match> {
-        let mut hit: Vec<Option<String>> = vec![None; self.rules.len()];
+        // Most mentions match no rule: the table of hits is only allocated on the first one,
+        // so such a mention costs the scans and no allocation.
+        let mut hit: Vec<Option<String>> = Vec::new();
+        let rules = self.rules.len();
+        let mut mark = |r: usize, term: &dyn Fn() -> String| {
+            if hit.is_empty() {
+                hit.resize(rules, None);
+            }
+            hit[r].get_or_insert_with(term);
+        };
         // Overlapping search: a term inside another ("日产" in "东风日产") still counts.
         for m in self.terms.find_overlapping_iter(text) {
             let r = self.term_rule[m.pattern().as_usize()];
-            hit[r].get_or_insert_with(|| text[m.start()..m.end()].to_string());
+            mark(r, &|| text[m.start()..m.end()].to_string());
         }
-        for i in self.patterns.matches(text).iter() {
-            let r = self.pattern_rule[i];
-            hit[r].get_or_insert_with(|| self.patterns.patterns()[i].clone());
+        // `is_match` first: it needs no per-call table of matches, and most texts match
+        // no pattern.
+        if self.patterns.is_match(text) {
+            for i in self.patterns.matches(text).iter() {
+                let r = self.pattern_rule[i];
+                mark(r, &|| self.patterns.patterns()[i].clone());
+            }
         }
-        if let Some(author) = author.map(normalise_account) {
-            for (a, r) in &self.accounts {
-                if *a == author {
-                    hit[*r].get_or_insert_with(|| a.clone());
+        if !self.accounts.is_empty() {
+            if let Some(author) = author.map(normalise_account) {
+                for (a, r) in &self.accounts {
+                    if *a == author {
+                        mark(*r, &|| a.clone());
+                    }
                 }
             }
         }
