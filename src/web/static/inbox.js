@@ -38,7 +38,7 @@ document.addEventListener("DOMContentLoaded", function () {
       ev.preventDefault();
     } else if (editor) {
       switch (ev.key) {
-        case "e": editor.focus(); break;
+        case "e": editor.focus(); editor.setSelectionRange(editor.value.length, editor.value.length); break;
         case "a": submit(document.getElementById("draft-form")); break;
         case "r": submit(document.getElementById("reject-form")); break;
         default: return;

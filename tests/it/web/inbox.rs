@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{body, hidden, location, App, TOKEN, USER, XSS};
 
 /// A pending item drafted at `created` (its SLA 30 minutes later).
-fn item(
+pub fn item(
     mention_id: &str,
     (platform, lang, priority): (&str, &str, Priority),
     mention_text: &str,
@@ -64,7 +64,7 @@ fn item(
     }
 }
 
-fn enqueue(app: &App, i: &QueueItem) -> u64 {
+pub fn enqueue(app: &App, i: &QueueItem) -> u64 {
     app.store.enqueue(i).expect("enqueue").expect("new item")
 }
 
