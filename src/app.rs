@@ -395,7 +395,7 @@ async fn start_web(
         clock.clone(),
         token,
     );
-    let router = crate::web::router(state, Vec::new());
+    let router = crate::web::router(state, vec![crate::web::inbox::plugin()]);
     tracing::info!(address = %addr, "Web UI listening");
     Ok(tokio::spawn(crate::web::serve(
         listener,

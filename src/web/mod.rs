@@ -30,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod i18n;
+pub mod inbox;
 pub mod pages;
 
 use std::net::SocketAddr;

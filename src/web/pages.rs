@@ -481,6 +481,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("static/app.js"),
     ),
+    (
+        "inbox.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/inbox.js"),
+    ),
 ];
 
 /// `GET /static/{file}`.

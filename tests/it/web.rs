@@ -3,6 +3,7 @@
 //! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium.
 
 mod browser;
+mod inbox;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl App {
             Arc::new(move || now),
             token.map(str::to_string),
         );
-        let router = herald::web::router(state, Vec::new());
+        let router = herald::web::router(state, vec![herald::web::inbox::plugin()]);
         Self {
             ws,
             store,
@@ -774,7 +775,7 @@ async fn accept_language_and_the_switch_choose_chinese_or_english() {
     .await;
     assert!(page.contains("发布日历") && page.contains("舆情检索") && page.contains("退出登录"));
     let page = body(
-        app.get("/inbox", &format!("{cookies}; herald_lang=zh"))
+        app.get("/alerts", &format!("{cookies}; herald_lang=zh"))
             .await,
     )
     .await;

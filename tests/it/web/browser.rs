@@ -259,3 +259,208 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
     shutdown.cancel();
     server.await.expect("join").expect("served");
 }
+
+/// The Inbox in a real browser, in process (no peers): log in, triage with the keyboard
+/// (j, o, e, Escape, a on one item; r on the other), and the audit log names the user. With
+/// `HERALD_SCREENSHOTS=docs` it saves `docs/inbox.png` and `docs/item.png`.
+#[tokio::test]
+async fn a_browser_triages_the_inbox_with_the_keyboard() {
+    use fantoccini::key::Key;
+    use herald::inbox::{Priority, ReplyState};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = App::new();
+    let now = app.now;
+    let first = super::inbox::enqueue(
+        &app,
+        &super::inbox::item(
+            "kb-1",
+            ("bluesky", "en", Priority::Complaint),
+            "my leaf's charger <b>broke</b> again",
+            now - chrono::TimeDelta::hours(1),
+        ),
+    );
+    let second = super::inbox::enqueue(
+        &app,
+        &super::inbox::item(
+            "kb-2",
+            ("mastodon", "zh", Priority::Question),
+            "续航多少公里？",
+            now - chrono::TimeDelta::minutes(3),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    let driver = start_driver().await;
+    let profile = driver._profile.path().display().to_string();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1440,1000",
+                format!("--user-data-dir={profile}"),
+            ],
+        },
+    });
+    let caps = caps.as_object().expect("object").clone();
+    let client = ClientBuilder::rustls()
+        .expect("tls roots")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session");
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+    let key = |k: &str| {
+        let k = k.to_string();
+        let client = &client;
+        async move {
+            client
+                .active_element()
+                .await
+                .expect("focus")
+                .send_keys(&k)
+                .await
+                .expect("key");
+        }
+    };
+    let shot = |name: &'static str| {
+        let client = &client;
+        async move {
+            if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
+                let dir = crate::helpers::repo().join(dir);
+                std::fs::create_dir_all(&dir).expect("screenshot dir");
+                let png = client.screenshot().await.expect("screenshot");
+                assert!(png.starts_with(b"\x89PNG"), "a PNG");
+                std::fs::write(dir.join(name), png).expect("save screenshot");
+            }
+        }
+    };
+
+    client.goto(&format!("{base}/inbox")).await.expect("goto");
+    wait()
+        .for_element(Locator::Id("password"))
+        .await
+        .expect("login");
+    client
+        .find(Locator::Id("user"))
+        .await
+        .expect("user")
+        .send_keys(USER)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox");
+    assert_eq!(client.current_url().await.expect("url").path(), "/inbox");
+    let selected = || async {
+        client
+            .find(Locator::Css("tr.item.selected"))
+            .await
+            .expect("a selected row")
+            .attr("id")
+            .await
+            .expect("attr")
+            .unwrap_or_default()
+    };
+    // Most urgent first: the complaint, then the question.
+    assert_eq!(selected().await, format!("item-{first}"));
+    key("j").await;
+    assert_eq!(selected().await, format!("item-{second}"));
+    key("k").await;
+    assert_eq!(selected().await, format!("item-{first}"));
+    shot("inbox.png").await;
+
+    // Open the complaint, edit it from the keyboard, approve with the edit.
+    key("o").await;
+    wait()
+        .for_element(Locator::Id("editor"))
+        .await
+        .expect("item page");
+    assert_eq!(
+        client.current_url().await.expect("url").path(),
+        format!("/inbox/{first}")
+    );
+    key("e").await;
+    key(" Sorry — a technician will call you today.").await;
+    key(&char::from(Key::Escape).to_string()).await;
+    shot("item.png").await;
+    key("a").await;
+    wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .expect("approved notice");
+    let done = app.store.queue_item(first).expect("get").expect("item");
+    assert_eq!(done.state, ReplyState::Approved);
+    assert_eq!(
+        done.text,
+        "draft for kb-1 Sorry — a technician will call you today."
+    );
+    let last = done.audit.last().expect("audit");
+    assert_eq!((last.who.as_str(), last.action.as_str()), (USER, "approve"));
+    assert_eq!(last.text_before, "draft for kb-1");
+
+    // Back to the inbox: the question is the only pending row; open it and reject it.
+    client
+        .goto(&format!("{base}/inbox?state=pending"))
+        .await
+        .expect("goto");
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox");
+    assert_eq!(selected().await, format!("item-{second}"));
+    key("o").await;
+    wait()
+        .for_element(Locator::Id("reject-form"))
+        .await
+        .expect("item page");
+    key("r").await;
+    wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .expect("rejected notice");
+    let gone = app.store.queue_item(second).expect("get").expect("item");
+    assert_eq!(gone.state, ReplyState::Rejected);
+    let last = gone.audit.last().expect("audit");
+    assert_eq!((last.who.as_str(), last.action.as_str()), (USER, "reject"));
+    let history = client
+        .find(Locator::Id("history"))
+        .await
+        .expect("history")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        history.contains("reject") && history.contains(USER),
+        "{history}"
+    );
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}

@@ -1,0 +1,808 @@
+//! The reply inbox in the browser and over the API: the Inbox list, one item's page, and Leads.
+//!
+//! Every decision is [`Store::queue_apply`](crate::store::Store::queue_apply) with an
+//! [`Action`], exactly what `herald queue` does, so the state machine and its audit log have one
+//! home ([`crate::inbox::apply`]). Pages record the logged-in user as who decided; the API
+//! records the name in the `X-Herald-User` header, else `api` ([`API_USER_HEADER`]).
+//!
+//! Pages: `GET /inbox` (filters `priority`, `state`, `platform`, `lang` as GET parameters;
+//! `state` empty means the open states, `all` means every state; `page` from 1),
+//! `GET /inbox/{id}`, `POST /inbox/{id}/approve` (`text`: approves with that text when it
+//! differs from the draft), `/edit` (`text`), `/reject` (`reason`), `/assign` (`to`, empty to
+//! unassign), `GET /leads`, `GET /leads/export.csv`.
+//!
+//! API: `GET /api/queue` (same filters, `offset`, `limit`), `GET /api/queue/{id}`,
+//! `POST /api/queue/{id}/approve` (`{"text": …}` optional), `/edit` (`{"text": …}`),
+//! `/reject` (`{"reason": …}` optional), `/assign` (`{"to": …}`, null to unassign),
+//! `GET /api/leads`.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::api::ApiError;
+use super::{plain_page, render, AppState, Chrome, Plugin, WebError};
+use crate::inbox::{leads, Action, Priority, QueueItem, ReplyState, TransitionError};
+use crate::store::QueueQuery;
+
+/// Items per Inbox page.
+pub const PAGE_SIZE: usize = 50;
+/// The header naming who acts through the API (default [`API_DEFAULT_USER`]).
+pub const API_USER_HEADER: &str = "x-herald-user";
+/// Who the audit log names for an API call without [`API_USER_HEADER`].
+pub const API_DEFAULT_USER: &str = "api";
+/// How many characters of the mention the Inbox list shows.
+const SNIPPET_CHARS: usize = 120;
+
+/// The inbox plugin: the `inbox` and `leads` sections and the `/api/queue` routes.
+pub fn plugin() -> Plugin {
+    Plugin {
+        sections: vec!["inbox", "leads"],
+        pages: Router::new()
+            .route("/inbox", get(inbox_page))
+            .route("/inbox/{id}", get(item_page))
+            .route("/inbox/{id}/approve", post(approve_form))
+            .route("/inbox/{id}/edit", post(edit_form))
+            .route("/inbox/{id}/reject", post(reject_form))
+            .route("/inbox/{id}/assign", post(assign_form))
+            .route("/leads", get(leads_page))
+            .route("/leads/export.csv", get(leads_csv)),
+        api: Router::new()
+            .route("/api/queue", get(api_queue))
+            .route("/api/queue/{id}", get(api_item))
+            .route("/api/queue/{id}/approve", post(api_approve))
+            .route("/api/queue/{id}/edit", post(api_edit))
+            .route("/api/queue/{id}/reject", post(api_reject))
+            .route("/api/queue/{id}/assign", post(api_assign))
+            .route("/api/leads", get(api_leads)),
+    }
+}
+
+/// The Inbox filters, as GET parameters (empty: any).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    platform: String,
+    #[serde(default)]
+    lang: String,
+    /// Inbox page number, from 1.
+    #[serde(default)]
+    page: Option<usize>,
+    /// API: items to skip.
+    #[serde(default)]
+    offset: Option<usize>,
+    /// API: page size (at most 500).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// A message code set by a redirect after an action.
+    #[serde(default)]
+    msg: String,
+}
+
+impl Filters {
+    /// The store query of these filters; `Err` names a value that is not a priority or state.
+    fn query(&self) -> Result<QueueQuery, String> {
+        let states = match self.state.as_str() {
+            "" => ReplyState::OPEN.to_vec(),
+            "all" => Vec::new(),
+            s => vec![ReplyState::parse(s).ok_or_else(|| format!("unknown state {s:?}"))?],
+        };
+        let priorities = match self.priority.as_str() {
+            "" => Vec::new(),
+            p => vec![Priority::parse(p).ok_or_else(|| format!("unknown priority {p:?}"))?],
+        };
+        let one = |s: &str| {
+            if s.is_empty() {
+                Vec::new()
+            } else {
+                vec![s.to_string()]
+            }
+        };
+        Ok(QueueQuery {
+            states,
+            priorities,
+            platforms: one(&self.platform),
+            langs: one(&self.lang),
+            ..Default::default()
+        })
+    }
+
+    /// The query string of these filters (without the page), for links.
+    fn params(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("priority", &self.priority)
+            .append_pair("state", &self.state)
+            .append_pair("platform", &self.platform)
+            .append_pair("lang", &self.lang)
+            .finish()
+    }
+}
+
+/// One Inbox row.
+pub struct Row {
+    id: u64,
+    priority: &'static str,
+    state: &'static str,
+    platform: String,
+    lang: String,
+    author: String,
+    snippet: String,
+    age: String,
+    overdue: bool,
+    assignee: String,
+    pending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html", config = "src/web/askama.toml")]
+struct InboxPage {
+    page: Chrome,
+    f: Filters,
+    rows: Vec<Row>,
+    total: usize,
+    priorities: Vec<&'static str>,
+    states: Vec<&'static str>,
+    page_no: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    message: Option<&'static str>,
+}
+
+impl InboxPage {
+    /// The label of a priority (`prio`) or reply state (`rstate`) in the page's language.
+    fn label(&self, group: &str, value: &str) -> String {
+        self.page.t(&format!("{group}.{value}")).to_string()
+    }
+}
+
+/// How long ago `since` was, compactly (`3d 4h`, `2h 5m`, `7m`).
+pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let mins = (now - since).num_minutes().max(0);
+    let (d, h, m) = (mins / 1440, mins / 60 % 24, mins % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m")
+    }
+}
+
+fn message(code: &str) -> Option<&'static str> {
+    match code {
+        "approve" => Some("inbox.msg.approve"),
+        "edit" => Some("inbox.msg.edit"),
+        "reject" => Some("inbox.msg.reject"),
+        "assign" => Some("inbox.msg.assign"),
+        _ => None,
+    }
+}
+
+/// A link from a mention or a platform, only if it is http(s) ([`super::pages::safe_link`]).
+fn safe(url: Option<&str>) -> Option<String> {
+    url.filter(|u| super::pages::safe_link(u))
+        .map(str::to_string)
+}
+
+/// `GET /inbox`: the queue, most urgent first, filtered and paginated.
+pub async fn inbox_page(
+    State(state): State<AppState>,
+    page: Chrome,
+    Query(f): Query<Filters>,
+) -> Result<Response, WebError> {
+    let mut q = match f.query() {
+        Ok(q) => q,
+        Err(e) => return Ok(plain_page(StatusCode::BAD_REQUEST, &e)),
+    };
+    let page_no = f.page.unwrap_or(1).max(1);
+    q.offset = (page_no - 1).saturating_mul(PAGE_SIZE);
+    q.limit = PAGE_SIZE;
+    let items = state.store().queue_page(&q)?;
+    let total = state.store().queue_count(&q)?;
+    let now = state.now();
+    let link = |n: usize| format!("/inbox?{}&page={n}", f.params());
+    let rows = items
+        .iter()
+        .map(|i| Row {
+            id: i.id,
+            priority: i.priority.as_str(),
+            state: i.state.as_str(),
+            platform: i.platform.clone(),
+            lang: i.lang.clone(),
+            author: i.author.clone(),
+            snippet: super::pages::snippet(&i.mention_text, SNIPPET_CHARS),
+            age: age(i.created_at, now),
+            overdue: i.is_overdue(now),
+            assignee: i.assignee.clone().unwrap_or_default(),
+            pending: i.state == ReplyState::Pending,
+        })
+        .collect();
+    let tpl = InboxPage {
+        rows,
+        total,
+        priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        states: ReplyState::ALL.iter().map(|s| s.as_str()).collect(),
+        page_no,
+        prev: (page_no > 1).then(|| link(page_no - 1)),
+        next: (q.offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
+        message: message(&f.msg),
+        f,
+        page,
+    };
+    render(&tpl)
+}
+
+/// One audit entry as the item page shows it.
+pub struct HistoryRow {
+    at: String,
+    who: String,
+    action: String,
+    from: String,
+    to: &'static str,
+    before: String,
+    after: String,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "item.html", config = "src/web/askama.toml")]
+struct ItemPage {
+    page: Chrome,
+    item: QueueItem,
+    priority: &'static str,
+    state: &'static str,
+    received: String,
+    age: String,
+    due: String,
+    overdue: bool,
+    pending: bool,
+    approvable: bool,
+    rejectable: bool,
+    topics: String,
+    sentiment: String,
+    lead: String,
+    /// The mention's link, if http(s).
+    link: Option<String>,
+    /// The sent reply's link, if http(s).
+    sent_link: Option<String>,
+    /// The id of the post the mention answers, if it was itself a reply.
+    thread: Option<String>,
+    history: Vec<HistoryRow>,
+    message: Option<&'static str>,
+}
+
+impl ItemPage {
+    /// The label of a priority (`prio`) or reply state (`rstate`) in the page's language.
+    fn label(&self, group: &str, value: &str) -> String {
+        self.page.t(&format!("{group}.{value}")).to_string()
+    }
+}
+
+/// `?msg=` of the item page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemQuery {
+    #[serde(default)]
+    msg: String,
+}
+
+/// `GET /inbox/{id}`: the mention, its classification, the draft editor and the history.
+pub async fn item_page(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Query(q): Query<ItemQuery>,
+) -> Result<Response, WebError> {
+    let Some(item) = state.store().queue_item(id)? else {
+        return Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        ));
+    };
+    let tz = state.tz();
+    let now = state.now();
+    let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    // The stored mention: its sentiment, and what it answers (the thread, as far as stored).
+    let stored = state
+        .store()
+        .mentions(&crate::store::MentionQuery {
+            author: Some(item.author.clone()),
+            since: Some(item.mention_at - chrono::TimeDelta::seconds(1)),
+            limit: 200,
+            ..Default::default()
+        })?
+        .into_iter()
+        .find(|m| m.mention.id == item.mention_id);
+    let sentiment = stored
+        .as_ref()
+        .and_then(|m| m.classification.pointer("/sentiment/label"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let thread = stored.and_then(|m| m.mention.in_reply_to);
+    let history = item
+        .audit
+        .iter()
+        .map(|a| HistoryRow {
+            at: fmt(a.at),
+            who: a.who.clone(),
+            action: a.action.clone(),
+            from: a.from.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            to: a.to.as_str(),
+            before: a.text_before.clone(),
+            after: a.text_after.clone(),
+            note: a.note.clone().unwrap_or_default(),
+        })
+        .collect();
+    let lead = item
+        .lead
+        .as_ref()
+        .map(|l| {
+            let mut parts = vec![l.grade.clone()];
+            if l.phone {
+                parts.push("phone".into());
+            }
+            if l.email {
+                parts.push("email".into());
+            }
+            if l.test_drive {
+                parts.push("test drive".into());
+            }
+            if let Some(m) = l.timeframe_months {
+                parts.push(format!("{m} months"));
+            }
+            parts.join(", ")
+        })
+        .unwrap_or_default();
+    let tpl = ItemPage {
+        priority: item.priority.as_str(),
+        state: item.state.as_str(),
+        received: fmt(item.mention_at),
+        age: age(item.created_at, now),
+        due: fmt(item.due_at),
+        overdue: item.is_overdue(now),
+        pending: item.state == ReplyState::Pending,
+        approvable: matches!(item.state, ReplyState::Pending | ReplyState::Failed),
+        rejectable: matches!(
+            item.state,
+            ReplyState::Pending | ReplyState::Approved | ReplyState::Failed
+        ),
+        topics: item.topics.join(", "),
+        sentiment,
+        lead,
+        thread,
+        link: safe(item.mention_url.as_deref()),
+        sent_link: safe(item.remote_url.as_deref()),
+        history,
+        message: message(&q.msg),
+        item,
+        page,
+    };
+    render(&tpl)
+}
+
+/// The fields of the item page's forms (each form sends the ones it has).
+#[derive(Debug, Default, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    /// Where to go afterwards: `inbox` back to the list, else the item page.
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// A textarea's text with the browser's CRLF line ends made LF again.
+fn normalize(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+async fn act_page(
+    state: &AppState,
+    page: &Chrome,
+    id: u64,
+    action: Action,
+    back: Option<&str>,
+) -> Result<Response, WebError> {
+    let name = action.name();
+    match state
+        .store()
+        .queue_apply(id, &action, &page.user, state.now())?
+    {
+        Ok(item) => {
+            tracing::info!(id, action = name, who = %page.user, state = item.state.as_str(), "Inbox decision");
+            if matches!(action, Action::Approve { .. }) {
+                state.wake_publisher();
+            }
+            let to = if back == Some("inbox") {
+                format!("/inbox?msg={name}")
+            } else {
+                format!("/inbox/{id}?msg={name}")
+            };
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(e) => {
+            let (status, key) = match e {
+                TransitionError::NotFound(_) => (StatusCode::NOT_FOUND, "inbox.no_such_item"),
+                TransitionError::EmptyText => (StatusCode::BAD_REQUEST, "inbox.err.empty"),
+                TransitionError::Illegal { .. } => (StatusCode::CONFLICT, "inbox.err.illegal"),
+            };
+            Ok(plain_page(status, page.t(key)))
+        }
+    }
+}
+
+/// `POST /inbox/{id}/approve`: approve as drafted, or with the editor's text if it changed.
+pub async fn approve_form(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let text = match f.text.as_deref().map(normalize) {
+        Some(t) => {
+            let current = state.store().queue_item(id)?.map(|i| i.text);
+            (current.as_deref() != Some(t.as_str())).then_some(t)
+        }
+        None => None,
+    };
+    act_page(
+        &state,
+        &page,
+        id,
+        Action::Approve { text },
+        f.back.as_deref(),
+    )
+    .await
+}
+
+/// `POST /inbox/{id}/edit`: save the editor's text, staying pending.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let text = normalize(f.text.as_deref().unwrap_or(""));
+    act_page(&state, &page, id, Action::Edit { text }, None).await
+}
+
+/// `POST /inbox/{id}/reject`: decide not to answer, with an optional reason.
+pub async fn reject_form(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let reason = non_empty(f.reason.as_deref());
+    act_page(
+        &state,
+        &page,
+        id,
+        Action::Reject { reason },
+        f.back.as_deref(),
+    )
+    .await
+}
+
+/// `POST /inbox/{id}/assign`: give the item to someone (empty: unassign).
+pub async fn assign_form(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let to = non_empty(f.to.as_deref());
+    act_page(&state, &page, id, Action::Assign { to }, None).await
+}
+
+/// One lead row.
+pub struct LeadRow {
+    id: u64,
+    received: String,
+    platform: String,
+    author: String,
+    grade: String,
+    contact: String,
+    test_drive: bool,
+    timeframe: String,
+    snippet: String,
+    url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "leads.html", config = "src/web/askama.toml")]
+struct LeadsPage {
+    page: Chrome,
+    rows: Vec<LeadRow>,
+}
+
+/// Every queue item that carries a lead, newest first.
+fn lead_items(state: &AppState) -> Result<Vec<QueueItem>, crate::store::StoreError> {
+    let mut items: Vec<QueueItem> = state
+        .store()
+        .queue_page(&QueueQuery {
+            limit: usize::MAX,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|i| i.lead.is_some())
+        .collect();
+    items.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+    Ok(items)
+}
+
+/// `GET /leads`: purchase leads, with a CSV download.
+pub async fn leads_page(State(state): State<AppState>, page: Chrome) -> Result<Response, WebError> {
+    let tz = state.tz();
+    let rows = lead_items(&state)?
+        .into_iter()
+        .filter_map(|i| {
+            let lead = i.lead.as_ref()?;
+            let mut contact = Vec::new();
+            if lead.phone {
+                contact.push("phone");
+            }
+            if lead.email {
+                contact.push("email");
+            }
+            Some(LeadRow {
+                id: i.id,
+                received: i
+                    .created_at
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                platform: i.platform.clone(),
+                author: i.author.clone(),
+                grade: lead.grade.clone(),
+                contact: contact.join(", "),
+                test_drive: lead.test_drive,
+                timeframe: lead
+                    .timeframe_months
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+                snippet: super::pages::snippet(&i.mention_text, SNIPPET_CHARS),
+                url: safe(i.mention_url.as_deref()),
+            })
+        })
+        .collect();
+    render(&LeadsPage { page, rows })
+}
+
+/// `GET /leads/export.csv`: the leads as CSV ([`leads::to_csv`]).
+pub async fn leads_csv(State(state): State<AppState>) -> Result<Response, WebError> {
+    let csv = leads::to_csv(&lead_items(&state)?);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"herald-leads.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+// ---- The JSON API ----
+
+/// An item as the API returns it: the stored item plus `overdue`.
+fn item_json(item: &QueueItem, now: DateTime<Utc>) -> Value {
+    let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("overdue".into(), json!(item.is_overdue(now)));
+    }
+    v
+}
+
+/// `GET /api/queue`: `{"total": n, "items": [...]}` with the Inbox's filters.
+pub async fn api_queue(
+    State(state): State<AppState>,
+    Query(f): Query<Filters>,
+) -> Result<Json<Value>, ApiError> {
+    let mut q = f.query().map_err(ApiError::bad_request)?;
+    q.offset = f.offset.unwrap_or(0);
+    q.limit = f.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
+    let now = state.now();
+    let items: Vec<Value> = state
+        .store()
+        .queue_page(&q)?
+        .iter()
+        .map(|i| item_json(i, now))
+        .collect();
+    let total = state.store().queue_count(&q)?;
+    Ok(Json(json!({ "total": total, "items": items })))
+}
+
+/// `GET /api/queue/{id}`.
+pub async fn api_item(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    match state.store().queue_item(id)? {
+        Some(item) => Ok(Json(item_json(&item, state.now()))),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no queue item {id}"),
+        }),
+    }
+}
+
+/// Who an API call acts as: [`API_USER_HEADER`] if it is a sane name, else [`API_DEFAULT_USER`].
+pub fn api_user(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get(API_USER_HEADER) {
+        None => Ok(API_DEFAULT_USER.into()),
+        Some(v) => {
+            let name = v.to_str().map(str::trim).unwrap_or("");
+            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+                Err(ApiError::bad_request(format!(
+                    "{API_USER_HEADER} must be a name of 1 to 64 printable characters"
+                )))
+            } else {
+                Ok(name.to_string())
+            }
+        }
+    }
+}
+
+/// The JSON body of an action (empty body: `{}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+fn parse_body(body: &Bytes) -> Result<ActionBody, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionBody::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+}
+
+fn act_api(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: u64,
+    action: Action,
+) -> Result<Json<Value>, ApiError> {
+    let who = api_user(headers)?;
+    let now = state.now();
+    match state.store().queue_apply(id, &action, &who, now)? {
+        Ok(item) => {
+            tracing::info!(id, action = action.name(), who = %who, state = item.state.as_str(), "Inbox decision (API)");
+            if matches!(action, Action::Approve { .. }) {
+                state.wake_publisher();
+            }
+            Ok(Json(item_json(&item, now)))
+        }
+        Err(e) => Err(ApiError {
+            status: match e {
+                TransitionError::NotFound(_) => StatusCode::NOT_FOUND,
+                TransitionError::EmptyText => StatusCode::BAD_REQUEST,
+                TransitionError::Illegal { .. } => StatusCode::CONFLICT,
+            },
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// `POST /api/queue/{id}/approve`: `{"text": "…"}` to approve with an edit, or no body.
+pub async fn api_approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    act_api(&state, &headers, id, Action::Approve { text: b.text })
+}
+
+/// `POST /api/queue/{id}/edit`: `{"text": "…"}`.
+pub async fn api_edit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    let text = b
+        .text
+        .ok_or_else(|| ApiError::bad_request("edit needs {\"text\": …}"))?;
+    act_api(&state, &headers, id, Action::Edit { text })
+}
+
+/// `POST /api/queue/{id}/reject`: `{"reason": "…"}` optional.
+pub async fn api_reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    let reason = non_empty(b.reason.as_deref());
+    act_api(&state, &headers, id, Action::Reject { reason })
+}
+
+/// `POST /api/queue/{id}/assign`: `{"to": "name"}`, or `{"to": null}` to unassign.
+pub async fn api_assign(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    let to = non_empty(b.to.as_deref());
+    act_api(&state, &headers, id, Action::Assign { to })
+}
+
+/// `GET /api/leads`: `{"leads": [...]}` as the CRM webhook receives them.
+pub async fn api_leads(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(leads::to_json(&lead_items(&state)?, state.now())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_compact() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(age(now - chrono::TimeDelta::minutes(7), now), "7m");
+        assert_eq!(age(now - chrono::TimeDelta::minutes(125), now), "2h 5m");
+        assert_eq!(age(now - chrono::TimeDelta::hours(76), now), "3d 4h");
+        assert_eq!(age(now + chrono::TimeDelta::hours(1), now), "0m");
+    }
+
+    #[test]
+    fn filters_map_to_the_store_query() {
+        let f = Filters {
+            priority: "crisis".into(),
+            state: "".into(),
+            platform: "bluesky".into(),
+            ..Default::default()
+        };
+        let q = f.query().unwrap_or_default();
+        assert_eq!(q.priorities, vec![Priority::Crisis]);
+        assert_eq!(q.states, ReplyState::OPEN.to_vec());
+        assert_eq!(q.platforms, vec!["bluesky".to_string()]);
+        assert!(q.langs.is_empty());
+        let all = Filters {
+            state: "all".into(),
+            ..Default::default()
+        };
+        assert!(all.query().map(|q| q.states.is_empty()).unwrap_or(false));
+        let bad = Filters {
+            state: "<x>".into(),
+            ..Default::default()
+        };
+        assert!(bad.query().is_err());
+    }
+}
