@@ -13,7 +13,7 @@
 //!
 //! # Adding a page or an API route
 //! Build a [`Plugin`] and pass it to [`router`]:
-//! ```ignore
+//! ```text
 //! Plugin {
 //!     sections: vec!["inbox"],                       // nav sections it serves (no placeholder)
 //!     pages: Router::new().route("/inbox", get(inbox_page)).route("/inbox/{id}/approve", post(approve)),
