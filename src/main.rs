@@ -228,18 +228,8 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    // Another herald command may be finishing with the store: wait for it a moment.
-    let mut attempt = 0;
-    let opened = loop {
-        match Store::open(path) {
-            Err(e) if attempt < 30 && is_locked(&e.to_string()) => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            other => break other,
-        }
-    };
-    opened.map_err(|e| {
+    // `Store::open` waits a moment for another herald command finishing with the store.
+    Store::open(path).map_err(|e| {
         let text = e.to_string();
         if is_locked(&text) {
             anyhow::anyhow!("{text}\n(is `herald run` using this store? stop it first, or use another --config)")

@@ -33,6 +33,29 @@ pub use queue::QueueQuery;
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// How long [`Store::open`] waits for a store another handle is letting go of.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens sled, waiting up to [`LOCK_WAIT`] for its file lock. sled's background flusher keeps
+/// the lock for a moment after the last handle to a store is dropped, so a re-open right after
+/// a close (a restart, a CLI command after another) can find it still held, even by its own
+/// process (a test failed that way). Only after the wait is the store taken to be held by
+/// someone else.
+fn open_sled(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::open(path) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Why the store failed.
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -233,7 +256,7 @@ fn encode(post: &StoredPost) -> Vec<u8> {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(path).map_err(|source| StoreError::Open {
+        let db = open_sled(path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
         })?;
