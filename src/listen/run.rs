@@ -260,6 +260,8 @@ pub struct SourceStats {
     pub polls: u64,
     /// Polls that failed (an error answer, an unreadable body, no connection).
     pub failures: u64,
+    /// Polls that succeeded.
+    pub ok: u64,
     /// Mentions stored for the first time.
     pub new: u64,
     /// Items skipped as unreadable.
@@ -323,14 +325,19 @@ impl Listener {
     pub async fn poll_once(&self, name: &str, source: &Source) -> Result<usize, PollError> {
         self.count(name, |s| s.polls += 1);
         let result = self.poll_inner(name, source).await;
-        if result.is_err() {
-            self.count(name, |s| s.failures += 1);
+        match result {
+            Ok(_) => self.count(name, |s| s.ok += 1),
+            Err(_) => self.count(name, |s| s.failures += 1),
         }
         result
     }
 
     async fn poll_inner(&self, name: &str, source: &Source) -> Result<usize, PollError> {
         let cursor = self.store.cursor(name).map_err(|e| e.to_string())?;
+        // A source's first poll brings back its history: stored, and counted by the next
+        // warm-up, but not news for the live detector. A source that had nothing yet keeps no
+        // cursor, so "first" is also "no successful poll since the listener started".
+        let history = cursor.is_none() && self.stats(name).ok == 0;
         let (parsed, next) = source.poll(cursor.as_deref()).await?;
         for why in &parsed.skipped {
             warn!(source = name, why = %why, "Skipped an unreadable item");
@@ -349,9 +356,7 @@ impl Listener {
             {
                 new += 1;
                 crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
-                // A source's first poll brings back its history: stored, and counted by the
-                // next warm-up, but not news for the live detector.
-                if let Some(live) = self.live.as_ref().filter(|_| cursor.is_some()) {
+                if let Some(live) = self.live.as_ref().filter(|_| !history) {
                     // Never block polling on the detector: a full channel drops, loudly.
                     if let Err(e) =
                         live.try_send(crate::crisis::live::LiveMention::from_stored(&record))
@@ -422,6 +427,80 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A notification as mastodon-mock answers it.
+    fn notification(id: &str, text: &str) -> serde_json::Value {
+        serde_json::json!([{
+            "id": id,
+            "type": "mention",
+            "account": {"acct": "alice"},
+            "status": {
+                "id": format!("s{id}"),
+                "content": format!("<p>{text}</p>"),
+                "created_at": Utc::now().to_rfc3339(),
+                "account": {"acct": "alice"},
+            },
+        }])
+    }
+
+    /// The live detector gets what is news: not a first poll's history, but everything after a
+    /// first poll, even one that found nothing and so left no cursor (an account never mentioned
+    /// before: the bug that made the end-to-end crisis test miss its first mention).
+    #[tokio::test]
+    async fn only_a_first_polls_history_is_kept_from_the_live_detector() {
+        use wiremock::matchers::{method, path, query_param};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let classifier = Arc::new(crate::classify::Classifier::new(&[]).expect("classifier"));
+        let server = MockServer::start().await;
+        let base = url::Url::parse(&server.uri()).expect("url");
+        let source = Source::Mastodon(MastodonMentions::new(
+            reqwest::Client::new(),
+            base,
+            "token".into(),
+        ));
+        let (tx, mut rx) = crate::crisis::live::channel();
+        let listener = Listener::new(store, classifier).with_live(tx);
+        let poll = |answer: serde_json::Value| {
+            Mock::given(method("GET"))
+                .and(path("/api/v1/notifications"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+                .up_to_n_times(1)
+        };
+
+        // Nothing yet: no cursor is kept.
+        poll(serde_json::json!([])).mount(&server).await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
+        // The first mention after that is news, though the source still had no cursor.
+        poll(notification("1", "first")).mount(&server).await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
+        let live = rx
+            .try_recv()
+            .expect("the first mention reached the detector");
+        assert!(live.id.ends_with(":s1"), "{}", live.id);
+        // And so is the next one, read after the cursor.
+        Mock::given(method("GET"))
+            .and(path("/api/v1/notifications"))
+            .and(query_param("min_id", "1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(notification("2", "next")))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
+        assert!(rx.try_recv().expect("next").id.ends_with(":s2"));
+        assert_eq!(listener.stats("m").ok, 3);
+
+        // A listener starting on a source with history and no cursor keeps that history away.
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let classifier = Arc::new(crate::classify::Classifier::new(&[]).expect("classifier"));
+        let (tx, mut rx) = crate::crisis::live::channel();
+        let listener = Listener::new(store, classifier).with_live(tx);
+        poll(notification("7", "old news")).mount(&server).await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
+        assert!(rx.try_recv().is_err(), "history reached the live detector");
+    }
 
     #[test]
     fn waits_back_off_and_respect_the_server() {

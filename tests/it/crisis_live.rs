@@ -87,7 +87,7 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
 
     let nonce = format!("{:x}", fastrand::u64(..));
     let start = Utc::now();
-    let post_at = start + TimeDelta::seconds(80);
+    let post_at = start + TimeDelta::seconds(100);
     {
         let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         let mut post =
@@ -111,7 +111,20 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
             .expect("herald run"),
     );
 
-    // One ordinary mention starts the series; three quiet buckets later, the complaints.
+    // Once herald answers (its sources start polling with it), a few polls pass: a first poll
+    // brings back history, which is not news for the detector. Then one ordinary mention starts
+    // the series, and three quiet buckets later, the complaints.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client()
+        .get(format!("http://127.0.0.1:{port}/api/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "herald run did not come up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     mention(&p.mastodon, &format!("@brand 周末去试驾了 {nonce}")).await;
     tokio::time::sleep(Duration::from_secs(37)).await;
