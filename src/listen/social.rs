@@ -66,16 +66,8 @@ impl MastodonMentions {
                 .send()
                 .await
                 .map_err(|e| PublishError::Transient(e.without_url().to_string()))?;
-            let status = answer.status();
-            if !status.is_success() {
-                let retry_after = crate::publish::retry_after(answer.headers());
-                let body = answer.text().await.unwrap_or_default();
-                let why = format!("{status}: {}", crate::publish::snippet(&body));
-                return Err(match status.as_u16() {
-                    401 | 403 => PublishError::Auth(why),
-                    429 => PublishError::RateLimited { retry_after },
-                    _ => PublishError::Transient(why),
-                });
+            if !answer.status().is_success() {
+                return Err(crate::publish::mastodon::classify(answer).await);
             }
             let page: Vec<Value> = answer
                 .json()

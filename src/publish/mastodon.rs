@@ -229,8 +229,9 @@ fn sent(s: Status) -> Sent {
     }
 }
 
-/// Turns an unsuccessful answer into an error, by Mastodon's documented codes.
-async fn classify(answer: Response) -> PublishError {
+/// Turns an unsuccessful answer into an error, by Mastodon's documented codes (the listener's
+/// reads use it too).
+pub(crate) async fn classify(answer: Response) -> PublishError {
     let status = answer.status();
     let headers = answer.headers().clone();
     let body = answer.text().await.unwrap_or_default();

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use url::Url;
 
-use super::wecom::errcode_of;
+use super::wecom::errcode;
 use super::{hmac_sha256_base64, post_json, truncate_bytes, AlertMessage, SinkError};
 
 /// DingTalk's text limit is 20,000 bytes; far more than an alert needs, so keep it readable.
@@ -89,19 +89,9 @@ impl DingTalk {
         }
         let body = serde_json::to_vec(&self.body(msg)).unwrap_or_default();
         let answer = post_json(self.http.post(url), body).await?;
-        let (code, errmsg) = errcode_of(&answer)?;
-        let why = format!("errcode {code}: {}", crate::publish::snippet(&errmsg));
-        match code {
-            0 => Ok(()),
-            // send too fast, exceed 20 times per minute
-            130101 => Err(SinkError::RateLimited {
-                retry_after: Some(std::time::Duration::from_secs(60)),
-                why,
-            }),
-            -1 => Err(SinkError::Transient(why)),
-            // 310000 (bad signature, keyword or IP), 300001 (bad token), 43004 (robot off), …
-            _ => Err(SinkError::Permanent(why)),
-        }
+        // 130101: send too fast, exceed 20 times per minute. 310000 (bad signature, keyword or
+        // IP), 300001 (bad token), 43004 (robot off) are permanent.
+        errcode(&answer, 130_101)
     }
 }
 

@@ -75,12 +75,20 @@ impl WeCom {
         url.query_pairs_mut().append_pair("key", &self.key);
         let body = serde_json::to_vec(&self.body(msg)).unwrap_or_default();
         let answer = post_json(self.http.post(url), body).await?;
-        errcode(&answer)
+        // 45009: api freq out of limit. 93000 invalid webhook url, 40008 invalid message
+        // type, 44004 empty text are permanent.
+        errcode(&answer, RATE_LIMITED)
     }
 }
 
-/// Reads `{"errcode": N, "errmsg": …}` (shared with DingTalk, whose answers look the same).
-pub(crate) fn errcode_of(answer: &str) -> Result<(i64, String), SinkError> {
+/// Reads `{"errcode": N, "errmsg": …}` (WeCom's and DingTalk's answers look the same): 0 is
+/// success, `rate_limited` is the robot's "too many messages a minute" (it is muted for about a
+/// minute), -1 is "system busy", and anything else (bad key, token or signature, robot off,
+/// bad message) will not get better by retrying.
+/// WeCom's "api freq out of limit".
+const RATE_LIMITED: i64 = 45009;
+
+pub(crate) fn errcode(answer: &str, rate_limited: i64) -> Result<(), SinkError> {
     let v: serde_json::Value = serde_json::from_str(answer).map_err(|_| {
         SinkError::Transient(format!(
             "unreadable answer: {}",
@@ -93,22 +101,15 @@ pub(crate) fn errcode_of(answer: &str) -> Result<(i64, String), SinkError> {
             crate::publish::snippet(answer)
         ))
     })?;
-    Ok((code, v["errmsg"].as_str().unwrap_or("").to_string()))
-}
-
-fn errcode(answer: &str) -> Result<(), SinkError> {
-    let (code, errmsg) = errcode_of(answer)?;
-    let why = format!("errcode {code}: {}", crate::publish::snippet(&errmsg));
+    let errmsg = v["errmsg"].as_str().unwrap_or("");
+    let why = format!("errcode {code}: {}", crate::publish::snippet(errmsg));
     match code {
         0 => Ok(()),
-        // api freq out of limit: the robot is muted for a while.
-        45009 => Err(SinkError::RateLimited {
+        c if c == rate_limited => Err(SinkError::RateLimited {
             retry_after: Some(std::time::Duration::from_secs(60)),
             why,
         }),
-        // system busy
         -1 => Err(SinkError::Transient(why)),
-        // 93000 invalid webhook url, 40008 invalid message type, 44004 empty text, …
         _ => Err(SinkError::Permanent(why)),
     }
 }
@@ -119,19 +120,28 @@ mod tests {
 
     #[test]
     fn errcodes_are_classified() {
-        assert_eq!(errcode(r#"{"errcode":0,"errmsg":"ok"}"#), Ok(()));
+        assert_eq!(
+            errcode(r#"{"errcode":0,"errmsg":"ok"}"#, RATE_LIMITED),
+            Ok(())
+        );
         assert!(matches!(
-            errcode(r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#),
+            errcode(
+                r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#,
+                RATE_LIMITED
+            ),
             Err(SinkError::RateLimited { .. })
         ));
         assert!(matches!(
-            errcode(r#"{"errcode":-1,"errmsg":"system busy"}"#),
+            errcode(r#"{"errcode":-1,"errmsg":"system busy"}"#, RATE_LIMITED),
             Err(SinkError::Transient(_))
         ));
         assert!(matches!(
-            errcode(r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#),
+            errcode(r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#, RATE_LIMITED),
             Err(SinkError::Permanent(w)) if w.contains("93000")
         ));
-        assert!(matches!(errcode("<html>"), Err(SinkError::Transient(_))));
+        assert!(matches!(
+            errcode("<html>", RATE_LIMITED),
+            Err(SinkError::Transient(_))
+        ));
     }
 }
