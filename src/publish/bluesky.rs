@@ -250,6 +250,34 @@ impl Bluesky {
         Ok(record)
     }
 
+    /// Sends the request `build` makes with the session's access token; if the token has
+    /// expired, renews the session once and sends again. Returns the session used and the
+    /// answer: a success, or the error the PDS gave. `network` maps a failure to connect.
+    async fn authorized<F>(
+        &self,
+        build: F,
+        network: fn(reqwest::Error) -> PublishError,
+    ) -> Result<(Session, Result<reqwest::Response, XrpcError>), PublishError>
+    where
+        F: Fn(&Session) -> Result<reqwest::RequestBuilder, PublishError>,
+    {
+        let mut session = self.session().await?;
+        let mut renewed = false;
+        loop {
+            let answer = build(&session)?.send().await.map_err(network)?;
+            if answer.status().is_success() {
+                return Ok((session, Ok(answer)));
+            }
+            let e = xrpc_error(answer).await;
+            if !renewed && e.expired() {
+                session = self.renew(&session).await?;
+                renewed = true;
+                continue;
+            }
+            return Ok((session, Err(e)));
+        }
+    }
+
     /// An authenticated XRPC query (GET) on the PDS, renewing the session once if it expired.
     /// Listening uses it for `app.bsky.*` reads, which the PDS proxies to the AppView.
     pub async fn query(
@@ -259,48 +287,28 @@ impl Bluesky {
     ) -> Result<Value, PublishError> {
         let mut url = self.xrpc(method)?;
         url.query_pairs_mut().extend_pairs(params);
-        let mut session = self.session().await?;
-        for attempt in 0..2 {
-            let answer = self
-                .http
-                .get(url.clone())
-                .bearer_auth(&session.access_jwt)
-                .send()
+        let build = |s: &Session| Ok(self.http.get(url.clone()).bearer_auth(&s.access_jwt));
+        match self.authorized(build, transient_lookup).await? {
+            (_, Ok(answer)) => answer
+                .json()
                 .await
-                .map_err(transient_lookup)?;
-            if answer.status().is_success() {
-                return answer
-                    .json()
-                    .await
-                    .map_err(|e| PublishError::Transient(format!("unreadable {method}: {e}")));
-            }
-            let e = xrpc_error(answer).await;
-            if attempt == 0 && e.expired() {
-                session = self.renew(&session).await?;
-                continue;
-            }
-            return Err(e.into_publish());
+                .map_err(|e| PublishError::Transient(format!("unreadable {method}: {e}"))),
+            (_, Err(e)) => Err(e.into_publish()),
         }
-        Err(PublishError::Auth(
-            "the session could not be renewed".into(),
-        ))
     }
 
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
         let created_at = Utc::now();
         let record = self.record(post, created_at).await?;
         let rkey = record_key(post);
-        let mut session = self.session().await?;
-        for attempt in 0..2 {
-            let answer = self
-                .http
-                .post(self.xrpc("com.atproto.repo.createRecord")?)
-                .bearer_auth(&session.access_jwt)
-                .json(&json!({ "repo": session.did, "collection": COLLECTION, "rkey": rkey, "record": record }))
-                .send()
-                .await
-                .map_err(PublishError::from_reqwest)?;
-            if answer.status().is_success() {
+        let url = self.xrpc("com.atproto.repo.createRecord")?;
+        let build = |s: &Session| {
+            Ok(self.http.post(url.clone()).bearer_auth(&s.access_jwt).json(
+                &json!({ "repo": s.did, "collection": COLLECTION, "rkey": rkey, "record": record }),
+            ))
+        };
+        let e = match self.authorized(build, PublishError::from_reqwest).await? {
+            (session, Ok(answer)) => {
                 let v: Value = answer.json().await.map_err(|e| {
                     PublishError::Unconfirmed(format!("unreadable answer to createRecord: {e}"))
                 })?;
@@ -312,26 +320,19 @@ impl Bluesky {
                     cid: v["cid"].as_str().map(str::to_string),
                 });
             }
-            let e = xrpc_error(answer).await;
-            if attempt == 0 && e.expired() {
-                session = self.renew(&session).await?;
-                continue;
+            (_, Err(e)) => e,
+        };
+        // The record key may be taken: this post is already there (an earlier, unconfirmed
+        // send). The reference PDS answers a taken key with a 500, so look on any 5xx too.
+        if e.status.is_server_error()
+            || e.message.contains("already exists")
+            || e.error == "RecordAlreadyExists"
+        {
+            if let Some(found) = self.find(post).await? {
+                return Ok(found);
             }
-            // The record key may be taken: this post is already there (an earlier, unconfirmed
-            // send). The reference PDS answers a taken key with a 500, so look on any 5xx too.
-            if e.status.is_server_error()
-                || e.message.contains("already exists")
-                || e.error == "RecordAlreadyExists"
-            {
-                if let Some(found) = self.find(post).await? {
-                    return Ok(found);
-                }
-            }
-            return Err(e.into_publish());
         }
-        Err(PublishError::Auth(
-            "the session could not be renewed".into(),
-        ))
+        Err(e.into_publish())
     }
 
     pub async fn find(&self, post: &OutPost) -> Result<Option<Sent>, PublishError> {
