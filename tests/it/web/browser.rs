@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
+// chromedriver listens on 127.0.0.1: plain HTTP, so no TLS stack (and no aws-lc build) for it.
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use super::{App, PASSWORD, USER};
 
@@ -75,9 +77,6 @@ async fn start_driver() -> Driver {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
-    // reqwest and fantoccini both bring rustls; with two crypto backends compiled in, one must
-    // be chosen before the first TLS-capable client is built.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = App::new();
     // A realistic week: the real content plan, planned from Monday 2026-11-23 (the app's clock).
     let config = herald::config::load(&app.ws.path().join("herald.toml"), false).expect("config");
@@ -128,8 +127,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         },
     });
     let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::rustls()
-        .expect("tls roots")
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
@@ -267,7 +265,6 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
 async fn a_browser_triages_the_inbox_with_the_keyboard() {
     use fantoccini::key::Key;
     use herald::inbox::{Priority, ReplyState};
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = App::new();
     let now = app.now;
     let first = super::inbox::enqueue(
@@ -313,8 +310,7 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
         },
     });
     let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::rustls()
-        .expect("tls roots")
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
