@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod config;
 pub mod i18n;
 pub mod inbox;
