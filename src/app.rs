@@ -395,7 +395,10 @@ async fn start_web(
         clock.clone(),
         token,
     );
-    let router = crate::web::router(state, vec![crate::web::inbox::plugin()]);
+    let router = crate::web::router(
+        state,
+        vec![crate::web::inbox::plugin(), crate::web::alerts::plugin()],
+    );
     tracing::info!(address = %addr, "Web UI listening");
     Ok(tokio::spawn(crate::web::serve(
         listener,

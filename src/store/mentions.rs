@@ -188,6 +188,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Mentions posted in `[from, to)`, oldest first (a range scan of the time-ordered tree, so
+    /// an old window costs no more than a recent one).
+    pub fn mentions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredMention>, StoreError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let tree = self.db.open_tree("mentions")?;
+        tree.range(time_key(from, "")..time_key(to, ""))
+            .map(|kv| {
+                let (k, v) = kv?;
+                serde_json::from_slice::<StoredMention>(&v).map_err(|e| StoreError::Corrupt {
+                    key: format!("mentions/{}", String::from_utf8_lossy(&k[8.min(k.len())..])),
+                    why: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// Record keys under an index prefix (`prefix\0…`, or `prefix/…` for a whole group).
     fn index_keys(
         &self,
@@ -358,6 +380,38 @@ mod tests {
             }),
             ["m3"]
         );
+    }
+
+    #[test]
+    fn mentions_between_is_a_half_open_time_range_oldest_first() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        for (id, at) in [
+            ("a", "2026-11-22T09:59:59Z"),
+            ("b", "2026-11-22T10:00:00Z"),
+            ("c", "2026-11-22T10:30:00Z"),
+            ("d", "2026-11-22T11:00:00Z"),
+        ] {
+            store
+                .insert_mention(&mention(id, id, id, at, &[]))
+                .expect("insert");
+        }
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("t")
+                .with_timezone(&Utc)
+        };
+        let ids: Vec<String> = store
+            .mentions_between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
+            .expect("range")
+            .into_iter()
+            .map(|m| m.mention.id)
+            .collect();
+        assert_eq!(ids, ["b", "c"]);
+        assert!(store
+            .mentions_between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
+            .expect("empty")
+            .is_empty());
     }
 
     #[test]

@@ -26,8 +26,10 @@
 //! [`i18n::STRINGS`]. Errors are returned as [`WebError`] (logged, shown plainly); API errors as
 //! [`api::ApiError`].
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod config;
 pub mod i18n;
 pub mod inbox;
@@ -318,6 +320,36 @@ pub struct Chrome {
     pub path: String,
     /// The first path segment (`calendar`), to mark the nav link.
     pub section: String,
+    /// The holds in force, for the banner at the top of every page (a person's first).
+    pub holds: Vec<HoldNotice>,
+}
+
+/// A hold on publishing as the banner on every page shows it.
+#[derive(Debug, Clone)]
+pub struct HoldNotice {
+    /// Set by open crisis alerts (else by a person's pause).
+    pub crisis: bool,
+    /// When it began, local time.
+    pub since: String,
+    /// The held categories, comma-separated.
+    pub categories: String,
+    /// Why, as recorded.
+    pub reason: String,
+}
+
+impl HoldNotice {
+    fn new(hold: crate::store::Hold, crisis: bool, tz: chrono_tz::Tz) -> Self {
+        Self {
+            crisis,
+            since: hold
+                .since
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            categories: hold.categories.join(", "),
+            reason: hold.reason,
+        }
+    }
 }
 
 impl Chrome {
@@ -350,7 +382,10 @@ pub fn request_lang(headers: &HeaderMap) -> Lang {
 impl FromRequestParts<AppState> for Chrome {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = parts
             .extensions
             .get::<auth::CurrentSession>()
@@ -369,12 +404,23 @@ impl FromRequestParts<AppState> for Chrome {
             .next()
             .unwrap_or("")
             .to_string();
+        let tz = state.tz();
+        let holds = (state.store().hold()?.map(|h| HoldNotice::new(h, false, tz)))
+            .into_iter()
+            .chain(
+                state
+                    .store()
+                    .crisis_hold()?
+                    .map(|h| HoldNotice::new(h, true, tz)),
+            )
+            .collect();
         Ok(Chrome {
             lang: request_lang(&parts.headers),
             user: session.user,
             csrf: session.csrf,
             path,
             section,
+            holds,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! language choice, the calendar and mention search, and `herald run` serving it all. Router
 //! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium.
 
+mod alerts;
 mod browser;
 mod inbox;
 
@@ -60,7 +61,10 @@ impl App {
             Arc::new(move || now),
             token.map(str::to_string),
         );
-        let router = herald::web::router(state, vec![herald::web::inbox::plugin()]);
+        let router = herald::web::router(
+            state,
+            vec![herald::web::inbox::plugin(), herald::web::alerts::plugin()],
+        );
         Self {
             ws,
             store,
@@ -779,7 +783,7 @@ async fn accept_language_and_the_switch_choose_chinese_or_english() {
             .await,
     )
     .await;
-    assert!(page.contains("暂未开放"), "placeholder in Chinese");
+    assert!(page.contains("未解决的预警"), "the Alerts page in Chinese");
 }
 
 #[tokio::test]

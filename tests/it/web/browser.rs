@@ -1,6 +1,6 @@
 //! A real browser (Debian's Chromium, driven through chromedriver with fantoccini) logs in,
 //! reads the Calendar, pauses and resumes publishing. With `HERALD_SCREENSHOTS=docs` it saves the
-//! Calendar as `docs/calendar.png`.
+//! Calendar as `docs/calendar.png`; the Alerts test saves `docs/alerts.png` and `docs/alert.png`.
 //!
 //! Chromium and chromedriver come from `tests/peers/install.sh`; the test fails, with that
 //! hint, if they are missing rather than skipping silently.
@@ -455,6 +455,263 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
         history.contains("reject") && history.contains(USER),
         "{history}"
     );
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
+
+/// The Alerts page in a real browser, in process: the crisis banner, the chart, acknowledging
+/// from the list and resolving from the alert's page (which lifts the hold and the banner).
+/// With `HERALD_SCREENSHOTS=docs` it saves `docs/alerts.png` and `docs/alert.png`.
+#[tokio::test]
+async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
+    use herald::store::{AlertLevel, AlertSample, AlertState};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = App::new();
+    let now = app.now;
+    // A day of mentions, quiet, then a spike of complaints over the last hour and a half.
+    let mut n = 0;
+    for hour in 0..24i64 {
+        let spike = hour < 2;
+        let count = if spike {
+            18 + 6 * (2 - hour)
+        } else {
+            4 + (hour * 7) % 5
+        };
+        for k in 0..count {
+            n += 1;
+            let at = now - chrono::TimeDelta::minutes(hour * 60 + k * 60 / count + 1);
+            let negative = if spike { k % 5 != 0 } else { k % 4 == 0 };
+            app.store
+                .insert_mention(&super::mention(
+                    &format!("b{n}"),
+                    &format!("user{n}"),
+                    &format!("mention {n}"),
+                    &at.to_rfc3339(),
+                    (
+                        "mastodon",
+                        if negative { "negative" } else { "neutral" },
+                        "other",
+                    ),
+                    None,
+                ))
+                .expect("insert");
+        }
+    }
+    let crisis = "brand-20261123T0120";
+    let mut ev = super::alerts::event(
+        crisis,
+        AlertLevel::Warning,
+        now - chrono::TimeDelta::minutes(50),
+    );
+    super::alerts::raise(&app, &ev, &[], &["wecom"]);
+    ev.level = AlertLevel::Crisis;
+    ev.opened_at = now - chrono::TimeDelta::minutes(35);
+    super::alerts::raise(
+        &app,
+        &ev,
+        &[
+            AlertSample {
+                id: "s1".into(),
+                author: "车主小王".into(),
+                text: "刹车失灵了，4S店不管，大家千万别买".into(),
+                url: Some("https://mastodon.example/@wang/1".into()),
+            },
+            AlertSample {
+                id: "s2".into(),
+                author: "leaf_owner".into(),
+                text: "Brakes failed on the highway <b>twice</b>. Dealer won't answer.".into(),
+                url: None,
+            },
+        ],
+        &["wecom", "slack"],
+    );
+    let old = "brand@bluesky-20261122T1400";
+    super::alerts::raise(
+        &app,
+        &super::alerts::event(old, AlertLevel::Warning, now - chrono::TimeDelta::hours(12)),
+        &[],
+        &["wecom"],
+    );
+    app.store
+        .resolve_alert(old, "lei", now - chrono::TimeDelta::hours(11))
+        .expect("resolve");
+    assert!(app.store.crisis_hold().expect("hold").is_some());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    let driver = start_driver().await;
+    let profile = driver._profile.path().display().to_string();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1280,1000",
+                format!("--user-data-dir={profile}"),
+            ],
+        },
+    });
+    let caps = caps.as_object().expect("object").clone();
+    let client = ClientBuilder::rustls()
+        .expect("tls roots")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session");
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+    let shot = |name: &'static str| {
+        let client = &client;
+        async move {
+            if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
+                let dir = crate::helpers::repo().join(dir);
+                std::fs::create_dir_all(&dir).expect("screenshot dir");
+                let png = client.screenshot().await.expect("screenshot");
+                assert!(png.starts_with(b"\x89PNG"), "a PNG");
+                std::fs::write(dir.join(name), png).expect("save screenshot");
+            }
+        }
+    };
+
+    client.goto(&format!("{base}/alerts")).await.expect("goto");
+    wait()
+        .for_element(Locator::Id("password"))
+        .await
+        .expect("login");
+    client
+        .find(Locator::Id("user"))
+        .await
+        .expect("user")
+        .send_keys(USER)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("open-alerts"))
+        .await
+        .expect("the alerts page");
+    assert_eq!(client.current_url().await.expect("url").path(), "/alerts");
+    let banner = client
+        .find(Locator::Id("crisis-hold-banner"))
+        .await
+        .expect("crisis banner")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        banner.contains("Crisis hold") && banner.contains("product, lifestyle"),
+        "{banner}"
+    );
+    let bars = client
+        .find_all(Locator::Css("svg.chart g.bucket"))
+        .await
+        .expect("bars");
+    assert_eq!(bars.len(), 24, "a bar pair per hour");
+    // The SVG is laid out: the chart has a real size in the page.
+    let (_, _, w, h) = client
+        .find(Locator::Css("svg.chart"))
+        .await
+        .expect("chart")
+        .rectangle()
+        .await
+        .expect("size");
+    assert!(w > 400.0 && h > 100.0, "{w}x{h}");
+
+    // Acknowledge the crisis from the list.
+    let row = format!("tr#alert-{crisis}");
+    client
+        .find(Locator::Css(&format!("{row} form.ack button")))
+        .await
+        .expect("ack button")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .expect("acknowledged notice");
+    let a = app.store.alert(crisis).expect("get").expect("alert");
+    assert_eq!(a.state, AlertState::Acknowledged);
+    assert_eq!(a.acked_by.as_deref(), Some(USER));
+    shot("alerts.png").await;
+
+    // Its page: samples, deliveries, the chart; resolve it there.
+    client
+        .find(Locator::Css(&format!("{row} a.open-alert")))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("resolve"))
+        .await
+        .expect("alert page");
+    let samples = client
+        .find(Locator::Id("samples"))
+        .await
+        .expect("samples")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        samples.contains("<b>twice</b>"),
+        "markup in a sample is shown as text: {samples}"
+    );
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#deliveries tr.delivery"))
+            .await
+            .expect("rows")
+            .len(),
+        3,
+        "wecom for the open, wecom and slack for the escalation"
+    );
+    shot("alert.png").await;
+    client
+        .find(Locator::Id("resolve"))
+        .await
+        .expect("resolve")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("resolved-by"))
+        .await
+        .expect("resolved");
+    let a = app.store.alert(crisis).expect("get").expect("alert");
+    assert_eq!(a.state, AlertState::Resolved);
+    assert_eq!(a.resolved_by.as_deref(), Some(USER));
+    assert_eq!(app.store.crisis_hold().expect("hold"), None);
+    assert!(client
+        .find_all(Locator::Css(".hold-banner"))
+        .await
+        .expect("banners")
+        .is_empty());
 
     client.close().await.expect("close browser");
     shutdown.cancel();
