@@ -467,7 +467,6 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
 #[tokio::test]
 async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
     use herald::store::{AlertLevel, AlertSample, AlertState};
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = App::new();
     let now = app.now;
     // A day of mentions, quiet, then a spike of complaints over the last hour and a half.
@@ -564,8 +563,7 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         },
     });
     let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::rustls()
-        .expect("tls roots")
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
