@@ -425,3 +425,22 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
         assert_eq!(statuses, expected, "etag {etag}");
     }
 }
+
+#[test]
+fn the_readme_sources_example_passes_herald_check() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let section = readme
+        .split("## Listening and classification")
+        .nth(1)
+        .expect("the README has a listening section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml example");
+    assert!(example.contains("kind = \"page\""), "{example}");
+    let ws = Workspace::new();
+    ws.write("herald.toml", example);
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
