@@ -28,8 +28,13 @@ pub enum SourceKind {
     },
     /// An RSS, Atom or JSON feed.
     Feed { url: Url },
-    /// A web page read by CSS selectors.
-    Page { url: Url, selectors: Selectors },
+    /// A web page read by CSS selectors; its times are local to `timezone` when it has one,
+    /// else to herald's.
+    Page {
+        url: Url,
+        selectors: Selectors,
+        timezone: Option<chrono_tz::Tz>,
+    },
     /// Posts matching search queries on Bluesky, through the account's PDS.
     BlueskySearch {
         pds_url: Url,
@@ -213,6 +218,7 @@ pub(crate) struct RawPage {
     author: Option<String>,
     time: Option<String>,
     link: Option<String>,
+    timezone: Option<String>,
     interval_seconds: Option<i64>,
 }
 
@@ -297,9 +303,28 @@ pub(crate) fn validate(
                         None
                     }
                 };
+                let timezone = match r.timezone.as_deref().map(str::parse::<chrono_tz::Tz>) {
+                    Some(Err(_)) => {
+                        problems.push((
+                            at("timezone"),
+                            format!(
+                                "unknown timezone {:?}: use an IANA name such as \"UTC\" or \"Asia/Shanghai\"",
+                                r.timezone.as_deref().unwrap_or_default()
+                            ),
+                        ));
+                        None
+                    }
+                    Some(Ok(tz)) => Some(Some(tz)),
+                    None => Some(None),
+                };
                 let kind = url("url", &r.url, &mut problems)
                     .zip(sel)
-                    .map(|(url, selectors)| SourceKind::Page { url, selectors });
+                    .zip(timezone)
+                    .map(|((url, selectors), timezone)| SourceKind::Page {
+                        url,
+                        selectors,
+                        timezone,
+                    });
                 (r.name, r.interval_seconds, kind)
             }
             RawSource::BlueskySearch(r) => {

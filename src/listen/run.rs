@@ -129,11 +129,15 @@ impl Source {
                 http,
                 url: url.clone(),
             },
-            SourceKind::Page { url, selectors } => Source::Page {
+            SourceKind::Page {
+                url,
+                selectors,
+                timezone,
+            } => Source::Page {
                 http,
                 url: url.clone(),
                 selectors: selectors.clone(),
-                tz,
+                tz: timezone.unwrap_or(tz),
             },
             SourceKind::BlueskySearch {
                 pds_url,

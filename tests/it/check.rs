@@ -270,4 +270,17 @@ fn broken_sources_name_line_and_key() {
         "{}",
         run.stderr
     );
+    // A page source's own timezone must be one.
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"forum\"\nkind = \"page\"\nurl = \"https://bbs.example/t\"\nitem = \"div\"\ntext = \"p\"\ntimezone = \"Mars/Olympus\"\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("herald.toml:7:1: sources[0].timezone: unknown timezone \"Mars/Olympus\""),
+        "{}",
+        run.stderr
+    );
 }

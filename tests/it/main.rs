@@ -8,6 +8,7 @@ mod crisis_live;
 mod helpers;
 mod inbox;
 mod listen;
+mod listen_pages;
 mod peers;
 mod plan;
 mod publish;
