@@ -60,6 +60,20 @@ impl App {
         Self::in_workspace(Workspace::new(), web, token, now, clock)
     }
 
+    /// As [`App::new`], with this `herald.toml`.
+    pub fn with_toml(toml: &str) -> Self {
+        let ws = Workspace::new();
+        ws.write("herald.toml", toml);
+        let now = at("2026-11-23T02:00:00Z");
+        Self::in_workspace(
+            ws,
+            WebConfig::default(),
+            Some(TOKEN),
+            now,
+            Arc::new(move || now),
+        )
+    }
+
     fn in_workspace(
         ws: Workspace,
         web: WebConfig,
