@@ -9,7 +9,7 @@
 //! `state` empty means the open states, `all` means every state; `page` from 1),
 //! `GET /inbox/{id}`, `POST /inbox/{id}/approve` (`text`: approves with that text when it
 //! differs from the draft), `/edit` (`text`), `/reject` (`reason`), `/assign` (`to`, empty to
-//! unassign), `GET /leads`, `GET /leads/export.csv`.
+//! unassign), `GET /leads` (`page` from 1), `GET /leads/export.csv`.
 //!
 //! API: `GET /api/queue` (same filters, `offset`, `limit`), `GET /api/queue/{id}`,
 //! `POST /api/queue/{id}/approve` (`{"text": …}` optional), `/edit` (`{"text": …}`),
@@ -563,6 +563,17 @@ pub struct LeadRow {
 struct LeadsPage {
     page: Chrome,
     rows: Vec<LeadRow>,
+    total: usize,
+    page_no: usize,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// `?page=` of the Leads page, from 1.
+#[derive(Debug, Default, Deserialize)]
+pub struct LeadsQuery {
+    #[serde(default)]
+    page: Option<usize>,
 }
 
 /// Every queue item that carries a lead, newest first.
@@ -580,11 +591,21 @@ fn lead_items(state: &AppState) -> Result<Vec<QueueItem>, crate::store::StoreErr
     Ok(items)
 }
 
-/// `GET /leads`: purchase leads, with a CSV download.
-pub async fn leads_page(State(state): State<AppState>, page: Chrome) -> Result<Response, WebError> {
+/// `GET /leads`: purchase leads, [`PAGE_SIZE`] a page, with a CSV download of them all.
+pub async fn leads_page(
+    State(state): State<AppState>,
+    page: Chrome,
+    Query(q): Query<LeadsQuery>,
+) -> Result<Response, WebError> {
     let tz = state.tz();
-    let rows = lead_items(&state)?
+    let page_no = q.page.unwrap_or(1).max(1);
+    let offset = (page_no - 1).saturating_mul(PAGE_SIZE);
+    let items = lead_items(&state)?;
+    let total = items.len();
+    let rows = items
         .into_iter()
+        .skip(offset)
+        .take(PAGE_SIZE)
         .filter_map(|i| {
             let lead = i.lead.as_ref()?;
             let mut contact = Vec::new();
@@ -615,7 +636,15 @@ pub async fn leads_page(State(state): State<AppState>, page: Chrome) -> Result<R
             })
         })
         .collect();
-    render(&LeadsPage { page, rows })
+    let link = |n: usize| format!("/leads?page={n}");
+    render(&LeadsPage {
+        page,
+        rows,
+        total,
+        page_no,
+        prev: (page_no > 1).then(|| link(page_no - 1)),
+        next: (offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
+    })
 }
 
 /// `GET /leads/export.csv`: the leads as CSV ([`leads::to_csv`]).

@@ -490,6 +490,66 @@ async fn leads_page_and_csv() {
 }
 
 #[tokio::test]
+async fn the_leads_page_pages_newest_first() {
+    let app = App::new();
+    let ids: Vec<u64> = (0..53)
+        .map(|n| {
+            enqueue(
+                &app,
+                &item(
+                    &format!("lead-{n}"),
+                    ("bluesky", "en", Priority::Lead),
+                    &format!("lead number {n}, call 13800000000"),
+                    app.now - TimeDelta::minutes(60 - n),
+                ),
+            )
+        })
+        .collect();
+    // A non-lead in between does not take a row.
+    enqueue(
+        &app,
+        &item(
+            "not-a-lead",
+            ("bluesky", "en", Priority::Question),
+            "what is the range?",
+            app.now - TimeDelta::minutes(30),
+        ),
+    );
+    let cookies = app.login().await;
+    let lead_rows = |page: &str| -> Vec<u64> {
+        page.match_indices("class=\"lead grade-hot\"><td><a href=\"/inbox/")
+            .filter_map(|(i, m)| {
+                let rest = &page[i + m.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .collect()
+    };
+    let newest_first: Vec<u64> = ids.iter().rev().copied().collect();
+
+    let first = body(app.get("/leads", &cookies).await).await;
+    assert_eq!(lead_rows(&first), newest_first[..50]);
+    assert!(first.contains("(53)"), "the total");
+    assert!(first.contains("href=\"/leads?page=2\" id=\"next\""));
+    assert!(!first.contains("id=\"prev\""));
+
+    let second = body(app.get("/leads?page=2", &cookies).await).await;
+    assert_eq!(lead_rows(&second), newest_first[50..]);
+    assert!(second.contains("href=\"/leads?page=1\" id=\"prev\""));
+    assert!(!second.contains("id=\"next\""));
+
+    let beyond = body(app.get("/leads?page=9", &cookies).await).await;
+    assert!(lead_rows(&beyond).is_empty());
+    assert!(beyond.contains("href=\"/leads?page=8\" id=\"prev\""));
+    assert_eq!(
+        app.get("/leads?page=x", &cookies).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // The CSV still has every lead.
+    let csv = body(app.get("/leads/export.csv", &cookies).await).await;
+    assert_eq!(csv.lines().count(), 54, "a header and 53 leads");
+}
+
+#[tokio::test]
 async fn the_queue_api_offers_the_same_actions() {
     let app = App::new();
     let [crisis, lead, question, gone] = seed(&app);
