@@ -1,8 +1,10 @@
 //! The web UI and JSON API: login, sessions, CSRF, the API token, escaping of mention text, the
 //! language choice, the calendar and mention search, and `herald run` serving it all. Router
-//! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium.
+//! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium;
+//! `e2e` drives it against `herald run` and the real peers.
 
 mod browser;
+mod e2e;
 mod inbox;
 
 use std::sync::Arc;
