@@ -56,6 +56,20 @@ pub enum SourceKind {
     },
 }
 
+impl SourceKind {
+    /// The `platform` of the mentions this kind of source produces.
+    pub fn platform(&self) -> &'static str {
+        match self {
+            Self::Mastodon { .. } | Self::MastodonHashtag { .. } | Self::MastodonSearch { .. } => {
+                "mastodon"
+            }
+            Self::Bluesky { .. } | Self::BlueskySearch { .. } => "bluesky",
+            Self::Feed { .. } => "feed",
+            Self::Page { .. } => "forum",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub(crate) enum RawSource {

@@ -257,6 +257,22 @@ impl Store {
         Ok(self.queue_page_keys(&q)?.len())
     }
 
+    /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
+    /// reading the items).
+    pub fn queue_platforms(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        for kv in self.db.open_tree("queue_dims")?.iter() {
+            let (k, _) = kv?;
+            let platform = k.split(|b| *b == 0).next().unwrap_or_default();
+            let platform = String::from_utf8_lossy(platform).into_owned();
+            if out.last() != Some(&platform) {
+                out.push(platform);
+            }
+        }
+        // Keys are sorted by platform first, so equal platforms were adjacent.
+        Ok(out)
+    }
+
     /// The index walk behind [`Store::queue_page`]: (id, due_at) of the page.
     fn queue_page_keys(&self, q: &QueueQuery) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
         let index = self.db.open_tree("queue_index")?;
@@ -433,6 +449,11 @@ mod tests {
             ["m3", "m1", "m2"]
         );
         assert_eq!(s.queue_count(&QueueQuery::default()).expect("count"), 5);
+        assert_eq!(
+            s.queue_platforms().expect("platforms"),
+            ["bluesky", "mastodon"],
+            "each platform once, whatever its languages"
+        );
     }
 
     #[test]

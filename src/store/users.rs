@@ -109,6 +109,26 @@ impl Store {
             .transpose()
     }
 
+    /// Replaces the session under `key` with `new`, only if it is still exactly `old`; returns
+    /// whether it did. A request that extends a session while another logs it out must not
+    /// bring it back. Not flushed: an extension lost in a crash only ends the login sooner.
+    pub fn replace_session(
+        &self,
+        key: &str,
+        old: &Session,
+        new: &Session,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .open_tree("sessions")?
+            .compare_and_swap(
+                key.as_bytes(),
+                Some(encode_json(old)),
+                Some(encode_json(new)),
+            )?
+            .is_ok())
+    }
+
     /// Forgets one session (logout).
     pub fn remove_session(&self, key: &str) -> Result<(), StoreError> {
         self.db.open_tree("sessions")?.remove(key.as_bytes())?;
@@ -196,5 +216,35 @@ mod tests {
         assert!(store.session("new").expect("get").is_some());
         store.remove_session("new").expect("remove");
         assert_eq!(store.session("new").expect("get"), None);
+    }
+
+    #[test]
+    fn a_session_is_extended_only_if_nobody_changed_or_removed_it_meanwhile() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let s = Session {
+            user: "mei".into(),
+            csrf: "c".into(),
+            created_at: at("2026-11-22T00:00:00Z"),
+            expires_at: at("2026-11-22T02:00:00Z"),
+        };
+        let later = Session {
+            expires_at: at("2026-11-22T03:00:00Z"),
+            ..s.clone()
+        };
+        store.put_session("k", &s).expect("put");
+        assert!(store.replace_session("k", &s, &later).expect("extend"));
+        assert_eq!(store.session("k").expect("get"), Some(later.clone()));
+        assert!(
+            !store.replace_session("k", &s, &later).expect("stale"),
+            "a stale read does not win"
+        );
+        store.remove_session("k").expect("logout");
+        assert!(!store.replace_session("k", &later, &later).expect("gone"));
+        assert_eq!(
+            store.session("k").expect("get"),
+            None,
+            "a logged-out session is not brought back"
+        );
     }
 }

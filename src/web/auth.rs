@@ -4,7 +4,9 @@
 //! A session id is 256 random bits, sent only in an `HttpOnly`, `SameSite=Lax` cookie (plus
 //! `Secure` when configured); the store keeps the SHA-256 of it, so a copy of the store cannot
 //! be replayed as a login. Each session has its own CSRF token that [`require_session`] checks
-//! on every non-GET request before a handler sees it. The login form itself is protected by a
+//! on every non-GET request before a handler sees it. A session ends when it has not been used
+//! for `session_idle_minutes` (each use starts that period again: [`slide`]) and in any case
+//! `session_hours` after the login. The login form itself is protected by a
 //! double-submit token in a short-lived cookie. After [`MAX_FAILURES`] wrong passwords for a
 //! name within [`LOCKOUT`], that name is refused until the window passes.
 
@@ -226,14 +228,56 @@ fn current_session(
     let Some(session) = state.store().session(&key)? else {
         return Ok(None);
     };
-    if session.expires_at <= state.now() || state.store().user(&session.user)?.is_none() {
+    let now = state.now();
+    let (idle, max) = session_limits(state.web());
+    let Some(expires_at) = slide(&session, now, idle, max) else {
         return Ok(None);
+    };
+    if state.store().user(&session.user)?.is_none() {
+        return Ok(None);
+    }
+    if expires_at - session.expires_at >= TOUCH_EVERY {
+        let extended = Session {
+            expires_at,
+            ..session.clone()
+        };
+        // Lost to a concurrent logout or extension: either way nothing is to be done.
+        state.store().replace_session(&key, &session, &extended)?;
     }
     Ok(Some(CurrentSession {
         key,
         user: session.user,
         csrf: session.csrf,
     }))
+}
+
+/// A used session is written back with its later expiry at most this often, so a page full of
+/// requests costs one store write, not one each.
+pub const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The idle timeout and the absolute maximum of a login, from `[web]` (the idle timeout never
+/// exceeds the maximum).
+pub fn session_limits(web: &super::WebConfig) -> (chrono::TimeDelta, chrono::TimeDelta) {
+    let max = chrono::TimeDelta::from_std(web.session_ttl).unwrap_or(chrono::TimeDelta::hours(12));
+    let idle = chrono::TimeDelta::from_std(web.session_idle).unwrap_or(max);
+    (idle.min(max), max)
+}
+
+/// Sliding expiry: `None` if `session` has ended at `now` (unused for `idle`, or `max` after
+/// its login), else the expiry a use at `now` gives it: `idle` from now, never past `max`
+/// after the login. The absolute limit is taken from the configuration, not the record, so
+/// shortening `session_hours` shortens logins already made.
+pub fn slide(
+    session: &Session,
+    now: DateTime<Utc>,
+    idle: chrono::TimeDelta,
+    max: chrono::TimeDelta,
+) -> Option<DateTime<Utc>> {
+    let end = session.created_at + max;
+    if session.expires_at <= now || end <= now {
+        return None;
+    }
+    Some((now + idle).max(session.expires_at).min(end))
 }
 
 /// Largest form body the CSRF check reads.
@@ -453,13 +497,12 @@ pub async fn login(
         t.clear(&form.user);
     }
     let id = random_token()?;
-    let ttl = chrono::TimeDelta::from_std(state.web().session_ttl)
-        .unwrap_or(chrono::TimeDelta::hours(12));
+    let (idle, ttl) = session_limits(state.web());
     let session = Session {
         user: user.name.clone(),
         csrf: random_token()?,
         created_at: now,
-        expires_at: now + ttl,
+        expires_at: now + idle,
     };
     state.store().purge_sessions(now)?;
     state.store().put_session(&session_key(&id), &session)?;
@@ -537,6 +580,44 @@ mod tests {
         assert!(!t.allows("MEI", at(6)));
         assert!(t.allows("other", at(6)), "other names are not affected");
         assert!(t.allows("mei", at(LOCKOUT.num_minutes() + 1)));
+    }
+
+    #[test]
+    fn use_slides_the_expiry_up_to_the_absolute_maximum() {
+        let (idle, max) = (chrono::TimeDelta::minutes(30), chrono::TimeDelta::hours(2));
+        let session = |expires: i64| Session {
+            user: "mei".into(),
+            csrf: "c".into(),
+            created_at: at(0),
+            expires_at: at(expires),
+        };
+        // (expires_at, now) → the new expiry, or None: ended.
+        let cases: &[(i64, i64, Option<i64>)] = &[
+            (30, 10, Some(40)),    // used: 30 minutes from now
+            (40, 35, Some(65)),    // past the first idle deadline, still alive because used
+            (30, 30, None),        // unused for the idle time: ended
+            (30, 31, None),        // and stays ended
+            (115, 100, Some(120)), // never past the maximum
+            (120, 120, None),      // the maximum ends it however busy
+            (150, 100, Some(120)), // a maximum shortened since the login applies
+            (60, 10, Some(60)),    // an idle time shortened since then does not shorten it
+        ];
+        for &(expires, now, want) in cases {
+            assert_eq!(
+                slide(&session(expires), at(now), idle, max),
+                want.map(at),
+                "expires {expires}, now {now}"
+            );
+        }
+        let web = crate::web::WebConfig {
+            session_idle: std::time::Duration::from_secs(24 * 3600),
+            ..Default::default()
+        };
+        assert_eq!(
+            session_limits(&web),
+            (chrono::TimeDelta::hours(12), chrono::TimeDelta::hours(12)),
+            "the idle time never exceeds the maximum"
+        );
     }
 
     #[test]

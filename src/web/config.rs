@@ -30,8 +30,11 @@ pub struct WebConfig {
     pub api_token_env: String,
     /// Whether session cookies carry `Secure` (set it when a TLS proxy fronts herald).
     pub secure_cookies: bool,
-    /// How long a login lasts.
+    /// The longest a login lasts, however busy (the absolute maximum).
     pub session_ttl: Duration,
+    /// How long a login lasts unused: every request with it starts this period again, up to
+    /// `session_ttl` after the login.
+    pub session_idle: Duration,
 }
 
 impl Default for WebConfig {
@@ -43,6 +46,7 @@ impl Default for WebConfig {
             api_token_env: DEFAULT_TOKEN_ENV.to_string(),
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -57,6 +61,7 @@ pub(crate) struct RawWeb {
     api_token_env: Option<String>,
     secure_cookies: Option<bool>,
     session_hours: Option<i64>,
+    session_idle_minutes: Option<i64>,
 }
 
 /// Checks `[web]`, adding every problem to `errors`.
@@ -127,6 +132,16 @@ pub(crate) fn validate(
             ));
         }
     }
+    if let Some(m) = raw.session_idle_minutes {
+        if (5..=24 * 30 * 60).contains(&m) {
+            web.session_idle = Duration::from_secs(m.unsigned_abs() * 60);
+        } else {
+            errors.push(src.error(
+                "web.session_idle_minutes",
+                format!("{m} is out of range: an unused login lasts 5 to 43200 minutes"),
+            ));
+        }
+    }
     web
 }
 
@@ -188,6 +203,12 @@ mod tests {
                 2,
                 "out of range",
             ),
+            (
+                "[web]\nsession_idle_minutes = 1\n",
+                "web.session_idle_minutes",
+                2,
+                "out of range",
+            ),
             ("[web]\nport = 80\n", "web.port", 2, "unknown field"),
         ];
         for (text, key, line, why) in cases {
@@ -206,10 +227,12 @@ mod tests {
 
     #[test]
     fn the_ui_can_be_switched_off() {
-        let (web, errors, _) = check("[web]\nenabled = false\nsession_hours = 48\n");
+        let (web, errors, _) =
+            check("[web]\nenabled = false\nsession_hours = 48\nsession_idle_minutes = 30\n");
         assert!(errors.is_empty(), "{errors:?}");
         assert!(!web.enabled);
         assert_eq!(web.session_ttl, Duration::from_secs(48 * 3600));
+        assert_eq!(web.session_idle, Duration::from_secs(30 * 60));
     }
 
     #[test]

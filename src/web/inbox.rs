@@ -9,12 +9,14 @@
 //! `state` empty means the open states, `all` means every state; `page` from 1),
 //! `GET /inbox/{id}`, `POST /inbox/{id}/approve` (`text`: approves with that text when it
 //! differs from the draft), `/edit` (`text`), `/reject` (`reason`), `/assign` (`to`, empty to
-//! unassign), `GET /leads`, `GET /leads/export.csv`.
+//! unassign), `GET /leads` (`page` from 1), `GET /leads/export.csv`.
 //!
 //! API: `GET /api/queue` (same filters, `offset`, `limit`), `GET /api/queue/{id}`,
 //! `POST /api/queue/{id}/approve` (`{"text": …}` optional), `/edit` (`{"text": …}`),
 //! `/reject` (`{"reason": …}` optional), `/assign` (`{"to": …}`, null to unassign),
 //! `GET /api/leads`.
+
+use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::body::Bytes;
@@ -30,6 +32,7 @@ use serde_json::{json, Value};
 use super::api::ApiError;
 use super::{plain_page, render, AppState, Chrome, Plugin, WebError};
 use crate::inbox::{leads, Action, Priority, QueueItem, ReplyState, TransitionError};
+use crate::listen::config::SourceConfig;
 use crate::store::QueueQuery;
 
 /// Items per Inbox page.
@@ -153,6 +156,7 @@ struct InboxPage {
     total: usize,
     priorities: Vec<&'static str>,
     states: Vec<&'static str>,
+    platforms: Vec<String>,
     page_no: usize,
     prev: Option<String>,
     next: Option<String>,
@@ -195,6 +199,25 @@ fn safe(url: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The Inbox's platform choices, sorted: the platforms of the configured sources, those of
+/// items already queued (their source may have been removed since), and the one asked for, so
+/// the filter in force is always shown.
+pub fn platform_choices(
+    sources: &[SourceConfig],
+    queued: &[String],
+    selected: &str,
+) -> Vec<String> {
+    let mut all: BTreeSet<String> = sources
+        .iter()
+        .map(|s| s.kind.platform().to_string())
+        .collect();
+    all.extend(queued.iter().cloned());
+    if !selected.is_empty() {
+        all.insert(selected.to_string());
+    }
+    all.into_iter().collect()
+}
+
 /// `GET /inbox`: the queue, most urgent first, filtered and paginated.
 pub async fn inbox_page(
     State(state): State<AppState>,
@@ -210,6 +233,11 @@ pub async fn inbox_page(
     q.limit = PAGE_SIZE;
     let items = state.store().queue_page(&q)?;
     let total = state.store().queue_count(&q)?;
+    let platforms = platform_choices(
+        &state.config().herald.sources,
+        &state.store().queue_platforms()?,
+        &f.platform,
+    );
     let now = state.now();
     let link = |n: usize| format!("/inbox?{}&page={n}", f.params());
     let rows = items
@@ -233,6 +261,7 @@ pub async fn inbox_page(
         total,
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
         states: ReplyState::ALL.iter().map(|s| s.as_str()).collect(),
+        platforms,
         page_no,
         prev: (page_no > 1).then(|| link(page_no - 1)),
         next: (q.offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
@@ -534,6 +563,17 @@ pub struct LeadRow {
 struct LeadsPage {
     page: Chrome,
     rows: Vec<LeadRow>,
+    total: usize,
+    page_no: usize,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// `?page=` of the Leads page, from 1.
+#[derive(Debug, Default, Deserialize)]
+pub struct LeadsQuery {
+    #[serde(default)]
+    page: Option<usize>,
 }
 
 /// Every queue item that carries a lead, newest first.
@@ -551,11 +591,21 @@ fn lead_items(state: &AppState) -> Result<Vec<QueueItem>, crate::store::StoreErr
     Ok(items)
 }
 
-/// `GET /leads`: purchase leads, with a CSV download.
-pub async fn leads_page(State(state): State<AppState>, page: Chrome) -> Result<Response, WebError> {
+/// `GET /leads`: purchase leads, [`PAGE_SIZE`] a page, with a CSV download of them all.
+pub async fn leads_page(
+    State(state): State<AppState>,
+    page: Chrome,
+    Query(q): Query<LeadsQuery>,
+) -> Result<Response, WebError> {
     let tz = state.tz();
-    let rows = lead_items(&state)?
+    let page_no = q.page.unwrap_or(1).max(1);
+    let offset = (page_no - 1).saturating_mul(PAGE_SIZE);
+    let items = lead_items(&state)?;
+    let total = items.len();
+    let rows = items
         .into_iter()
+        .skip(offset)
+        .take(PAGE_SIZE)
         .filter_map(|i| {
             let lead = i.lead.as_ref()?;
             let mut contact = Vec::new();
@@ -586,7 +636,15 @@ pub async fn leads_page(State(state): State<AppState>, page: Chrome) -> Result<R
             })
         })
         .collect();
-    render(&LeadsPage { page, rows })
+    let link = |n: usize| format!("/leads?page={n}");
+    render(&LeadsPage {
+        page,
+        rows,
+        total,
+        page_no,
+        prev: (page_no > 1).then(|| link(page_no - 1)),
+        next: (offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
+    })
 }
 
 /// `GET /leads/export.csv`: the leads as CSV ([`leads::to_csv`]).
@@ -779,6 +837,54 @@ mod tests {
         assert_eq!(age(now - chrono::TimeDelta::minutes(125), now), "2h 5m");
         assert_eq!(age(now - chrono::TimeDelta::hours(76), now), "3d 4h");
         assert_eq!(age(now + chrono::TimeDelta::hours(1), now), "0m");
+    }
+
+    #[test]
+    fn platform_choices_come_from_the_sources_the_queue_and_the_filter_in_force() {
+        use crate::listen::config::SourceKind;
+        let url = |u: &str| url::Url::parse(u).unwrap_or_else(|_| panic!("{u}"));
+        let source = |name: &str, kind: SourceKind| SourceConfig {
+            name: name.into(),
+            interval: std::time::Duration::from_secs(60),
+            kind,
+        };
+        let sources = [
+            source(
+                "tags",
+                SourceKind::MastodonHashtag {
+                    base_url: url("https://m.example"),
+                    token_env: None,
+                    hashtags: vec!["nissan".into()],
+                },
+            ),
+            source(
+                "news",
+                SourceKind::Feed {
+                    url: url("https://news.example/feed"),
+                },
+            ),
+        ];
+        // (sources, platforms queued, the filter in force) → the choices.
+        type Case<'a> = (&'a [SourceConfig], &'a [&'a str], &'a str, &'a [&'a str]);
+        let cases: &[Case] = &[
+            (&[], &[], "", &[]),
+            (&sources, &[], "", &["feed", "mastodon"]),
+            (
+                &sources,
+                &["bluesky", "mastodon"],
+                "",
+                &["bluesky", "feed", "mastodon"],
+            ),
+            (&[], &["bluesky"], "forum", &["bluesky", "forum"]),
+        ];
+        for (sources, queued, selected, want) in cases {
+            let queued: Vec<String> = queued.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                platform_choices(sources, &queued, selected),
+                *want,
+                "{queued:?} {selected:?}"
+            );
+        }
     }
 
     #[test]

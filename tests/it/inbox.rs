@@ -130,7 +130,7 @@ fn show(ws: &Workspace, id: u64) -> Value {
     serde_json::from_str(&run.stdout).expect("json")
 }
 
-async fn mastodon_mention(p: &crate::peers::Peers, text: &str) -> String {
+pub async fn mastodon_mention(p: &crate::peers::Peers, text: &str) -> String {
     let answer = crate::peers::client()
         .post(format!("{}/api/v1/statuses", p.mastodon))
         .bearer_auth("alice-token")
@@ -144,7 +144,7 @@ async fn mastodon_mention(p: &crate::peers::Peers, text: &str) -> String {
 }
 
 /// alice.test mentions brand.test (with a mention facet); the post's at:// URI.
-async fn bluesky_mention(p: &crate::peers::Peers, text: &str) -> String {
+pub async fn bluesky_mention(p: &crate::peers::Peers, text: &str) -> String {
     let (alice_did, alice_jwt) = p.bsky_login("alice.test", "alice-pass").await;
     let (brand_did, _) = p.bsky_login("brand.test", "brand-pass").await;
     let end = "@brand.test".len();
@@ -171,7 +171,7 @@ async fn bluesky_mention(p: &crate::peers::Peers, text: &str) -> String {
 }
 
 /// The brand's Mastodon statuses answering `status_id`.
-async fn mastodon_replies_to(p: &crate::peers::Peers, status_id: &str) -> Vec<Value> {
+pub async fn mastodon_replies_to(p: &crate::peers::Peers, status_id: &str) -> Vec<Value> {
     p.mastodon_statuses("brand-token")
         .await
         .into_iter()

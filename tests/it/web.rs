@@ -1,9 +1,11 @@
 //! The web UI and JSON API: login, sessions, CSRF, the API token, escaping of mention text, the
 //! language choice, the calendar and mention search, and `herald run` serving it all. Router
-//! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium.
+//! tests call the router in process (`tower::ServiceExt::oneshot`); `browser` drives Chromium;
+//! `e2e` drives it against `herald run` and the real peers.
 
 mod alerts;
 mod browser;
+mod e2e;
 mod inbox;
 
 use std::sync::Arc;
@@ -46,11 +48,44 @@ impl App {
     }
 
     pub fn with(web: WebConfig, token: Option<&str>) -> Self {
-        let ws = Workspace::new();
-        let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         // 2026-11-23 10:00 in Shanghai.
         let now = at("2026-11-23T02:00:00Z");
+        Self::with_clock(web, token, now, Arc::new(move || now))
+    }
+
+    /// As [`App::with`], reading the time from `clock` (`now` is the start, for seeding).
+    pub fn with_clock(
+        web: WebConfig,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+        clock: herald::publish::worker::Clock,
+    ) -> Self {
+        Self::in_workspace(Workspace::new(), web, token, now, clock)
+    }
+
+    /// As [`App::new`], with this `herald.toml`.
+    pub fn with_toml(toml: &str) -> Self {
+        let ws = Workspace::new();
+        ws.write("herald.toml", toml);
+        let now = at("2026-11-23T02:00:00Z");
+        Self::in_workspace(
+            ws,
+            WebConfig::default(),
+            Some(TOKEN),
+            now,
+            Arc::new(move || now),
+        )
+    }
+
+    fn in_workspace(
+        ws: Workspace,
+        web: WebConfig,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+        clock: herald::publish::worker::Clock,
+    ) -> Self {
+        let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
+        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         herald::web::auth::add_user(&store, USER, PASSWORD, false, now).expect("user");
         let wake = Arc::new(Notify::new());
         let state = AppState::new(
@@ -58,7 +93,7 @@ impl App {
             Arc::new(config),
             web,
             wake.clone(),
-            Arc::new(move || now),
+            clock,
             token.map(str::to_string),
         );
         let router = herald::web::router(
@@ -358,6 +393,83 @@ async fn session_cookies_are_http_only_same_site_and_secure_when_configured() {
     let res = secure.try_login(USER, PASSWORD).await;
     let c = set_cookie(&res, "herald_session").expect("cookie");
     assert!(c.contains("; Secure"), "{c}");
+}
+
+#[tokio::test]
+async fn a_used_session_outlives_its_idle_deadline_an_unused_one_does_not_and_none_the_maximum() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let start = at("2026-11-23T02:00:00Z");
+    let minutes = Arc::new(AtomicI64::new(0));
+    let clock = {
+        let minutes = minutes.clone();
+        Arc::new(move || start + TimeDelta::minutes(minutes.load(Ordering::SeqCst)))
+    };
+    let app = App::with_clock(
+        WebConfig {
+            session_idle: Duration::from_secs(30 * 60),
+            session_ttl: Duration::from_secs(2 * 3600),
+            ..WebConfig::default()
+        },
+        None,
+        start,
+        clock,
+    );
+    let used = app.login().await;
+    let unused = app.login().await;
+    let res = app.try_login(USER, PASSWORD).await;
+    let c = set_cookie(&res, "herald_session").expect("cookie");
+    assert!(
+        c.contains("Max-Age=7200"),
+        "the cookie lives as long as the maximum: {c}"
+    );
+    let alive = |res: &Response<Body>| res.status() == StatusCode::OK;
+    let set = |m: i64| minutes.store(m, Ordering::SeqCst);
+
+    // Used every 20 minutes: alive at 40 and 60, past its first idle deadline (30).
+    for m in [20, 40, 60] {
+        set(m);
+        assert!(
+            alive(&app.get("/calendar", &used).await),
+            "used, minute {m}"
+        );
+    }
+    // The other, untouched since the login, ended at 30.
+    assert_eq!(
+        location(&app.get("/calendar", &unused).await),
+        "/login?next=%2Fcalendar"
+    );
+    let csrf = app.csrf(&used).await;
+    set(85);
+    let res = app
+        .post_form("/calendar/pause", &unused, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "an ended session acts on nothing"
+    );
+    // Busy up to the maximum (two hours after the login), then ended however busy.
+    for m in [85, 110, 119] {
+        set(m);
+        assert!(
+            alive(&app.get("/calendar", &used).await),
+            "used, minute {m}"
+        );
+    }
+    set(120);
+    assert_eq!(
+        app.get("/calendar", &used).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // Unused for the idle time after its last use: ended too.
+    let again = app.login().await;
+    set(140);
+    assert!(alive(&app.get("/calendar", &again).await));
+    set(170);
+    assert_eq!(
+        app.get("/calendar", &again).await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// chromedriver on a free loopback port, stopped when dropped.
-struct Driver {
+pub(super) struct Driver {
     child: Child,
     url: String,
     _profile: tempfile::TempDir,
@@ -32,7 +32,7 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver() -> Driver {
+pub(super) async fn start_driver() -> Driver {
     for bin in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             Path::new(bin).exists(),
@@ -73,6 +73,56 @@ async fn start_driver() -> Driver {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("chromedriver did not answer on port {port}");
+}
+
+/// A headless Chromium session through `driver`, in English, with a window of `size`
+/// ("width,height": screenshots are taken at that size).
+pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client {
+    let profile = driver._profile.path().display().to_string();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=en-US", format!("--window-size={size}"),
+                format!("--user-data-dir={profile}"),
+            ],
+        },
+    });
+    let caps = caps.as_object().expect("object").clone();
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+/// Fills in and sends the login form the browser is on.
+pub(super) async fn log_in(client: &fantoccini::Client, user: &str, password: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("password"))
+        .await
+        .expect("login form");
+    for (id, text) in [("user", user), ("password", password)] {
+        client
+            .find(Locator::Id(id))
+            .await
+            .expect(id)
+            .send_keys(text)
+            .await
+            .expect("type");
+    }
+    client
+        .find(Locator::Id("login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,25 +163,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
     ));
 
     let driver = start_driver().await;
-    let profile = driver._profile.path().display().to_string();
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1440,1100",
-                format!("--user-data-dir={profile}"),
-            ],
-        },
-    });
-    let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session");
+    let client = chromium(&driver, "1440,1100").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
 
     // Not logged in: the calendar sends the browser to the login form.
@@ -296,25 +328,7 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
         shutdown.clone(),
     ));
     let driver = start_driver().await;
-    let profile = driver._profile.path().display().to_string();
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1440,1000",
-                format!("--user-data-dir={profile}"),
-            ],
-        },
-    });
-    let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session");
+    let client = chromium(&driver, "1440,1000").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
     let key = |k: &str| {
         let k = k.to_string();
@@ -549,25 +563,7 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         shutdown.clone(),
     ));
     let driver = start_driver().await;
-    let profile = driver._profile.path().display().to_string();
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=en-US", "--window-size=1280,1000",
-                format!("--user-data-dir={profile}"),
-            ],
-        },
-    });
-    let caps = caps.as_object().expect("object").clone();
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session");
+    let client = chromium(&driver, "1280,1000").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
     let shot = |name: &'static str| {
         let client = &client;

@@ -176,6 +176,54 @@ async fn the_inbox_lists_open_items_most_urgent_first_and_filters() {
     assert!(page.contains("危机") && page.contains("待审核") && page.contains("快捷键"));
 }
 
+/// The values of the Inbox's platform `<select>`, "any" left out.
+fn platform_options(page: &str) -> Vec<String> {
+    let start = page
+        .find("<select name=\"platform\">")
+        .expect("platform filter");
+    let select = &page[start..start + page[start..].find("</select>").expect("end")];
+    select
+        .match_indices("<option value=\"")
+        .filter_map(|(i, m)| {
+            let rest = &select[i + m.len()..];
+            Some(rest[..rest.find('"')?].to_string())
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_platform_filter_offers_the_configured_sources_and_the_queued_platforms() {
+    // No sources: the platforms of the queue, and nothing made up ("rss").
+    let app = App::new();
+    let cookies = app.login().await;
+    let page = body(app.get("/inbox", &cookies).await).await;
+    assert_eq!(platform_options(&page), Vec::<String>::new(), "empty queue");
+    seed(&app);
+    let page = body(app.get("/inbox", &cookies).await).await;
+    assert_eq!(platform_options(&page), ["bluesky", "mastodon"]);
+    // The filter in force is offered, selected, and escaped, even if nothing has it.
+    let page = body(app.get("/inbox?platform=%3Cb%3Ex", &cookies).await).await;
+    assert_eq!(
+        platform_options(&page),
+        ["&#60;b&#62;x", "bluesky", "mastodon"]
+    );
+    assert!(page.contains("<option value=\"&#60;b&#62;x\" selected>"));
+
+    // Sources configured: their platforms before anything is queued.
+    let app = App::with_toml(
+        "[[sources]]\nname = \"news\"\nkind = \"feed\"\nurl = \"https://news.example/feed.xml\"\n\n\
+         [[sources]]\nname = \"tags\"\nkind = \"mastodon-hashtag\"\nbase_url = \"https://m.example\"\nhashtags = [\"nissan\"]\n",
+    );
+    let cookies = app.login().await;
+    let page = body(app.get("/inbox?platform=feed", &cookies).await).await;
+    assert_eq!(platform_options(&page), ["feed", "mastodon"]);
+    assert!(page.contains("<option value=\"feed\" selected>"));
+    seed(&app);
+    let page = body(app.get("/inbox", &cookies).await).await;
+    assert_eq!(platform_options(&page), ["bluesky", "feed", "mastodon"]);
+}
+
 #[tokio::test]
 async fn every_inbox_form_needs_the_csrf_token() {
     let app = App::new();
@@ -439,6 +487,66 @@ async fn leads_page_and_csv() {
         StatusCode::SEE_OTHER,
         "behind the login"
     );
+}
+
+#[tokio::test]
+async fn the_leads_page_pages_newest_first() {
+    let app = App::new();
+    let ids: Vec<u64> = (0..53)
+        .map(|n| {
+            enqueue(
+                &app,
+                &item(
+                    &format!("lead-{n}"),
+                    ("bluesky", "en", Priority::Lead),
+                    &format!("lead number {n}, call 13800000000"),
+                    app.now - TimeDelta::minutes(60 - n),
+                ),
+            )
+        })
+        .collect();
+    // A non-lead in between does not take a row.
+    enqueue(
+        &app,
+        &item(
+            "not-a-lead",
+            ("bluesky", "en", Priority::Question),
+            "what is the range?",
+            app.now - TimeDelta::minutes(30),
+        ),
+    );
+    let cookies = app.login().await;
+    let lead_rows = |page: &str| -> Vec<u64> {
+        page.match_indices("class=\"lead grade-hot\"><td><a href=\"/inbox/")
+            .filter_map(|(i, m)| {
+                let rest = &page[i + m.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .collect()
+    };
+    let newest_first: Vec<u64> = ids.iter().rev().copied().collect();
+
+    let first = body(app.get("/leads", &cookies).await).await;
+    assert_eq!(lead_rows(&first), newest_first[..50]);
+    assert!(first.contains("(53)"), "the total");
+    assert!(first.contains("href=\"/leads?page=2\" id=\"next\""));
+    assert!(!first.contains("id=\"prev\""));
+
+    let second = body(app.get("/leads?page=2", &cookies).await).await;
+    assert_eq!(lead_rows(&second), newest_first[50..]);
+    assert!(second.contains("href=\"/leads?page=1\" id=\"prev\""));
+    assert!(!second.contains("id=\"next\""));
+
+    let beyond = body(app.get("/leads?page=9", &cookies).await).await;
+    assert!(lead_rows(&beyond).is_empty());
+    assert!(beyond.contains("href=\"/leads?page=8\" id=\"prev\""));
+    assert_eq!(
+        app.get("/leads?page=x", &cookies).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // The CSV still has every lead.
+    let csv = body(app.get("/leads/export.csv", &cookies).await).await;
+    assert_eq!(csv.lines().count(), 54, "a header and 53 leads");
 }
 
 #[tokio::test]
