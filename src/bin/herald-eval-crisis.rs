@@ -6,7 +6,8 @@
 //! - Synthetic streams (always): `--streams` seeded streams (default 24) of `--days` days
 //!   (default 21) at 3, 8, 20 and 60 mentions per 5 minutes in turn, each with a sharp crisis,
 //!   a slow build-up, a positive launch decoy and a quiet outage; prints recall, median delay,
-//!   decoy alarms and false alarms per stream-week.
+//!   decoy alarms and false alarms per stream-week, and a yardstick for the delays (a test
+//!   that knows each crisis's start and the true usual share, `eval::oracle_delays`).
 //! - NAB realTweets (when SPIKES_DIR, e.g. `../shared/data/spikes`, is given): the ten count
 //!   series, each count fed as total and negative volume with the share test off (NAB has no
 //!   sentiment), scored as `../shared/data/README.md` describes, beside the published anchors.
@@ -72,12 +73,22 @@ fn synthetic(args: &Args) -> SynthScore {
     let mut score = SynthScore::default();
     let mut by_base: Vec<(f64, SynthScore)> =
         BASES.iter().map(|&b| (b, SynthScore::default())).collect();
+    let (mut oracle_sharp, mut oracle_slow) = (Vec::new(), Vec::new());
     for i in 0..args.streams {
         let slot = (i % BASES.len() as u64) as usize;
         let stream = synth::generate(args.seed, i, args.days, BASES[slot]);
         let alerts = eval::run_stream(&args.params, &stream);
         score.add(&stream, &alerts);
         by_base[slot].1.add(&stream, &alerts);
+        for (kind, delay) in eval::oracle_delays(&stream, ORACLE_SCORE) {
+            let list = if kind == synth::Kind::Sharp {
+                &mut oracle_sharp
+            } else {
+                &mut oracle_slow
+            };
+            // Never reaching it counts as the longest delay, so the median stays honest.
+            list.push(delay.unwrap_or(i64::MAX));
+        }
     }
     println!(
         "Synthetic streams: {} streams x {} days (seed {})",
@@ -110,8 +121,25 @@ fn synthetic(args: &Args) -> SynthScore {
     }
     row("**all**", &score);
     println!();
+    let all: Vec<i64> = oracle_sharp.iter().chain(&oracle_slow).copied().collect();
+    let fastest_slow = oracle_slow.iter().min().copied();
+    println!(
+        "Yardstick (knows each crisis's start and the true usual share; negatives counted from \
+         the start reach -log10 p >= {ORACLE_SCORE}): median {} ({} / {}), fastest slow \
+         build-up {}",
+        minutes(eval::median_delay(&all).filter(|&d| d < i64::MAX)),
+        minutes(eval::median_delay(&oracle_sharp).filter(|&d| d < i64::MAX)),
+        minutes(eval::median_delay(&oracle_slow).filter(|&d| d < i64::MAX)),
+        minutes(fastest_slow.filter(|&d| d < i64::MAX)),
+    );
+    println!();
     score
 }
+
+/// The `-log10 p` of the yardstick line ([`eval::oracle_delays`]): one test at a known start,
+/// where the detector's share-and-count test needs `joint_score` (8) from share and count
+/// together at every window and time it scans.
+const ORACLE_SCORE: f64 = 4.0;
 
 fn load_nab(dir: &Path) -> Result<Vec<NabSeries>, String> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{median, nb_upper_score, share_z};
+use super::stats::{binom_upper_score, median, nb_upper_score, share_z};
 use super::{Alert, EpisodeState, Level, Trigger};
 
 /// Every knob of the detector. One set serves every series; the defaults are the ones measured
@@ -91,6 +91,35 @@ pub struct Params {
     pub share_prior: f64,
     /// Weight (in mentions) of `share_prior` in the running share.
     pub share_prior_weight: f64,
+    /// Windows (in buckets) of the share-and-count test (only with `share_test`), for incidents
+    /// that make the talk more negative before its volume is far above usual: a window alarms
+    /// when its negative share (binomial given the window's volume, so the volume's own
+    /// wandering does not move it) and its negative count (negative binomial on the seasonal
+    /// baseline) are both up and their `-log10 p` add up to `joint_score`. Every window is
+    /// tested at every bucket close; `joint_score` is set for all of them together.
+    pub joint_windows: Vec<usize>,
+    /// `-log10 p` the share and the count must reach together (less `crisis_bonus` when crisis
+    /// terms are up, as in the spike test).
+    pub joint_score: f64,
+    /// `-log10 p` the share must reach on its own, so a volume burst of ordinary talk cannot
+    /// carry the test.
+    pub joint_min: f64,
+    /// How far (absolute) the window's negative share must be above the usual share.
+    pub joint_lift: f64,
+    /// The window's negatives as a multiple of their seasonal baseline, at least (besides the
+    /// `min_negative` and `min_excess` floors).
+    pub joint_ratio: f64,
+    /// The negative share's over-dispersion ρ is learnt per series (see `share_rho`): the
+    /// weight of each bucket in its running estimate...
+    pub rho_alpha: f64,
+    /// ...a prior pulling it towards 0, in units of a bucket's `n − 1` (so a series of a few
+    /// mentions per bucket, whose bucket shares say little, keeps ρ near 0)...
+    pub rho_prior: f64,
+    /// ...the largest share z one bucket adds (so one incident the alarms missed does not set
+    /// it)...
+    pub rho_z_cap: f64,
+    /// ...and its upper bound.
+    pub rho_max: f64,
     /// Crisis-term mentions in a window that lower the warning threshold by `crisis_bonus`.
     pub crisis_min_terms: f64,
     /// How much crisis terms lower the warning threshold (in `-log10 p`).
@@ -137,6 +166,15 @@ impl Default for Params {
             share_lift: 0.1,
             share_prior: 0.25,
             share_prior_weight: 40.0,
+            joint_windows: vec![3, 6, 12],
+            joint_score: 8.0,
+            joint_min: 2.5,
+            joint_lift: 0.05,
+            joint_ratio: 1.3,
+            rho_alpha: 0.002,
+            rho_prior: 50.0,
+            rho_z_cap: 4.0,
+            rho_max: 0.5,
             crisis_min_terms: 3.0,
             crisis_bonus: 2.0,
             crisis_escalate_terms: 10.0,
@@ -252,6 +290,12 @@ struct Series {
     day_max: VecDeque<Vec<f64>>,
     /// The same for the day in progress.
     today_max: Vec<f64>,
+    /// Running sums of the negative share's excess variance, `z² − 1` and `n − 1` per bucket:
+    /// their ratio is the share's over-dispersion (see [`share_rho`]).
+    #[serde(default)]
+    rho_num: f64,
+    #[serde(default)]
+    rho_den: f64,
 }
 
 /// What one bucket close found.
@@ -357,6 +401,8 @@ impl Detector {
                     recent: VecDeque::new(),
                     day_max: VecDeque::new(),
                     today_max: Vec::new(),
+                    rho_num: 0.0,
+                    rho_den: 0.0,
                 };
                 self.series.entry(key.to_string()).or_insert(s)
             }
@@ -570,7 +616,8 @@ fn share_ok(p: &Params, s: &Series, neg: f64, total: f64) -> bool {
         return true;
     }
     let p0 = usual_share(p, s);
-    total > 0.0 && neg / total >= p0 + p.share_lift && share_z(neg, total, p0) >= p.share_z
+    let e = effective(share_rho(p, s), total);
+    total > 0.0 && neg / total >= p0 + p.share_lift && share_z(neg * e, total * e, p0) >= p.share_z
 }
 
 /// Runs the window tests and the CUSUM on the bucket just pushed; returns what alarmed, if
@@ -644,6 +691,10 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, Vec<f64>) 
         }
     }
 
+    if p.share_test && best.is_none() {
+        best = joint(p, s, index, crisis_rate);
+    }
+
     // CUSUM on the seasonal baseline: small excesses that persist add up.
     let last = s.buckets[n - 1];
     let muc = f64::from(last.muc);
@@ -668,7 +719,9 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, Vec<f64>) 
     }
     if p.share_test {
         let p0 = usual_share(p, s);
-        let zs = share_z(f64::from(last.neg), f64::from(last.total), p0).min(p.cusum_z_cap);
+        let e = effective(share_rho(p, s), f64::from(last.total));
+        let (k, total) = (f64::from(last.neg) * e, f64::from(last.total) * e);
+        let zs = share_z(k, total, p0).min(p.cusum_z_cap);
         if s.share_cusum <= 0.0 {
             s.share_start = index;
         }
@@ -681,6 +734,63 @@ fn judge(p: &Params, s: &mut Series, index: u64) -> (Option<Finding>, Vec<f64>) 
         }
     }
     (best.map(|(_, f)| f), bursts)
+}
+
+/// The share-and-count test over `joint_windows`: the window that passes with the largest
+/// margin over its threshold, if any.
+fn joint(p: &Params, s: &Series, index: u64, crisis_rate: f64) -> Option<(f64, Finding)> {
+    let n = s.buckets.len();
+    let p0 = usual_share(p, s);
+    let rho = share_rho(p, s);
+    let mut best: Option<(f64, Finding)> = None;
+    for &w in &p.joint_windows {
+        if w == 0 || w > n {
+            continue;
+        }
+        let (mut x, mut total, mut m, mut c) = (0.0, 0.0, 0.0, 0.0);
+        for b in s.buckets.iter().skip(n - w) {
+            x += f64::from(b.neg);
+            total += f64::from(b.total);
+            m += f64::from(b.muc);
+            c += f64::from(b.crisis);
+        }
+        if x < p.min_negative || x - m < p.min_excess || x < p.joint_ratio * m || total <= 0.0 {
+            continue;
+        }
+        if x / total < p0 + p.joint_lift {
+            continue;
+        }
+        let volume = nb_upper_score(x, m, s.phi);
+        let e = effective(rho, total);
+        let share = binom_upper_score(x * e, total * e, p0);
+        let terms = c >= p.crisis_min_terms && c >= 3.0 * crisis_rate * w as f64;
+        let threshold = p.joint_score - if terms { p.crisis_bonus } else { 0.0 };
+        if share < p.joint_min || volume + share < threshold {
+            continue;
+        }
+        let margin = volume + share - threshold;
+        if best.as_ref().is_some_and(|(bm, _)| *bm >= margin) {
+            continue;
+        }
+        let level = if c >= p.crisis_escalate_terms {
+            Level::Crisis
+        } else {
+            Level::Warning
+        };
+        best = Some((
+            margin,
+            Finding {
+                level,
+                trigger: Trigger::Share,
+                start: index + 1 - w as u64,
+                negative: x,
+                total,
+                baseline: m,
+                score: volume + share,
+            },
+        ));
+    }
+    best
 }
 
 /// Checks a CUSUM's run from bucket `start` to `index` against the volume floors and the share
@@ -762,6 +872,32 @@ fn learn_phi(p: &Params, s: &mut Series) {
     let x = f64::from(b.neg).min(mu + 3.0 * sd);
     let est = (((x - mu).powi(2) - mu) / (mu * mu)).clamp(p.phi_min, p.phi_max);
     s.phi = ((1.0 - p.phi_alpha) * s.phi + p.phi_alpha * est).clamp(p.phi_min, p.phi_max);
+    // Launch surges (buckets whose weight in the usual share was scaled down) are not the
+    // share's ordinary wandering either.
+    if p.share_test && b.total >= 2 && b.share_total >= b.clean_total {
+        // The share's z of a bucket of n mentions has E[z²] = 1 + (n − 1)ρ when the mentions
+        // are correlated (one angry thread, a retweeted complaint, the hour's mix of topics).
+        let z = share_z(f64::from(b.neg), f64::from(b.total), usual_share(p, s))
+            .clamp(-p.rho_z_cap, p.rho_z_cap);
+        let a = p.rho_alpha;
+        s.rho_num = (1.0 - a) * s.rho_num + a * (z * z - 1.0);
+        s.rho_den = (1.0 - a) * s.rho_den + a * (f64::from(b.total) - 1.0);
+    }
+}
+
+/// The negative share's over-dispersion ρ (intra-class correlation): a window of `n` mentions
+/// carries the information of `n / (1 + (n − 1)ρ)` independent ones. Learnt from the same
+/// lagged, uncleaned buckets as `phi` (running means of `z² − 1` and `n − 1`), shrunk towards 0
+/// by `rho_prior`. Every share test uses it, so a series whose share wanders more than chance
+/// (real talk does; the synthetic streams' does not) needs a larger lift to alarm.
+fn share_rho(p: &Params, s: &Series) -> f64 {
+    (s.rho_num / (s.rho_den + p.rho_prior)).clamp(0.0, p.rho_max)
+}
+
+/// The fraction of `n` mentions that count as independent when the share's over-dispersion is
+/// `rho` (the design effect `1 + (n − 1)ρ`): share tests run on `n · effective` mentions.
+fn effective(rho: f64, n: f64) -> f64 {
+    1.0 / (1.0 + (n - 1.0).max(0.0) * rho)
 }
 
 fn raise(p: &Params, s: &mut Series, f: Finding, end: i64, alerts: &mut Vec<Alert>) {

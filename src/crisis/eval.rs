@@ -145,6 +145,38 @@ impl SynthScore {
     }
 }
 
+/// A yardstick for the delays: for each crisis of a synthetic stream (`(kind, delay in
+/// seconds)`, in event order), the first minute's end at which the negatives counted from the
+/// crisis's own start reach `-log10 p ≥ score` against the stream's true usual share
+/// (binomial, given the mentions counted). It knows what a detector cannot — when the crisis
+/// started and the exact usual share — and tests once, where a detector must scan every time
+/// and window; it ignores the count's own evidence, so it is not a strict bound, but a
+/// detector with a false-alarm rate in the goals does not get far ahead of it. None when the
+/// crisis never reaches it.
+pub fn oracle_delays(stream: &Stream, score: f64) -> Vec<(Kind, Option<i64>)> {
+    stream
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Sharp | Kind::Slow))
+        .map(|e| {
+            let first = ((e.start - stream.start).max(0) / 60) as usize;
+            let last = (((e.end - stream.start) / 60) as usize).min(stream.minutes.len());
+            let (mut k, mut n) = (0.0, 0.0);
+            let mut found = None;
+            for (i, m) in stream.minutes[first..last].iter().enumerate() {
+                k += f64::from(m.negative);
+                n += f64::from(m.total);
+                if super::stats::binom_upper_score(k, n, stream.share) >= score {
+                    // The minute's end, in seconds from the crisis's start.
+                    found = Some(stream.start + (first + i + 1) as i64 * 60 - e.start);
+                    break;
+                }
+            }
+            (e.kind, found)
+        })
+        .collect()
+}
+
 /// One NAB series: timestamps (unix seconds) and counts, with its labelled windows.
 #[derive(Debug, Clone)]
 pub struct NabSeries {

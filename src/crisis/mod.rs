@@ -51,6 +51,9 @@ pub enum Trigger {
     Terms,
     /// A slow build-up caught by the CUSUM.
     Cusum,
+    /// A window whose negative share and negative count are both up: talk turning negative
+    /// before its volume is far above usual (`joint_windows`).
+    Share,
 }
 
 /// One alert event, in the field order of `herald replay`'s contract (DESIGN.md), followed by

@@ -73,6 +73,32 @@ pub fn share_z(k: f64, n: f64, p0: f64) -> f64 {
     (k - n * p0) / (n * p0 * (1.0 - p0)).sqrt()
 }
 
+/// `-log10 P(X ≥ k)` for a binomial `X` of `n` trials with success probability `p0`: how
+/// surprising `k` negatives out of `n` mentions are when the usual share is `p0`. 0 when `k`
+/// is not above the expected count.
+pub fn binom_upper_score(k: f64, n: f64, p0: f64) -> f64 {
+    let (k, n) = (k.floor(), n.floor());
+    if n <= 0.0 || k > n || k <= n * p0 {
+        return 0.0;
+    }
+    let p0 = p0.clamp(1e-6, 1.0 - 1e-6);
+    let log_pmf_k = ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
+        + k * p0.ln()
+        + (n - k) * (1.0 - p0).ln();
+    // Past the mean the pmf ratio (n - j) / (j + 1) · p / (1 - p) is below 1: the terms fall.
+    let odds = p0 / (1.0 - p0);
+    let (mut sum, mut term, mut j) = (1.0, 1.0, k);
+    while j < n {
+        term *= (n - j) / (j + 1.0) * odds;
+        sum += term;
+        j += 1.0;
+        if term < sum * 1e-12 {
+            break;
+        }
+    }
+    (-(log_pmf_k + sum.ln()) / std::f64::consts::LN_10).max(0.0)
+}
+
 /// The median of `values` (reordered in place); 0 for none.
 pub fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
@@ -138,6 +164,30 @@ mod tests {
         let dispersed = nb_upper_score(40.0, 10.0, 0.3);
         assert!(poisson > dispersed + 3.0, "{poisson} vs {dispersed}");
         assert_eq!(nb_upper_score(5.0, 10.0, 0.1), 0.0, "below the mean");
+    }
+
+    #[test]
+    fn binomial_tail_matches_a_direct_sum() {
+        // P(X >= 9 | Bin(20, 0.2)) = 0.00998...
+        let mut tail = 0.0;
+        let mut choose = 1.0f64;
+        for j in 0..=20u32 {
+            if j > 0 {
+                choose *= f64::from(21 - j) / f64::from(j);
+            }
+            if j >= 9 {
+                tail += choose * 0.2f64.powi(j as i32) * 0.8f64.powi(20 - j as i32);
+            }
+        }
+        let got = binom_upper_score(9.0, 20.0, 0.2);
+        assert!(
+            (got + tail.log10()).abs() < 1e-9,
+            "{got} vs {}",
+            -tail.log10()
+        );
+        assert_eq!(binom_upper_score(3.0, 20.0, 0.2), 0.0, "not above the mean");
+        assert_eq!(binom_upper_score(0.0, 0.0, 0.2), 0.0);
+        assert!(binom_upper_score(20.0, 20.0, 0.2) > 13.0);
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub struct Stream {
     pub events: Vec<Event>,
     /// Mean mentions per 5 minutes over a day, before injections.
     pub base: f64,
+    /// The negative share of the ordinary (not injected) mentions.
+    pub share: f64,
 }
 
 /// 2026-11-02 00:00 UTC, a Monday.
@@ -265,6 +267,7 @@ pub fn generate(seed: u64, index: u64, days: usize, base: f64) -> Stream {
         minutes,
         events,
         base,
+        share,
     }
 }
 
