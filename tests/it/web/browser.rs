@@ -99,6 +99,18 @@ pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client 
         .expect("a chromium session")
 }
 
+/// With `HERALD_SCREENSHOTS=<dir>` (relative to the repository), saves what the browser shows
+/// as `<dir>/<name>`; otherwise does nothing.
+pub(super) async fn screenshot(client: &fantoccini::Client, name: &str) {
+    if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
+        let dir = crate::helpers::repo().join(dir);
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let png = client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(dir.join(name), png).expect("save screenshot");
+    }
+}
+
 /// Fills in and sends the login form the browser is on.
 pub(super) async fn log_in(client: &fantoccini::Client, user: &str, password: &str) {
     client
@@ -226,13 +238,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         planned.entries.len(),
         "every post of the week is listed"
     );
-    if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
-        let dir = crate::helpers::repo().join(dir);
-        std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let png = client.screenshot().await.expect("screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        std::fs::write(dir.join("calendar.png"), png).expect("save screenshot");
-    }
+    screenshot(&client, "calendar.png").await;
 
     // Pause with the plan's default crisis categories, then resume.
     client
@@ -343,45 +349,10 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
                 .expect("key");
         }
     };
-    let shot = |name: &'static str| {
-        let client = &client;
-        async move {
-            if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
-                let dir = crate::helpers::repo().join(dir);
-                std::fs::create_dir_all(&dir).expect("screenshot dir");
-                let png = client.screenshot().await.expect("screenshot");
-                assert!(png.starts_with(b"\x89PNG"), "a PNG");
-                std::fs::write(dir.join(name), png).expect("save screenshot");
-            }
-        }
-    };
+    let shot = |name: &'static str| screenshot(&client, name);
 
     client.goto(&format!("{base}/inbox")).await.expect("goto");
-    wait()
-        .for_element(Locator::Id("password"))
-        .await
-        .expect("login");
-    client
-        .find(Locator::Id("user"))
-        .await
-        .expect("user")
-        .send_keys(USER)
-        .await
-        .expect("type");
-    client
-        .find(Locator::Id("password"))
-        .await
-        .expect("password")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type");
-    client
-        .find(Locator::Id("login"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    log_in(&client, USER, PASSWORD).await;
     wait()
         .for_element(Locator::Id("queue"))
         .await
@@ -565,45 +536,10 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
     let driver = start_driver().await;
     let client = chromium(&driver, "1280,1000").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
-    let shot = |name: &'static str| {
-        let client = &client;
-        async move {
-            if let Ok(dir) = std::env::var("HERALD_SCREENSHOTS") {
-                let dir = crate::helpers::repo().join(dir);
-                std::fs::create_dir_all(&dir).expect("screenshot dir");
-                let png = client.screenshot().await.expect("screenshot");
-                assert!(png.starts_with(b"\x89PNG"), "a PNG");
-                std::fs::write(dir.join(name), png).expect("save screenshot");
-            }
-        }
-    };
+    let shot = |name: &'static str| screenshot(&client, name);
 
     client.goto(&format!("{base}/alerts")).await.expect("goto");
-    wait()
-        .for_element(Locator::Id("password"))
-        .await
-        .expect("login");
-    client
-        .find(Locator::Id("user"))
-        .await
-        .expect("user")
-        .send_keys(USER)
-        .await
-        .expect("type");
-    client
-        .find(Locator::Id("password"))
-        .await
-        .expect("password")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type");
-    client
-        .find(Locator::Id("login"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    log_in(&client, USER, PASSWORD).await;
     wait()
         .for_element(Locator::Id("open-alerts"))
         .await
