@@ -16,7 +16,9 @@
 //! - the keyword rules of `keywords/`;
 //! - intent and lead grade from one phrase scan.
 //!
-//! `HERALD_BENCH_PROFILE=SECONDS` runs only the pipeline, for `perf record`. A plain harness,
+//! `HERALD_BENCH_PROFILE=SECONDS` runs only the pipeline, for `perf record`
+//! (`HERALD_BENCH_PROFILE=3p`: exactly three passes over the mentions, for a deterministic
+//! count under `valgrind --tool=cachegrind`). A plain harness,
 //! not criterion: the figure wanted is mentions per second over a realistic mix, not a
 //! per-call distribution. `HERALD_BENCH_MENTIONS` changes the count.
 
@@ -228,6 +230,14 @@ fn main() {
 
     // `HERALD_BENCH_PROFILE=SECONDS`: only run the pipeline that long, for `perf record`.
     if let Ok(secs) = std::env::var("HERALD_BENCH_PROFILE") {
+        if let Some(passes) = secs.strip_suffix('p').and_then(|p| p.parse::<usize>().ok()) {
+            for _ in 0..passes {
+                for m in &texts {
+                    black_box(pipeline.classify(black_box(m), Some("someone.example")));
+                }
+            }
+            return;
+        }
         let secs: f64 = secs.parse().unwrap_or(10.0);
         let t = Instant::now();
         while t.elapsed().as_secs_f64() < secs {

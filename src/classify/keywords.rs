@@ -1,17 +1,22 @@
 //! Keyword rules: one group per `keywords/*.toml` file.
 //!
 //! A rule matches a mention by literal terms (case-insensitive, anywhere in the text), by
-//! regular expressions, or by its author's account. All terms of all rules are compiled into
-//! one Aho-Corasick automaton and all patterns into one `RegexSet`, so matching costs one pass
-//! over the text whatever the number of rules. Each file carries its own test cases
-//! (`[[tests]]`), which `herald check` and the test suite run.
+//! regular expressions, or by its author's account. All terms of all rules are found in one
+//! pass over the text ([`super::literals`]) whatever the number of rules. A regular expression
+//! runs only when the text holds one of the literals every match of it must contain (worked out
+//! from the expression's syntax tree, such as `recall` for `(?i)(?:^|[^a-z0-9])recall(?:s|ed)?`;
+//! an expression without such literals always runs); those literals are found in the same pass
+//! as the terms. Each file carries its own test cases (`[[tests]]`), which `herald check` and
+//! the test suite run.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex::{Regex, RegexSet};
+use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 use serde::Deserialize;
+
+use super::literals::{Hit, Literals};
 
 use crate::config::source::{self, TomlSource};
 use crate::config::{is_slug, ConfigError};
@@ -246,31 +251,209 @@ pub struct Match {
 pub struct Matcher {
     /// (group, rule) per rule index.
     rules: Vec<(String, String)>,
-    terms: AhoCorasick,
+    /// The terms (ids below `terms`), then the gate literals of the patterns.
+    literals: Literals,
+    terms: usize,
     term_rule: Vec<usize>,
-    patterns: RegexSet,
+    term_literals: Vec<String>,
+    gate_literals: Vec<String>,
+    /// The pattern each gate literal stands for (by id − `terms`).
+    gate_pattern: Vec<usize>,
+    /// Patterns without gate literals: tried on every text.
+    ungated: Vec<usize>,
+    patterns: Vec<Regex>,
+    pattern_src: Vec<String>,
     pattern_rule: Vec<usize>,
     accounts: Vec<(String, usize)>,
 }
 
+/// At most this many literals stand for one pattern (a case-insensitive word multiplies).
+const GATE_MAX: usize = 64;
+/// A character class is spelled out when it has at most this many characters.
+const CLASS_MAX: u32 = 8;
+
+type Strings = Vec<Vec<u8>>;
+
+fn lowercase_set(mut v: Strings) -> Strings {
+    for s in &mut v {
+        s.make_ascii_lowercase();
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Every concatenation of a string of `a` and one of `b`, if there are few enough.
+fn cross(a: &Strings, b: &Strings) -> Option<Strings> {
+    if a.len() * b.len() > GATE_MAX {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            out.push([x.as_slice(), y.as_slice()].concat());
+        }
+    }
+    Some(lowercase_set(out))
+}
+
+/// Every text `hir` can match, ASCII letters lowercased, when there are few (a superset: an
+/// assertion counts as matching the empty text).
+fn exact(hir: &Hir) -> Option<Strings> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(vec![Vec::new()]),
+        HirKind::Literal(l) => Some(lowercase_set(vec![l.0.to_vec()])),
+        HirKind::Class(Class::Unicode(c)) => {
+            let n: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| r.end() as u32 - r.start() as u32 + 1)
+                .sum();
+            if n > CLASS_MAX {
+                return None;
+            }
+            let chars = c.ranges().iter().flat_map(|r| r.start()..=r.end());
+            Some(lowercase_set(
+                chars.map(|ch| ch.to_string().into_bytes()).collect(),
+            ))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let n: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| u32::from(r.end()) - u32::from(r.start()) + 1)
+                .sum();
+            if n > CLASS_MAX {
+                return None;
+            }
+            let bytes = c.ranges().iter().flat_map(|r| r.start()..=r.end());
+            Some(lowercase_set(bytes.map(|b| vec![b]).collect()))
+        }
+        HirKind::Capture(c) => exact(&c.sub),
+        HirKind::Repetition(r) => {
+            let sub = exact(&r.sub)?;
+            let mut out = vec![Vec::new()];
+            for _ in 0..r.min {
+                out = cross(&out, &sub)?;
+            }
+            match r.max {
+                Some(max) if max == r.min => Some(out),
+                Some(1) => {
+                    out.extend(sub);
+                    Some(lowercase_set(out))
+                }
+                _ => None,
+            }
+        }
+        HirKind::Concat(parts) => parts
+            .iter()
+            .try_fold(vec![Vec::new()], |acc, p| cross(&acc, &exact(p)?)),
+        HirKind::Alternation(branches) => {
+            let mut out = Vec::new();
+            for b in branches {
+                out.extend(exact(b)?);
+                if out.len() > GATE_MAX {
+                    return None;
+                }
+            }
+            Some(lowercase_set(out))
+        }
+    }
+}
+
+/// A literal set is usable as a gate when none of its strings is empty.
+fn usable(set: Strings) -> Option<Strings> {
+    (!set.is_empty() && set.iter().all(|s| !s.is_empty())).then_some(set)
+}
+
+/// The better gate: longer shortest literal, then fewer literals.
+fn better(a: Option<Strings>, b: Option<Strings>) -> Option<Strings> {
+    let score = |s: &Strings| {
+        (
+            s.iter().map(Vec::len).min().unwrap_or(0),
+            std::cmp::Reverse(s.len()),
+        )
+    };
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if score(&b) > score(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Literals (ASCII letters lowercased) at least one of which every match of `hir` contains,
+/// if the syntax tree shows some.
+fn needed(hir: &Hir) -> Option<Strings> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => None,
+        HirKind::Literal(_) | HirKind::Class(_) => usable(exact(hir)?),
+        HirKind::Capture(c) => needed(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => needed(&r.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Alternation(branches) => {
+            let mut out = Vec::new();
+            for b in branches {
+                out.extend(needed(b)?);
+                if out.len() > GATE_MAX {
+                    return None;
+                }
+            }
+            usable(lowercase_set(out))
+        }
+        HirKind::Concat(parts) => {
+            // Any part's needed literals will do, and so will the spelled-out texts of a run
+            // of consecutive parts that have few: keep the best.
+            let mut best = None;
+            let mut run: Option<Strings> = None;
+            for p in parts {
+                best = better(best, needed(p));
+                run = match (run.take(), exact(p)) {
+                    (Some(r), Some(e)) => cross(&r, &e).or_else(|| {
+                        best = better(best.take(), usable(r));
+                        Some(e)
+                    }),
+                    (None, e) => e,
+                    (Some(r), None) => {
+                        best = better(best.take(), usable(r));
+                        None
+                    }
+                };
+            }
+            if let Some(r) = run {
+                best = better(best, usable(r));
+            }
+            best
+        }
+    }
+}
+
+/// The gate literals of a pattern: every text the pattern matches contains one of them (ASCII
+/// letters ignoring case), or `None` when they cannot be worked out.
+pub fn gate_literals(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    needed(&hir)?
+        .into_iter()
+        .map(|s| String::from_utf8(s).ok())
+        .collect()
+}
+
 impl Matcher {
     /// Compiles the groups. Patterns were validated on load, so this fails only on limits
-    /// (an automaton too large), reported as a message.
+    /// (an expression too large), reported as a message.
     pub fn new(groups: &[KeywordGroup]) -> Result<Self, String> {
         let mut rules = Vec::new();
-        let (mut terms, mut term_rule) = (Vec::new(), Vec::new());
-        let (mut patterns, mut pattern_rule) = (Vec::new(), Vec::new());
+        let (mut literals, mut term_rule) = (Vec::new(), Vec::new());
+        let (mut pattern_src, mut pattern_rule) = (Vec::new(), Vec::new());
         let mut accounts = Vec::new();
         for g in groups {
             for r in &g.rules {
                 let idx = rules.len();
                 rules.push((g.group.clone(), r.name.clone()));
                 for t in &r.terms {
-                    terms.push(t.clone());
+                    literals.push(t.clone());
                     term_rule.push(idx);
                 }
                 for p in &r.patterns {
-                    patterns.push(p.clone());
+                    pattern_src.push(p.clone());
                     pattern_rule.push(idx);
                 }
                 for a in &r.accounts {
@@ -278,21 +461,35 @@ impl Matcher {
                 }
             }
         }
-        // A full DFA: the overlapping search runs on every mention, and the automaton of a
-        // brand's few hundred terms is small (the default kind is a slower automaton; the
-        // overlapping search showed high in a perf profile of the pipeline).
-        let terms = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&terms)
-            .map_err(|e| e.to_string())?;
-        let patterns = RegexSet::new(&patterns).map_err(|e| e.to_string())?;
+        let terms = literals.len();
+        let term_literals = literals.clone();
+        let (mut gates, mut gate_pattern, mut ungated) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, p) in pattern_src.iter().enumerate() {
+            match gate_literals(p) {
+                Some(g) => {
+                    gate_pattern.extend(std::iter::repeat_n(i, g.len()));
+                    gates.extend(g);
+                }
+                None => ungated.push(i),
+            }
+        }
+        literals.extend(gates.iter().cloned());
+        let literals = Literals::new(&literals).map_err(|e| e.to_string())?;
+        let patterns = pattern_src
+            .iter()
+            .map(|p| Regex::new(p).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             rules,
+            literals,
             terms,
             term_rule,
+            term_literals,
+            gate_literals: gates,
+            gate_pattern,
+            ungated,
             patterns,
+            pattern_src,
             pattern_rule,
             accounts,
         })
@@ -300,8 +497,24 @@ impl Matcher {
 
     /// The rules matching a text and its author, each once, in (group, rule) order.
     pub fn matches(&self, text: &str, author: Option<&str>) -> Vec<Match> {
-        // Most mentions match no rule: the table of hits is only allocated on the first one,
-        // so such a mention costs the scans and no allocation.
+        // Most mentions match no rule: the tables below are only allocated on a hit, so such a
+        // mention costs the one scan and no allocation.
+        let mut found: Vec<Hit> = Vec::new();
+        self.literals.find_ac_order(text, &mut found);
+        self.matches_from(text, author, &found)
+    }
+
+    /// The literals this matcher searches for, by id: the terms, then the gate literals of the
+    /// patterns (for a pipeline that finds them together with other literals).
+    pub fn literals(&self) -> Vec<String> {
+        let mut out = self.term_literals.clone();
+        out.extend(self.gate_literals.iter().cloned());
+        out
+    }
+
+    /// [`Matcher::matches`] from the hits of this matcher's literals (ids as in
+    /// [`Matcher::literals`]) in `text`, in [`Literals::find_ac_order`]'s order.
+    pub fn matches_from(&self, text: &str, author: Option<&str>, found: &[Hit]) -> Vec<Match> {
         let mut hit: Vec<Option<String>> = Vec::new();
         let rules = self.rules.len();
         let mut mark = |r: usize, term: &dyn Fn() -> String| {
@@ -310,17 +523,25 @@ impl Matcher {
             }
             hit[r].get_or_insert_with(term);
         };
-        // Overlapping search: a term inside another ("日产" in "东风日产") still counts.
-        for m in self.terms.find_overlapping_iter(text) {
-            let r = self.term_rule[m.pattern().as_usize()];
-            mark(r, &|| text[m.start()..m.end()].to_string());
+        // Every occurrence counts: a term inside another ("日产" in "东风日产") still matches.
+        let mut try_patterns: Vec<usize> = Vec::new();
+        for m in found {
+            let id = m.pattern as usize;
+            if id < self.terms {
+                let r = self.term_rule[id];
+                mark(r, &|| text[m.start as usize..m.end as usize].to_string());
+            } else {
+                try_patterns.push(self.gate_pattern[id - self.terms]);
+            }
         }
-        // `is_match` first: it needs no per-call table of matches, and most texts match
-        // no pattern.
-        if self.patterns.is_match(text) {
-            for i in self.patterns.matches(text).iter() {
-                let r = self.pattern_rule[i];
-                mark(r, &|| self.patterns.patterns()[i].clone());
+        if !try_patterns.is_empty() || !self.ungated.is_empty() {
+            try_patterns.extend_from_slice(&self.ungated);
+            try_patterns.sort_unstable();
+            try_patterns.dedup();
+            for &i in &try_patterns {
+                if self.patterns[i].is_match(text) {
+                    mark(self.pattern_rule[i], &|| self.pattern_src[i].clone());
+                }
             }
         }
         if !self.accounts.is_empty() {
@@ -467,6 +688,166 @@ matches = ["brake"]
             "{}",
             failures[0]
         );
+    }
+
+    #[test]
+    fn gate_literals_of_patterns() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
+            ("日产(?:[^量出品值能]|品牌|$)", Some(&["日产"])),
+            ("(?i)(?:^|[^a-z0-9])vw(?:[^a-z0-9]|$)", Some(&["vw"])),
+            (
+                "(?i)(?:^|[^a-z0-9])model\\s?[3y](?:[^a-z0-9]|$)",
+                Some(&["model"]),
+            ),
+            // (?i) folds s into ſ and k into the Kelvin sign: both spellings are gates.
+            ("(?i)scam", Some(&["scam", "ſcam"])),
+            ("(?i)(?:^|[^a-z0-9])x[\\s_-]?trail", Some(&["trail"])),
+            ("起火(?:[^锅车]|$)", Some(&["起火"])),
+            ("(?:^|[^车])游行", Some(&["游行"])),
+            ("foo|bar", Some(&["bar", "foo"])),
+            ("colou?r", Some(&["color", "colour"])),
+            ("a+", Some(&["a"])),
+            ("\\d+", None),
+            ("x*y?", None),
+            ("(?:foo|\\w)", None),
+        ];
+        for (pattern, want) in cases {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(gate_literals(pattern), want, "{pattern}");
+        }
+    }
+
+    /// The matcher as it was: an Aho-Corasick automaton over the terms and a `RegexSet`.
+    struct Oracle {
+        rules: Vec<(String, String, Vec<String>)>,
+        ac: aho_corasick::AhoCorasick,
+        term_rule: Vec<usize>,
+        set: regex::RegexSet,
+        patterns: Vec<String>,
+        pattern_rule: Vec<usize>,
+    }
+
+    impl Oracle {
+        fn new(groups: &[KeywordGroup]) -> Self {
+            let mut rules = Vec::new();
+            let (mut terms, mut term_rule, mut patterns, mut pattern_rule) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for g in groups {
+                for r in &g.rules {
+                    for t in &r.terms {
+                        terms.push(t.clone());
+                        term_rule.push(rules.len());
+                    }
+                    for p in &r.patterns {
+                        patterns.push(p.clone());
+                        pattern_rule.push(rules.len());
+                    }
+                    rules.push((g.group.clone(), r.name.clone(), r.accounts.clone()));
+                }
+            }
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .build(&terms)
+                .expect("automaton");
+            let set = regex::RegexSet::new(&patterns).expect("set");
+            Self {
+                rules,
+                ac,
+                term_rule,
+                set,
+                patterns,
+                pattern_rule,
+            }
+        }
+
+        fn matches(&self, text: &str, author: Option<&str>) -> Vec<Match> {
+            let mut hit: Vec<Option<String>> = vec![None; self.rules.len()];
+            for m in self.ac.find_overlapping_iter(text) {
+                hit[self.term_rule[m.pattern().as_usize()]]
+                    .get_or_insert_with(|| text[m.start()..m.end()].to_string());
+            }
+            for i in self.set.matches(text).iter() {
+                hit[self.pattern_rule[i]].get_or_insert_with(|| self.patterns[i].clone());
+            }
+            if let Some(author) = author.map(normalise_account) {
+                for (r, rule) in self.rules.iter().enumerate() {
+                    if let Some(a) = rule.2.iter().find(|a| **a == author) {
+                        hit[r].get_or_insert_with(|| a.clone());
+                    }
+                }
+            }
+            let mut out: Vec<Match> = hit
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, t)| {
+                    t.map(|term| Match {
+                        group: self.rules[i].0.clone(),
+                        rule: self.rules[i].1.clone(),
+                        term,
+                    })
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    }
+
+    #[test]
+    fn same_matches_as_an_automaton_and_a_regex_set() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = load_dir(&dir).expect("keywords/");
+        let matcher = Matcher::new(&groups).expect("compile");
+        let oracle = Oracle::new(&groups);
+        // Pieces of every term, pattern word and test text, and characters around them.
+        let mut pieces: Vec<String> = Vec::new();
+        for g in &groups {
+            for r in &g.rules {
+                for t in r.terms.iter().chain(&r.patterns) {
+                    let chars: Vec<char> = t
+                        .chars()
+                        .filter(|c| !"()[]^$|?:*+\\".contains(*c))
+                        .collect();
+                    pieces.push(chars.iter().collect());
+                    for w in chars.chunks(2) {
+                        pieces.push(w.iter().collect());
+                    }
+                }
+            }
+            for t in &g.tests {
+                pieces.push(t.text.clone());
+            }
+        }
+        for p in [
+            " ", "  ", "-", "_", "s", "ed", "ing", "X", "K", "ſ", "车", "品", "锅", "3", "y", "\n",
+            "。",
+        ] {
+            pieces.push(p.to_string());
+        }
+        let mut seed = 0x1234_5678_9ABC_DEF0u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..next(6) + 1 {
+                let p = &pieces[next(pieces.len())];
+                if next(2) == 0 {
+                    text.push_str(&p.to_uppercase());
+                } else {
+                    text.push_str(p);
+                }
+            }
+            let author = ["brand.test", "someone.example", "@Troll.bsky.social"][next(3)];
+            let want = oracle.matches(&text, Some(author));
+            matched += usize::from(!want.is_empty());
+            assert_eq!(matcher.matches(&text, Some(author)), want, "{text:?}");
+        }
+        assert!(matched > 5_000, "{matched} texts matched");
     }
 
     #[test]

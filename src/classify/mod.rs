@@ -5,13 +5,15 @@
 pub mod intent;
 pub mod keywords;
 pub mod lead;
+pub mod literals;
 pub mod phrases;
 pub mod sentiment;
 
 use serde::Serialize;
 
 use keywords::{KeywordGroup, Match, Matcher};
-use sentiment::{Scored, Sentiment};
+use literals::{Hit, Literals};
+use sentiment::{cues, Scored, Sentiment};
 
 /// Everything `herald classify` adds to a mention.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +47,14 @@ impl From<Match> for MatchOut {
 pub struct Classifier {
     matcher: Matcher,
     sentiment: Sentiment,
+    /// The keyword literals, the intent and lead phrase heads, the sentiment cues and the
+    /// contact literals (`@`, a phone number's start), found in one pass over the text; ids from
+    /// `phrases_from` on are phrase heads, from `cues_from` on sentiment cues, from
+    /// `contacts_from` on contact literals.
+    literals: Literals,
+    phrases_from: u32,
+    cues_from: u32,
+    contacts_from: u32,
 }
 
 /// The keyword group whose matches count as crisis signals.
@@ -53,19 +63,49 @@ pub const CRISIS_GROUP: &str = "crisis";
 impl Classifier {
     /// Compiles the keyword groups and loads the embedded sentiment model.
     pub fn new(groups: &[KeywordGroup]) -> Result<Self, String> {
+        let matcher = Matcher::new(groups)?;
+        let mut all: Vec<String> = matcher.literals();
+        let phrases_from = all.len() as u32;
+        all.extend(phrases::head_literals().into_iter().map(String::from));
+        let cues_from = all.len() as u32;
+        all.extend(cues::patterns().map(String::from));
+        let contacts_from = all.len() as u32;
+        all.extend(phrases::CONTACT_LITERALS.map(String::from));
         Ok(Self {
-            matcher: Matcher::new(groups)?,
+            matcher,
             sentiment: Sentiment::embedded().map_err(|e| e.to_string())?,
+            literals: Literals::new(&all).map_err(|e| e.to_string())?,
+            phrases_from,
+            cues_from,
+            contacts_from,
         })
     }
 
     /// Classifies one mention's text (and its author, for account rules).
     pub fn classify(&self, text: &str, author: Option<&str>) -> Classification {
-        let sentiment = self.sentiment.classify(text);
-        let matches = self.matcher.matches(text, author);
+        // One pass finds the keyword terms, the phrase heads of intent and lead, the
+        // sentiment cues and the contact literals; each part then reads its own hits.
+        let mut keyword_hits: Vec<Hit> = Vec::new();
+        let mut phrase_scan = phrases::Scan::without_contacts();
+        let mut cue_scan = cues::CueScan::default();
+        self.literals.find(text, |h| {
+            if h.pattern < self.phrases_from {
+                keyword_hits.push(h);
+            } else if h.pattern < self.cues_from {
+                let head = (h.pattern - self.phrases_from) as usize;
+                phrase_scan.feed(text, head, h.start as usize, h.end as usize);
+            } else if h.pattern < self.contacts_from {
+                cue_scan.feed(text, (h.pattern - self.cues_from) as usize, h.start, h.end);
+            } else {
+                let i = (h.pattern - self.contacts_from) as usize;
+                phrase_scan.feed_contact(text, i, h.start as usize);
+            }
+        });
+        literals::sort_ac_order(&mut keyword_hits);
+        let sentiment = self.sentiment.classify_with_cues(text, cue_scan.hits());
+        let matches = self.matcher.matches_from(text, author, &keyword_hits);
         let crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
-        // One scan for the cue phrases of both intent and lead.
-        let cues = phrases::scan(text);
+        let cues = phrase_scan.flags();
         Classification {
             intent: intent::from_cues(cues, sentiment.score, crisis),
             lead: lead::from_cues(text, cues),
@@ -119,6 +159,71 @@ pub fn mention_fields(line: &str) -> Result<serde_json::Map<String, serde_json::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass pipeline gives what its parts give on their own (each with its own
+    /// search), on texts made of pieces of every literal involved.
+    #[test]
+    fn one_pass_equals_the_parts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = keywords::load_dir(&dir).expect("keywords/");
+        let c = Classifier::new(&groups).expect("classifier");
+        let mut pieces: Vec<String> = c.matcher.literals();
+        pieces.extend(phrases::head_literals().into_iter().map(String::from));
+        pieces.extend(cues::patterns().map(String::from));
+        pieces.extend(
+            [
+                " ",
+                "，",
+                "。",
+                "!",
+                "?",
+                "13812345678",
+                "+86 ",
+                "a@b.cn",
+                "好",
+                "不",
+                "not",
+                "good",
+                "很满意",
+                "太差了",
+                "\n",
+                "…",
+                "3个月内",
+                "next month",
+            ]
+            .map(String::from),
+        );
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..next(8) + 1 {
+                text.push_str(&pieces[next(pieces.len())]);
+            }
+            let got = c.classify(&text, Some("someone.example"));
+            let sentiment = c.sentiment.classify(&text);
+            let matches: Vec<MatchOut> = c
+                .matcher
+                .matches(&text, Some("someone.example"))
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            let crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
+            let cues = phrases::scan(&text);
+            let want = Classification {
+                sentiment,
+                intent: intent::from_cues(cues, sentiment.score, crisis),
+                lead: lead::from_cues(&text, cues),
+                matches,
+            };
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
 
     #[test]
     fn mention_lines_table() {

@@ -3,8 +3,8 @@
 //!
 //! They used to be eight regular expressions, each a full scan of the text (about a third
 //! of the pipeline's time). Every phrase is a literal, or a literal followed by a few words separated by
-//! whitespace or a dash, so one Aho-Corasick automaton over the leading literals finds them all
-//! and a short check after each hit does the rest: ASCII word boundaries (`(?-u:\b)`) around
+//! whitespace or a dash, so one search for the leading literals ([`super::literals`]) finds them
+//! all and a short check after each hit does the rest: ASCII word boundaries (`(?-u:\b)`) around
 //! English words, the words after `\s+` or `[\s-]?`, and "only punctuation up to the end" after
 //! a final 吗 or 呢. The test module keeps the old regular expressions and checks, on generated
 //! texts, that both give the same answers. Two cheap byte tests tell whether the phone and
@@ -17,7 +17,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use super::literals::Literals;
 
 /// A complaint cue (投诉, refund, …).
 pub const COMPLAINT: u16 = 1 << 0;
@@ -341,10 +341,10 @@ fn all_phrases() -> Vec<Phrase> {
     out
 }
 
-/// The compiled phrase table: one automaton over the distinct leading literals, and per literal
+/// The compiled phrase table: one matcher over the distinct leading literals, and per literal
 /// the phrases that start with it.
 struct Table {
-    heads: AhoCorasick,
+    heads: Literals,
     phrases: Vec<Vec<Phrase>>,
     /// Flags a hit on the literal sets with no further check (to skip the checks when they are
     /// already all set).
@@ -353,30 +353,12 @@ struct Table {
 
 impl Table {
     fn new() -> Self {
-        let mut heads: Vec<&'static str> = Vec::new();
-        let mut phrases: Vec<Vec<Phrase>> = Vec::new();
-        for p in all_phrases() {
-            match heads.iter().position(|h| *h == p.head) {
-                Some(i) => phrases[i].push(p),
-                None => {
-                    heads.push(p.head);
-                    phrases.push(vec![p]);
-                }
-            }
-        }
+        let (heads, phrases) = heads();
         let flags_any = phrases
             .iter()
             .map(|ps| ps.iter().fold(0, |f, p| f | p.flags))
             .collect();
-        // A DFA: a few hundred patterns make a small one, and it is the fastest to run.
-        // Overlapping search needs the standard match semantics.
-        let heads = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&heads)
-            .or_else(|_| AhoCorasick::new(&heads))
-            .unwrap_or_else(|_| empty_automaton());
+        let heads = Literals::new(&heads).unwrap_or_else(|_| empty_matcher());
         Self {
             heads,
             phrases,
@@ -385,10 +367,31 @@ impl Table {
     }
 }
 
-/// The literals cannot make an automaton fail to build; were it ever to, one that matches
-/// nothing keeps classification running (with no intent or lead cues).
-fn empty_automaton() -> AhoCorasick {
-    AhoCorasick::new(Vec::<&str>::new()).unwrap_or_else(|_| unreachable!("empty automaton"))
+/// The distinct leading literals, and per literal the phrases that start with it.
+fn heads() -> (Vec<&'static str>, Vec<Vec<Phrase>>) {
+    let mut heads: Vec<&'static str> = Vec::new();
+    let mut phrases: Vec<Vec<Phrase>> = Vec::new();
+    for p in all_phrases() {
+        match heads.iter().position(|h| *h == p.head) {
+            Some(i) => phrases[i].push(p),
+            None => {
+                heads.push(p.head);
+                phrases.push(vec![p]);
+            }
+        }
+    }
+    (heads, phrases)
+}
+
+/// The leading literals of the cue phrases, by index: what [`Scan::feed`] takes hits of.
+pub fn head_literals() -> Vec<&'static str> {
+    heads().0
+}
+
+/// The literals are non-empty, so the matcher cannot fail to build; were it ever to, one that
+/// matches nothing keeps classification running (with no intent or lead cues).
+fn empty_matcher() -> Literals {
+    Literals::new(Vec::<&str>::new()).unwrap_or_else(|_| unreachable!("no literal"))
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(Table::new);
@@ -455,45 +458,103 @@ fn phrase_at(text: &str, start: usize, end: usize, p: &Phrase) -> bool {
     tail_ok(p.tail, &text[end..]) && steps_match(text, end, p.steps, p.word)
 }
 
+/// The literals whose occurrences decide [`MAYBE_EMAIL`] and [`MAYBE_PHONE`] (see
+/// [`Scan::feed_contact`]): `@`, `+`, and `1` followed by `3`–`9`.
+pub const CONTACT_LITERALS: [&str; 9] = ["@", "+", "13", "14", "15", "16", "17", "18", "19"];
+
+/// Whether the character at byte `at` of `text` is numeric.
+fn numeric_at(text: &str, at: usize) -> bool {
+    text.get(at..)
+        .and_then(|r| r.chars().next())
+        .is_some_and(char::is_numeric)
+}
+
 /// Whether the phone regex could match: a `+` before a digit, or `1`, `3`–`9` and a third
 /// digit in a row (every mobile number starts so). `char::is_numeric` is wider than the
 /// regex's `\d`, which only makes the test more permissive.
 fn maybe_phone(text: &str) -> bool {
     let b = text.as_bytes();
-    let numeric_at = |i: usize| {
-        text.get(i..)
-            .and_then(|r| r.chars().next())
-            .is_some_and(char::is_numeric)
-    };
     b.iter().enumerate().any(|(i, &c)| match c {
-        b'+' => numeric_at(i + 1),
-        b'1' => b.get(i + 1).is_some_and(|d| (b'3'..=b'9').contains(d)) && numeric_at(i + 2),
+        b'+' => numeric_at(text, i + 1),
+        b'1' => b.get(i + 1).is_some_and(|d| (b'3'..=b'9').contains(d)) && numeric_at(text, i + 2),
         _ => false,
     })
 }
 
-/// The cue flags of `text`: an OR of the constants above.
-pub fn scan(text: &str) -> u16 {
-    let table = &*TABLE;
-    let mut found = 0u16;
+/// The byte tests of the contact regexes: [`MAYBE_EMAIL`] and [`MAYBE_PHONE`].
+fn contact_flags(text: &str) -> u16 {
+    let mut found = 0;
     if text.as_bytes().contains(&b'@') {
         found |= MAYBE_EMAIL;
     }
     if maybe_phone(text) {
         found |= MAYBE_PHONE;
     }
-    for m in table.heads.find_overlapping_iter(text) {
-        let i = m.pattern().as_usize();
-        if found & table.flags_any[i] == table.flags_any[i] {
-            continue;
+    found
+}
+
+/// Collects cue flags from hits of the leading literals (index as in [`head_literals`]), in any
+/// order: for a pipeline that finds them together with other literals.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan {
+    found: u16,
+}
+
+impl Scan {
+    /// Starts with the byte tests of `text`.
+    pub fn new(text: &str) -> Self {
+        Self {
+            found: contact_flags(text),
         }
-        for p in &table.phrases[i] {
-            if found & p.flags != p.flags && phrase_at(text, m.start(), m.end(), p) {
-                found |= p.flags;
+    }
+
+    /// Starts with no flag: the contact flags then come from [`Scan::feed_contact`], fed every
+    /// occurrence of [`CONTACT_LITERALS`].
+    pub fn without_contacts() -> Self {
+        Self { found: 0 }
+    }
+
+    /// An occurrence of `CONTACT_LITERALS[index]` at byte `start` of `text`.
+    #[inline]
+    pub fn feed_contact(&mut self, text: &str, index: usize, start: usize) {
+        match index {
+            0 => self.found |= MAYBE_EMAIL,
+            1 if numeric_at(text, start + 1) => self.found |= MAYBE_PHONE,
+            2.. if numeric_at(text, start + 2) => self.found |= MAYBE_PHONE,
+            _ => {}
+        }
+    }
+
+    /// A hit of leading literal `head` at `start..end` of `text`.
+    #[inline]
+    pub fn feed(&mut self, text: &str, head: usize, start: usize, end: usize) {
+        let table = &*TABLE;
+        let Some(&any) = table.flags_any.get(head) else {
+            return;
+        };
+        if self.found & any == any {
+            return;
+        }
+        for p in &table.phrases[head] {
+            if self.found & p.flags != p.flags && phrase_at(text, start, end, p) {
+                self.found |= p.flags;
             }
         }
     }
-    found
+
+    /// The cue flags: an OR of the constants above.
+    pub fn flags(&self) -> u16 {
+        self.found
+    }
+}
+
+/// The cue flags of `text`: an OR of the constants above.
+pub fn scan(text: &str) -> u16 {
+    let mut scan = Scan::new(text);
+    TABLE.heads.find(text, |h| {
+        scan.feed(text, h.pattern as usize, h.start as usize, h.end as usize)
+    });
+    scan.flags()
 }
 
 #[cfg(test)]
@@ -682,6 +743,36 @@ mod tests {
         // The generator reaches every cue both ways, so the comparison means something.
         for (k, h) in hits.iter().enumerate() {
             assert!(*h > 100 && *h < 29_900, "flag #{k} matched {h} of 30,000");
+        }
+    }
+
+    #[test]
+    fn contact_literals_give_the_byte_tests() {
+        let lits = crate::classify::literals::Literals::new(CONTACT_LITERALS).expect("literals");
+        for text in [
+            "",
+            "+",
+            "+1",
+            "+x",
+            "+１",
+            "13",
+            "138",
+            "13a",
+            "1１3",
+            "12345",
+            "电话13812345678",
+            "a@b",
+            "@",
+            "2019年",
+            "+½",
+            "１３８",
+            "x1+9",
+        ] {
+            let mut scan = Scan::without_contacts();
+            lits.find(text, |h| {
+                scan.feed_contact(text, h.pattern as usize, h.start as usize)
+            });
+            assert_eq!(scan.flags(), contact_flags(text), "{text:?}");
         }
     }
 

@@ -6,9 +6,10 @@
 //! prior to the logit, during training as well as at inference, so the learned weights are fitted
 //! around them; each cue also emits a hashed feature whose weight the training may learn where the
 //! data has the cue (":)" in the tweets, "呵呵" in the reviews). All patterns are matched in one
-//! Aho-Corasick pass over the raw text. This module must not hold anything learned.
+//! pass over the raw text, leftmost-longest (a longer cue hides the cues inside it), ASCII
+//! letters without case. This module must not hold anything learned.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use crate::classify::literals::{Hit, LeftmostLongest, Literals};
 
 /// A cue's kind, for documentation and the tests; the prior is what matters to the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +194,7 @@ const CUES: &[CueDef] = &[
 /// The compiled cue table.
 #[derive(Debug, Clone)]
 pub struct Cues {
-    matcher: AhoCorasick,
+    matcher: Literals,
 }
 
 /// What the cues found in one text.
@@ -222,38 +223,59 @@ impl CueHits {
     }
 }
 
+/// Collects cue hits: feed it every occurrence of a cue pattern in [`Literals::find`] order
+/// (all occurrences, by start); it keeps what a leftmost-longest search reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CueScan {
+    pick: LeftmostLongest,
+    hits: CueHits,
+}
+
+impl CueScan {
+    /// One occurrence of the cue `index` at `start..end` of `text`.
+    #[inline]
+    pub fn feed(&mut self, text: &str, index: usize, start: u32, end: u32) {
+        let h = Hit {
+            pattern: index as u32,
+            start,
+            end,
+        };
+        if !self.pick.take(&h) {
+            return;
+        }
+        let def = &CUES[index];
+        if !tail_ok(def.tail, &text[end as usize..]) {
+            return;
+        }
+        let bit = 1u128 << index;
+        if self.hits.seen & bit == 0 {
+            self.hits.seen |= bit;
+            self.hits.prior += def.prior;
+            self.hits.sarcasm |= def.kind == CueKind::Sarcasm;
+        }
+    }
+
+    /// What was found.
+    pub fn hits(&self) -> CueHits {
+        self.hits
+    }
+}
+
 impl Cues {
     /// Compiles the table (about 130 patterns; microseconds).
     pub fn new() -> Self {
         // The table has fewer than 128 entries (checked by a test) so hits fit a u128 bitset.
-        // A full DFA: the table is small (tens of KiB) and the scan runs on every text, where a
-        // prefilter cannot help (the patterns start with the commonest bytes of Chinese text).
-        let matcher = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(CUES.iter().map(|c| c.pattern))
-            .unwrap_or_else(|_| unreachable_matcher());
+        let matcher = Literals::new(patterns()).unwrap_or_else(|_| unreachable_matcher());
         Self { matcher }
     }
 
     /// Finds the cues in `text`.
     pub fn scan(&self, text: &str) -> CueHits {
-        let mut hits = CueHits::default();
-        for m in self.matcher.find_iter(text) {
-            let i = m.pattern().as_usize();
-            let def = &CUES[i];
-            if !tail_ok(def.tail, &text[m.end()..]) {
-                continue;
-            }
-            let bit = 1u128 << i;
-            if hits.seen & bit == 0 {
-                hits.seen |= bit;
-                hits.prior += def.prior;
-                hits.sarcasm |= def.kind == CueKind::Sarcasm;
-            }
-        }
-        hits
+        let mut scan = CueScan::default();
+        self.matcher.find(text, |h| {
+            scan.feed(text, h.pattern as usize, h.start, h.end)
+        });
+        scan.hits()
     }
 }
 
@@ -263,10 +285,15 @@ impl Default for Cues {
     }
 }
 
-/// The patterns are literals without any size problem, so building cannot fail; were it ever to,
-/// an automaton that matches nothing keeps the classifier working without cues.
-fn unreachable_matcher() -> AhoCorasick {
-    AhoCorasick::new(Vec::<&str>::new()).unwrap_or_else(|_| unreachable!("empty automaton"))
+/// The cue patterns, by index (for a matcher that finds them with other literals).
+pub fn patterns() -> impl Iterator<Item = &'static str> {
+    CUES.iter().map(|c| c.pattern)
+}
+
+/// The patterns are non-empty literals, so building cannot fail; were it ever to, a matcher
+/// that matches nothing keeps the classifier working without cues.
+fn unreachable_matcher() -> Literals {
+    Literals::new(Vec::<&str>::new()).unwrap_or_else(|_| unreachable!("no literal"))
 }
 
 fn tail_ok(tail: Tail, rest: &str) -> bool {

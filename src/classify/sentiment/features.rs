@@ -143,7 +143,7 @@ fn is_upper(c: char) -> bool {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn classify_char(c: char) -> Class {
     let u = c as u32;
     if c.is_ascii() {
@@ -170,6 +170,29 @@ fn classify_char(c: char) -> Class {
     }
 }
 
+/// The Han characters the extractor looks at twice: the negators, and 吗 and 呢 (a question
+/// when they end a clause).
+const SPECIAL_HAN: [char; 10] = ['不', '没', '无', '非', '别', '未', '莫', '勿', '吗', '呢'];
+
+/// [`SPECIAL_HAN`] as a bitmap over U+4E00..U+9FFF.
+const SPECIAL_HAN_BITS: [u64; 0x5200 / 64] = {
+    let mut bits = [0u64; 0x5200 / 64];
+    let mut i = 0;
+    while i < SPECIAL_HAN.len() {
+        let k = SPECIAL_HAN[i] as usize - 0x4E00;
+        bits[k / 64] |= 1 << (k % 64);
+        i += 1;
+    }
+    bits
+};
+
+/// Whether `c` is in [`SPECIAL_HAN`]: one bit test for a character of U+4E00..U+9FFF.
+#[inline(always)]
+fn is_special_han(c: char) -> bool {
+    let k = (c as usize).wrapping_sub(0x4E00);
+    k < 0x5200 && SPECIAL_HAN_BITS[k / 64] & (1 << (k % 64)) != 0
+}
+
 /// Chinese negators, and the words starting with one that do not negate.
 #[inline]
 fn han_negator(c: char, next: Option<char>) -> bool {
@@ -189,34 +212,102 @@ fn han_negator(c: char, next: Option<char>) -> bool {
 }
 
 /// English negators, compared by hash so a word is never materialised.
-#[derive(Clone)]
-struct Negators {
-    hashes: [u64; NEGATOR_WORDS.len()],
-    /// "but", "however": what follows them counts more than what precedes (as in VADER).
-    contrast: [u64; 2],
-}
-
 const NEGATOR_WORDS: [&str; 28] = [
     "not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "hardly",
     "cannot", "dont", "cant", "wont", "isnt", "didnt", "doesnt", "wasnt", "arent", "werent",
     "couldnt", "shouldnt", "wouldnt", "aint", "havent", "hasnt", "hadnt", "nope",
 ];
+/// "but", "however": what follows them counts more than what precedes (as in VADER).
+const CONTRAST_WORDS: [&str; 2] = ["but", "however"];
 
-impl Negators {
-    fn new() -> Self {
-        let mut hashes = [0; NEGATOR_WORDS.len()];
-        for (h, w) in hashes.iter_mut().zip(NEGATOR_WORDS) {
-            *h = word_hash(w);
+/// What the extractor knows about a word, found with one look-up by its feature hash: its
+/// valence (NaN when it has none), whether it negates, whether it is a contrast word.
+#[derive(Clone, Copy)]
+struct WordInfo {
+    valence: f32,
+    negator: bool,
+    contrast: bool,
+}
+
+impl WordInfo {
+    const NONE: WordInfo = WordInfo {
+        valence: f32::NAN,
+        negator: false,
+        contrast: false,
+    };
+}
+
+/// The lexicon, the negators and the contrast words in one open-addressing table keyed by the
+/// word's feature hash (0 marks an empty slot), behind a bitmap of the hashes' top bits: most
+/// words are in none of them, and the bitmap (8 KiB) answers from the L1 cache.
+#[derive(Clone)]
+struct Words {
+    bloom: Box<[u64]>,
+    keys: Box<[u64]>,
+    info: Box<[WordInfo]>,
+}
+
+const BLOOM_BITS: u32 = 16;
+
+impl Words {
+    fn new(lexicon: &Lexicon) -> Self {
+        let mut entries: Vec<(u64, WordInfo)> = Vec::new();
+        let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let mut upsert = |h: u64, f: &dyn Fn(&mut WordInfo)| {
+            let i = *index.entry(h).or_insert_with(|| {
+                entries.push((h, WordInfo::NONE));
+                entries.len() - 1
+            });
+            f(&mut entries[i].1);
+        };
+        for (k, v) in lexicon.keys.iter().zip(&lexicon.values) {
+            if *k != 0 {
+                let v = *v;
+                upsert(*k, &|i| i.valence = v);
+            }
+        }
+        for w in NEGATOR_WORDS {
+            upsert(word_hash(w), &|i| i.negator = true);
+        }
+        for w in CONTRAST_WORDS {
+            upsert(word_hash(w), &|i| i.contrast = true);
+        }
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut keys = vec![0u64; size];
+        let mut info = vec![WordInfo::NONE; size];
+        let mut bloom = vec![0u64; 1 << (BLOOM_BITS - 6)];
+        for (k, v) in entries {
+            let b = (k >> (64 - BLOOM_BITS)) as usize;
+            bloom[b / 64] |= 1 << (b % 64);
+            let mut i = (k as usize) & (size - 1);
+            while keys[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            keys[i] = k;
+            info[i] = v;
         }
         Self {
-            hashes,
-            contrast: [word_hash("but"), word_hash("however")],
+            bloom: bloom.into_boxed_slice(),
+            keys: keys.into_boxed_slice(),
+            info: info.into_boxed_slice(),
         }
     }
 
     #[inline]
-    fn contains(&self, word_hash: u64) -> bool {
-        self.hashes.contains(&word_hash)
+    fn get(&self, h: u64) -> WordInfo {
+        let b = (h >> (64 - BLOOM_BITS)) as usize;
+        if self.bloom[b / 64] & (1 << (b % 64)) == 0 {
+            return WordInfo::NONE;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            match self.keys[i] {
+                0 => return WordInfo::NONE,
+                k if k == h => return self.info[i],
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 }
 
@@ -293,8 +384,7 @@ fn word_hash(word: &str) -> u64 {
 /// Turns text into features. Cheap to build; holds the negator hashes and the word lexicon.
 #[derive(Clone)]
 pub struct Extractor {
-    negators: Negators,
-    lexicon: Lexicon,
+    words: Words,
 }
 
 impl Default for Extractor {
@@ -337,7 +427,7 @@ struct State<'s, S: Sink> {
 }
 
 impl<S: Sink> State<'_, S> {
-    #[inline]
+    #[inline(always)]
     fn emit(&mut self, hash: u64, negated: bool) {
         self.count += 1;
         if negated {
@@ -351,7 +441,7 @@ impl<S: Sink> State<'_, S> {
 
     /// Advances the negation scope by one token; returns how many consecutive tokens ending
     /// with this one are in scope.
-    #[inline]
+    #[inline(always)]
     fn step_scope(&mut self) -> u32 {
         if self.scope_left > 0 {
             self.scope_left -= 1;
@@ -368,8 +458,10 @@ impl<S: Sink> State<'_, S> {
         self.prev_word = None;
     }
 
-    #[inline]
-    fn han(&mut self, c: char, next: Option<char>) {
+    /// One Han character; `next` gives the character after it (normalised), which only a
+    /// negator or a final 吗/呢 needs.
+    #[inline(always)]
+    fn han(&mut self, c: char, next: impl Fn() -> Option<char>) {
         let code = c as u64;
         let scoped = self.step_scope();
         self.emit(mix(NS_HAN1, code), scoped >= 1);
@@ -382,23 +474,31 @@ impl<S: Sink> State<'_, S> {
         }
         self.han_prev = [self.han_prev[1], code];
         self.han_run += 1;
-        if han_negator(c, next) {
+        if is_special_han(c) {
+            self.special_han(c, next);
+        }
+    }
+
+    /// A negator or a final 吗/呢.
+    #[inline(never)]
+    fn special_han(&mut self, c: char, next: impl Fn() -> Option<char>) {
+        if han_negator(c, next()) {
             self.scope_left = HAN_SCOPE;
             self.in_scope = 0;
         }
-        if matches!(c, '吗' | '呢') && !next.is_some_and(|n| classify_char(n) == Class::Han) {
+        if matches!(c, '吗' | '呢') && !next().is_some_and(|n| classify_char(n) == Class::Han) {
             self.question = true;
         }
     }
 
-    #[inline]
-    fn word_char(&mut self, c: char, upper: bool) {
+    #[inline(always)]
+    fn word_char(&mut self, c: char, upper: bool, alphabetic: bool) {
         if self.word_len == 0 {
             self.word = NS_WORD;
             self.word_caps = true;
             self.word_letters = 0;
         }
-        if c.is_alphabetic() {
+        if alphabetic {
             self.word_letters += 1;
             self.word_caps &= upper;
         }
@@ -407,27 +507,33 @@ impl<S: Sink> State<'_, S> {
         self.word_tail = [self.word_tail[1], self.word_tail[2], c];
     }
 
-    fn end_word(&mut self, negators: &Negators, lexicon: &Lexicon) {
+    #[inline(always)]
+    fn end_word(&mut self, words: &Words) {
         if self.word_len == 0 {
             return;
         }
+        self.finish_word(words);
+    }
+
+    fn finish_word(&mut self, words: &Words) {
         let h = self.word;
         let scoped = self.step_scope() >= 1;
         self.emit(h, scoped);
-        if let Some(v) = lexicon.get(h) {
+        let info = words.get(h);
+        if !info.valence.is_nan() {
             let caps = if self.word_caps && self.word_letters >= 2 {
                 CAPS_EMPHASIS
             } else {
                 1.0
             };
-            let v = v / 4.0 * caps * self.contrast;
+            let v = info.valence / 4.0 * caps * self.contrast;
             if scoped {
                 self.lexicon_negated += v;
             } else {
                 self.lexicon += v;
             }
         }
-        if negators.contrast.contains(&h) {
+        if info.contrast {
             self.lexicon *= 0.5;
             self.lexicon_negated *= 0.5;
             self.contrast = 1.5;
@@ -436,13 +542,96 @@ impl<S: Sink> State<'_, S> {
             self.emit(mix(mix(NS_WORD2, prev), h), scoped && prev_scoped);
         }
         self.prev_word = Some((h, scoped));
-        if negators.contains(h) || self.word_tail == ['n', '\'', 't'] {
+        if info.negator || self.word_tail == ['n', '\'', 't'] {
             self.scope_left = WORD_SCOPE;
             self.in_scope = 0;
         }
         self.word_len = 0;
         self.word_tail = ['\0'; 3];
     }
+
+    /// One character of any class but `Skip`, normalised (`c`), with whether the original was
+    /// a capital; `next` gives the next character, normalised.
+    #[inline(always)]
+    fn step(
+        &mut self,
+        words: &Words,
+        c: char,
+        class: Class,
+        upper: bool,
+        next: impl Fn() -> Option<char>,
+    ) {
+        if class != Class::Word {
+            self.end_word(words);
+        }
+        if class != Class::Han {
+            self.han_run = 0;
+        }
+        if c != '.' {
+            self.dots = 0;
+        }
+        match class {
+            Class::Han => self.han(c, next),
+            Class::Word => self.word_char(c, upper, c.is_alphabetic()),
+            Class::Emoji => self.emit(mix(NS_EMOJI, c as u64), false),
+            Class::Skip | Class::Space => {}
+            Class::Clause => {
+                match c {
+                    '!' | '~' | '…' => self.emit(mix(NS_PUNCT, c as u64), false),
+                    '?' => {
+                        self.question = true;
+                        self.emit(mix(NS_PUNCT, '?' as u64), false);
+                    }
+                    '.' => {
+                        self.dots += 1;
+                        if self.dots == 2 {
+                            self.emit(mix(NS_PUNCT, '…' as u64), false);
+                        }
+                    }
+                    _ => {}
+                }
+                self.end_clause();
+            }
+        }
+    }
+}
+
+/// The class of each ASCII character.
+const ASCII_CLASS: [Class; 128] = {
+    let mut t = [Class::Space; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() || c == b'\'' {
+            Class::Word
+        } else if matches!(
+            c,
+            b'.' | b','
+                | b'!'
+                | b'?'
+                | b';'
+                | b':'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'\n'
+                | b'\r'
+                | b'~'
+        ) {
+            Class::Clause
+        } else {
+            Class::Space
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The character starting at byte `at` of `text`, normalised.
+#[inline]
+fn next_at(text: &str, at: usize) -> Option<char> {
+    text.get(at..).and_then(|r| r.chars().next()).map(normalise)
 }
 
 impl Extractor {
@@ -455,12 +644,16 @@ impl Extractor {
     /// (another inside a negation scope) with the word's valence / 4 as its value.
     pub fn with_lexicon(lexicon: Lexicon) -> Self {
         Self {
-            negators: Negators::new(),
-            lexicon,
+            words: Words::new(&lexicon),
         }
     }
 
     /// Emits the features of `text` into `sink`.
+    ///
+    /// One pass over the bytes: ASCII characters are classified by a table, the common Han
+    /// characters (U+4E00..U+9FFF) by one range test, the rest by [`normalise`] and
+    /// [`classify_char`]. The character after a Han character is decoded only when a negator or
+    /// a final 吗/呢 needs it.
     pub fn extract<S: Sink>(&self, text: &str, sink: &mut S) -> Summary {
         let mut st = State {
             sink,
@@ -481,50 +674,43 @@ impl Extractor {
             word_letters: 0,
             contrast: 1.0,
         };
-        let mut chars = text.chars().map(|c| (normalise(c), is_upper(c))).peekable();
-        while let Some((c, upper)) = chars.next() {
-            let class = classify_char(c);
+        let words = &self.words;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                i += 1;
+                let class = ASCII_CLASS[b as usize];
+                if class == Class::Word {
+                    // The commonest case, inlined: a letter or digit inside a word.
+                    if st.han_run != 0 {
+                        st.han_run = 0;
+                    }
+                    st.dots = 0;
+                    let c = b.to_ascii_lowercase();
+                    st.word_char(c as char, b.is_ascii_uppercase(), c.is_ascii_alphabetic());
+                } else {
+                    st.step(words, b as char, class, false, || None);
+                }
+                continue;
+            }
+            let c = text[i..].chars().next().unwrap_or('\0');
+            i += c.len_utf8();
+            if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+                st.end_word(words);
+                st.dots = 0;
+                st.han(c, || next_at(text, i));
+                continue;
+            }
+            let n = normalise(c);
+            let class = classify_char(n);
             if class == Class::Skip {
                 continue;
             }
-            if class != Class::Word {
-                st.end_word(&self.negators, &self.lexicon);
-            }
-            if class != Class::Han {
-                st.han_run = 0;
-            }
-            if c != '.' {
-                st.dots = 0;
-            }
-            match class {
-                Class::Han => {
-                    let next = chars.peek().map(|&(n, _)| n);
-                    st.han(c, next);
-                }
-                Class::Word => st.word_char(c, upper),
-                Class::Emoji => st.emit(mix(NS_EMOJI, c as u64), false),
-                Class::Skip => {}
-                Class::Space => {}
-                Class::Clause => {
-                    match c {
-                        '!' | '~' | '…' => st.emit(mix(NS_PUNCT, c as u64), false),
-                        '?' => {
-                            st.question = true;
-                            st.emit(mix(NS_PUNCT, '?' as u64), false);
-                        }
-                        '.' => {
-                            st.dots += 1;
-                            if st.dots == 2 {
-                                st.emit(mix(NS_PUNCT, '…' as u64), false);
-                            }
-                        }
-                        _ => {}
-                    }
-                    st.end_clause();
-                }
-            }
+            st.step(words, n, class, is_upper(c), || next_at(text, i));
         }
-        st.end_word(&self.negators, &self.lexicon);
+        st.end_word(words);
         Summary {
             count: st.count,
             question: st.question,

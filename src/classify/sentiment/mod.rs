@@ -23,7 +23,7 @@ pub mod vader;
 
 use serde::{Deserialize, Serialize};
 
-use cues::Cues;
+use cues::{CueHits, Cues};
 use features::{bucket, cue_hash, vader_bin_hash, Extractor, Sink, LEXICON_HASHES, VADER_HASH};
 pub use model::{Model, ModelError};
 use vader::Vader;
@@ -105,49 +105,34 @@ pub struct Sentiment {
     vader: Vader,
 }
 
-/// Sums the weights of the features of one text. Bucket indices are queued and summed a block
-/// at a time: a tight loop of independent loads lets the processor overlap the cache misses
-/// into the 2 MiB table, which loads interleaved with the extraction's work do not (measured:
-/// see benches/sentiment.rs). The sign of a feature (1 or [`features::FLIP`]) rides in
-/// the top bit of its index.
+/// Sums the weights of the features of one text as they come: the loads of the weight table
+/// are independent of each other, so the processor overlaps their cache misses with the
+/// extraction's work. Features inside a negation scope (value [`features::FLIP`]) are summed
+/// apart and subtracted at the end, so a feature costs a bucket, a load and an add.
 struct Dot<'a> {
     weights: &'a [i16],
     bits: u32,
-    queue: [u32; DOT_BLOCK],
-    len: usize,
-    acc: i64,
+    plus: i64,
+    minus: i64,
 }
 
-const DOT_BLOCK: usize = 256;
-const NEGATIVE: u32 = 1 << 31;
 const _: () = assert!(features::FLIP == -1.0);
 
 impl Dot<'_> {
-    fn flush(&mut self) {
-        let mut sum = 0i64;
-        for &q in &self.queue[..self.len] {
-            // `bucket` < 2^bits = weights.len(), checked when the model was loaded.
-            let w = i64::from(self.weights[(q & !NEGATIVE) as usize]);
-            sum += if q & NEGATIVE != 0 { -w } else { w };
-        }
-        self.acc += sum;
-        self.len = 0;
-    }
-
-    fn total(mut self) -> i64 {
-        self.flush();
-        self.acc
+    fn total(self) -> i64 {
+        self.plus - self.minus
     }
 }
 
 impl Sink for Dot<'_> {
-    #[inline]
+    #[inline(always)]
     fn feature(&mut self, hash: u64, value: f32) {
-        let sign = if value < 0.0 { NEGATIVE } else { 0 };
-        self.queue[self.len] = bucket(hash, self.bits) as u32 | sign;
-        self.len += 1;
-        if self.len == DOT_BLOCK {
-            self.flush();
+        // `bucket` < 2^bits = weights.len(), checked when the model was loaded.
+        let w = i64::from(self.weights[bucket(hash, self.bits)]);
+        if value < 0.0 {
+            self.minus += w;
+        } else {
+            self.plus += w;
         }
     }
 }
@@ -195,7 +180,13 @@ impl Sentiment {
 
     /// Classifies one text.
     pub fn classify(&self, text: &str) -> Scored {
-        let logit = self.logit(text);
+        self.classify_with_cues(text, self.cues.scan(text))
+    }
+
+    /// Classifies one text whose cues were found already (by a pipeline that finds the cue
+    /// patterns together with other literals: see [`cues::CueScan`]).
+    pub fn classify_with_cues(&self, text: &str, hits: CueHits) -> Scored {
+        let logit = self.logit_with_cues(text, hits);
         if logit.features == 0 && logit.prior == 0.0 && logit.learned == 0.0 {
             return Scored {
                 label: Label::Neutral,
@@ -222,13 +213,16 @@ impl Sentiment {
 
     /// The parts of the logit of `text`.
     pub fn logit(&self, text: &str) -> Logit {
-        let hits = self.cues.scan(text);
+        self.logit_with_cues(text, self.cues.scan(text))
+    }
+
+    /// The parts of the logit of `text`, whose cues were found already.
+    pub fn logit_with_cues(&self, text: &str, hits: CueHits) -> Logit {
         let mut dot = Dot {
             weights: &self.model.weights,
             bits: self.model.bits,
-            queue: [0; DOT_BLOCK],
-            len: 0,
-            acc: 0,
+            plus: 0,
+            minus: 0,
         };
         let summary = self.extractor.extract(text, &mut dot);
         let mut count = summary.count;

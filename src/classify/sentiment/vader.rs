@@ -14,11 +14,9 @@
 //! (`cues.rs`), which gives them fixed priors.
 //!
 //! Pure and allocation-free per text (tokens are kept in a fixed array of at most
-//! [`MAX_TOKENS`]; the rest of a longer text is not scored). Must not know about the learned
-//! model.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! [`MAX_TOKENS`]; the rest of a longer text is not scored). Every word table (lexicon,
+//! boosters, negations) is one open-addressing table, so a token costs one look-up, done once.
+//! Must not know about the learned model.
 
 const B_INCR: f64 = 0.293;
 const B_DECR: f64 = -0.293;
@@ -258,26 +256,89 @@ const K_AT: u64 = key("at");
 const K_VERY: u64 = key("very");
 const K_BUT: u64 = key("but");
 
-/// The table's keys are already hashes: pass them through.
-#[derive(Default)]
-struct KeyHasher(u64);
+/// What the word tables say about one key.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The lexicon valence, NaN when the key is not in the lexicon (no entry of the lexicon is
+    /// NaN: such a line is skipped).
+    valence: f64,
+    /// The booster or dampener increment, 0 when the key is not one (none is 0).
+    booster: f64,
+    /// In VADER's negation list.
+    negate: bool,
+    /// The first word of one of VADER's idioms or booster phrases ("the bomb", "kind of").
+    idiom: bool,
+}
 
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
+impl Entry {
+    const NONE: Entry = Entry {
+        valence: f64::NAN,
+        booster: 0.0,
+        negate: false,
+        idiom: false,
+    };
+}
+
+/// Open addressing by key ([`NO_KEY`] marks an empty slot and is never stored), behind a
+/// bitmap of the keys' top bits: most tokens are in no table, and the bitmap (8 KiB) answers
+/// them from the L1 cache where the keys (128 KiB) would not.
+#[derive(Clone)]
+struct Table {
+    bloom: Box<[u64]>,
+    keys: Box<[u64]>,
+    entries: Box<[Entry]>,
+}
+
+const BLOOM_BITS: u32 = 16;
+
+#[inline(always)]
+fn bloom_bit(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
+}
+
+impl Table {
+    fn new(items: &[(u64, Entry)]) -> Self {
+        let size = (items.len() * 2).next_power_of_two().max(16);
+        let mut keys = vec![NO_KEY; size];
+        let mut entries = vec![Entry::NONE; size];
+        let mut bloom = vec![0u64; 1 << (BLOOM_BITS - 6)];
+        for &(k, e) in items {
+            let b = bloom_bit(k);
+            bloom[b / 64] |= 1 << (b % 64);
+            let mut i = (k as usize) & (size - 1);
+            while keys[i] != NO_KEY {
+                i = (i + 1) & (size - 1);
+            }
+            keys[i] = k;
+            entries[i] = e;
+        }
+        Self {
+            bloom: bloom.into_boxed_slice(),
+            keys: keys.into_boxed_slice(),
+            entries: entries.into_boxed_slice(),
+        }
     }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fnv_bytes(self.0 ^ FNV0, bytes);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+
+    #[inline]
+    fn get(&self, key: u64) -> Entry {
+        let b = bloom_bit(key);
+        if key == NO_KEY || self.bloom[b / 64] & (1 << (b % 64)) == 0 {
+            return Entry::NONE;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (key as usize) & mask;
+        loop {
+            match self.keys[i] {
+                NO_KEY => return Entry::NONE,
+                k if k == key => return self.entries[i],
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 }
 
-type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
-
 /// One token of the text.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Token {
     /// [`lower_key`] of the text.
     low: u64,
@@ -285,22 +346,49 @@ struct Token {
     upper: bool,
     /// The text holds "n't" (any case), which VADER counts as a negation.
     nt: bool,
+    /// What the tables say about `low`.
+    entry: Entry,
+    /// The text is ASCII (else `upper` is found later, only when needed).
+    ascii: bool,
+}
+
+impl Token {
+    const EMPTY: Token = Token {
+        low: NO_KEY,
+        upper: false,
+        nt: false,
+        entry: Entry::NONE,
+        ascii: true,
+    };
+
+    #[inline]
+    fn in_lexicon(&self) -> bool {
+        !self.entry.valence.is_nan()
+    }
+
+    #[inline]
+    fn is_booster(&self) -> bool {
+        self.entry.booster != 0.0
+    }
 }
 
 /// The compiled rule tables.
 #[derive(Clone)]
 pub struct Vader {
-    /// Valence by the key of the entry as written (VADER looks up the lowercased token, so an
-    /// entry with a capital, such as ":D", never matches: kept so).
-    lexicon: KeyMap<f64>,
-    boosters: KeyMap<f64>,
-    negate: KeyMap<()>,
+    /// Lexicon valence by the key of the entry as written (VADER looks up the lowercased
+    /// token, so an entry with a capital, such as ":D", never matches: kept so), boosters and
+    /// negations.
+    table: Table,
+    lexicon_len: usize,
+    /// SPECIAL_CASES and BOOSTER_PHRASES as keys.
+    special: Vec<(Vec<u64>, f64)>,
+    booster_phrases: Vec<(Vec<u64>, f64)>,
 }
 
 impl std::fmt::Debug for Vader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vader")
-            .field("lexicon", &self.lexicon.len())
+            .field("lexicon", &self.lexicon_len)
             .finish_non_exhaustive()
     }
 }
@@ -346,39 +434,102 @@ fn normalize(score: f64) -> f64 {
 impl Vader {
     /// Builds the tables from `word<TAB>valence` lines (`#` starts a comment line).
     pub fn new(lexicon_tsv: &str) -> Self {
-        let mut lexicon = KeyMap::default();
+        let mut items: Vec<(u64, Entry)> = Vec::new();
+        let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let mut upsert = |k: u64, f: &dyn Fn(&mut Entry)| {
+            if k == NO_KEY {
+                return;
+            }
+            let i = *index.entry(k).or_insert_with(|| {
+                items.push((k, Entry::NONE));
+                items.len() - 1
+            });
+            f(&mut items[i].1);
+        };
+        let mut lexicon = std::collections::HashMap::new();
         for line in lexicon_tsv.lines().filter(|l| !l.starts_with('#')) {
             let mut cols = line.split('\t');
             if let (Some(w), Some(v)) = (cols.next(), cols.next()) {
                 if let Ok(v) = v.trim().parse::<f64>() {
-                    lexicon.insert(key(w), v);
+                    if !v.is_nan() {
+                        // A later line for the same word wins, as in a dict.
+                        lexicon.insert(key(w), v);
+                    }
                 }
             }
         }
+        let lexicon_len = lexicon.len();
+        let mut lexicon: Vec<(u64, f64)> = lexicon.into_iter().collect();
+        lexicon.sort_by_key(|(k, _)| *k);
+        for (k, v) in lexicon {
+            upsert(k, &|e| e.valence = v);
+        }
+        for &(w, v) in BOOSTERS {
+            upsert(key(w), &|e| e.booster = v);
+        }
+        for &w in NEGATE {
+            upsert(key(w), &|e| e.negate = true);
+        }
+        for (phrase, _) in SPECIAL_CASES.iter().chain(BOOSTER_PHRASES) {
+            upsert(key(phrase[0]), &|e| e.idiom = true);
+        }
+        let keys = |ws: &[&str]| ws.iter().map(|w| key(w)).collect::<Vec<u64>>();
         Self {
-            lexicon,
-            boosters: BOOSTERS.iter().map(|&(w, v)| (key(w), v)).collect(),
-            negate: NEGATE.iter().map(|&w| (key(w), ())).collect(),
+            table: Table::new(&items),
+            lexicon_len,
+            special: SPECIAL_CASES.iter().map(|(p, v)| (keys(p), *v)).collect(),
+            booster_phrases: BOOSTER_PHRASES.iter().map(|(p, v)| (keys(p), *v)).collect(),
         }
     }
 
-    fn in_lexicon(&self, t: &Token) -> bool {
-        self.in_lexicon_key(t.low)
-    }
-
-    fn in_lexicon_key(&self, low: u64) -> bool {
-        low != NO_KEY && self.lexicon.contains_key(&low)
+    /// One token (punctuation stripped): its key and entry, whether it holds "n't", and for an
+    /// ASCII token whether it is upper case, all in one walk over its bytes.
+    #[inline]
+    fn token(&self, t: &str) -> Token {
+        let nt = |t: &str| {
+            t.as_bytes()
+                .windows(3)
+                .any(|w| w.eq_ignore_ascii_case(b"n't"))
+        };
+        if !t.is_ascii() {
+            let low = lower_key(t);
+            return Token {
+                low,
+                upper: false,
+                nt: nt(t),
+                entry: self.table.get(low),
+                ascii: false,
+            };
+        }
+        let (mut h, mut lower, mut upper, mut last3) = (FNV0, false, false, 0u32);
+        let mut has_nt = false;
+        for &b in t.as_bytes() {
+            let l = b.to_ascii_lowercase();
+            h = (h ^ u64::from(l)).wrapping_mul(0x0100_0000_01b3);
+            lower |= b.is_ascii_lowercase();
+            upper |= b.is_ascii_uppercase();
+            last3 = ((last3 << 8) | u32::from(l)) & 0x00FF_FFFF;
+            has_nt |= last3 == u32::from_be_bytes([0, b'n', b'\'', b't']);
+        }
+        Token {
+            low: h,
+            upper: upper && !lower,
+            nt: has_nt,
+            entry: self.table.get(h),
+            ascii: true,
+        }
     }
 
     /// VADER's `negated([word])` for one word.
     fn negated(&self, t: &Token) -> bool {
-        t.nt || self.negate.contains_key(&t.low)
+        t.nt || t.entry.negate
     }
 
     fn scalar_inc_dec(&self, t: &Token, valence: f64, cap_diff: bool) -> f64 {
-        let Some(&b) = self.boosters.get(&t.low) else {
+        if !t.is_booster() {
             return 0.0;
-        };
+        }
+        let b = t.entry.booster;
         let mut scalar = if valence < 0.0 { -b } else { b };
         if t.upper && cap_diff {
             scalar += if valence > 0.0 { C_INCR } else { -C_INCR };
@@ -395,27 +546,38 @@ impl Vader {
     /// The compound score, or `None` when no token of the text is in the lexicon (VADER then
     /// says 0, which for a Chinese text means nothing at all).
     pub fn score(&self, text: &str) -> Option<f32> {
-        // Most texts of a Chinese brand's mentions have no lexicon word at all: find out before
-        // filling the token table.
-        let words = || text.split_whitespace().take(MAX_TOKENS).map(strip_punct);
-        if !words().any(|t| self.in_lexicon_key(lower_key(t))) {
+        // Every lexicon key is ASCII, and the Kelvin sign is the one other character that
+        // lowercases to ASCII: a text with neither a printable ASCII character nor that sign has
+        // no token in the lexicon (most Chinese mentions).
+        if !text.bytes().any(|b| b.is_ascii_graphic()) && !text.contains('\u{212A}') {
             return None;
         }
-        let mut tokens = [Token::default(); MAX_TOKENS];
+        // One pass over the tokens finds their keys and table entries, and the case and "n't"
+        // of the ASCII ones (most of the rest of a Chinese brand's mentions have no lexicon word:
+        // the case of a non-ASCII token, which takes a walk through its characters, is found
+        // only when some token is in the lexicon).
+        let mut tokens = [Token::EMPTY; MAX_TOKENS];
+        let mut spans = [(0u32, 0u32); MAX_TOKENS];
         let mut n = 0;
-        let mut caps = 0;
-        for t in words() {
-            let upper = is_upper(t);
-            caps += usize::from(upper);
-            tokens[n] = Token {
-                low: lower_key(t),
-                upper,
-                nt: t
-                    .as_bytes()
-                    .windows(3)
-                    .any(|w| w.eq_ignore_ascii_case(b"n't")),
-            };
+        let mut any = false;
+        let base = text.as_ptr() as usize;
+        for t in words(text).take(MAX_TOKENS) {
+            let tok = self.token(t);
+            any |= tok.in_lexicon();
+            tokens[n] = tok;
+            spans[n] = ((t.as_ptr() as usize - base) as u32, t.len() as u32);
             n += 1;
+        }
+        if !any {
+            return None;
+        }
+        let mut caps = 0;
+        for (tok, &(start, len)) in tokens[..n].iter_mut().zip(&spans) {
+            if !tok.ascii {
+                let t = &text[start as usize..(start + len) as usize];
+                tok.upper = is_upper(t);
+            }
+            caps += usize::from(tok.upper);
         }
         let tokens = &tokens[..n];
         let cap_diff = caps > 0 && caps < n;
@@ -446,17 +608,16 @@ impl Vader {
     fn valence(&self, tokens: &[Token], i: usize, cap_diff: bool) -> f64 {
         let n = tokens.len();
         let item = &tokens[i];
-        if self.boosters.contains_key(&item.low)
-            || (i + 1 < n && item.low == K_KIND && tokens[i + 1].low == K_OF)
-        {
+        if item.is_booster() || (i + 1 < n && item.low == K_KIND && tokens[i + 1].low == K_OF) {
             return 0.0;
         }
-        let Some(&base) = self.lexicon.get(&item.low) else {
+        if !item.in_lexicon() {
             return 0.0;
-        };
+        }
+        let base = item.entry.valence;
         let low = |j: usize| tokens[j].low;
         let mut valence = base;
-        if item.low == K_NO && i + 1 < n && self.in_lexicon(&tokens[i + 1]) {
+        if item.low == K_NO && i + 1 < n && tokens[i + 1].in_lexicon() {
             valence = 0.0;
         }
         if (i > 0 && low(i - 1) == K_NO)
@@ -469,7 +630,7 @@ impl Vader {
             valence += if valence > 0.0 { C_INCR } else { -C_INCR };
         }
         for start in 0..3 {
-            if i > start && !self.in_lexicon(&tokens[i - (start + 1)]) {
+            if i > start && !tokens[i - (start + 1)].in_lexicon() {
                 let mut s = self.scalar_inc_dec(&tokens[i - (start + 1)], valence, cap_diff);
                 if start == 1 && s != 0.0 {
                     s *= 0.95;
@@ -480,7 +641,7 @@ impl Vader {
                 valence += s;
                 valence = self.negation_check(valence, tokens, start, i);
                 if start == 2 {
-                    valence = special_idioms(valence, tokens, i);
+                    valence = self.special_idioms(valence, tokens, i);
                 }
             }
         }
@@ -523,7 +684,7 @@ impl Vader {
 
     fn least_check(&self, valence: f64, tokens: &[Token], i: usize) -> f64 {
         let prev_is_least =
-            |i: usize| i > 0 && !self.in_lexicon(&tokens[i - 1]) && tokens[i - 1].low == K_LEAST;
+            |i: usize| i > 0 && !tokens[i - 1].in_lexicon() && tokens[i - 1].low == K_LEAST;
         if i > 1 && prev_is_least(i) {
             if tokens[i - 2].low != K_AT && tokens[i - 2].low != K_VERY {
                 return valence * N_SCALAR;
@@ -537,50 +698,147 @@ impl Vader {
     }
 }
 
-/// Whether the tokens `tokens[at..]` start with the words of `phrase` (lowercased).
-fn seq_is(tokens: &[Token], at: &[usize], phrase: &[&str]) -> bool {
-    at.len() == phrase.len() && at.iter().zip(phrase).all(|(&j, w)| tokens[j].low == key(w))
+/// The whitespace-separated tokens of `text`, with VADER's punctuation stripping.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    Tokens { text, at: 0 }.map(strip_punct)
 }
 
-/// VADER's `_special_idioms_check` (called with `i >= 3`).
-fn special_idioms(mut valence: f64, tokens: &[Token], i: usize) -> f64 {
-    let n = tokens.len();
-    let onezero = [i - 1, i];
-    let twoonezero = [i - 2, i - 1, i];
-    let twoone = [i - 2, i - 1];
-    let threetwoone = [i - 3, i - 2, i - 1];
-    let threetwo = [i - 3, i - 2];
-    let sequences: [&[usize]; 5] = [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo];
-    'found: for seq in sequences {
-        for (phrase, v) in SPECIAL_CASES {
-            if seq_is(tokens, seq, phrase) {
-                valence = *v;
-                break 'found;
+/// `str::split_whitespace`, faster on Chinese text: only four lead bytes can start a
+/// non-ASCII whitespace character (U+0085, U+00A0; U+1680; U+2000..U+205F; U+3000).
+struct Tokens<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+/// Per byte: the length of the character it starts (1 for ASCII and for continuation bytes,
+/// which a character boundary never holds), [`SPACE`] for ASCII whitespace, [`MAYBE_SPACE`] for
+/// the lead bytes of the non-ASCII whitespace characters.
+const BYTE_INFO: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut b = 0xC0;
+    while b < 0x100 {
+        t[b] = if b < 0xE0 {
+            2
+        } else if b < 0xF0 {
+            3
+        } else {
+            4
+        };
+        b += 1;
+    }
+    t[0xC2] |= MAYBE_SPACE;
+    t[0xE1] |= MAYBE_SPACE;
+    t[0xE2] |= MAYBE_SPACE;
+    t[0xE3] |= MAYBE_SPACE;
+    let spaces = [b'\t', b'\n', 0x0B, 0x0C, b'\r', b' '];
+    let mut i = 0;
+    while i < spaces.len() {
+        t[spaces[i] as usize] |= SPACE;
+        i += 1;
+    }
+    t
+};
+const SPACE: u8 = 0x10;
+const MAYBE_SPACE: u8 = 0x20;
+
+impl<'t> Tokens<'t> {
+    /// Whether the character at byte `i` is whitespace, and its length.
+    #[inline(always)]
+    fn space_at(&self, i: usize) -> (bool, usize) {
+        let info = BYTE_INFO[self.text.as_bytes()[i] as usize];
+        let len = usize::from(info & 0x0F);
+        if info & MAYBE_SPACE == 0 {
+            return (info & SPACE != 0, len);
+        }
+        let space = self.text[i..]
+            .chars()
+            .next()
+            .is_some_and(char::is_whitespace);
+        (space, len)
+    }
+}
+
+impl<'t> Iterator for Tokens<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let n = self.text.len();
+        let mut i = self.at;
+        while i < n {
+            let (space, len) = self.space_at(i);
+            if !space {
+                break;
+            }
+            i += len;
+        }
+        if i >= n {
+            self.at = n;
+            return None;
+        }
+        let start = i;
+        while i < n {
+            let (space, len) = self.space_at(i);
+            if space {
+                break;
+            }
+            i += len;
+        }
+        self.at = i;
+        Some(&self.text[start..i])
+    }
+}
+
+/// Whether the tokens at `at` are the words of `phrase` (as keys).
+fn seq_is(tokens: &[Token], at: &[usize], phrase: &[u64]) -> bool {
+    at.len() == phrase.len() && at.iter().zip(phrase).all(|(&j, w)| tokens[j].low == *w)
+}
+
+impl Vader {
+    /// VADER's `_special_idioms_check` (called with `i >= 3`).
+    fn special_idioms(&self, mut valence: f64, tokens: &[Token], i: usize) -> f64 {
+        // Every sequence compared starts at one of tokens i-3..=i: without the first word of an
+        // idiom there, nothing can match.
+        if !tokens[i - 3..=i].iter().any(|t| t.entry.idiom) {
+            return valence;
+        }
+        let n = tokens.len();
+        let onezero = [i - 1, i];
+        let twoonezero = [i - 2, i - 1, i];
+        let twoone = [i - 2, i - 1];
+        let threetwoone = [i - 3, i - 2, i - 1];
+        let threetwo = [i - 3, i - 2];
+        let sequences: [&[usize]; 5] = [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo];
+        'found: for seq in sequences {
+            for (phrase, v) in &self.special {
+                if seq_is(tokens, seq, phrase) {
+                    valence = *v;
+                    break 'found;
+                }
             }
         }
-    }
-    if n - 1 > i {
-        for (phrase, v) in SPECIAL_CASES {
-            if seq_is(tokens, &[i, i + 1], phrase) {
-                valence = *v;
+        if n - 1 > i {
+            for (phrase, v) in &self.special {
+                if seq_is(tokens, &[i, i + 1], phrase) {
+                    valence = *v;
+                }
             }
         }
-    }
-    if n - 1 > i + 1 {
-        for (phrase, v) in SPECIAL_CASES {
-            if seq_is(tokens, &[i, i + 1, i + 2], phrase) {
-                valence = *v;
+        if n - 1 > i + 1 {
+            for (phrase, v) in &self.special {
+                if seq_is(tokens, &[i, i + 1, i + 2], phrase) {
+                    valence = *v;
+                }
             }
         }
-    }
-    for seq in [&threetwoone[..], &threetwo[..], &twoone[..]] {
-        for (phrase, v) in BOOSTER_PHRASES {
-            if seq_is(tokens, seq, phrase) {
-                valence += v;
+        for seq in [&threetwoone[..], &threetwo[..], &twoone[..]] {
+            for (phrase, v) in &self.booster_phrases {
+                if seq_is(tokens, seq, phrase) {
+                    valence += v;
+                }
             }
         }
+        valence
     }
-    valence
 }
 
 /// VADER's `_but_check`, quirk included: each value is located by the first index holding an
@@ -630,6 +888,23 @@ mod tests {
     }
 
     #[test]
+    fn tokens_split_as_split_whitespace() {
+        for text in [
+            "",
+            "  ",
+            "a b  c",
+            "\u{3000}好\u{3000}车 \u{00A0}x\u{0085}y\u{1680}z\u{2003}w\u{2028}\u{202F}\u{205F}v",
+            "\t\n\x0B\x0C\r end",
+            "\u{1C}\u{1D}不是空白\u{200B}也不是",
+            "€ ‘quote’ 🇨🇳 👨‍👩‍👧",
+        ] {
+            let got: Vec<&str> = Tokens { text, at: 0 }.collect();
+            let want: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
     fn rules_move_the_score_the_right_way() {
         let v = Vader::new(super::super::LEXICON_EN);
         let c = |t: &str| v.compound(t);
@@ -644,5 +919,8 @@ mod tests {
         assert_eq!(c("这个车很好"), 0.0);
         assert_eq!(v.score("这个车很好"), None);
         assert_eq!(c("这个车很好 good"), c("good"));
+        // The Kelvin sign lowercases to "k", and "kk" is in the lexicon.
+        assert_eq!(v.score("\u{212A}\u{212A}"), v.score("kk"));
+        assert!(v.score("kk").is_some());
     }
 }
