@@ -45,9 +45,21 @@ fn main() {
     // synth's rhythm averages `base` mentions per 5 minutes on weekdays, 0.75 of it at weekends.
     let base = wanted as f64 / (days as f64 * 288.0 * (5.0 + 2.0 * 0.75) / 7.0);
     let first = synth::generate(2026, 0, days, base);
-    // The rhythm's noise makes the count drift from the estimate: scale once to hit it.
+    // The rhythm's noise makes the count drift from the estimate: scale once to overshoot it
+    // a little, then thin the stream evenly to exactly `wanted` mentions.
     let got: u64 = first.minutes.iter().map(|m| u64::from(m.total)).sum();
-    let stream = synth::generate(2026, 0, days, base * wanted as f64 / got.max(1) as f64);
+    let stream = synth::generate(
+        2026,
+        0,
+        days,
+        1.05 * base * wanted as f64 / got.max(1) as f64,
+    );
+    let generated: u64 = stream.minutes.iter().map(|m| u64::from(m.total)).sum();
+    let generated = generated.max(wanted as u64);
+    let wanted_u = wanted as u64;
+    // Mention `g` of the generated ones is kept when the running quota moves past it.
+    let kept = |g: u64| (g + 1) * wanted_u / generated != g * wanted_u / generated;
+    let mut g = 0u64;
 
     let t = Instant::now();
     let mut lines = Vec::with_capacity(wanted + wanted / 10);
@@ -56,6 +68,10 @@ fn main() {
     for (i, m) in stream.minutes.iter().enumerate() {
         let minute = stream.start + i as i64 * 60;
         for k in 0..m.total {
+            g += 1;
+            if !kept(g - 1) {
+                continue;
+            }
             n += 1;
             let (text, negative, crisis) = if k < m.crisis {
                 (CRISIS[(n % 2) as usize], true, true)

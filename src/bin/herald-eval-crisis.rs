@@ -68,6 +68,15 @@ fn minutes(secs: Option<i64>) -> String {
     secs.map_or("-".into(), |s| format!("{:.0} min", s as f64 / 60.0))
 }
 
+/// Caught over injected, 0 when none was injected.
+fn ratio((caught, injected): (usize, usize)) -> f64 {
+    if injected == 0 {
+        0.0
+    } else {
+        caught as f64 / injected as f64
+    }
+}
+
 fn synthetic(args: &Args) -> SynthScore {
     const BASES: [f64; 4] = [3.0, 8.0, 20.0, 60.0];
     let mut score = SynthScore::default();
@@ -95,25 +104,30 @@ fn synthetic(args: &Args) -> SynthScore {
         args.streams, args.days, args.seed
     );
     println!();
-    println!("| mentions / 5 min | crises caught | sharp | slow | median delay (sharp / slow) | decoy alarms | quiet alarms | false alarms / stream-week |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    // The issue lists injected crises, positive decoys and slow build-ups as separate parts
+    // of the streams; the targets (≥ 90% caught, median delay ≤ 15 minutes) are read on the
+    // injected (sharp) crises, and the slow build-ups get their own columns. Both kinds pooled
+    // are in the last column, so nothing is hidden by that reading.
+    println!("| mentions / 5 min | injected crises caught | median delay | slow build-ups caught | median delay | decoy alarms | quiet alarms | false alarms / stream-week | both kinds pooled: caught, median delay |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let row = |label: &str, s: &SynthScore| {
         println!(
-            "| {label} | {}/{} ({:.0}%) | {}/{} | {}/{} | {} ({} / {}) | {}/{} decoys | {} | {:.2} |",
-            s.caught,
-            s.crises,
-            100.0 * s.recall(),
+            "| {label} | {}/{} ({:.0}%) | {} | {}/{} ({:.0}%) | {} | {}/{} decoys | {} | {:.2} | {}/{}, {} |",
             s.sharp.0,
             s.sharp.1,
+            100.0 * ratio(s.sharp),
+            minutes(eval::median_delay(&s.sharp_delays)),
             s.slow.0,
             s.slow.1,
-            minutes(eval::median_delay(&s.delays)),
-            minutes(eval::median_delay(&s.sharp_delays)),
+            100.0 * ratio(s.slow),
             minutes(eval::median_delay(&s.slow_delays)),
             s.decoy_alarms,
             s.decoys,
             s.quiet_alarms,
             s.false_per_week(),
+            s.caught,
+            s.crises,
+            minutes(eval::median_delay(&s.delays)),
         );
     };
     for (b, s) in &by_base {
@@ -125,11 +139,11 @@ fn synthetic(args: &Args) -> SynthScore {
     let fastest_slow = oracle_slow.iter().min().copied();
     println!(
         "Yardstick (knows each crisis's start and the true usual share; negatives counted from \
-         the start reach -log10 p >= {ORACLE_SCORE}): median {} ({} / {}), fastest slow \
-         build-up {}",
-        minutes(eval::median_delay(&all).filter(|&d| d < i64::MAX)),
+         the start reach -log10 p >= {ORACLE_SCORE}): injected crises {}, slow build-ups {} \
+         (pooled {}), fastest slow build-up {}",
         minutes(eval::median_delay(&oracle_sharp).filter(|&d| d < i64::MAX)),
         minutes(eval::median_delay(&oracle_slow).filter(|&d| d < i64::MAX)),
+        minutes(eval::median_delay(&all).filter(|&d| d < i64::MAX)),
         minutes(fastest_slow.filter(|&d| d < i64::MAX)),
     );
     println!();
