@@ -1,4 +1,4 @@
-//! `herald replay` throughput on a generated 3-week stream of about two million mentions.
+//! `herald replay` throughput on a generated 3-week stream of exactly two million mentions.
 //!
 //! `cargo bench --bench crisis_replay` builds the stream from a seeded synthetic series
 //! (`herald::crisis::synth`, about 330 mentions per 5 minutes with a daily and weekly rhythm, a
@@ -11,7 +11,10 @@
 //!   classification on all cores in chunks, detection in order.
 //!
 //! A plain harness, not criterion: the figure wanted is seconds for the whole stream.
-//! `HERALD_BENCH_MENTIONS` scales the stream (default 2,000,000).
+//! `HERALD_BENCH_MENTIONS` scales the stream (default exactly 2,000,000),
+//! `HERALD_BENCH_THREADS` sets replay's threads (default: every core), and
+//! `HERALD_BENCH_EXPORT=FILE` also writes the stream's JSON lines to FILE, to time the
+//! `herald replay FILE` command on it.
 
 use std::path::Path;
 use std::time::Instant;
@@ -136,7 +139,19 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if let Ok(path) = std::env::var("HERALD_BENCH_EXPORT") {
+        if let Err(e) = std::fs::write(&path, &text) {
+            eprintln!("{path}: {e}");
+            std::process::exit(1);
+        }
+        println!("wrote the stream to {path} (time `herald replay {path}` on it)");
+    }
+    let threads = std::env::var("HERALD_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
     let t = Instant::now();
     let mut printed = 0;
     let summary = replay(
