@@ -257,6 +257,21 @@ impl Store {
         Ok(self.queue_page_keys(&q)?.len())
     }
 
+    /// Every language an item was ever enqueued in, sorted, without the empty "unknown" (from
+    /// `queue_dims`, without reading the items).
+    pub fn queue_langs(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = std::collections::BTreeSet::new();
+        for kv in self.db.open_tree("queue_dims")?.iter() {
+            let (k, _) = kv?;
+            if let Some(lang) = k.splitn(2, |b| *b == 0).nth(1) {
+                if !lang.is_empty() {
+                    out.insert(String::from_utf8_lossy(lang).into_owned());
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
     /// reading the items).
     pub fn queue_platforms(&self) -> Result<Vec<String>, StoreError> {
@@ -454,6 +469,7 @@ mod tests {
             ["bluesky", "mastodon"],
             "each platform once, whatever its languages"
         );
+        assert_eq!(s.queue_langs().expect("langs"), ["en", "zh"]);
     }
 
     #[test]

@@ -157,6 +157,7 @@ struct InboxPage {
     priorities: Vec<&'static str>,
     states: Vec<&'static str>,
     platforms: Vec<String>,
+    langs: Vec<String>,
     page_no: usize,
     prev: Option<String>,
     next: Option<String>,
@@ -218,6 +219,17 @@ pub fn platform_choices(
     all.into_iter().collect()
 }
 
+/// The Inbox's language choices, sorted: Chinese and English (the languages herald
+/// classifies), those of items already queued, and the one asked for.
+pub fn lang_choices(queued: &[String], selected: &str) -> Vec<String> {
+    let mut all: BTreeSet<String> = ["en", "zh"].map(String::from).into_iter().collect();
+    all.extend(queued.iter().cloned());
+    if !selected.is_empty() {
+        all.insert(selected.to_string());
+    }
+    all.into_iter().collect()
+}
+
 /// `GET /inbox`: the queue, most urgent first, filtered and paginated.
 pub async fn inbox_page(
     State(state): State<AppState>,
@@ -238,6 +250,7 @@ pub async fn inbox_page(
         &state.store().queue_platforms()?,
         &f.platform,
     );
+    let langs = lang_choices(&state.store().queue_langs()?, &f.lang);
     let now = state.now();
     let link = |n: usize| format!("/inbox?{}&page={n}", f.params());
     let rows = items
@@ -262,6 +275,7 @@ pub async fn inbox_page(
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
         states: ReplyState::ALL.iter().map(|s| s.as_str()).collect(),
         platforms,
+        langs,
         page_no,
         prev: (page_no > 1).then(|| link(page_no - 1)),
         next: (q.offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
@@ -885,6 +899,14 @@ mod tests {
                 "{queued:?} {selected:?}"
             );
         }
+    }
+
+    #[test]
+    fn language_choices_add_queued_and_selected_languages() {
+        let queued = vec!["ja".to_string(), "zh".to_string()];
+        assert_eq!(lang_choices(&[], ""), ["en", "zh"]);
+        assert_eq!(lang_choices(&queued, ""), ["en", "ja", "zh"]);
+        assert_eq!(lang_choices(&queued, "ko"), ["en", "ja", "ko", "zh"]);
     }
 
     #[test]
