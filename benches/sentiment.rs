@@ -28,29 +28,13 @@ use std::time::Instant;
 
 use herald::classify::sentiment::features::{bucket, Sink};
 use herald::classify::sentiment::Sentiment;
+use herald::rng::Rng;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A fixed pseudo-random sequence (SplitMix64), so every run measures the same mentions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Chinese and English fragments to build mentions from.
@@ -89,7 +73,8 @@ fn fragments() -> (Vec<String>, Vec<String>, &'static str) {
 
 fn mentions(n: usize) -> (Vec<String>, &'static str) {
     let (zh, en, source) = fragments();
-    let mut rng = Rng(0x5E47_1BE7_C0DE_0001);
+    // A fixed pseudo-random sequence, so every run measures the same mentions.
+    let mut rng = Rng::new(0x5E47_1BE7_C0DE_0001);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let target = 100 + rng.below(201);

@@ -29,6 +29,7 @@ pub mod inbox;
 pub mod listen;
 pub mod plan;
 pub mod publish;
+pub mod rng;
 pub mod store;
 pub mod web;
 

@@ -372,21 +372,8 @@ impl LeftmostLongest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
     use aho_corasick::{AhoCorasick, MatchKind};
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
 
     const PATTERNS: &[&str] = &[
         "日产",
@@ -452,7 +439,7 @@ mod tests {
             .match_kind(MatchKind::LeftmostLongest)
             .build(PATTERNS)
             .expect("automaton");
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         let mut out = Vec::new();
         let mut total = 0;
         for _ in 0..50_000 {

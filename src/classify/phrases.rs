@@ -708,28 +708,19 @@ mod tests {
         "sue9",
     ];
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
+    use crate::rng::Rng;
 
     #[test]
     fn same_answers_as_the_regexes() {
         let oracle = oracle();
-        let mut rng = Rng(42);
+        let mut rng = Rng::new(42);
         let mut hits = [0usize; 6];
         for n in 0..30_000 {
-            let len = 1 + (rng.next() % 6) as usize;
+            let len = 1 + (rng.next_u64() % 6) as usize;
             let mut text = String::new();
             for _ in 0..len {
-                text.push_str(PIECES[(rng.next() % PIECES.len() as u64) as usize]);
-                if rng.next() % 3 == 0 {
+                text.push_str(PIECES[(rng.next_u64() % PIECES.len() as u64) as usize]);
+                if rng.next_u64() % 3 == 0 {
                     text.push(' ');
                 }
             }

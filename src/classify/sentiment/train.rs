@@ -570,23 +570,6 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// SplitMix64: a small, fixed pseudo-random generator for the shuffles.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Logistic regression by AdaGrad, one example at a time.
 pub struct Trainer {
     cfg: TrainConfig,
@@ -594,14 +577,14 @@ pub struct Trainer {
     grad2: Vec<f32>,
     bias: f32,
     bias_grad2: f32,
-    rng: SplitMix,
+    rng: crate::rng::Rng,
 }
 
 impl Trainer {
     /// A zero model.
     pub fn new(cfg: TrainConfig) -> Self {
         let n = 1usize << cfg.bits;
-        let rng = SplitMix(cfg.seed);
+        let rng = crate::rng::Rng::new(cfg.seed);
         Self {
             cfg,
             weights: vec![0.0; n],
