@@ -89,7 +89,7 @@ impl std::fmt::Debug for Literals {
 
 /// The length of the UTF-8 character a byte starts (1 for ASCII, and for a continuation byte,
 /// which never starts a character).
-const UTF8_LEN: [u8; 256] = {
+pub(crate) const UTF8_LEN: [u8; 256] = {
     let mut t = [1u8; 256];
     let mut b = 0xC0;
     while b < 0x100 {

@@ -714,18 +714,7 @@ struct Tokens<'t> {
 /// which a character boundary never holds), [`SPACE`] for ASCII whitespace, [`MAYBE_SPACE`] for
 /// the lead bytes of the non-ASCII whitespace characters.
 const BYTE_INFO: [u8; 256] = {
-    let mut t = [1u8; 256];
-    let mut b = 0xC0;
-    while b < 0x100 {
-        t[b] = if b < 0xE0 {
-            2
-        } else if b < 0xF0 {
-            3
-        } else {
-            4
-        };
-        b += 1;
-    }
+    let mut t = crate::classify::literals::UTF8_LEN;
     t[0xC2] |= MAYBE_SPACE;
     t[0xE1] |= MAYBE_SPACE;
     t[0xE2] |= MAYBE_SPACE;
