@@ -651,8 +651,8 @@ impl Extractor {
     /// Emits the features of `text` into `sink`.
     ///
     /// One pass over the bytes: ASCII characters are classified by a table, the common Han
-    /// characters (U+4E00..U+9FFF) by one range test, the rest by [`normalise`] and
-    /// [`classify_char`]. The character after a Han character is decoded only when a negator or
+    /// characters (U+4E00..U+9FFF) by one range test, the rest by `normalise` and
+    /// `classify_char`. The character after a Han character is decoded only when a negator or
     /// a final 吗/呢 needs it.
     pub fn extract<S: Sink>(&self, text: &str, sink: &mut S) -> Summary {
         let mut st = State {
