@@ -259,23 +259,35 @@ const K_BUT: u64 = key("but");
 /// What the word tables say about one key.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The lexicon valence, NaN when the key is not in the lexicon (no entry of the lexicon is
-    /// NaN: such a line is skipped).
+    /// The lexicon valence (0 when the key is not in the lexicon).
     valence: f64,
     /// The booster or dampener increment, 0 when the key is not one (none is 0).
     booster: f64,
-    /// In VADER's negation list.
-    negate: bool,
-    /// The first word of one of VADER's idioms or booster phrases ("the bomb", "kind of").
-    idiom: bool,
+    /// [`LEXICON`], [`NEGATES`], [`IDIOM`]. A whole word, so that a token has no padding: a
+    /// copy of a struct with padding after a one-byte field reads back bytes just written one by
+    /// one, which stalls store forwarding.
+    flags: u64,
 }
 
+/// The key is in the lexicon.
+const LEXICON: u64 = 1;
+/// The key is in VADER's negation list.
+const NEGATES: u64 = 2;
+/// The key is the first word of one of VADER's idioms or booster phrases ("the bomb", "kind of").
+const IDIOM: u64 = 4;
+/// The token is upper case (Python's `str.isupper()`).
+const UPPER: u64 = 8;
+/// The token holds "n't" (any case), which VADER counts as a negation.
+const NT: u64 = 16;
+/// The token is ASCII (else [`UPPER`] is found later, only when needed).
+const ASCII: u64 = 32;
+
 impl Entry {
+    /// All bits zero, so an array of empty tokens is one `memset`.
     const NONE: Entry = Entry {
-        valence: f64::NAN,
+        valence: 0.0,
         booster: 0.0,
-        negate: false,
-        idiom: false,
+        flags: 0,
     };
 }
 
@@ -337,38 +349,40 @@ impl Table {
     }
 }
 
-/// One token of the text.
+/// One token of the text. Its flags are one word, built in a register: separate `bool` fields
+/// written one by one and read back as a word stalled store forwarding.
 #[derive(Debug, Clone, Copy)]
 struct Token {
     /// [`lower_key`] of the text.
     low: u64,
-    /// Python's `str.isupper()`.
-    upper: bool,
-    /// The text holds "n't" (any case), which VADER counts as a negation.
-    nt: bool,
-    /// What the tables say about `low`.
+    /// What the tables say about `low`; its flags also carry [`UPPER`], [`NT`] and [`ASCII`].
     entry: Entry,
-    /// The text is ASCII (else `upper` is found later, only when needed).
-    ascii: bool,
 }
 
 impl Token {
     const EMPTY: Token = Token {
         low: NO_KEY,
-        upper: false,
-        nt: false,
         entry: Entry::NONE,
-        ascii: true,
     };
 
     #[inline]
     fn in_lexicon(&self) -> bool {
-        !self.entry.valence.is_nan()
+        self.entry.flags & LEXICON != 0
     }
 
     #[inline]
     fn is_booster(&self) -> bool {
         self.entry.booster != 0.0
+    }
+
+    #[inline]
+    fn upper(&self) -> bool {
+        self.entry.flags & UPPER != 0
+    }
+
+    #[inline]
+    fn idiom(&self) -> bool {
+        self.entry.flags & IDIOM != 0
     }
 }
 
@@ -419,7 +433,20 @@ fn is_upper(s: &str) -> bool {
 /// VADER's `_strip_punc_if_word`: strip `string.punctuation` from both ends unless two
 /// characters or fewer would be left.
 fn strip_punct(token: &str) -> &str {
-    let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
+    let b = token.as_bytes();
+    let (mut from, mut to) = (0, b.len());
+    while from < to && b[from].is_ascii_punctuation() {
+        from += 1;
+    }
+    while to > from && b[to - 1].is_ascii_punctuation() {
+        to -= 1;
+    }
+    if from == 0 && to == b.len() {
+        // Nothing to strip: kept or stripped, the token is the same.
+        return token;
+    }
+    // ASCII punctuation bytes are whole characters, so `from..to` are character boundaries.
+    let stripped = &token[from..to];
     if stripped.chars().nth(2).is_none() {
         token
     } else {
@@ -462,16 +489,19 @@ impl Vader {
         let mut lexicon: Vec<(u64, f64)> = lexicon.into_iter().collect();
         lexicon.sort_by_key(|(k, _)| *k);
         for (k, v) in lexicon {
-            upsert(k, &|e| e.valence = v);
+            upsert(k, &|e| {
+                e.valence = v;
+                e.flags |= LEXICON;
+            });
         }
         for &(w, v) in BOOSTERS {
             upsert(key(w), &|e| e.booster = v);
         }
         for &w in NEGATE {
-            upsert(key(w), &|e| e.negate = true);
+            upsert(key(w), &|e| e.flags |= NEGATES);
         }
         for (phrase, _) in SPECIAL_CASES.iter().chain(BOOSTER_PHRASES) {
-            upsert(key(phrase[0]), &|e| e.idiom = true);
+            upsert(key(phrase[0]), &|e| e.flags |= IDIOM);
         }
         let keys = |ws: &[&str]| ws.iter().map(|w| key(w)).collect::<Vec<u64>>();
         Self {
@@ -493,13 +523,11 @@ impl Vader {
         };
         if !t.is_ascii() {
             let low = lower_key(t);
-            return Token {
-                low,
-                upper: false,
-                nt: nt(t),
-                entry: self.table.get(low),
-                ascii: false,
-            };
+            let mut entry = self.table.get(low);
+            if nt(t) {
+                entry.flags |= NT;
+            }
+            return Token { low, entry };
         }
         let (mut h, mut lower, mut upper, mut last3) = (FNV0, false, false, 0u32);
         let mut has_nt = false;
@@ -511,18 +539,14 @@ impl Vader {
             last3 = ((last3 << 8) | u32::from(l)) & 0x00FF_FFFF;
             has_nt |= last3 == u32::from_be_bytes([0, b'n', b'\'', b't']);
         }
-        Token {
-            low: h,
-            upper: upper && !lower,
-            nt: has_nt,
-            entry: self.table.get(h),
-            ascii: true,
-        }
+        let mut entry = self.table.get(h);
+        entry.flags |= ASCII | (u64::from(upper && !lower) * UPPER) | (u64::from(has_nt) * NT);
+        Token { low: h, entry }
     }
 
     /// VADER's `negated([word])` for one word.
     fn negated(&self, t: &Token) -> bool {
-        t.nt || t.entry.negate
+        t.entry.flags & (NT | NEGATES) != 0
     }
 
     fn scalar_inc_dec(&self, t: &Token, valence: f64, cap_diff: bool) -> f64 {
@@ -531,7 +555,7 @@ impl Vader {
         }
         let b = t.entry.booster;
         let mut scalar = if valence < 0.0 { -b } else { b };
-        if t.upper && cap_diff {
+        if t.upper() && cap_diff {
             scalar += if valence > 0.0 { C_INCR } else { -C_INCR };
         }
         scalar
@@ -573,11 +597,11 @@ impl Vader {
         }
         let mut caps = 0;
         for (tok, &(start, len)) in tokens[..n].iter_mut().zip(&spans) {
-            if !tok.ascii {
+            if tok.entry.flags & ASCII == 0 {
                 let t = &text[start as usize..(start + len) as usize];
-                tok.upper = is_upper(t);
+                tok.entry.flags |= u64::from(is_upper(t)) * UPPER;
             }
-            caps += usize::from(tok.upper);
+            caps += usize::from(tok.upper());
         }
         let tokens = &tokens[..n];
         let cap_diff = caps > 0 && caps < n;
@@ -626,7 +650,7 @@ impl Vader {
         {
             valence = base * N_SCALAR;
         }
-        if item.upper && cap_diff {
+        if item.upper() && cap_diff {
             valence += if valence > 0.0 { C_INCR } else { -C_INCR };
         }
         for start in 0..3 {
@@ -731,31 +755,37 @@ const SPACE: u8 = 0x10;
 const MAYBE_SPACE: u8 = 0x20;
 
 impl<'t> Tokens<'t> {
-    /// Whether the character at byte `i` is whitespace, and its length.
+    /// The byte length of the whitespace character at byte `i`, 0 when it is not one. `i` may be
+    /// inside a character: a continuation byte is never whitespace.
     #[inline(always)]
-    fn space_at(&self, i: usize) -> (bool, usize) {
+    fn space_at(&self, i: usize) -> usize {
         let info = BYTE_INFO[self.text.as_bytes()[i] as usize];
-        let len = usize::from(info & 0x0F);
-        if info & MAYBE_SPACE == 0 {
-            return (info & SPACE != 0, len);
+        if info & (SPACE | MAYBE_SPACE) == 0 {
+            return 0;
         }
-        let space = self.text[i..]
-            .chars()
-            .next()
-            .is_some_and(char::is_whitespace);
-        (space, len)
+        if info & SPACE != 0 {
+            return 1;
+        }
+        match self.text.get(i..).and_then(|r| r.chars().next()) {
+            Some(c) if c.is_whitespace() => c.len_utf8(),
+            _ => 0,
+        }
     }
 }
 
 impl<'t> Iterator for Tokens<'t> {
     type Item = &'t str;
 
+    /// Walks bytes, not characters: a byte that can start no whitespace character (most bytes,
+    /// and every continuation byte) costs one table look-up, and no step waits for the length
+    /// of the character before it.
     fn next(&mut self) -> Option<&'t str> {
-        let n = self.text.len();
+        let bytes = self.text.as_bytes();
+        let n = bytes.len();
         let mut i = self.at;
         while i < n {
-            let (space, len) = self.space_at(i);
-            if !space {
+            let len = self.space_at(i);
+            if len == 0 {
                 break;
             }
             i += len;
@@ -765,12 +795,12 @@ impl<'t> Iterator for Tokens<'t> {
             return None;
         }
         let start = i;
+        i += 1;
         while i < n {
-            let (space, len) = self.space_at(i);
-            if space {
+            if BYTE_INFO[bytes[i] as usize] & (SPACE | MAYBE_SPACE) != 0 && self.space_at(i) > 0 {
                 break;
             }
-            i += len;
+            i += 1;
         }
         self.at = i;
         Some(&self.text[start..i])
@@ -787,7 +817,7 @@ impl Vader {
     fn special_idioms(&self, mut valence: f64, tokens: &[Token], i: usize) -> f64 {
         // Every sequence compared starts at one of tokens i-3..=i: without the first word of an
         // idiom there, nothing can match.
-        if !tokens[i - 3..=i].iter().any(|t| t.entry.idiom) {
+        if !tokens[i - 3..=i].iter().any(Token::idiom) {
             return valence;
         }
         let n = tokens.len();
