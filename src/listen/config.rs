@@ -42,6 +42,13 @@ pub enum SourceKind {
         password_env: String,
         queries: Vec<String>,
     },
+    /// Posts matching keywords on the Bluesky firehose (`subscribeRepos`) of a relay or PDS;
+    /// authors named by the PLC directory `plc_url` (none: by their DID).
+    BlueskyFirehose {
+        url: Url,
+        queries: Vec<String>,
+        plc_url: Option<Url>,
+    },
     /// Public Mastodon statuses with some hashtags (stored without `#`).
     MastodonHashtag {
         base_url: Url,
@@ -63,7 +70,9 @@ impl SourceKind {
             Self::Mastodon { .. } | Self::MastodonHashtag { .. } | Self::MastodonSearch { .. } => {
                 "mastodon"
             }
-            Self::Bluesky { .. } | Self::BlueskySearch { .. } => "bluesky",
+            Self::Bluesky { .. } | Self::BlueskySearch { .. } | Self::BlueskyFirehose { .. } => {
+                "bluesky"
+            }
             Self::Feed { .. } => "feed",
             Self::Page { .. } => "forum",
         }
@@ -79,6 +88,8 @@ pub(crate) enum RawSource {
     Page(RawPage),
     #[serde(rename = "bluesky-search")]
     BlueskySearch(RawBlueskySearch),
+    #[serde(rename = "bluesky-firehose")]
+    BlueskyFirehose(RawBlueskyFirehose),
     #[serde(rename = "mastodon-hashtag")]
     MastodonHashtag(RawMastodonHashtag),
     #[serde(rename = "mastodon-search")]
@@ -95,6 +106,23 @@ pub(crate) struct RawBlueskySearch {
     queries: Vec<String>,
     interval_seconds: Option<i64>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBlueskyFirehose {
+    name: String,
+    url: String,
+    queries: Vec<String>,
+    plc_url: Option<String>,
+    interval_seconds: Option<i64>,
+}
+
+/// Where the firehose's authors are named unless `plc_url` says otherwise.
+pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
+
+/// How often a firehose source drains its connection unless `interval_seconds` says otherwise
+/// (the frames wait in the connection meanwhile).
+const FIREHOSE_INTERVAL: i64 = 5;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,7 +283,9 @@ fn secret_vars(kind: &SourceKind) -> Vec<(&'static str, &str)> {
             .collect(),
         SourceKind::Bluesky { password_env, .. }
         | SourceKind::BlueskySearch { password_env, .. } => vec![("password_env", password_env)],
-        SourceKind::Feed { .. } | SourceKind::Page { .. } => vec![],
+        SourceKind::Feed { .. } | SourceKind::Page { .. } | SourceKind::BlueskyFirehose { .. } => {
+            vec![]
+        }
     }
 }
 
@@ -352,6 +382,36 @@ pub(crate) fn validate(
                     }
                 });
                 (r.name, r.interval_seconds, kind)
+            }
+            RawSource::BlueskyFirehose(r) => {
+                check_queries(&r.queries, &mut problems, &at);
+                let ws = match Url::parse(&r.url) {
+                    Ok(u) if matches!(u.scheme(), "ws" | "wss") => Some(u),
+                    _ => {
+                        problems.push((
+                            at("url"),
+                            format!("{:?} is not a ws or wss URL (a relay such as \"wss://bsky.network\", or a PDS)", r.url),
+                        ));
+                        None
+                    }
+                };
+                let plc = match r.plc_url.as_deref() {
+                    Some("") => Some(None),
+                    Some(p) => url("plc_url", p, &mut problems).map(Some),
+                    None => Url::parse(DEFAULT_PLC_URL).ok().map(Some),
+                };
+                let kind = ws
+                    .zip(plc)
+                    .map(|(url, plc_url)| SourceKind::BlueskyFirehose {
+                        url,
+                        queries: r.queries,
+                        plc_url,
+                    });
+                (
+                    r.name,
+                    Some(r.interval_seconds.unwrap_or(FIREHOSE_INTERVAL)),
+                    kind,
+                )
             }
             RawSource::MastodonHashtag(r) => {
                 let hashtags = check_hashtags(&r.hashtags, &mut problems, &at);

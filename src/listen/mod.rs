@@ -2,7 +2,8 @@
 //!
 //! The source kinds: mentions of the brand's own accounts ([`social`]: Mastodon and Bluesky
 //! notifications), keyword searches and hashtags ([`search`]: Bluesky `searchPosts`, Mastodon
-//! hashtag timelines and status search), feeds ([`feed`]: RSS, Atom, JSON Feed, by `feed-rs`)
+//! hashtag timelines and status search), the Bluesky firehose ([`firehose`]: posts matching
+//! keywords as they are written), feeds ([`feed`]: RSS, Atom, JSON Feed, by `feed-rs`)
 //! and web pages ([`page`]: forum threads, search results, by CSS selectors with `scraper`);
 //! their configuration ([`config`]) and the one polling loop that runs them all ([`run`]). Each
 //! parser skips and counts what it cannot read instead of failing the whole response. This
@@ -10,6 +11,7 @@
 
 pub mod config;
 pub mod feed;
+pub mod firehose;
 pub mod page;
 pub mod run;
 pub mod search;

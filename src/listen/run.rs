@@ -88,6 +88,9 @@ pub enum Source {
     BlueskySearch(BlueskySearch),
     /// Mastodon hashtag timelines or status searches.
     MastodonKeywords(MastodonKeywords),
+    /// Bluesky posts matching keywords on the firehose (boxed: its matcher and connection
+    /// make it the largest variant).
+    BlueskyFirehose(Box<super::firehose::Firehose>),
 }
 
 impl Source {
@@ -153,6 +156,16 @@ impl Source {
                 ),
                 queries.clone(),
             )),
+            SourceKind::BlueskyFirehose {
+                url,
+                queries,
+                plc_url,
+            } => Source::BlueskyFirehose(Box::new(super::firehose::Firehose::new(
+                http,
+                url,
+                queries,
+                plc_url.clone(),
+            )?)),
             SourceKind::MastodonHashtag {
                 base_url,
                 token_env,
@@ -183,6 +196,7 @@ impl Source {
             Source::Bluesky(s) => Ok(s.poll(cursor).await?),
             Source::BlueskySearch(s) => Ok(s.poll(cursor).await?),
             Source::MastodonKeywords(s) => Ok(s.poll(cursor).await?),
+            Source::BlueskyFirehose(s) => s.poll(cursor).await,
             Source::Feed { http, url } => {
                 let Some((body, next)) = conditional_get(http, url, cursor).await? else {
                     return Ok((Parsed::default(), cursor.map(str::to_string)));

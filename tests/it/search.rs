@@ -208,6 +208,7 @@ fn an_unknown_key_in_a_keyword_source_is_named_with_its_line() {
         ("bluesky-search", "pds_url = \"https://p.example\"\nidentifier = \"b\"\npassword_env = \"P\"\nqueries = [\"x\"]\nquery = \"x\"\n", 8),
         ("mastodon-hashtag", "base_url = \"https://m.example\"\nhashtags = [\"x\"]\nhashtag = \"x\"\n", 6),
         ("mastodon-search", "base_url = \"https://m.example\"\ntoken_env = \"T\"\nqueries = [\"x\"]\nterms = [\"x\"]\n", 7),
+        ("bluesky-firehose", "url = \"wss://bsky.network\"\nqueries = [\"x\"]\nquery = \"x\"\n", 6),
     ] {
         let ws = Workspace::new();
         ws.write(
@@ -256,6 +257,35 @@ fn a_secret_pasted_where_its_variable_name_belongs_is_refused_and_not_repeated()
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn firehose_source_errors_name_line_and_key() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"hose\"\nkind = \"bluesky-firehose\"\nurl = \"https://bsky.network\"\nqueries = []\nplc_url = \"ftp://plc.example\"\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for want in [
+        "herald.toml:4:1: sources[0].url: \"https://bsky.network\" is not a ws or wss URL",
+        "herald.toml:5:1: sources[0].queries: give at least one query",
+        "herald.toml:6:1: sources[0].plc_url: \"ftp://plc.example\" is not an http or https URL",
+    ] {
+        assert!(
+            run.stderr.contains(want),
+            "missing {want:?} in:\n{}",
+            run.stderr
+        );
+    }
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[sources]]\nname = \"hose\"\nkind = \"bluesky-firehose\"\nurl = \"wss://bsky.network\"\nqueries = [\"奇骏\", \"X-Trail\"]\n",
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]
@@ -897,4 +927,98 @@ async fn herald_run_listens_to_keyword_sources_from_its_configuration() {
     // Again from the stored cursors: nothing twice.
     run_for(&ws, &env, 3);
     assert_eq!(stored_by_cli(&ws, &keyword).len(), 2);
+}
+
+/// The firehose of the dev network's PDS (`com.atproto.sync.subscribeRepos`): a post with a
+/// watched keyword, written after the source connected, is found by its next poll, named by
+/// its handle through the dev PLC directory, stored once and classified; a post without the
+/// keyword is not emitted; the cursor is the last `seq` read, a reconnection from an earlier
+/// one replays the post, and the store keeps it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bluesky_firehose_finds_a_keyword_post_as_it_is_written() {
+    use herald::listen::firehose::Firehose;
+    let p = crate::peers::peers();
+    let plc: url::Url = std::env::var("HERALD_TEST_PLC_URL")
+        .expect("HERALD_TEST_PLC_URL")
+        .parse()
+        .expect("plc url");
+    let ws: url::Url = p.pds.replacen("http", "ws", 1).parse().expect("ws url");
+    let n = nonce();
+    let keyword = format!("Fh{n}");
+    let firehose = || {
+        Source::BlueskyFirehose(Box::new(
+            Firehose::new(http(), &ws, &[keyword.to_lowercase()], Some(plc.clone()))
+                .expect("firehose"),
+        ))
+    };
+    let bench = Bench::new();
+    let source = firehose();
+    // The first poll connects: from now on, everything the PDS sequences reaches the source.
+    bench
+        .listener
+        .poll_once("sky-firehose", &source)
+        .await
+        .expect("first poll");
+    let uri = alice_posts_on_bluesky(
+        &p,
+        &format!("@brand.test 奇骏刹车失灵了，要投诉！{keyword}"),
+    )
+    .await;
+    alice_posts_on_bluesky(&p, &format!("@brand.test nothing to see here {n}")).await;
+    let mut new = 0;
+    for _ in 0..20 {
+        new += bench
+            .listener
+            .poll_once("sky-firehose", &source)
+            .await
+            .expect("poll");
+        if new > 0 {
+            break;
+        }
+    }
+    assert_eq!(new, 1, "the post, once");
+    let found = bench.stored(&keyword);
+    assert_eq!(found.len(), 1);
+    let m = &found[0];
+    assert_eq!(
+        m.mention.id, uri,
+        "the same id as search and notifications give"
+    );
+    assert_eq!(
+        (m.mention.platform.as_str(), m.mention.author.as_str()),
+        ("bluesky", "alice.test")
+    );
+    assert_eq!(m.classification["intent"], "complaint");
+    assert_eq!(m.classification["sentiment"]["label"], "negative");
+    assert!(
+        bench.stored(&format!("nothing to see here {n}")).is_empty(),
+        "a post without the keyword is not emitted"
+    );
+    let cursor = bench
+        .store
+        .cursor("sky-firehose")
+        .expect("cursor")
+        .expect("a cursor");
+    let seq: i64 = cursor.parse().expect("the cursor is a seq");
+    assert!(seq > 0);
+
+    // A new connection from an earlier cursor (the very start of the PDS's history) replays
+    // the post; after a restart, the listener's poll from the stored cursor stores nothing
+    // twice.
+    let (replayed, next) = firehose().poll(Some("0")).await.expect("replay");
+    assert!(
+        replayed.mentions.iter().any(|m| m.id == uri),
+        "{:?}",
+        search::ids(&replayed)
+    );
+    assert!(next.and_then(|s| s.parse::<i64>().ok()) >= Some(seq));
+    let bench = bench.restart();
+    let source = firehose();
+    let again = bench
+        .listener
+        .poll_once("sky-firehose", &source)
+        .await
+        .expect("poll after restart");
+    assert_eq!(again, 0);
+    assert_eq!(bench.stored(&keyword).len(), 1);
 }
