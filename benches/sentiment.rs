@@ -18,7 +18,8 @@
 //!
 //! `HERALD_BENCH_PROFILE=SECONDS` runs only the pipeline, for `perf record`
 //! (`HERALD_BENCH_PROFILE=3p`: exactly three passes over the mentions, for a deterministic
-//! count under `valgrind --tool=cachegrind`). A plain harness,
+//! count under `valgrind --tool=cachegrind`; `HERALD_BENCH_LANG=zh|en|mixed`: one language's
+//! mentions only). A plain harness,
 //! not criterion: the figure wanted is mentions per second over a realistic mix, not a
 //! per-call distribution. `HERALD_BENCH_MENTIONS` changes the count.
 
@@ -71,7 +72,15 @@ fn fragments() -> (Vec<String>, Vec<String>, &'static str) {
     (zh, en, "the hand-written fixture (data folder not found)")
 }
 
-fn mentions(n: usize) -> (Vec<String>, &'static str) {
+/// The language mix of a built mention.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Chinese,
+    English,
+    Mixed,
+}
+
+fn mentions(n: usize) -> (Vec<(String, Kind)>, &'static str) {
     let (zh, en, source) = fragments();
     // A fixed pseudo-random sequence, so every run measures the same mentions.
     let mut rng = Rng::new(0x5E47_1BE7_C0DE_0001);
@@ -98,7 +107,12 @@ fn mentions(n: usize) -> (Vec<String>, &'static str) {
                 chars += 1;
             }
         }
-        out.push(text);
+        let kind = match kind {
+            0 | 1 => Kind::Chinese,
+            2 => Kind::English,
+            _ => Kind::Mixed,
+        };
+        out.push((text, kind));
     }
     (out, source)
 }
@@ -186,7 +200,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let (texts, source) = mentions(n);
+    let (built, source) = mentions(n);
+    let texts: Vec<String> = built.iter().map(|(t, _)| t.clone()).collect();
     let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
     let bytes: usize = texts.iter().map(String::len).sum();
 
@@ -214,11 +229,24 @@ fn main() {
     });
 
     // `HERALD_BENCH_PROFILE=SECONDS`: only run the pipeline that long, for `perf record`.
+    // `HERALD_BENCH_LANG=zh|en|mixed` profiles one language's mentions only.
     if let Ok(secs) = std::env::var("HERALD_BENCH_PROFILE") {
+        let lang = std::env::var("HERALD_BENCH_LANG").ok();
+        let want = |k: Kind| match lang.as_deref() {
+            Some("zh") => k == Kind::Chinese,
+            Some("en") => k == Kind::English,
+            Some("mixed") => k == Kind::Mixed,
+            _ => true,
+        };
+        let texts: Vec<&str> = built
+            .iter()
+            .filter(|(_, k)| want(*k))
+            .map(|(t, _)| t.as_str())
+            .collect();
         if let Some(passes) = secs.strip_suffix('p').and_then(|p| p.parse::<usize>().ok()) {
             for _ in 0..passes {
                 for m in &texts {
-                    black_box(pipeline.classify(black_box(m), Some("someone.example")));
+                    black_box(pipeline.classify(black_box(*m), Some("someone.example")));
                 }
             }
             return;
@@ -227,7 +255,7 @@ fn main() {
         let t = Instant::now();
         while t.elapsed().as_secs_f64() < secs {
             for m in &texts {
-                black_box(pipeline.classify(black_box(m), Some("someone.example")));
+                black_box(pipeline.classify(black_box(*m), Some("someone.example")));
             }
         }
         return;
@@ -293,6 +321,32 @@ fn main() {
         }
     });
 
+    // The pipeline on each language's mentions alone, in µs a mention.
+    let by_kind: Vec<(&str, usize, f64)> = [
+        ("Chinese", Kind::Chinese),
+        ("English", Kind::English),
+        ("mixed", Kind::Mixed),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let these: Vec<&str> = built
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let t = time(runs, || {
+            for t in &these {
+                black_box(pipeline.classify(black_box(t), Some("someone.example")));
+            }
+        });
+        (
+            name,
+            these.len(),
+            t.best() * 1e6 / these.len().max(1) as f64,
+        )
+    })
+    .collect();
+
     let per_feature = features_total as f64 / n as f64;
     println!("classification benchmark: {n} mentions built from {source}");
     println!(
@@ -337,6 +391,11 @@ fn main() {
         bytes as f64 / whole / 1e6,
         classify.best() * 1e9 / features_total as f64
     );
+    let parts: Vec<String> = by_kind
+        .iter()
+        .map(|(name, count, us)| format!("{name} ({count}) {us:.2} µs ({:.0}/s)", 1e6 / us))
+        .collect();
+    println!("pipeline by language, µs a mention: {}", parts.join(", "));
 
     // `HERALD_BENCH_EXPORT=FILE`: the mentions and the rates, for benches/compare_sentiment.py
     // to run Python's VADER and SnowNLP on the same texts.

@@ -63,9 +63,13 @@ pub struct Literals {
     order: Box<[Cand]>,
 }
 
-/// One literal as the search compares it: its index and its bytes in `Literals::bytes`.
+/// One literal as the search compares it: its index, its bytes in `Literals::bytes`, and its
+/// first eight bytes (fewer for a shorter literal) as a word with the mask of those bytes: most
+/// literals are compared by one test of the text's (case-folded) word at the position.
 #[derive(Clone, Copy)]
 struct Cand {
+    head: u64,
+    mask: u64,
     id: u32,
     from: u32,
     len: u32,
@@ -207,10 +211,15 @@ impl Literals {
         }
         let order: Vec<Cand> = keyed
             .iter()
-            .map(|k| Cand {
-                id: k.2,
-                from: offsets[k.2 as usize],
-                len: k.1 as u32,
+            .map(|k| {
+                let mask = low_bytes(u64::MAX, k.1);
+                Cand {
+                    head: load8(&stored[k.2 as usize], 0) & mask,
+                    mask,
+                    id: k.2,
+                    from: offsets[k.2 as usize],
+                    len: k.1 as u32,
+                }
             })
             .collect();
         let mut keys: Vec<(u64, bool)> = keyed.iter().map(|k| k.0).collect();
@@ -281,12 +290,19 @@ impl Literals {
         }
     }
 
+    /// Reports the candidates that occur at `start`, where the text's eight bytes, case-folded,
+    /// are `w`.
     #[inline(always)]
-    fn try_at(&self, text: &[u8], start: usize, cands: &[Cand], f: &mut impl FnMut(Hit)) {
+    fn try_at(&self, text: &[u8], start: usize, w: u64, cands: &[Cand], f: &mut impl FnMut(Hit)) {
         for c in cands {
             let end = start + c.len as usize;
-            let pat = &self.bytes[c.from as usize..(c.from + c.len) as usize];
-            if end <= text.len() && text[start..end].eq_ignore_ascii_case(pat) {
+            if end <= text.len()
+                && w & c.mask == c.head
+                && (c.len <= 8
+                    || text[start + 8..end].eq_ignore_ascii_case(
+                        &self.bytes[(c.from + 8) as usize..(c.from + c.len) as usize],
+                    ))
+            {
                 f(Hit {
                     pattern: c.id,
                     start: start as u32,
@@ -313,14 +329,14 @@ impl Literals {
                 let h = hash(key);
                 if test(&self.pairs, bit_of(h)) {
                     let cands = self.lookup(key, false, h);
-                    self.try_at(bytes, i, cands, &mut f);
+                    self.try_at(bytes, i, w, cands, &mut f);
                 }
             }
             let key = low_bytes(w, c);
             let h = hash(key ^ SINGLE_SALT);
             if test(&self.singles, bit_of(h)) {
                 let cands = self.lookup(key, true, h);
-                self.try_at(bytes, i, cands, &mut f);
+                self.try_at(bytes, i, w, cands, &mut f);
             }
             i += c;
         }

@@ -63,6 +63,13 @@ pub trait Sink {
     fn feature(&mut self, hash: u64, value: f32);
 }
 
+impl<T: Sink + ?Sized> Sink for &mut T {
+    #[inline(always)]
+    fn feature(&mut self, hash: u64, value: f32) {
+        (**self).feature(hash, value);
+    }
+}
+
 /// What the extractor reports besides the features.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Summary {
@@ -400,8 +407,8 @@ impl std::fmt::Debug for Extractor {
 }
 
 /// The per-text state of the single pass.
-struct State<'s, S: Sink> {
-    sink: &'s mut S,
+struct State<S: Sink> {
+    sink: S,
     count: u32,
     // The current run of Han characters: the last two, and how long the run is.
     han_prev: [u64; 2],
@@ -426,7 +433,7 @@ struct State<'s, S: Sink> {
     lexicon_negated: f32,
 }
 
-impl<S: Sink> State<'_, S> {
+impl<S: Sink> State<S> {
     #[inline(always)]
     fn emit(&mut self, hash: u64, negated: bool) {
         self.count += 1;
@@ -655,6 +662,13 @@ impl Extractor {
     /// `classify_char`. The character after a Han character is decoded only when a negator or
     /// a final 吗/呢 needs it.
     pub fn extract<S: Sink>(&self, text: &str, sink: &mut S) -> Summary {
+        self.extract_into(text, sink).0
+    }
+
+    /// [`Extractor::extract`] with the sink moved in and given back: a small sink (a sum) then
+    /// lives in registers during the pass instead of behind a reference.
+    #[inline]
+    pub fn extract_into<S: Sink>(&self, text: &str, sink: S) -> (Summary, S) {
         let mut st = State {
             sink,
             count: 0,
@@ -711,12 +725,13 @@ impl Extractor {
             st.step(words, n, class, is_upper(c), || next_at(text, i));
         }
         st.end_word(words);
-        Summary {
+        let summary = Summary {
             count: st.count,
             question: st.question,
             lexicon: st.lexicon,
             lexicon_negated: st.lexicon_negated,
-        }
+        };
+        (summary, st.sink)
     }
 }
 

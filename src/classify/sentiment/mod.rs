@@ -218,13 +218,13 @@ impl Sentiment {
 
     /// The parts of the logit of `text`, whose cues were found already.
     pub fn logit_with_cues(&self, text: &str, hits: CueHits) -> Logit {
-        let mut dot = Dot {
+        let dot = Dot {
             weights: &self.model.weights,
             bits: self.model.bits,
             plus: 0,
             minus: 0,
         };
-        let summary = self.extractor.extract(text, &mut dot);
+        let (summary, mut dot) = self.extractor.extract_into(text, dot);
         let mut count = summary.count;
         for i in hits.indices() {
             dot.feature(cue_hash(i), 1.0);
