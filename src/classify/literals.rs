@@ -11,6 +11,11 @@
 //! looked up in a hash table, and the few literals starting with it compared with the text. The
 //! literals are short, so that is the whole search.
 //!
+//! A text that is all ASCII, though (most English mentions), can hold only the ASCII literals,
+//! and an automaton of those alone is small: such a text is searched by an Aho-Corasick DFA of
+//! the ASCII literals, a table step a byte, where the pair bitmap above passes at a quarter of
+//! an English text's positions (English letter pairs start many literals).
+//!
 //! Hits come in order of start, longest first at one start, then pattern id; [`Literals::find_ac_order`]
 //! gives Aho-Corasick's overlapping order (by end, longest first), and the tests compare both with
 //! the `aho-corasick` crate on generated texts.
@@ -388,7 +393,7 @@ fn find_ascii(
     text: &str,
     mut f: impl FnMut(Hit),
 ) {
-    // Most texts have a few dozen hits: sorted on the stack, by start, longest first, index.
+    // A few dozen hits at most, put in the keyed search's order: by start, longest first, index.
     let mut hits: Vec<Hit> = automaton
         .find_overlapping_iter(text)
         .map(|m| Hit {
@@ -515,6 +520,8 @@ mod tests {
         let mut rng = Rng::new(7);
         let mut out = Vec::new();
         let mut total = 0;
+        // All-ASCII texts take the automaton's path: both paths must be tried.
+        let mut ascii_with_hits = 0;
         for _ in 0..50_000 {
             let text = random_text(&mut rng);
             let want: Vec<Hit> = ac
@@ -528,6 +535,9 @@ mod tests {
             lits.find_ac_order(&text, &mut out);
             assert_eq!(out, want, "{text:?}");
             total += want.len();
+            if text.is_ascii() && !want.is_empty() {
+                ascii_with_hits += 1;
+            }
             let want: Vec<Hit> = lm
                 .find_iter(&text)
                 .map(|m| Hit {
@@ -546,6 +556,10 @@ mod tests {
             assert_eq!(got, want, "leftmost-longest: {text:?}");
         }
         assert!(total > 50_000, "{total} hits");
+        assert!(
+            ascii_with_hits > 5_000,
+            "{ascii_with_hits} ASCII texts with hits"
+        );
     }
 
     #[test]
