@@ -242,7 +242,8 @@ fn normalise_account(a: &str) -> String {
 pub struct Match {
     pub group: String,
     pub rule: String,
-    /// The term, pattern or account that matched (the text as found, for terms).
+    /// What matched: the text as found for a term or a pattern (its first capture group when
+    /// it has one), the account for an account rule.
     pub term: String,
 }
 
@@ -262,7 +263,6 @@ pub struct Matcher {
     /// Patterns without gate literals: tried on every text.
     ungated: Vec<usize>,
     patterns: Vec<Regex>,
-    pattern_src: Vec<String>,
     pattern_rule: Vec<usize>,
     accounts: Vec<(String, usize)>,
 }
@@ -489,7 +489,6 @@ impl Matcher {
             gate_pattern,
             ungated,
             patterns,
-            pattern_src,
             pattern_rule,
             accounts,
         })
@@ -540,7 +539,9 @@ impl Matcher {
             try_patterns.dedup();
             for &i in &try_patterns {
                 if self.patterns[i].is_match(text) {
-                    mark(self.pattern_rule[i], &|| self.pattern_src[i].clone());
+                    mark(self.pattern_rule[i], &|| {
+                        pattern_term(&self.patterns[i], text)
+                    });
                 }
             }
         }
@@ -567,6 +568,17 @@ impl Matcher {
         out.sort();
         out
     }
+}
+
+/// What a pattern found in `text`, as a match reports it: the text of the pattern's first
+/// capture group when it has one and took part, else the whole match. Rules write the context
+/// a term needs around a group (`(?i)(?:^|[^a-z0-9])(x[\s_-]?trail)`), so a community manager
+/// reads "X-Trail", not the expression nor the character before it.
+fn pattern_term(pattern: &Regex, text: &str) -> String {
+    pattern
+        .captures(text)
+        .and_then(|c| c.get(1).or_else(|| c.get(0)))
+        .map_or_else(String::new, |m| m.as_str().to_string())
 }
 
 /// A rule file's test case that did not give what it expects.
@@ -675,6 +687,44 @@ matches = ["brake"]
     }
 
     #[test]
+    fn a_pattern_reports_the_text_it_found() {
+        let g = group(
+            r#"
+group = "product"
+[[rules]]
+name = "x-trail"
+patterns = ['(?i)(?:^|[^a-z0-9])(x[\s_-]?trail)']
+[[rules]]
+name = "altima"
+patterns = ['天籁(?:[^之般]|$)']
+"#,
+        )
+        .expect("valid");
+        let m = Matcher::new(&[g]).expect("compile");
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            // The first capture group, without the character before it.
+            ("我的X-Trail又坏了", &[("x-trail", "X-Trail")]),
+            ("an x trail owner", &[("x-trail", "x trail")]),
+            // No group: the whole match, context included.
+            ("天籁的油耗", &[("altima", "天籁的")]),
+            ("天籁", &[("altima", "天籁")]),
+            ("天籁之音", &[]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<(String, String)> = m
+                .matches(text, None)
+                .into_iter()
+                .map(|m| (m.rule, m.term))
+                .collect();
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(r, t)| (r.to_string(), t.to_string()))
+                .collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
     fn file_tests_run_and_report_failures() {
         let mut g = group(CRISIS).expect("valid");
         assert!(run_file_tests(std::slice::from_ref(&g))
@@ -768,7 +818,17 @@ matches = ["brake"]
                     .get_or_insert_with(|| text[m.start()..m.end()].to_string());
             }
             for i in self.set.matches(text).iter() {
-                hit[self.pattern_rule[i]].get_or_insert_with(|| self.patterns[i].clone());
+                hit[self.pattern_rule[i]].get_or_insert_with(|| {
+                    let found = Regex::new(&self.patterns[i])
+                        .expect("pattern")
+                        .captures(text)
+                        .expect("the set matched");
+                    found
+                        .get(1)
+                        .unwrap_or_else(|| found.get(0).expect("match"))
+                        .as_str()
+                        .to_string()
+                });
             }
             if let Some(author) = author.map(normalise_account) {
                 for (r, rule) in self.rules.iter().enumerate() {
