@@ -29,7 +29,11 @@ pub fn intent(text: &str, sentiment: f32, crisis: bool) -> Intent {
 /// and lead).
 pub fn from_cues(found: u16, sentiment: f32, crisis: bool) -> Intent {
     let complaint = found & COMPLAINT != 0 || crisis;
-    if complaint && sentiment <= 0.2 {
+    let praise = found & PRAISE != 0;
+    // A complaint cue decides unless praise is there too and the text reads positive ("异响
+    // 一次就搞定了，感谢"): sarcasm ("recalled twice this year. what a joke") often fools
+    // the sentiment score, a complaint word less often.
+    if complaint && (!praise || sentiment <= 0.2) {
         return Intent::Complaint;
     }
     if found & INTEREST != 0 && !complaint {
@@ -38,10 +42,13 @@ pub fn from_cues(found: u16, sentiment: f32, crisis: bool) -> Intent {
     if found & QUESTION != 0 {
         return Intent::Question;
     }
-    if complaint || sentiment < -0.5 {
+    // A strongly negative text is a complaint even with a praise word in it ("not great",
+    // "真是谢谢你们啊"). (A complaint word that got here came with praise and a positive
+    // score: praise.)
+    if sentiment < -0.6 || sentiment < -0.5 && !praise {
         return Intent::Complaint;
     }
-    if found & PRAISE != 0 && sentiment >= -0.2 || sentiment > 0.6 {
+    if praise && sentiment >= -0.5 || sentiment > 0.6 {
         return Intent::Praise;
     }
     Intent::Other
@@ -89,6 +96,31 @@ mod tests {
             ("今天路过你们店", 0.0, false, Other),
             ("the new brochure is out", 0.1, false, Other),
             ("等了两个小时没人管", -0.7, false, Complaint),
+            // "how" in a statement asks nothing; at a clause's start it does.
+            ("that's how it goes on a monday", 0.0, false, Other),
+            (
+                "Great car. How often should I service it",
+                0.5,
+                false,
+                Question,
+            ),
+            // Sarcasm with a positive score: the complaint word decides.
+            (
+                "recalled twice this year. what a joke",
+                0.68,
+                false,
+                Complaint,
+            ),
+            // A praise word in a strongly negative text.
+            (
+                "the screen is not great. laggy, freezes",
+                -0.78,
+                false,
+                Complaint,
+            ),
+            // A complaint word with praise and a positive score is praise.
+            ("异响一次就搞定了，感谢李师傅", 0.8, false, Praise),
+            ("到底什么时候能给我换？？？", -0.4, false, Complaint),
         ];
         for (text, s, crisis, want) in cases {
             assert_eq!(intent(text, *s, *crisis), *want, "{text}");

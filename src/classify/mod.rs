@@ -9,6 +9,9 @@ pub mod literals;
 pub mod phrases;
 pub mod sentiment;
 
+#[cfg(test)]
+mod accuracy;
+
 use serde::Serialize;
 
 use keywords::{KeywordGroup, Match, Matcher};

@@ -57,6 +57,10 @@ struct Phrase {
     word: bool,
     steps: &'static [Step],
     tail: Tail,
+    /// The phrase must open a clause: only whitespace between it and the start of the text or
+    /// a clause's punctuation ([`CLAUSE_ENDS`]). "how" asks in "How long is the first
+    /// service?" and does not in "that's how it goes".
+    clause: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,7 @@ const fn lit(head: &'static str, flags: u16) -> Phrase {
         word: false,
         steps: &[],
         tail: Tail::Any,
+        clause: false,
     }
 }
 
@@ -85,6 +90,7 @@ const fn word(head: &'static str, flags: u16) -> Phrase {
         word: true,
         steps: &[],
         tail: Tail::Any,
+        clause: false,
     }
 }
 
@@ -95,8 +101,22 @@ const fn words(head: &'static str, flags: u16, steps: &'static [Step]) -> Phrase
         word: true,
         steps,
         tail: Tail::Any,
+        clause: false,
     }
 }
+
+/// An English word that counts only when it opens a clause.
+const fn opener(head: &'static str, flags: u16) -> Phrase {
+    Phrase {
+        clause: true,
+        ..word(head, flags)
+    }
+}
+
+/// The characters that end a clause before an `opener` (besides the start of the text).
+pub const CLAUSE_ENDS: &[char] = &[
+    '.', '!', '?', ',', ';', ':', '。', '！', '？', '，', '；', '：', '…', '、',
+];
 
 const ZH_COMPLAINT: &[&str] = &[
     "投诉",
@@ -106,8 +126,11 @@ const ZH_COMPLAINT: &[&str] = &[
     "太坑",
     "被坑",
     "坑人",
+    "坑爹",
     "骗子",
     "欺诈",
+    "忽悠",
+    "欺负",
     "退车",
     "退款",
     "质量问题",
@@ -120,18 +143,59 @@ const ZH_COMPLAINT: &[&str] = &[
     "自燃",
     "断轴",
     "召回",
+    "趴窝",
+    "亏电",
+    "黑屏",
+    "生锈",
     "态度差",
+    "什么态度",
     "态度恶劣",
     "服务差",
+    "太差",
     "不满意",
     "太失望",
     "失望透顶",
     "再也不",
     "无人理",
     "没人管",
+    "没人接",
+    "不回",
+    "推来推去",
     "拖着不",
+    "修不好",
+    "强制",
+    "加价",
+    "抢钱",
+    "离谱",
+    "无语",
+    "开玩笑",
+    "合理吗",
+    "这质量",
+    "个鬼",
+    // Doubled or exclaimed question marks ask in anger ("到底什么时候能给我换？？？").
+    "？？",
+    "??",
+    "？！",
+    "?!",
+    "！？",
+    "!?",
     "曝光",
     "黑心",
+    "差劲",
+    "恶心",
+    "气死",
+    "糟糕",
+    "后悔",
+    "退钱",
+    "敷衍",
+    "甩锅",
+    "扯皮",
+    "套路",
+    "乱收费",
+    "破车",
+    "又坏",
+    "坏了",
+    "烂",
 ];
 const EN_COMPLAINT: &[&str] = &[
     "complain",
@@ -145,15 +209,36 @@ const EN_COMPLAINT: &[&str] = &[
     "fraud",
     "refund",
     "broken",
+    "broke",
+    "died",
     "defect",
     "defective",
     "rude",
     "disappointed",
+    "disappointing",
     "unacceptable",
+    "ridiculous",
+    "joke",
+    "useless",
+    "nightmare",
+    "overcharged",
+    "rust",
     "never again",
     "lawsuit",
     "sue",
     "recall",
+    "recalled",
+    "sucks",
+    "hate",
+    "annoyed",
+    "frustrated",
+    "frustrating",
+    "waste",
+    "wasted",
+    "lied",
+    "ripped",
+    // The sarcasm marker ("truly innovative /s").
+    "/s",
 ];
 const ZH_QUESTION: &[&str] = &[
     "?",
@@ -165,17 +250,69 @@ const ZH_QUESTION: &[&str] = &[
     "哪里",
     "哪家",
     "哪个",
+    "哪些",
+    "多少",
     "多久",
     "几点",
     "能不能",
     "可不可以",
     "是否",
     "有没有",
+    "咋",
+    "为啥",
+    "为什么",
+    "啥时候",
+    "几号",
+    "怎样",
+    "是不是",
+    "要不要",
+    "求问",
+    "请教",
+    "问一下",
+    "想问",
 ];
-const EN_QUESTION: &[&str] = &["how", "what", "when", "where", "why", "which", "does"];
+/// English question words and auxiliaries, as [`opener`]s: they ask only when they open a
+/// clause ("Does the warranty transfer", not "that's how it goes").
+const EN_QUESTION: &[&str] = &[
+    "how", "what", "when", "where", "why", "which", "who", "does", "do", "did", "is", "are", "can",
+    "could", "should", "would", "anyone", "anybody",
+];
 const ZH_PRAISE: &[&str] = &[
-    "点赞", "好评", "满意", "感谢", "谢谢", "推荐", "给力", "专业", "贴心", "靠谱", "超赞", "太棒",
-    "喜欢", "爱了", "👍", "❤️", "😍",
+    "点赞",
+    "好评",
+    "满意",
+    "感谢",
+    "谢谢",
+    "推荐",
+    "给力",
+    "专业",
+    "贴心",
+    "靠谱",
+    "超赞",
+    "太棒",
+    "喜欢",
+    "爱了",
+    "感动",
+    "太爽",
+    "舒服",
+    "舒适",
+    "高级",
+    "没话说",
+    "名不虚传",
+    "省心",
+    "真香",
+    "惊喜",
+    "不错",
+    "很好",
+    "真棒",
+    "很棒",
+    "好看",
+    "漂亮",
+    "完美",
+    "开心",
+    "👍",
+    "❤️",
+    "😍",
 ];
 const EN_PRAISE: &[&str] = &[
     "love",
@@ -190,6 +327,20 @@ const EN_PRAISE: &[&str] = &[
     "fantastic",
     "helpful",
     "kudos",
+    "shoutout",
+    "impressed",
+    "smooth",
+    "comfortable",
+    "reliable",
+    "nice",
+    "happy",
+    "beautiful",
+    "perfect",
+    "brilliant",
+    "superb",
+    "impressive",
+    "wonderful",
+    "best",
 ];
 const ZH_INTEREST: &[&str] = &[
     "想买",
@@ -200,22 +351,39 @@ const ZH_INTEREST: &[&str] = &[
     "买车",
     "提车",
     "订车",
+    "想订",
     "下定",
     "定金",
     "报价",
-    "落地价",
+    "落地",
+    "裸车",
+    "手续费",
     "多少钱",
     "价格",
     "优惠",
+    "预算",
     "首付",
     "贷款",
     "分期",
     "置换",
     "以旧换新",
+    "换车",
+    "想换",
+    "入手",
+    "求推荐",
+    "二选一",
     "看车",
     "到店",
     "试驾",
     "试乘",
+    "想要",
+    "考虑",
+    "下单",
+    "定车",
+    "团购",
+    "性价比",
+    "值得买",
+    "值不值",
 ];
 const EN_INTEREST: &[&str] = &[
     "buy",
@@ -227,6 +395,9 @@ const EN_INTEREST: &[&str] = &[
     "financing",
     "finance",
     "lease",
+    "considering",
+    "afford",
+    "shopping",
 ];
 const ZH_NEAR: &[&str] = &[
     "这周",
@@ -270,12 +441,22 @@ const COMPOUND: &[Phrase] = &[
     words("is", QUESTION, &[Step::Spaces(&["there"])]),
     words("are", QUESTION, &[Step::Spaces(&["there"])]),
     words("anyone", QUESTION, &[Step::Spaces(&["know"])]),
+    words("interested", INTEREST, &[Step::Spaces(&["in"])]),
+    words("thinking", INTEREST, &[Step::Spaces(&["about", "of"])]),
+    words("looking", INTEREST, &[Step::Spaces(&["to"])]),
+    words("good", INTEREST, &[Step::Spaces(&["deal", "price"])]),
+    words("best", INTEREST, &[Step::Spaces(&["deal", "price"])]),
+    words("trading", INTEREST, &[Step::Spaces(&["in"])]),
+    words("down", INTEREST, &[Step::Spaces(&["payment"])]),
+    words("any", QUESTION, &[Step::Spaces(&["idea", "ideas"])]),
+    word("wondering", QUESTION),
     Phrase {
         head: "吗",
         flags: QUESTION,
         word: false,
         steps: &[],
         tail: Tail::QuestionEnd,
+        clause: false,
     },
     Phrase {
         head: "呢",
@@ -283,6 +464,7 @@ const COMPOUND: &[Phrase] = &[
         word: false,
         steps: &[],
         tail: Tail::NeEnd,
+        clause: false,
     },
     words("trade", INTEREST, &[Step::OptSep(&["in"])]),
     words("test", INTEREST, &[Step::OptSep(&["drive"])]),
@@ -295,6 +477,7 @@ const COMPOUND: &[Phrase] = &[
         word: false,
         steps: &[Step::OptSep(&["drive"])],
         tail: Tail::Any,
+        clause: false,
     },
     words("this", NEAR, &[Step::Spaces(&["week", "month"])]),
     words("next", NEAR, &[Step::Spaces(&["week", "month"])]),
@@ -317,25 +500,20 @@ const COMPOUND: &[Phrase] = &[
 
 fn all_phrases() -> Vec<Phrase> {
     let mut out = Vec::new();
-    let tables: [(&[&'static str], u16, bool); 9] = [
-        (ZH_COMPLAINT, COMPLAINT, false),
-        (EN_COMPLAINT, COMPLAINT, true),
-        (ZH_QUESTION, QUESTION, false),
-        (EN_QUESTION, QUESTION, true),
-        (ZH_PRAISE, PRAISE, false),
-        (EN_PRAISE, PRAISE, true),
-        (ZH_INTEREST, INTEREST, false),
-        (EN_INTEREST, INTEREST, true),
-        (ZH_NEAR, NEAR, false),
+    type Make = fn(&'static str, u16) -> Phrase;
+    let tables: [(&[&'static str], u16, Make); 9] = [
+        (ZH_COMPLAINT, COMPLAINT, lit),
+        (EN_COMPLAINT, COMPLAINT, word),
+        (ZH_QUESTION, QUESTION, lit),
+        (EN_QUESTION, QUESTION, opener),
+        (ZH_PRAISE, PRAISE, lit),
+        (EN_PRAISE, PRAISE, word),
+        (ZH_INTEREST, INTEREST, lit),
+        (EN_INTEREST, INTEREST, word),
+        (ZH_NEAR, NEAR, lit),
     ];
-    for (heads, flags, is_word) in tables {
-        for &h in heads {
-            out.push(if is_word {
-                word(h, flags)
-            } else {
-                lit(h, flags)
-            });
-        }
+    for (heads, flags, make) in tables {
+        out.extend(heads.iter().map(|&h| make(h, flags)));
     }
     out.extend_from_slice(COMPOUND);
     out
@@ -451,8 +629,21 @@ fn tail_ok(tail: Tail, rest: &str) -> bool {
     }
 }
 
+/// Whether byte `start` of `text` opens a clause: only whitespace before it, back to the
+/// start of the text or one of [`CLAUSE_ENDS`].
+fn opens_clause(text: &str, start: usize) -> bool {
+    text[..start]
+        .trim_end_matches(char::is_whitespace)
+        .chars()
+        .next_back()
+        .is_none_or(|c| CLAUSE_ENDS.contains(&c))
+}
+
 fn phrase_at(text: &str, start: usize, end: usize, p: &Phrase) -> bool {
     if p.word && start > 0 && is_word_byte(text.as_bytes()[start - 1]) {
+        return false;
+    }
+    if p.clause && !opens_clause(text, start) {
         return false;
     }
     tail_ok(p.tail, &text[end..]) && steps_match(text, end, p.steps, p.word)
@@ -562,40 +753,60 @@ mod tests {
     use super::*;
     use regex::Regex;
 
-    /// The regular expressions this module replaces, verbatim, as the oracle.
+    /// The phrases as regular expressions, built from the same word lists, as the oracle:
+    /// literals as an alternation, English words between `(?-u:\b)`, openers after the start
+    /// of the text or a clause's punctuation and any whitespace, compound phrases written out.
     fn oracle() -> Vec<(u16, Regex)> {
-        let re = |s: &str| Regex::new(s).expect("oracle regex");
+        let alt = |words: &[&str]| {
+            words
+                .iter()
+                .map(|w| regex::escape(w))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let ends: String = CLAUSE_ENDS
+            .iter()
+            .map(|c| regex::escape(&c.to_string()))
+            .collect();
+        let re = |parts: &[String]| {
+            Regex::new(&format!("(?i){}", parts.join("|"))).expect("oracle regex")
+        };
+        // Not `(?-u:\b)` in front: "/s" starts with no word character.
+        let words = |w: &[&str]| format!(r"(?:^|[^0-9A-Za-z_])(?:{})(?-u:\b)", alt(w));
         vec![
-            (
-                COMPLAINT,
-                re(
-                    r"(?i)投诉|维权|差评|垃圾|太坑|被坑|坑人|骗子|欺诈|退车|退款|质量问题|故障|异响|漏油|抖动|熄火|失灵|自燃|断轴|召回|态度差|态度恶劣|服务差|不满意|太失望|失望透顶|再也不|无人理|没人管|拖着不|曝光|黑心|(?-u:\b)(?:complain(?:t|ed|ing)?|terrible|awful|worst|scam|fraud|refund|broken|defect(?:ive)?|rude|disappointed|unacceptable|never again|lawsuit|sue|recall)(?-u:\b)",
-                ),
-            ),
+            (COMPLAINT, re(&[alt(ZH_COMPLAINT), words(EN_COMPLAINT)])),
             (
                 QUESTION,
-                re(
-                    r"(?i)[?？]|请问|吗[。！!,，\s]*$|呢[。\s]*$|怎么|如何|什么|哪里|哪家|哪个|多久|几点|能不能|可不可以|是否|有没有|(?-u:\b)(?:how|what|when|where|why|which|can\s+i|could\s+you|does|do\s+you|is\s+there|are\s+there|anyone\s+know)(?-u:\b)",
-                ),
+                re(&[
+                    alt(ZH_QUESTION),
+                    r"吗[。！!,，\s]*$|呢[。\s]*$".into(),
+                    format!(r"(?:^|[{ends}])\s*(?:{})(?-u:\b)", alt(EN_QUESTION)),
+                    r"(?-u:\b)(?:can\s+i|could\s+you|do\s+you|is\s+there|are\s+there|anyone\s+know|any\s+ideas?|wondering)(?-u:\b)".into(),
+                ]),
             ),
             (
                 PRAISE,
-                re(
-                    r"(?i)点赞|好评|满意|感谢|谢谢|推荐|给力|专业|贴心|靠谱|超赞|太棒|喜欢|爱了|👍|❤️|😍|(?-u:\b)(?:love|great|thanks?|thank\s+you|recommend(?:ed)?|awesome|excellent|amazing|fantastic|helpful|kudos)(?-u:\b)",
-                ),
+                re(&[
+                    alt(ZH_PRAISE),
+                    words(EN_PRAISE),
+                    r"(?-u:\b)thank\s+you(?-u:\b)".into(),
+                ]),
             ),
             (
                 INTEREST,
-                re(
-                    r"(?i)想买|要买|准备买|打算买|购车|买车|提车|订车|下定|定金|报价|落地价|多少钱|价格|优惠|首付|贷款|分期|置换|以旧换新|看车|到店|试驾|试乘|(?-u:\b)(?:buy|buying|purchase|quote|price|pricing|financing|finance|lease|trade[\s-]?in|test[\s-]?drive|dealer\s+visit)(?-u:\b)",
-                ),
+                re(&[
+                    alt(ZH_INTEREST),
+                    words(EN_INTEREST),
+                    r"(?-u:\b)(?:trade[\s-]?in|test[\s-]?drive|dealer\s+visit|interested\s+in|thinking\s+(?:about|of)|looking\s+to|(?:good|best)\s+(?:deal|price)|trading\s+in|down\s+payment)(?-u:\b)".into(),
+                ]),
             ),
-            (TEST_DRIVE, re(r"(?i)试驾|试乘|test[\s-]?drive")),
+            (TEST_DRIVE, re(&[r"试驾|试乘|test[\s-]?drive".into()])),
             (
                 NEAR,
-                re(
-                    r"(?i)这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?|(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)soon(?-u:\b)|(?-u:\b)asap(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)",
-                ),
+                re(&[
+                    r"这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?".into(),
+                    r"(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)soon(?-u:\b)|(?-u:\b)asap(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)".into(),
+                ]),
             ),
         ]
     }
@@ -706,6 +917,28 @@ mod tests {
         "9",
         "price9",
         "sue9",
+        "How",
+        "what",
+        "that's",
+        "is",
+        "should",
+        ". ",
+        "，",
+        "…",
+        "、",
+        "interested",
+        "thinking",
+        "about",
+        "looking",
+        "good",
+        "deal",
+        "trading",
+        "多少钱",
+        "离谱",
+        "recalled",
+        "/s",
+        "/service",
+        "a/s",
     ];
 
     use crate::rng::Rng;

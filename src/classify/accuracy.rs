@@ -1,0 +1,156 @@
+//! Intent and lead-grade accuracy on hand-labelled mentions (`tests/fixtures/intent_mentions.tsv`:
+//! 240 Chinese, English and mixed car-dealer mentions, labelled without looking at the rules).
+//!
+//! The rules were tuned on the even-numbered lines only (the development half); the odd lines
+//! are the held-out half, so its figure is the one to quote. `HERALD_EVAL_VERBOSE=1` prints
+//! both halves' confusion tables and every miss of the development half.
+
+use std::collections::BTreeMap;
+
+use super::intent::Intent;
+use super::lead::Grade;
+use super::{keywords, Classifier};
+
+const FIXTURE: &str = include_str!("../../tests/fixtures/intent_mentions.tsv");
+
+/// One labelled mention.
+struct Case<'a> {
+    intent: &'a str,
+    lead: &'a str,
+    text: &'a str,
+}
+
+fn cases() -> Vec<Case<'static>> {
+    FIXTURE
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let (intent, lead, text) = (f.next(), f.next(), f.next());
+            let (Some(intent), Some(lead), Some(text)) = (intent, lead, text) else {
+                panic!("intent<TAB>lead<TAB>text: {l}");
+            };
+            Case { intent, lead, text }
+        })
+        .collect()
+}
+
+fn intent_name(i: Intent) -> &'static str {
+    match i {
+        Intent::Complaint => "complaint",
+        Intent::Question => "question",
+        Intent::Praise => "praise",
+        Intent::Purchase => "purchase",
+        Intent::Other => "other",
+    }
+}
+
+fn lead_name(g: Option<Grade>) -> &'static str {
+    match g {
+        Some(Grade::Hot) => "hot",
+        Some(Grade::Warm) => "warm",
+        Some(Grade::Cold) => "cold",
+        Some(Grade::Unvalued) => "unvalued",
+        None => "none",
+    }
+}
+
+/// Right answers and confusion counts (want, got) of one half.
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    intent_right: usize,
+    lead_right: usize,
+    intent: BTreeMap<(&'static str, &'static str), usize>,
+    misses: Vec<String>,
+}
+
+fn measure(c: &Classifier, held_out: bool) -> Tally {
+    let mut t = Tally::default();
+    for (i, case) in cases().into_iter().enumerate() {
+        if (i % 2 == 1) != held_out {
+            continue;
+        }
+        let got = c.classify(case.text, None);
+        let (intent, lead) = (
+            intent_name(got.intent),
+            lead_name(got.lead.as_ref().map(|l| l.grade)),
+        );
+        t.n += 1;
+        t.intent_right += usize::from(intent == case.intent);
+        t.lead_right += usize::from(lead == case.lead);
+        let want: &'static str = match case.intent {
+            "complaint" => "complaint",
+            "question" => "question",
+            "praise" => "praise",
+            "purchase" => "purchase",
+            "other" => "other",
+            other => panic!("unknown intent label {other:?}"),
+        };
+        *t.intent.entry((want, intent)).or_default() += 1;
+        if intent != case.intent || lead != case.lead {
+            t.misses.push(format!(
+                "{:>9}/{:<9} got {:>9}/{:<9} {:+.2} {}",
+                case.intent, case.lead, intent, lead, got.sentiment.score, case.text
+            ));
+        }
+    }
+    t
+}
+
+fn report(name: &str, t: &Tally, misses: bool) {
+    eprintln!(
+        "{name}: {} mentions, intent {:.3} ({}), lead grade {:.3} ({})",
+        t.n,
+        t.intent_right as f64 / t.n as f64,
+        t.intent_right,
+        t.lead_right as f64 / t.n as f64,
+        t.lead_right
+    );
+    for ((want, got), n) in &t.intent {
+        if want != got {
+            eprintln!("  {want:>9} read as {got:<9} {n}");
+        }
+    }
+    if misses {
+        for m in &t.misses {
+            eprintln!("  {m}");
+        }
+    }
+}
+
+#[test]
+fn intent_and_lead_grade_on_labelled_mentions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+    let groups = keywords::load_dir(&dir).expect("keywords/");
+    let c = Classifier::new(&groups).expect("classifier");
+    assert_eq!(cases().len(), 240);
+    let dev = measure(&c, false);
+    let held_out = measure(&c, true);
+    let verbose = std::env::var_os("HERALD_EVAL_VERBOSE").is_some();
+    if verbose {
+        report("development half", &dev, true);
+        report("held-out half", &held_out, false);
+    }
+    let rate = |right: usize, t: &Tally| right as f64 / t.n as f64;
+    for (name, t, min_intent) in [
+        ("development", &dev, MIN_INTENT_DEV),
+        ("held-out", &held_out, MIN_INTENT_HELD_OUT),
+    ] {
+        assert!(
+            rate(t.intent_right, t) >= min_intent && rate(t.lead_right, t) >= MIN_LEAD,
+            "{name} half: intent {:.3} (min {min_intent}), lead {:.3} (min {MIN_LEAD}); misses:\n{}",
+            rate(t.intent_right, t),
+            rate(t.lead_right, t),
+            t.misses.join("\n")
+        );
+    }
+}
+
+/// Floors a few points under what the shipped rules reach, so a rule change that loses
+/// accuracy fails. The shipped rules: intent 0.883 on the development half and 0.700 held
+/// out, lead grade 0.950 and 0.942; the rules before this fixture existed: intent 0.625 and
+/// 0.575, lead grade 0.858 and 0.925.
+const MIN_INTENT_DEV: f64 = 0.85;
+const MIN_INTENT_HELD_OUT: f64 = 0.65;
+const MIN_LEAD: f64 = 0.90;
