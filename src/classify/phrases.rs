@@ -6,8 +6,9 @@
 //! whitespace or a dash, so one search for the leading literals ([`super::literals`]) finds them
 //! all and a short check after each hit does the rest: ASCII word boundaries (`(?-u:\b)`) around
 //! English words, the words after `\s+` or `[\s-]?`, and "only punctuation up to the end" after
-//! a final 吗 or 呢. The test module keeps the old regular expressions and checks, on generated
-//! texts, that both give the same answers. Two cheap byte tests tell whether the phone and
+//! a final 吗 or 呢, and, for an English question word, that it opens a clause. The test module
+//! writes the same phrases as regular expressions and checks, on generated texts, that both
+//! give the same answers. Two cheap byte tests tell whether the phone and
 //! e-mail regexes can match at all, so they run only on the few texts that have a `@` or a digit
 //! run that starts like a mobile number.
 //!
