@@ -104,6 +104,14 @@ enum Command {
         /// Text the mention contains.
         #[arg(long)]
         search: Option<String>,
+        /// The platform the mention came from (mastodon, bluesky, feed, page, …).
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long, value_parser = ["negative", "neutral", "positive"])]
+        sentiment: Option<String>,
+        #[arg(long, value_parser = ["complaint", "question", "purchase", "praise", "other"])]
+        intent: Option<String>,
+        /// At most this many (0: all).
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// JSON Lines (the Mention contract plus `source` and `classification`).
@@ -395,6 +403,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             author,
             topic,
             search,
+            platform,
+            sentiment,
+            intent,
             limit,
             json,
         } => {
@@ -404,6 +415,9 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 author,
                 topic,
                 text: search,
+                platform,
+                sentiment,
+                intent,
                 limit,
             };
             let found = store.mentions(&q)?;

@@ -52,6 +52,13 @@ pub struct MentionQuery {
     pub topic: Option<String>,
     /// Text that must occur in the mention (case-insensitive).
     pub text: Option<String>,
+    /// The platform (`mastodon`, `bluesky`, …; case-insensitive).
+    pub platform: Option<String>,
+    /// The sentiment label (`negative`, `neutral`, `positive`).
+    pub sentiment: Option<String>,
+    /// The intent (`complaint`, `question`, `purchase`, `praise`, `other`).
+    pub intent: Option<String>,
+    /// At most this many (0: all).
     pub limit: usize,
 }
 
@@ -150,6 +157,15 @@ impl Store {
                 && needle
                     .as_ref()
                     .is_none_or(|n| m.mention.text.to_lowercase().contains(n.as_str()))
+                && q.platform
+                    .as_ref()
+                    .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
+                && q.sentiment.as_ref().is_none_or(|s| {
+                    m.classification["sentiment"]["label"].as_str() == Some(s.as_str())
+                })
+                && q.intent
+                    .as_ref()
+                    .is_none_or(|i| m.classification["intent"].as_str() == Some(i.as_str()))
         };
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
         let mut out = Vec::new();
@@ -380,6 +396,55 @@ mod tests {
             }),
             ["m3"]
         );
+        // Classification and platform filters, with a limit that only counts what matches.
+        let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
+        d.classification["intent"] = "complaint".into();
+        d.classification["sentiment"]["label"] = "negative".into();
+        d.mention.platform = "bluesky".into();
+        assert!(store.insert_mention(&d).expect("insert"));
+        for (q, want) in [
+            (
+                MentionQuery {
+                    intent: Some("complaint".into()),
+                    limit: 1,
+                    ..Default::default()
+                },
+                vec!["m4"],
+            ),
+            (
+                MentionQuery {
+                    intent: Some("other".into()),
+                    limit: 2,
+                    ..Default::default()
+                },
+                vec!["m3", "m2"],
+            ),
+            (
+                MentionQuery {
+                    sentiment: Some("negative".into()),
+                    ..Default::default()
+                },
+                vec!["m4"],
+            ),
+            (
+                MentionQuery {
+                    platform: Some("MASTODON".into()),
+                    author: Some("alice".into()),
+                    ..Default::default()
+                },
+                vec!["m3", "m1"],
+            ),
+            (
+                MentionQuery {
+                    platform: Some("bluesky".into()),
+                    intent: Some("other".into()),
+                    ..Default::default()
+                },
+                vec![],
+            ),
+        ] {
+            assert_eq!(ids(q.clone()), want, "{q:?}");
+        }
     }
 
     #[test]

@@ -296,34 +296,18 @@ pub fn search_mentions(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<StoredMention>, bool), crate::store::StoreError> {
-    let (platform, sentiment, intent) = (some(&f.platform), some(&f.sentiment), some(&f.intent));
-    let extra = platform.is_some() || sentiment.is_some() || intent.is_some();
     let q = MentionQuery {
         since: None,
         author: some(&f.author),
         topic: some(&f.topic),
         text: some(&f.text),
-        // Without filters of its own the store can stop early; with them, it must scan.
-        limit: if extra { 0 } else { offset + limit + 1 },
+        platform: some(&f.platform),
+        sentiment: some(&f.sentiment),
+        intent: some(&f.intent),
+        // One more than the page, to know whether another follows.
+        limit: offset + limit + 1,
     };
-    let mut found: Vec<StoredMention> = store
-        .mentions(&q)?
-        .into_iter()
-        .filter(|m| {
-            let c = &m.classification;
-            platform
-                .as_ref()
-                .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
-                && sentiment
-                    .as_ref()
-                    .is_none_or(|s| c["sentiment"]["label"].as_str() == Some(s.as_str()))
-                && intent
-                    .as_ref()
-                    .is_none_or(|i| c["intent"].as_str() == Some(i.as_str()))
-        })
-        .skip(offset)
-        .take(limit + 1)
-        .collect();
+    let mut found: Vec<StoredMention> = store.mentions(&q)?.into_iter().skip(offset).collect();
     let more = found.len() > limit;
     found.truncate(limit);
     Ok((found, more))
