@@ -1,9 +1,11 @@
-//! Intent and lead-grade accuracy on hand-labelled mentions (`tests/fixtures/intent_mentions.tsv`:
-//! 240 Chinese, English and mixed car-dealer mentions, labelled without looking at the rules).
+//! Intent and lead-grade accuracy on hand-labelled mentions: `tests/fixtures/intent_mentions.tsv`
+//! (240 Chinese, English and mixed car-dealer mentions) and `tests/fixtures/intent_tuning.tsv`
+//! (400 more, written apart from the first), both labelled without looking at the rules.
 //!
-//! The rules were tuned on the even-numbered lines only (the development half); the odd lines
-//! are the held-out half, so its figure is the one to quote. `HERALD_EVAL_VERBOSE=1` prints
-//! both halves' confusion tables and every miss of the development half.
+//! The rules were tuned on the first file's even-numbered lines (the development half) and on
+//! the tuning set; the first file's odd lines are the held-out half, so its figure is the one
+//! to quote. `HERALD_EVAL_VERBOSE=1` prints the confusion tables, and every miss of the
+//! development half and the tuning set.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,7 @@ use super::lead::Grade;
 use super::{keywords, Classifier};
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/intent_mentions.tsv");
+const TUNING: &str = include_str!("../../tests/fixtures/intent_tuning.tsv");
 
 /// One labelled mention.
 struct Case<'a> {
@@ -21,8 +24,11 @@ struct Case<'a> {
 }
 
 fn cases() -> Vec<Case<'static>> {
-    FIXTURE
-        .lines()
+    parse(FIXTURE)
+}
+
+fn parse(src: &'static str) -> Vec<Case<'static>> {
+    src.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let mut f = l.splitn(3, '\t');
@@ -65,12 +71,19 @@ struct Tally {
     misses: Vec<String>,
 }
 
-fn measure(c: &Classifier, held_out: bool) -> Tally {
+/// The fixture's development half (even lines) or held-out half (odd lines).
+fn half(held_out: bool) -> Vec<Case<'static>> {
+    cases()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (i % 2 == 1) == held_out)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+fn measure(c: &Classifier, cases: Vec<Case<'static>>) -> Tally {
     let mut t = Tally::default();
-    for (i, case) in cases().into_iter().enumerate() {
-        if (i % 2 == 1) != held_out {
-            continue;
-        }
+    for case in cases {
         let got = c.classify(case.text, None);
         let (intent, lead) = (
             intent_name(got.intent),
@@ -125,21 +138,25 @@ fn intent_and_lead_grade_on_labelled_mentions() {
     let groups = keywords::load_dir(&dir).expect("keywords/");
     let c = Classifier::new(&groups).expect("classifier");
     assert_eq!(cases().len(), 240);
-    let dev = measure(&c, false);
-    let held_out = measure(&c, true);
+    assert_eq!(parse(TUNING).len(), 400);
+    let dev = measure(&c, half(false));
+    let held_out = measure(&c, half(true));
+    let tuning = measure(&c, parse(TUNING));
     let verbose = std::env::var_os("HERALD_EVAL_VERBOSE").is_some();
     if verbose {
         report("development half", &dev, true);
+        report("tuning set", &tuning, true);
         report("held-out half", &held_out, false);
     }
     let rate = |right: usize, t: &Tally| right as f64 / t.n as f64;
     for (name, t, min_intent) in [
-        ("development", &dev, MIN_INTENT_DEV),
-        ("held-out", &held_out, MIN_INTENT_HELD_OUT),
+        ("development half", &dev, MIN_INTENT_DEV),
+        ("tuning set", &tuning, MIN_INTENT_TUNING),
+        ("held-out half", &held_out, MIN_INTENT_HELD_OUT),
     ] {
         assert!(
             rate(t.intent_right, t) >= min_intent && rate(t.lead_right, t) >= MIN_LEAD,
-            "{name} half: intent {:.3} (min {min_intent}), lead {:.3} (min {MIN_LEAD}); misses:\n{}",
+            "{name}: intent {:.3} (min {min_intent}), lead {:.3} (min {MIN_LEAD}); misses:\n{}",
             rate(t.intent_right, t),
             rate(t.lead_right, t),
             t.misses.join("\n")
@@ -148,9 +165,10 @@ fn intent_and_lead_grade_on_labelled_mentions() {
 }
 
 /// Floors a few points under what the shipped rules reach, so a rule change that loses
-/// accuracy fails. The shipped rules: intent 0.883 on the development half and 0.700 held
-/// out, lead grade 0.950 and 0.942; the rules before this fixture existed: intent 0.625 and
-/// 0.575, lead grade 0.858 and 0.925.
+/// accuracy fails. Intent on the development half / tuning set / held-out half: the shipped
+/// rules 0.892 / 0.767 / 0.708, the rules before these fixtures existed 0.625 / 0.542 / 0.575;
+/// lead grade 0.950 / 0.927 / 0.958, before 0.858 / 0.840 / 0.925.
 const MIN_INTENT_DEV: f64 = 0.85;
-const MIN_INTENT_HELD_OUT: f64 = 0.65;
+const MIN_INTENT_TUNING: f64 = 0.73;
+const MIN_INTENT_HELD_OUT: f64 = 0.67;
 const MIN_LEAD: f64 = 0.90;

@@ -37,6 +37,11 @@ pub fn from_cues(found: u16, sentiment: f32, crisis: bool) -> Intent {
         return Intent::Complaint;
     }
     if found & INTEREST != 0 && !complaint {
+        // Purchase talk in a strongly negative text is a buyer complaining (a quote that went
+        // up, a deposit and no car), unless it praises something too.
+        if sentiment < -0.7 && !praise {
+            return Intent::Complaint;
+        }
         return Intent::Purchase;
     }
     if found & QUESTION != 0 {
@@ -48,7 +53,7 @@ pub fn from_cues(found: u16, sentiment: f32, crisis: bool) -> Intent {
     if sentiment < -0.6 || sentiment < -0.5 && !praise {
         return Intent::Complaint;
     }
-    if praise && sentiment >= -0.5 || sentiment > 0.6 {
+    if praise && sentiment >= -0.5 || sentiment > 0.7 {
         return Intent::Praise;
     }
     Intent::Other
@@ -121,6 +126,14 @@ mod tests {
             // A complaint word with praise and a positive score is praise.
             ("异响一次就搞定了，感谢李师傅", 0.8, false, Praise),
             ("到底什么时候能给我换？？？", -0.4, false, Complaint),
+            // Purchase talk that reads strongly negative: a buyer complaining.
+            (
+                "贷款利率报的6.8%，中间差价吃得也太狠了",
+                -0.75,
+                false,
+                Complaint,
+            ),
+            ("贷款利率多少？", -0.1, false, Purchase),
         ];
         for (text, s, crisis, want) in cases {
             assert_eq!(intent(text, *s, *crisis), *want, "{text}");

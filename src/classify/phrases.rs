@@ -197,6 +197,28 @@ const ZH_COMPLAINT: &[&str] = &[
     "又坏",
     "坏了",
     "烂",
+    "避雷",
+    "服了",
+    "吐槽",
+    "心态崩",
+    "白花",
+    "白跑",
+    "吓死",
+    "踢皮球",
+    "宰人",
+    "劝退",
+    "拉胯",
+    "呵呵",
+    "烦死",
+    "骗人",
+    "不认账",
+    "捆绑",
+    "离大谱",
+    "真的会谢",
+    "就这服务",
+    "什么规矩",
+    "什么操作",
+    "破防",
 ];
 const EN_COMPLAINT: &[&str] = &[
     "complain",
@@ -238,6 +260,15 @@ const EN_COMPLAINT: &[&str] = &[
     "wasted",
     "lied",
     "ripped",
+    "upsell",
+    "upselling",
+    "robbery",
+    "clown",
+    "insulting",
+    "nobody",
+    "wtf",
+    "ugh",
+    "smh",
     // The sarcasm marker ("truly innovative /s").
     "/s",
 ];
@@ -314,6 +345,16 @@ const ZH_PRAISE: &[&str] = &[
     "👍",
     "❤️",
     "😍",
+    "绝了",
+    "满分",
+    "零问题",
+    "没毛病",
+    "平顺",
+    "耐造",
+    "稳得",
+    "感人",
+    "友好",
+    "💯",
 ];
 const EN_PRAISE: &[&str] = &[
     "love",
@@ -342,6 +383,11 @@ const EN_PRAISE: &[&str] = &[
     "impressive",
     "wonderful",
     "best",
+    "legend",
+    "refreshing",
+    "flawless",
+    "solid",
+    "quiet",
 ];
 const ZH_INTEREST: &[&str] = &[
     "想买",
@@ -385,6 +431,18 @@ const ZH_INTEREST: &[&str] = &[
     "性价比",
     "值得买",
     "值不值",
+    "选哪个",
+    "怎么选",
+    "值得入",
+    "想入",
+    "入一台",
+    "展车",
+    "现车",
+    "下订",
+    "订金",
+    "心动",
+    "种草",
+    "全款",
 ];
 const EN_INTEREST: &[&str] = &[
     "buy",
@@ -399,6 +457,11 @@ const EN_INTEREST: &[&str] = &[
     "considering",
     "afford",
     "shopping",
+    "discount",
+    "deals",
+    "deposit",
+    "shortlist",
+    "stock",
 ];
 const ZH_NEAR: &[&str] = &[
     "这周",
@@ -448,6 +511,26 @@ const COMPOUND: &[Phrase] = &[
     words("good", INTEREST, &[Step::Spaces(&["deal", "price"])]),
     words("best", INTEREST, &[Step::Spaces(&["deal", "price"])]),
     words("trading", INTEREST, &[Step::Spaces(&["in"])]),
+    words("worth", INTEREST, &[Step::Spaces(&["it"])]),
+    words(
+        "not",
+        COMPLAINT,
+        &[Step::Spaces(&[
+            "impressed",
+            "happy",
+            "acceptable",
+            "ok",
+            "okay",
+        ])],
+    ),
+    words("still", COMPLAINT, &[Step::Spaces(&["waiting", "broken"])]),
+    words(
+        "no",
+        COMPLAINT,
+        &[Step::Spaces(&["reply", "response", "answer"])],
+    ),
+    words("zero", COMPLAINT, &[Step::Spaces(&["reply", "response"])]),
+    words("game", PRAISE, &[Step::Spaces(&["changer"])]),
     words("down", INTEREST, &[Step::Spaces(&["payment"])]),
     words("any", QUESTION, &[Step::Spaces(&["idea", "ideas"])]),
     word("wondering", QUESTION),
@@ -775,7 +858,14 @@ mod tests {
         // Not `(?-u:\b)` in front: "/s" starts with no word character.
         let words = |w: &[&str]| format!(r"(?:^|[^0-9A-Za-z_])(?:{})(?-u:\b)", alt(w));
         vec![
-            (COMPLAINT, re(&[alt(ZH_COMPLAINT), words(EN_COMPLAINT)])),
+            (
+            COMPLAINT,
+            re(&[
+                alt(ZH_COMPLAINT),
+                words(EN_COMPLAINT),
+                r"(?-u:\b)(?:not\s+(?:impressed|happy|acceptable|ok|okay)|still\s+(?:waiting|broken)|no\s+(?:reply|response|answer)|zero\s+(?:reply|response))(?-u:\b)".into(),
+            ]),
+        ),
             (
                 QUESTION,
                 re(&[
@@ -790,7 +880,7 @@ mod tests {
                 re(&[
                     alt(ZH_PRAISE),
                     words(EN_PRAISE),
-                    r"(?-u:\b)thank\s+you(?-u:\b)".into(),
+                    r"(?-u:\b)(?:thank\s+you|game\s+changer)(?-u:\b)".into(),
                 ]),
             ),
             (
@@ -798,7 +888,7 @@ mod tests {
                 re(&[
                     alt(ZH_INTEREST),
                     words(EN_INTEREST),
-                    r"(?-u:\b)(?:trade[\s-]?in|test[\s-]?drive|dealer\s+visit|interested\s+in|thinking\s+(?:about|of)|looking\s+to|(?:good|best)\s+(?:deal|price)|trading\s+in|down\s+payment)(?-u:\b)".into(),
+                    r"(?-u:\b)(?:trade[\s-]?in|test[\s-]?drive|dealer\s+visit|interested\s+in|thinking\s+(?:about|of)|looking\s+to|(?:good|best)\s+(?:deal|price)|trading\s+in|down\s+payment|worth\s+it)(?-u:\b)".into(),
                 ]),
             ),
             (TEST_DRIVE, re(&[r"试驾|试乘|test[\s-]?drive".into()])),
