@@ -505,6 +505,12 @@ const ZH_NEAR: &[&str] = &[
     "尽快",
     "立刻",
     "年前",
+    "明天",
+    "周末",
+    "两周",
+    "一周内",
+    "这几天",
+    "急用",
     // (?:[一二两三1-3]|半)个?月 (the regex's trailing 内? never changes whether it matches)
     "一月",
     "二月",
@@ -565,6 +571,11 @@ const COMPOUND: &[Phrase] = &[
     words("next", NEAR, &[Step::Spaces(&["week", "month"])]),
     word("soon", NEAR),
     word("asap", NEAR),
+    // A time frame counted in days or weeks is near ("within 30 days", "in about 8 weeks").
+    word("days", NEAR),
+    word("weeks", NEAR),
+    word("tomorrow", NEAR),
+    word("weekend", NEAR),
     words(
         "within",
         NEAR,
@@ -894,8 +905,8 @@ mod tests {
             (
                 NEAR,
                 re(&[
-                    r"这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|(?:[一二两三1-3]|半)个?月内?".into(),
-                    r"(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)soon(?-u:\b)|(?-u:\b)asap(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)".into(),
+                    r"这周|本周|下周|这个月|本月|下个月|下月|月底|近期|最近就|马上|尽快|立刻|年前|明天|周末|两周|一周内|这几天|急用|(?:[一二两三1-3]|半)个?月内?".into(),
+                    r"(?-u:\b)(?:this|next)\s+(?:week|month)(?-u:\b)|(?-u:\b)(?:soon|asap|days|weeks|tomorrow|weekend)(?-u:\b)|(?-u:\b)within\s+(?:a|one|two|three|[1-3])\s+months?(?-u:\b)".into(),
                 ]),
             ),
         ]
@@ -1026,6 +1037,9 @@ mod tests {
         "多少钱",
         "离谱",
         "recalled",
+        "days",
+        "weekend",
+        "明天",
         "/s",
         "/service",
         "a/s",
