@@ -461,7 +461,7 @@ fn run(
                 }
             }
             if let Some(saved) = schedule.saved {
-                errln!(io, 
+                errln!(io,
                     "saved to {}: {} planned posts written, {} replaced, {} kept posts left as they were",
                     config.herald.storage.path.display(),
                     saved.inserted,
@@ -1033,7 +1033,7 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
     }
     let count = |s: crate::store::PostState| posts.iter().filter(|p| p.state == s).count();
     use crate::store::PostState as S;
-    outln!(io, 
+    outln!(io,
         "\n{} published, {} planned or approved, {} failed, {} missed, {} unconfirmed in the {hours} hours around now",
         count(S::Published),
         count(S::Planned) + count(S::Approved),
