@@ -6,7 +6,7 @@
 mod alerts;
 mod browser;
 mod e2e;
-mod inbox;
+pub(crate) mod inbox;
 
 use std::sync::Arc;
 use std::time::Duration;
