@@ -1061,7 +1061,14 @@ fn alerts(config: &Config, action: AlertsAction, io: &mut Io) -> anyhow::Result<
             let (record, changed) =
                 crate::crisis::live::resolve(&store, &config.plan.pause_categories, id, who, now)?;
             if changed && store.crisis_hold()?.is_none() {
-                errln!(io, "crisis hold lifted: held posts go out as they fall due");
+                if io.store.is_some() {
+                    errln!(io, "crisis hold lifted: held posts go out as they fall due");
+                } else {
+                    errln!(
+                        io,
+                        "crisis hold lifted: held posts go out at the next start of `herald run`"
+                    );
+                }
             }
             record.into_iter().collect()
         }
