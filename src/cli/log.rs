@@ -115,9 +115,23 @@ impl<'writer> FormatFields<'writer> for SafeFields {
                 )?;
             }
             first = false;
-            write!(writer, "{name}={}", untrusted::escape(value))?;
+            write!(writer, "{name}={}", untrusted::escape(&cut(value)))?;
         }
         Ok(())
+    }
+}
+
+/// The longest field value written whole: a 15,000-character mention must not fill a screen.
+const MAX_VALUE_CHARS: usize = 300;
+
+/// `value` cut to [`MAX_VALUE_CHARS`], saying how much was left out.
+fn cut(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(MAX_VALUE_CHARS) {
+        None => value.into(),
+        Some((at, _)) => {
+            let rest = value[at..].chars().count();
+            format!("{}…(+{rest} characters)", &value[..at]).into()
+        }
     }
 }
 
@@ -202,6 +216,17 @@ mod tests {
             lines[1].contains("WARN  Source failing  error=boom\\u{d}\\u{a}"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_long_value_is_cut_and_says_so() {
+        let long = "很".repeat(15_000);
+        let out = logged(false, || tracing::info!(text = %long, "Mention"));
+        assert!(
+            out.contains(&format!("text={}…(+14700 characters)", "很".repeat(300))),
+            "{out}"
+        );
+        assert!(out.chars().count() < 400);
     }
 
     #[test]
