@@ -6,7 +6,8 @@
 //! never has rules of its own.
 //!
 //! Security, in one place so later pages inherit it: every route except `/login`, `/lang/…` and
-//! `/static/…` needs a session; every POST to a page must carry the session's CSRF token (checked
+//! `/static/…` needs a session; logins are limited in concurrency and per name and address
+//! ([`auth::LoginGuard`]); every POST to a page must carry the session's CSRF token (checked
 //! by a middleware before any handler runs); the API needs a bearer token; every response gets a
 //! strict Content-Security-Policy (no inline script), `frame-ancestors 'none'`, `nosniff`; pages
 //! are rendered by askama, which escapes every value.
