@@ -589,6 +589,71 @@ async fn behind_a_proxy_the_forwarded_address_is_the_client() {
 }
 
 #[tokio::test]
+async fn the_served_router_counts_logins_per_peer_address() {
+    let app = App::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    // Loopback is 127/8 on Linux: two clients with two source addresses.
+    let login_from = |source: [u8; 4], password: &'static str| {
+        let base = base.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(std::net::IpAddr::from(source))
+                .build()
+                .expect("client");
+            let form = client
+                .get(format!("{base}/login"))
+                .send()
+                .await
+                .expect("form");
+            let cookie = form
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with("herald_login="))
+                .map(|v| cookie_value(v).to_string())
+                .expect("login cookie");
+            let csrf = hidden(&form.text().await.expect("html"), "csrf");
+            client
+                .post(format!("{base}/login"))
+                .header(header::COOKIE, format!("herald_login={cookie}"))
+                .form(&[
+                    ("user", USER),
+                    ("password", password),
+                    ("csrf", &csrf),
+                    ("next", "/calendar"),
+                ])
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login_from([127, 0, 0, 2], "guess").await, 401);
+    }
+    assert_eq!(login_from([127, 0, 0, 2], PASSWORD).await, 429);
+    assert_eq!(
+        login_from([127, 0, 0, 3], PASSWORD).await,
+        303,
+        "the owner, at another address, is not locked out"
+    );
+    shutdown.cancel();
+    server.await.expect("join").expect("serve");
+}
+
+#[tokio::test]
 async fn an_oversized_login_form_is_refused_unread() {
     let app = App::new();
     let big = "x".repeat(64 * 1024);
