@@ -59,7 +59,7 @@ pub const MAX_NAME_FAILURES: u32 = 20;
 /// Wrong passwords (or impossible names) from one client address, over all names, before the
 /// address is refused.
 pub const MAX_ADDRESS_FAILURES: u32 = 30;
-/// How long failures count from the first one; a refusal lasts at most this long.
+/// How long a count lasts from its first attempt; a refusal lasts at most this long.
 pub const LOCKOUT: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 /// Password checks that run at once unless `[web] login_checks` says otherwise.
 pub const DEFAULT_LOGIN_CHECKS: usize = 2;
@@ -67,7 +67,7 @@ pub const DEFAULT_LOGIN_CHECKS: usize = 2;
 /// cannot make herald hold big bodies while it refuses them.
 pub const MAX_LOGIN_FORM_BYTES: usize = 8 * 1024;
 /// Entries each throttle table keeps at most, so a flood of names or addresses cannot grow it
-/// without bound (the oldest idle entry makes room).
+/// without bound (when one is full within a window, its oldest tenth of idle entries is dropped).
 const MAX_TRACKED: usize = 10_000;
 /// The most memory (KiB) a stored hash may ask a check for; herald's own use 19 MiB.
 const MAX_HASH_MEMORY_KIB: u32 = 64 * 1024;
