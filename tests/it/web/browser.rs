@@ -78,8 +78,26 @@ pub(super) async fn start_driver() -> Driver {
 /// A headless Chromium session through `driver`, in English, with a window of `size`
 /// ("width,height": screenshots are taken at that size).
 pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client {
+    chromium_with(driver, size, None).await
+}
+
+/// As [`chromium`], the page laid out as on a phone of `width` × `height` CSS pixels (headless
+/// Chromium's windows are at least 500 px wide, so the phone is emulated, as its developer
+/// tools do: the viewport, a device pixel ratio of 1 and touch).
+pub(super) async fn phone(driver: &Driver, width: u32, height: u32) -> fantoccini::Client {
+    let metrics = serde_json::json!({
+        "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true },
+    });
+    chromium_with(driver, &format!("{width},{height}"), Some(metrics)).await
+}
+
+async fn chromium_with(
+    driver: &Driver,
+    size: &str,
+    mobile_emulation: Option<serde_json::Value>,
+) -> fantoccini::Client {
     let profile = driver._profile.path().display().to_string();
-    let caps = serde_json::json!({
+    let mut caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -91,6 +109,9 @@ pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client 
             ],
         },
     });
+    if let Some(m) = mobile_emulation {
+        caps["goog:chromeOptions"]["mobileEmulation"] = m;
+    }
     let caps = caps.as_object().expect("object").clone();
     ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
@@ -744,7 +765,7 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         shutdown.clone(),
     ));
     let driver = start_driver().await;
-    let client = chromium(&driver, "390,844").await;
+    let client = phone(&driver, 390, 844).await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
 
     client.goto(&format!("{base}/inbox")).await.expect("goto");
@@ -835,7 +856,12 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         .expect("approved");
     let done = app.store.queue_item(crisis).expect("get").expect("item");
     assert_eq!(done.state, ReplyState::Approved);
-    assert!(done.text.ends_with("（客服：小李）"), "{}", done.text);
+    // Typed where the tap put the cursor.
+    assert!(
+        done.text.contains("（客服：小李）") && done.text.contains("我们的客服会在今天内联系您。"),
+        "{}",
+        done.text
+    );
 
     // The question: rejected from the phone with a reason.
     client
