@@ -1,6 +1,8 @@
 //! A real browser (Debian's Chromium, driven through chromedriver with fantoccini) logs in,
 //! reads the Calendar, pauses and resumes publishing. With `HERALD_SCREENSHOTS=docs` it saves the
 //! Calendar as `docs/calendar.png`; the Alerts test saves `docs/alerts.png` and `docs/alert.png`.
+//! Two more check the Chinese Inbox's layout: on a 390 px phone (`docs/inbox-phone.png`,
+//! `docs/item-phone.png`) and beside long mentions on a narrow desktop window.
 //!
 //! Chromium and chromedriver come from `tests/peers/install.sh`; the test fails, with that
 //! hint, if they are missing rather than skipping silently.
@@ -788,9 +790,13 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         "Chinese"
     );
 
+    // A page wider than the phone also zooms the phone's viewport out (innerWidth grows).
     let (scroll, inner) = widths(&client).await;
-    assert!(inner <= PHONE, "a phone-sized window: {inner}");
     assert!(scroll <= PHONE, "the Inbox is {scroll} px wide on a phone");
+    assert!(
+        inner <= PHONE,
+        "the phone's viewport is zoomed out to {inner} px"
+    );
     assert_eq!(wrapped(&client, "#queue").await, Vec::<String>::new());
     within(&client, "#queue button", PHONE).await;
     // herald cannot answer the forum post: no Approve, the link to answer there instead.
@@ -925,6 +931,77 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         .expect("expand");
     let (_, _, _, open) = folded.rectangle().await.expect("rect");
     assert!(closed < 400.0 && open > 3.0 * closed, "{closed} → {open}");
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
+
+/// The Chinese Inbox on a narrow desktop window, with mentions long enough to squeeze every
+/// other column: 危机, 待审核 and 批准发送 stay on one line each (they wrapped one character a
+/// line before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_badges_and_buttons_keep_their_words_whole_beside_long_mentions() {
+    use herald::inbox::Priority;
+    let app = App::new();
+    for (i, p) in [Priority::Crisis, Priority::Complaint, Priority::Question]
+        .into_iter()
+        .enumerate()
+    {
+        super::inbox::enqueue(
+            &app,
+            &super::inbox::item(
+                &format!("w-{i}"),
+                ("mastodon", "zh", p),
+                &"刹车失灵了，高速上差点出事，4S店一直不回电话，大家千万小心！".repeat(20),
+                app.now - chrono::TimeDelta::minutes(10 * i as i64 + 1),
+            ),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    let driver = start_driver().await;
+    let client = chromium(&driver, "900,800").await;
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+    client
+        .goto(&format!("{base}/lang/zh?next=/inbox"))
+        .await
+        .expect("goto");
+    log_in(&client, USER, PASSWORD).await;
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox");
+    let html = client.source().await.expect("source");
+    assert!(
+        html.contains("危机") && html.contains("批准发送"),
+        "Chinese"
+    );
+    assert_eq!(wrapped(&client, "#queue").await, Vec::<String>::new());
+    let headers = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#queue th')).filter(function (e) { \
+               var r = e.getBoundingClientRect(); return r.height > 2 * parseFloat(getComputedStyle(e).fontSize) * 1.45; \
+             }).map(function (e) { return e.textContent; });",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        headers,
+        serde_json::json!([]),
+        "no header breaks over lines"
+    );
+    let (scroll, inner) = widths(&client).await;
+    assert!(scroll <= inner, "{scroll} > {inner}");
 
     client.close().await.expect("close browser");
     shutdown.cancel();
