@@ -172,8 +172,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "cal.empty",
-        "Nothing is scheduled in these days. Add posts to the content plan (content-plan/) and run `herald plan`, or let `herald run` plan them.",
-        "这几天没有排期。请在内容计划（content-plan/）中添加帖子并运行 `herald plan`，或让 `herald run` 自动排期。",
+        "Nothing is scheduled in these days. Add posts to the content plan (content-plan/) and run “herald plan”, or let “herald run” plan them.",
+        "这几天没有排期。请在内容计划（content-plan/）中添加帖子并运行「herald plan」，或让「herald run」自动排期。",
     ),
     ("hold.pause", "Pause publishing", "暂停发布"),
     ("hold.resume", "Resume publishing", "恢复发布"),
@@ -204,8 +204,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("men.open", "open", "原文"),
     (
         "men.empty",
-        "No mentions are stored yet. herald stores what its sources find: add a source under [[sources]] in herald.toml, then run `herald run` (or `herald replay` a file of mentions).",
-        "还没有存储任何提及。herald 会存储信息源发现的内容：请在 herald.toml 的 [[sources]] 中添加信息源，然后运行 `herald run`（或用 `herald replay` 导入提及文件）。",
+        "No mentions are stored yet. herald stores what its sources find: add a source under [[sources]] in herald.toml, then run “herald run” (or “herald replay” a file of mentions).",
+        "还没有存储任何提及。herald 会存储信息源发现的内容：请在 herald.toml 的 [[sources]] 中添加信息源，然后运行「herald run」（或用「herald replay」导入提及文件）。",
     ),
     ("men.clear", "Clear the filters", "清除筛选条件"),
     ("men.show_all", "Show all", "展开全文"),
@@ -262,8 +262,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "inbox.empty",
-        "Nothing waits for a reply. herald drafts a reply here when a source finds a mention that needs one (complaints, questions, leads); mentions arrive while `herald run` listens. See all items, answered and rejected ones too:",
-        "目前没有待回复的条目。信息源发现需要回复的提及（投诉、咨询、线索）时，herald 会在这里起草回复；`herald run` 运行时持续接收提及。查看全部条目（包括已回复和不回复的）：",
+        "Nothing waits for a reply. herald drafts a reply here when a source finds a mention that needs one (complaints, questions, leads); mentions arrive while “herald run” listens. See all items, answered and rejected ones too:",
+        "目前没有待回复的条目。信息源发现需要回复的提及（投诉、咨询、线索）时，herald 会在这里起草回复；「herald run」运行时持续接收提及。查看全部条目（包括已回复和不回复的）：",
     ),
     (
         "inbox.empty_filtered",

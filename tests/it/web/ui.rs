@@ -662,7 +662,7 @@ async fn empty_pages_say_what_to_do() {
     assert!(page.contains("No mentions match.") && page.contains("Clear the filters"));
     let page = body(app.get("/calendar", &cookies).await).await;
     assert!(
-        page.contains("id=\"cal-empty\"") && page.contains("run `herald plan`"),
+        page.contains("id=\"cal-empty\"") && page.contains("run “herald plan”"),
         "{page}"
     );
     let page = body(app.get("/alerts", &cookies).await).await;
