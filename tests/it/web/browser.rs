@@ -932,6 +932,22 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
     let (_, _, _, open) = folded.rectangle().await.expect("rect");
     assert!(closed < 400.0 && open > 3.0 * closed, "{closed} → {open}");
 
+    // The other pages fit the phone too (their wide tables scroll inside themselves).
+    for path in ["/calendar", "/mentions", "/alerts", "/leads"] {
+        client.goto(&format!("{base}{path}")).await.expect("goto");
+        wait()
+            .for_element(Locator::Css("main h1"))
+            .await
+            .expect("the page");
+        let (scroll, _) = widths(&client).await;
+        assert!(scroll <= PHONE, "{path} is {scroll} px wide on a phone");
+        assert_eq!(
+            wrapped(&client, "main").await,
+            Vec::<String>::new(),
+            "{path}"
+        );
+    }
+
     client.close().await.expect("close browser");
     shutdown.cancel();
     server.await.expect("join").expect("served");
