@@ -280,6 +280,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("inbox.save", "Save edit", "保存修改"),
     ("inbox.assign", "Assign", "指派"),
     ("inbox.assign_to", "Assign to", "指派给"),
+    ("inbox.nobody", "(nobody)", "（无人）"),
     ("inbox.reason", "Reason", "原因"),
     ("inbox.reply", "Reply draft", "回复草稿"),
     (

@@ -432,7 +432,11 @@ fn item_view(
             to: label(lang, "rstate", a.to.as_str()),
             before: a.text_before.clone(),
             after: a.text_after.clone(),
-            note: a.note.clone().unwrap_or_default(),
+            // Unassigning is recorded as "(nobody)" (`inbox::apply`): a word of the UI.
+            note: match (a.action.as_str(), a.note.as_deref()) {
+                ("assign", Some("(nobody)")) => t(lang, "inbox.nobody").to_string(),
+                _ => a.note.clone().unwrap_or_default(),
+            },
         })
         .collect();
     let lead = item

@@ -261,6 +261,12 @@ fn seed_everything(app: &App) -> (u64, u64) {
         });
         lead_id = enqueue(app, &it);
     }
+    for to in [Some("小王".to_string()), None] {
+        app.store
+            .queue_apply(lead_id, &herald::inbox::Action::Assign { to }, "小王", now)
+            .expect("store")
+            .expect("assign");
+    }
     app.store
         .queue_apply(
             first,
@@ -352,6 +358,8 @@ async fn the_chinese_ui_leaves_no_english_value_or_label() {
         "test",
         "drive",
         "months",
+        "nobody",
+        "assign",
         "alert",
         "hold",
         "publishing",
