@@ -4,6 +4,9 @@
 //! [`Action`], exactly what `herald queue` does, so the state machine and its audit log have one
 //! home ([`crate::inbox::apply`]). Pages record the logged-in user as who decided; the API
 //! records the name in the `X-Herald-User` header, else `api` ([`API_USER_HEADER`]).
+//! Approve is offered, and accepted, only for items herald can send a reply to
+//! ([`crate::inbox::reply_channel`]); for the others the pages say why and link to the mention,
+//! to answer there by hand.
 //!
 //! Pages: `GET /inbox` (filters `priority`, `state`, `platform`, `lang` as GET parameters;
 //! `state` empty means the open states, `all` means every state; `page` from 1),

@@ -4,6 +4,11 @@
 //! Handlers gather data through the store and the same library calls the CLI makes
 //! ([`crate::app::pause`], [`crate::app::resume`]), then render an askama template; every
 //! value, mention text above all, goes through askama's HTML escaping.
+//!
+//! It also holds what every page shares: the checks of query values (a date from 1970 to 9999,
+//! a page number up to [`MAX_PAGE`]: anything else is a 400 with a plain message, never an
+//! overflow), the folding of long texts ([`Folded`]) and the removal of bidi controls from
+//! rendered pages ([`strip_bidi_controls`]).
 
 use askama::Template;
 use axum::body::Bytes;
