@@ -4,7 +4,8 @@
 //! - [`templates`]: `keywords/replies.toml`, the reply templates and their own test cases.
 //! - [`draft`]: a classified mention in, a queue item (or why none) out. Pure.
 //! - this file: the queue item, its states and the one function that moves it ([`apply`]),
-//!   which records every transition in the item's audit log. Pure.
+//!   which records every transition in the item's audit log, and whether a channel can send
+//!   an item's reply at all ([`reply_channel`]). Pure.
 //! - [`send`]: turns approved items into approved reply posts in the schedule, which the
 //!   [`Publisher`](crate::publish::worker::Publisher) sends exactly once, and records the outcome.
 //! - [`leads`]: purchase leads out of the queue, as CSV or to a webhook for the dealer's CRM.
