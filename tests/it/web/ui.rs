@@ -189,16 +189,23 @@ async fn query_values_that_would_overflow_answer_400_not_a_panic() {
             "{path}"
         );
     }
-    // The API's mention search takes any offset without overflowing.
-    let (status, v, _) = app
-        .api(
-            "GET",
-            &format!("/api/mentions?offset={huge}&limit=500"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{v}");
+    // The API's mention search and queue take any offset without overflowing.
+    enqueue(
+        &app,
+        &item(
+            "o-1",
+            ("mastodon", "en", Priority::Question),
+            "offsets",
+            app.now - TimeDelta::minutes(5),
+        ),
+    );
+    for path in [
+        format!("/api/mentions?offset={huge}&limit=500"),
+        format!("/api/queue?offset={huge}&limit=500"),
+    ] {
+        let (status, v, _) = app.api("GET", &path, Some(TOKEN), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {v}");
+    }
 }
 
 /// One of everything the Chinese UI shows a label for.
