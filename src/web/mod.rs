@@ -303,9 +303,10 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Renders a template into a response, or a logged error.
+/// Renders a template into a response (without bidi controls: [`pages::strip_bidi_controls`]),
+/// or a logged error.
 pub fn render<T: askama::Template>(template: &T) -> Result<Response, WebError> {
-    Ok(Html(template.render()?).into_response())
+    Ok(Html(pages::strip_bidi_controls(template.render()?)).into_response())
 }
 
 /// One navigation link.
