@@ -161,11 +161,16 @@ pub async fn schedule(
     Query(q): Query<ScheduleQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tz = state.tz();
-    let from = match q.from.as_deref() {
-        None => state.now().with_timezone(&tz).date_naive(),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request(format!("from: {d:?} is not a date (YYYY-MM-DD)"))
-        })?,
+    // Dates are limited to 1970-9999 (as on the pages), so the range's end cannot overflow.
+    let from = match super::pages::parse_day(q.from.as_deref()) {
+        Ok(Some(d)) => d,
+        Ok(None) => state.now().with_timezone(&tz).date_naive(),
+        Err(_) => {
+            return Err(ApiError::bad_request(format!(
+                "from: {:?} is not a date from 1970-01-01 to 9999-12-31 (YYYY-MM-DD)",
+                q.from.as_deref().unwrap_or_default()
+            )))
+        }
     };
     let days = q.days.unwrap_or(7);
     if !(1..=62).contains(&days) {

@@ -206,6 +206,30 @@ async fn query_values_that_would_overflow_answer_400_not_a_panic() {
         let (status, v, _) = app.api("GET", &path, Some(TOKEN), None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {v}");
     }
+    // The schedule's dates: the end of a range past the calendar's last day used to panic.
+    for path in [
+        "/api/schedule?from=%2B262142-12-31&days=62",
+        "/api/schedule?from=-262143-01-01",
+        "/api/schedule?from=10000-01-01",
+    ] {
+        let (status, v, _) = app.api("GET", path, Some(TOKEN), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("1970-01-01 to 9999-12-31")),
+            "{v}"
+        );
+    }
+    let (status, _, _) = app
+        .api(
+            "GET",
+            "/api/schedule?from=9999-12-25&days=62",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// One of everything the Chinese UI shows a label for.
