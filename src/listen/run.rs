@@ -1,5 +1,6 @@
 //! The listening loop: every source polled on its interval from its stored cursor, each new
-//! mention classified and stored once. A failing source backs off and is retried; a source
+//! mention classified and stored once, with its reply draft (when the inbox drafts one) in the
+//! same store transaction. A failing source backs off and is retried; a source
 //! whose poll panics is restarted; a bad item is logged, counted and skipped.
 
 use std::sync::Arc;
@@ -367,13 +368,31 @@ impl Listener {
             let c = self.classifier.classify(&m.text, Some(&m.author));
             let text = mask(&m.text);
             let record = StoredMention::new(m, name, &c);
-            if self
+            // The draft is written with the mention, in one transaction: a crash between the
+            // two can no longer leave a stored mention that was never drafted.
+            let verdict = self.inbox.as_ref().map(|d| d.draft(&record, Utc::now()));
+            let draft = match &verdict {
+                Some(crate::inbox::Verdict::Draft(item)) => Some(item.as_ref()),
+                _ => None,
+            };
+            let ingested = self
                 .store
-                .insert_mention(&record)
-                .map_err(|e| e.to_string())?
-            {
+                .insert_mention_with_draft(&record, draft)
+                .map_err(|e| e.to_string())?;
+            if ingested.new {
                 new += 1;
-                crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
+                match (&verdict, ingested.queued, draft) {
+                    (_, Some(id), Some(item)) => info!(
+                        item = id,
+                        priority = item.priority.as_str(),
+                        template = %item.template,
+                        "Reply drafted"
+                    ),
+                    (Some(crate::inbox::Verdict::Skip(why)), _, _) => {
+                        tracing::debug!(mention = %record.mention.id, why = %why, "No reply drafted")
+                    }
+                    _ => {}
+                }
                 if let Some(live) = self.live.as_ref().filter(|_| !history) {
                     // Never block polling on the detector: a full channel drops, loudly.
                     if let Err(e) =
