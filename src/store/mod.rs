@@ -168,8 +168,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// sled found a damaged page while reading (the store opened, part of it is unreadable).
+    #[error("the store is damaged: {why} (restore it from a backup, or run `herald store check` to see what is readable)")]
+    Unreadable { why: String },
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     #[error("store record {key} is unreadable: {why}")]
     Corrupt { key: String, why: String },
     #[error("the store at {path} has schema version {found}; this herald reads version 1")]
@@ -178,6 +181,18 @@ pub enum StoreError {
     /// it once the disk is fixed (sled does not recover from a failed write by itself).
     #[error("the store at {path} cannot be written: {failure}; herald stops so that it can be restarted once the disk is fixed")]
     WritesFailing { path: String, failure: WriteFailure },
+}
+
+impl From<sled::Error> for StoreError {
+    /// sled's corruption errors are a damaged store, said as such; the rest stay sled's.
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
+                StoreError::Unreadable { why: e.to_string() }
+            }
+            e => StoreError::Sled(e),
+        }
+    }
 }
 
 /// Where a scheduled post is in its life.
@@ -381,6 +396,17 @@ impl Store {
     /// Opens (creating if needed) the store at `path`. A store that cannot be read, or whose
     /// files say it holds data but which opens empty, is [`StoreError::Damaged`].
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        // sled may open a damaged log and fail on the first read: that is a damaged store too.
+        Self::open_inner(path, options).map_err(|e| match e {
+            StoreError::Unreadable { why } => StoreError::Damaged {
+                path: path.display().to_string(),
+                why,
+            },
+            e => e,
+        })
+    }
+
+    fn open_inner(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         let shown = || path.display().to_string();
         let marker = path.join(MARKER_FILE);
         let marked = marker.exists();
