@@ -589,3 +589,54 @@ pub fn pause(
 pub fn resume(store: &Store) -> Result<(), StoreError> {
     store.set_hold(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retention task prunes as soon as it starts (then hourly), and stops on shutdown.
+    #[tokio::test]
+    async fn the_retention_task_prunes_at_start_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = DateTime::from_timestamp(1_796_083_200, 0).expect("t");
+        let mention = |id: &str, days: i64| {
+            let m = crate::listen::Mention {
+                id: id.into(),
+                platform: "mastodon".into(),
+                author: "alice".into(),
+                text: format!("text {id}"),
+                created_at: now - chrono::TimeDelta::days(days),
+                url: None,
+                lang: None,
+                in_reply_to: None,
+                author_followers: None,
+                verified: None,
+            };
+            let c = crate::classify::Classifier::new(&[])
+                .expect("classifier")
+                .classify(&m.text, None);
+            crate::store::StoredMention::new(m, "src", &c)
+        };
+        for (id, days) in [("old", 120), ("new", 3)] {
+            assert!(store.insert_mention(&mention(id, days)).expect("insert"));
+        }
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        prune_every(
+            store.clone(),
+            crate::store::Retention::default(),
+            Arc::new(move || now),
+            RETENTION_EVERY,
+            shutdown,
+        )
+        .await;
+        let left: Vec<String> = store
+            .mentions(&Default::default())
+            .expect("mentions")
+            .into_iter()
+            .map(|m| m.mention.id)
+            .collect();
+        assert_eq!(left, ["new"]);
+    }
+}
