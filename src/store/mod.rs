@@ -98,9 +98,9 @@ fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             }
         }));
     });
-    QUIET_PANICS.with(|q| q.set(true));
+    let was = QUIET_PANICS.with(|q| q.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET_PANICS.with(|q| q.set(false));
+    QUIET_PANICS.with(|q| q.set(was));
     result.map_err(|payload| {
         payload
             .downcast_ref::<&str>()
@@ -396,8 +396,14 @@ impl Store {
     /// Opens (creating if needed) the store at `path`. A store that cannot be read, or whose
     /// files say it holds data but which opens empty, is [`StoreError::Damaged`].
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
-        // sled may open a damaged log and fail on the first read: that is a damaged store too.
-        Self::open_inner(path, options).map_err(|e| match e {
+        // sled may open a damaged log and fail (or panic) on the first read: that is a damaged
+        // store too.
+        let opened = catch_quietly(|| Self::open_inner(path, options)).map_err(|why| {
+            StoreError::Unreadable {
+                why: format!("sled failed reading it ({why})"),
+            }
+        });
+        opened.and_then(|r| r).map_err(|e| match e {
             StoreError::Unreadable { why } => StoreError::Damaged {
                 path: path.display().to_string(),
                 why,
@@ -1001,6 +1007,19 @@ pub(crate) mod tests {
         assert!(why.contains("opened empty"), "{why}");
         // Refused again: the refusal wrote nothing that would make it pass next time.
         damaged(Store::open(&path), &path);
+    }
+
+    #[test]
+    fn a_panic_while_opening_is_caught_with_its_message() {
+        assert_eq!(catch_quietly(|| 7), Ok(7));
+        let caught = catch_quietly(|| -> u8 { panic!("sled: page {} is torn", 3) });
+        assert_eq!(caught, Err("sled: page 3 is torn".to_string()));
+        // Nested: the outer catch still holds after the inner one returns.
+        let outer = catch_quietly(|| {
+            let _ = catch_quietly(|| 1);
+            panic!("after")
+        });
+        assert_eq!(outer, Err::<(), _>("after".to_string()));
     }
 
     #[test]
