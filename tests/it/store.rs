@@ -132,3 +132,69 @@ fn a_store_whose_snapshot_was_deleted_is_refused_not_opened_empty() {
     std::fs::remove_file(path.join(herald::store::MARKER_FILE)).expect("rm marker");
     assert_refused(&ws, "opened empty", true);
 }
+
+/// kill -9 between storing a mention and enqueueing its draft (the old ingest order) left
+/// complaints stored and classified but never drafted: `herald run` drafts them at start.
+#[test]
+fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let ws = Workspace::new();
+    let path = store_path(&ws);
+    {
+        let groups =
+            herald::classify::keywords::load_dir(&ws.path().join("keywords")).expect("keywords");
+        let classifier = herald::classify::Classifier::new(&groups).expect("classifier");
+        let m = herald::listen::Mention {
+            id: "mastodon:crash-1".into(),
+            platform: "mastodon".into(),
+            author: "alice".into(),
+            text: "刹车失灵了，太危险，投诉！".into(),
+            created_at: Utc::now() - chrono::TimeDelta::hours(1),
+            url: None,
+            lang: None,
+            in_reply_to: None,
+            author_followers: None,
+            verified: None,
+        };
+        let c = classifier.classify(&m.text, Some(&m.author));
+        let store = Store::open(&path).expect("store");
+        // The crash: the mention is on disk, its draft never was.
+        assert!(store
+            .insert_mention(&herald::store::StoredMention::new(m, "masto", &c))
+            .expect("insert"));
+        assert!(!store.is_queued("mastodon:crash-1").expect("queued?"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("run")
+        .current_dir(ws.path())
+        .env_remove("HERALD_CONFIG")
+        .env("HERALD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald run");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("crash had left without one") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let said = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(said.is_ok(), "herald run never drafted the mention");
+    assert!(status.success(), "{status}");
+    let store = Store::open(&path).expect("reopen");
+    let item = store
+        .queue_item_for_mention("mastodon:crash-1")
+        .expect("get")
+        .expect("drafted at start");
+    assert_eq!(item.state, herald::inbox::ReplyState::Pending);
+}
