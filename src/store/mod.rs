@@ -137,7 +137,7 @@ fn open_sled(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError
             Err(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_))) => {
                 return Err(StoreError::Damaged {
                     path: shown(),
-                    why: e.to_string(),
+                    why: sled_why(&e),
                 })
             }
             Err(source) => {
@@ -183,12 +183,18 @@ pub enum StoreError {
     WritesFailing { path: String, failure: WriteFailure },
 }
 
+/// sled's message for a damaged store, without the empty backtrace it appends.
+fn sled_why(e: &sled::Error) -> String {
+    let text = e.to_string();
+    text.trim_end_matches(" backtrace ()").to_string()
+}
+
 impl From<sled::Error> for StoreError {
     /// sled's corruption errors are a damaged store, said as such; the rest stay sled's.
     fn from(e: sled::Error) -> Self {
         match e {
             sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
-                StoreError::Unreadable { why: e.to_string() }
+                StoreError::Unreadable { why: sled_why(&e) }
             }
             e => StoreError::Sled(e),
         }

@@ -64,6 +64,7 @@ fn assert_refused(ws: &Workspace, why: &str, at_open: bool) {
             && said.contains(" is damaged: ")
             && said.contains(why)
             && said.contains("herald store check")
+            && !said.contains("backtrace")
             && !run.stderr.contains("panicked"),
         "{}",
         run.stderr
