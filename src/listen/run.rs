@@ -539,6 +539,72 @@ mod tests {
         assert!(rx.try_recv().is_err(), "history reached the live detector");
     }
 
+    /// A new mention that wants an answer is stored with its draft (one transaction); one
+    /// that wants none is stored alone; a mention seen again adds nothing.
+    #[tokio::test]
+    async fn a_new_mention_is_stored_with_its_draft() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let keywords = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = crate::classify::keywords::load_dir(&keywords).expect("keywords");
+        let replies = crate::inbox::templates::load(&keywords.join("replies.toml"))
+            .expect("replies.toml")
+            .expect("replies.toml exists");
+        let drafter = crate::inbox::Drafter::new(
+            replies,
+            chrono_tz::Asia::Shanghai,
+            Default::default(),
+            [("mastodon".to_string(), "masto".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let classifier = Arc::new(Classifier::new(&groups).expect("classifier"));
+        let listener = Listener::new(store.clone(), classifier).with_inbox(Some(Arc::new(drafter)));
+        let server = MockServer::start().await;
+        let source = Source::Mastodon(MastodonMentions::new(
+            reqwest::Client::new(),
+            url::Url::parse(&server.uri()).expect("url"),
+            "token".into(),
+        ));
+        let mut answer = notification("1", "刹车失灵了，太危险，投诉！");
+        answer.as_array_mut().expect("array").extend(
+            notification("2", "今天路过春熙路")
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        answer[1]["status"]["id"] = "s2".into();
+        Mock::given(method("GET"))
+            .and(path("/api/v1/notifications"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(&server)
+            .await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 2);
+        let ids: Vec<String> = store
+            .mentions(&Default::default())
+            .expect("mentions")
+            .into_iter()
+            .map(|m| m.mention.id)
+            .collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        let drafted: Vec<bool> = ids
+            .iter()
+            .map(|id| store.is_queued(id).expect("queued?"))
+            .collect();
+        assert_eq!(drafted.iter().filter(|d| **d).count(), 1, "{ids:?}");
+        // The same answer again (no cursor moves a mock): nothing new, no second draft.
+        store.set_cursor("m", "0").expect("cursor");
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
+        assert_eq!(
+            store
+                .queue_count(&crate::store::QueueQuery::default())
+                .expect("count"),
+            1
+        );
+    }
+
     #[test]
     fn waits_back_off_and_respect_the_server() {
         let s = Duration::from_secs;
