@@ -267,9 +267,19 @@ pub async fn run_with(
         .map_err(anyhow::Error::msg)?;
     let classifier =
         Arc::new(crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?);
-    let mut listener = crate::listen::run::Listener::new(store.clone(), classifier)
-        .with_inbox(crate::inbox::Drafter::from_config(&config).map(Arc::new));
+    let drafter = crate::inbox::Drafter::from_config(&config).map(Arc::new);
+    let mut listener =
+        crate::listen::run::Listener::new(store.clone(), classifier).with_inbox(drafter.clone());
     let clock = system_clock();
+    if let Some(drafter) = &drafter {
+        let drafted = crate::inbox::draft::draft_missing(drafter, &store, clock())?;
+        if drafted > 0 {
+            tracing::warn!(
+                drafted,
+                "Drafted replies to mentions a crash had left without one"
+            );
+        }
+    }
     let wake = Arc::new(Notify::new());
     let alert_wake = Arc::new(Notify::new());
     // Live crisis detection: warmed from the store before the listeners start feeding it.
@@ -349,6 +359,14 @@ pub async fn run_with(
                 .await
         })
     };
+    // Old mentions and closed queue items are deleted every hour (`[storage]` retention).
+    let retention_task = tokio::spawn(prune_every(
+        store.clone(),
+        config.herald.storage.retention,
+        clock.clone(),
+        RETENTION_EVERY,
+        shutdown.clone(),
+    ));
     on_ready(Ready {
         schedule,
         web: web_addr,
@@ -375,8 +393,18 @@ pub async fn run_with(
             }
         })
     };
-    shutdown.cancelled().await;
+    // A store that can no longer be written (a full disk: sled does not recover by itself)
+    // stops herald with an error, so that a supervisor restarts it.
+    let store_failure = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        e = crate::store::health::watch_writes(&store, WRITE_PROBE_EVERY, WRITE_PROBE_FAILURES) => Some(e),
+    };
+    if let Some(e) = &store_failure {
+        tracing::error!(error = %e, "Store cannot be written; stopping");
+        shutdown.cancel();
+    }
     tracing::info!("Shutting down: finishing the send in flight");
+    let _ = retention_task.await;
     let _ = publish_task.await;
     let _ = reply_task.await;
     let _ = plan_task.await;
@@ -393,7 +421,50 @@ pub async fn run_with(
         }
     }
     tracing::info!("Stopped");
-    Ok(())
+    match store_failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// How often `herald run` deletes what the retention settings no longer keep.
+pub const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How often `herald run` checks that the store can still be written.
+pub const WRITE_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Failed write probes in a row (so about 20 s of failing writes) after which `herald run`
+/// stops.
+pub const WRITE_PROBE_FAILURES: u32 = 3;
+
+/// Prunes the store by `retention` now and every `every` until `shutdown` (off the async
+/// threads: a first run can delete many records).
+pub async fn prune_every(
+    store: Store,
+    retention: crate::store::Retention,
+    clock: crate::publish::worker::Clock,
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (s, now) = (store.clone(), clock());
+        match tokio::task::spawn_blocking(move || s.prune(&retention, now)).await {
+            Ok(Ok(done)) if done != crate::store::Pruned::default() => {
+                tracing::info!(
+                    mentions = done.mentions,
+                    queue_items = done.queue_items,
+                    "Deleted records older than the retention settings"
+                )
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "Retention failed; will try again"),
+            Err(e) => tracing::error!(error = %e, "Retention crashed; will try again"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Binds the web UI's address and serves it until `shutdown` (see [`crate::web`]).
@@ -546,4 +617,55 @@ pub fn pause(
 /// Lifts the hold, as `herald resume` and the web UI do.
 pub fn resume(store: &Store) -> Result<(), StoreError> {
     store.set_hold(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retention task prunes as soon as it starts (then hourly), and stops on shutdown.
+    #[tokio::test]
+    async fn the_retention_task_prunes_at_start_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let now = DateTime::from_timestamp(1_796_083_200, 0).expect("t");
+        let mention = |id: &str, days: i64| {
+            let m = crate::listen::Mention {
+                id: id.into(),
+                platform: "mastodon".into(),
+                author: "alice".into(),
+                text: format!("text {id}"),
+                created_at: now - chrono::TimeDelta::days(days),
+                url: None,
+                lang: None,
+                in_reply_to: None,
+                author_followers: None,
+                verified: None,
+            };
+            let c = crate::classify::Classifier::new(&[])
+                .expect("classifier")
+                .classify(&m.text, None);
+            crate::store::StoredMention::new(m, "src", &c)
+        };
+        for (id, days) in [("old", 120), ("new", 3)] {
+            assert!(store.insert_mention(&mention(id, days)).expect("insert"));
+        }
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        prune_every(
+            store.clone(),
+            crate::store::Retention::default(),
+            Arc::new(move || now),
+            RETENTION_EVERY,
+            shutdown,
+        )
+        .await;
+        let left: Vec<String> = store
+            .mentions(&Default::default())
+            .expect("mentions")
+            .into_iter()
+            .map(|m| m.mention.id)
+            .collect();
+        assert_eq!(left, ["new"]);
+    }
 }

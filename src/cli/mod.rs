@@ -223,6 +223,18 @@ enum Command {
     },
     /// The reply inbox: list, show, approve, edit, reject, assign, retry, send, leads.
     Queue(queue::QueueArgs),
+    /// The store itself.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Read every record of the store and say whether it is sound (exit 0) or damaged (exit 1),
+    /// tree by tree. Writes nothing; stop `herald run` first (it holds the store).
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +297,8 @@ impl Command {
             | Command::Replay { .. }
             | Command::Run => false,
             Command::Plan { dry_run, .. } => !dry_run,
+            // It reads the store's files itself, so only while no herald holds them.
+            Command::Store { .. } => false,
             _ => true,
         }
     }
@@ -342,8 +356,8 @@ fn open_store(config: &Config, io: &Io) -> anyhow::Result<Store> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    // `Store::open` waits a moment for another herald command finishing with the store.
-    Store::open(path).map_err(|e| {
+    // `Store::open_with` waits a moment for another herald command finishing with the store.
+    Store::open_with(path, &config.herald.storage.options).map_err(|e| {
         let text = e.to_string();
         if is_locked(&text) {
             anyhow::anyhow!(
@@ -497,6 +511,9 @@ fn run(
         Command::Alerts { action } => alerts(&config, action, io),
         Command::Replay { file, threads } => replay(&config, &file, threads, io),
         Command::Queue(args) => queue::run(args, &config, io),
+        Command::Store {
+            action: StoreAction::Check,
+        } => store_check(&config, io),
         Command::Mentions {
             hours,
             author,
@@ -751,6 +768,32 @@ fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `herald store check`: every tree read and decoded; exit 1 if anything is unreadable.
+fn store_check(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
+    if control::is_served(config) {
+        errln!(
+            io,
+            "herald: `herald run` holds the store {}; stop it first to check the store",
+            config.herald.storage.path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    match crate::store::check(&config.herald.storage.path) {
+        Ok(report) => {
+            write!(io.out, "{report}")?;
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(e) => {
+            errln!(io, "herald: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// `herald run`: opens the store, binds the control socket, starts everything, prints the
 /// startup summary, and runs until a signal.
 fn run_bot(
@@ -769,16 +812,7 @@ fn run_bot(
         return Ok(ExitCode::FAILURE);
     }
     let store = open_store(&config, io)?;
-    let free_disk = fs2::available_space(
-        config
-            .herald
-            .storage
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new(".")),
-    )
-    .ok();
+    let free_disk = crate::store::available_space(&config.herald.storage.path).ok();
     let rt = runtime()?;
     let summary_source = summary::Source { file, explicit };
     let err = &mut *io.err;

@@ -9,9 +9,6 @@ use chrono::{DateTime, Utc};
 use crate::app::Ready;
 use crate::config::Config;
 
-/// Free space under which the summary warns: a store that cannot write stops herald.
-pub const LOW_DISK_BYTES: u64 = 1 << 30;
-
 /// What the summary says about the configuration file.
 pub struct Source<'a> {
     pub file: &'a Path,
@@ -61,7 +58,7 @@ pub fn render(
     line(
         "store",
         &match free_disk {
-            Some(free) if free < LOW_DISK_BYTES => format!(
+            Some(free) if free < crate::store::health::LOW_DISK_SPACE => format!(
                 "{store} (WARNING: only {} free; herald stops when the store cannot write)",
                 bytes(free)
             ),

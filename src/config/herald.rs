@@ -34,10 +34,27 @@ pub struct HeraldConfig {
     pub crisis: crate::crisis::live::CrisisConfig,
 }
 
-/// Where the sled store lives.
+/// `[storage]`: where the sled store lives, how much memory it may cache, how long records
+/// are kept.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// sled's page cache (`cache_mb`, default [`crate::store::DEFAULT_CACHE_MB`]).
+    pub options: crate::store::StoreOptions,
+    /// `keep_mentions_days` (default 90) and `keep_closed_queue_days` (default 30); 0 keeps
+    /// for ever.
+    pub retention: crate::store::Retention,
+}
+
+impl StorageConfig {
+    /// The defaults, with the store at `path`.
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            path,
+            options: Default::default(),
+            retention: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +82,58 @@ struct RawHerald {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<String>,
+    cache_mb: Option<i64>,
+    keep_mentions_days: Option<i64>,
+    keep_closed_queue_days: Option<i64>,
+}
+
+/// The largest `cache_mb` accepted (64 GiB): beyond, a typo rather than a choice.
+const MAX_CACHE_MB: i64 = 64 * 1024;
+
+/// The longest retention accepted, in days (about 100 years).
+const MAX_KEEP_DAYS: i64 = 36_500;
+
+/// Validates `[storage]`'s numbers: cache size and retention.
+fn validate_storage(
+    raw: &RawStorage,
+    src: &TomlSource,
+    errors: &mut Vec<ConfigError>,
+) -> (crate::store::StoreOptions, crate::store::Retention) {
+    let mut options = crate::store::StoreOptions::default();
+    if let Some(mb) = raw.cache_mb {
+        if (1..=MAX_CACHE_MB).contains(&mb) {
+            options.cache_bytes = mb.unsigned_abs() * 1024 * 1024;
+        } else {
+            errors.push(src.error(
+                "storage.cache_mb",
+                format!("must be between 1 and {MAX_CACHE_MB} (megabytes of memory for the store's cache)"),
+            ));
+        }
+    }
+    let mut retention = crate::store::Retention::default();
+    let mut days = |key: &str, value: Option<i64>, slot: &mut Option<chrono::TimeDelta>| match value
+    {
+        None => {}
+        Some(0) => *slot = None,
+        Some(d) if (1..=MAX_KEEP_DAYS).contains(&d) => *slot = Some(chrono::TimeDelta::days(d)),
+        Some(_) => errors.push(src.error(
+            key,
+            format!(
+                "must be a number of days between 1 and {MAX_KEEP_DAYS}, or 0 to keep for ever"
+            ),
+        )),
+    };
+    days(
+        "storage.keep_mentions_days",
+        raw.keep_mentions_days,
+        &mut retention.mentions,
+    );
+    days(
+        "storage.keep_closed_queue_days",
+        raw.keep_closed_queue_days,
+        &mut retention.closed_queue,
+    );
+    (options, retention)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,9 +150,7 @@ impl HeraldConfig {
     pub fn defaults(base: &Path) -> Self {
         Self {
             timezone: DEFAULT_TZ,
-            storage: StorageConfig {
-                path: base.join("data/herald.db"),
-            },
+            storage: StorageConfig::at(base.join("data/herald.db")),
             content_plan: base.join("content-plan"),
             keywords: base.join("keywords"),
             channels: vec![ChannelConfig::default_outbox()],
@@ -129,6 +196,7 @@ fn validate(
         }),
     };
 
+    let (store_options, retention) = validate_storage(&raw.storage, src, &mut errors);
     let mut resolve = |key: &str, value: Option<String>, default: PathBuf| match value {
         None => default,
         Some(v) if v.trim().is_empty() => {
@@ -163,7 +231,11 @@ fn validate(
     if errors.is_empty() {
         Ok(HeraldConfig {
             timezone,
-            storage: StorageConfig { path: storage_path },
+            storage: StorageConfig {
+                path: storage_path,
+                options: store_options,
+                retention,
+            },
             content_plan,
             keywords,
             channels,
@@ -195,6 +267,45 @@ mod tests {
         assert_eq!(c.storage.path, Path::new("/srv/herald/data/herald.db"));
         assert_eq!(c.channels.len(), 1);
         assert_eq!(c.channels[0].name, "outbox");
+        assert_eq!(c.storage.options.cache_bytes, 64 << 20);
+        assert_eq!(
+            c.storage.retention.mentions,
+            Some(chrono::TimeDelta::days(90))
+        );
+        assert_eq!(
+            c.storage.retention.closed_queue,
+            Some(chrono::TimeDelta::days(30))
+        );
+    }
+
+    #[test]
+    fn storage_cache_and_retention_are_read_and_checked() {
+        let c =
+            check("[storage]\ncache_mb = 16\nkeep_mentions_days = 7\nkeep_closed_queue_days = 0\n")
+                .expect("valid");
+        assert_eq!(c.storage.options.cache_bytes, 16 << 20);
+        assert_eq!(
+            c.storage.retention.mentions,
+            Some(chrono::TimeDelta::days(7))
+        );
+        assert_eq!(c.storage.retention.closed_queue, None, "0 keeps for ever");
+        for (text, key) in [
+            ("[storage]\ncache_mb = 0\n", "storage.cache_mb"),
+            ("[storage]\ncache_mb = -5\n", "storage.cache_mb"),
+            (
+                "[storage]\nkeep_mentions_days = -1\n",
+                "storage.keep_mentions_days",
+            ),
+            (
+                "[storage]\nkeep_closed_queue_days = 99999999\n",
+                "storage.keep_closed_queue_days",
+            ),
+        ] {
+            let errors = check(text).expect_err(text);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, key, "{text}");
+            assert_eq!(errors[0].line, 2, "{text}");
+        }
     }
 
     #[test]

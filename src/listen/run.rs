@@ -1,5 +1,6 @@
 //! The listening loop: every source polled on its interval from its stored cursor, each new
-//! mention classified and stored once. A failing source backs off and is retried; a source
+//! mention classified and stored once, with its reply draft (when the inbox drafts one) in the
+//! same store transaction. A failing source backs off and is retried; a source
 //! whose poll panics is restarted; a bad item is logged, counted and skipped.
 
 use std::sync::Arc;
@@ -367,13 +368,31 @@ impl Listener {
             let c = self.classifier.classify(&m.text, Some(&m.author));
             let text = mask(&m.text);
             let record = StoredMention::new(m, name, &c);
-            if self
+            // The draft is written with the mention, in one transaction: a crash between the
+            // two can no longer leave a stored mention that was never drafted.
+            let verdict = self.inbox.as_ref().map(|d| d.draft(&record, Utc::now()));
+            let draft = match &verdict {
+                Some(crate::inbox::Verdict::Draft(item)) => Some(item.as_ref()),
+                _ => None,
+            };
+            let ingested = self
                 .store
-                .insert_mention(&record)
-                .map_err(|e| e.to_string())?
-            {
+                .insert_mention_with_draft(&record, draft)
+                .map_err(|e| e.to_string())?;
+            if ingested.new {
                 new += 1;
-                crate::inbox::on_new_mention(self.inbox.as_ref(), &self.store, &record, Utc::now());
+                match (&verdict, ingested.queued, draft) {
+                    (_, Some(id), Some(item)) => info!(
+                        item = id,
+                        priority = item.priority.as_str(),
+                        template = %item.template,
+                        "Reply drafted"
+                    ),
+                    (Some(crate::inbox::Verdict::Skip(why)), _, _) => {
+                        tracing::debug!(mention = %record.mention.id, why = %why, "No reply drafted")
+                    }
+                    _ => {}
+                }
                 if let Some(live) = self.live.as_ref().filter(|_| !history) {
                     // Never block polling on the detector: a full channel drops, loudly.
                     if let Err(e) =
@@ -518,6 +537,72 @@ mod tests {
         poll(notification("7", "old news")).mount(&server).await;
         assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
         assert!(rx.try_recv().is_err(), "history reached the live detector");
+    }
+
+    /// A new mention that wants an answer is stored with its draft (one transaction); one
+    /// that wants none is stored alone; a mention seen again adds nothing.
+    #[tokio::test]
+    async fn a_new_mention_is_stored_with_its_draft() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let keywords = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = crate::classify::keywords::load_dir(&keywords).expect("keywords");
+        let replies = crate::inbox::templates::load(&keywords.join("replies.toml"))
+            .expect("replies.toml")
+            .expect("replies.toml exists");
+        let drafter = crate::inbox::Drafter::new(
+            replies,
+            chrono_tz::Asia::Shanghai,
+            Default::default(),
+            [("mastodon".to_string(), "masto".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let classifier = Arc::new(Classifier::new(&groups).expect("classifier"));
+        let listener = Listener::new(store.clone(), classifier).with_inbox(Some(Arc::new(drafter)));
+        let server = MockServer::start().await;
+        let source = Source::Mastodon(MastodonMentions::new(
+            reqwest::Client::new(),
+            url::Url::parse(&server.uri()).expect("url"),
+            "token".into(),
+        ));
+        let mut answer = notification("1", "刹车失灵了，太危险，投诉！");
+        answer.as_array_mut().expect("array").extend(
+            notification("2", "今天路过春熙路")
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        answer[1]["status"]["id"] = "s2".into();
+        Mock::given(method("GET"))
+            .and(path("/api/v1/notifications"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(&server)
+            .await;
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 2);
+        let ids: Vec<String> = store
+            .mentions(&Default::default())
+            .expect("mentions")
+            .into_iter()
+            .map(|m| m.mention.id)
+            .collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        let drafted: Vec<bool> = ids
+            .iter()
+            .map(|id| store.is_queued(id).expect("queued?"))
+            .collect();
+        assert_eq!(drafted.iter().filter(|d| **d).count(), 1, "{ids:?}");
+        // The same answer again (no cursor moves a mock): nothing new, no second draft.
+        store.set_cursor("m", "0").expect("cursor");
+        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
+        assert_eq!(
+            store
+                .queue_count(&crate::store::QueueQuery::default())
+                .expect("count"),
+            1
+        );
     }
 
     #[test]

@@ -407,7 +407,7 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
         if change.queued() {
-            self.db.flush()?;
+            self.flush()?;
         }
         Ok(change)
     }
@@ -458,7 +458,7 @@ impl Store {
                 .compare_and_swap(id.as_bytes(), Some(old), Some(json(&r)))?
                 .is_ok()
             {
-                self.db.flush()?;
+                self.flush()?;
                 return Ok(Some(r));
             }
         }
@@ -551,7 +551,7 @@ impl Store {
     pub fn put_alert_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
         let (_, deliveries) = self.alert_trees()?;
         deliveries.insert(d.key(), json(d))?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 }

@@ -5,8 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use sled::transaction::TransactionError;
+use sled::Transactional;
+
 use super::{Store, StoreError};
 use crate::classify::Classification;
+use crate::inbox::QueueItem;
 use crate::listen::Mention;
 
 /// A mention as stored: the contract's fields and what classification found.
@@ -62,7 +66,7 @@ pub struct MentionQuery {
     pub limit: usize,
 }
 
-fn time_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+pub(super) fn time_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut k = ((at.timestamp_micros() as u64) ^ (1 << 63))
         .to_be_bytes()
         .to_vec();
@@ -70,7 +74,7 @@ fn time_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     k
 }
 
-fn content_key(m: &Mention) -> Vec<u8> {
+pub(super) fn content_key(m: &Mention) -> Vec<u8> {
     let text: String = m
         .text
         .split_whitespace()
@@ -82,50 +86,137 @@ fn content_key(m: &Mention) -> Vec<u8> {
         .to_vec()
 }
 
+/// What [`Store::insert_mention_with_draft`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// The mention was new and is stored.
+    pub new: bool,
+    /// The id of the queue item stored with it, when a draft was given and enqueued.
+    pub queued: Option<u64>,
+}
+
 impl Store {
     /// Stores a mention unless it is already there (same id, or the same author and text from
     /// another source). Returns whether it was new.
     pub fn insert_mention(&self, m: &StoredMention) -> Result<bool, StoreError> {
-        let ids = self.db.open_tree("mention_ids")?;
-        let content = self.db.open_tree("mention_content")?;
+        Ok(self.insert_mention_with_draft(m, None)?.new)
+    }
+
+    /// Stores a mention unless it is already there (as [`Store::insert_mention`]) and, in the
+    /// same sled transaction, the reply drafted for it: a crash can leave neither or both,
+    /// never a stored mention whose draft was lost. Flushed before it returns. A mention older
+    /// than what retention deleted is not new.
+    pub fn insert_mention_with_draft(
+        &self,
+        m: &StoredMention,
+        draft: Option<&QueueItem>,
+    ) -> Result<Ingested, StoreError> {
+        if self.is_pruned_time(m.mention.created_at) {
+            return Ok(Ingested::default());
+        }
+        let trees = [
+            "mention_ids",
+            "mention_content",
+            "mentions",
+            "mention_by_author",
+            "mention_by_topic",
+            "queue",
+            "queue_index",
+            "queue_dims",
+            "queue_by_mention",
+        ]
+        .map(|name| self.db.open_tree(name));
+        let [ids, content, records, by_author, by_topic, queue, index, dims, by_mention] = {
+            let mut opened = Vec::with_capacity(trees.len());
+            for t in trees {
+                opened.push(t?);
+            }
+            <[sled::Tree; 9]>::try_from(opened).map_err(|_| StoreError::Corrupt {
+                key: "mentions".into(),
+                why: "cannot open its trees".into(),
+            })?
+        };
         let key = time_key(m.mention.created_at, &m.mention.id);
-        // Claim the id first: of two sources racing with the same mention, one wins.
-        if ids
-            .compare_and_swap(
-                m.mention.id.as_bytes(),
-                None as Option<&[u8]>,
-                Some(key.as_slice()),
-            )?
-            .is_err()
-        {
-            return Ok(false);
-        }
-        if content
-            .compare_and_swap(
-                content_key(&m.mention),
-                None as Option<&[u8]>,
-                Some(key.as_slice()),
-            )?
-            .is_err()
-        {
-            return Ok(false);
-        }
+        let ck = content_key(&m.mention);
         let value = serde_json::to_vec(m).unwrap_or_default();
-        self.db.open_tree("mentions")?.insert(&key, value)?;
-        let by_author = self.db.open_tree("mention_by_author")?;
         let mut ak = m.mention.author.to_lowercase().into_bytes();
         ak.push(0);
         ak.extend_from_slice(&key);
-        by_author.insert(ak, &[])?;
-        let by_topic = self.db.open_tree("mention_by_topic")?;
-        for topic in m.topics() {
-            let mut tk = topic.into_bytes();
-            tk.push(0);
-            tk.extend_from_slice(&key);
-            by_topic.insert(tk, &[])?;
+        let topic_keys: Vec<Vec<u8>> = m
+            .topics()
+            .into_iter()
+            .map(|topic| {
+                let mut tk = topic.into_bytes();
+                tk.push(0);
+                tk.extend_from_slice(&key);
+                tk
+            })
+            .collect();
+        // The item's id comes from sled's generator outside the transaction (a retried
+        // transaction must not burn ids; a gap is harmless).
+        let item = match draft {
+            Some(d) => {
+                let mut item = d.clone();
+                item.id = self.db.generate_id()? + 1;
+                item.mention_id = m.mention.id.clone();
+                Some((
+                    item.id,
+                    serde_json::to_vec(&item).unwrap_or_default(),
+                    super::queue::index_key(&item),
+                    super::queue::dims_key(&item),
+                    super::queue::ts(item.due_at),
+                ))
+            }
+            None => None,
+        };
+        let result: Result<Ingested, TransactionError<()>> = (
+            &ids,
+            &content,
+            &records,
+            &by_author,
+            &by_topic,
+            &queue,
+            &index,
+            &dims,
+            &by_mention,
+        )
+            .transaction(
+                |(ids, content, records, by_author, by_topic, queue, index, dims, bm)| {
+                    // Of two sources racing with the same mention, one wins.
+                    if ids.get(m.mention.id.as_bytes())?.is_some() || content.get(&ck)?.is_some() {
+                        return Ok(Ingested::default());
+                    }
+                    ids.insert(m.mention.id.as_bytes(), key.as_slice())?;
+                    content.insert(ck.as_slice(), key.as_slice())?;
+                    records.insert(key.as_slice(), value.as_slice())?;
+                    by_author.insert(ak.as_slice(), &[])?;
+                    for tk in &topic_keys {
+                        by_topic.insert(tk.as_slice(), &[])?;
+                    }
+                    let mut queued = None;
+                    if let Some((id, value, ik, dk, due)) = &item {
+                        if bm.get(m.mention.id.as_bytes())?.is_none() {
+                            bm.insert(m.mention.id.as_bytes(), &id.to_be_bytes())?;
+                            queue.insert(&id.to_be_bytes(), value.as_slice())?;
+                            index.insert(ik.as_slice(), due)?;
+                            dims.insert(dk.as_slice(), &[])?;
+                            queued = Some(*id);
+                        }
+                    }
+                    Ok(Ingested { new: true, queued })
+                },
+            );
+        let done = result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                key: "mentions".into(),
+                why: "aborted".into(),
+            },
+            TransactionError::Storage(e) => e.into(),
+        })?;
+        if done.new {
+            self.flush()?;
         }
-        self.db.flush()?;
-        Ok(true)
+        Ok(done)
     }
 
     /// Mentions matching `q`, newest first.
@@ -259,19 +350,19 @@ impl Store {
         self.db
             .open_tree("cursors")?
             .insert(source, cursor.as_bytes())?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::classify::intent::Intent;
     use crate::classify::sentiment::{Label, Scored};
     use crate::classify::MatchOut;
 
-    fn mention(
+    pub(in crate::store) fn mention(
         id: &str,
         author: &str,
         text: &str,
@@ -486,5 +577,54 @@ mod tests {
         assert_eq!(store.cursor("masto").expect("get"), None);
         store.set_cursor("masto", "1234").expect("set");
         assert_eq!(store.cursor("masto").expect("get").as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn a_mention_and_its_draft_are_written_together_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
+        let draft = crate::inbox::tests::item(crate::inbox::ReplyState::Pending);
+        let done = store
+            .insert_mention_with_draft(&m, Some(&draft))
+            .expect("insert");
+        assert!(done.new);
+        let id = done.queued.expect("queued");
+        let item = store
+            .queue_item_for_mention("m1")
+            .expect("get")
+            .expect("the draft is there with the mention");
+        assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
+        assert_eq!(
+            store.mentions(&MentionQuery::default()).expect("q").len(),
+            1
+        );
+        // Seen again (same id, or same text from another source): neither is written again.
+        assert_eq!(
+            store
+                .insert_mention_with_draft(&m, Some(&draft))
+                .expect("again"),
+            Ingested::default()
+        );
+        let mut copy = m.clone();
+        copy.mention.id = "feed:other:1".into();
+        assert_eq!(
+            store
+                .insert_mention_with_draft(&copy, Some(&draft))
+                .expect("copy"),
+            Ingested::default()
+        );
+        assert!(!store.is_queued("feed:other:1").expect("queued?"));
+        assert_eq!(
+            store
+                .queue_count(&crate::store::QueueQuery::default())
+                .expect("count"),
+            1
+        );
+        // Without a draft, only the mention.
+        let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
+        let done = store.insert_mention_with_draft(&n, None).expect("insert");
+        assert_eq!((done.new, done.queued), (true, None));
+        assert!(!store.is_queued("m2").expect("queued?"));
     }
 }

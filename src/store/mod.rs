@@ -5,12 +5,19 @@
 //!   the sign bit flipped, so keys sort by channel, then time). A channel never has two posts
 //!   in one minute (the planner keeps them an hour apart), so the key is also the post's stable
 //!   identity, the idempotency key publishing will use.
-//! - `meta`: the schema version.
+//! - `meta`: the schema version, when the store was created, the last write probe.
 //! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
 //!
 //! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields.
+//!
+//! A damaged store never opens as an empty one: sled's errors and panics on open become
+//! [`StoreError::Damaged`], and a store whose files say it holds data (the marker file
+//! [`MARKER_FILE`] written at creation, or sled's own list of trees) but which opens without
+//! its schema record is refused the same way. [`check`] walks a store and reports what is
+//! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,12 +27,18 @@ use thiserror::Error;
 use crate::plan::SeriesPart;
 
 mod alerts;
+mod check;
+pub mod health;
 mod mentions;
+pub mod retention;
 pub use alerts::{
     AlertChange, AlertDelivery, AlertEvent, AlertLevel, AlertRecord, AlertSample, AlertState,
     DeliveryReason, DeliveryState, LevelChange,
 };
-pub use mentions::{MentionQuery, StoredMention};
+pub use check::{check, CheckReport, TreeReport};
+pub use health::{available_space, WriteFailure};
+pub use mentions::{Ingested, MentionQuery, StoredMention};
+pub use retention::{Pruned, Retention};
 mod users;
 pub use users::{Session, User};
 mod queue;
@@ -36,22 +49,103 @@ const SCHEMA_VERSION: &[u8] = b"1";
 /// How long [`Store::open`] waits for a store another handle is letting go of.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The file herald writes into the store's folder once the store is created. Its presence says
+/// the store holds data, so a store that then opens empty (a deleted or cut sled snapshot) is
+/// refused instead of being taken for a new one.
+pub const MARKER_FILE: &str = "herald-store";
+
+/// sled's page cache when the configuration does not say (`[storage] cache_mb`): small enough
+/// for a 512 MB VM. sled's own default is 1 GiB.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// How the store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: DEFAULT_CACHE_MB * 1024 * 1024,
+        }
+    }
+}
+
+/// The sled configuration for a store at `path`.
+fn sled_config(path: &Path, options: &StoreOptions) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(options.cache_bytes)
+}
+
+thread_local! {
+    /// Set while this thread opens sled: a panic there is reported as a damaged store, so the
+    /// panic hook stays quiet about it.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into `Err(message)`, without the panic hook printing it. The
+/// hook is wrapped once per process and delegates to the previous one for every other panic.
+fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET_PANICS.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(was));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "sled panicked".into())
+    })
+}
+
 /// Opens sled, waiting up to [`LOCK_WAIT`] for its file lock. sled's background flusher keeps
 /// the lock for a moment after the last handle to a store is dropped, so a re-open right after
 /// a close (a restart, a CLI command after another) can find it still held, even by its own
 /// process (a test failed that way). Only after the wait is the store taken to be held by
-/// someone else.
-fn open_sled(path: &Path) -> sled::Result<sled::Db> {
+/// someone else. sled 0.34 panics on some damaged files (a log cut in half): that panic, and
+/// sled's corruption errors, are [`StoreError::Damaged`].
+fn open_sled(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let shown = || path.display().to_string();
     loop {
-        match sled::open(path) {
+        let opened = catch_quietly(|| sled_config(path, options).open()).map_err(|why| {
+            StoreError::Damaged {
+                path: shown(),
+                why: format!("sled failed reading it ({why})"),
+            }
+        })?;
+        match opened {
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
                     && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            other => return other,
+            Ok(db) => return Ok(db),
+            Err(e @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_))) => {
+                return Err(StoreError::Damaged {
+                    path: shown(),
+                    why: sled_why(&e),
+                })
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: shown(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -61,12 +155,50 @@ fn open_sled(path: &Path) -> sled::Result<sled::Db> {
 pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open { path: String, source: sled::Error },
+    /// The store's files are unreadable, or say it holds data it no longer has. herald must
+    /// not start on it: an empty-looking store would re-plan and re-send what was done.
+    #[error("the store at {path} is damaged: {why} (restore it from a backup, or run `herald store check` to see what is readable)")]
+    Damaged { path: String, why: String },
+    /// `herald store check` was pointed at a store that does not exist.
+    #[error("there is no store at {path}")]
+    Missing { path: String },
+    /// The store's marker file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// sled found a damaged page while reading (the store opened, part of it is unreadable).
+    #[error("the store is damaged: {why} (restore it from a backup, or run `herald store check` to see what is readable)")]
+    Unreadable { why: String },
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     #[error("store record {key} is unreadable: {why}")]
     Corrupt { key: String, why: String },
     #[error("the store at {path} has schema version {found}; this herald reads version 1")]
     Schema { path: String, found: String },
+    /// Writes kept failing (a full or broken disk): herald stops so that a supervisor restarts
+    /// it once the disk is fixed (sled does not recover from a failed write by itself).
+    #[error("the store at {path} cannot be written: {failure}; herald stops so that it can be restarted once the disk is fixed")]
+    WritesFailing { path: String, failure: WriteFailure },
+}
+
+/// sled's message for a damaged store, without the empty backtrace it appends.
+fn sled_why(e: &sled::Error) -> String {
+    let text = e.to_string();
+    text.trim_end_matches(" backtrace ()").to_string()
+}
+
+impl From<sled::Error> for StoreError {
+    /// sled's corruption errors are a damaged store, said as such; the rest stay sled's.
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
+                StoreError::Unreadable { why: sled_why(&e) }
+            }
+            e => StoreError::Sled(e),
+        }
+    }
 }
 
 /// Where a scheduled post is in its life.
@@ -227,6 +359,14 @@ pub struct Replaced {
 pub struct Store {
     db: sled::Db,
     posts: sled::Tree,
+    /// Where it lives (for messages).
+    path: Arc<PathBuf>,
+    /// Mentions created before this instant (microseconds) were pruned by retention: one
+    /// that comes back from a source is old news, not a new mention (see [`retention`]).
+    pruned_before: Arc<std::sync::atomic::AtomicI64>,
+    /// Tests make writes fail through this, as a full disk would.
+    #[cfg(test)]
+    fail_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn post_key(channel: &str, at: DateTime<Utc>) -> Vec<u8> {
@@ -254,27 +394,108 @@ fn encode(post: &StoredPost) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`, with the default options.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = open_sled(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`. A store that cannot be read, or whose
+    /// files say it holds data but which opens empty, is [`StoreError::Damaged`].
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        // sled may open a damaged log and fail (or panic) on the first read: that is a damaged
+        // store too.
+        let opened = catch_quietly(|| Self::open_inner(path, options)).map_err(|why| {
+            StoreError::Unreadable {
+                why: format!("sled failed reading it ({why})"),
+            }
+        });
+        opened.and_then(|r| r).map_err(|e| match e {
+            StoreError::Unreadable { why } => StoreError::Damaged {
+                path: path.display().to_string(),
+                why,
+            },
+            e => e,
+        })
+    }
+
+    fn open_inner(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let shown = || path.display().to_string();
+        let marker = path.join(MARKER_FILE);
+        let marked = marker.exists();
+        let db = open_sled(path, options)?;
+        // sled lists the trees it recovered, even when their contents are gone (a deleted
+        // snapshot); a new store has only its default tree.
+        let had_trees = db.tree_names().len() > 1;
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {
+            None if marked || had_trees => {
+                return Err(StoreError::Damaged {
+                    path: shown(),
+                    why: "it opened empty, but its files say it holds data (a file of it, such as a `snap.*` snapshot, is missing or cut short)".into(),
+                })
+            }
             None => {
                 meta.insert("schema", SCHEMA_VERSION)?;
+                meta.insert("created", Utc::now().to_rfc3339().as_bytes())?;
+                db.flush()?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
             Some(v) => {
                 return Err(StoreError::Schema {
-                    path: path.display().to_string(),
+                    path: shown(),
                     found: String::from_utf8_lossy(&v).into_owned(),
                 })
             }
         }
+        // Written once the schema is on disk; stores made by older versions get it now.
+        if !marked {
+            std::fs::write(
+                &marker,
+                "This folder is a herald store. herald refuses to open it if its data goes missing.\n",
+            )
+            .map_err(|source| StoreError::Io {
+                path: marker.display().to_string(),
+                source,
+            })?;
+        }
+        let pruned_before = meta
+            .get(retention::PRUNED_BEFORE)?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+            .unwrap_or(i64::MIN);
         let posts = db.open_tree("posts")?;
-        Ok(Self { db, posts })
+        Ok(Self {
+            db,
+            posts,
+            path: Arc::new(path.to_path_buf()),
+            pruned_before: Arc::new(std::sync::atomic::AtomicI64::new(pruned_before)),
+            #[cfg(test)]
+            fail_writes: Arc::default(),
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes to disk. Every write goes through here, so a test can make writes fail.
+    fn flush(&self) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Sled(sled::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device (injected by a test)",
+            ))));
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Makes every later flush fail, as a full disk does.
+    #[cfg(test)]
+    pub(crate) fn fail_writes(&self) {
+        self.fail_writes
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Every post, in (channel, time) order.
@@ -322,7 +543,7 @@ impl Store {
     pub fn put(&self, post: &StoredPost) -> Result<(), StoreError> {
         self.posts
             .insert(post_key(&post.channel, post.at), encode(post))?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -386,7 +607,7 @@ impl Store {
             let new = encode(&post);
             match self.posts.compare_and_swap(&key, Some(old), Some(new))? {
                 Ok(()) => {
-                    self.db.flush()?;
+                    self.flush()?;
                     return Ok(Some(post));
                 }
                 Err(_) => continue, // changed under us: look again
@@ -465,7 +686,7 @@ impl Store {
                 meta.remove(key)?;
             }
         }
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -476,7 +697,7 @@ impl Store {
             .posts
             .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(post)))?
             .is_ok();
-        self.db.flush()?;
+        self.flush()?;
         Ok(done)
     }
 
@@ -530,13 +751,13 @@ impl Store {
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
-        self.db.flush()?;
+        self.flush()?;
         Ok(done)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn post(channel: &str, at: &str, state: PostState) -> StoredPost {
@@ -680,6 +901,149 @@ mod tests {
         }
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.get("x", p.at).expect("get"), Some(p));
+    }
+
+    /// A store with a few hundred records, closed and reopened once so that sled has
+    /// written a snapshot beside its log.
+    pub(crate) fn filled_store(path: &Path) {
+        {
+            let store = Store::open(path).expect("open");
+            for n in 0..300 {
+                let at = DateTime::from_timestamp(1_796_083_200 + n * 3600, 0).expect("t");
+                let mut p = post("x", "2026-12-01T01:00:00Z", PostState::Published);
+                p.at = at;
+                p.text = format!("post {n} {}", "words ".repeat(40));
+                store.put(&p).expect("put");
+            }
+        }
+        drop(Store::open(path).expect("reopen"));
+    }
+
+    fn files(path: &Path) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<_> = std::fs::read_dir(path)
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n == "db" || n.starts_with("snap."))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("dir").flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+            }
+        }
+    }
+
+    fn damaged(result: Result<Store, StoreError>, path: &Path) -> String {
+        match result {
+            Err(e @ StoreError::Damaged { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.starts_with(&format!("the store at {} is damaged: ", path.display()))
+                        && text.contains("restore it from a backup")
+                        && text.contains("herald store check"),
+                    "{text}"
+                );
+                text
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(s) => panic!(
+                "opened with {} posts",
+                s.all_posts().map(|p| p.len()).unwrap_or(0)
+            ),
+        }
+    }
+
+    #[test]
+    fn a_new_store_is_marked_and_a_marked_store_reopens() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("db");
+        filled_store(&path);
+        assert!(path.join(MARKER_FILE).is_file());
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.all_posts().expect("posts").len(), 300);
+    }
+
+    #[test]
+    fn a_store_file_cut_in_half_is_damaged_not_a_panic() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let good = dir.path().join("good");
+        filled_store(&good);
+        let names = files(&good);
+        assert!(
+            names.iter().any(|p| p.ends_with("db"))
+                && names.iter().any(|p| p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("snap."))),
+            "{names:?}"
+        );
+        for (n, file) in names.iter().enumerate() {
+            let bad = dir.path().join(format!("bad{n}"));
+            copy(&good, &bad);
+            let target = bad.join(file.file_name().expect("name"));
+            let len = std::fs::metadata(&target).expect("meta").len();
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .expect("open file");
+            f.set_len(len / 2).expect("truncate");
+            drop(f);
+            damaged(Store::open(&bad), &bad);
+        }
+    }
+
+    #[test]
+    fn a_marked_store_whose_data_files_are_gone_is_refused_not_opened_empty() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("db");
+        filled_store(&path);
+        // sled, finding no log and no snapshot, would make a new empty store here.
+        for f in files(&path) {
+            std::fs::remove_file(f).expect("rm");
+        }
+        let why = damaged(Store::open(&path), &path);
+        assert!(why.contains("opened empty"), "{why}");
+        // Refused again: the refusal wrote nothing that would make it pass next time.
+        damaged(Store::open(&path), &path);
+    }
+
+    #[test]
+    fn a_panic_while_opening_is_caught_with_its_message() {
+        assert_eq!(catch_quietly(|| 7), Ok(7));
+        let caught = catch_quietly(|| -> u8 { panic!("sled: page {} is torn", 3) });
+        assert_eq!(caught, Err("sled: page 3 is torn".to_string()));
+        // Nested: the outer catch still holds after the inner one returns.
+        let outer = catch_quietly(|| {
+            let _ = catch_quietly(|| 1);
+            panic!("after")
+        });
+        assert_eq!(outer, Err::<(), _>("after".to_string()));
+    }
+
+    #[test]
+    fn the_cache_size_reaches_sled() {
+        let options = StoreOptions {
+            cache_bytes: 16 << 20,
+        };
+        assert_eq!(
+            sled_config(Path::new("x"), &options).cache_capacity,
+            16 << 20
+        );
+        assert_eq!(
+            sled_config(Path::new("x"), &StoreOptions::default()).cache_capacity,
+            DEFAULT_CACHE_MB << 20
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open_with(&dir.path().join("db"), &options).expect("open");
+        assert!(store.probe_write().is_ok());
     }
 
     #[test]

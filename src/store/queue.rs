@@ -44,11 +44,11 @@ pub struct QueueQuery {
     pub limit: usize,
 }
 
-fn ts(t: DateTime<Utc>) -> [u8; 8] {
+pub(super) fn ts(t: DateTime<Utc>) -> [u8; 8] {
     ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn from_ts(b: &[u8]) -> Option<DateTime<Utc>> {
+pub(super) fn from_ts(b: &[u8]) -> Option<DateTime<Utc>> {
     let raw = u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63);
     DateTime::from_timestamp_micros(raw as i64)
 }
@@ -64,21 +64,21 @@ fn group_prefix(state: ReplyState, priority: Priority, platform: &str, lang: &st
     k
 }
 
-fn index_key(item: &QueueItem) -> Vec<u8> {
+pub(super) fn index_key(item: &QueueItem) -> Vec<u8> {
     let mut k = group_prefix(item.state, item.priority, &item.platform, &item.lang);
     k.extend_from_slice(&ts(item.created_at));
     k.extend_from_slice(&item.id.to_be_bytes());
     k
 }
 
-fn dims_key(item: &QueueItem) -> Vec<u8> {
+pub(super) fn dims_key(item: &QueueItem) -> Vec<u8> {
     let mut k = item.platform.as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(item.lang.as_bytes());
     k
 }
 
-fn decode(key: &[u8], value: &[u8]) -> Result<QueueItem, StoreError> {
+pub(super) fn decode(key: &[u8], value: &[u8]) -> Result<QueueItem, StoreError> {
     serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
         key: format!(
             "queue/{}",
@@ -142,7 +142,7 @@ impl Store {
     /// Returns the new id, or `None` for a mention already in the queue. Flushed to disk.
     pub fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
         let id = self.enqueue_one(item)?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(id)
     }
 
@@ -153,7 +153,7 @@ impl Store {
         for item in items {
             new += usize::from(self.enqueue_one(item)?.is_some());
         }
-        self.db.flush()?;
+        self.flush()?;
         Ok(new)
     }
 
@@ -177,6 +177,47 @@ impl Store {
             }
             None => Ok(None),
         }
+    }
+
+    /// Ids of pending items created before `cutoff` (the drafts whose expiry deadline has
+    /// passed), from the index alone: each (priority, platform, language) group of the index
+    /// is in creation order, so each scan stops at its first younger item. A round of the
+    /// reply sender costs what expires, not the size of the queue.
+    pub fn pending_created_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<u64>, StoreError> {
+        let index = self.db.open_tree("queue_index")?;
+        let dims = self.db.open_tree("queue_dims")?;
+        let limit = ts(cutoff);
+        let mut out = Vec::new();
+        for kv in dims.iter() {
+            let (k, _) = kv?;
+            let mut parts = k.splitn(2, |b| *b == 0);
+            let platform = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let lang = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            for p in Priority::ALL {
+                for kv in index.scan_prefix(group_prefix(ReplyState::Pending, p, &platform, &lang))
+                {
+                    let (k, _) = kv?;
+                    let Some(suffix) = k.len().checked_sub(16).map(|at| &k[at..]) else {
+                        continue;
+                    };
+                    if suffix[..8] >= limit[..] {
+                        break;
+                    }
+                    out.push(u64::from_be_bytes(
+                        suffix[8..].try_into().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a reply was ever drafted for a mention (its item may since have been pruned).
+    pub fn is_queued(&self, mention_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .open_tree("queue_by_mention")?
+            .contains_key(mention_id.as_bytes())?)
     }
 
     /// Applies an action to an item atomically: the item, its index entry and its audit log
@@ -211,7 +252,7 @@ impl Store {
         });
         match result {
             Ok(item) => {
-                self.db.flush()?;
+                self.flush()?;
                 Ok(Ok(item))
             }
             Err(TransactionError::Abort(Abort::Refused(e))) => Ok(Err(e)),
@@ -499,6 +540,46 @@ mod tests {
             s.queue_apply(99, &Action::Retry, "mei", now)
                 .expect("store"),
             Err(TransitionError::NotFound(99))
+        );
+    }
+
+    #[test]
+    fn the_index_finds_the_pending_drafts_past_their_deadline_only() {
+        let (_d, s) = store();
+        let t0 = item(ReplyState::Pending).created_at;
+        let mk = |n: i64, p: Priority, platform: &str| {
+            let mut i = item(ReplyState::Pending);
+            i.mention_id = format!("m{n}");
+            i.priority = p;
+            i.platform = platform.into();
+            i.created_at = t0 + TimeDelta::hours(n);
+            i
+        };
+        let ids: Vec<u64> = [
+            mk(0, Priority::Praise, "bluesky"),
+            mk(1, Priority::Crisis, "mastodon"),
+            mk(2, Priority::Question, "bluesky"),
+            mk(5, Priority::Crisis, "mastodon"),
+            mk(6, Priority::Praise, "bluesky"),
+        ]
+        .iter()
+        .map(|i| s.enqueue(i).expect("enqueue").expect("new"))
+        .collect();
+        // An approved old item is not a pending draft.
+        s.queue_apply(ids[2], &Action::Approve { text: None }, "mei", t0)
+            .expect("store")
+            .expect("legal");
+        let mut found = s
+            .pending_created_before(t0 + TimeDelta::hours(4))
+            .expect("expiring");
+        found.sort_unstable();
+        assert_eq!(found, [ids[0], ids[1]]);
+        assert!(s.pending_created_before(t0).expect("none").is_empty());
+        assert_eq!(
+            s.pending_created_before(t0 + TimeDelta::hours(7))
+                .expect("all")
+                .len(),
+            4
         );
     }
 

@@ -54,7 +54,7 @@ impl Store {
         {
             return Ok(false);
         }
-        self.db.flush()?;
+        self.flush()?;
         Ok(true)
     }
 
@@ -86,7 +86,7 @@ impl Store {
             .open_tree("users")?
             .remove(user_key(name))?
             .is_some();
-        self.db.flush()?;
+        self.flush()?;
         Ok(removed)
     }
 
@@ -96,7 +96,7 @@ impl Store {
         self.db
             .open_tree("sessions")?
             .insert(key.as_bytes(), encode_json(session))?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -132,7 +132,7 @@ impl Store {
     /// Forgets one session (logout).
     pub fn remove_session(&self, key: &str) -> Result<(), StoreError> {
         self.db.open_tree("sessions")?.remove(key.as_bytes())?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -151,7 +151,7 @@ impl Store {
             }
         }
         if removed > 0 {
-            self.db.flush()?;
+            self.flush()?;
         }
         Ok(removed)
     }

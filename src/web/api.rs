@@ -10,7 +10,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -178,6 +178,10 @@ fn herald_run_says_what_it_does_and_every_command_works_while_it_runs() {
     let mentions = ws.herald(&["mentions"]);
     assert_eq!(mentions.code, 0, "{}", mentions.stderr);
 
+    let check = ws.herald(&["store", "check"]);
+    assert_eq!(check.code, 1);
+    assert!(check.stderr.contains("stop it first"), "{}", check.stderr);
+
     // A second bot on the same store is refused plainly.
     let second = ws.herald(&["run"]);
     assert_eq!(second.code, 1);
@@ -190,6 +194,14 @@ fn herald_run_says_what_it_does_and_every_command_works_while_it_runs() {
     assert_eq!(sigterm(&mut bot), 0, "{}", ws.read("run.log"));
     // Stopped, the same commands open the store themselves.
     assert!(ws.herald(&["user", "list"]).stdout.contains("wang"));
+    let check = ws.herald(&["store", "check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains("the store is sound"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.stdout.contains("queue"), "{}", check.stdout);
 }
 
 #[test]

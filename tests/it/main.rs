@@ -16,4 +16,5 @@ mod publish;
 mod replay;
 mod run;
 mod search;
+mod store;
 mod web;
