@@ -293,12 +293,12 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
         })
         .collect();
     replan_ahead(&config, &store, clock())?;
-    let publisher = Publisher::new(
+    let publisher = Arc::new(Publisher::new(
         store.clone(),
         channels,
         config.herald.publish.clone(),
         clock.clone(),
-    );
+    ));
     let web_task = match config.herald.web.clone().filter(|w| w.enabled) {
         Some(web) => Some(start_web(&config, web, &store, &wake, &clock, &shutdown).await?),
         None => None,
