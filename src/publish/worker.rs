@@ -311,12 +311,11 @@ impl Publisher {
         tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
         match channel.send(&out).await {
             Ok(sent) => self.published(&claimed, &[PostState::Sending], sent),
-            Err(e @ PublishError::Unconfirmed(_)) => {
+            Err(PublishError::Unconfirmed(why)) => {
                 // Looked for (and, if absent, sent again) after a backoff like any retry; an
                 // attempt like any other, so `max_attempts` bounds the copies a slow receiver
                 // gets.
-                let at = self.retry_at(now, &e, attempts);
-                let why = e.to_string();
+                let at = now + TimeDelta::from_std(self.backoff(attempts)).unwrap_or_default();
                 if attempts >= self.settings.max_attempts {
                     warn!(post = %out.id, error = %why, look_at = %at, attempt = attempts, "Send unconfirmed on the last attempt; will look for it once more, not send it again");
                 } else {
