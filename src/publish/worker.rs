@@ -33,6 +33,11 @@ use crate::store::{PostState, Store, StoreError, StoredPost};
 /// for years (a post that late is missed anyway).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// The shortest wait before a post is taken up again after a failure, whatever the configured
+/// backoff (which may be 0): the loop looks at the schedule again as soon as a send ends, and a
+/// post due again at once would be taken up in a tight circle.
+const MIN_RETRY: Duration = Duration::from_secs(1);
+
 /// The wall clock, injectable so tests decide what "now" is.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -105,12 +110,21 @@ impl Publisher {
             let now = (self.clock)();
             let rested = Instant::now();
             resting.retain(|_, until| *until > rested);
+            // Held posts are left where they are, not handed to a task that would find them
+            // held at once, end, and have the loop look again in a tight circle.
+            let held = self.store.held_categories().unwrap_or_else(|e| {
+                error!(error = %e, "Cannot read the holds; each post checks them");
+                Vec::new()
+            });
             match self.store.due_posts(now) {
                 Ok(due) => {
                     for post in due {
                         let busy = sending.values().any(|c| *c == post.channel)
                             || resting.contains_key(&post.channel);
-                        if busy {
+                        let is_held =
+                            matches!(post.state, PostState::Planned | PostState::Approved)
+                                && held.contains(&post.category);
+                        if busy || is_held {
                             continue;
                         }
                         let channel = post.channel.clone();
@@ -185,20 +199,22 @@ impl Publisher {
         }
     }
 
-    fn backoff(&self, attempts: u32) -> Duration {
-        let base = self.settings.backoff.as_secs_f64()
-            * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
-        let capped = base.min(self.settings.max_backoff.as_secs_f64());
-        // ±20% jitter, so channels that failed together do not retry together.
-        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64()))
-    }
-
     /// When to try again after `e` on attempt `attempts`: the backoff, and never before the
     /// delay the platform asked for (`Retry-After` on a 429 or a 503).
     fn retry_at(&self, now: DateTime<Utc>, e: &PublishError, attempts: u32) -> DateTime<Utc> {
         let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
         let wait = self.backoff(attempts).max(asked);
         now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::days(1))
+    }
+
+    /// The backoff before attempt `attempts + 1`: the configured backoff doubled per attempt up
+    /// to `max_backoff`, with jitter, and at least [`MIN_RETRY`].
+    fn backoff(&self, attempts: u32) -> Duration {
+        let base = self.settings.backoff.as_secs_f64()
+            * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
+        let capped = base.min(self.settings.max_backoff.as_secs_f64());
+        // ±20% jitter, so channels that failed together do not retry together.
+        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64())).max(MIN_RETRY)
     }
 
     /// Handles one post: reconcile, hold, miss, claim, send, record.

@@ -15,7 +15,7 @@ use herald::publish::outbox::Outbox;
 use herald::publish::webhook::Webhook;
 use herald::publish::worker::{system_clock, Clock, Outcome, Publisher};
 use herald::publish::{Channel, OutPost, PublishError, PublishSettings, ReplyTo, StrongRef};
-use herald::store::{PostState, Store, StoredPost};
+use herald::store::{Hold, PostState, Store, StoredPost};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -812,4 +812,61 @@ async fn a_503_with_retry_after_holds_the_retry_until_then() {
         assert!(!due(at - TimeDelta::seconds(1)), "{channel}: not before");
         assert!(due(at), "{channel}: due then");
     }
+}
+
+/// The loop keeps a hold: held posts wait (and are not sent ahead of their turn by a busy
+/// loop), the others on the same channel go out, and the held ones follow when it lifts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_keeps_held_posts_back_until_the_hold_lifts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let outbox_path = dir.path().join("outbox.jsonl");
+    let t0 = now_secs();
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "outbox".to_string(),
+        Channel::Outbox(Outbox::new("outbox", outbox_path.clone())),
+    );
+    let mut held = stored("outbox", "a promotion", t0 - TimeDelta::minutes(2));
+    held.category = "product".into();
+    store.put(&held).expect("put");
+    let free = stored("outbox", "a service tip", t0 - TimeDelta::minutes(1));
+    store.put(&free).expect("put");
+    store
+        .set_hold(Some(&Hold {
+            since: t0,
+            reason: "crisis drill".into(),
+            categories: vec!["product".into()],
+            alerts: Vec::new(),
+        }))
+        .expect("hold");
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        channels,
+        PublishSettings::default(),
+        TestClock::at(t0).clock(),
+    ));
+    let (shutdown, wake) = (CancellationToken::new(), Arc::new(Notify::new()));
+    let run = tokio::spawn(publisher.run(shutdown.clone(), wake.clone()));
+    until("the post that is not held is published", || {
+        state_of(&store, &free) == PostState::Published
+    })
+    .await;
+    assert_eq!(state_of(&store, &held), PostState::Planned);
+    store.set_hold(None).expect("lift");
+    wake.notify_one();
+    until("the held post follows when the hold lifts", || {
+        state_of(&store, &held) == PostState::Published
+    })
+    .await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("run stops")
+        .expect("no panic");
+    let scan = Outbox::new("outbox", outbox_path)
+        .scan()
+        .await
+        .expect("scan");
+    assert_eq!(scan.ids, [free.id(), held.id()]);
 }
