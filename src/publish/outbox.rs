@@ -140,11 +140,6 @@ impl Outbox {
         }
     }
 
-    /// The file this outbox appends to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn io(path: &Path, e: &std::io::Error) -> String {
         format!("outbox {}: {e}", path.display())
     }
