@@ -135,7 +135,8 @@ impl Publisher {
                 }
                 Err(e) => error!(error = %e, "Cannot read the schedule"),
             }
-            let now = (self.clock)();
+            // From the instant the schedule was read: a post falling due since then is still
+            // ahead of it, so the loop wakes for it instead of sleeping past it.
             let next = self.store.next_due(now).ok().flatten();
             // Wake at least hourly anyway: cheap, and a safety net against a missed notify.
             let mut sleep = next
