@@ -271,7 +271,8 @@ impl Publisher {
                     info!(post = %out.id, "Not on the platform after an unclear send; sending again");
                 }
                 Err(e) => {
-                    let at = self.retry_at(now, &e, post.delivery.attempts);
+                    // From the answer: a lookup may hang until its timeout too.
+                    let at = self.retry_at((self.clock)(), &e, post.delivery.attempts);
                     warn!(post = %out.id, error = %e, retry_at = %at, "Cannot look for an unconfirmed post; will look again");
                     self.store
                         .transition(&post.channel, post.at, &[post.state], |p| {
@@ -326,13 +327,17 @@ impl Publisher {
         };
         let attempts = claimed.delivery.attempts;
         tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
-        match channel.send(&out).await {
+        let answer = channel.send(&out).await;
+        // Waits count from the answer, not from the claim: a send that hung until its timeout
+        // must not have used up the backoff meanwhile.
+        let answered = (self.clock)();
+        match answer {
             Ok(sent) => self.published(&claimed, &[PostState::Sending], sent),
             Err(PublishError::Unconfirmed(why)) => {
                 // Looked for (and, if absent, sent again) after a backoff like any retry; an
                 // attempt like any other, so `max_attempts` bounds the copies a slow receiver
                 // gets.
-                let at = now + TimeDelta::from_std(self.backoff(attempts)).unwrap_or_default();
+                let at = answered + TimeDelta::from_std(self.backoff(attempts)).unwrap_or_default();
                 if attempts >= self.settings.max_attempts {
                     warn!(post = %out.id, error = %why, look_at = %at, attempt = attempts, "Send unconfirmed on the last attempt; will look for it once more, not send it again");
                 } else {
@@ -356,7 +361,7 @@ impl Publisher {
                 Ok(Outcome::Failed(why))
             }
             Err(e) => {
-                let at = self.retry_at(now, &e, attempts);
+                let at = self.retry_at(answered, &e, attempts);
                 warn!(post = %out.id, error = %e, retry_at = %at, "Publish failed; will retry");
                 let why = e.to_string();
                 self.store

@@ -442,6 +442,8 @@ enum Answer {
     WhenReleased,
     /// Closes the connection without a word: the request may have been taken.
     Hangs,
+    /// Holds the connection open, then closes it without a word when released.
+    HangsUntilReleased,
 }
 
 /// A webhook receiver on a local port that counts the requests it reads.
@@ -476,11 +478,15 @@ impl Receiver {
                     }
                     requests.fetch_add(1, Ordering::SeqCst);
                     got.notify_one();
-                    if let Answer::WhenReleased = answer {
-                        release.cancelled().await;
-                        let _ = socket
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
-                            .await;
+                    match answer {
+                        Answer::WhenReleased => {
+                            release.cancelled().await;
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                                .await;
+                        }
+                        Answer::HangsUntilReleased => release.cancelled().await,
+                        Answer::Hangs => {}
                     }
                 });
             }
@@ -708,6 +714,59 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
         .expect("due")
         .is_empty());
     assert_eq!(hook.requests(), 3, "max_attempts requests, no more");
+}
+
+/// The backoff after an unclear send counts from its answer: a send that hung until its
+/// timeout (30 s by default, as long as the first backoff) must not be looked at again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backoff_after_a_hung_send_counts_from_its_end() {
+    let hook = Receiver::start(Answer::HangsUntilReleased).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let t0 = now_secs();
+    let clock = TestClock::at(t0);
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "hook".to_string(),
+        Channel::Webhook(Webhook::new(
+            fresh_http(Duration::from_secs(600)),
+            "hook",
+            hook.url.clone(),
+            None,
+        )),
+    );
+    let settings = PublishSettings {
+        backoff: Duration::from_secs(30),
+        ..PublishSettings::default()
+    };
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        channels,
+        settings,
+        clock.clock(),
+    ));
+    let post = stored("hook", "to a receiver that hangs", t0);
+    store.put(&post).expect("put");
+    let send = tokio::spawn({
+        let (publisher, post) = (publisher.clone(), post.clone());
+        async move { publisher.execute(post).await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), hook.got.notified())
+        .await
+        .expect("the webhook got its request");
+    // The send hangs for a minute, then the connection drops.
+    let end = t0 + TimeDelta::minutes(1);
+    clock.set(end);
+    hook.release.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), send)
+        .await
+        .expect("the send ends")
+        .expect("no panic")
+        .expect("store");
+    assert!(matches!(outcome, Outcome::Unconfirmed(_)), "{outcome:?}");
+    let got = store.get("hook", t0).expect("get").expect("post");
+    let wait = (got.delivery.next_attempt.expect("next") - end).num_milliseconds();
+    assert!((24_000..=36_000).contains(&wait), "{wait} ms after the end");
 }
 
 /// Regression (issue 14): `Retry-After` was honoured on 429 only. A 503 on each HTTP channel
