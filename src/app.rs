@@ -231,8 +231,29 @@ pub fn replan_ahead(
     Ok(schedule)
 }
 
+/// What a started `herald run` hands its caller once every task is running: for the startup
+/// summary and for the control socket the CLI serves beside it.
+pub struct Ready {
+    /// The schedule as planned at the start.
+    pub schedule: Schedule,
+    /// The address the web UI listens on, when it is on.
+    pub web: Option<std::net::SocketAddr>,
+    /// Wakes the publisher after a change to the schedule or the holds.
+    pub wake: Arc<Notify>,
+}
+
 /// `herald run`: keeps the schedule planned ahead and publishes due posts until `shutdown`.
 pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with(config, store, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `on_ready` once everything has started.
+pub async fn run_with(
+    config: Config,
+    store: Store,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Ready),
+) -> anyhow::Result<()> {
     let channels = channels(&config)?;
     let sources: Vec<(String, Arc<crate::listen::run::Source>, std::time::Duration)> = config
         .herald
@@ -292,16 +313,19 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
             )
         })
         .collect();
-    replan_ahead(&config, &store, clock())?;
+    let schedule = replan_ahead(&config, &store, clock())?;
     let publisher = Arc::new(Publisher::new(
         store.clone(),
         channels,
         config.herald.publish.clone(),
         clock.clone(),
     ));
-    let web_task = match config.herald.web.clone().filter(|w| w.enabled) {
-        Some(web) => Some(start_web(&config, web, &store, &wake, &clock, &shutdown).await?),
-        None => None,
+    let (web_task, web_addr) = match config.herald.web.clone().filter(|w| w.enabled) {
+        Some(web) => {
+            let (task, addr) = start_web(&config, web, &store, &wake, &clock, &shutdown).await?;
+            (Some(task), Some(addr))
+        }
+        None => (None, None),
     };
     tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
 
@@ -325,6 +349,11 @@ pub async fn run(config: Config, store: Store, shutdown: CancellationToken) -> a
                 .await
         })
     };
+    on_ready(Ready {
+        schedule,
+        web: web_addr,
+        wake: wake.clone(),
+    });
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     let plan_task = {
         let (shutdown, wake, store) = (shutdown.clone(), wake.clone(), store.clone());
@@ -375,7 +404,10 @@ async fn start_web(
     wake: &Arc<Notify>,
     clock: &crate::publish::worker::Clock,
     shutdown: &CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    std::net::SocketAddr,
+)> {
     let listener = tokio::net::TcpListener::bind(web.bind)
         .await
         .map_err(|e| anyhow::anyhow!("web UI: cannot listen on {}: {e}", web.bind))?;
@@ -400,11 +432,8 @@ async fn start_web(
         vec![crate::web::inbox::plugin(), crate::web::alerts::plugin()],
     );
     tracing::info!(address = %addr, "Web UI listening");
-    Ok(tokio::spawn(crate::web::serve(
-        listener,
-        router,
-        shutdown.clone(),
-    )))
+    let task = tokio::spawn(crate::web::serve(listener, router, shutdown.clone()));
+    Ok((task, addr))
 }
 
 /// The next slot for a hand-picked draft on `channel`: the first peak slot from `now` that keeps

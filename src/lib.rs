@@ -19,10 +19,14 @@
 //! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
 //!   approved replies in thread through the publishing path.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
+//! - [`cli`]: the `herald` command line: arguments, logging, the startup summary, and the local
+//!   control socket through which commands reach a running `herald run`.
+//! - [`untrusted`]: untrusted text made inert for terminals and logs.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 
 pub mod app;
 pub mod classify;
+pub mod cli;
 pub mod config;
 pub mod crisis;
 pub mod inbox;
@@ -31,6 +35,7 @@ pub mod plan;
 pub mod publish;
 pub mod rng;
 pub mod store;
+pub mod untrusted;
 pub mod web;
 
 /// FNV-1a, 64 bits: a hash that is the same on every build and platform (unlike std's), for

@@ -4,8 +4,10 @@
 //! `deny_unknown_fields` (so a typo is an error, not a silent default), then a pure `validate`
 //! turns raw structs into checked types and reports *every* problem at once, each as
 //! `file:line:column: key: why`. The module owns no domain rules itself: the planner, the
-//! channels and the keyword rules each own and validate their own section.
+//! channels and the keyword rules each own and validate their own section. The one rule shared
+//! by every section, how a `*_env` key names a secret's variable, lives in [`mod@env`].
 
+pub mod env;
 mod herald;
 pub mod source;
 

@@ -61,6 +61,13 @@ impl TomlSource {
                     key = p;
                 }
             }
+            // A type or syntax error in a `*_env` value quotes the value, which may be the
+            // secret itself: say what belongs there instead.
+            let why = if super::env::is_env_key(&key) {
+                super::env::NOT_A_QUOTED_ENV_NAME.to_string()
+            } else {
+                why
+            };
             self.error_at(offset, key, why)
         })
     }
@@ -326,6 +333,27 @@ mod tests {
         let e = src.parse::<Doc>().unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (3, "mix.prodcut"), "{e}");
         assert!(e.why.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_env_value_is_not_quoted_back() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Doc {
+            token_env: String,
+        }
+        for text in [
+            "token_env = 918273645546372819\n",
+            "token_env = sk-live-918273645546\n",
+            "token_env = [\"sk-live-918273645546\"]\n",
+        ] {
+            let e = TomlSource::new("h.toml", text, 1)
+                .parse::<Doc>()
+                .expect_err(text);
+            assert_eq!((e.line, e.key.as_str()), (1, "token_env"), "{e}");
+            assert!(e.why.contains("environment variable"), "{e}");
+            assert!(!e.to_string().contains("918273645546"), "{e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
+use crate::untrusted::Line as InputLine;
+
 use chrono::{DateTime, Utc};
 
 use super::{Alert, Detector, EpisodeState, Observation, Params};
@@ -140,13 +142,13 @@ pub struct Summary {
 
 /// A chunk of lines and their numbers in the input (from 1).
 struct Chunk {
-    lines: Vec<String>,
+    lines: Vec<InputLine>,
     numbers: Vec<usize>,
 }
 
 /// Reads up to `size` non-blank lines; an empty chunk means the input has ended.
 fn read_chunk(
-    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    lines: &mut impl Iterator<Item = std::io::Result<InputLine>>,
     n: &mut usize,
     size: usize,
 ) -> std::io::Result<Chunk> {
@@ -158,13 +160,21 @@ fn read_chunk(
         let Some(line) = lines.next() else { break };
         *n += 1;
         let line = line?;
-        if line.trim().is_empty() {
+        if line.as_ref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
         chunk.lines.push(line);
         chunk.numbers.push(*n);
     }
     Ok(chunk)
+}
+
+/// A line's classification, or why it is malformed (not text, not a mention).
+fn classify_any(classifier: &Classifier, line: &InputLine) -> Result<Classified, String> {
+    match line {
+        Ok(text) => classify_line(classifier, text),
+        Err(why) => Err(why.clone()),
+    }
 }
 
 /// Feeds one classified chunk to the detector in order, reporting alerts and skipped lines.
@@ -258,7 +268,7 @@ fn replay_in_chunks<R: BufRead>(
         on_alert: &mut on_alert,
         on_skip: &mut on_skip,
     };
-    let mut lines = input.lines();
+    let mut lines = crate::untrusted::lines(input);
     let mut n = 0usize;
     if threads <= 1 {
         loop {
@@ -269,7 +279,7 @@ fn replay_in_chunks<R: BufRead>(
             let classified: Vec<_> = chunk
                 .lines
                 .iter()
-                .map(|l| classify_line(classifier, l))
+                .map(|l| classify_any(classifier, l))
                 .collect();
             feed.chunk(&chunk.numbers, &classified)?;
         }
@@ -282,7 +292,7 @@ fn replay_in_chunks<R: BufRead>(
 }
 
 fn pipeline<A, S>(
-    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    lines: &mut impl Iterator<Item = std::io::Result<InputLine>>,
     n: &mut usize,
     classifier: &Classifier,
     threads: usize,
@@ -296,7 +306,7 @@ where
     use std::collections::BTreeMap;
     use std::sync::{mpsc, Mutex};
 
-    let (work_tx, work_rx) = mpsc::channel::<(usize, Vec<String>)>();
+    let (work_tx, work_rx) = mpsc::channel::<(usize, Vec<InputLine>)>();
     let work_rx = Mutex::new(work_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     std::thread::scope(|scope| {
@@ -314,7 +324,7 @@ where
                 let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     lines
                         .iter()
-                        .map(|l| classify_line(classifier, l))
+                        .map(|l| classify_any(classifier, l))
                         .collect::<Vec<_>>()
                 }));
                 let stop = out.is_err();
@@ -488,11 +498,14 @@ mod tests {
                 }
             }
         }
+        // A line that is not UTF-8 is skipped with its number, and the lines after it are read.
+        let mut bytes = b"\xff\xfe not text\n".to_vec();
+        bytes.extend_from_slice(text.as_bytes());
         let run = |threads: usize| {
             let mut alerts = Vec::new();
             let mut skipped = Vec::new();
             let summary = replay_in_chunks(
-                text.as_bytes(),
+                bytes.as_slice(),
                 &c,
                 Params::default(),
                 threads,
@@ -509,8 +522,12 @@ mod tests {
         let one = run(1);
         assert!(one.0.mentions > 2_000, "{:?}", one.0);
         assert!(!one.1.is_empty(), "the stream's crisis raises alerts");
-        assert_eq!(one.2.len() as u64, n / 997);
-        assert_eq!(one.2[0].0, 998, "line numbers count every line");
+        assert_eq!(one.2.len() as u64, n / 997 + 1);
+        assert_eq!(
+            one.2[0],
+            (1, "not valid UTF-8 (byte 1 of the line)".to_string())
+        );
+        assert_eq!(one.2[1].0, 999, "line numbers count every line");
         for threads in [2, 3] {
             assert_eq!(run(threads), one, "{threads} threads");
         }

@@ -4,7 +4,8 @@
 //! - [`templates`]: `keywords/replies.toml`, the reply templates and their own test cases.
 //! - [`draft`]: a classified mention in, a queue item (or why none) out. Pure.
 //! - this file: the queue item, its states and the one function that moves it ([`apply`]),
-//!   which records every transition in the item's audit log. Pure.
+//!   which records every transition in the item's audit log, and whether a channel can send
+//!   an item's reply at all ([`reply_channel`]). Pure.
 //! - [`send`]: turns approved items into approved reply posts in the schedule, which the
 //!   [`Publisher`](crate::publish::worker::Publisher) sends exactly once, and records the outcome.
 //! - [`leads`]: purchase leads out of the queue, as CSV or to a webhook for the dealer's CRM.
@@ -341,8 +342,59 @@ pub enum TransitionError {
     },
     #[error("the reply text is empty")]
     EmptyText,
+    /// Longer than [`MAX_TEXT_CHARS`]: the page keeps the text and names both numbers.
+    #[error("the reply text has {len} characters, over the limit of {max}")]
+    TooLong { len: usize, max: usize },
     #[error("no queue item {0}")]
     NotFound(u64),
+}
+
+/// Why herald cannot send a reply to an item itself: a person must answer on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NoReplyChannel {
+    /// No configured channel posts on the mention's platform (feeds, forums, web pages).
+    #[error("no configured channel can reply on {platform}; answer there by hand")]
+    NoChannel { platform: String },
+    /// The item's channel is no longer in the configuration.
+    #[error("no channel {channel:?} is configured")]
+    Unknown { channel: String },
+    /// The channel posts on another platform than the mention's, so it cannot thread there.
+    #[error("the reply channel is not on {platform}, where the mention is")]
+    OtherPlatform { platform: String },
+}
+
+/// Whether herald can send a reply to `item` through one of `channels`, decided as the reply
+/// sender decides it ([`send`]): the item names a configured channel, and a Mastodon or
+/// Bluesky channel only answers mentions on its own platform (outbox and webhook channels take
+/// any reply as a post). The Inbox offers Approve only when this is `Ok`.
+pub fn reply_channel<'a>(
+    item: &QueueItem,
+    channels: &'a [crate::publish::config::ChannelConfig],
+) -> Result<&'a crate::publish::config::ChannelConfig, NoReplyChannel> {
+    use crate::publish::config::ChannelKind;
+    let Some(name) = item.channel.as_deref() else {
+        return Err(NoReplyChannel::NoChannel {
+            platform: item.platform.clone(),
+        });
+    };
+    let channel =
+        channels
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| NoReplyChannel::Unknown {
+                channel: name.to_string(),
+            })?;
+    let on = match channel.kind {
+        ChannelKind::Mastodon { .. } => Some("mastodon"),
+        ChannelKind::Bluesky { .. } => Some("bluesky"),
+        ChannelKind::Outbox { .. } | ChannelKind::Webhook { .. } => None,
+    };
+    match on {
+        Some(p) if p != item.platform => Err(NoReplyChannel::OtherPlatform {
+            platform: item.platform.clone(),
+        }),
+        _ => Ok(channel),
+    }
 }
 
 /// The longest reply text accepted from a person (both platforms take far less; the publisher
@@ -363,8 +415,14 @@ pub fn apply(
         state: item.state.as_str(),
     };
     let check_text = |t: &str| {
-        if t.trim().is_empty() || t.chars().count() > MAX_TEXT_CHARS {
+        let len = t.chars().count();
+        if t.trim().is_empty() {
             Err(TransitionError::EmptyText)
+        } else if len > MAX_TEXT_CHARS {
+            Err(TransitionError::TooLong {
+                len,
+                max: MAX_TEXT_CHARS,
+            })
         } else {
             Ok(())
         }
@@ -548,6 +606,77 @@ pub(crate) mod tests {
                 Err(TransitionError::Illegal { .. })
             ));
         }
+    }
+
+    #[test]
+    fn too_long_edits_name_the_limit_and_the_length() {
+        let text = "长".repeat(MAX_TEXT_CHARS + 1);
+        for a in [
+            Action::Edit { text: text.clone() },
+            Action::Approve {
+                text: Some(text.clone()),
+            },
+        ] {
+            let e = apply(&item(ReplyState::Pending), &a, "mei", Utc::now());
+            assert_eq!(
+                e,
+                Err(TransitionError::TooLong {
+                    len: MAX_TEXT_CHARS + 1,
+                    max: MAX_TEXT_CHARS
+                })
+            );
+            assert_eq!(
+                e.err().map(|e| e.to_string()).unwrap_or_default(),
+                "the reply text has 5001 characters, over the limit of 5000"
+            );
+        }
+        let at_limit = Action::Edit {
+            text: "长".repeat(MAX_TEXT_CHARS),
+        };
+        assert!(apply(&item(ReplyState::Pending), &at_limit, "mei", Utc::now()).is_ok());
+    }
+
+    #[test]
+    fn only_items_with_a_channel_on_their_platform_can_be_answered() {
+        use crate::publish::config::{ChannelConfig, ChannelKind};
+        let url = |u: &str| url::Url::parse(u).expect("url");
+        let channels = [
+            ChannelConfig::default_outbox(),
+            ChannelConfig {
+                name: "masto".into(),
+                kind: ChannelKind::Mastodon {
+                    base_url: url("https://m.example"),
+                    token_env: "T".into(),
+                    visibility: "public".into(),
+                },
+            },
+        ];
+        let on = |platform: &str, channel: Option<&str>| {
+            let mut i = item(ReplyState::Pending);
+            i.platform = platform.into();
+            i.channel = channel.map(str::to_string);
+            reply_channel(&i, &channels).map(|c| c.name.clone())
+        };
+        assert_eq!(on("mastodon", Some("masto")), Ok("masto".into()));
+        assert_eq!(on("bluesky", Some("outbox")), Ok("outbox".into()));
+        assert_eq!(
+            on("feed", None),
+            Err(NoReplyChannel::NoChannel {
+                platform: "feed".into()
+            })
+        );
+        assert_eq!(
+            on("forum", Some("gone")),
+            Err(NoReplyChannel::Unknown {
+                channel: "gone".into()
+            })
+        );
+        assert_eq!(
+            on("bluesky", Some("masto")),
+            Err(NoReplyChannel::OtherPlatform {
+                platform: "bluesky".into()
+            })
+        );
     }
 
     #[test]

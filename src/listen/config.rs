@@ -264,13 +264,6 @@ pub(crate) struct RawPage {
     interval_seconds: Option<i64>,
 }
 
-/// Whether `s` can name an environment variable (`A-Z`, `0-9`, `_`, not starting with a digit).
-fn is_env_name(s: &str) -> bool {
-    s.bytes().next().is_some_and(|b| !b.is_ascii_digit())
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// The keys naming a secret's environment variable in a source, with the names.
 fn secret_vars(kind: &SourceKind) -> Vec<(&'static str, &str)> {
     match kind {
@@ -458,14 +451,8 @@ pub(crate) fn validate(
             }
         };
         for (key, var) in kind.as_ref().map(secret_vars).unwrap_or_default() {
-            if !is_env_name(var) {
-                // The value is not repeated: it may be the secret itself, pasted by mistake.
-                problems.push((
-                    at(key),
-                    "not an environment variable name (A-Z, 0-9, _): herald reads secrets \
-                     from the environment, never from this file"
-                        .into(),
-                ));
+            if let Err(why) = crate::config::env::check_env_name(var) {
+                problems.push((at(key), why.into()));
             } else if std::env::var_os(var).is_none() {
                 warnings.push(Warning {
                     file: src.path.clone(),

@@ -59,17 +59,10 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// Untrusted text made safe for a terminal: control characters (escape sequences that could
-/// rewrite the screen, carriage returns) are shown as `\u{..}` instead of acting.
+/// rewrite the screen, carriage returns) and bidirectional controls are shown as `\u{..}`
+/// instead of acting (see [`crate::untrusted`]).
 pub fn terminal_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::untrusted::escape(text).into_owned()
 }
 
 #[cfg(test)]
@@ -81,5 +74,6 @@ mod tests {
             "hi\\u{1b}[2Jthere\\u{d}"
         );
         assert_eq!(super::terminal_safe("奇骏 ok"), "奇骏 ok");
+        assert_eq!(super::terminal_safe("\u{202E}nimda"), "\\u{202e}nimda");
     }
 }

@@ -185,14 +185,8 @@ pub(crate) fn validate(
         }
         let Some(kind) = kind else { continue };
         for (key, var) in secret_vars(&kind) {
-            if !is_env_name(var) {
-                errors.push(src.error(
-                    &at(key),
-                    format!(
-                        "{var:?} is not an environment variable name (A-Z, 0-9, _): \
-                         herald reads secrets from the environment, never from this file"
-                    ),
-                ));
+            if let Err(why) = crate::config::env::check_env_name(var) {
+                errors.push(src.error(&at(key), why));
             } else if std::env::var_os(var).is_none() {
                 warnings.push(Warning {
                     file: src.path.clone(),
@@ -216,12 +210,6 @@ fn secret_vars(kind: &ChannelKind) -> Vec<(&'static str, &str)> {
             .map(|s| ("secret_env", s.as_str()))
             .collect(),
     }
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]
@@ -311,7 +299,7 @@ url = "https://hooks.example/post"
                 "[[channels]]\nname = \"m\"\nkind = \"mastodon\"\nbase_url = \"https://x\"\ntoken_env = \"abc-123-secret\"\n",
                 5,
                 "channels[0].token_env",
-                "not an environment variable name",
+                "must name an environment variable",
             ),
         ];
         for (text, line, key, why) in cases {
@@ -334,6 +322,30 @@ url = "https://hooks.example/post"
             "{}",
             errors[0]
         );
+        // The secret pasted where its variable's name belongs is not repeated either.
+        for key in ["token_env", "password_env", "secret_env"] {
+            let kind = match key {
+                "token_env" => "kind = \"mastodon\"\nbase_url = \"https://x\"",
+                "password_env" => {
+                    "kind = \"bluesky\"\npds_url = \"https://x\"\nidentifier = \"h.example\""
+                }
+                _ => "kind = \"webhook\"\nurl = \"https://x/hook\"",
+            };
+            let text =
+                format!("[[channels]]\nname = \"m\"\n{kind}\n{key} = \"hunter2-Pasted.Secret\"\n");
+            let errors = check(&text).expect_err(&text);
+            let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            assert!(
+                shown
+                    .iter()
+                    .any(|e| e.contains(&format!("channels[0].{key}"))),
+                "{shown:?}"
+            );
+            assert!(
+                !shown.iter().any(|e| e.contains("hunter2")),
+                "{key}: {shown:?}"
+            );
+        }
     }
 }
 

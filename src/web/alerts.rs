@@ -237,8 +237,11 @@ pub async fn alerts_page(
     let all = state.store().alerts()?;
     let (open, resolved): (Vec<&AlertRecord>, Vec<&AlertRecord>) =
         all.iter().partition(|a| a.state != AlertState::Resolved);
-    let page_no = q.page.unwrap_or(1).max(1);
-    let offset = (page_no - 1).saturating_mul(RESOLVED_PAGE);
+    let page_no = match super::pages::page_number(q.page) {
+        Ok(n) => n,
+        Err(e) => return Ok(super::pages::bad_query(page.lang, e)),
+    };
+    let offset = (page_no - 1) * RESOLVED_PAGE;
     let span = overview_span(state.now());
     // One line per alert where it opened, labelled with the level it reached (its page shows
     // each escalation).

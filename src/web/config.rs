@@ -35,6 +35,12 @@ pub struct WebConfig {
     /// How long a login lasts unused: every request with it starts this period again, up to
     /// `session_ttl` after the login.
     pub session_idle: Duration,
+    /// Password checks run at once (each takes about 19 MiB); more logins at once are answered
+    /// 503 at once.
+    pub login_checks: usize,
+    /// Whether a reverse proxy on this machine fronts herald: then the client address of a
+    /// login, for its limits, is the last `X-Forwarded-For` entry of a loopback connection.
+    pub behind_proxy: bool,
 }
 
 impl Default for WebConfig {
@@ -47,6 +53,8 @@ impl Default for WebConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
             session_idle: Duration::from_secs(2 * 3600),
+            login_checks: crate::web::auth::DEFAULT_LOGIN_CHECKS,
+            behind_proxy: false,
         }
     }
 }
@@ -62,6 +70,8 @@ pub(crate) struct RawWeb {
     secure_cookies: Option<bool>,
     session_hours: Option<i64>,
     session_idle_minutes: Option<i64>,
+    login_checks: Option<i64>,
+    behind_proxy: Option<bool>,
 }
 
 /// Checks `[web]`, adding every problem to `errors`.
@@ -75,6 +85,7 @@ pub(crate) fn validate(
         enabled: raw.enabled.unwrap_or(true),
         allow_remote: raw.allow_remote.unwrap_or(false),
         secure_cookies: raw.secure_cookies.unwrap_or(false),
+        behind_proxy: raw.behind_proxy.unwrap_or(false),
         ..WebConfig::default()
     };
     if let Some(bind) = raw.bind {
@@ -107,19 +118,9 @@ pub(crate) fn validate(
         }
     }
     if let Some(name) = raw.api_token_env {
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if valid {
-            web.api_token_env = name;
-        } else {
-            // Say nothing of the value: someone may have pasted the token itself here.
-            errors.push(src.error(
-                "web.api_token_env",
-                "must name an environment variable (A-Z, 0-9, _), such as \"HERALD_API_TOKEN\"; the token itself belongs in that variable, not in this file",
-            ));
+        match crate::config::env::check_env_name(&name) {
+            Ok(()) => web.api_token_env = name,
+            Err(why) => errors.push(src.error("web.api_token_env", why)),
         }
     }
     if let Some(h) = raw.session_hours {
@@ -139,6 +140,16 @@ pub(crate) fn validate(
             errors.push(src.error(
                 "web.session_idle_minutes",
                 format!("{m} is out of range: an unused login lasts 5 to 43200 minutes"),
+            ));
+        }
+    }
+    if let Some(n) = raw.login_checks {
+        if (1..=16).contains(&n) {
+            web.login_checks = n.unsigned_abs() as usize;
+        } else {
+            errors.push(src.error(
+                "web.login_checks",
+                format!("{n} is out of range: 1 to 16 password checks at once (about 19 MiB each)"),
             ));
         }
     }
@@ -210,6 +221,12 @@ mod tests {
                 "out of range",
             ),
             ("[web]\nport = 80\n", "web.port", 2, "unknown field"),
+            (
+                "[web]\nlogin_checks = 0\n",
+                "web.login_checks",
+                2,
+                "out of range",
+            ),
         ];
         for (text, key, line, why) in cases {
             let (_, errors, _) = check(text);
@@ -228,8 +245,10 @@ mod tests {
     #[test]
     fn the_ui_can_be_switched_off() {
         let (web, errors, _) =
-            check("[web]\nenabled = false\nsession_hours = 48\nsession_idle_minutes = 30\n");
+            check("[web]\nenabled = false\nsession_hours = 48\nsession_idle_minutes = 30\nlogin_checks = 4\nbehind_proxy = true\n");
         assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(web.login_checks, 4);
+        assert!(web.behind_proxy);
         assert!(!web.enabled);
         assert_eq!(web.session_ttl, Duration::from_secs(48 * 3600));
         assert_eq!(web.session_idle, Duration::from_secs(30 * 60));

@@ -152,6 +152,29 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("hold.reason", "Reason", "原因"),
     ("hold.categories", "Held categories", "暂停的类别"),
     ("hold.none", "Publishing runs normally.", "发布正常进行。"),
+    (
+        "hold.none_crisis",
+        "No pause by hand: the crisis hold above keeps its categories back until its alerts are resolved. You can also hold other categories here.",
+        "未手动暂停：上方的危机暂停会在预警解决前继续保留其类别。你也可以在此暂停其他类别。",
+    ),
+    ("hold.crisis_alerts", "Open crisis alerts", "未解决的危机预警"),
+    ("cal.days", "7 days", "7 天"),
+    ("cal.week_mon", "Week (Mon–Sun)", "整周（周一至周日）"),
+    (
+        "cal.bad_date",
+        "The date must be a day from 1970-01-01 to 9999-12-31, written YYYY-MM-DD.",
+        "日期须为 1970-01-01 至 9999-12-31 之间的一天，格式为 YYYY-MM-DD。",
+    ),
+    (
+        "cal.bad_view",
+        "The view must be days, week or day.",
+        "视图只能是 days、week 或 day。",
+    ),
+    (
+        "cal.empty",
+        "Nothing is scheduled in these days. Add posts to the content plan (content-plan/) and run “herald plan”, or let “herald run” plan them.",
+        "这几天没有排期。请在内容计划（content-plan/）中添加帖子并运行「herald plan」，或让「herald run」自动排期。",
+    ),
     ("hold.pause", "Pause publishing", "暂停发布"),
     ("hold.resume", "Resume publishing", "恢复发布"),
     (
@@ -179,6 +202,50 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("men.found", "mentions", "条提及"),
     ("men.page", "Page", "页"),
     ("men.open", "open", "原文"),
+    (
+        "men.empty",
+        "No mentions are stored yet. herald stores what its sources find: add a source under [[sources]] in herald.toml, then run “herald run” (or “herald replay” a file of mentions).",
+        "还没有存储任何提及。herald 会存储信息源发现的内容：请在 herald.toml 的 [[sources]] 中添加信息源，然后运行「herald run」（或用「herald replay」导入提及文件）。",
+    ),
+    ("men.clear", "Clear the filters", "清除筛选条件"),
+    ("men.show_all", "Show all", "展开全文"),
+    ("men.show_less", "Show less", "收起"),
+    ("men.chars", "characters", "字"),
+    (
+        "err.bad_page",
+        "The page number must be a whole number from 1 to 100000.",
+        "页码须为 1 至 100000 之间的整数。",
+    ),
+    // Classification values (the stored values are English words; pages show these).
+    ("sent.negative", "negative", "负面"),
+    ("sent.neutral", "neutral", "中性"),
+    ("sent.positive", "positive", "正面"),
+    ("intent.complaint", "complaint", "投诉"),
+    ("intent.question", "question", "咨询"),
+    ("intent.purchase", "purchase", "购买意向"),
+    ("intent.praise", "praise", "好评"),
+    ("intent.other", "other", "其他"),
+    ("grade.hot", "hot", "高意向"),
+    ("grade.warm", "warm", "中意向"),
+    ("grade.cold", "cold", "低意向"),
+    ("grade.unvalued", "unvalued", "未评级"),
+    ("lead.phone", "phone", "电话"),
+    ("lead.email", "e-mail", "邮箱"),
+    ("lead.test_drive", "test drive", "想试驾"),
+    ("lead.months", "months to buy", "个月内购车"),
+    ("action.draft", "draft", "起草"),
+    ("action.edit", "edit", "修改"),
+    ("action.approve", "approve", "批准"),
+    ("action.reject", "reject", "不回复"),
+    ("action.assign", "assign", "指派"),
+    ("action.expire", "expire", "过期"),
+    ("action.claim", "claim", "交付发送"),
+    ("action.sent", "sent", "已发送"),
+    ("action.fail", "fail", "失败"),
+    ("action.retry", "retry", "重试"),
+    ("age.d", "d", "天"),
+    ("age.h", "h", "小时"),
+    ("age.m", "m", "分钟"),
     // Inbox, item page and Leads (src/web/inbox.rs).
     ("inbox.title", "Inbox", "回复队列"),
     ("inbox.item", "Reply", "回复"),
@@ -193,6 +260,16 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Nothing in the queue matches.",
         "队列中没有符合条件的条目。",
     ),
+    (
+        "inbox.empty",
+        "Nothing waits for a reply. herald drafts a reply here when a source finds a mention that needs one (complaints, questions, leads); mentions arrive while “herald run” listens. See all items, answered and rejected ones too:",
+        "目前没有待回复的条目。信息源发现需要回复的提及（投诉、咨询、线索）时，herald 会在这里起草回复；「herald run」运行时持续接收提及。查看全部条目（包括已回复和不回复的）：",
+    ),
+    (
+        "inbox.empty_filtered",
+        "Try other filters, or clear them:",
+        "请换用其他筛选条件，或清除筛选：",
+    ),
     ("inbox.mention", "Mention", "提及内容"),
     ("inbox.age", "Age", "等待时长"),
     ("inbox.due", "due", "截止"),
@@ -203,6 +280,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("inbox.save", "Save edit", "保存修改"),
     ("inbox.assign", "Assign", "指派"),
     ("inbox.assign_to", "Assign to", "指派给"),
+    ("inbox.nobody", "(nobody)", "（无人）"),
     ("inbox.reason", "Reason", "原因"),
     ("inbox.reply", "Reply draft", "回复草稿"),
     (
@@ -241,8 +319,29 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "inbox.err.empty",
-        "The reply text is empty or too long.",
-        "回复内容为空或过长。",
+        "The reply text is empty: write a reply, or reject the item.",
+        "回复内容为空：请填写回复，或选择不回复。",
+    ),
+    (
+        "inbox.err.too_long",
+        "The reply is too long: the limit is {max} characters and it has {len}. Shorten it and try again; your edit is kept below.",
+        "回复过长：上限为 {max} 字，当前为 {len} 字。请缩短后重试，你的修改保留在下方。",
+    ),
+    (
+        "inbox.cannot_answer",
+        "herald cannot answer here: no configured channel can reply on {platform}. Answer there by hand:",
+        "herald 无法在此回复：没有已配置的渠道可以在 {platform} 上回复。请手动前往原文回复：",
+    ),
+    (
+        "inbox.cannot_answer_nolink",
+        "herald cannot answer here: no configured channel can reply on {platform}, and the mention has no link. Answer there by hand, then reject this item.",
+        "herald 无法在此回复：没有已配置的渠道可以在 {platform} 上回复，且该提及没有链接。请手动回复，然后将此条目标为不回复。",
+    ),
+    ("inbox.answer_there", "open the mention", "打开原文"),
+    (
+        "inbox.by_hand",
+        "by hand",
+        "需手动回复",
     ),
     (
         "inbox.err.illegal",
@@ -275,7 +374,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("rstate.rejected", "rejected", "不回复"),
     ("rstate.expired", "expired", "已过期"),
     ("leads.csv", "Download CSV", "下载 CSV"),
-    ("leads.none", "No leads yet.", "暂无线索。"),
+    (
+        "leads.none",
+        "No leads yet. Mentions that show purchase interest become leads here.",
+        "暂无线索。表现出购买意向的提及会出现在这里。",
+    ),
     ("leads.grade", "Grade", "等级"),
     ("leads.contact", "Contact", "联系方式"),
     ("leads.test_drive", "Test drive", "试驾"),
@@ -289,6 +392,11 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "alerts.none_open",
         "No open alerts.",
         "当前没有未解决的预警。",
+    ),
+    (
+        "alerts.none_open_hint",
+        "herald raises an alert when negative mentions of a topic spike above their baseline; the chart above shows the last 24 hours. Alerts are sent to the sinks under [alerts] in herald.toml.",
+        "当某个话题的负面提及量明显高于基线时，herald 会触发预警；上方图表显示近 24 小时的情况。预警会发送到 herald.toml 中 [alerts] 配置的通知渠道。",
     ),
     (
         "alerts.none_resolved",
@@ -383,6 +491,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "发布已被手动暂停",
     ),
     ("banner.held", "held categories", "暂停的类别"),
+    ("banner.crisis_alerts", "open crisis alerts", "未解决的危机预警"),
     ("banner.alerts", "See the alerts", "查看预警"),
     (
         "banner.resume",
@@ -411,6 +520,27 @@ pub fn t(lang: Lang, key: &str) -> &str {
             Lang::Zh => zh,
         },
         None => key,
+    }
+}
+
+/// `text` with each `{name}` replaced by its value from `args` (for strings that carry numbers
+/// or names: `t(lang, "inbox.err.too_long")` has `{max}` and `{len}`).
+pub fn fill(text: &str, args: &[(&str, &str)]) -> String {
+    args.iter().fold(text.to_string(), |out, (name, value)| {
+        out.replace(&format!("{{{name}}}"), value)
+    })
+}
+
+/// The label of a stored value (`group.value`: a sentiment `sent`, an intent `intent`, a lead
+/// grade `grade`, …) in `lang`; a value the table lacks is shown as stored.
+pub fn label(lang: Lang, group: &str, value: &str) -> String {
+    let key = format!("{group}.{value}");
+    match STRINGS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, en, zh)) => match lang {
+            Lang::En => en.to_string(),
+            Lang::Zh => zh.to_string(),
+        },
+        None => value.to_string(),
     }
 }
 
@@ -454,5 +584,38 @@ mod tests {
         assert_eq!(t(Lang::Zh, "nav.calendar"), "发布日历");
         assert_eq!(t(Lang::En, "nav.calendar"), "Calendar");
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+
+    #[test]
+    fn placeholders_are_the_same_in_both_languages() {
+        let names = |s: &str| {
+            let mut v: Vec<String> = s
+                .split('{')
+                .skip(1)
+                .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string()))
+                .collect();
+            v.sort();
+            v
+        };
+        for (k, en, zh) in STRINGS {
+            assert_eq!(names(en), names(zh), "{k}");
+        }
+        assert_eq!(
+            fill(
+                t(Lang::En, "inbox.err.too_long"),
+                &[("max", "5000"), ("len", "5001")]
+            ),
+            "The reply is too long: the limit is 5000 characters and it has 5001. Shorten it and try again; your edit is kept below."
+        );
+    }
+
+    #[test]
+    fn stored_values_get_labels_and_unknown_values_stay_as_stored() {
+        assert_eq!(label(Lang::Zh, "sent", "negative"), "负面");
+        assert_eq!(label(Lang::Zh, "intent", "purchase"), "购买意向");
+        assert_eq!(label(Lang::Zh, "grade", "hot"), "高意向");
+        assert_eq!(label(Lang::En, "grade", "hot"), "hot");
+        assert_eq!(label(Lang::Zh, "intent", "gossip"), "gossip");
+        assert_eq!(label(Lang::Zh, "sent", ""), "");
     }
 }

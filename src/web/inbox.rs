@@ -4,6 +4,9 @@
 //! [`Action`], exactly what `herald queue` does, so the state machine and its audit log have one
 //! home ([`crate::inbox::apply`]). Pages record the logged-in user as who decided; the API
 //! records the name in the `X-Herald-User` header, else `api` ([`API_USER_HEADER`]).
+//! Approve is offered, and accepted, only for items herald can send a reply to
+//! ([`crate::inbox::reply_channel`]); for the others the pages say why and link to the mention,
+//! to answer there by hand.
 //!
 //! Pages: `GET /inbox` (filters `priority`, `state`, `platform`, `lang` as GET parameters;
 //! `state` empty means the open states, `all` means every state; `page` from 1),
@@ -30,8 +33,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::ApiError;
+use super::i18n::{fill, label, t, Lang};
+use super::pages::{bad_query, page_number, Folded};
 use super::{plain_page, render, AppState, Chrome, Plugin, WebError};
-use crate::inbox::{leads, Action, Priority, QueueItem, ReplyState, TransitionError};
+use crate::inbox::{
+    leads, reply_channel, Action, Priority, QueueItem, ReplyState, TransitionError,
+};
 use crate::listen::config::SourceConfig;
 use crate::store::QueueQuery;
 
@@ -145,6 +152,10 @@ pub struct Row {
     overdue: bool,
     assignee: String,
     pending: bool,
+    /// herald can send a reply (else the row offers the mention's link, to answer by hand).
+    answerable: bool,
+    /// The mention's link, if http(s).
+    link: Option<String>,
 }
 
 #[derive(Template)]
@@ -162,6 +173,8 @@ struct InboxPage {
     prev: Option<String>,
     next: Option<String>,
     message: Option<&'static str>,
+    /// Whether a filter is set (the empty state then says to change it).
+    filtered: bool,
 }
 
 impl InboxPage {
@@ -171,16 +184,19 @@ impl InboxPage {
     }
 }
 
-/// How long ago `since` was, compactly (`3d 4h`, `2h 5m`, `7m`).
-pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+/// How long ago `since` was, compactly, in `lang` (`3d 4h`, `2h 5m`, `7m`; `3天4小时`).
+pub fn age(lang: Lang, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let mins = (now - since).num_minutes().max(0);
     let (d, h, m) = (mins / 1440, mins / 60 % 24, mins % 60);
+    let (ud, uh, um) = (t(lang, "age.d"), t(lang, "age.h"), t(lang, "age.m"));
+    // English puts a space between the parts, Chinese none.
+    let sep = if lang == Lang::Zh { "" } else { " " };
     if d > 0 {
-        format!("{d}d {h}h")
+        format!("{d}{ud}{sep}{h}{uh}")
     } else if h > 0 {
-        format!("{h}h {m}m")
+        format!("{h}{uh}{sep}{m}{um}")
     } else {
-        format!("{m}m")
+        format!("{m}{um}")
     }
 }
 
@@ -240,8 +256,11 @@ pub async fn inbox_page(
         Ok(q) => q,
         Err(e) => return Ok(plain_page(StatusCode::BAD_REQUEST, &e)),
     };
-    let page_no = f.page.unwrap_or(1).max(1);
-    q.offset = (page_no - 1).saturating_mul(PAGE_SIZE);
+    let page_no = match page_number(f.page) {
+        Ok(n) => n,
+        Err(e) => return Ok(bad_query(page.lang, e)),
+    };
+    q.offset = (page_no - 1) * PAGE_SIZE;
     q.limit = PAGE_SIZE;
     let items = state.store().queue_page(&q)?;
     let total = state.store().queue_count(&q)?;
@@ -263,10 +282,12 @@ pub async fn inbox_page(
             lang: i.lang.clone(),
             author: i.author.clone(),
             snippet: super::pages::snippet(&i.mention_text, SNIPPET_CHARS),
-            age: age(i.created_at, now),
+            age: age(page.lang, i.created_at, now),
             overdue: i.is_overdue(now),
             assignee: i.assignee.clone().unwrap_or_default(),
             pending: i.state == ReplyState::Pending,
+            answerable: reply_channel(i, &state.config().herald.channels).is_ok(),
+            link: safe(i.mention_url.as_deref()),
         })
         .collect();
     let tpl = InboxPage {
@@ -280,6 +301,10 @@ pub async fn inbox_page(
         prev: (page_no > 1).then(|| link(page_no - 1)),
         next: (q.offset + PAGE_SIZE < total).then(|| link(page_no + 1)),
         message: message(&f.msg),
+        filtered: !(f.priority.is_empty()
+            && f.state.is_empty()
+            && f.platform.is_empty()
+            && f.lang.is_empty()),
         f,
         page,
     };
@@ -290,9 +315,12 @@ pub async fn inbox_page(
 pub struct HistoryRow {
     at: String,
     who: String,
+    /// The action's label.
     action: String,
+    /// The action as stored, for the row's CSS class.
+    action_code: String,
     from: String,
-    to: &'static str,
+    to: String,
     before: String,
     after: String,
     note: String,
@@ -314,7 +342,10 @@ struct ItemPage {
     rejectable: bool,
     topics: String,
     sentiment: String,
+    intent: String,
     lead: String,
+    /// The mention's text, folded when long.
+    mention: Folded,
     /// The mention's link, if http(s).
     link: Option<String>,
     /// The sent reply's link, if http(s).
@@ -323,6 +354,12 @@ struct ItemPage {
     thread: Option<String>,
     history: Vec<HistoryRow>,
     message: Option<&'static str>,
+    /// Why herald cannot send a reply itself (no Approve then).
+    cannot_answer: Option<String>,
+    /// Why the last action was refused (the editor keeps what was sent).
+    error: Option<String>,
+    /// The editor's text: the draft, or the text of a refused edit.
+    draft: String,
 }
 
 impl ItemPage {
@@ -339,21 +376,31 @@ pub struct ItemQuery {
     msg: String,
 }
 
-/// `GET /inbox/{id}`: the mention, its classification, the draft editor and the history.
-pub async fn item_page(
-    State(state): State<AppState>,
-    page: Chrome,
-    Path(id): Path<u64>,
-    Query(q): Query<ItemQuery>,
-) -> Result<Response, WebError> {
-    let Some(item) = state.store().queue_item(id)? else {
-        return Ok(plain_page(
-            StatusCode::NOT_FOUND,
-            page.t("inbox.no_such_item"),
-        ));
+/// Why herald cannot answer `item` itself, as the item page says it (`None`: it can).
+fn cannot_answer(state: &AppState, lang: Lang, item: &QueueItem) -> Option<String> {
+    let why = reply_channel(item, &state.config().herald.channels).err()?;
+    tracing::debug!(item = item.id, why = %why, "No reply channel");
+    let key = if safe(item.mention_url.as_deref()).is_some() {
+        "inbox.cannot_answer"
+    } else {
+        "inbox.cannot_answer_nolink"
     };
+    Some(fill(t(lang, key), &[("platform", &item.platform)]))
+}
+
+/// The item page of `item`, with the editor holding `draft` (else the item's text) and
+/// `error` shown above it.
+fn item_view(
+    state: &AppState,
+    page: Chrome,
+    item: QueueItem,
+    message: Option<&'static str>,
+    error: Option<String>,
+    draft: Option<String>,
+) -> Result<ItemPage, WebError> {
     let tz = state.tz();
     let now = state.now();
+    let lang = page.lang;
     let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
     // The stored mention: its sentiment, and what it answers (the thread, as far as stored).
     let stored = state
@@ -379,59 +426,89 @@ pub async fn item_page(
         .map(|a| HistoryRow {
             at: fmt(a.at),
             who: a.who.clone(),
-            action: a.action.clone(),
-            from: a.from.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            to: a.to.as_str(),
+            action: label(lang, "action", &a.action),
+            action_code: a.action.clone(),
+            from: a
+                .from
+                .map(|s| label(lang, "rstate", s.as_str()))
+                .unwrap_or_default(),
+            to: label(lang, "rstate", a.to.as_str()),
             before: a.text_before.clone(),
             after: a.text_after.clone(),
-            note: a.note.clone().unwrap_or_default(),
+            // Unassigning is recorded as "(nobody)" (`inbox::apply`): a word of the UI.
+            note: match (a.action.as_str(), a.note.as_deref()) {
+                ("assign", Some("(nobody)")) => t(lang, "inbox.nobody").to_string(),
+                _ => a.note.clone().unwrap_or_default(),
+            },
         })
         .collect();
     let lead = item
         .lead
         .as_ref()
         .map(|l| {
-            let mut parts = vec![l.grade.clone()];
+            let mut parts = vec![label(lang, "grade", &l.grade)];
             if l.phone {
-                parts.push("phone".into());
+                parts.push(t(lang, "lead.phone").to_string());
             }
             if l.email {
-                parts.push("email".into());
+                parts.push(t(lang, "lead.email").to_string());
             }
             if l.test_drive {
-                parts.push("test drive".into());
+                parts.push(t(lang, "lead.test_drive").to_string());
             }
             if let Some(m) = l.timeframe_months {
-                parts.push(format!("{m} months"));
+                parts.push(format!("{m} {}", t(lang, "lead.months")));
             }
             parts.join(", ")
         })
         .unwrap_or_default();
-    let tpl = ItemPage {
+    let cannot = cannot_answer(state, lang, &item);
+    Ok(ItemPage {
         priority: item.priority.as_str(),
         state: item.state.as_str(),
         received: fmt(item.mention_at),
-        age: age(item.created_at, now),
+        age: age(lang, item.created_at, now),
         due: fmt(item.due_at),
         overdue: item.is_overdue(now),
         pending: item.state == ReplyState::Pending,
-        approvable: matches!(item.state, ReplyState::Pending | ReplyState::Failed),
+        approvable: cannot.is_none()
+            && matches!(item.state, ReplyState::Pending | ReplyState::Failed),
         rejectable: matches!(
             item.state,
             ReplyState::Pending | ReplyState::Approved | ReplyState::Failed
         ),
         topics: item.topics.join(", "),
-        sentiment,
+        sentiment: label(lang, "sent", &sentiment),
+        intent: label(lang, "intent", &item.intent),
         lead,
+        mention: Folded::new(&item.mention_text),
         thread,
         link: safe(item.mention_url.as_deref()),
         sent_link: safe(item.remote_url.as_deref()),
         history,
-        message: message(&q.msg),
+        message,
+        cannot_answer: cannot,
+        error,
+        draft: draft.unwrap_or_else(|| item.text.clone()),
         item,
         page,
+    })
+}
+
+/// `GET /inbox/{id}`: the mention, its classification, the draft editor and the history.
+pub async fn item_page(
+    State(state): State<AppState>,
+    page: Chrome,
+    Path(id): Path<u64>,
+    Query(q): Query<ItemQuery>,
+) -> Result<Response, WebError> {
+    let Some(item) = state.store().queue_item(id)? else {
+        return Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        ));
     };
-    render(&tpl)
+    render(&item_view(&state, page, item, message(&q.msg), None, None)?)
 }
 
 /// The fields of the item page's forms (each form sends the ones it has).
@@ -459,6 +536,34 @@ fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The item page again, with `status`, `error` above the editor and the editor holding the
+/// text the person sent (so a refused edit is not lost).
+fn refused(
+    state: &AppState,
+    page: &Chrome,
+    id: u64,
+    status: StatusCode,
+    error: String,
+    text: Option<String>,
+) -> Result<Response, WebError> {
+    let Some(item) = state.store().queue_item(id)? else {
+        return Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        ));
+    };
+    let mut res = render(&item_view(
+        state,
+        page.clone(),
+        item,
+        None,
+        Some(error),
+        text,
+    )?)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
 async fn act_page(
     state: &AppState,
     page: &Chrome,
@@ -467,6 +572,17 @@ async fn act_page(
     back: Option<&str>,
 ) -> Result<Response, WebError> {
     let name = action.name();
+    let sent_text = match &action {
+        Action::Edit { text } | Action::Approve { text: Some(text) } => Some(text.clone()),
+        _ => None,
+    };
+    if matches!(action, Action::Approve { .. }) {
+        if let Some(item) = state.store().queue_item(id)? {
+            if let Some(why) = cannot_answer(state, page.lang, &item) {
+                return refused(state, page, id, StatusCode::CONFLICT, why, sent_text);
+            }
+        }
+    }
     match state
         .store()
         .queue_apply(id, &action, &page.user, state.now())?
@@ -483,14 +599,25 @@ async fn act_page(
             };
             Ok(Redirect::to(&to).into_response())
         }
-        Err(e) => {
-            let (status, key) = match e {
-                TransitionError::NotFound(_) => (StatusCode::NOT_FOUND, "inbox.no_such_item"),
-                TransitionError::EmptyText => (StatusCode::BAD_REQUEST, "inbox.err.empty"),
-                TransitionError::Illegal { .. } => (StatusCode::CONFLICT, "inbox.err.illegal"),
-            };
-            Ok(plain_page(status, page.t(key)))
+        Err(TransitionError::TooLong { len, max }) => {
+            let why = fill(
+                page.t("inbox.err.too_long"),
+                &[("max", &max.to_string()), ("len", &len.to_string())],
+            );
+            refused(state, page, id, StatusCode::BAD_REQUEST, why, sent_text)
         }
+        Err(TransitionError::EmptyText) => {
+            let why = page.t("inbox.err.empty").to_string();
+            refused(state, page, id, StatusCode::BAD_REQUEST, why, sent_text)
+        }
+        Err(TransitionError::NotFound(_)) => Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        )),
+        Err(TransitionError::Illegal { .. }) => Ok(plain_page(
+            StatusCode::CONFLICT,
+            page.t("inbox.err.illegal"),
+        )),
     }
 }
 
@@ -564,7 +691,9 @@ pub struct LeadRow {
     received: String,
     platform: String,
     author: String,
+    /// The stored grade (for the row's CSS class) and its label.
     grade: String,
+    grade_label: String,
     contact: String,
     test_drive: bool,
     timeframe: String,
@@ -612,8 +741,11 @@ pub async fn leads_page(
     Query(q): Query<LeadsQuery>,
 ) -> Result<Response, WebError> {
     let tz = state.tz();
-    let page_no = q.page.unwrap_or(1).max(1);
-    let offset = (page_no - 1).saturating_mul(PAGE_SIZE);
+    let page_no = match page_number(q.page) {
+        Ok(n) => n,
+        Err(e) => return Ok(bad_query(page.lang, e)),
+    };
+    let offset = (page_no - 1) * PAGE_SIZE;
     let items = lead_items(&state)?;
     let total = items.len();
     let rows = items
@@ -624,10 +756,10 @@ pub async fn leads_page(
             let lead = i.lead.as_ref()?;
             let mut contact = Vec::new();
             if lead.phone {
-                contact.push("phone");
+                contact.push(page.t("lead.phone"));
             }
             if lead.email {
-                contact.push("email");
+                contact.push(page.t("lead.email"));
             }
             Some(LeadRow {
                 id: i.id,
@@ -639,6 +771,7 @@ pub async fn leads_page(
                 platform: i.platform.clone(),
                 author: i.author.clone(),
                 grade: lead.grade.clone(),
+                grade_label: label(page.lang, "grade", &lead.grade),
                 contact: contact.join(", "),
                 test_drive: lead.test_drive,
                 timeframe: lead
@@ -765,6 +898,16 @@ fn act_api(
 ) -> Result<Json<Value>, ApiError> {
     let who = api_user(headers)?;
     let now = state.now();
+    if matches!(action, Action::Approve { .. }) {
+        if let Some(item) = state.store().queue_item(id)? {
+            if let Err(why) = reply_channel(&item, &state.config().herald.channels) {
+                return Err(ApiError {
+                    status: StatusCode::CONFLICT,
+                    message: why.to_string(),
+                });
+            }
+        }
+    }
     match state.store().queue_apply(id, &action, &who, now)? {
         Ok(item) => {
             tracing::info!(id, action = action.name(), who = %who, state = item.state.as_str(), "Inbox decision (API)");
@@ -776,7 +919,9 @@ fn act_api(
         Err(e) => Err(ApiError {
             status: match e {
                 TransitionError::NotFound(_) => StatusCode::NOT_FOUND,
-                TransitionError::EmptyText => StatusCode::BAD_REQUEST,
+                TransitionError::EmptyText | TransitionError::TooLong { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
                 TransitionError::Illegal { .. } => StatusCode::CONFLICT,
             },
             message: e.to_string(),
@@ -847,10 +992,15 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
-        assert_eq!(age(now - chrono::TimeDelta::minutes(7), now), "7m");
-        assert_eq!(age(now - chrono::TimeDelta::minutes(125), now), "2h 5m");
-        assert_eq!(age(now - chrono::TimeDelta::hours(76), now), "3d 4h");
-        assert_eq!(age(now + chrono::TimeDelta::hours(1), now), "0m");
+        let en = |d: chrono::TimeDelta| age(Lang::En, now - d, now);
+        let zh = |d: chrono::TimeDelta| age(Lang::Zh, now - d, now);
+        assert_eq!(en(chrono::TimeDelta::minutes(7)), "7m");
+        assert_eq!(en(chrono::TimeDelta::minutes(125)), "2h 5m");
+        assert_eq!(en(chrono::TimeDelta::hours(76)), "3d 4h");
+        assert_eq!(en(chrono::TimeDelta::hours(-1)), "0m");
+        assert_eq!(zh(chrono::TimeDelta::minutes(7)), "7分钟");
+        assert_eq!(zh(chrono::TimeDelta::minutes(125)), "2小时5分钟");
+        assert_eq!(zh(chrono::TimeDelta::hours(76)), "3天4小时");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! never has rules of its own.
 //!
 //! Security, in one place so later pages inherit it: every route except `/login`, `/lang/…` and
-//! `/static/…` needs a session; every POST to a page must carry the session's CSRF token (checked
+//! `/static/…` needs a session; logins are limited in concurrency and per name and address
+//! ([`auth::LoginGuard`]); every POST to a page must carry the session's CSRF token (checked
 //! by a middleware before any handler runs); the API needs a bearer token; every response gets a
 //! strict Content-Security-Policy (no inline script), `frame-ancestors 'none'`, `nosniff`; pages
 //! are rendered by askama, which escapes every value.
@@ -36,7 +37,7 @@ pub mod inbox;
 pub mod pages;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -68,7 +69,7 @@ struct Inner {
     wake: Arc<Notify>,
     clock: Clock,
     api_token: Option<String>,
-    throttle: Mutex<auth::Throttle>,
+    login: auth::LoginGuard,
 }
 
 impl AppState {
@@ -86,11 +87,11 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 config,
-                web,
                 wake,
                 clock,
                 api_token: api_token.filter(|t| !t.is_empty()),
-                throttle: Mutex::new(auth::Throttle::default()),
+                login: auth::LoginGuard::new(web.login_checks),
+                web,
             }),
         }
     }
@@ -108,6 +109,11 @@ impl AppState {
     /// The `[web]` section.
     pub fn web(&self) -> &WebConfig {
         &self.inner.web
+    }
+
+    /// The brake on password guessing (its counters show what a login flood did).
+    pub fn login_guard(&self) -> &auth::LoginGuard {
+        &self.inner.login
     }
 
     /// Wakes the publisher (after a pause or resume, so it re-reads the hold at once).
@@ -187,7 +193,14 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         api::require_token,
     ));
     Router::new()
-        .route("/login", get(auth::login_form).post(auth::login))
+        .route(
+            "/login",
+            get(auth::login_form)
+                .post(auth::login)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    auth::MAX_LOGIN_FORM_BYTES,
+                )),
+        )
         .route("/lang/{code}", get(pages::switch_lang))
         .route("/static/{file}", get(pages::static_file))
         .merge(pages)
@@ -290,9 +303,10 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Renders a template into a response, or a logged error.
+/// Renders a template into a response (without bidi controls: [`pages::strip_bidi_controls`]),
+/// or a logged error.
 pub fn render<T: askama::Template>(template: &T) -> Result<Response, WebError> {
-    Ok(Html(template.render()?).into_response())
+    Ok(Html(pages::strip_bidi_controls(template.render()?)).into_response())
 }
 
 /// One navigation link.

@@ -4,6 +4,11 @@
 //! Handlers gather data through the store and the same library calls the CLI makes
 //! ([`crate::app::pause`], [`crate::app::resume`]), then render an askama template; every
 //! value, mention text above all, goes through askama's HTML escaping.
+//!
+//! It also holds what every page shares: the checks of query values (a date from 1970 to 9999,
+//! a page number up to [`MAX_PAGE`]: anything else is a 400 with a plain message, never an
+//! overflow), the folding of long texts ([`Folded`]) and the removal of bidi controls from
+//! rendered pages ([`strip_bidi_controls`]).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -27,12 +32,123 @@ pub const PAGE_SIZE: usize = 50;
 /// `?view=&date=` of the calendar.
 #[derive(Debug, Default, Deserialize)]
 pub struct CalendarQuery {
-    /// `week` (default) or `day`.
+    /// `days` (seven days from `date`), `week` (Monday to Sunday around `date`) or `day`.
+    /// Without it: `days` from today, or the week of `date` when only a date is given (the
+    /// links of earlier versions).
     view: Option<String>,
     /// A day of the period to show (YYYY-MM-DD, local); default today.
     date: Option<String>,
     /// A message code to show (set by the pause form's redirect).
     msg: Option<String>,
+}
+
+/// The first and last day a page may show. Far past chrono's limits on both sides, so every
+/// day of a period, its neighbours' links and its local midnights exist.
+const FIRST_DAY: (i32, u32, u32) = (1970, 1, 1);
+const LAST_DAY: (i32, u32, u32) = (9999, 12, 31);
+
+/// A calendar period: its first day and how many days it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalView {
+    /// Seven days from the date: the default, so "today" is always the first column.
+    Days,
+    /// Monday to Sunday of the date's week.
+    Week,
+    /// The date alone.
+    Day,
+}
+
+impl CalView {
+    /// Parses `view=`; `None` for an unknown value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "days" => Some(Self::Days),
+            "week" => Some(Self::Week),
+            "day" => Some(Self::Day),
+            _ => None,
+        }
+    }
+
+    /// The name in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Days => "days",
+            Self::Week => "week",
+            Self::Day => "day",
+        }
+    }
+
+    /// The first day and the number of days of the period around `date`.
+    pub fn period(self, date: NaiveDate) -> (NaiveDate, u64) {
+        match self {
+            Self::Days => (date, 7),
+            Self::Week => {
+                let back = u64::from(date.weekday().num_days_from_monday());
+                (
+                    date.checked_sub_days(chrono::Days::new(back))
+                        .unwrap_or(date),
+                    7,
+                )
+            }
+            Self::Day => (date, 1),
+        }
+    }
+}
+
+/// A query value a page cannot use: answered 400 with a plain message ([`bad_query`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Not a day from 1970 to 9999 (beyond that, date arithmetic would overflow chrono).
+    #[error("not a day from 1970-01-01 to 9999-12-31")]
+    Date,
+    /// A calendar view other than `days`, `week` or `day`.
+    #[error("not a calendar view")]
+    View,
+    /// A page number beyond [`MAX_PAGE`] or not a number.
+    #[error("not a page number from 1 to {MAX_PAGE}")]
+    Page,
+}
+
+impl QueryError {
+    /// The i18n key of the message shown.
+    pub fn key(self) -> &'static str {
+        match self {
+            QueryError::Date => "cal.bad_date",
+            QueryError::View => "cal.bad_view",
+            QueryError::Page => "err.bad_page",
+        }
+    }
+}
+
+/// A `date=` of a page: `Ok(None)` when empty, the day when it is one from 1970 to 9999, else
+/// an error (a 400 with a plain message, never a date arithmetic overflow further on).
+pub fn parse_day(s: Option<&str>) -> Result<Option<NaiveDate>, QueryError> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let first = NaiveDate::from_ymd_opt(FIRST_DAY.0, FIRST_DAY.1, FIRST_DAY.2);
+    let last = NaiveDate::from_ymd_opt(LAST_DAY.0, LAST_DAY.1, LAST_DAY.2);
+    match (NaiveDate::parse_from_str(s, "%Y-%m-%d"), first, last) {
+        (Ok(d), Some(first), Some(last)) if (first..=last).contains(&d) => Ok(Some(d)),
+        _ => Err(QueryError::Date),
+    }
+}
+
+/// The highest page number a list accepts: far beyond any real list, low enough that offsets
+/// and the next page's number cannot overflow.
+pub const MAX_PAGE: usize = 100_000;
+
+/// A `page=` of a list, from 1 (0 and none: 1); an error beyond [`MAX_PAGE`].
+pub fn page_number(page: Option<usize>) -> Result<usize, QueryError> {
+    match page.unwrap_or(1).max(1) {
+        n if n <= MAX_PAGE => Ok(n),
+        _ => Err(QueryError::Page),
+    }
+}
+
+/// The plain 400 of a query value a page cannot use, in the page's language.
+pub fn bad_query(lang: Lang, e: QueryError) -> Response {
+    plain_page(StatusCode::BAD_REQUEST, super::i18n::t(lang, e.key()))
 }
 
 /// One post as the calendar shows it.
@@ -65,6 +181,23 @@ pub struct HoldView {
     since: String,
     reason: String,
     categories: String,
+    /// The open crisis alerts behind a crisis hold.
+    alerts: String,
+}
+
+impl HoldView {
+    fn new(h: crate::store::Hold, tz: chrono_tz::Tz) -> Self {
+        Self {
+            since: h
+                .since
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            reason: h.reason,
+            categories: h.categories.join(", "),
+            alerts: h.alerts.join(", "),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -73,10 +206,13 @@ struct CalendarPage {
     page: Chrome,
     week: bool,
     days: Vec<CalDay>,
+    /// No post at all in the period.
+    empty: bool,
     prev: String,
     next: String,
     today: String,
-    other_view: String,
+    /// (i18n key, link, current) of each view of the date.
+    views: Vec<(&'static str, String, bool)>,
     timezone: String,
     hold: Option<HoldView>,
     /// The hold open crisis alerts set (lifted by resolving them, not by the resume form).
@@ -95,13 +231,33 @@ pub fn snippet(text: &str, n: usize) -> String {
     out
 }
 
+/// Whether `c` is a bidirectional formatting control: the embeddings and overrides
+/// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E, U+200F, U+061C).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// `html` without bidi controls. Every page goes through this ([`super::render`]): herald's own
+/// templates hold none, so what it removes came from untrusted text (an author
+/// `\u{202E}admin\u{202C}` would otherwise show as "nimda"). Right-to-left scripts still show
+/// right to left: the Unicode algorithm needs no controls for that, and `<bdi>` around
+/// untrusted values keeps them from reordering the text around them.
+pub fn strip_bidi_controls(html: String) -> String {
+    if html.chars().any(is_bidi_control) {
+        html.chars().filter(|c| !is_bidi_control(*c)).collect()
+    } else {
+        html
+    }
+}
+
 /// Whether `post` is kept back by a hold on `held` categories.
 pub fn is_held(post: &StoredPost, held: &[String]) -> bool {
     held.contains(&post.category) && matches!(post.state, PostState::Planned | PostState::Approved)
 }
 
-/// `GET /calendar`: a week (Monday first) or a day of the schedule in the plan's timezone, and
-/// the hold with its pause or resume form.
+/// `GET /calendar`: seven days from today (or from `date`), a Monday-to-Sunday week or a day
+/// of the schedule in the plan's timezone, and the hold with its pause or resume form. A date
+/// or view it cannot show is a 400 with a plain message.
 pub async fn calendar(
     State(state): State<AppState>,
     page: Chrome,
@@ -109,20 +265,21 @@ pub async fn calendar(
 ) -> Result<Response, WebError> {
     let tz = state.tz();
     let today = state.now().with_timezone(&tz).date_naive();
-    let date = q
-        .date
-        .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .unwrap_or(today);
-    let week = q.view.as_deref() != Some("day");
-    let (first, days) = if week {
-        (
-            date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday())),
-            7u64,
-        )
-    } else {
-        (date, 1u64)
+    let date = match parse_day(q.date.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return Ok(bad_query(page.lang, e)),
     };
+    let view = match (q.view.as_deref().filter(|v| !v.is_empty()), date) {
+        (Some(v), _) => match CalView::parse(v) {
+            Some(v) => v,
+            None => return Ok(bad_query(page.lang, QueryError::View)),
+        },
+        (None, Some(_)) => CalView::Week,
+        (None, None) => CalView::Days,
+    };
+    let date = date.unwrap_or(today);
+    let (first, days) = view.period(date);
+    // parse_day keeps dates years away from chrono's limits: these cannot fail.
     let end = first + chrono::Days::new(days);
     let posts = state
         .store()
@@ -154,35 +311,32 @@ pub async fn calendar(
             });
         }
     }
-    let view = if week { "week" } else { "day" };
-    let link = |d: NaiveDate, v: &str| format!("/calendar?view={v}&date={}", d.format("%Y-%m-%d"));
+    let link = |d: NaiveDate, v: CalView| {
+        format!(
+            "/calendar?view={}&date={}",
+            v.as_str(),
+            d.format("%Y-%m-%d")
+        )
+    };
     let defaults = &state.config().plan.pause_categories;
     let page = CalendarPage {
-        week,
+        week: days > 1,
+        empty: cal_days.iter().all(|d| d.posts.is_empty()),
         days: cal_days,
         prev: link(first - chrono::Days::new(days), view),
         next: link(end, view),
         today: link(today, view),
-        other_view: link(date, if week { "day" } else { "week" }),
+        views: [
+            (CalView::Days, "cal.days"),
+            (CalView::Week, "cal.week_mon"),
+            (CalView::Day, "cal.day"),
+        ]
+        .into_iter()
+        .map(|(v, key)| (key, link(date, v), v == view))
+        .collect(),
         timezone: tz.name().to_string(),
-        crisis_hold: state.store().crisis_hold()?.map(|h| HoldView {
-            since: h
-                .since
-                .with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            reason: h.reason,
-            categories: h.categories.join(", "),
-        }),
-        hold: hold.map(|h| HoldView {
-            since: h
-                .since
-                .with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            reason: h.reason,
-            categories: h.categories.join(", "),
-        }),
+        crisis_hold: state.store().crisis_hold()?.map(|h| HoldView::new(h, tz)),
+        hold: hold.map(|h| HoldView::new(h, tz)),
         categories: state
             .config()
             .plan
@@ -304,8 +458,9 @@ pub fn search_mentions(
         platform: some(&f.platform),
         sentiment: some(&f.sentiment),
         intent: some(&f.intent),
-        // One more than the page, to know whether another follows.
-        limit: offset + limit + 1,
+        // One more than the page, to know whether another follows (saturating: the API passes
+        // any offset it is given).
+        limit: offset.saturating_add(limit).saturating_add(1),
     };
     let mut found: Vec<StoredMention> = store.mentions(&q)?.into_iter().skip(offset).collect();
     let more = found.len() > limit;
@@ -321,15 +476,48 @@ pub struct MentionsQuery {
     page: Option<String>,
 }
 
+/// How many characters of a long text a list shows before "Show all".
+pub const FOLD_CHARS: usize = 280;
+
+/// A text that may be too long to show whole in a list: its first [`FOLD_CHARS`] characters,
+/// and the whole text behind a `<details>` when it is longer.
+pub struct Folded {
+    /// The text up to [`FOLD_CHARS`] characters.
+    pub head: String,
+    /// The whole text.
+    pub full: String,
+    /// Its length in characters.
+    pub chars: usize,
+}
+
+impl Folded {
+    /// Folds `text` (kept as it is: line breaks too).
+    pub fn new(text: &str) -> Self {
+        let chars = text.chars().count();
+        Self {
+            head: text.chars().take(FOLD_CHARS).collect(),
+            full: text.to_string(),
+            chars,
+        }
+    }
+
+    /// Whether the text is longer than its head.
+    pub fn is_long(&self) -> bool {
+        self.chars > FOLD_CHARS
+    }
+}
+
 /// One mention as the page shows it.
 pub struct MentionRow {
     when: String,
     platform: String,
     author: String,
+    /// The stored sentiment (for the CSS class) and its label.
     sentiment: String,
+    sentiment_label: String,
     intent: String,
     topics: String,
-    text: String,
+    text: Folded,
     /// Only an http(s) link; anything else (`javascript:`) is not linked.
     url: Option<String>,
 }
@@ -345,6 +533,15 @@ struct MentionsPage {
     next: Option<String>,
     sentiments: &'static [&'static str],
     intents: &'static [&'static str],
+    /// Whether any filter is set (the empty state says to clear them, not to add sources).
+    filtered: bool,
+}
+
+impl MentionsPage {
+    /// The label of a stored value (`sent`, `intent`) in the page's language.
+    fn label(&self, group: &str, value: &str) -> String {
+        super::i18n::label(self.page.lang, group, value)
+    }
 }
 
 /// Whether a link from a mention may be rendered as a link.
@@ -358,12 +555,17 @@ pub async fn mentions(
     page: Chrome,
     Query(q): Query<MentionsQuery>,
 ) -> Result<Response, WebError> {
-    let page_no = q
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<usize>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let asked = match q.page.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => match p.parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(_) => return Ok(bad_query(page.lang, QueryError::Page)),
+        },
+    };
+    let page_no = match page_number(asked) {
+        Ok(n) => n,
+        Err(e) => return Ok(bad_query(page.lang, e)),
+    };
     let (found, more) = search_mentions(
         state.store(),
         &q.filter,
@@ -375,6 +577,7 @@ pub async fn mentions(
         .into_iter()
         .map(|m| {
             let c = &m.classification;
+            let sentiment = c["sentiment"]["label"].as_str().unwrap_or("").to_string();
             MentionRow {
                 when: m
                     .mention
@@ -382,13 +585,14 @@ pub async fn mentions(
                     .with_timezone(&tz)
                     .format("%Y-%m-%d %H:%M")
                     .to_string(),
-                sentiment: c["sentiment"]["label"].as_str().unwrap_or("").to_string(),
-                intent: c["intent"].as_str().unwrap_or("").to_string(),
+                sentiment_label: super::i18n::label(page.lang, "sent", &sentiment),
+                sentiment,
+                intent: super::i18n::label(page.lang, "intent", c["intent"].as_str().unwrap_or("")),
                 topics: m.topics().join(", "),
                 url: m.mention.url.clone().filter(|u| safe_link(u)),
                 platform: m.mention.platform,
                 author: m.mention.author,
-                text: m.mention.text,
+                text: Folded::new(&m.mention.text),
             }
         })
         .collect();
@@ -405,7 +609,19 @@ pub async fn mentions(
             .finish();
         format!("/mentions?{query}")
     };
+    let f = &q.filter;
+    let filtered = [
+        &f.text,
+        &f.author,
+        &f.topic,
+        &f.platform,
+        &f.sentiment,
+        &f.intent,
+    ]
+    .iter()
+    .any(|v| !v.trim().is_empty());
     let page = MentionsPage {
+        filtered,
         page,
         rows,
         page_no,
@@ -508,6 +724,81 @@ mod tests {
     fn snippets_are_one_line_and_cut_by_characters() {
         assert_eq!(snippet("a\n b  c", 10), "a b c");
         assert_eq!(snippet("一二三四五", 3), "一二三…");
+    }
+
+    #[test]
+    fn bidi_controls_are_stripped_and_other_text_kept() {
+        let cases: &[(&str, &str)] = &[
+            ("\u{202E}admin\u{202C}", "admin"),
+            ("a\u{202A}b\u{202B}c\u{202D}d", "abcd"),
+            ("\u{2066}x\u{2067}y\u{2068}z\u{2069}", "xyz"),
+            ("\u{200E}l\u{200F}r\u{061C}", "lr"),
+            ("שלום مرحبا 日产 <b>", "שלום مرحبا 日产 <b>"),
+            // Zero-width joiners and spaces are not bidi controls.
+            ("a\u{200D}b\u{200B}c", "a\u{200D}b\u{200B}c"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(strip_bidi_controls(input.to_string()), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn days_outside_1970_to_9999_are_refused_not_computed() {
+        assert_eq!(parse_day(None), Ok(None));
+        assert_eq!(parse_day(Some("  ")), Ok(None));
+        assert_eq!(
+            parse_day(Some("2026-11-29")),
+            Ok(NaiveDate::from_ymd_opt(2026, 11, 29))
+        );
+        for bad in [
+            "-262143-01-01",
+            "+262142-12-31",
+            "262143-12-31",
+            "1969-12-31",
+            "10000-01-01",
+            "2026-02-30",
+            "tomorrow",
+        ] {
+            assert_eq!(parse_day(Some(bad)), Err(QueryError::Date), "{bad}");
+        }
+        // The edges: every view's period and its neighbours' links exist.
+        for d in ["1970-01-01", "9999-12-31"] {
+            let day = parse_day(Some(d)).ok().flatten().expect("a day");
+            for v in [CalView::Days, CalView::Week, CalView::Day] {
+                let (first, n) = v.period(day);
+                assert!(first.checked_sub_days(chrono::Days::new(n)).is_some());
+                assert!(first.checked_add_days(chrono::Days::new(2 * n)).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_view_starts_today_the_week_view_on_monday() {
+        let sunday = NaiveDate::from_ymd_opt(2026, 11, 29).expect("day");
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 23).expect("day");
+        assert_eq!(CalView::Days.period(sunday), (sunday, 7));
+        assert_eq!(CalView::Week.period(sunday), (monday, 7));
+        assert_eq!(CalView::Day.period(sunday), (sunday, 1));
+    }
+
+    #[test]
+    fn page_numbers_are_bounded() {
+        assert_eq!(page_number(None), Ok(1));
+        assert_eq!(page_number(Some(0)), Ok(1));
+        assert_eq!(page_number(Some(MAX_PAGE)), Ok(MAX_PAGE));
+        assert_eq!(page_number(Some(MAX_PAGE + 1)), Err(QueryError::Page));
+        assert_eq!(page_number(Some(usize::MAX)), Err(QueryError::Page));
+    }
+
+    #[test]
+    fn long_texts_fold_at_280_characters() {
+        let long = "长".repeat(15_000);
+        let f = Folded::new(&long);
+        assert!(f.is_long());
+        assert_eq!((f.head.chars().count(), f.chars), (FOLD_CHARS, 15_000));
+        let short = Folded::new(&"x".repeat(FOLD_CHARS));
+        assert!(!short.is_long());
+        assert_eq!(short.head, short.full);
     }
 
     #[test]

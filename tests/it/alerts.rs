@@ -1039,7 +1039,7 @@ fn herald_check_names_line_and_key_of_a_bad_alert_sink() {
     let out = format!("{}{}", run.stdout, run.stderr);
     assert!(
         out.contains(
-            "herald.toml:8:1: alerts.sinks[0].secret_env: is not an environment variable name"
+            "herald.toml:8:1: alerts.sinks[0].secret_env: must name an environment variable"
         ),
         "{out}"
     );

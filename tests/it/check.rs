@@ -284,3 +284,137 @@ fn broken_sources_name_line_and_key() {
         run.stderr
     );
 }
+
+/// A secret that looks like one: a person pasted the token where its variable's name belongs.
+const PASTED: &str = "sk-live-7Hq2Zp9XwL4vB8nR";
+
+/// `herald check` on a `herald.toml` whose `key` holds the secret itself: exit 2, the error
+/// names file, line and key, and the secret is printed nowhere.
+fn refuses_pasted_secret(section: &str, text: &str, key: &str) {
+    let ws = Workspace::new();
+    ws.write("herald.toml", text);
+    let line = line_of(
+        &ws,
+        "herald.toml",
+        &format!("{} = ", key.rsplit('.').next().unwrap_or(key)),
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{section}: {}{}", run.stdout, run.stderr);
+    let (at, named) = (format!("herald.toml:{line}:"), format!(": {key}: "));
+    let hit = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&at) && l.contains(&named) && l.contains("environment variable"))
+        .unwrap_or_else(|| panic!("{section}: no {at:?} … {named:?} in\n{}", run.stderr));
+    assert!(hit.contains("environment variable"), "{section}: {hit}");
+    assert!(hit.contains("not shown"), "{section}: {hit}");
+    for (name, out) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        // Neither the whole secret nor a telling piece of it.
+        assert!(
+            !out.contains("7Hq2Zp9XwL4vB8nR") && !out.contains("77777777"),
+            "{section}: the secret is in {name}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_secret_pasted_into_a_channel_is_not_printed_back() {
+    for (kind, key) in [
+        (
+            "kind = \"mastodon\"\nbase_url = \"https://social.example\"",
+            "token_env",
+        ),
+        (
+            "kind = \"bluesky\"\npds_url = \"https://bsky.social\"\nidentifier = \"brand.example\"",
+            "password_env",
+        ),
+        (
+            "kind = \"webhook\"\nurl = \"https://hooks.example/h\"",
+            "secret_env",
+        ),
+    ] {
+        refuses_pasted_secret(
+            "channels",
+            &format!("[[channels]]\nname = \"c\"\n{kind}\n{key} = \"{PASTED}\"\n"),
+            &format!("channels[0].{key}"),
+        );
+    }
+    // Unquoted, the value is a syntax error: that is not printed back either.
+    refuses_pasted_secret(
+        "channels, unquoted",
+        &format!("[[channels]]\nname = \"c\"\nkind = \"mastodon\"\nbase_url = \"https://social.example\"\ntoken_env = {PASTED}\n"),
+        "channels[0].token_env",
+    );
+}
+
+#[test]
+fn a_secret_pasted_into_a_source_is_not_printed_back() {
+    for (kind, key) in [
+        (
+            "kind = \"mastodon\"\nbase_url = \"https://social.example\"",
+            "token_env",
+        ),
+        (
+            "kind = \"mastodon-search\"\nbase_url = \"https://social.example\"\nqueries = [\"x\"]",
+            "token_env",
+        ),
+        (
+            "kind = \"mastodon-hashtag\"\nbase_url = \"https://social.example\"\nhashtags = [\"x\"]",
+            "token_env",
+        ),
+        (
+            "kind = \"bluesky\"\npds_url = \"https://bsky.social\"\nidentifier = \"brand.example\"",
+            "password_env",
+        ),
+        (
+            "kind = \"bluesky-search\"\npds_url = \"https://bsky.social\"\nidentifier = \"brand.example\"\nqueries = [\"x\"]",
+            "password_env",
+        ),
+    ] {
+        refuses_pasted_secret(
+            "sources",
+            &format!("[[sources]]\nname = \"s\"\n{kind}\n{key} = \"{PASTED}\"\n"),
+            &format!("sources[0].{key}"),
+        );
+    }
+}
+
+#[test]
+fn a_secret_pasted_into_an_alert_sink_is_not_printed_back() {
+    for (kind, key) in [
+        ("kind = \"wecom\"", "key_env"),
+        ("kind = \"dingtalk\"", "token_env"),
+        ("kind = \"dingtalk\"\ntoken_env = \"HERALD_DING\"", "secret_env"),
+        ("kind = \"feishu\"", "hook_env"),
+        ("kind = \"feishu\"\nhook_env = \"HERALD_FEISHU\"", "secret_env"),
+        ("kind = \"slack\"", "url_env"),
+        (
+            "kind = \"webhook\"\nurl = \"https://hooks.example/h\"",
+            "secret_env",
+        ),
+        (
+            "kind = \"email\"\nhost = \"smtp.example\"\nusername = \"a\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]",
+            "password_env",
+        ),
+    ] {
+        refuses_pasted_secret(
+            "alerts.sinks",
+            &format!("[[alerts.sinks]]\nname = \"a\"\n{kind}\n{key} = \"{PASTED}\"\n"),
+            &format!("alerts.sinks[0].{key}"),
+        );
+    }
+}
+
+#[test]
+fn a_secret_pasted_into_web_is_not_printed_back() {
+    refuses_pasted_secret(
+        "web",
+        &format!("[web]\napi_token_env = \"{PASTED}\"\n"),
+        "web.api_token_env",
+    );
+    refuses_pasted_secret(
+        "web, a number",
+        "[web]\napi_token_env = 77777777\n",
+        "web.api_token_env",
+    );
+}

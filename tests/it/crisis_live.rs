@@ -184,7 +184,7 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
     assert!(!sent(&nonce), "the held post went out during the crisis");
 
     // Resolve every open alert from the terminal: the store is held by `herald run`, so the CLI
-    // goes through its API.
+    // goes through its control socket.
     let open = api(port, "/api/alerts").await;
     let ids: Vec<String> = open["alerts"]
         .as_array()

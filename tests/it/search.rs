@@ -234,7 +234,7 @@ fn a_secret_pasted_where_its_variable_name_belongs_is_refused_and_not_repeated()
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("herald.toml:5:1: sources[0].token_env: not an environment variable name"),
+            .contains("herald.toml:5:1: sources[0].token_env: must name an environment variable"),
         "{}",
         run.stderr
     );

@@ -6,7 +6,8 @@
 mod alerts;
 mod browser;
 mod e2e;
-mod inbox;
+pub(crate) mod inbox;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct App {
     pub ws: Workspace,
     pub store: Store,
     pub router: Router,
+    /// The router's state (its login counters).
+    pub state: AppState,
     pub wake: Arc<Notify>,
     pub now: DateTime<Utc>,
 }
@@ -97,13 +100,14 @@ impl App {
             token.map(str::to_string),
         );
         let router = herald::web::router(
-            state,
+            state.clone(),
             vec![herald::web::inbox::plugin(), herald::web::alerts::plugin()],
         );
         Self {
             ws,
             store,
             router,
+            state,
             wake,
             now,
         }
@@ -157,6 +161,44 @@ impl App {
             ],
         )
         .await
+    }
+
+    /// A login POST ready to send as if from `peer` (an IP address; empty: no peer known), with
+    /// a fresh form token.
+    pub async fn login_request(&self, peer: &str, user: &str, password: &str) -> Request<Body> {
+        let form = self.get("/login", "").await;
+        let login_cookie = set_cookie(&form, "herald_login").expect("login cookie");
+        let csrf = hidden(&body(form).await, "csrf");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("user", user),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/calendar"),
+            ])
+            .finish();
+        let mut req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::COOKIE,
+                format!("herald_login={}", cookie_value(&login_cookie)),
+            )
+            .body(Body::from(body))
+            .expect("request");
+        if !peer.is_empty() {
+            let ip: std::net::IpAddr = peer.parse().expect("peer address");
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                    ip, 40000,
+                )));
+        }
+        req
+    }
+
+    /// The status of a login as the test user or another name, from `peer`.
+    pub async fn login_from(&self, peer: &str, user: &str, password: &str) -> StatusCode {
+        let req = self.login_request(peer, user, password).await;
+        self.send(req).await.status()
     }
 
     /// Logs in as the test user; returns the `Cookie` header value of the session.
@@ -341,6 +383,286 @@ async fn wrong_passwords_fail_and_repeated_failures_lock_the_name() {
     let res = app.try_login(USER, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(set_cookie(&res, "herald_session").is_none());
+}
+
+/// Sends every request at once; `join_all` polls each to its first wait before any check ends.
+async fn all_at_once(app: &App, reqs: Vec<Request<Body>>) -> Vec<Response<Body>> {
+    futures_util::future::join_all(reqs.into_iter().map(|r| app.router.clone().oneshot(r)))
+        .await
+        .into_iter()
+        .map(|r| r.expect("response"))
+        .collect()
+}
+
+fn count(responses: &[Response<Body>], status: StatusCode) -> usize {
+    responses.iter().filter(|r| r.status() == status).count()
+}
+
+#[tokio::test]
+async fn forty_parallel_guesses_for_one_name_check_at_most_five_passwords() {
+    // Enough password checks at once that only the lockout can stop the guesses.
+    let app = App::with(
+        WebConfig {
+            login_checks: 64,
+            ..WebConfig::default()
+        },
+        None,
+    );
+    let mut reqs = Vec::new();
+    for i in 0..40 {
+        reqs.push(
+            app.login_request("192.0.2.10", USER, &format!("guess {i}"))
+                .await,
+        );
+    }
+    let responses = all_at_once(&app, reqs).await;
+    assert_eq!(app.state.login_guard().password_checks(), 5);
+    assert_eq!(count(&responses, StatusCode::UNAUTHORIZED), 5);
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 35);
+    let refused = responses
+        .iter()
+        .find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .expect("a refusal");
+    let retry: i64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+}
+
+#[tokio::test]
+async fn a_login_flood_is_answered_503_once_every_password_check_is_busy() {
+    let app = App::new();
+    assert_eq!(
+        WebConfig::default().login_checks,
+        2,
+        "the default pool of password checks"
+    );
+    // Different names from different addresses: no lockout applies, only the pool.
+    let mut reqs = Vec::new();
+    for i in 0..40 {
+        reqs.push(
+            app.login_request(&format!("198.51.100.{i}"), &format!("user{i}"), "wrong")
+                .await,
+        );
+    }
+    let responses = all_at_once(&app, reqs).await;
+    let busy = count(&responses, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        count(&responses, StatusCode::UNAUTHORIZED),
+        2,
+        "two checks ran"
+    );
+    assert_eq!(busy, 38, "the rest were refused at once, not queued");
+    assert_eq!(app.state.login_guard().password_checks(), 2);
+    let busy = responses
+        .into_iter()
+        .find(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .expect("busy");
+    assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+    assert!(body(busy).await.contains("Too many logins at once"));
+    // The flood is over: the owner logs in.
+    assert_eq!(
+        app.login_from("198.51.100.1", USER, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn one_address_is_limited_over_all_names() {
+    let app = App::new();
+    for i in 0..30 {
+        assert_eq!(
+            app.login_from("203.0.113.5", &format!("name{i}"), "wrong")
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "guess {i}"
+        );
+    }
+    // Thirty failures from one address: it is refused, even with a right password…
+    assert_eq!(
+        app.login_from("203.0.113.5", USER, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // … and even for names no account can have, which need no password check.
+    assert_eq!(
+        app.login_from("203.0.113.5", "not a name!", "x").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another address is not.
+    assert_eq!(
+        app.login_from("203.0.113.6", USER, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_flood_from_elsewhere_locks_the_owner_out_for_the_window_at_most() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let start = at("2026-11-23T02:00:00Z");
+    let minutes = Arc::new(AtomicI64::new(0));
+    let clock = {
+        let minutes = minutes.clone();
+        Arc::new(move || start + TimeDelta::minutes(minutes.load(Ordering::SeqCst)))
+    };
+    let app = App::with_clock(WebConfig::default(), None, start, clock);
+    let owner = "192.0.2.1";
+    // One guesser: after five failures its guesses are refused, the owner is not.
+    for i in 0..10 {
+        let status = app.login_from("203.0.113.66", USER, "guess").await;
+        let want = if i < 5 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(status, want, "guess {i}");
+    }
+    assert_eq!(
+        app.login_from(owner, USER, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    // Guessers at four addresses: twenty failures lock the name everywhere…
+    minutes.store(1, Ordering::SeqCst);
+    for host in 1..=4 {
+        for _ in 0..5 {
+            assert_eq!(
+                app.login_from(&format!("198.51.100.{host}"), USER, "guess")
+                    .await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+    let res = app
+        .send(app.login_request(owner, USER, PASSWORD).await)
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()[header::RETRY_AFTER], "900");
+    // … for fifteen minutes from the first of them, not longer.
+    minutes.store(15, Ordering::SeqCst);
+    assert_eq!(
+        app.login_from(owner, USER, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    minutes.store(16, Ordering::SeqCst);
+    assert_eq!(
+        app.login_from(owner, USER, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_forwarded_address_is_the_client() {
+    let app = App::with(
+        WebConfig {
+            behind_proxy: true,
+            ..WebConfig::default()
+        },
+        None,
+    );
+    let app = &app;
+    let from = |forwarded: &'static str| async move {
+        let mut req = app.login_request("127.0.0.1", USER, "guess").await;
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            header::HeaderValue::from_static(forwarded),
+        );
+        app.send(req).await.status()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            from("10.0.0.1, 203.0.113.7").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(from("203.0.113.7").await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is another address.
+    assert_eq!(from("203.0.113.8").await, StatusCode::UNAUTHORIZED);
+    // Without the setting, every client of the proxy would be the proxy.
+    let direct = App::new();
+    for _ in 0..5 {
+        direct.login_from("127.0.0.1", USER, "guess").await;
+    }
+    assert_eq!(
+        direct.login_from("127.0.0.1", USER, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn the_served_router_counts_logins_per_peer_address() {
+    let app = App::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    // Loopback is 127/8 on Linux: two clients with two source addresses.
+    let login_from = |source: [u8; 4], password: &'static str| {
+        let base = base.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(std::net::IpAddr::from(source))
+                .build()
+                .expect("client");
+            let form = client
+                .get(format!("{base}/login"))
+                .send()
+                .await
+                .expect("form");
+            let cookie = form
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with("herald_login="))
+                .map(|v| cookie_value(v).to_string())
+                .expect("login cookie");
+            let csrf = hidden(&form.text().await.expect("html"), "csrf");
+            client
+                .post(format!("{base}/login"))
+                .header(header::COOKIE, format!("herald_login={cookie}"))
+                .form(&[
+                    ("user", USER),
+                    ("password", password),
+                    ("csrf", &csrf),
+                    ("next", "/calendar"),
+                ])
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login_from([127, 0, 0, 2], "guess").await, 401);
+    }
+    assert_eq!(login_from([127, 0, 0, 2], PASSWORD).await, 429);
+    assert_eq!(
+        login_from([127, 0, 0, 3], PASSWORD).await,
+        303,
+        "the owner, at another address, is not locked out"
+    );
+    shutdown.cancel();
+    server.await.expect("join").expect("serve");
+}
+
+#[tokio::test]
+async fn an_oversized_login_form_is_refused_unread() {
+    let app = App::new();
+    let big = "x".repeat(64 * 1024);
+    let res = app
+        .post_form("/login", "", &[("user", USER), ("password", &big)])
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.state.login_guard().password_checks(), 0);
 }
 
 #[tokio::test]
@@ -751,13 +1073,42 @@ const XSS: &[(&str, &str)] = &[
     ),
     (
         "\u{202e}gnp.exe \u{200b}<b>bold</b> ＜script＞",
-        "\u{202e}gnp.exe \u{200b}&#60;b&#62;bold&#60;/b&#62; ＜script＞",
+        // The right-to-left override is removed from pages (issue 14): "exe.png" stays "gnp.exe".
+        "gnp.exe \u{200b}&#60;b&#62;bold&#60;/b&#62; ＜script＞",
     ),
     (
         "{{ 7*7 }} {% raw %} &amp; &#60;script&#62;",
         "{{ 7*7 }} {% raw %} &#38;amp; &#38;#60;script&#38;#62;",
     ),
 ];
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = App::new();
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let req = Request::get("/api/status")
+            .header(header::AUTHORIZATION, format!("{scheme} {TOKEN}"))
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(app.send(req).await.status(), StatusCode::OK, "{scheme}");
+    }
+    for wrong in [
+        format!("Basic {TOKEN}"),
+        format!("Bearer{TOKEN}"),
+        "Bearer ".to_string(),
+        format!("bearer {TOKEN}x"),
+    ] {
+        let req = Request::get("/api/status")
+            .header(header::AUTHORIZATION, wrong.clone())
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(
+            app.send(req).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{wrong}"
+        );
+    }
+}
 
 #[tokio::test]
 async fn hostile_mention_text_renders_inert() {
@@ -1150,7 +1501,8 @@ async fn plugin_routes_get_login_csrf_and_token_checks_and_replace_the_placehold
     let app = App {
         ws,
         store,
-        router: herald::web::router(state, vec![plugin]),
+        router: herald::web::router(state.clone(), vec![plugin]),
+        state,
         wake: Arc::new(Notify::new()),
         now: Utc::now(),
     };

@@ -453,14 +453,9 @@ pub(crate) fn validate(
         let Some(kind) = kind else { continue };
         let mut bad_env = false;
         for (key, var) in kind.secret_vars() {
-            if !is_env_name(var) {
+            if let Err(why) = crate::config::env::check_env_name(var) {
                 bad_env = true;
-                // Never echo the value: a person may have pasted the secret itself here.
-                errors.push(src.error(
-                    &at(key),
-                    "is not an environment variable name (A-Z, 0-9, _): herald reads secrets \
-                     from the environment, never from this file",
-                ));
+                errors.push(src.error(&at(key), why));
             } else if std::env::var_os(var).is_none() {
                 warnings.push(Warning {
                     file: src.path.clone(),
@@ -577,12 +572,6 @@ fn http_url(v: &str, key: &str, src: &TomlSource, errors: &mut Vec<ConfigError>)
             None
         }
     }
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ document.addEventListener("DOMContentLoaded", function () {
     } else if (editor) {
       switch (ev.key) {
         case "e": editor.focus(); editor.setSelectionRange(editor.value.length, editor.value.length); break;
-        case "a": submit(document.getElementById("draft-form")); break;
+        // Only where the page offers Approve: herald cannot answer some mentions itself.
+        case "a": if (document.getElementById("approve")) { submit(document.getElementById("draft-form")); } break;
         case "r": submit(document.getElementById("reject-form")); break;
         default: return;
       }

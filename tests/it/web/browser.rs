@@ -1,6 +1,8 @@
 //! A real browser (Debian's Chromium, driven through chromedriver with fantoccini) logs in,
 //! reads the Calendar, pauses and resumes publishing. With `HERALD_SCREENSHOTS=docs` it saves the
 //! Calendar as `docs/calendar.png`; the Alerts test saves `docs/alerts.png` and `docs/alert.png`.
+//! Two more check the Chinese Inbox's layout: on a 390 px phone (`docs/inbox-phone.png`,
+//! `docs/item-phone.png`) and beside long mentions on a narrow desktop window.
 //!
 //! Chromium and chromedriver come from `tests/peers/install.sh`; the test fails, with that
 //! hint, if they are missing rather than skipping silently.
@@ -78,8 +80,26 @@ pub(super) async fn start_driver() -> Driver {
 /// A headless Chromium session through `driver`, in English, with a window of `size`
 /// ("width,height": screenshots are taken at that size).
 pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client {
+    chromium_with(driver, size, None).await
+}
+
+/// As [`chromium`], the page laid out as on a phone of `width` × `height` CSS pixels (headless
+/// Chromium's windows are at least 500 px wide, so the phone is emulated, as its developer
+/// tools do: the viewport, a device pixel ratio of 1 and touch).
+pub(super) async fn phone(driver: &Driver, width: u32, height: u32) -> fantoccini::Client {
+    let metrics = serde_json::json!({
+        "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true },
+    });
+    chromium_with(driver, &format!("{width},{height}"), Some(metrics)).await
+}
+
+async fn chromium_with(
+    driver: &Driver,
+    size: &str,
+    mobile_emulation: Option<serde_json::Value>,
+) -> fantoccini::Client {
     let profile = driver._profile.path().display().to_string();
-    let caps = serde_json::json!({
+    let mut caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -91,6 +111,9 @@ pub(super) async fn chromium(driver: &Driver, size: &str) -> fantoccini::Client 
             ],
         },
     });
+    if let Some(m) = mobile_emulation {
+        caps["goog:chromeOptions"]["mobileEmulation"] = m;
+    }
     let caps = caps.as_object().expect("object").clone();
     ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
@@ -642,6 +665,359 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         .await
         .expect("banners")
         .is_empty());
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
+
+/// `[document scrollWidth, window innerWidth]` of the page the browser shows.
+async fn widths(client: &fantoccini::Client) -> (f64, f64) {
+    let v = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    (
+        v[0].as_f64().expect("scrollWidth"),
+        v[1].as_f64().expect("innerWidth"),
+    )
+}
+
+/// The badges and buttons of the page (under `scope`) whose words broke over lines: each as
+/// `text width×height`. A word kept whole is wider than high; 待审核 one character a line is
+/// three times higher than wide.
+async fn wrapped(client: &fantoccini::Client, scope: &str) -> Vec<String> {
+    let v = client
+        .execute(
+            "return Array.from(document.querySelectorAll(arguments[0])).map(function (e) { \
+               var r = e.getBoundingClientRect(); \
+               return [e.textContent.trim(), r.width, r.height]; });",
+            vec![serde_json::json!(format!("{scope} .badge, {scope} button"))],
+        )
+        .await
+        .expect("script");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e[0].as_str().is_some_and(|t| t.chars().count() >= 2))
+        .filter(|e| e[2].as_f64() >= e[1].as_f64())
+        .map(|e| format!("{} {}x{}", e[0], e[1], e[2]))
+        .collect()
+}
+
+/// Whether every element matching `css` lies within the screen's width.
+async fn within(client: &fantoccini::Client, css: &str, width: f64) {
+    for e in client.find_all(Locator::Css(css)).await.expect("find") {
+        let (x, _, w, _) = e.rectangle().await.expect("rect");
+        assert!(
+            x >= 0.0 && x + w <= width + 0.5,
+            "{css} at {x}+{w} is off a {width} px screen"
+        );
+    }
+}
+
+/// The Inbox, an item and its approve / edit / reject on a phone (390 px wide), in Chinese:
+/// nothing scrolls sideways, badges and buttons keep their words whole, and the decisions
+/// work with a tap. With `HERALD_SCREENSHOTS=docs` it saves `docs/inbox-phone.png` and
+/// `docs/item-phone.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
+    use herald::inbox::{Priority, ReplyState};
+    const PHONE: f64 = 390.0;
+    let app = App::new();
+    let now = app.now;
+    let mut crisis = super::inbox::item(
+        "p-1",
+        ("mastodon", "zh", Priority::Crisis),
+        "刹车失灵了，高速上差点出事，4S店一直不回电话，大家千万小心！",
+        now - chrono::TimeDelta::minutes(50),
+    );
+    crisis.author = "车主小王".into();
+    crisis.text = "您好，非常抱歉给您带来困扰，我们的客服会在今天内联系您。".into();
+    let crisis = super::inbox::enqueue(&app, &crisis);
+    let mut question = super::inbox::item(
+        "p-2",
+        ("bluesky", "zh", Priority::Question),
+        "请问新款奇骏的续航是多少公里？https://example.org/a/very/long/link/that/does/not/break/anywhere/at/all/0123456789",
+        now - chrono::TimeDelta::minutes(12),
+    );
+    question.author = "leaf_owner_with_a_rather_long_handle.bsky.social".into();
+    let question = super::inbox::enqueue(&app, &question);
+    let mut feed = super::inbox::item(
+        "p-3",
+        ("feed", "zh", Priority::Complaint),
+        &"论坛长帖：保养价格太贵了。".repeat(400),
+        now - chrono::TimeDelta::minutes(3),
+    );
+    feed.channel = None;
+    feed.mention_url = Some("https://forum.example/t/3".into());
+    let feed = super::inbox::enqueue(&app, &feed);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    let driver = start_driver().await;
+    let client = phone(&driver, 390, 844).await;
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+
+    client.goto(&format!("{base}/inbox")).await.expect("goto");
+    log_in(&client, USER, PASSWORD).await;
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox");
+    client
+        .goto(&format!("{base}/lang/zh?next=/inbox"))
+        .await
+        .expect("switch to Chinese");
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox in Chinese");
+    let html = client.source().await.expect("source");
+    assert!(
+        html.contains("待审核") && html.contains("批准发送"),
+        "Chinese"
+    );
+
+    // A page wider than the phone also zooms the phone's viewport out (innerWidth grows).
+    let (scroll, inner) = widths(&client).await;
+    assert!(scroll <= PHONE, "the Inbox is {scroll} px wide on a phone");
+    assert!(
+        inner <= PHONE,
+        "the phone's viewport is zoomed out to {inner} px"
+    );
+    assert_eq!(wrapped(&client, "#queue").await, Vec::<String>::new());
+    within(&client, "#queue button", PHONE).await;
+    // herald cannot answer the forum post: no Approve, the link to answer there instead.
+    let row = client
+        .find(Locator::Css(&format!("#item-{feed}")))
+        .await
+        .expect("the forum row");
+    assert!(row
+        .find_all(Locator::Css("form.approve"))
+        .await
+        .expect("forms")
+        .is_empty());
+    row.find(Locator::Css("a.answer-there"))
+        .await
+        .expect("the link to answer by hand");
+    screenshot(&client, "inbox-phone.png").await;
+
+    // The crisis item: edit, save, approve, all within the screen.
+    client
+        .find(Locator::Css(&format!("#item-{crisis} a.open")))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("tap");
+    let editor = wait()
+        .for_element(Locator::Id("editor"))
+        .await
+        .expect("item page");
+    let (scroll, _) = widths(&client).await;
+    assert!(
+        scroll <= PHONE,
+        "the item page is {scroll} px wide on a phone"
+    );
+    assert_eq!(wrapped(&client, "main").await, Vec::<String>::new());
+    for id in ["#editor", "#approve", "#save", "#reject", "#reason"] {
+        within(&client, id, PHONE).await;
+    }
+    editor.click().await.expect("tap the editor");
+    editor.send_keys("（客服：小李）").await.expect("type");
+    client
+        .find(Locator::Id("save"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("tap");
+    wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .expect("saved");
+    screenshot(&client, "item-phone.png").await;
+    client
+        .find(Locator::Id("approve"))
+        .await
+        .expect("approve")
+        .click()
+        .await
+        .expect("tap");
+    wait()
+        .for_element(Locator::Css("#state.rstate-approved"))
+        .await
+        .expect("approved");
+    let done = app.store.queue_item(crisis).expect("get").expect("item");
+    assert_eq!(done.state, ReplyState::Approved);
+    // Typed where the tap put the cursor.
+    assert!(
+        done.text.contains("（客服：小李）") && done.text.contains("我们的客服会在今天内联系您。"),
+        "{}",
+        done.text
+    );
+
+    // The question: rejected from the phone with a reason.
+    client
+        .goto(&format!("{base}/inbox/{question}"))
+        .await
+        .expect("goto");
+    let reason = wait()
+        .for_element(Locator::Id("reason"))
+        .await
+        .expect("item page");
+    let (scroll, _) = widths(&client).await;
+    assert!(scroll <= PHONE, "{scroll}");
+    reason.send_keys("重复提问").await.expect("type");
+    client
+        .find(Locator::Id("reject"))
+        .await
+        .expect("reject")
+        .click()
+        .await
+        .expect("tap");
+    wait()
+        .for_element(Locator::Css("#state.rstate-rejected"))
+        .await
+        .expect("rejected");
+    assert_eq!(
+        app.store
+            .queue_item(question)
+            .expect("get")
+            .expect("item")
+            .state,
+        ReplyState::Rejected
+    );
+
+    // The forum post: folded, says why there is no Approve, links to answer by hand.
+    client
+        .goto(&format!("{base}/inbox/{feed}"))
+        .await
+        .expect("goto");
+    wait()
+        .for_element(Locator::Id("cannot-answer"))
+        .await
+        .expect("why not");
+    assert!(client
+        .find_all(Locator::Id("approve"))
+        .await
+        .expect("find")
+        .is_empty());
+    let (scroll, _) = widths(&client).await;
+    assert!(scroll <= PHONE, "{scroll}");
+    let folded = client
+        .find(Locator::Css("details.fold"))
+        .await
+        .expect("folded");
+    let (_, _, _, closed) = folded.rectangle().await.expect("rect");
+    folded
+        .find(Locator::Css("summary"))
+        .await
+        .expect("summary")
+        .click()
+        .await
+        .expect("expand");
+    let (_, _, _, open) = folded.rectangle().await.expect("rect");
+    assert!(closed < 400.0 && open > 3.0 * closed, "{closed} → {open}");
+
+    // The other pages fit the phone too (their wide tables scroll inside themselves).
+    for path in ["/calendar", "/mentions", "/alerts", "/leads"] {
+        client.goto(&format!("{base}{path}")).await.expect("goto");
+        wait()
+            .for_element(Locator::Css("main h1"))
+            .await
+            .expect("the page");
+        let (scroll, _) = widths(&client).await;
+        assert!(scroll <= PHONE, "{path} is {scroll} px wide on a phone");
+        assert_eq!(
+            wrapped(&client, "main").await,
+            Vec::<String>::new(),
+            "{path}"
+        );
+    }
+
+    client.close().await.expect("close browser");
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
+
+/// The Chinese Inbox on a narrow desktop window, with mentions long enough to squeeze every
+/// other column: 危机, 待审核 and 批准发送 stay on one line each (they wrapped one character a
+/// line before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_badges_and_buttons_keep_their_words_whole_beside_long_mentions() {
+    use herald::inbox::Priority;
+    let app = App::new();
+    for (i, p) in [Priority::Crisis, Priority::Complaint, Priority::Question]
+        .into_iter()
+        .enumerate()
+    {
+        super::inbox::enqueue(
+            &app,
+            &super::inbox::item(
+                &format!("w-{i}"),
+                ("mastodon", "zh", p),
+                &"刹车失灵了，高速上差点出事，4S店一直不回电话，大家千万小心！".repeat(20),
+                app.now - chrono::TimeDelta::minutes(10 * i as i64 + 1),
+            ),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    let driver = start_driver().await;
+    let client = chromium(&driver, "900,800").await;
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+    client
+        .goto(&format!("{base}/lang/zh?next=/inbox"))
+        .await
+        .expect("goto");
+    log_in(&client, USER, PASSWORD).await;
+    wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .expect("the inbox");
+    let html = client.source().await.expect("source");
+    assert!(
+        html.contains("危机") && html.contains("批准发送"),
+        "Chinese"
+    );
+    assert_eq!(wrapped(&client, "#queue").await, Vec::<String>::new());
+    let headers = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#queue th')).filter(function (e) { \
+               var r = e.getBoundingClientRect(); return r.height > 2 * parseFloat(getComputedStyle(e).fontSize) * 1.45; \
+             }).map(function (e) { return e.textContent; });",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        headers,
+        serde_json::json!([]),
+        "no header breaks over lines"
+    );
+    let (scroll, inner) = widths(&client).await;
+    assert!(scroll <= inner, "{scroll} > {inner}");
 
     client.close().await.expect("close browser");
     shutdown.cancel();

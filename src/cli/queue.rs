@@ -9,10 +9,11 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use herald::config::Config;
-use herald::inbox::{self, Action, Priority, QueueItem, ReplyState};
-use herald::listen::terminal_safe;
-use herald::store::{QueueQuery, Store};
+use super::{errln, open_store, outln, Io};
+use crate::config::Config;
+use crate::inbox::{self, Action, Priority, QueueItem, ReplyState};
+use crate::listen::terminal_safe;
+use crate::store::{QueueQuery, Store};
 
 /// `herald queue …`
 #[derive(Args)]
@@ -84,8 +85,8 @@ enum QueueCommand {
     /// Purchase leads for the dealer's CRM: CSV on stdout, or POSTed to the webhook in
     /// HERALD_LEADS_WEBHOOK_URL.
     Leads {
-        /// Only leads received in the last N hours.
-        #[arg(long)]
+        /// Only leads received in the last N hours (at most ten years, 87600).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=87600))]
         hours: Option<i64>,
         #[arg(long)]
         webhook: bool,
@@ -170,8 +171,46 @@ fn show(item: &QueueItem, config: &Config) -> String {
     s
 }
 
-/// New text for `edit`: the argument, stdin for `-`, or the editor on the current text.
-fn new_text(arg: Option<String>, current: &str) -> anyhow::Result<String> {
+impl QueueArgs {
+    /// Sets who is acting (a forwarded command: the asker's `HERALD_USER`).
+    pub(super) fn set_who(&mut self, who: Option<String>) {
+        self.who = who;
+    }
+}
+
+/// The input a forwarded `queue` command needs from the asker's terminal, read there before
+/// the command goes to the running herald: `edit`'s text from stdin (`-`) or from `$EDITOR` on
+/// the current text, which `ask` fetches (`queue show ID --json` through the same socket).
+pub(super) fn input_ahead(
+    args: &QueueArgs,
+    ask: impl Fn(&[String]) -> anyhow::Result<String>,
+) -> anyhow::Result<Option<String>> {
+    let QueueCommand::Edit { id, text, .. } = &args.command else {
+        return Ok(None);
+    };
+    match text.as_deref() {
+        Some("-") => new_text(text.clone(), "", None).map(Some),
+        Some(_) => Ok(None),
+        None => {
+            let shown = ask(&[
+                "queue".into(),
+                "show".into(),
+                id.to_string(),
+                "--json".into(),
+            ])?;
+            let item: QueueItem = serde_json::from_str(&shown)
+                .with_context(|| format!("reading queue item #{id} from herald run"))?;
+            new_text(None, &item.text, None).map(Some)
+        }
+    }
+}
+
+/// New text for `edit`: the argument, stdin for `-`, or the editor on the current text; or the
+/// text the asking terminal read, for a forwarded command.
+fn new_text(arg: Option<String>, current: &str, given: Option<&str>) -> anyhow::Result<String> {
+    if let (Some(given), None | Some("-")) = (given, arg.as_deref()) {
+        return Ok(given.to_string());
+    }
     match arg.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -218,10 +257,11 @@ fn who(args: &QueueArgs) -> anyhow::Result<String> {
     }
 }
 
-fn act(store: &Store, id: u64, action: Action, who: &str) -> anyhow::Result<ExitCode> {
+fn act(store: &Store, id: u64, action: Action, who: &str, io: &mut Io) -> anyhow::Result<ExitCode> {
     match store.queue_apply(id, &action, who, Utc::now())? {
         Ok(item) => {
-            println!(
+            outln!(
+                io,
                 "#{} is {} ({} by {})",
                 item.id,
                 item.state.as_str(),
@@ -231,19 +271,15 @@ fn act(store: &Store, id: u64, action: Action, who: &str) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("#{id}: {e}");
+            errln!(io, "#{id}: {e}");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// Runs `herald queue …`; `open` opens the store (the CLI's own, with its lock handling).
-pub fn run(
-    args: QueueArgs,
-    config: &Config,
-    open: impl Fn(&Config) -> anyhow::Result<Store>,
-) -> anyhow::Result<ExitCode> {
-    let store = open(config)?;
+/// Runs `herald queue …`.
+pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
+    let store = open_store(config, io)?;
     match &args.command {
         QueueCommand::List {
             states,
@@ -266,7 +302,7 @@ pub fn run(
                 platforms: platforms.clone(),
                 langs: langs.clone(),
                 overdue_at: overdue.then_some(now),
-                offset: page.saturating_sub(1) * limit,
+                offset: page.saturating_sub(1).saturating_mul(*limit),
                 limit: *limit,
             };
             let items = store.queue_page(&q)?;
@@ -302,20 +338,20 @@ pub fn run(
                     items.len()
                 ));
             }
-            print!("{out}");
+            io.out.write_all(out.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Show { id, json } => match store.queue_item(*id)? {
             Some(item) if *json => {
-                println!("{}", serde_json::to_string_pretty(&item)?);
+                outln!(io, "{}", serde_json::to_string_pretty(&item)?);
                 Ok(ExitCode::SUCCESS)
             }
             Some(item) => {
-                print!("{}", show(&item, config));
+                io.out.write_all(show(&item, config).as_bytes())?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                eprintln!("no queue item #{id}");
+                errln!(io, "no queue item #{id}");
                 Ok(ExitCode::FAILURE)
             }
         },
@@ -324,20 +360,21 @@ pub fn run(
             *id,
             Action::Approve { text: text.clone() },
             &who(&args)?,
+            io,
         ),
         QueueCommand::Edit { id, text, approve } => {
             let who = who(&args)?;
             let Some(item) = store.queue_item(*id)? else {
-                eprintln!("no queue item #{id}");
+                errln!(io, "no queue item #{id}");
                 return Ok(ExitCode::FAILURE);
             };
-            let text = new_text(text.clone(), &item.text)?;
+            let text = new_text(text.clone(), &item.text, io.input.as_deref())?;
             let action = if *approve {
                 Action::Approve { text: Some(text) }
             } else {
                 Action::Edit { text }
             };
-            act(&store, *id, action, &who)
+            act(&store, *id, action, &who, io)
         }
         QueueCommand::Reject { id, reason } => act(
             &store,
@@ -346,39 +383,45 @@ pub fn run(
                 reason: reason.clone(),
             },
             &who(&args)?,
+            io,
         ),
         QueueCommand::Assign { id, name } => act(
             &store,
             *id,
             Action::Assign { to: name.clone() },
             &who(&args)?,
+            io,
         ),
-        QueueCommand::Retry { id } => act(&store, *id, Action::Retry, &who(&args)?),
+        QueueCommand::Retry { id } => act(&store, *id, Action::Retry, &who(&args)?, io),
         QueueCommand::Send => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             let done = rt.block_on(async {
-                let clock = herald::publish::worker::system_clock();
+                let clock = crate::publish::worker::system_clock();
                 let wake = std::sync::Arc::new(tokio::sync::Notify::new());
                 let sender = inbox::send::ReplySender::new(
                     store.clone(),
-                    herald::app::channels(config)?,
+                    crate::app::channels(config)?,
                     clock.clone(),
                     wake,
                     config.replies.as_ref().map(|r| r.expire_after),
                 );
-                let publisher = herald::publish::worker::Publisher::new(
+                let publisher = crate::publish::worker::Publisher::new(
                     store.clone(),
-                    herald::app::channels(config)?,
+                    crate::app::channels(config)?,
                     config.herald.publish.clone(),
                     clock,
                 );
                 anyhow::Ok(inbox::send::deliver_once(&sender, &publisher, &store).await?)
             })?;
-            println!(
+            outln!(
+                io,
                 "{} handed to the publisher, {} sent, {} failed, {} expired",
-                done.claimed, done.sent, done.failed, done.expired
+                done.claimed,
+                done.sent,
+                done.failed,
+                done.expired
             );
             Ok(if done.failed > 0 {
                 ExitCode::FAILURE
@@ -410,9 +453,9 @@ pub fn run(
                 let n = rt
                     .block_on(inbox::leads::post_webhook(&http, &url, &leads, Utc::now()))
                     .map_err(anyhow::Error::msg)?;
-                println!("{n} lead(s) sent to the CRM webhook");
+                outln!(io, "{n} lead(s) sent to the CRM webhook");
             } else {
-                print!("{}", inbox::leads::to_csv(&leads));
+                io.out.write_all(inbox::leads::to_csv(&leads).as_bytes())?;
             }
             Ok(ExitCode::SUCCESS)
         }
