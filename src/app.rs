@@ -324,12 +324,12 @@ pub async fn run_with(
         })
         .collect();
     let schedule = replan_ahead(&config, &store, clock())?;
-    let publisher = Publisher::new(
+    let publisher = Arc::new(Publisher::new(
         store.clone(),
         channels,
         config.herald.publish.clone(),
         clock.clone(),
-    );
+    ));
     let (web_task, web_addr) = match config.herald.web.clone().filter(|w| w.enabled) {
         Some(web) => {
             let (task, addr) = start_web(&config, web, &store, &wake, &clock, &shutdown).await?;

@@ -73,6 +73,10 @@ impl XrpcError {
             StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited {
                 retry_after: self.retry_after,
             },
+            StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
+                message: text,
+                retry_after: self.retry_after,
+            },
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(text),
             _ if self.error == "InvalidToken" || self.error == "ExpiredToken" => {
                 PublishError::Auth(text)

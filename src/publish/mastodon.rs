@@ -244,6 +244,10 @@ pub(crate) async fn classify(answer: Response) -> PublishError {
         StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited {
             retry_after: retry_after(&headers).or_else(|| rate_limit_reset(&headers)),
         },
+        StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
+            retry_after: retry_after(&headers),
+            message,
+        },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(message),
         s if s.is_server_error() => PublishError::Transient(message),
         StatusCode::REQUEST_TIMEOUT => PublishError::Transient(message),

@@ -79,6 +79,13 @@ pub enum PublishError {
     /// A failure that did not publish and may pass (5xx, refused connection): retried with backoff.
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// The platform said it is unavailable for now (503): retried with backoff, and not before
+    /// the delay it gave in `Retry-After`.
+    #[error("platform unavailable: {message}{}", retry_hint(.retry_after))]
+    Unavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// The platform refused the post itself (validation): not retried.
     #[error("refused by the platform: {0}")]
     Rejected(String),
@@ -116,6 +123,15 @@ impl PublishError {
                 | PublishError::TooLong { .. }
                 | PublishError::Setup(_)
         )
+    }
+
+    /// The delay the platform asked for before the next try (`Retry-After` on a 429 or a 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PublishError::RateLimited { retry_after }
+            | PublishError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     /// Classifies a transport error: a refused connection never reached the platform; anything
@@ -243,4 +259,64 @@ pub(crate) fn snippet(body: &str) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(retry_after: &str) -> reqwest::header::HeaderMap {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            retry_after.parse().expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
+        let unix = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+        };
+        let soon = std::time::SystemTime::now() + Duration::from_secs(600);
+        let header = headers(&httpdate::fmt_http_date(soon));
+        let before = unix(std::time::SystemTime::now());
+        let d = retry_after(&header).expect("a date").as_secs();
+        let after = unix(std::time::SystemTime::now());
+        // Counted from the moment it is read; the date has whole seconds.
+        assert!(
+            (unix(soon) - after - 1..=unix(soon) - before).contains(&d),
+            "{d}"
+        );
+        // A date in the past means now; garbage means no hint.
+        assert_eq!(
+            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon")), None);
+    }
+
+    #[test]
+    fn a_503_carries_its_retry_after_like_a_429() {
+        let ra = Some(Duration::from_secs(90));
+        let unavailable = PublishError::Unavailable {
+            message: "503 Service Unavailable: maintenance".into(),
+            retry_after: ra,
+        };
+        assert_eq!(unavailable.retry_after(), ra);
+        assert!(!unavailable.is_permanent());
+        assert!(
+            unavailable.to_string().contains("retry after 90 s"),
+            "{unavailable}"
+        );
+        assert_eq!(
+            PublishError::RateLimited { retry_after: ra }.retry_after(),
+            ra
+        );
+        assert_eq!(PublishError::Transient("x".into()).retry_after(), None);
+    }
 }

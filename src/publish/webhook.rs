@@ -100,6 +100,10 @@ impl Webhook {
         );
         Err(match status {
             StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited { retry_after: ra },
+            StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
+                message: text,
+                retry_after: ra,
+            },
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(text),
             s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
                 PublishError::Transient(text)

@@ -1,27 +1,42 @@
 //! The publish loop: claim a due post, send it, record the outcome.
 //!
 //! [`Publisher::execute`] handles one post and returns what happened ([`Outcome`]);
-//! [`Publisher::run`] is the dumb loop around it: execute everything due, then sleep until the
-//! next post is due, a re-plan wakes it, or shutdown. No polling.
+//! [`Publisher::run`] is the loop around it: it hands each due post to a task of its own, one
+//! in flight per channel and the channels side by side (a platform that hangs delays only its
+//! own posts), then sleeps until a send finishes, the next post is due, a re-plan wakes it, or
+//! shutdown. No polling.
 //!
 //! States (see [`PostState`]): `planned | approved` → (claim, flushed) `sending` → `published`,
-//! or back to `planned | approved` with a backoff (transient failure, rate limit), or `failed`
-//! (refused, unauthorised, too long, or out of attempts), or `unconfirmed` (no clear answer).
-//! A post found `sending` (a crash mid-send) or `unconfirmed` is looked for on the platform
-//! first: found → `published`; certainly absent → sent. A post later than `missed_after` is
-//! `missed`, never sent late.
+//! or back to `planned | approved` with a backoff (transient failure, rate limit, unavailable;
+//! never before the platform's `Retry-After`), or `failed` (refused, unauthorised, too long, or
+//! out of attempts), or `unconfirmed` (no clear answer). A post found `sending` (a crash
+//! mid-send) or `unconfirmed` is looked for on the platform first: found → `published`;
+//! certainly absent → sent again. An unconfirmed send is an attempt like any other: looked for
+//! after the same backoff, and after `max_attempts` it is looked for once more and then
+//! `failed`, never sent again. A post later than `missed_after` is `missed`, never sent late.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::{Channel, OutPost, PublishError, PublishSettings, Sent};
 use crate::store::{PostState, Store, StoreError, StoredPost};
+
+/// The longest a platform's `Retry-After` may hold a post back: a bad header must not park it
+/// for years (a post that late is missed anyway).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The shortest wait before a post is taken up again after a failure, whatever the configured
+/// backoff (which may be 0): the loop looks at the schedule again as soon as a send ends, and a
+/// post due again at once would be taken up in a tight circle.
+const MIN_RETRY: Duration = Duration::from_secs(1);
 
 /// The wall clock, injectable so tests decide what "now" is.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -75,37 +90,102 @@ impl Publisher {
         }
     }
 
-    /// Runs until `shutdown`: each round executes every due post, then sleeps until the next one
-    /// is due or `wake` is notified (a new plan, a lifted hold). An in-flight send finishes
-    /// before shutdown is honoured, so its outcome is recorded.
-    pub async fn run(&self, shutdown: CancellationToken, wake: Arc<Notify>) {
+    /// Runs until `shutdown`. Each channel sends one post at a time and the channels send side
+    /// by side: a post is handed to its own task as soon as it is due and its channel has
+    /// nothing in flight, so a platform that hangs delays only its own posts. The loop looks at
+    /// the schedule again when a send finishes, when the next post is due, or when `wake` is
+    /// notified (a new plan, a lifted hold). On shutdown no new send starts, and the sends in
+    /// flight finish and are recorded before this returns.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken, wake: Arc<Notify>) {
+        let mut in_flight: JoinSet<Result<Outcome, StoreError>> = JoinSet::new();
+        // Which channel each task sends for: at most one task per channel.
+        let mut sending: HashMap<tokio::task::Id, String> = HashMap::new();
+        // Channels resting after a store failure or a panic, so that a post failing the same
+        // way at once is not taken up again in a tight loop.
+        let mut resting: HashMap<String, Instant> = HashMap::new();
         loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
             let now = (self.clock)();
+            let rested = Instant::now();
+            resting.retain(|_, until| *until > rested);
+            // Held posts are left where they are, not handed to a task that would find them
+            // held at once, end, and have the loop look again in a tight circle.
+            let held = self.store.held_categories().unwrap_or_else(|e| {
+                error!(error = %e, "Cannot read the holds; each post checks them");
+                Vec::new()
+            });
             match self.store.due_posts(now) {
                 Ok(due) => {
                     for post in due {
-                        if shutdown.is_cancelled() {
-                            return;
+                        let busy = sending.values().any(|c| *c == post.channel)
+                            || resting.contains_key(&post.channel);
+                        let is_held =
+                            matches!(post.state, PostState::Planned | PostState::Approved)
+                                && held.contains(&post.category);
+                        if busy || is_held {
+                            continue;
                         }
-                        if let Err(e) = self.execute(post).await {
-                            error!(error = %e, "Store failed while publishing");
-                        }
+                        let channel = post.channel.clone();
+                        let publisher = Arc::clone(&self);
+                        let task = in_flight.spawn(async move { publisher.execute(post).await });
+                        sending.insert(task.id(), channel);
                     }
                 }
                 Err(e) => error!(error = %e, "Cannot read the schedule"),
             }
-            let now = (self.clock)();
+            // From the instant the schedule was read: a post falling due since then is still
+            // ahead of it, so the loop wakes for it instead of sleeping past it.
             let next = self.store.next_due(now).ok().flatten();
             // Wake at least hourly anyway: cheap, and a safety net against a missed notify.
-            let sleep = next
+            let mut sleep = next
                 .and_then(|t| (t - now).to_std().ok())
                 .unwrap_or(Duration::from_secs(3600))
                 .min(Duration::from_secs(3600));
+            if let Some(until) = resting.values().min() {
+                sleep = sleep.min(until.saturating_duration_since(Instant::now()));
+            }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => break,
+                Some(done) = in_flight.join_next_with_id() => {
+                    self.finished(done, &mut sending, &mut resting);
+                }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
+        }
+        if !in_flight.is_empty() {
+            info!(
+                sends = in_flight.len(),
+                "Shutting down: waiting for the sends in flight"
+            );
+        }
+        while let Some(done) = in_flight.join_next_with_id().await {
+            self.finished(done, &mut sending, &mut resting);
+        }
+    }
+
+    /// Frees the channel of a task that ended; a store failure or a panic rests the channel.
+    fn finished(
+        &self,
+        done: Result<(tokio::task::Id, Result<Outcome, StoreError>), JoinError>,
+        sending: &mut HashMap<tokio::task::Id, String>,
+        resting: &mut HashMap<String, Instant>,
+    ) {
+        let (id, failure) = match done {
+            Ok((id, Ok(_))) => {
+                sending.remove(&id);
+                return;
+            }
+            Ok((id, Err(e))) => (id, format!("store failed while publishing: {e}")),
+            Err(e) if e.is_panic() => (e.id(), "the send panicked".to_string()),
+            Err(e) => (e.id(), format!("the send was stopped: {e}")),
+        };
+        let rest = self.settings.backoff.max(Duration::from_secs(1));
+        if let Some(channel) = sending.remove(&id) {
+            error!(channel = %channel, error = %failure, rest_seconds = rest.as_secs(), "Publishing failed; the channel rests");
+            resting.insert(channel, Instant::now() + rest);
         }
     }
 
@@ -120,12 +200,22 @@ impl Publisher {
         }
     }
 
+    /// When to try again after `e` on attempt `attempts`: the backoff, and never before the
+    /// delay the platform asked for (`Retry-After` on a 429 or a 503).
+    fn retry_at(&self, now: DateTime<Utc>, e: &PublishError, attempts: u32) -> DateTime<Utc> {
+        let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
+        let wait = self.backoff(attempts).max(asked);
+        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::days(1))
+    }
+
+    /// The backoff before attempt `attempts + 1`: the configured backoff doubled per attempt up
+    /// to `max_backoff`, with jitter, and at least [`MIN_RETRY`].
     fn backoff(&self, attempts: u32) -> Duration {
         let base = self.settings.backoff.as_secs_f64()
             * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
         let capped = base.min(self.settings.max_backoff.as_secs_f64());
         // ±20% jitter, so channels that failed together do not retry together.
-        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64()))
+        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64())).max(MIN_RETRY)
     }
 
     /// Handles one post: reconcile, hold, miss, claim, send, record.
@@ -147,8 +237,9 @@ impl Publisher {
         };
         let out = Self::out_post(&post);
         let late = now - post.at > self.settings.missed_after;
+        let unclear = matches!(post.state, PostState::Sending | PostState::Unconfirmed);
 
-        if matches!(post.state, PostState::Sending | PostState::Unconfirmed) {
+        if unclear {
             match channel.find(&out).await {
                 Ok(Some(sent)) => {
                     return self.published(
@@ -160,14 +251,29 @@ impl Publisher {
                 Ok(None) if late => {
                     return self.missed(&post, &[PostState::Sending, PostState::Unconfirmed])
                 }
+                // Out of attempts: the last unclear send was looked for once more (above) and
+                // is not sent again. A post left `sending` by a crash is not counted here: the
+                // crash, not the platform, cut that attempt short.
+                Ok(None)
+                    if post.state == PostState::Unconfirmed
+                        && post.delivery.attempts >= self.settings.max_attempts =>
+                {
+                    let why = format!(
+                        "gave up after {} attempts without a clear answer (last: {}); it may \
+                         be on the platform: look there before sending it again by hand",
+                        post.delivery.attempts,
+                        post.delivery.error.as_deref().unwrap_or("no answer")
+                    );
+                    self.fail(&post, &[PostState::Unconfirmed], &why)?;
+                    return Ok(Outcome::Failed(why));
+                }
                 Ok(None) => {
                     info!(post = %out.id, "Not on the platform after an unclear send; sending again");
                 }
                 Err(e) => {
-                    let at = now
-                        + TimeDelta::from_std(self.backoff(post.delivery.attempts))
-                            .unwrap_or_default();
-                    warn!(post = %out.id, error = %e, "Cannot look for an unconfirmed post; will look again");
+                    // From the answer: a lookup may hang until its timeout too.
+                    let at = self.retry_at((self.clock)(), &e, post.delivery.attempts);
+                    warn!(post = %out.id, error = %e, retry_at = %at, "Cannot look for an unconfirmed post; will look again");
                     self.store
                         .transition(&post.channel, post.at, &[post.state], |p| {
                             p.delivery.next_attempt = Some(at);
@@ -205,8 +311,11 @@ impl Publisher {
         else {
             return Ok(Outcome::Skipped);
         };
-        // A retry after a failure that might have reached the platform: look first.
-        if claimed.delivery.attempts > 1 && post.delivery.error.is_some() {
+        // Send the post as stored at the claim, not as it was when found due.
+        let out = Self::out_post(&claimed);
+        // A retry after a failure that might have reached the platform: look first (an unclear
+        // post was looked for just above).
+        if !unclear && claimed.delivery.attempts > 1 && post.delivery.error.is_some() {
             if let Ok(Some(sent)) = channel.find(&out).await {
                 return self.published(&claimed, &[PostState::Sending], sent);
             }
@@ -216,12 +325,24 @@ impl Publisher {
         } else {
             PostState::Approved
         };
-        tracing::debug!(channel = %post.channel, post = %out.id, attempt = claimed.delivery.attempts, "Sending");
-        match channel.send(&out).await {
+        let attempts = claimed.delivery.attempts;
+        tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
+        let answer = channel.send(&out).await;
+        // Waits count from the answer, not from the claim: a send that hung until its timeout
+        // must not have used up the backoff meanwhile.
+        let answered = (self.clock)();
+        match answer {
             Ok(sent) => self.published(&claimed, &[PostState::Sending], sent),
             Err(PublishError::Unconfirmed(why)) => {
-                warn!(post = %out.id, why = %why, "Send unconfirmed; will look for it on the platform");
-                let at = now + TimeDelta::seconds(30);
+                // Looked for (and, if absent, sent again) after a backoff like any retry; an
+                // attempt like any other, so `max_attempts` bounds the copies a slow receiver
+                // gets.
+                let at = answered + TimeDelta::from_std(self.backoff(attempts)).unwrap_or_default();
+                if attempts >= self.settings.max_attempts {
+                    warn!(post = %out.id, error = %why, look_at = %at, attempt = attempts, "Send unconfirmed on the last attempt; will look for it once more, not send it again");
+                } else {
+                    warn!(post = %out.id, error = %why, retry_at = %at, attempt = attempts, "Send unconfirmed; will look for it on the platform before sending again");
+                }
                 self.store
                     .transition(&post.channel, post.at, &[PostState::Sending], |p| {
                         p.state = PostState::Unconfirmed;
@@ -230,26 +351,17 @@ impl Publisher {
                     })?;
                 Ok(Outcome::Unconfirmed(why))
             }
-            Err(e)
-                if e.is_permanent() || claimed.delivery.attempts >= self.settings.max_attempts =>
-            {
+            Err(e) if e.is_permanent() || attempts >= self.settings.max_attempts => {
                 let why = if e.is_permanent() {
                     e.to_string()
                 } else {
-                    format!("gave up after {} attempts: {e}", claimed.delivery.attempts)
+                    format!("gave up after {attempts} attempts: {e}")
                 };
                 self.fail(&claimed, &[PostState::Sending], &why)?;
                 Ok(Outcome::Failed(why))
             }
             Err(e) => {
-                let mut wait = self.backoff(claimed.delivery.attempts);
-                if let PublishError::RateLimited {
-                    retry_after: Some(ra),
-                } = &e
-                {
-                    wait = wait.max(*ra);
-                }
-                let at = now + TimeDelta::from_std(wait).unwrap_or_default();
+                let at = self.retry_at(answered, &e, attempts);
                 warn!(post = %out.id, error = %e, retry_at = %at, "Publish failed; will retry");
                 let why = e.to_string();
                 self.store

@@ -1,17 +1,26 @@
-//! Publishing against the real peers: the AT Protocol dev network and mastodon-mock. A
-//! stand-in server (wiremock) only for the one fault a real PDS will not produce on demand: an
-//! expired access token.
+//! Publishing against the real peers: the AT Protocol dev network and mastodon-mock. Stand-in
+//! servers (wiremock, or a bare TCP listener) only for faults the peers will not produce on
+//! demand or that the test must hold still: an expired access token, a webhook that hangs or
+//! drops the connection, a 503 with `Retry-After`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use herald::publish::bluesky::Bluesky;
 use herald::publish::mastodon::Mastodon;
-use herald::publish::worker::{system_clock, Outcome, Publisher};
+use herald::publish::outbox::Outbox;
+use herald::publish::webhook::Webhook;
+use herald::publish::worker::{system_clock, Clock, Outcome, Publisher};
 use herald::publish::{Channel, OutPost, PublishError, PublishSettings, ReplyTo, StrongRef};
-use herald::store::{PostState, Store, StoredPost};
+use herald::store::{Hold, PostState, Store, StoredPost};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::stored_post as stored;
 use crate::peers::{client, peers};
@@ -398,4 +407,542 @@ async fn the_fault_matrix_ends_each_post_in_the_right_state() {
     assert_eq!(copies(&stale.text).await, 0);
     p.mastodon_clear_faults().await;
     let _ = client();
+}
+
+// Stand-ins: the loop's scheduling, unclear answers and `Retry-After`, under an injected clock.
+
+/// A clock the test sets by hand.
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    fn at(t: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(t)))
+    }
+
+    fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().expect("clock") = t;
+    }
+
+    fn clock(&self) -> Clock {
+        let t = self.0.clone();
+        Arc::new(move || *t.lock().expect("clock"))
+    }
+}
+
+/// Now, to the second: post ids carry whole seconds.
+fn now_secs() -> DateTime<Utc> {
+    DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now")
+}
+
+/// How a [`Receiver`] treats each request once it has read it.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Holds the connection open, answering 200 only when released.
+    WhenReleased,
+    /// Closes the connection without a word: the request may have been taken.
+    Hangs,
+    /// Holds the connection open, then closes it without a word when released.
+    HangsUntilReleased,
+}
+
+/// A webhook receiver on a local port that counts the requests it reads.
+struct Receiver {
+    url: url::Url,
+    requests: Arc<AtomicUsize>,
+    got: Arc<Notify>,
+    release: CancellationToken,
+}
+
+impl Receiver {
+    async fn start(answer: Answer) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"))
+            .parse()
+            .expect("url");
+        let requests = Arc::new(AtomicUsize::new(0));
+        let got = Arc::new(Notify::new());
+        let release = CancellationToken::new();
+        let (r, g, rel) = (requests.clone(), got.clone(), release.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (requests, got, release) = (r.clone(), g.clone(), rel.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    got.notify_one();
+                    match answer {
+                        Answer::WhenReleased => {
+                            release.cancelled().await;
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                                .await;
+                        }
+                        Answer::HangsUntilReleased => release.cancelled().await,
+                        Answer::Hangs => {}
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            requests,
+            got,
+            release,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// An HTTP client that opens a new connection per request, as a receiver that drops
+/// connections needs.
+fn fresh_http(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+}
+
+/// Waits until `done` holds; a bound on a hang, not a timing assertion.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn state_of(store: &Store, p: &StoredPost) -> PostState {
+    store
+        .get(&p.channel, p.at)
+        .expect("get")
+        .expect("post")
+        .state
+}
+
+/// Regression (issue 14): with a webhook hanging to its timeout, outbox posts went out 30, 60,
+/// 90 s late, one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_webhook_delays_only_its_own_posts() {
+    let hook = Receiver::start(Answer::WhenReleased).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let outbox_path = dir.path().join("outbox.jsonl");
+    let t0 = now_secs();
+    let clock = TestClock::at(t0);
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "hook".to_string(),
+        Channel::Webhook(Webhook::new(
+            http(Duration::from_secs(600)),
+            "hook",
+            hook.url.clone(),
+            None,
+        )),
+    );
+    channels.insert(
+        "outbox".to_string(),
+        Channel::Outbox(Outbox::new("outbox", outbox_path.clone())),
+    );
+    // The webhook's post is due first (and sorts first at the same minute).
+    let hooked = stored("hook", "to the hanging webhook", t0 - TimeDelta::minutes(1));
+    store.put(&hooked).expect("put");
+    let outbox: Vec<StoredPost> = (0..4)
+        .map(|i| {
+            let p = stored(
+                "outbox",
+                &format!("outbox {i}"),
+                t0 + TimeDelta::minutes(i - 1),
+            );
+            store.put(&p).expect("put");
+            p
+        })
+        .collect();
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        channels,
+        PublishSettings::default(),
+        clock.clock(),
+    ));
+    let (shutdown, wake) = (CancellationToken::new(), Arc::new(Notify::new()));
+    let run = tokio::spawn(publisher.run(shutdown.clone(), wake.clone()));
+
+    tokio::time::timeout(Duration::from_secs(30), hook.got.notified())
+        .await
+        .expect("the webhook got its request");
+    until("the due outbox posts are published", || {
+        outbox[..2]
+            .iter()
+            .all(|p| state_of(&store, p) == PostState::Published)
+    })
+    .await;
+    assert_eq!(
+        state_of(&store, &hooked),
+        PostState::Sending,
+        "still in flight"
+    );
+    // Two minutes on: the later outbox posts go out as they fall due, the webhook still hangs.
+    clock.set(t0 + TimeDelta::minutes(2));
+    wake.notify_one();
+    until("the later outbox posts are published", || {
+        outbox
+            .iter()
+            .all(|p| state_of(&store, p) == PostState::Published)
+    })
+    .await;
+    assert_eq!(state_of(&store, &hooked), PostState::Sending);
+    assert_eq!(hook.requests(), 1, "one post in flight per channel");
+
+    // Shutdown: nothing new starts; the send in flight finishes and is recorded first.
+    let after = stored("outbox", "due after shutdown", t0 + TimeDelta::minutes(3));
+    store.put(&after).expect("put");
+    shutdown.cancel();
+    clock.set(t0 + TimeDelta::minutes(4));
+    wake.notify_one();
+    hook.release.cancel();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("run stops once the send in flight is done")
+        .expect("no panic");
+    assert_eq!(state_of(&store, &hooked), PostState::Published);
+    assert_eq!(state_of(&store, &after), PostState::Planned);
+    assert_eq!(hook.requests(), 1);
+    let scan = Outbox::new("outbox", outbox_path)
+        .scan()
+        .await
+        .expect("scan");
+    let ids: Vec<String> = outbox.iter().map(StoredPost::id).collect();
+    assert_eq!(scan.ids, ids, "in their order, each once");
+}
+
+/// Regression (issue 14): an unconfirmed send was resent every 30 s without backoff and beyond
+/// `max_attempts` (4 requests in 90 s with `max_attempts = 2`).
+#[tokio::test]
+async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
+    let hook = Receiver::start(Answer::Hangs).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let t0 = now_secs();
+    let clock = TestClock::at(t0);
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "hook".to_string(),
+        Channel::Webhook(Webhook::new(
+            fresh_http(Duration::from_secs(60)),
+            "hook",
+            hook.url.clone(),
+            None,
+        )),
+    );
+    let settings = PublishSettings {
+        max_attempts: 3,
+        backoff: Duration::from_secs(10),
+        ..PublishSettings::default()
+    };
+    let publisher = Publisher::new(store.clone(), channels, settings, clock.clock());
+    let post = stored("hook", "to a receiver that never answers", t0);
+    store.put(&post).expect("put");
+    let get = || {
+        store
+            .get(&post.channel, post.at)
+            .expect("get")
+            .expect("post")
+    };
+
+    let mut now = t0;
+    let mut delays = Vec::new();
+    for attempt in 1..=3u32 {
+        let due = store.due_posts(now).expect("due");
+        assert_eq!(due.len(), 1, "due at attempt {attempt}");
+        match publisher.execute(due[0].clone()).await.expect("store") {
+            Outcome::Unconfirmed(_) => {}
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
+        let stored = get();
+        assert_eq!(stored.state, PostState::Unconfirmed);
+        assert_eq!(stored.delivery.attempts, attempt);
+        assert!(stored.delivery.error.is_some());
+        let next = stored.delivery.next_attempt.expect("a time to look again");
+        assert!(
+            store
+                .due_posts(next - TimeDelta::seconds(1))
+                .expect("due")
+                .is_empty(),
+            "not looked at before its backoff"
+        );
+        delays.push((next - now).num_milliseconds());
+        now = next;
+        clock.set(now);
+    }
+    assert_eq!(hook.requests(), 3);
+    // The backoff with ±20% jitter: 10 s, 20 s, 40 s.
+    for (delay, base) in delays.iter().zip([10_000, 20_000, 40_000]) {
+        assert!(
+            (base * 8 / 10..=base * 12 / 10).contains(delay),
+            "{delays:?}"
+        );
+    }
+    assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+    // Out of attempts: looked for once more (a webhook cannot be searched), never resent.
+    let due = store.due_posts(now).expect("due");
+    match publisher.execute(due[0].clone()).await.expect("store") {
+        Outcome::Failed(why) => assert!(
+            why.contains("gave up after 3 attempts without a clear answer")
+                && why.contains("look there before sending it again by hand"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let failed = get();
+    assert_eq!(failed.state, PostState::Failed);
+    assert!(store
+        .due_posts(now + TimeDelta::hours(1))
+        .expect("due")
+        .is_empty());
+    assert_eq!(hook.requests(), 3, "max_attempts requests, no more");
+}
+
+/// The backoff after an unclear send counts from its answer: a send that hung until its
+/// timeout (30 s by default, as long as the first backoff) must not be looked at again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backoff_after_a_hung_send_counts_from_its_end() {
+    let hook = Receiver::start(Answer::HangsUntilReleased).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let t0 = now_secs();
+    let clock = TestClock::at(t0);
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "hook".to_string(),
+        Channel::Webhook(Webhook::new(
+            fresh_http(Duration::from_secs(600)),
+            "hook",
+            hook.url.clone(),
+            None,
+        )),
+    );
+    let settings = PublishSettings {
+        backoff: Duration::from_secs(30),
+        ..PublishSettings::default()
+    };
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        channels,
+        settings,
+        clock.clock(),
+    ));
+    let post = stored("hook", "to a receiver that hangs", t0);
+    store.put(&post).expect("put");
+    let send = tokio::spawn({
+        let (publisher, post) = (publisher.clone(), post.clone());
+        async move { publisher.execute(post).await }
+    });
+    tokio::time::timeout(Duration::from_secs(30), hook.got.notified())
+        .await
+        .expect("the webhook got its request");
+    // The send hangs for a minute, then the connection drops.
+    let end = t0 + TimeDelta::minutes(1);
+    clock.set(end);
+    hook.release.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), send)
+        .await
+        .expect("the send ends")
+        .expect("no panic")
+        .expect("store");
+    assert!(matches!(outcome, Outcome::Unconfirmed(_)), "{outcome:?}");
+    let got = store.get("hook", t0).expect("get").expect("post");
+    let wait = (got.delivery.next_attempt.expect("next") - end).num_milliseconds();
+    assert!((24_000..=36_000).contains(&wait), "{wait} ms after the end");
+}
+
+/// Regression (issue 14): `Retry-After` was honoured on 429 only. A 503 on each HTTP channel
+/// kind now holds the retry until the time the platform gave.
+#[tokio::test]
+async fn a_503_with_retry_after_holds_the_retry_until_then() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let unavailable = |after: &str| ResponseTemplate::new(503).insert_header("Retry-After", after);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(unavailable("120"))
+        .mount(&server)
+        .await;
+    let soon = std::time::SystemTime::now() + Duration::from_secs(300);
+    Mock::given(method("POST"))
+        .and(path("/hook-date"))
+        .respond_with(unavailable(&httpdate::fmt_http_date(soon)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/statuses"))
+        .respond_with(unavailable("120"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.createSession"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "accessJwt": "a", "refreshJwt": "r", "did": "did:plc:brand", "handle": "brand.test"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.repo.createRecord"))
+        .respond_with(unavailable("120"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/com.atproto.repo.getRecord"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({ "error": "RecordNotFound", "message": "Could not locate record" }),
+        ))
+        .mount(&server)
+        .await;
+    let base: url::Url = server.uri().parse().expect("url");
+    let hook = |p: &str| {
+        Channel::Webhook(Webhook::new(
+            http(Duration::from_secs(10)),
+            "hook",
+            base.join(p).expect("url"),
+            None,
+        ))
+    };
+    let mut channels = BTreeMap::new();
+    channels.insert("hook".to_string(), hook("hook"));
+    channels.insert("hook-date".to_string(), hook("hook-date"));
+    channels.insert(
+        "masto".to_string(),
+        Channel::Mastodon(mastodon(&server.uri(), "t", Duration::from_secs(10))),
+    );
+    channels.insert(
+        "sky".to_string(),
+        Channel::Bluesky(bluesky(&server.uri(), "brand.test", "pw")),
+    );
+    let t0 = now_secs();
+    let settings = PublishSettings {
+        backoff: Duration::from_secs(1),
+        ..PublishSettings::default()
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let publisher = Publisher::new(store.clone(), channels, settings, TestClock::at(t0).clock());
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+    };
+    // The HTTP date has whole seconds.
+    let date = unix(soon).floor();
+    for (channel, asked) in [
+        ("hook", Some(120)),
+        ("masto", Some(120)),
+        ("sky", Some(120)),
+        ("hook-date", None),
+    ] {
+        let post = stored(channel, "while the platform is down", t0);
+        store.put(&post).expect("put");
+        let before = unix(std::time::SystemTime::now());
+        let outcome = publisher.execute(post.clone()).await.expect("store");
+        let after = unix(std::time::SystemTime::now());
+        let at = match outcome {
+            Outcome::Retrying { at, error } => {
+                assert!(error.contains("503"), "{channel}: {error}");
+                at
+            }
+            other => panic!("{channel}: {other:?}"),
+        };
+        // A date is counted from the moment the answer came, somewhere in this call.
+        let (earliest, latest) = match asked {
+            Some(secs) => (secs, secs),
+            None => (
+                (date - after).floor() as i64 - 1,
+                (date - before).ceil() as i64,
+            ),
+        };
+        let wait = (at - t0).num_seconds();
+        assert!((earliest..=latest).contains(&wait), "{channel}: {wait} s");
+        let got = store.get(channel, t0).expect("get").expect("post");
+        assert_eq!(got.state, PostState::Planned, "{channel}");
+        assert_eq!(got.delivery.next_attempt, Some(at), "{channel}");
+        let due = |t| {
+            store
+                .due_posts(t)
+                .expect("due")
+                .iter()
+                .any(|p| p.channel == channel)
+        };
+        assert!(!due(at - TimeDelta::seconds(1)), "{channel}: not before");
+        assert!(due(at), "{channel}: due then");
+    }
+}
+
+/// The loop keeps a hold: held posts wait (and are not sent ahead of their turn by a busy
+/// loop), the others on the same channel go out, and the held ones follow when it lifts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_keeps_held_posts_back_until_the_hold_lifts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let outbox_path = dir.path().join("outbox.jsonl");
+    let t0 = now_secs();
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "outbox".to_string(),
+        Channel::Outbox(Outbox::new("outbox", outbox_path.clone())),
+    );
+    let mut held = stored("outbox", "a promotion", t0 - TimeDelta::minutes(2));
+    held.category = "product".into();
+    store.put(&held).expect("put");
+    let free = stored("outbox", "a service tip", t0 - TimeDelta::minutes(1));
+    store.put(&free).expect("put");
+    store
+        .set_hold(Some(&Hold {
+            since: t0,
+            reason: "crisis drill".into(),
+            categories: vec!["product".into()],
+            alerts: Vec::new(),
+        }))
+        .expect("hold");
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        channels,
+        PublishSettings::default(),
+        TestClock::at(t0).clock(),
+    ));
+    let (shutdown, wake) = (CancellationToken::new(), Arc::new(Notify::new()));
+    let run = tokio::spawn(publisher.run(shutdown.clone(), wake.clone()));
+    until("the post that is not held is published", || {
+        state_of(&store, &free) == PostState::Published
+    })
+    .await;
+    assert_eq!(state_of(&store, &held), PostState::Planned);
+    store.set_hold(None).expect("lift");
+    wake.notify_one();
+    until("the held post follows when the hold lifts", || {
+        state_of(&store, &held) == PostState::Published
+    })
+    .await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("run stops")
+        .expect("no panic");
+    let scan = Outbox::new("outbox", outbox_path)
+        .scan()
+        .await
+        .expect("scan");
+    assert_eq!(scan.ids, [free.id(), held.id()]);
 }

@@ -115,6 +115,29 @@ fn two_posts_by_hand_in_the_same_second_both_go_out() {
     assert_eq!(ws.read("data/outbox.jsonl").lines().count(), 3);
 }
 
+/// Regression (issue 14): a torn outbox line (a full disk, a crash) had the next post glued to
+/// it, unreadable by consumers and by herald's own reconcile.
+#[test]
+fn a_post_after_a_torn_outbox_line_starts_a_line_of_its_own() {
+    let ws = Workspace::new();
+    ws.write(
+        "data/outbox.jsonl",
+        "{\"id\":\"outbox@1\",\"channel\":\"outbox\",\"text\":\"半",
+    );
+    for draft in ["service/baoyang-changshi-1", "service/baoyang-changshi-2"] {
+        let run = ws.herald(&["post", draft, "--channel", "outbox", "--now"]);
+        assert_eq!(run.code, 0, "{draft}: {}{}", run.stdout, run.stderr);
+    }
+    let text = ws.read("data/outbox.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(serde_json::from_str::<Value>(lines[0]).is_err());
+    for line in &lines[1..] {
+        let v: Value = serde_json::from_str(line).expect("a whole line");
+        assert_eq!(v["channel"], "outbox");
+    }
+}
+
 #[test]
 fn post_without_now_takes_the_next_free_peak_slot() {
     let ws = Workspace::new();
@@ -373,6 +396,10 @@ async fn webhook_posts_signed_json_with_an_idempotency_key() {
         (body["text"].as_str(), body["channel"].as_str()),
         (Some("你好"), Some("bridge"))
     );
-    // A 503 is transient.
-    assert!(matches!(hook.send(&post).await, Err(PublishError::Transient(m)) if m.contains("503")));
+    // A 503 is unavailable for now: retried (after its `Retry-After`, when it gives one).
+    assert!(matches!(
+        hook.send(&post).await,
+        Err(e @ PublishError::Unavailable { retry_after: None, .. })
+            if e.to_string().contains("503") && !e.is_permanent()
+    ));
 }
