@@ -3,7 +3,7 @@
 //!
 //! Every command writes through an [`Io`] (its standard output, error and any input read
 //! beforehand), so the same code serves the terminal and a request that came through the
-//! control socket of a running `herald run` ([`control`]): while `herald run` holds the store,
+//! control socket of a running `herald run` (see the `control` module): while `herald run` holds the store,
 //! the commands that need it are forwarded there and print the same output, with the same exit
 //! code. A closed standard output (`herald status | head`) ends the output quietly.
 

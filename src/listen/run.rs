@@ -45,10 +45,8 @@ impl From<String> for PollError {
 
 impl From<crate::publish::PublishError> for PollError {
     fn from(e: crate::publish::PublishError) -> Self {
-        let retry_after = match &e {
-            crate::publish::PublishError::RateLimited { retry_after } => *retry_after,
-            _ => None,
-        };
+        // 429 and 503 alike: a server that says when to come back is listened to.
+        let retry_after = e.retry_after();
         Self {
             why: e.to_string(),
             retry_after,
@@ -464,6 +462,19 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_waits_as_long_as_a_503_asks() {
+        let e = PollError::from(crate::publish::PublishError::Unavailable {
+            message: "down for maintenance".into(),
+            retry_after: Some(Duration::from_secs(600)),
+        });
+        assert_eq!(e.retry_after, Some(Duration::from_secs(600)));
+        assert_eq!(
+            next_wait(Duration::from_secs(60), 1, e.retry_after),
+            Duration::from_secs(600)
+        );
+    }
 
     /// A notification as mastodon-mock answers it.
     fn notification(id: &str, text: &str) -> serde_json::Value {
