@@ -658,19 +658,27 @@ fn read_password(io: &Io) -> anyhow::Result<String> {
     }
 }
 
-/// `herald classify`: a malformed line is reported on stderr with its number and skipped; the
-/// exit status is 1 if any line was skipped.
-fn classify(config: &Config, file: &str, io: &mut Io) -> anyhow::Result<ExitCode> {
-    use std::io::BufRead;
+/// The classifier and the input of `classify` and `replay`: FILE, or stdin for `-`.
+fn stream(
+    config: &Config,
+    file: &str,
+) -> anyhow::Result<(crate::classify::Classifier, Box<dyn std::io::BufRead>)> {
     let classifier =
         crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?;
-    let input: Box<dyn BufRead> = if file == "-" {
+    let input: Box<dyn std::io::BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::io::BufReader::new(
             std::fs::File::open(file).with_context(|| format!("opening {file}"))?,
         ))
     };
+    Ok((classifier, input))
+}
+
+/// `herald classify`: a malformed line is reported on stderr with its number and skipped; the
+/// exit status is 1 if any line was skipped.
+fn classify(config: &Config, file: &str, io: &mut Io) -> anyhow::Result<ExitCode> {
+    let (classifier, input) = stream(config, file)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut skipped = 0;
     for (i, line) in crate::untrusted::lines(input).enumerate() {
@@ -728,16 +736,7 @@ fn replay(
     threads: Option<u16>,
     io: &mut Io,
 ) -> anyhow::Result<ExitCode> {
-    use std::io::BufRead;
-    let classifier =
-        crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?;
-    let input: Box<dyn BufRead> = if file == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("opening {file}"))?,
-        ))
-    };
+    let (classifier, input) = stream(config, file)?;
     let threads = threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         usize::from,

@@ -42,6 +42,39 @@ pub(super) fn free_port() -> u16 {
         .port()
 }
 
+/// The app's router served on a free loopback port.
+struct Served {
+    base: String,
+    shutdown: tokio_util::sync::CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(app: &super::App) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(herald::web::serve(
+        listener,
+        app.router.clone(),
+        shutdown.clone(),
+    ));
+    Served {
+        base,
+        shutdown,
+        server,
+    }
+}
+
+async fn stop(
+    shutdown: tokio_util::sync::CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    shutdown.cancel();
+    server.await.expect("join").expect("served");
+}
+
 pub(super) async fn start_driver() -> Driver {
     for bin in [CHROMIUM, CHROMEDRIVER] {
         assert!(
@@ -186,16 +219,11 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         .take(20)
         .collect();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
 
     let driver = start_driver().await;
     let client = chromium(&driver, "1440,1100").await;
@@ -315,8 +343,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         .is_empty());
 
     client.close().await.expect("close browser");
-    shutdown.cancel();
-    server.await.expect("join").expect("served");
+    stop(shutdown, server).await;
 }
 
 /// The Inbox in a real browser, in process (no peers): log in, triage with the keyboard
@@ -346,16 +373,11 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
             now - chrono::TimeDelta::minutes(3),
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
     let driver = start_driver().await;
     let client = chromium(&driver, "1440,1000").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
@@ -465,8 +487,7 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
     );
 
     client.close().await.expect("close browser");
-    shutdown.cancel();
-    server.await.expect("join").expect("served");
+    stop(shutdown, server).await;
 }
 
 /// The Alerts page in a real browser, in process: the crisis banner, the chart, acknowledging
@@ -546,16 +567,11 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         .expect("resolve");
     assert!(app.store.crisis_hold().expect("hold").is_some());
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
     let driver = start_driver().await;
     let client = chromium(&driver, "1280,1000").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
@@ -667,8 +683,7 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         .is_empty());
 
     client.close().await.expect("close browser");
-    shutdown.cancel();
-    server.await.expect("join").expect("served");
+    stop(shutdown, server).await;
 }
 
 /// `[document scrollWidth, window innerWidth]` of the page the browser shows.
@@ -756,16 +771,11 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
     feed.mention_url = Some("https://forum.example/t/3".into());
     let feed = super::inbox::enqueue(&app, &feed);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
     let driver = start_driver().await;
     let client = phone(&driver, 390, 844).await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
@@ -949,8 +959,7 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
     }
 
     client.close().await.expect("close browser");
-    shutdown.cancel();
-    server.await.expect("join").expect("served");
+    stop(shutdown, server).await;
 }
 
 /// The Chinese Inbox on a narrow desktop window, with mentions long enough to squeeze every
@@ -974,16 +983,11 @@ async fn chinese_badges_and_buttons_keep_their_words_whole_beside_long_mentions(
             ),
         );
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
     let driver = start_driver().await;
     let client = chromium(&driver, "900,800").await;
     let wait = || client.wait().at_most(Duration::from_secs(20));
@@ -1020,6 +1024,5 @@ async fn chinese_badges_and_buttons_keep_their_words_whole_beside_long_mentions(
     assert!(scroll <= inner, "{scroll} > {inner}");
 
     client.close().await.expect("close browser");
-    shutdown.cancel();
-    server.await.expect("join").expect("served");
+    stop(shutdown, server).await;
 }
