@@ -11,10 +11,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::classify::keywords;
+use crate::clock::system_clock;
 use crate::config::Config;
 use crate::plan::output::Entry;
 use crate::plan::{self, track, Note, PastPost, PlanRequest};
-use crate::publish::worker::{system_clock, Publisher};
+use crate::publish::worker::Publisher;
 use crate::publish::{Channel, PublishError};
 use crate::store::{PostState, Replaced, Store, StoreError, StoredPost};
 
@@ -442,7 +443,7 @@ pub const WRITE_PROBE_FAILURES: u32 = 3;
 pub async fn prune_every(
     store: Store,
     retention: crate::store::Retention,
-    clock: crate::publish::worker::Clock,
+    clock: crate::clock::Clock,
     every: std::time::Duration,
     shutdown: CancellationToken,
 ) {
@@ -473,7 +474,7 @@ async fn start_web(
     web: crate::web::WebConfig,
     store: &Store,
     wake: &Arc<Notify>,
-    clock: &crate::publish::worker::Clock,
+    clock: &crate::clock::Clock,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<std::io::Result<()>>,

@@ -5,6 +5,7 @@
 //! keywords/     ──► config ──► classify (pure)
 //! ```
 //!
+//! - [`clock`]: the injectable wall clock every wall-clock decision asks.
 //! - [`config`]: loads `herald.toml`, `content-plan/` and `keywords/`; reports every problem as
 //!   `file:line:column: key: why`.
 //! - [`plan`]: the content planner (mix, peaks, caps, series, cooldowns, blackout), pure.
@@ -27,6 +28,7 @@
 pub mod app;
 pub mod classify;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crisis;
 pub mod inbox;

@@ -21,9 +21,10 @@ use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
+use crate::clock::system_clock;
 use crate::config::{self, Config};
 use crate::plan::output;
-use crate::publish::worker::{system_clock, Outcome, Publisher};
+use crate::publish::worker::{Outcome, Publisher};
 use crate::store::Store;
 
 /// Writes a line to the command's standard output.

@@ -398,7 +398,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
                 .enable_all()
                 .build()?;
             let done = rt.block_on(async {
-                let clock = crate::publish::worker::system_clock();
+                let clock = crate::clock::system_clock();
                 let wake = std::sync::Arc::new(tokio::sync::Notify::new());
                 let sender = inbox::send::ReplySender::new(
                     store.clone(),

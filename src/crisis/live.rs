@@ -33,10 +33,10 @@ use tracing::{error, info, warn};
 
 use super::{Alert, Detector, EpisodeState, Level, Observation, Params};
 use crate::classify::CRISIS_GROUP;
+use crate::clock::Clock;
 use crate::config::source::TomlSource;
 use crate::config::ConfigError;
 use crate::crisis::notify::{self, AlertsConfig};
-use crate::publish::worker::Clock;
 use crate::store::{
     AlertChange, AlertEvent, AlertLevel, AlertRecord, AlertState, Hold, MentionQuery, Store,
     StoreError, StoredMention,

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::{Action, PostRef, QueueItem, ReplyState};
-use crate::publish::worker::Clock;
+use crate::clock::Clock;
 use crate::publish::{Channel, ReplyTo, StrongRef};
 use crate::store::{PostState, Store, StoreError, StoredPost};
 

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::{Channel, OutPost, PublishError, PublishSettings, Sent};
+use crate::clock::Clock;
 use crate::store::{PostState, Store, StoreError, StoredPost};
 
 /// The longest a platform's `Retry-After` may hold a post back: a bad header must not park it
@@ -37,14 +38,6 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// backoff (which may be 0): the loop looks at the schedule again as soon as a send ends, and a
 /// post due again at once would be taken up in a tight circle.
 const MIN_RETRY: Duration = Duration::from_secs(1);
-
-/// The wall clock, injectable so tests decide what "now" is.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
-}
 
 /// What [`Publisher::execute`] did with a post.
 #[derive(Debug, Clone, PartialEq, Eq)]

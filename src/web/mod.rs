@@ -49,8 +49,8 @@ use axum::Router;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::publish::worker::Clock;
 use crate::store::Store;
 pub use config::WebConfig;
 use i18n::{t, Lang};

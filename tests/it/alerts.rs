@@ -17,11 +17,11 @@ use url::Url;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use herald::clock::Clock;
 use herald::crisis::notify::{
     dingtalk, email, feishu, raise, slack, webhook, wecom, AlertsConfig, Deliverer,
     DeliverySettings, Outcome, RateLimit, Sink, SinkConfig, SinkKind, SmtpTls,
 };
-use herald::publish::worker::Clock;
 use herald::store::{AlertChange, AlertEvent, AlertLevel, DeliveryState, Store};
 
 use crate::helpers::Workspace;
@@ -788,7 +788,7 @@ async fn the_worker_wakes_on_raise_and_stops_on_shutdown() {
         vec![("slack".into(), sink, RateLimit::new(vec![]))],
         settings(),
         None,
-        herald::publish::worker::system_clock(),
+        herald::clock::system_clock(),
     );
     let wake = Arc::new(tokio::sync::Notify::new());
     let shutdown = tokio_util::sync::CancellationToken::new();

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use herald::clock::{system_clock, Clock};
 use herald::publish::bluesky::Bluesky;
 use herald::publish::mastodon::Mastodon;
 use herald::publish::outbox::Outbox;
 use herald::publish::webhook::Webhook;
-use herald::publish::worker::{system_clock, Clock, Outcome, Publisher};
+use herald::publish::worker::{Outcome, Publisher};
 use herald::publish::{Channel, OutPost, PublishError, PublishSettings, ReplyTo, StrongRef};
 use herald::store::{Hold, PostState, Store, StoredPost};
 use serde_json::{json, Value};

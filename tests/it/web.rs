@@ -61,7 +61,7 @@ impl App {
         web: WebConfig,
         token: Option<&str>,
         now: DateTime<Utc>,
-        clock: herald::publish::worker::Clock,
+        clock: herald::clock::Clock,
     ) -> Self {
         Self::in_workspace(Workspace::new(), web, token, now, clock)
     }
@@ -85,7 +85,7 @@ impl App {
         web: WebConfig,
         token: Option<&str>,
         now: DateTime<Utc>,
-        clock: herald::publish::worker::Clock,
+        clock: herald::clock::Clock,
     ) -> Self {
         let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
         let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
@@ -1488,7 +1488,7 @@ async fn plugin_routes_get_login_csrf_and_token_checks_and_replace_the_placehold
         Arc::new(config),
         WebConfig::default(),
         Arc::new(Notify::new()),
-        herald::publish::worker::system_clock(),
+        herald::clock::system_clock(),
         Some(TOKEN.into()),
     );
     let plugin = herald::web::Plugin {

@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 use url::Url;
 
 use super::{AlertMessage, AlertsConfig, DeliverySettings, RateLimit, Sink, SinkError};
-use crate::publish::worker::Clock;
+use crate::clock::Clock;
 use crate::store::{AlertDelivery, DeliveryState, Store, StoreError};
 
 /// What [`Deliverer::execute`] did with a delivery.
