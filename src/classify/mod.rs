@@ -152,7 +152,7 @@ impl Classifier {
                 });
             }
         }
-        let intent = learned::decide::intent(flags, &heads, crisis, keyword_crisis);
+        let intent = learned::decide::intent(text, flags, &heads, crisis, keyword_crisis);
         // The contract's rule: purchase intent grades a lead; any other intent with a
         // contact is cold.
         let lead_flags = if intent == intent::Intent::Purchase {

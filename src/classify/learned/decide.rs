@@ -16,9 +16,58 @@ pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
     faults != 0 && heads.label() != Label::Positive
 }
 
+/// Phrases of news, announcements, statements and replies on a brand's or dealer's behalf.
+const ANNOUNCING: &[&str] = &[
+    "情况说明",
+    "的说明",
+    "宣布",
+    "公布",
+    "官宣",
+    "据悉",
+    "记者",
+    "we're sorry to hear",
+    "we’re sorry to hear",
+    "sorry for the inconvenience",
+    "please dm us",
+    "please email our",
+    "announced",
+    "announces",
+];
+
+/// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
+/// author's own report: a headline in 【…】 brackets (four characters or more inside; a short
+/// tag such as 【吐槽】 is a post's own label), a reply opening with 您好, or an announcing
+/// phrase. Such a mention is `other`, whatever problem or offer it carries (the contract:
+/// brand statements and news about a defect are other).
+pub fn news_like(text: &str) -> bool {
+    let t = text.trim_start();
+    if let Some(rest) = t.strip_prefix('【') {
+        if rest
+            .find('】')
+            .is_some_and(|end| rest[..end].chars().count() >= 4)
+        {
+            return true;
+        }
+    }
+    if t.starts_with("您好") {
+        return true;
+    }
+    let lower = t.to_lowercase();
+    ANNOUNCING.iter().any(|p| lower.contains(p))
+}
+
 /// The intent, by the contract's precedence (complaint > purchase > question > praise >
-/// other).
-pub fn intent(flags: u16, heads: &HeadsOut, crisis: bool, keyword_crisis: bool) -> Intent {
+/// other); news, ads and replies on a brand's behalf ([`news_like`]) are `other`.
+pub fn intent(
+    text: &str,
+    flags: u16,
+    heads: &HeadsOut,
+    crisis: bool,
+    keyword_crisis: bool,
+) -> Intent {
+    if news_like(text) {
+        return Intent::Other;
+    }
     let label = heads.label();
     let complaint_cue = flags & COMPLAINT != 0;
     if crisis
@@ -43,5 +92,28 @@ pub fn intent(flags: u16, heads: &HeadsOut, crisis: bool, keyword_crisis: bool) 
         Label::Positive => Intent::Praise,
         Label::Neutral if flags & PRAISE != 0 => Intent::Praise,
         Label::Neutral => Intent::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_ads_and_replies_are_other() {
+        let neutral = HeadsOut {
+            sentiment: [0.8, 0.1, 0.1],
+            complaint: 0.9,
+        };
+        for (text, want) in [
+            ("【某品牌宣布召回部分车型】涉及两万辆", Intent::Other),
+            ("您好，您反映的问题已记录，请联系服务顾问", Intent::Other),
+            ("Acme announced a recall of 20,000 SUVs", Intent::Other),
+            // A short tag is the author's own label: the complaint stands.
+            ("【吐槽】提车一周就坏了", Intent::Complaint),
+            ("提车一周就坏了，气死", Intent::Complaint),
+        ] {
+            assert_eq!(intent(text, 0, &neutral, false, false), want, "{text}");
+        }
     }
 }
