@@ -34,6 +34,37 @@ const ANNOUNCING: &[&str] = &[
     "announces",
 ];
 
+/// Phrases of owning a car already or of paying for its service and parts: price talk with
+/// them is an owner's question, not a purchase (the contract: a car already ordered,
+/// accessories and extended warranties are questions).
+const OWNER: &[&str] = &[
+    "原厂",
+    "保养",
+    "配一把",
+    "补漆",
+    "轮胎",
+    "刹车片",
+    "延保",
+    "后装",
+    "钥匙",
+    "维修",
+    "机油",
+    "权益",
+    "订了",
+    "warranty",
+    "service",
+    "tires",
+    "brake pads",
+    "oil change",
+    "already ordered",
+];
+
+/// Whether the text talks as an owner (service, parts, a car already ordered).
+pub fn owner_talk(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    OWNER.iter().any(|p| lower.contains(p))
+}
+
 /// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
 /// author's own report: a headline in 【…】 brackets (four characters or more inside; a short
 /// tag such as 【吐槽】 is a post's own label), a reply opening with 您好, or an announcing
@@ -77,7 +108,7 @@ pub fn intent(
     {
         return Intent::Complaint;
     }
-    if flags & INTEREST != 0 && label != Label::Negative {
+    if flags & INTEREST != 0 && label != Label::Negative && !owner_talk(text) {
         return Intent::Purchase;
     }
     // A question about one's own problem is a complaint.
@@ -115,5 +146,19 @@ mod tests {
         ] {
             assert_eq!(intent(text, 0, &neutral, false, false), want, "{text}");
         }
+        let calm = HeadsOut {
+            sentiment: [0.1, 0.8, 0.1],
+            complaint: 0.1,
+        };
+        // Price talk about service or parts is an owner's question.
+        let flags = INTEREST | QUESTION;
+        assert_eq!(
+            intent("换一套原厂刹车片多少钱？", flags, &calm, false, false),
+            Intent::Question
+        );
+        assert_eq!(
+            intent("这车落地多少钱？", flags, &calm, false, false),
+            Intent::Purchase
+        );
     }
 }
