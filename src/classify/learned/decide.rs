@@ -4,16 +4,18 @@
 use super::super::intent::Intent;
 use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION};
 use super::super::sentiment::Label;
-use super::fault::Faults;
+use super::fault::{Fault, Faults};
 use super::HeadsOut;
 
 /// P(complaint) above which a text is a complaint whatever its cues.
 pub const COMPLAINT_P: f32 = 0.5;
 
-/// Whether a text is a crisis: a fault kind or a mass complaint named in a text that is not
-/// positive (a recall handled well, brakes praised, are not).
+/// Whether a text is a crisis: a safety failure named anywhere (the failure phrases do not
+/// occur in praise: "brakes are great" names no failure), or a recall or mass complaint in a
+/// text that is not positive (a recall handled well is not a crisis).
 pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
-    faults != 0 && heads.label() != Label::Positive
+    let softer = Fault::Recall.bit() | Fault::Collective.bit();
+    faults & !softer != 0 || faults & softer != 0 && heads.label() != Label::Positive
 }
 
 /// Phrases of news, announcements, statements and replies on a brand's or dealer's behalf.
@@ -129,6 +131,28 @@ pub fn intent(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safety_failures_are_crises_recalls_only_outside_praise() {
+        let happy = HeadsOut {
+            sentiment: [0.1, 0.2, 0.7],
+            complaint: 0.1,
+        };
+        let sad = HeadsOut {
+            sentiment: [0.7, 0.2, 0.1],
+            complaint: 0.8,
+        };
+        assert!(crisis(Fault::Fire.bit(), &happy));
+        assert!(
+            !crisis(Fault::Recall.bit(), &happy),
+            "a recall handled well"
+        );
+        assert!(crisis(Fault::Recall.bit(), &sad));
+        assert!(
+            !crisis(0, &sad),
+            "a complaint without a fault or a mass complaint"
+        );
+    }
 
     #[test]
     fn news_ads_and_replies_are_other() {
