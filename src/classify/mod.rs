@@ -325,6 +325,36 @@ mod tests {
         }
     }
 
+    /// The learned pipeline reports a fault named in other words as a crisis match, reads the
+    /// mention as a negative complaint, and keeps the contract's lead rule.
+    #[test]
+    fn learned_pipeline_flags_faults_and_keeps_the_lead_rule() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = keywords::load_dir(&dir).expect("keywords/");
+        let c = Classifier::new(&groups).expect("classifier");
+        let got = c.classify(
+            "高速上120码方向盘突然变重，转向助力失效，差点冲出护栏",
+            None,
+        );
+        assert!(
+            got.matches
+                .iter()
+                .any(|m| m.group == CRISIS_GROUP && m.rule == "fault-steering"),
+            "{got:?}"
+        );
+        assert_eq!(got.sentiment.label, Label::Negative);
+        assert_eq!(got.intent, intent::Intent::Complaint);
+        // A contact in a complaint is cold, whatever purchase words it holds.
+        let got = c.classify("刹车失灵了，想退车重新买，电话13812345678", None);
+        assert_eq!(got.lead.map(|l| l.grade), Some(lead::Grade::Cold));
+        // Praise of a car names no fault.
+        let got = c.classify("刹车脚感很好，底盘扎实，很满意", None);
+        assert!(
+            got.matches.iter().all(|m| m.group != CRISIS_GROUP),
+            "{got:?}"
+        );
+    }
+
     #[test]
     fn mention_lines_table() {
         let ok = r#"{"id":"1","platform":"bluesky","author":"a.test","text":"hi","created_at":"2026-11-22T10:00:00Z","extra":{"k":1}}"#;
