@@ -133,7 +133,9 @@ impl Classifier {
             .collect();
         // A crisis term in a positive text is not a crisis ("can't complain", a recall
         // handled well, "没有任何异响").
-        if sentiment.label == Label::Positive {
+        if sentiment.label == Label::Positive
+            && heads.sentiment[2] >= learned::decide::DROP_CRISIS_P
+        {
             matches.retain(|m| m.group != CRISIS_GROUP);
         }
         let keyword_crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);

@@ -2,13 +2,19 @@
 //! and the intent. The thresholds were set on the tuning half of the measurement set.
 
 use super::super::intent::Intent;
-use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION};
+use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
 use super::super::sentiment::Label;
 use super::fault::{Fault, Faults};
 use super::HeadsOut;
 
 /// P(complaint) above which a text is a complaint whatever its cues.
 pub const COMPLAINT_P: f32 = 0.5;
+
+/// P(positive) from which a positive text without a praise phrase is praise.
+pub const PRAISE_P: f32 = 0.5;
+
+/// P(positive) from which a crisis keyword in a positive text is dropped.
+pub const DROP_CRISIS_P: f32 = 0.6;
 
 /// Whether a text is a crisis: a safety failure named anywhere (the failure phrases do not
 /// occur in praise: "brakes are great" names no failure), or a recall or mass complaint in a
@@ -103,14 +109,20 @@ pub fn intent(
     }
     let label = heads.label();
     let complaint_cue = flags & COMPLAINT != 0;
+    // The learned complaint signal does not outrank purchase talk: a test drive or a quote
+    // request with a number is a lead, however the heads read it.
+    let interest = flags & INTEREST != 0;
     if crisis
-        || heads.complaint > COMPLAINT_P && label != Label::Positive
+        || heads.complaint > COMPLAINT_P && label != Label::Positive && !interest
         || complaint_cue && label == Label::Negative
         || keyword_crisis && label == Label::Negative
     {
         return Intent::Complaint;
     }
-    if flags & INTEREST != 0 && label != Label::Negative && !owner_talk(text) {
+    // A test drive without a complaint phrase or a crisis is a lead even when the heads read
+    // it as negative (a number and a date read as cold to a sentiment model).
+    let test_drive = flags & TEST_DRIVE != 0 && !complaint_cue && !keyword_crisis;
+    if interest && (label != Label::Negative || test_drive) && !owner_talk(text) {
         return Intent::Purchase;
     }
     // A question about one's own problem is a complaint.
@@ -122,7 +134,9 @@ pub fn intent(
     }
     match label {
         Label::Negative => Intent::Complaint,
-        Label::Positive => Intent::Praise,
+        // A weakly positive text without a praise phrase is chit-chat, not praise.
+        Label::Positive if heads.sentiment[2] >= PRAISE_P || flags & PRAISE != 0 => Intent::Praise,
+        Label::Positive => Intent::Other,
         Label::Neutral if flags & PRAISE != 0 => Intent::Praise,
         Label::Neutral => Intent::Other,
     }
