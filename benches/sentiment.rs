@@ -9,7 +9,8 @@
 //! each phase over all mentions, `HERALD_BENCH_RUNS` times (default 5), and prints the best and
 //! the median run and the rate by CPU time (which a loaded machine disturbs less):
 //!
-//! - the full pipeline, `Classifier::classify`, as `herald classify` and the listeners call it;
+//! - the full pipeline, `Classifier::classify`, as `herald classify` and the listeners call it,
+//!   and the cue-list pipeline it replaced (`Classifier::classify_baseline`) beside it;
 //! - sentiment alone, and its parts: the Aho-Corasick cue scan, the feature extractor into a
 //!   sink that only sums the hashes, bucketing and summing the weights of features extracted
 //!   beforehand, and VADER's rules;
@@ -266,6 +267,13 @@ fn main() {
             black_box(pipeline.classify(black_box(t), Some("someone.example")));
         }
     });
+    // The cue-list pipeline herald shipped before the learned heads, in the same run, so the
+    // heads' cost is read side by side.
+    let baseline = time(runs, || {
+        for t in &texts {
+            black_box(pipeline.classify_baseline(black_box(t), Some("someone.example")));
+        }
+    });
     let classify = time(runs, || {
         for t in &texts {
             black_box(s.classify(black_box(t)));
@@ -366,6 +374,10 @@ fn main() {
         (
             "full pipeline (keywords + sentiment + intent + lead)",
             &full,
+        ),
+        (
+            "  cue-list pipeline before the learned heads (classify_baseline)",
+            &baseline,
         ),
         ("  sentiment (Sentiment::classify)", &classify),
         ("    cue scan (Aho-Corasick)", &cues),

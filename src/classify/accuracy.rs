@@ -81,10 +81,26 @@ fn half(held_out: bool) -> Vec<Case<'static>> {
         .collect()
 }
 
+/// Which classifier a tally measures.
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    /// The cue lists alone (`Classifier::classify_baseline`), which were tuned on these sets.
+    Baseline,
+    /// The learned heads (`Classifier::classify`), never tuned on these sets.
+    Learned,
+}
+
 fn measure(c: &Classifier, cases: Vec<Case<'static>>) -> Tally {
+    measure_with(c, cases, Which::Baseline)
+}
+
+fn measure_with(c: &Classifier, cases: Vec<Case<'static>>, which: Which) -> Tally {
     let mut t = Tally::default();
     for case in cases {
-        let got = c.classify(case.text, None);
+        let got = match which {
+            Which::Baseline => c.classify_baseline(case.text, None),
+            Which::Learned => c.classify(case.text, None),
+        };
         let (intent, lead) = (
             intent_name(got.intent),
             lead_name(got.lead.as_ref().map(|l| l.grade)),
@@ -172,3 +188,56 @@ const MIN_INTENT_DEV: f64 = 0.85;
 const MIN_INTENT_TUNING: f64 = 0.73;
 const MIN_INTENT_HELD_OUT: f64 = 0.67;
 const MIN_LEAD: f64 = 0.90;
+
+/// The learned classifier on the same sets. It was never tuned on them (its thresholds were set
+/// on the tuning half of an independent measurement set), while the cue lists above were, so
+/// it scores below them here; these floors sit a little under what it reaches, so a change that
+/// loses accuracy on them fails.
+#[test]
+fn learned_intent_and_lead_grade_on_labelled_mentions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+    let groups = keywords::load_dir(&dir).expect("keywords/");
+    let c = Classifier::new(&groups).expect("classifier");
+    let rate = |right: usize, t: &Tally| right as f64 / t.n as f64;
+    for (name, cases, min_intent, min_lead) in [
+        (
+            "development half",
+            half(false),
+            MIN_LEARNED_INTENT_DEV,
+            MIN_LEARNED_LEAD_DEV,
+        ),
+        (
+            "tuning set",
+            parse(TUNING),
+            MIN_LEARNED_INTENT_TUNING,
+            MIN_LEARNED_LEAD_TUNING,
+        ),
+        (
+            "held-out half",
+            half(true),
+            MIN_LEARNED_INTENT_HELD_OUT,
+            MIN_LEARNED_LEAD_HELD_OUT,
+        ),
+    ] {
+        let t = measure_with(&c, cases, Which::Learned);
+        if std::env::var_os("HERALD_EVAL_VERBOSE").is_some() {
+            report(name, &t, false);
+        }
+        assert!(
+            rate(t.intent_right, &t) >= min_intent && rate(t.lead_right, &t) >= min_lead,
+            "learned, {name}: intent {:.3} (min {min_intent}), lead {:.3} (min {min_lead})",
+            rate(t.intent_right, &t),
+            rate(t.lead_right, &t),
+        );
+    }
+}
+
+/// Measured: intent 0.700 / 0.652 / 0.692, lead grade 0.942 / 0.848 / 0.892 (development half /
+/// tuning set / held-out half); the cue lists, tuned on these sets, 0.892 / 0.767 / 0.708 and
+/// 0.950 / 0.932 / 0.958.
+const MIN_LEARNED_INTENT_DEV: f64 = 0.63;
+const MIN_LEARNED_INTENT_TUNING: f64 = 0.60;
+const MIN_LEARNED_INTENT_HELD_OUT: f64 = 0.62;
+const MIN_LEARNED_LEAD_DEV: f64 = 0.91;
+const MIN_LEARNED_LEAD_TUNING: f64 = 0.81;
+const MIN_LEARNED_LEAD_HELD_OUT: f64 = 0.85;

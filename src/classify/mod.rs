@@ -5,6 +5,7 @@
 pub mod intent;
 pub mod keywords;
 pub mod lead;
+pub mod learned;
 pub mod literals;
 pub mod phrases;
 pub mod sentiment;
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use keywords::{KeywordGroup, Match, Matcher};
 use literals::{Hit, Literals};
-use sentiment::{cues, Scored, Sentiment};
+use sentiment::{cues, Label, Scored, Sentiment};
 
 /// Everything `herald classify` adds to a mention.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +56,8 @@ pub struct Classifier {
     /// `phrases_from` on are phrase heads, from `cues_from` on sentiment cues, from
     /// `contacts_from` on contact literals.
     literals: Literals,
+    /// The learned heads and the fault vocabulary.
+    learned: learned::Learned,
     phrases_from: u32,
     cues_from: u32,
     contacts_from: u32,
@@ -64,7 +67,7 @@ pub struct Classifier {
 pub const CRISIS_GROUP: &str = "crisis";
 
 impl Classifier {
-    /// Compiles the keyword groups and loads the embedded sentiment model.
+    /// Compiles the keyword groups and loads the embedded sentiment model and learned heads.
     pub fn new(groups: &[KeywordGroup]) -> Result<Self, String> {
         let matcher = Matcher::new(groups)?;
         let mut all: Vec<String> = matcher.literals();
@@ -77,6 +80,7 @@ impl Classifier {
         Ok(Self {
             matcher,
             sentiment: Sentiment::embedded().map_err(|e| e.to_string())?,
+            learned: learned::Learned::embedded().map_err(|e| e.to_string())?,
             literals: Literals::new(&all).map_err(|e| e.to_string())?,
             phrases_from,
             cues_from,
@@ -84,13 +88,96 @@ impl Classifier {
         })
     }
 
+    /// The same classifier with other learned heads (the evaluation program measures a
+    /// weights file before it is committed).
+    pub fn with_learned(mut self, learned: learned::Learned) -> Self {
+        self.learned = learned;
+        self
+    }
+
     /// Classifies one mention's text (and its author, for account rules).
+    ///
+    /// Sentiment and intent come from the learned heads ([`learned`]), fed by the same pass
+    /// as the cue lists; a fault-vocabulary crisis (see [`learned::fault`]) is reported as a
+    /// match of the `crisis` group with a `fault-…` rule, so everything downstream that
+    /// watches crisis matches sees it.
     pub fn classify(&self, text: &str, author: Option<&str>) -> Classification {
-        // One pass finds the keyword terms, the phrase heads of intent and lead, the
-        // sentiment cues and the contact literals; each part then reads its own hits.
         let mut keyword_hits: Vec<Hit> = Vec::new();
         let mut phrase_scan = phrases::Scan::without_contacts();
         let mut cue_scan = cues::CueScan::default();
+        self.scan(text, &mut keyword_hits, &mut phrase_scan, &mut cue_scan);
+        literals::sort_ac_order(&mut keyword_hits);
+        let (logit, sum, question) = self.sentiment.logit_with_cues_and(
+            text,
+            cue_scan.hits(),
+            learned::RowSum::new(self.learned.heads()),
+        );
+        let faults = self.learned.faults(text);
+        let flags = phrase_scan.flags();
+        let heads = self.learned.finish(
+            sum,
+            faults,
+            flags,
+            question,
+            learned::train::clamp_old(logit.total()),
+        );
+        let mut sentiment = Scored {
+            label: heads.label(),
+            score: heads.score(),
+        };
+        let mut matches: Vec<MatchOut> = self
+            .matcher
+            .matches_from(text, author, &keyword_hits)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        // A crisis term in a positive text is not a crisis ("can't complain", a recall
+        // handled well, "没有任何异响").
+        if sentiment.label == Label::Positive
+            && heads.sentiment[2] >= learned::decide::DROP_CRISIS_P
+        {
+            matches.retain(|m| m.group != CRISIS_GROUP);
+        }
+        let keyword_crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
+        let crisis = learned::decide::crisis(faults, &heads);
+        if crisis || keyword_crisis {
+            // Every crisis mention is negative (the contract).
+            sentiment.label = Label::Negative;
+            sentiment.score = sentiment.score.min(-heads.sentiment[0]);
+        }
+        if crisis && !keyword_crisis {
+            if let Some((kind, term)) = self.learned.first_fault(text, faults) {
+                matches.push(MatchOut {
+                    group: CRISIS_GROUP.to_string(),
+                    rule: kind.name().to_string(),
+                    term: term.to_string(),
+                });
+            }
+        }
+        let intent = learned::decide::intent(text, flags, &heads, crisis, keyword_crisis);
+        // The contract's rule: purchase intent grades a lead; any other intent with a
+        // contact is cold.
+        let lead_flags = if intent == intent::Intent::Purchase {
+            flags | phrases::INTEREST
+        } else {
+            flags & !phrases::INTEREST
+        };
+        Classification {
+            intent,
+            lead: lead::from_cues(text, lead_flags),
+            sentiment,
+            matches,
+        }
+    }
+
+    /// The one pass over the text: keyword terms, phrase heads, sentiment cues, contacts.
+    fn scan(
+        &self,
+        text: &str,
+        keyword_hits: &mut Vec<Hit>,
+        phrase_scan: &mut phrases::Scan,
+        cue_scan: &mut cues::CueScan,
+    ) {
         self.literals.find(text, |h| {
             if h.pattern < self.phrases_from {
                 keyword_hits.push(h);
@@ -104,6 +191,17 @@ impl Classifier {
                 phrase_scan.feed_contact(text, i, h.start as usize);
             }
         });
+    }
+
+    /// The cue-list classifier herald shipped before the learned models (kept to measure
+    /// against: `herald-eval-classify` prints both).
+    pub fn classify_baseline(&self, text: &str, author: Option<&str>) -> Classification {
+        // One pass finds the keyword terms, the phrase heads of intent and lead, the
+        // sentiment cues and the contact literals; each part then reads its own hits.
+        let mut keyword_hits: Vec<Hit> = Vec::new();
+        let mut phrase_scan = phrases::Scan::without_contacts();
+        let mut cue_scan = cues::CueScan::default();
+        self.scan(text, &mut keyword_hits, &mut phrase_scan, &mut cue_scan);
         literals::sort_ac_order(&mut keyword_hits);
         let sentiment = self.sentiment.classify_with_cues(text, cue_scan.hits());
         let matches = self.matcher.matches_from(text, author, &keyword_hits);
@@ -163,8 +261,9 @@ pub fn mention_fields(line: &str) -> Result<serde_json::Map<String, serde_json::
 mod tests {
     use super::*;
 
-    /// The one-pass pipeline gives what its parts give on their own (each with its own
-    /// search), on texts made of pieces of every literal involved.
+    /// The one-pass pipeline (as the cue-list classifier reads it) gives what its parts give
+    /// on their own (each with its own search), on texts made of pieces of every literal
+    /// involved.
     #[test]
     fn one_pass_equals_the_parts() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
@@ -208,7 +307,7 @@ mod tests {
             for _ in 0..next(8) + 1 {
                 text.push_str(&pieces[next(pieces.len())]);
             }
-            let got = c.classify(&text, Some("someone.example"));
+            let got = c.classify_baseline(&text, Some("someone.example"));
             let sentiment = c.sentiment.classify(&text);
             let matches: Vec<MatchOut> = c
                 .matcher
@@ -226,6 +325,36 @@ mod tests {
             };
             assert_eq!(got, want, "{text:?}");
         }
+    }
+
+    /// The learned pipeline reports a fault named in other words as a crisis match, reads the
+    /// mention as a negative complaint, and keeps the contract's lead rule.
+    #[test]
+    fn learned_pipeline_flags_faults_and_keeps_the_lead_rule() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
+        let groups = keywords::load_dir(&dir).expect("keywords/");
+        let c = Classifier::new(&groups).expect("classifier");
+        let got = c.classify(
+            "高速上120码方向盘突然变重，转向助力失效，差点冲出护栏",
+            None,
+        );
+        assert!(
+            got.matches
+                .iter()
+                .any(|m| m.group == CRISIS_GROUP && m.rule == "fault-steering"),
+            "{got:?}"
+        );
+        assert_eq!(got.sentiment.label, Label::Negative);
+        assert_eq!(got.intent, intent::Intent::Complaint);
+        // A contact in a complaint is cold, whatever purchase words it holds.
+        let got = c.classify("刹车失灵了，想退车重新买，电话13812345678", None);
+        assert_eq!(got.lead.map(|l| l.grade), Some(lead::Grade::Cold));
+        // Praise of a car names no fault.
+        let got = c.classify("刹车脚感很好，底盘扎实，很满意", None);
+        assert!(
+            got.matches.iter().all(|m| m.group != CRISIS_GROUP),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -109,22 +109,35 @@ pub struct Sentiment {
 /// are independent of each other, so the processor overlaps their cache misses with the
 /// extraction's work. Features inside a negation scope (value [`features::FLIP`]) are summed
 /// apart and subtracted at the end, so a feature costs a bucket, a load and an add.
-struct Dot<'a> {
+///
+/// Every feature is also handed to `also` (the learned heads score the same features in the
+/// same pass; [`NoSink`] when nothing else listens).
+struct Dot<'a, S> {
     weights: &'a [i16],
     bits: u32,
     plus: i64,
     minus: i64,
+    also: S,
+}
+
+/// A sink that drops every feature.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSink;
+
+impl Sink for NoSink {
+    #[inline(always)]
+    fn feature(&mut self, _hash: u64, _value: f32) {}
 }
 
 const _: () = assert!(features::FLIP == -1.0);
 
-impl Dot<'_> {
-    fn total(self) -> i64 {
+impl<S> Dot<'_, S> {
+    fn total(&self) -> i64 {
         self.plus - self.minus
     }
 }
 
-impl Sink for Dot<'_> {
+impl<S: Sink> Sink for Dot<'_, S> {
     #[inline(always)]
     fn feature(&mut self, hash: u64, value: f32) {
         // `bucket` < 2^bits = weights.len(), checked when the model was loaded.
@@ -134,6 +147,7 @@ impl Sink for Dot<'_> {
         } else {
             self.plus += w;
         }
+        self.also.feature(hash, value);
     }
 }
 
@@ -218,11 +232,23 @@ impl Sentiment {
 
     /// The parts of the logit of `text`, whose cues were found already.
     pub fn logit_with_cues(&self, text: &str, hits: CueHits) -> Logit {
+        self.logit_with_cues_and(text, hits, NoSink).0
+    }
+
+    /// [`Sentiment::logit_with_cues`], handing every hashed feature (the extractor's and the
+    /// cues') to `also` as well, and whether the text asks a question.
+    pub fn logit_with_cues_and<S: Sink>(
+        &self,
+        text: &str,
+        hits: CueHits,
+        also: S,
+    ) -> (Logit, S, bool) {
         let dot = Dot {
             weights: &self.model.weights,
             bits: self.model.bits,
             plus: 0,
             minus: 0,
+            also,
         };
         let (summary, mut dot) = self.extractor.extract_into(text, dot);
         let mut count = summary.count;
@@ -254,14 +280,15 @@ impl Sentiment {
         if hits.sarcasm && learned > 0.0 {
             learned = -learned;
         }
-        Logit {
+        let logit = Logit {
             features: count,
             learned,
             prior: hits.prior,
             bias: self.model.bias,
             sarcasm: hits.sarcasm,
             vader: vader.unwrap_or(0.0),
-        }
+        };
+        (logit, dot.also, summary.question)
     }
 }
 

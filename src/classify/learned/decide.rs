@@ -1,0 +1,202 @@
+//! From the heads' probabilities and the cue flags to the contract's answers: the crisis flag
+//! and the intent. The thresholds were set on the tuning half of the measurement set.
+
+use super::super::intent::Intent;
+use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
+use super::super::sentiment::Label;
+use super::fault::{Fault, Faults};
+use super::HeadsOut;
+
+/// P(complaint) above which a text is a complaint whatever its cues.
+pub const COMPLAINT_P: f32 = 0.5;
+
+/// P(positive) from which a positive text without a praise phrase is praise.
+pub const PRAISE_P: f32 = 0.5;
+
+/// P(positive) from which a crisis keyword in a positive text is dropped.
+pub const DROP_CRISIS_P: f32 = 0.6;
+
+/// Whether a text is a crisis: a safety failure named anywhere (the failure phrases do not
+/// occur in praise: "brakes are great" names no failure), or a recall or mass complaint in a
+/// text that is not positive (a recall handled well is not a crisis).
+pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
+    let softer = Fault::Recall.bit() | Fault::Collective.bit();
+    faults & !softer != 0 || faults & softer != 0 && heads.label() != Label::Positive
+}
+
+/// Phrases of news, announcements, statements and replies on a brand's or dealer's behalf.
+const ANNOUNCING: &[&str] = &[
+    "情况说明",
+    "的说明",
+    "宣布",
+    "公布",
+    "官宣",
+    "据悉",
+    "记者",
+    "we're sorry to hear",
+    "we’re sorry to hear",
+    "sorry for the inconvenience",
+    "please dm us",
+    "please email our",
+    "announced",
+    "announces",
+];
+
+/// Phrases of owning a car already or of paying for its service and parts: price talk with
+/// them is an owner's question, not a purchase (the contract: a car already ordered,
+/// accessories and extended warranties are questions).
+const OWNER: &[&str] = &[
+    "原厂",
+    "保养",
+    "配一把",
+    "补漆",
+    "轮胎",
+    "刹车片",
+    "延保",
+    "后装",
+    "钥匙",
+    "维修",
+    "机油",
+    "权益",
+    "订了",
+    "warranty",
+    "service",
+    "tires",
+    "brake pads",
+    "oil change",
+    "already ordered",
+];
+
+/// Whether the text talks as an owner (service, parts, a car already ordered).
+pub fn owner_talk(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    OWNER.iter().any(|p| lower.contains(p))
+}
+
+/// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
+/// author's own report: a headline in 【…】 brackets (four characters or more inside; a short
+/// tag such as 【吐槽】 is a post's own label), a reply opening with 您好, or an announcing
+/// phrase. Such a mention is `other`, whatever problem or offer it carries (the contract:
+/// brand statements and news about a defect are other).
+pub fn news_like(text: &str) -> bool {
+    let t = text.trim_start();
+    if let Some(rest) = t.strip_prefix('【') {
+        if rest
+            .find('】')
+            .is_some_and(|end| rest[..end].chars().count() >= 4)
+        {
+            return true;
+        }
+    }
+    if t.starts_with("您好") {
+        return true;
+    }
+    let lower = t.to_lowercase();
+    ANNOUNCING.iter().any(|p| lower.contains(p))
+}
+
+/// The intent, by the contract's precedence (complaint > purchase > question > praise >
+/// other); news, ads and replies on a brand's behalf ([`news_like`]) are `other`.
+pub fn intent(
+    text: &str,
+    flags: u16,
+    heads: &HeadsOut,
+    crisis: bool,
+    keyword_crisis: bool,
+) -> Intent {
+    if news_like(text) {
+        return Intent::Other;
+    }
+    let label = heads.label();
+    let complaint_cue = flags & COMPLAINT != 0;
+    // The learned complaint signal does not outrank purchase talk: a test drive or a quote
+    // request with a number is a lead, however the heads read it.
+    let interest = flags & INTEREST != 0;
+    if crisis
+        || heads.complaint > COMPLAINT_P && label != Label::Positive && !interest
+        || complaint_cue && label == Label::Negative
+        || keyword_crisis && label == Label::Negative
+    {
+        return Intent::Complaint;
+    }
+    // A test drive without a complaint phrase or a crisis is a lead even when the heads read
+    // it as negative (a number and a date read as cold to a sentiment model).
+    let test_drive = flags & TEST_DRIVE != 0 && !complaint_cue && !keyword_crisis;
+    if interest && (label != Label::Negative || test_drive) && !owner_talk(text) {
+        return Intent::Purchase;
+    }
+    // A question about one's own problem is a complaint.
+    if label == Label::Negative {
+        return Intent::Complaint;
+    }
+    if flags & QUESTION != 0 {
+        return Intent::Question;
+    }
+    match label {
+        Label::Negative => Intent::Complaint,
+        // A weakly positive text without a praise phrase is chit-chat, not praise.
+        Label::Positive if heads.sentiment[2] >= PRAISE_P || flags & PRAISE != 0 => Intent::Praise,
+        Label::Positive => Intent::Other,
+        Label::Neutral if flags & PRAISE != 0 => Intent::Praise,
+        Label::Neutral => Intent::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safety_failures_are_crises_recalls_only_outside_praise() {
+        let happy = HeadsOut {
+            sentiment: [0.1, 0.2, 0.7],
+            complaint: 0.1,
+        };
+        let sad = HeadsOut {
+            sentiment: [0.7, 0.2, 0.1],
+            complaint: 0.8,
+        };
+        assert!(crisis(Fault::Fire.bit(), &happy));
+        assert!(
+            !crisis(Fault::Recall.bit(), &happy),
+            "a recall handled well"
+        );
+        assert!(crisis(Fault::Recall.bit(), &sad));
+        assert!(
+            !crisis(0, &sad),
+            "a complaint without a fault or a mass complaint"
+        );
+    }
+
+    #[test]
+    fn news_ads_and_replies_are_other() {
+        let neutral = HeadsOut {
+            sentiment: [0.8, 0.1, 0.1],
+            complaint: 0.9,
+        };
+        for (text, want) in [
+            ("【某品牌宣布召回部分车型】涉及两万辆", Intent::Other),
+            ("您好，您反映的问题已记录，请联系服务顾问", Intent::Other),
+            ("Acme announced a recall of 20,000 SUVs", Intent::Other),
+            // A short tag is the author's own label: the complaint stands.
+            ("【吐槽】提车一周就坏了", Intent::Complaint),
+            ("提车一周就坏了，气死", Intent::Complaint),
+        ] {
+            assert_eq!(intent(text, 0, &neutral, false, false), want, "{text}");
+        }
+        let calm = HeadsOut {
+            sentiment: [0.1, 0.8, 0.1],
+            complaint: 0.1,
+        };
+        // Price talk about service or parts is an owner's question.
+        let flags = INTEREST | QUESTION;
+        assert_eq!(
+            intent("换一套原厂刹车片多少钱？", flags, &calm, false, false),
+            Intent::Question
+        );
+        assert_eq!(
+            intent("这车落地多少钱？", flags, &calm, false, false),
+            Intent::Purchase
+        );
+    }
+}

@@ -1,0 +1,695 @@
+//! The car-fault vocabulary, grouped by fault kind: words and phrases in Chinese and English
+//! for each kind of safety failure and for mass complaints, written from how owners, the
+//! press and regulators describe them (no brand or model names: those live in `keywords/`).
+//!
+//! A text's fault kinds are model features (so "方向盘突然打不动" counts as steering without the
+//! exact word in the training data) and, outside a positive text, the crisis flag.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+/// A kind of safety failure or mass complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// Brakes soft, failing or gone.
+    Brakes,
+    /// Fire, smoke, battery thermal runaway.
+    Fire,
+    /// Steering heavy, locked or lost.
+    Steering,
+    /// Power loss or stalling while driving.
+    PowerLoss,
+    /// Airbags that did not deploy (or went off for nothing).
+    Airbag,
+    /// The car accelerating by itself.
+    UnintendedAcceleration,
+    /// A parked car rolling away.
+    RollAway,
+    /// Emergency braking with nothing there.
+    PhantomBraking,
+    /// Occupants who cannot get out.
+    Trapped,
+    /// An axle, suspension or wheel that broke off.
+    Structural,
+    /// A safety recall.
+    Recall,
+    /// Collective complaints: rights groups, regulators, banners, class actions, media exposure.
+    Collective,
+}
+
+impl Fault {
+    /// Every kind, in bit order.
+    pub const ALL: [Fault; 12] = [
+        Fault::Brakes,
+        Fault::Fire,
+        Fault::Steering,
+        Fault::PowerLoss,
+        Fault::Airbag,
+        Fault::UnintendedAcceleration,
+        Fault::RollAway,
+        Fault::PhantomBraking,
+        Fault::Trapped,
+        Fault::Structural,
+        Fault::Recall,
+        Fault::Collective,
+    ];
+
+    /// The kind's name, as a crisis match's rule (`fault-brakes`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Brakes => "fault-brakes",
+            Fault::Fire => "fault-fire",
+            Fault::Steering => "fault-steering",
+            Fault::PowerLoss => "fault-power-loss",
+            Fault::Airbag => "fault-airbag",
+            Fault::UnintendedAcceleration => "fault-unintended-acceleration",
+            Fault::RollAway => "fault-roll-away",
+            Fault::PhantomBraking => "fault-phantom-braking",
+            Fault::Trapped => "fault-trapped",
+            Fault::Structural => "fault-structural",
+            Fault::Recall => "fault-recall",
+            Fault::Collective => "fault-collective",
+        }
+    }
+
+    /// This kind's bit in a [`Faults`] mask.
+    pub fn bit(self) -> u16 {
+        1 << self as u8
+    }
+}
+
+/// The phrases of each kind. Chinese phrases are substrings; English ones are matched
+/// lowercased, as whole words where they are short (see [`Vocabulary::scan`]).
+const VOCABULARY: &[(Fault, &[&str])] = &[
+    (
+        Fault::Brakes,
+        &[
+            "刹车失灵",
+            "刹车失效",
+            "刹车发软",
+            "刹车变软",
+            "刹车很软",
+            "刹车软",
+            "刹车踩不动",
+            "刹车踩不下去",
+            "刹车踩到底",
+            "刹车没反应",
+            "刹车没用",
+            "刹不住",
+            "刹不停",
+            "制动失效",
+            "制动失灵",
+            "制动发软",
+            "制动力下降",
+            "刹车突然没",
+            "刹车距离变长",
+            "brake failure",
+            "brakes failed",
+            "brakes fail",
+            "brake failed",
+            "brakes gave out",
+            "brakes went soft",
+            "soft brake",
+            "spongy brake",
+            "brake pedal went",
+            "pedal went to the floor",
+            "pedal sank",
+            "no brakes",
+            "lost braking",
+            "lost the brakes",
+            "brakes stopped working",
+            "brakes didn't work",
+            "brakes did not work",
+            "couldn't stop",
+            "could not stop",
+        ],
+    ),
+    (
+        Fault::Fire,
+        &[
+            "自燃",
+            "起火",
+            "着火",
+            "冒烟",
+            "冒黑烟",
+            "冒白烟",
+            "烧毁",
+            "烧成",
+            "烧没了",
+            "烧了",
+            "火灾",
+            "火情",
+            "燃烧",
+            "热失控",
+            "电池起火",
+            "爆燃",
+            "caught fire",
+            "on fire",
+            "burst into flames",
+            "flames",
+            "thermal runaway",
+            "burned out",
+            "burnt out",
+            "smoke",
+            "smoking",
+            "fire",
+        ],
+    ),
+    (
+        Fault::Steering,
+        &[
+            "方向盘打不动",
+            "方向盘锁死",
+            "方向盘变重",
+            "方向盘突然",
+            "方向盘卡死",
+            "方向盘失灵",
+            "方向盘失控",
+            "方向盘转不动",
+            "方向盘沉",
+            "转向失灵",
+            "转向失效",
+            "转向助力失效",
+            "助力失效",
+            "转向助力没",
+            "助力突然没",
+            "方向失控",
+            "转向卡死",
+            "lost steering",
+            "loss of steering",
+            "steering failure",
+            "steering failed",
+            "steering locked",
+            "steering lock",
+            "steering went heavy",
+            "steering wheel locked",
+            "power steering failed",
+            "power steering went",
+            "loss of power steering",
+            "lost power steering",
+            "steering went out",
+        ],
+    ),
+    (
+        Fault::PowerLoss,
+        &[
+            "熄火",
+            "失去动力",
+            "动力中断",
+            "突然没动力",
+            "没了动力",
+            "动力丢失",
+            "突然断电",
+            "高压断电",
+            "掉电",
+            "趴窝",
+            "抛锚",
+            "stalled",
+            "stalling",
+            "stalls",
+            "lost power",
+            "loss of power",
+            "power loss",
+            "lost all power",
+            "shut down while driving",
+            "died on the highway",
+            "died on the freeway",
+            "died in traffic",
+            "limp mode",
+        ],
+    ),
+    (
+        Fault::Airbag,
+        &[
+            "气囊没弹",
+            "气囊未弹",
+            "气囊没有弹",
+            "气囊不弹",
+            "气囊没打开",
+            "气囊未打开",
+            "安全气囊",
+            "气囊误弹",
+            "airbag",
+            "airbags",
+            "air bag",
+        ],
+    ),
+    (
+        Fault::UnintendedAcceleration,
+        &[
+            "暴冲",
+            "突然加速",
+            "自己加速",
+            "失控加速",
+            "油门卡死",
+            "电门卡死",
+            "自动加速",
+            "猛地往前冲",
+            "往前冲",
+            "unintended acceleration",
+            "sudden acceleration",
+            "accelerated on its own",
+            "accelerated by itself",
+            "surged forward",
+            "took off on its own",
+        ],
+    ),
+    (
+        Fault::RollAway,
+        &[
+            "溜车",
+            "自己溜",
+            "自行滑",
+            "驻车失效",
+            "P挡失效",
+            "P档失效",
+            "倒溜",
+            "rolled away",
+            "roll-away",
+            "rollaway",
+            "rolled down",
+            "rolled into",
+            "parking brake failed",
+            "won't stay in park",
+            "slipped out of park",
+        ],
+    ),
+    (
+        Fault::PhantomBraking,
+        &[
+            "幽灵刹车",
+            "误刹",
+            "无故刹车",
+            "莫名刹车",
+            "突然刹车",
+            "突然急刹",
+            "自己急刹",
+            "莫名急刹",
+            "误触发",
+            "AEB",
+            "自动紧急制动",
+            "phantom braking",
+            "phantom brake",
+            "braked for nothing",
+            "slammed on the brakes by itself",
+            "brakes on its own",
+            "emergency braking for no",
+        ],
+    ),
+    (
+        Fault::Trapped,
+        &[
+            "被困",
+            "困在车",
+            "困在里面",
+            "门打不开",
+            "车门打不开",
+            "打不开车门",
+            "锁在车里",
+            "锁在车内",
+            "出不来",
+            "trapped",
+            "locked inside",
+            "doors wouldn't open",
+            "door wouldn't open",
+            "couldn't open the door",
+            "could not open the door",
+            "doors would not open",
+        ],
+    ),
+    (
+        Fault::Structural,
+        &[
+            "断轴",
+            "悬架断裂",
+            "悬挂断裂",
+            "轮子掉",
+            "车轮脱落",
+            "摆臂断",
+            "broken axle",
+            "axle broke",
+            "axle snapped",
+            "suspension collapsed",
+            "wheel came off",
+        ],
+    ),
+    (Fault::Recall, &["召回", "recall", "recalls", "recalled"]),
+    (
+        Fault::Collective,
+        &[
+            "维权",
+            "集体投诉",
+            "集体维权",
+            "举牌",
+            "举着牌子",
+            "车质网",
+            "监管总局",
+            "不是个例",
+            "联名",
+            "车主群",
+            "拉横幅",
+            "横幅",
+            "12315",
+            "315",
+            "消协",
+            "消费者协会",
+            "市场监管",
+            "黑猫投诉",
+            "集体诉讼",
+            "起诉",
+            "曝光",
+            "上百位车主",
+            "多位车主",
+            "多名车主",
+            "大量车主",
+            "众多车主",
+            "上千车主",
+            "央视",
+            "class action",
+            "class-action",
+            "lawsuit",
+            "nhtsa",
+            "complaints filed",
+            "filed complaints",
+            "owners report",
+            "owners are reporting",
+            "reports of",
+            "investigation",
+        ],
+    ),
+];
+
+/// Kinds named by a part and a symptom anywhere in the same text, so that a failure said in
+/// other words still counts ("刹车踩下去软绵绵的", "油门踩到底没反应", "the pedal felt soft").
+const PAIRS: &[(Fault, &[&str], &[&str])] = &[
+    (
+        Fault::Brakes,
+        &["刹车", "制动", "踏板", "brake", "brakes", "brake pedal"],
+        &[
+            "软",
+            "失灵",
+            "失效",
+            "没反应",
+            "刹不住",
+            "踩到底",
+            "变长",
+            "soft",
+            "spongy",
+            "failed",
+            "gave out",
+            "to the floor",
+            "didn't work",
+        ],
+    ),
+    (
+        Fault::Steering,
+        &["方向盘", "转向", "助力", "steering"],
+        &[
+            "打不动",
+            "变重",
+            "很沉",
+            "锁死",
+            "卡死",
+            "失灵",
+            "失效",
+            "突然没",
+            "heavy",
+            "locked",
+            "failed",
+            "went out",
+            "stiff",
+            "seized",
+        ],
+    ),
+    (
+        Fault::PowerLoss,
+        &[
+            "动力",
+            "油门",
+            "电门",
+            "车速",
+            "加速踏板",
+            "power",
+            "throttle",
+            "accelerator",
+        ],
+        &[
+            "受限",
+            "没反应",
+            "中断",
+            "一路往下掉",
+            "掉到",
+            "没了",
+            "丢失",
+            "失去",
+            "熄火",
+            "故障灯",
+            "no response",
+            "cut out",
+            "died",
+            "limp",
+            "shut off",
+            "unresponsive",
+        ],
+    ),
+    (
+        Fault::PhantomBraking,
+        &[
+            "巡航",
+            "自动驾驶",
+            "辅助驾驶",
+            "智驾",
+            "aeb",
+            "cruise",
+            "autopilot",
+            "lane assist",
+        ],
+        &[
+            "急刹",
+            "重刹",
+            "刹一脚",
+            "刹停",
+            "误识别",
+            "莫名",
+            "无故",
+            "phantom",
+            "slammed",
+            "braked hard",
+            "for no reason",
+        ],
+    ),
+    (
+        Fault::Airbag,
+        &["气囊", "airbag", "air bag"],
+        &[
+            "没弹",
+            "未弹",
+            "不弹",
+            "没打开",
+            "没有弹",
+            "一个都没",
+            "didn't deploy",
+            "did not deploy",
+            "failed",
+            "never deployed",
+        ],
+    ),
+    (
+        Fault::Fire,
+        &[
+            "电池",
+            "充电",
+            "车头",
+            "机舱",
+            "battery",
+            "charging",
+            "engine bay",
+        ],
+        &["火", "烟", "烧", "焦味", "fire", "smoke", "flames", "burn"],
+    ),
+    (
+        Fault::Collective,
+        &["车主", "owners", "drivers"],
+        &[
+            "集体",
+            "联合",
+            "统计",
+            "不是个例",
+            "举着牌",
+            "举牌",
+            "拉横幅",
+            "监管",
+            "车质网",
+            "投诉平台",
+            "petition",
+            "joined",
+            "class action",
+            "organizing",
+            "reporting the same",
+        ],
+    ),
+];
+
+/// A set of [`Fault`] bits.
+pub type Faults = u16;
+
+/// The compiled vocabulary.
+#[derive(Debug, Clone)]
+pub struct Vocabulary {
+    automaton: AhoCorasick,
+    /// The kind of each pattern, and whether it is an English word that needs word boundaries.
+    kinds: Vec<(Fault, bool)>,
+    /// The part and symptom phrases of [`PAIRS`]: pattern `i` is pair `i / 2`'s part list
+    /// (even) or symptom list (odd) member.
+    pairs: AhoCorasick,
+    pair_of: Vec<(usize, bool)>,
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether a byte can be part of an English word.
+fn wordy(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+impl Vocabulary {
+    /// Compiles the vocabulary.
+    pub fn new() -> Self {
+        let mut patterns = Vec::new();
+        let mut kinds = Vec::new();
+        for (kind, phrases) in VOCABULARY {
+            for p in *phrases {
+                patterns.push(p.to_string());
+                kinds.push((*kind, p.is_ascii()));
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .expect("the fault vocabulary compiles");
+        let mut pair_patterns = Vec::new();
+        let mut pair_of = Vec::new();
+        for (i, (_, parts, symptoms)) in PAIRS.iter().enumerate() {
+            for p in *parts {
+                pair_patterns.push(p.to_string());
+                pair_of.push((i, false));
+            }
+            for p in *symptoms {
+                pair_patterns.push(p.to_string());
+                pair_of.push((i, true));
+            }
+        }
+        let pairs = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(&pair_patterns)
+            .expect("the fault pairs compile");
+        Self {
+            automaton,
+            kinds,
+            pairs,
+            pair_of,
+        }
+    }
+
+    /// The kinds whose part and symptom both occur in `text`.
+    fn pair_kinds(&self, text: &str) -> Faults {
+        let (mut parts, mut symptoms) = (0u32, 0u32);
+        for m in self.pairs.find_overlapping_iter(text) {
+            let (i, symptom) = self.pair_of[m.pattern().as_usize()];
+            if symptom {
+                symptoms |= 1 << i;
+            } else {
+                parts |= 1 << i;
+            }
+        }
+        let both = parts & symptoms;
+        let mut found = 0;
+        for (i, (kind, _, _)) in PAIRS.iter().enumerate() {
+            if both & (1 << i) != 0 {
+                found |= kind.bit();
+            }
+        }
+        found
+    }
+
+    /// The fault kinds named in `text`. English phrases must stand as whole words ("fire" is
+    /// not "firefox", "recall" not "recalling"), so that ordinary words inside others do not
+    /// count.
+    pub fn scan(&self, text: &str) -> Faults {
+        let mut found = self.pair_kinds(text);
+        self.each(text, |kind, _, _| found |= kind.bit());
+        found
+    }
+
+    /// The first phrase found of a kind in `mask`, with its kind (for a crisis match's term).
+    pub fn first<'t>(&self, text: &'t str, mask: Faults) -> Option<(Fault, &'t str)> {
+        let mut first = None;
+        self.each(text, |kind, start, end| {
+            if first.is_none() && mask & kind.bit() != 0 {
+                first = Some((kind, &text[start..end]));
+            }
+        });
+        if first.is_none() {
+            // Only a part-and-symptom pair named it: report the part.
+            let pairs = self.pair_kinds(text) & mask;
+            for m in self.pairs.find_overlapping_iter(text) {
+                let (i, symptom) = self.pair_of[m.pattern().as_usize()];
+                if !symptom && pairs & PAIRS[i].0.bit() != 0 {
+                    return Some((PAIRS[i].0, &text[m.start()..m.end()]));
+                }
+            }
+        }
+        first
+    }
+
+    fn each(&self, text: &str, mut f: impl FnMut(Fault, usize, usize)) {
+        let bytes = text.as_bytes();
+        for m in self.automaton.find_overlapping_iter(text) {
+            let (kind, ascii) = self.kinds[m.pattern().as_usize()];
+            if ascii {
+                let before = m.start().checked_sub(1).map(|i| bytes[i]);
+                let after = bytes.get(m.end()).copied();
+                if before.is_some_and(wordy) || after.is_some_and(wordy) {
+                    continue;
+                }
+            }
+            f(kind, m.start(), m.end());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_found_without_brand_words() {
+        let v = Vocabulary::new();
+        let cases: &[(&str, &[Fault])] = &[
+            ("高速上方向盘突然打不动了", &[Fault::Steering]),
+            ("停车场充电时起火，整车烧毁", &[Fault::Fire]),
+            ("刹车踩到底也刹不住", &[Fault::Brakes]),
+            (
+                "My car stalled on the freeway, lost power steering too",
+                &[Fault::PowerLoss, Fault::Steering],
+            ),
+            ("Firefox crashed again", &[]),
+            ("recalling the trip", &[]),
+            ("车主群里几十人准备去维权", &[Fault::Collective]),
+            ("The brakes failed at 60 mph", &[Fault::Brakes]),
+            ("今天天气不错", &[]),
+            ("一脚刹车踩下去软绵绵的", &[Fault::Brakes]),
+            ("the brake pedal felt soft and spongy", &[Fault::Brakes]),
+            ("油门踩到底没反应", &[Fault::PowerLoss]),
+        ];
+        for (text, want) in cases {
+            let mask = want.iter().fold(0, |m, f| m | f.bit());
+            assert_eq!(v.scan(text), mask, "{text}");
+        }
+    }
+}

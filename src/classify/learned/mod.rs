@@ -1,0 +1,205 @@
+//! Learned classifiers and how they are measured.
+//!
+//! ```text
+//! text ──► sentiment extractor (char 1–3-grams, word 1–2-grams, negation scopes, emoji) ─┐
+//!      ├─► sentiment cues (emoticons, sarcasm)                                             ├─► hashed rows
+//!      ├─► fault vocabulary (brakes, fire, steering, …, recalls, collective complaints) ──┤   of 4 weights
+//!      └─► intent phrase flags (complaint, question, praise, purchase interest)  ─────────┘
+//!          Σ rows / √n + bias + w·(binary sentiment model's logit) + offset
+//!          ──► softmax over negative / neutral / positive, sigmoid for "complaint"
+//! ```
+//!
+//! The heads are one linear model over hashed features ([`model::Heads`]), trained by
+//! `herald-train-heads` on the public sets ([`train`], [`data`]) and shipped as `heads.bin`.
+//! The features come out of the same pass as the binary sentiment model's (see
+//! [`super::sentiment::Sentiment::logit_with_cues_and`]), so the heads cost one table row per
+//! feature. [`eval`] holds the figures `herald-eval-classify` prints. Inference is pure and
+//! does no IO; this module must not learn anything at run time.
+
+pub mod data;
+pub mod decide;
+pub mod eval;
+pub mod fault;
+#[cfg(test)]
+mod floors;
+pub mod model;
+pub mod train;
+
+use super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
+use super::sentiment::features::{bucket, Sink};
+use super::sentiment::Label;
+use fault::{Fault, Faults};
+pub use model::{Heads, HeadsError, COLUMNS};
+
+/// The weights trained by `herald-train-heads`, committed with the code.
+const EMBEDDED: &[u8] = include_bytes!("heads.bin");
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+const NS_FAULT: u64 = 0xD1D1_0000_0000_0101;
+const NS_FLAG: u64 = 0xD2D2_0000_0000_0202;
+const NS_QUESTION: u64 = 0xD3D3_0000_0000_0303;
+const NS_OLD_BIN: u64 = 0xD4D4_0000_0000_0404;
+
+fn extra(ns: u64, x: u64) -> u64 {
+    (ns ^ x.wrapping_mul(K)).wrapping_mul(K).rotate_left(17) ^ ns
+}
+
+/// The phrase flags that are features.
+const FLAG_FEATURES: [u16; 5] = [COMPLAINT, QUESTION, PRAISE, INTEREST, TEST_DRIVE];
+
+/// The features the heads add to the extractor's and the cues': each fault kind found, each
+/// intent phrase flag, the question mark, and the binary model's logit rounded to a unit
+/// (−6..6). Hands each hash to `f`.
+pub fn extra_features(
+    faults: Faults,
+    flags: u16,
+    question: bool,
+    old_logit: f32,
+    mut f: impl FnMut(u64),
+) {
+    for kind in Fault::ALL {
+        if faults & kind.bit() != 0 {
+            f(extra(NS_FAULT, kind as u64));
+        }
+    }
+    for (i, bit) in FLAG_FEATURES.iter().enumerate() {
+        if flags & bit != 0 {
+            f(extra(NS_FLAG, i as u64));
+        }
+    }
+    if question {
+        f(extra(NS_QUESTION, 1));
+    }
+    let bin = old_logit.round().clamp(-6.0, 6.0) as i64 + 6;
+    f(extra(NS_OLD_BIN, bin as u64));
+}
+
+/// Sums the rows of the features of one text.
+#[derive(Debug, Clone, Copy)]
+pub struct RowSum<'a> {
+    weights: &'a [i16],
+    bits: u32,
+    sum: [i64; COLUMNS],
+    count: u32,
+}
+
+impl<'a> RowSum<'a> {
+    /// An empty sum over `heads`.
+    pub fn new(heads: &'a Heads) -> Self {
+        Self {
+            weights: &heads.weights,
+            bits: heads.bits,
+            sum: [0; COLUMNS],
+            count: 0,
+        }
+    }
+}
+
+impl Sink for RowSum<'_> {
+    #[inline(always)]
+    fn feature(&mut self, hash: u64, value: f32) {
+        let r = bucket(hash, self.bits) * COLUMNS;
+        // `r + COLUMNS` ≤ weights.len(): checked when the heads were loaded.
+        let row = &self.weights[r..r + COLUMNS];
+        if value < 0.0 {
+            for (s, w) in self.sum.iter_mut().zip(row) {
+                *s -= i64::from(*w);
+            }
+        } else {
+            for (s, w) in self.sum.iter_mut().zip(row) {
+                *s += i64::from(*w);
+            }
+        }
+        self.count += 1;
+    }
+}
+
+/// What the heads say about one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeadsOut {
+    /// P(negative), P(neutral), P(positive).
+    pub sentiment: [f32; 3],
+    /// P(complaint).
+    pub complaint: f32,
+}
+
+impl HeadsOut {
+    /// The most probable sentiment.
+    pub fn label(&self) -> Label {
+        let [n, z, p] = self.sentiment;
+        if n >= z && n >= p {
+            Label::Negative
+        } else if p >= z {
+            Label::Positive
+        } else {
+            Label::Neutral
+        }
+    }
+
+    /// P(positive) − P(negative), in −1..1.
+    pub fn score(&self) -> f32 {
+        self.sentiment[2] - self.sentiment[0]
+    }
+}
+
+/// The embedded heads and the fault vocabulary.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    heads: Heads,
+    vocabulary: fault::Vocabulary,
+}
+
+impl Learned {
+    /// The committed heads (`src/classify/learned/heads.bin`).
+    pub fn embedded() -> Result<Self, HeadsError> {
+        Ok(Self::from_heads(Heads::from_bytes(EMBEDDED)?))
+    }
+
+    /// From heads in memory (the trainer measures what it will write).
+    pub fn from_heads(heads: Heads) -> Self {
+        Self {
+            heads,
+            vocabulary: fault::Vocabulary::new(),
+        }
+    }
+
+    /// The weights.
+    pub fn heads(&self) -> &Heads {
+        &self.heads
+    }
+
+    /// The fault kinds in `text`.
+    pub fn faults(&self, text: &str) -> Faults {
+        self.vocabulary.scan(text)
+    }
+
+    /// The first fault phrase of a kind in `mask` found in `text`, with its kind.
+    pub fn first_fault<'t>(&self, text: &'t str, mask: Faults) -> Option<(Fault, &'t str)> {
+        self.vocabulary.first(text, mask)
+    }
+
+    /// Finishes a text's scoring: `sum` holds the rows of the extractor's and cues' features;
+    /// the extras are added here.
+    pub fn finish(
+        &self,
+        mut sum: RowSum<'_>,
+        faults: Faults,
+        flags: u16,
+        question: bool,
+        old_logit: f32,
+    ) -> HeadsOut {
+        extra_features(faults, flags, question, old_logit, |h| sum.feature(h, 1.0));
+        let h = &self.heads;
+        let norm = h.scale / (sum.count.max(1) as f32).sqrt();
+        let z: [f32; COLUMNS] = std::array::from_fn(|k| {
+            h.bias[k] + sum.sum[k] as f32 * norm + h.old_logit[k] * old_logit + h.offset[k]
+        });
+        let m = z[0].max(z[1]).max(z[2]);
+        let e = [(z[0] - m).exp(), (z[1] - m).exp(), (z[2] - m).exp()];
+        let t = e[0] + e[1] + e[2];
+        HeadsOut {
+            sentiment: [e[0] / t, e[1] / t, e[2] / t],
+            complaint: 1.0 / (1.0 + (-z[3]).exp()),
+        }
+    }
+}
