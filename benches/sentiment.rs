@@ -9,8 +9,8 @@
 //! each phase over all mentions, `HERALD_BENCH_RUNS` times (default 5), and prints the best and
 //! the median run and the rate by CPU time (which a loaded machine disturbs less):
 //!
-//! - the full pipeline, `Classifier::classify`, as `herald classify` and the listeners call it,
-//!   and the cue-list pipeline it replaced (`Classifier::classify_baseline`) beside it;
+//! - the learned pipeline, `Classifier::classify_learned`, and beside it the cue-list pipeline
+//!   `Classifier::classify` that `herald classify` and the listeners call;
 //! - sentiment alone, and its parts: the Aho-Corasick cue scan, the feature extractor into a
 //!   sink that only sums the hashes, bucketing and summing the weights of features extracted
 //!   beforehand, and VADER's rules;
@@ -247,7 +247,7 @@ fn main() {
         if let Some(passes) = secs.strip_suffix('p').and_then(|p| p.parse::<usize>().ok()) {
             for _ in 0..passes {
                 for m in &texts {
-                    black_box(pipeline.classify(black_box(*m), Some("someone.example")));
+                    black_box(pipeline.classify_learned(black_box(*m), Some("someone.example")));
                 }
             }
             return;
@@ -256,7 +256,7 @@ fn main() {
         let t = Instant::now();
         while t.elapsed().as_secs_f64() < secs {
             for m in &texts {
-                black_box(pipeline.classify(black_box(*m), Some("someone.example")));
+                black_box(pipeline.classify_learned(black_box(*m), Some("someone.example")));
             }
         }
         return;
@@ -264,14 +264,14 @@ fn main() {
 
     let full = time(runs, || {
         for t in &texts {
-            black_box(pipeline.classify(black_box(t), Some("someone.example")));
+            black_box(pipeline.classify_learned(black_box(t), Some("someone.example")));
         }
     });
     // The cue-list pipeline herald shipped before the learned heads, in the same run, so the
     // heads' cost is read side by side.
     let baseline = time(runs, || {
         for t in &texts {
-            black_box(pipeline.classify_baseline(black_box(t), Some("someone.example")));
+            black_box(pipeline.classify(black_box(t), Some("someone.example")));
         }
     });
     let classify = time(runs, || {
@@ -344,7 +344,7 @@ fn main() {
             .collect();
         let t = time(runs, || {
             for t in &these {
-                black_box(pipeline.classify(black_box(t), Some("someone.example")));
+                black_box(pipeline.classify_learned(black_box(t), Some("someone.example")));
             }
         });
         (
@@ -372,11 +372,11 @@ fn main() {
     let whole = full.best();
     for (name, t) in [
         (
-            "full pipeline (keywords + sentiment + intent + lead)",
+            "learned pipeline (keywords + learned heads + intent + lead)",
             &full,
         ),
         (
-            "  cue-list pipeline before the learned heads (classify_baseline)",
+            "  cue-list pipeline herald uses (Classifier::classify)",
             &baseline,
         ),
         ("  sentiment (Sentiment::classify)", &classify),

@@ -57,8 +57,8 @@ fn main() -> ExitCode {
 type Run = fn(&Classifier, &str, Option<&str>) -> Classification;
 
 const CLASSIFIERS: [(&str, Run); 2] = [
-    ("old", Classifier::classify_baseline),
-    ("new", Classifier::classify),
+    ("old", Classifier::classify),
+    ("new", Classifier::classify_learned),
 ];
 
 fn prediction(c: &Classification) -> Prediction {
@@ -123,7 +123,7 @@ fn run(cli: Cli) -> Result<()> {
 
     if cli.tuning_misses {
         for m in &tuning {
-            let c = classifier.classify(&m.text, m.author.as_deref());
+            let c = classifier.classify_learned(&m.text, m.author.as_deref());
             let p = prediction(&c);
             let g = m.gold;
             if p.sentiment != g.sentiment

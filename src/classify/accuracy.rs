@@ -84,7 +84,7 @@ fn half(held_out: bool) -> Vec<Case<'static>> {
 /// Which classifier a tally measures.
 #[derive(Clone, Copy, PartialEq)]
 enum Which {
-    /// The cue lists alone (`Classifier::classify_baseline`), which were tuned on these sets.
+    /// The cue lists alone (`Classifier::classify`), which were tuned on these sets.
     Baseline,
     /// The learned heads (`Classifier::classify`), never tuned on these sets.
     Learned,
@@ -98,8 +98,8 @@ fn measure_with(c: &Classifier, cases: Vec<Case<'static>>, which: Which) -> Tall
     let mut t = Tally::default();
     for case in cases {
         let got = match which {
-            Which::Baseline => c.classify_baseline(case.text, None),
-            Which::Learned => c.classify(case.text, None),
+            Which::Baseline => c.classify(case.text, None),
+            Which::Learned => c.classify_learned(case.text, None),
         };
         let (intent, lead) = (
             intent_name(got.intent),

@@ -101,7 +101,7 @@ impl Classifier {
     /// as the cue lists; a fault-vocabulary crisis (see [`learned::fault`]) is reported as a
     /// match of the `crisis` group with a `fault-…` rule, so everything downstream that
     /// watches crisis matches sees it.
-    pub fn classify(&self, text: &str, author: Option<&str>) -> Classification {
+    pub fn classify_learned(&self, text: &str, author: Option<&str>) -> Classification {
         let mut keyword_hits: Vec<Hit> = Vec::new();
         let mut phrase_scan = phrases::Scan::without_contacts();
         let mut cue_scan = cues::CueScan::default();
@@ -193,9 +193,11 @@ impl Classifier {
         });
     }
 
-    /// The cue-list classifier herald shipped before the learned models (kept to measure
-    /// against: `herald-eval-classify` prints both).
-    pub fn classify_baseline(&self, text: &str, author: Option<&str>) -> Classification {
+    /// Classifies one mention's text (and its author, for account rules) with the cue lists
+    /// and the sentiment model: what herald uses. [`Classifier::classify_learned`] is measured
+    /// beside it by `herald-eval-classify` and does not replace it until it holds on every test
+    /// split (see the README's *Learned classifiers*).
+    pub fn classify(&self, text: &str, author: Option<&str>) -> Classification {
         // One pass finds the keyword terms, the phrase heads of intent and lead, the
         // sentiment cues and the contact literals; each part then reads its own hits.
         let mut keyword_hits: Vec<Hit> = Vec::new();
@@ -307,7 +309,7 @@ mod tests {
             for _ in 0..next(8) + 1 {
                 text.push_str(&pieces[next(pieces.len())]);
             }
-            let got = c.classify_baseline(&text, Some("someone.example"));
+            let got = c.classify(&text, Some("someone.example"));
             let sentiment = c.sentiment.classify(&text);
             let matches: Vec<MatchOut> = c
                 .matcher
@@ -334,7 +336,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
         let groups = keywords::load_dir(&dir).expect("keywords/");
         let c = Classifier::new(&groups).expect("classifier");
-        let got = c.classify(
+        let got = c.classify_learned(
             "高速上120码方向盘突然变重，转向助力失效，差点冲出护栏",
             None,
         );
@@ -347,10 +349,10 @@ mod tests {
         assert_eq!(got.sentiment.label, Label::Negative);
         assert_eq!(got.intent, intent::Intent::Complaint);
         // A contact in a complaint is cold, whatever purchase words it holds.
-        let got = c.classify("刹车失灵了，想退车重新买，电话13812345678", None);
+        let got = c.classify_learned("刹车失灵了，想退车重新买，电话13812345678", None);
         assert_eq!(got.lead.map(|l| l.grade), Some(lead::Grade::Cold));
         // Praise of a car names no fault.
-        let got = c.classify("刹车脚感很好，底盘扎实，很满意", None);
+        let got = c.classify_learned("刹车脚感很好，底盘扎实，很满意", None);
         assert!(
             got.matches.iter().all(|m| m.group != CRISIS_GROUP),
             "{got:?}"

@@ -20,9 +20,9 @@ fn figures(c: &Classifier, src: &str, baseline: bool) -> ClassFigures {
             let (label, text) = l.split_once('\t').expect("label<TAB>text");
             let gold = parse_label(label).expect("a sentiment label");
             let got = if baseline {
-                c.classify_baseline(text, None)
-            } else {
                 c.classify(text, None)
+            } else {
+                c.classify_learned(text, None)
             };
             (got.sentiment.label, gold)
         })
