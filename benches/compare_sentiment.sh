@@ -2,7 +2,7 @@
 # Same-run comparison of herald with SnowNLP and VADER: accuracy on the held-out sets, and
 # throughput on the same 200-character mentions.
 #
-#   bash benches/compare_sentiment.sh [DATA_DIR]      # default: ../shared/data/sentiment
+#   bash benches/compare_sentiment.sh DATA/sentiment   # the public data of docs/data.md
 #
 # Makes a venv under target/ with pinned SnowNLP and vaderSentiment (from PyPI), then
 # 1. has the training program measure the embedded model on the held-out sets and dump its
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA="${1:-../shared/data/sentiment}"
+DATA="${1:?usage: bash benches/compare_sentiment.sh DATA/sentiment (see docs/data.md)}"
 VENV=target/sentiment-venv
 PRED=target/sentiment-predictions.jsonl
 MENTIONS=target/sentiment-bench-mentions.jsonl

@@ -4,7 +4,7 @@
 //!
 //! `taskset -c 0 cargo bench --bench sentiment` builds 20,000 mentions of 100–300 characters
 //! (200 on average) by gluing fragments of the held-out texts (ChnSentiCorp test and the VADER
-//! tweets, from `HERALD_SENTIMENT_DATA` or `../shared/data/sentiment`; the hand-written fixture
+//! tweets, from `HERALD_SENTIMENT_DATA` (`DATA/sentiment` of docs/data.md); the hand-written fixture
 //! when the data is not there): half Chinese, a quarter English, a quarter mixed. It then times
 //! each phase over all mentions, `HERALD_BENCH_RUNS` times (default 5), and prints the best and
 //! the median run and the rate by CPU time (which a loaded machine disturbs less):
@@ -41,11 +41,10 @@ fn env(name: &str, default: usize) -> usize {
 
 /// Chinese and English fragments to build mentions from.
 fn fragments() -> (Vec<String>, Vec<String>, &'static str) {
+    // The public data lives outside the repository (docs/data.md); without it, the fixture.
     let dir = std::env::var("HERALD_SENTIMENT_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/sentiment")
-        });
+        .unwrap_or_default();
     let zh = std::fs::read_to_string(dir.join("chnsenticorp_test.tsv"));
     let en = std::fs::read_to_string(dir.join("vader_tweets_groundtruth.txt"));
     if let (Ok(zh), Ok(en)) = (zh, en) {

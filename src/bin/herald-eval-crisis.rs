@@ -8,9 +8,9 @@
 //!   a slow build-up, a positive launch decoy and a quiet outage; prints recall, median delay,
 //!   decoy alarms and false alarms per stream-week, and a yardstick for the delays (a test
 //!   that knows each crisis's start and the true usual share, `eval::oracle_delays`).
-//! - NAB realTweets (when SPIKES_DIR, e.g. `../shared/data/spikes`, is given): the ten count
+//! - NAB realTweets (when SPIKES_DIR, e.g. `DATA/spikes`, is given): the ten count
 //!   series, each count fed as total and negative volume with the share test off (NAB has no
-//!   sentiment), scored as `../shared/data/README.md` describes, beside the published anchors.
+//!   sentiment), scored as `docs/data.md` describes, beside the published anchors.
 //!
 //! `--set` changes one detector parameter (any field of `herald::crisis::Params`, JSON value),
 //! for trying settings without rebuilding; the README's tables use the defaults.

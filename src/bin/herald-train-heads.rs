@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --bin herald-train-heads -- \
-//!     --data ../shared/data --out src/classify/learned/heads.bin
+//!     --data DATA --out src/classify/learned/heads.bin
 //! ```
 //!
 //! `--data` is the shared data folder: the public sets under `sentiment/` train (see

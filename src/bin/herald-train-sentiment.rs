@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --bin herald-train-sentiment -- \
-//!     --data ../shared/data/sentiment --out src/classify/sentiment/model.bin
+//!     --data DATA/sentiment --out src/classify/sentiment/model.bin
 //! herald-train-sentiment --data DIR --eval-only [--model FILE] [--dump-predictions FILE]
 //! herald-train-sentiment --predict < texts.txt        # one text a line in, JSON lines out
 //! ```

@@ -1,4 +1,4 @@
-//! Lead grades (SEEDS.md §5, made total in DESIGN.md): contact data and purchase intent.
+//! Lead grades (playbook §5, made total in docs/contracts.md): contact data and purchase intent.
 //!
 //! - **hot**: a mobile number and near intent (a test drive, or buying within about 3 months);
 //! - **warm**: a mobile or e-mail and purchase interest that is not hot;

@@ -218,7 +218,7 @@ impl Classifier {
     }
 }
 
-/// Parses one line of the Mention contract (DESIGN.md), keeping unknown fields: `id`,
+/// Parses one line of the Mention contract (docs/contracts.md), keeping unknown fields: `id`,
 /// `platform`, `author`, `text` (strings) and `created_at` (RFC 3339) are required; `url`,
 /// `lang`, `in_reply_to` (strings), `author_followers` (integer) and `verified` (bool) are
 /// checked when present.

@@ -1,5 +1,5 @@
 //! Measuring the detector: running it over synthetic streams ([`super::synth`]) and over the
-//! NAB realTweets count series, and scoring the alerts exactly as `../shared/data/README.md`
+//! NAB realTweets count series, and scoring the alerts exactly as `docs/data.md`
 //! describes (a window is caught by any alert inside it; false alerts are 6-hour episodes of
 //! alerts outside every window after the first 15% of each series). Parsing takes text, so
 //! the file reading stays in the evaluation binary.

@@ -56,7 +56,7 @@ pub enum Trigger {
     Share,
 }
 
-/// One alert event, in the field order of `herald replay`'s contract (DESIGN.md), followed by
+/// One alert event, in the field order of `herald replay`'s contract (docs/contracts.md), followed by
 /// the fields this module adds (`score`, `state`, `at`, `trigger`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

@@ -2,7 +2,7 @@
 //! reply is drafted. Pure apart from reading the configuration it was built from, except
 //! [`draft_missing`], the start-up repair pass that reads and writes the store.
 //!
-//! No draft for blacklisted or sensitive accounts and terms (SEEDS.md §2: never engage vulgar or
+//! No draft for blacklisted or sensitive accounts and terms (playbook §2: never engage vulgar or
 //! politically risky accounts), for the brand's own posts, or for mentions that want nothing.
 //! Crisis matches are flagged and get the highest priority. The mention's text is untrusted: it
 //! is never copied into a reply; only the author's handle is, reduced to handle characters.
@@ -309,7 +309,7 @@ pub fn draft_missing(
     Ok(drafted)
 }
 
-/// The source code of a reply (SEEDS.md §6), in the form posts use:
+/// The source code of a reply (playbook §6), in the form posts use:
 /// `<channel>.reply.<template>.<YYYYMMDD>T<HHMM>` in local time.
 pub fn source_code(channel: &str, template: &str, local: chrono::NaiveDateTime) -> String {
     format!("{channel}.reply.{template}.{}", local.format("%Y%m%dT%H%M"))

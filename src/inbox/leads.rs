@@ -1,4 +1,4 @@
-//! Purchase leads out of the queue for the dealer's CRM (SEEDS.md §5: leads flow to the dealer
+//! Purchase leads out of the queue for the dealer's CRM (playbook §5: leads flow to the dealer
 //! for sales follow-up): as CSV, or POSTed as JSON to a webhook whose URL comes from the
 //! environment (it usually carries a token).
 //!

@@ -197,7 +197,7 @@ pub struct AuditEntry {
 /// A lead carried by an item, for the dealer's CRM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadInfo {
-    /// `hot`, `warm`, `cold` or `unvalued` (SEEDS.md §5).
+    /// `hot`, `warm`, `cold` or `unvalued` (playbook §5).
     pub grade: String,
     /// A phone number is in the mention.
     pub phone: bool,
@@ -241,14 +241,14 @@ pub struct QueueItem {
     pub topics: Vec<String>,
     #[serde(default)]
     pub lead: Option<LeadInfo>,
-    /// The customer's lifecycle stage, when the text says (SEEDS.md §7).
+    /// The customer's lifecycle stage, when the text says (playbook §7).
     #[serde(default)]
     pub stage: Option<String>,
     /// The template the draft came from.
     pub template: String,
     /// The reply as it will be sent.
     pub text: String,
-    /// The reply's tracking code (SEEDS.md §6), also in its link's `utm_content`.
+    /// The reply's tracking code (playbook §6), also in its link's `utm_content`.
     #[serde(default)]
     pub source_code: String,
     /// The channel that will send the reply (`None`: no channel can reply on this platform).

@@ -20,7 +20,7 @@ use crate::config::{is_slug, ConfigError};
 pub const VARIABLES: [&str; 5] = ["author", "product", "dealer", "hotline", "link"];
 /// The intents a template may answer (the classifier's names).
 pub const INTENTS: [&str; 5] = ["complaint", "question", "purchase", "praise", "other"];
-/// Lifecycle stages (SEEDS.md §7): purchase, first service, warranty, post-warranty, replacement.
+/// Lifecycle stages (playbook §7): purchase, first service, warranty, post-warranty, replacement.
 pub const STAGES: [&str; 5] = [
     "purchase",
     "first-service",

@@ -20,7 +20,7 @@ pub mod social;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A mention, as DESIGN.md's contract has it (JSON Lines for `herald classify` and `replay`).
+/// A mention, as the contract of docs/contracts.md has it (JSON Lines for `herald classify` and `replay`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mention {
     pub id: String,

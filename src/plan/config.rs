@@ -1,7 +1,7 @@
 //! `content-plan/plan.toml` and the draft library `content-plan/drafts/<category>/*.md`.
 //!
 //! Raw serde structs first, then a pure validation that collects every problem (see
-//! `crate::config`). Defaults are those of SEEDS.md §1 so a short `plan.toml` is a valid one.
+//! `crate::config`). Defaults are those of playbook §1 so a short `plan.toml` is a valid one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! schedule. Pure: no IO, no clock; the start instant is an argument, so the same inputs always
 //! give the same plan.
 //!
-//! The rules it enforces, per channel (see DESIGN.md "The rules the planner enforces"):
+//! The rules it enforces, per channel (see docs/contracts.md, "The rules the planner enforces"):
 //! - **mix**: after every post each category's count is within one post of its exact share
 //!   (`|count − share·n| < 1`), by earliest-deadline-first quota apportionment ([`mix`]);
 //! - **cadence**: `per_day` posts a day (never more than `max_per_day`), at least `min_gap`
@@ -76,7 +76,7 @@ pub struct PlanRules {
 }
 
 impl Default for PlanRules {
-    /// The playbook of SEEDS.md §1.
+    /// The playbook's §1 (docs/playbook.md).
     fn default() -> Self {
         let cat = |name: &str, share| Category {
             name: name.to_string(),

@@ -12,7 +12,7 @@ use super::{Note, PlanRules};
 
 /// One post of a schedule, as shown to people and tools.
 ///
-/// The JSON fields `at, channel, category, draft, peak, text` are DESIGN.md's contract; `promo`,
+/// The JSON fields `at, channel, category, draft, peak, text` are the contract of docs/contracts.md; `promo`,
 /// `source_code` and `state` are additions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {

@@ -1,7 +1,7 @@
 //! Where in a day posts may go: a grid of candidate times inside the peak windows.
 //!
 //! Each peak holds as many slots as fit `min_gap` apart, centred in the window (so the evening
-//! window 19:30–21:30 gives 20:00 and 21:00, the "晚8点" of SEEDS.md) and rounded to five
+//! window 19:30–21:30 gives 20:00 and 21:00, the "晚8点" of the playbook) and rounded to five
 //! minutes. Of the grid, `per_day` slots are *primary*: one per peak first, then a second per
 //! peak, the peak that gets the extra post rotating with the date so the week does not look
 //! machine-made. The rest are *spares*, used only to make up a primary slot that could not be

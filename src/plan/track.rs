@@ -1,4 +1,4 @@
-//! Source codes (SEEDS.md §6): every link in a scheduled post carries tracking parameters naming
+//! Source codes (playbook §6): every link in a scheduled post carries tracking parameters naming
 //! the channel, the category, the draft and the time, so a click traces back to the post.
 //!
 //! `utm_source=<channel>`, `utm_medium=social`, `utm_campaign=<category>`,

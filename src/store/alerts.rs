@@ -71,7 +71,7 @@ impl AlertState {
     }
 }
 
-/// An alert as the spike detector emits it (the `herald replay` contract of DESIGN.md).
+/// An alert as the spike detector emits it (the `herald replay` contract of docs/contracts.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
     /// Stable per episode: a later event with the same id updates (escalates) the same alert.
