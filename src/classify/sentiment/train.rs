@@ -1,6 +1,6 @@
 //! Training and measuring the sentiment model on the public data sets.
 //!
-//! The data (`shared/data/sentiment/`, path given to the program) and the fixed splits:
+//! The data (`DATA/sentiment/` of docs/data.md, path given to the program) and the fixed splits:
 //!
 //! | set | used for |
 //! |---|---|
