@@ -283,6 +283,10 @@ pub async fn run_with(
     }
     let wake = Arc::new(Notify::new());
     let alert_wake = Arc::new(Notify::new());
+    // Every task is watched: one that ends before shutdown (a panic) stops herald with an
+    // error instead of leaving it running without that part.
+    let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let watch = |name: &str, task| supervise(name.to_string(), task, &shutdown, &ended_tx);
     // Live crisis detection: warmed from the store before the listeners start feeding it.
     let live_task = if config.herald.crisis.enabled {
         let (tx, rx) = crate::crisis::live::channel();
@@ -298,7 +302,10 @@ pub async fn run_with(
         );
         let fed = live.warm_up()?;
         tracing::info!(mentions = fed, "Crisis detector warmed up from the store");
-        Some(tokio::spawn(live.run(rx, shutdown.clone())))
+        Some(watch(
+            "the crisis detector",
+            tokio::spawn(live.run(rx, shutdown.clone())),
+        ))
     } else {
         None
     };
@@ -310,17 +317,24 @@ pub async fn run_with(
             alert_wake.clone(),
             shutdown.clone(),
         );
-        tokio::spawn(async move {
-            crate::crisis::notify::run(store, &alerts, clock, wake, shutdown).await
-        })
+        watch(
+            "the alert sender",
+            tokio::spawn(async move {
+                crate::crisis::notify::run(store, &alerts, clock, wake, shutdown).await
+            }),
+        )
     };
     let listen_tasks: Vec<_> = sources
         .into_iter()
         .map(|(name, source, interval)| {
-            tokio::spawn(
-                listener
-                    .clone()
-                    .run_source(name, source, interval, shutdown.clone()),
+            let what = format!("the listener of source {name}");
+            watch(
+                &what,
+                tokio::spawn(
+                    listener
+                        .clone()
+                        .run_source(name, source, interval, shutdown.clone()),
+                ),
             )
         })
         .collect();
@@ -334,6 +348,7 @@ pub async fn run_with(
     let (web_task, web_addr) = match config.herald.web.clone().filter(|w| w.enabled) {
         Some(web) => {
             let (task, addr) = start_web(&config, web, &store, &wake, &clock, &shutdown).await?;
+            let task = supervise("the web UI".into(), task, &shutdown, &ended_tx);
             (Some(task), Some(addr))
         }
         None => (None, None),
@@ -342,7 +357,10 @@ pub async fn run_with(
 
     let publish_task = {
         let (shutdown, wake) = (shutdown.clone(), wake.clone());
-        tokio::spawn(async move { publisher.run(shutdown, wake).await })
+        watch(
+            "the publisher",
+            tokio::spawn(async move { publisher.run(shutdown, wake).await }),
+        )
     };
     // Replies approved in the inbox go to the publisher (started first: it has posts due).
     let reply_task = {
@@ -354,20 +372,26 @@ pub async fn run_with(
             config.replies.as_ref().map(|r| r.expire_after),
         );
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            sender
-                .run(std::time::Duration::from_secs(2), shutdown)
-                .await
-        })
+        watch(
+            "the reply sender",
+            tokio::spawn(async move {
+                sender
+                    .run(std::time::Duration::from_secs(2), shutdown)
+                    .await
+            }),
+        )
     };
     // Old mentions and closed queue items are deleted every hour (`[storage]` retention).
-    let retention_task = tokio::spawn(prune_every(
-        store.clone(),
-        config.herald.storage.retention,
-        clock.clone(),
-        RETENTION_EVERY,
-        shutdown.clone(),
-    ));
+    let retention_task = watch(
+        "the retention task",
+        tokio::spawn(prune_every(
+            store.clone(),
+            config.herald.storage.retention,
+            clock.clone(),
+            RETENTION_EVERY,
+            shutdown.clone(),
+        )),
+    );
     on_ready(Ready {
         schedule,
         web: web_addr,
@@ -376,7 +400,7 @@ pub async fn run_with(
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     let plan_task = {
         let (shutdown, wake, store) = (shutdown.clone(), wake.clone(), store.clone());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let tz = config.herald.timezone;
             loop {
                 let now = clock();
@@ -392,16 +416,26 @@ pub async fn run_with(
                     Err(e) => tracing::error!(error = %e, "Re-planning failed"),
                 }
             }
-        })
+        });
+        watch("the planner", task)
     };
+    drop(ended_tx);
     // A store that can no longer be written (a full disk: sled does not recover by itself)
     // stops herald with an error, so that a supervisor restarts it.
-    let store_failure = tokio::select! {
+    let failure: Option<anyhow::Error> = tokio::select! {
         _ = shutdown.cancelled() => None,
-        e = crate::store::health::watch_writes(&store, WRITE_PROBE_EVERY, WRITE_PROBE_FAILURES) => Some(e),
+        e = crate::store::health::watch_writes(&store, WRITE_PROBE_EVERY, WRITE_PROBE_FAILURES) => {
+            tracing::error!(error = %e, "Store cannot be written; stopping");
+            Some(e.into())
+        }
+        Some(what) = ended_rx.recv() => {
+            tracing::error!(task = %what, "A part of herald stopped; stopping so that it can be restarted");
+            Some(anyhow::anyhow!(
+                "{what} while herald ran; herald stopped so that it can be restarted (the log above says why)"
+            ))
+        }
     };
-    if let Some(e) = &store_failure {
-        tracing::error!(error = %e, "Store cannot be written; stopping");
+    if failure.is_some() {
         shutdown.cancel();
     }
     tracing::info!("Shutting down: finishing the send in flight");
@@ -417,15 +451,38 @@ pub async fn run_with(
         let _ = task.await;
     }
     if let Some(task) = web_task {
-        if let Ok(Err(e)) = task.await {
+        if let Ok(Some(Err(e))) = task.await {
             tracing::error!(error = %e, "Web UI stopped with an error");
         }
     }
     tracing::info!("Stopped");
-    match store_failure {
-        Some(e) => Err(e.into()),
+    match failure {
+        Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Watches a task of `herald run`: a task that ends before `shutdown` (it panicked, or its
+/// loop returned) is reported on `ended` by name, so that `run` stops with an error rather
+/// than run on without it. The returned handle gives the task's value (`None` if it panicked).
+fn supervise<T: Send + 'static>(
+    name: String,
+    task: tokio::task::JoinHandle<T>,
+    shutdown: &CancellationToken,
+    ended: &tokio::sync::mpsc::UnboundedSender<String>,
+) -> tokio::task::JoinHandle<Option<T>> {
+    let (shutdown, ended) = (shutdown.clone(), ended.clone());
+    tokio::spawn(async move {
+        let result = task.await;
+        if !shutdown.is_cancelled() {
+            let how = match &result {
+                Err(e) if e.is_panic() => "panicked",
+                _ => "stopped",
+            };
+            let _ = ended.send(format!("{name} {how}"));
+        }
+        result.ok()
+    })
 }
 
 /// How often `herald run` deletes what the retention settings no longer keep.
@@ -623,6 +680,40 @@ pub fn resume(store: &Store) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A task that panics or returns before shutdown is reported by name; one that ends because
+    /// of shutdown is not, and its value comes back.
+    #[tokio::test]
+    async fn a_task_that_dies_before_shutdown_is_reported() {
+        let shutdown = CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let panics = supervise(
+            "the publisher".into(),
+            tokio::spawn(async { panic!("a bug") }),
+            &shutdown,
+            &tx,
+        );
+        assert_eq!(rx.recv().await.as_deref(), Some("the publisher panicked"));
+        assert!(panics.await.expect("join").is_none());
+        let returns = supervise("the planner".into(), tokio::spawn(async {}), &shutdown, &tx);
+        assert_eq!(rx.recv().await.as_deref(), Some("the planner stopped"));
+        assert_eq!(returns.await.expect("join"), Some(()));
+
+        let stop = shutdown.clone();
+        let at_shutdown = supervise(
+            "the web UI".into(),
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                7
+            }),
+            &shutdown,
+            &tx,
+        );
+        shutdown.cancel();
+        assert_eq!(at_shutdown.await.expect("join"), Some(7));
+        drop(tx);
+        assert_eq!(rx.recv().await, None, "nothing reported at shutdown");
+    }
 
     /// The retention task prunes as soon as it starts (then hourly), and stops on shutdown.
     #[tokio::test]
