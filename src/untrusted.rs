@@ -9,17 +9,16 @@
 
 use std::borrow::Cow;
 
-/// Whether `c` is a bidirectional control or an invisible format character that changes how the
-/// text around it is displayed (U+061C, U+200B–U+200F, U+202A–U+202E, U+2060–U+2069, U+FEFF).
-pub fn is_invisible_control(c: char) -> bool {
-    matches!(c,
-        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
-        | '\u{FEFF}')
+/// Whether `c` is a bidirectional formatting control: the embeddings and overrides
+/// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E, U+200F, U+061C). Joiners
+/// (U+200C, U+200D) are not: emoji sequences and several scripts need them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// Whether `c` must be escaped in a terminal or a log line.
 fn acts(c: char) -> bool {
-    c.is_control() || is_invisible_control(c)
+    c.is_control() || is_bidi_control(c)
 }
 
 /// `text` with every control and invisible format character written as `\u{..}`; borrowed
@@ -39,13 +38,24 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `text` with the bidirectional and invisible format characters removed: for places where an
-/// escape would be noise (a name in a table) but the characters must not act.
-pub fn strip_invisible(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_invisible_control) {
+/// `text` without bidirectional controls: for pages, where an escape would be noise and
+/// `<bdi>` isolates what remains (right-to-left scripts still show right to left: the Unicode
+/// algorithm needs no controls for that).
+pub fn strip_bidi(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_bidi_control) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.chars().filter(|c| !is_invisible_control(*c)).collect())
+    Cow::Owned(text.chars().filter(|c| !is_bidi_control(*c)).collect())
+}
+
+/// `text` on one line (runs of white space, newlines included, become one space), cut to `max`
+/// characters with an ellipsis when it was longer: for listings, error messages and snippets.
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        None => flat,
+        Some((at, _)) => format!("{}…", &flat[..at]),
+    }
 }
 
 #[cfg(test)]
@@ -61,8 +71,11 @@ mod tests {
         assert_eq!(escape("\u{202E}admin\u{202C}"), "\\u{202e}admin\\u{202c}");
         assert_eq!(escape("a\u{2067}b\u{200F}c"), "a\\u{2067}b\\u{200f}c");
         assert!(matches!(escape("奇骏 ok 👍"), Cow::Borrowed(_)));
-        assert_eq!(strip_invisible("\u{202E}admin\u{202C}"), "admin");
-        assert_eq!(strip_invisible("plain"), "plain");
+        assert_eq!(strip_bidi("\u{202E}admin\u{202C}"), "admin");
+        assert_eq!(strip_bidi("a\u{200D}b"), "a\u{200D}b", "joiners stay");
+        assert_eq!(one_line("a\n b  c", 10), "a b c");
+        assert_eq!(one_line("一二三四五", 3), "一二三…");
+        assert_eq!(one_line("一二三", 3), "一二三");
     }
 }
 

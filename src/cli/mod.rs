@@ -1041,12 +1041,7 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
             continue;
         }
         let mut state = p.state.as_str().to_string();
-        if held.contains(&p.category)
-            && matches!(
-                p.state,
-                crate::store::PostState::Planned | crate::store::PostState::Approved
-            )
-        {
+        if p.is_held_by(&held) {
             state.push_str(" (held)");
         }
         let note = p

@@ -104,13 +104,9 @@ fn parse_all<T>(
         .collect()
 }
 
+/// `s` on one line, cut to `max` characters, control characters escaped.
 fn one_line(s: &str, max: usize) -> String {
-    let flat = terminal_safe(&s.split_whitespace().collect::<Vec<_>>().join(" "));
-    let mut out: String = flat.chars().take(max).collect();
-    if flat.chars().count() > max {
-        out.push('…');
-    }
-    out
+    terminal_safe(&crate::untrusted::one_line(s, max))
 }
 
 fn show(item: &QueueItem, config: &Config) -> String {

@@ -253,12 +253,7 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 
 /// Shortens an error body for a message: the first 300 characters, one line.
 pub(crate) fn snippet(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut s: String = one_line.chars().take(300).collect();
-    if one_line.chars().count() > 300 {
-        s.push('…');
-    }
-    s
+    crate::untrusted::one_line(body, 300)
 }
 
 #[cfg(test)]

@@ -343,6 +343,13 @@ impl StoredPost {
     pub fn id(&self) -> String {
         format!("{}@{}", self.channel, self.at.timestamp())
     }
+
+    /// Whether a hold on the `held` categories keeps this post back: one not yet sent (planned
+    /// or approved) in a held category.
+    pub fn is_held_by(&self, held: &[String]) -> bool {
+        held.contains(&self.category)
+            && matches!(self.state, PostState::Planned | PostState::Approved)
+    }
 }
 
 /// What [`Store::replace_planned`] did.

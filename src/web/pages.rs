@@ -22,7 +22,7 @@ use super::auth::safe_next;
 use super::i18n::{Lang, LANG_COOKIE};
 use super::{plain_page, render, request_lang, AppState, Chrome, WebError};
 use crate::app::{local_midnight, PauseError};
-use crate::store::{MentionQuery, PostState, StoredMention, StoredPost};
+use crate::store::{MentionQuery, StoredMention, StoredPost};
 
 /// How many characters of a post's text the calendar shows.
 const SNIPPET_CHARS: usize = 80;
@@ -223,18 +223,7 @@ struct CalendarPage {
 
 /// Cuts `text` to `n` characters on one line, with an ellipsis if it was longer.
 pub fn snippet(text: &str, n: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = one_line.chars().take(n).collect();
-    if one_line.chars().count() > n {
-        out.push('…');
-    }
-    out
-}
-
-/// Whether `c` is a bidirectional formatting control: the embeddings and overrides
-/// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E, U+200F, U+061C).
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    crate::untrusted::one_line(text, n)
 }
 
 /// `html` without bidi controls. Every page goes through this ([`super::render`]): herald's own
@@ -243,16 +232,15 @@ pub fn is_bidi_control(c: char) -> bool {
 /// right to left: the Unicode algorithm needs no controls for that, and `<bdi>` around
 /// untrusted values keeps them from reordering the text around them.
 pub fn strip_bidi_controls(html: String) -> String {
-    if html.chars().any(is_bidi_control) {
-        html.chars().filter(|c| !is_bidi_control(*c)).collect()
-    } else {
-        html
+    match crate::untrusted::strip_bidi(&html) {
+        std::borrow::Cow::Borrowed(_) => html,
+        std::borrow::Cow::Owned(stripped) => stripped,
     }
 }
 
 /// Whether `post` is kept back by a hold on `held` categories.
 pub fn is_held(post: &StoredPost, held: &[String]) -> bool {
-    held.contains(&post.category) && matches!(post.state, PostState::Planned | PostState::Approved)
+    post.is_held_by(held)
 }
 
 /// `GET /calendar`: seven days from today (or from `date`), a Monday-to-Sunday week or a day

@@ -744,7 +744,7 @@ async fn bidi_controls_never_reach_a_page() {
         let page = body(app.get(&path, &cookies).await).await;
         let controls: Vec<char> = page
             .chars()
-            .filter(|c| herald::web::pages::is_bidi_control(*c))
+            .filter(|c| herald::untrusted::is_bidi_control(*c))
             .collect();
         assert!(controls.is_empty(), "{path}: {controls:?}");
         if !path.contains("author=") {
