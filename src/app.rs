@@ -255,7 +255,8 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_ready: impl FnOnce(Ready),
 ) -> anyhow::Result<()> {
-    let channels = channels(&config)?;
+    // One client per channel account, shared by the publisher and the reply sender.
+    let channels = Arc::new(channels(&config)?);
     let sources: Vec<(String, Arc<crate::listen::run::Source>, std::time::Duration)> = config
         .herald
         .sources
@@ -341,7 +342,7 @@ pub async fn run_with(
     let schedule = replan_ahead(&config, &store, clock())?;
     let publisher = Arc::new(Publisher::new(
         store.clone(),
-        channels,
+        channels.clone(),
         config.herald.publish.clone(),
         clock.clone(),
     ));
@@ -366,7 +367,7 @@ pub async fn run_with(
     let reply_task = {
         let sender = crate::inbox::send::ReplySender::new(
             store.clone(),
-            self::channels(&config)?,
+            channels.clone(),
             clock.clone(),
             wake.clone(),
             config.replies.as_ref().map(|r| r.expire_after),

@@ -396,16 +396,17 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
             let done = rt.block_on(async {
                 let clock = crate::clock::system_clock();
                 let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+                let channels = std::sync::Arc::new(crate::app::channels(config)?);
                 let sender = inbox::send::ReplySender::new(
                     store.clone(),
-                    crate::app::channels(config)?,
+                    channels.clone(),
                     clock.clone(),
                     wake,
                     config.replies.as_ref().map(|r| r.expire_after),
                 );
                 let publisher = crate::publish::worker::Publisher::new(
                     store.clone(),
-                    crate::app::channels(config)?,
+                    channels,
                     config.herald.publish.clone(),
                     clock,
                 );

@@ -53,8 +53,9 @@ pub struct Round {
 /// Moves approved replies to the publisher and their outcomes back.
 pub struct ReplySender {
     store: Store,
-    /// The channels replies go out on (used here only to look up Bluesky thread refs).
-    channels: BTreeMap<String, Channel>,
+    /// The channels replies go out on (used here only to look up Bluesky thread refs): the
+    /// publisher's own, so each account has one session.
+    channels: Arc<BTreeMap<String, Channel>>,
     clock: Clock,
     /// Wakes the publisher when a reply post is ready.
     wake: Arc<Notify>,
@@ -67,14 +68,14 @@ impl ReplySender {
     /// `wake`; pending drafts expire after `expire_after`.
     pub fn new(
         store: Store,
-        channels: BTreeMap<String, Channel>,
+        channels: impl Into<Arc<BTreeMap<String, Channel>>>,
         clock: Clock,
         wake: Arc<Notify>,
         expire_after: Option<TimeDelta>,
     ) -> Self {
         Self {
             store,
-            channels,
+            channels: channels.into(),
             clock,
             wake,
             expire_after,

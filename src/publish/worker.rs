@@ -63,7 +63,7 @@ pub enum Outcome {
 /// Publishes due posts from the store to the channels.
 pub struct Publisher {
     store: Store,
-    channels: BTreeMap<String, Channel>,
+    channels: Arc<BTreeMap<String, Channel>>,
     settings: PublishSettings,
     clock: Clock,
 }
@@ -71,13 +71,13 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(
         store: Store,
-        channels: BTreeMap<String, Channel>,
+        channels: impl Into<Arc<BTreeMap<String, Channel>>>,
         settings: PublishSettings,
         clock: Clock,
     ) -> Self {
         Self {
             store,
-            channels,
+            channels: channels.into(),
             settings,
             clock,
         }
