@@ -1,4 +1,4 @@
-//! Measures the crisis detector and prints the README's two tables.
+//! Measures the crisis detector and prints the two tables of docs/crisis.md.
 //!
 //! `cargo run --release --bin herald-eval-crisis -- [SPIKES_DIR] [--set name=value]…
 //! [--streams N] [--days N] [--seed N]`
@@ -13,7 +13,7 @@
 //!   sentiment), scored as `docs/data.md` describes, beside the published anchors.
 //!
 //! `--set` changes one detector parameter (any field of `herald::crisis::Params`, JSON value),
-//! for trying settings without rebuilding; the README's tables use the defaults.
+//! for trying settings without rebuilding; the tables of docs/crisis.md use the defaults.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -196,7 +196,7 @@ impl Classifier {
     /// Classifies one mention's text (and its author, for account rules) with the cue lists
     /// and the sentiment model: what herald uses. [`Classifier::classify_learned`] is measured
     /// beside it by `herald-eval-classify` and does not replace it until it holds on every test
-    /// split (see the README's *Learned classifiers*).
+    /// split (see *Learned classifiers* in docs/listening.md).
     pub fn classify(&self, text: &str, author: Option<&str>) -> Classification {
         // One pass finds the keyword terms, the phrase heads of intent and lead, the
         // sentiment cues and the contact literals; each part then reads its own hits.

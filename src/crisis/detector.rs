@@ -14,7 +14,7 @@ use super::stats::{binom_upper_score, median, nb_upper_score, share_z};
 use super::{Alert, EpisodeState, Level, Trigger};
 
 /// Every knob of the detector. One set serves every series; the defaults are the ones measured
-/// in the README (NAB realTweets and the synthetic streams).
+/// in docs/crisis.md (NAB realTweets and the synthetic streams).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {

@@ -296,7 +296,7 @@ pub struct NabScore {
     pub weeks: f64,
 }
 
-/// Scores alarm times against a series' windows as the data README describes.
+/// Scores alarm times against a series' windows as docs/data.md describes.
 pub fn score_nab(series: &NabSeries, alarms: &[i64]) -> NabScore {
     let caught = series
         .windows

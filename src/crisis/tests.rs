@@ -438,7 +438,7 @@ fn params_set_by_name() {
     assert!(p.set("warn_score=\"x\"").is_err());
 }
 
-/// The synthetic targets on a small seeded set (the README's table runs 24 streams of 21 days
+/// The synthetic targets on a small seeded set (docs/crisis.md's table runs 24 streams of 21 days
 /// with `herald-eval-crisis`).
 #[test]
 fn synthetic_streams_meet_the_targets() {
@@ -450,7 +450,7 @@ fn synthetic_streams_meet_the_targets() {
         score.add(&stream, &alerts);
     }
     // The targets are read on the injected (sharp) crises; the slow build-ups must be caught
-    // as well, later (see the README's reading of the issue).
+    // as well, later (see the reading of the issue in docs/crisis.md).
     assert!(score.sharp.0 * 10 >= score.sharp.1 * 9, "{score:#?}");
     assert!(score.slow.0 * 10 >= score.slow.1 * 9, "{score:#?}");
     assert!(score.recall() >= 0.9, "{score:#?}");

@@ -1051,12 +1051,13 @@ fn herald_check_names_line_and_key_of_a_bad_alert_sink() {
 }
 
 #[test]
-fn the_readme_alerts_example_passes_herald_check() {
-    let readme = std::fs::read_to_string(crate::helpers::repo().join("README.md")).expect("README");
-    let section = readme
+fn the_documented_alerts_example_passes_herald_check() {
+    let doc = std::fs::read_to_string(crate::helpers::repo().join("docs/crisis.md"))
+        .expect("docs/crisis.md");
+    let section = doc
         .split("## Crisis alerts")
         .nth(1)
-        .expect("the README has a crisis alerts section");
+        .expect("docs/crisis.md has a crisis alerts section");
     let example = section
         .split("```toml\n")
         .nth(1)

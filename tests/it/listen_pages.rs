@@ -427,12 +427,12 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
 }
 
 #[test]
-fn the_readme_sources_example_passes_herald_check() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
-    let section = readme
+fn the_documented_sources_example_passes_herald_check() {
+    let doc = std::fs::read_to_string(repo().join("docs/listening.md")).expect("docs/listening.md");
+    let section = doc
         .split("## Listening and classification")
         .nth(1)
-        .expect("the README has a listening section");
+        .expect("docs/listening.md has a listening section");
     let example = section
         .split("```toml\n")
         .nth(1)
