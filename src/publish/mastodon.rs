@@ -242,7 +242,7 @@ pub(crate) async fn classify(answer: Response) -> PublishError {
     let message = format!("{status}: {message}");
     match status {
         StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited {
-            retry_after: retry_after(&headers).or_else(|| rate_limit_reset(&headers)),
+            retry_after: retry_after(&headers).or_else(|| rate_limit_reset(&headers, Utc::now())),
         },
         StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
             retry_after: retry_after(&headers),
@@ -256,7 +256,8 @@ pub(crate) async fn classify(answer: Response) -> PublishError {
 }
 
 /// `X-RateLimit-Reset`: Mastodon documents an ISO 8601 timestamp; an epoch is accepted too.
-fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+/// How long until `X-RateLimit-Reset` (an RFC 3339 time or epoch seconds), seen at `now`.
+fn rate_limit_reset(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let v = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
     let when = DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
@@ -266,7 +267,7 @@ fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
                 .ok()
                 .and_then(|s| DateTime::from_timestamp(s as i64, 0))
         })?;
-    (when - Utc::now()).to_std().ok()
+    (when - now).to_std().ok()
 }
 
 #[cfg(test)]
@@ -288,18 +289,23 @@ mod tests {
 
     #[test]
     fn rate_limit_reset_accepts_iso_and_epoch() {
+        let now = DateTime::from_timestamp(1_796_083_200, 0).expect("time");
+        let soon = now + chrono::TimeDelta::seconds(120);
         let mut h = reqwest::header::HeaderMap::new();
-        let soon = Utc::now() + chrono::TimeDelta::seconds(120);
         h.insert(
             "x-ratelimit-reset",
             soon.to_rfc3339().parse().expect("header"),
         );
-        let d = rate_limit_reset(&h).expect("iso");
-        assert!((100..=121).contains(&d.as_secs()), "{d:?}");
+        assert_eq!(rate_limit_reset(&h, now), Some(Duration::from_secs(120)));
         h.insert(
             "x-ratelimit-reset",
             soon.timestamp().to_string().parse().expect("header"),
         );
-        assert!(rate_limit_reset(&h).is_some());
+        assert_eq!(rate_limit_reset(&h, now), Some(Duration::from_secs(120)));
+        // A reset in the past asks for no wait.
+        assert_eq!(
+            rate_limit_reset(&h, soon + chrono::TimeDelta::seconds(1)),
+            None
+        );
     }
 }
