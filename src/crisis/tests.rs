@@ -464,19 +464,37 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Whatever the counts: an id opens once, then may escalate once and close once, in that
-    /// order; levels never go down; a topic has at most one episode open at a time.
+    /// order; levels never go down; a topic has at most one episode open at a time. Random
+    /// minutes alone seldom raise an alert (86 of 192 cases raised none), which would leave the
+    /// checks with nothing to check: so each stream also has bursts of complaints, from a few
+    /// minutes to hours long and of any size, and the test asserts that alerts were raised.
     #[test]
     fn episodes_are_well_formed(
         counts in prop::collection::vec((0u32..40, 0u32..40, 0u32..3), 200..1200),
+        bursts in prop::collection::vec((0usize..1200, 3usize..240, 40u32..400, 0u32..20), 1..4),
         share_test in any::<bool>(),
     ) {
+        let mut minutes = counts.clone();
+        for (at, len, negative, crisis) in &bursts {
+            let at = (*at).min(minutes.len());
+            let burst = std::iter::repeat_n((5u32, *negative, *crisis), *len);
+            minutes.splice(at..at, burst);
+        }
+        // Quiet hours first, so the burst stands out from a baseline.
+        let warm_up = std::iter::repeat_n((10u32, 1u32, 0u32), 720);
+        let minutes: Vec<_> = warm_up.chain(minutes).collect();
         let mut d = Detector::new(Params { share_test, ..Params::default() });
         let mut alerts = Vec::new();
-        for (i, (t, n, c)) in counts.iter().enumerate() {
+        for (i, (t, n, c)) in minutes.iter().enumerate() {
             let at = DateTime::from_timestamp(EPOCH + i as i64 * 60, 0).expect("time");
             alerts.extend(d.observe_counts(at, "brand", t + n, *n, (*c).min(*n)));
         }
         alerts.extend(d.finish());
+        prop_assert!(
+            alerts.iter().any(|a| a.state == EpisodeState::Open),
+            "bursts of {:?} (start, minutes, negative a minute, crisis) raised no alert",
+            bursts
+        );
         let mut seen: HashMap<String, Vec<&Alert>> = HashMap::new();
         let mut open: Option<String> = None;
         for a in &alerts {
