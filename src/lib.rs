@@ -22,6 +22,7 @@
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`cli`]: the `herald` command line: arguments, logging, the startup summary, and the local
 //!   control socket through which commands reach a running `herald run`.
+//! - [`retry`]: exponential backoff with jitter, for every loop that retries.
 //! - [`untrusted`]: untrusted text made inert for terminals and logs.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
 
@@ -35,6 +36,7 @@ pub mod inbox;
 pub mod listen;
 pub mod plan;
 pub mod publish;
+pub mod retry;
 pub mod rng;
 pub mod store;
 pub mod untrusted;

@@ -204,11 +204,8 @@ impl Publisher {
     /// The backoff before attempt `attempts + 1`: the configured backoff doubled per attempt up
     /// to `max_backoff`, with jitter, and at least [`MIN_RETRY`].
     fn backoff(&self, attempts: u32) -> Duration {
-        let base = self.settings.backoff.as_secs_f64()
-            * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
-        let capped = base.min(self.settings.max_backoff.as_secs_f64());
-        // ±20% jitter, so channels that failed together do not retry together.
-        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64())).max(MIN_RETRY)
+        crate::retry::backoff(self.settings.backoff, self.settings.max_backoff, attempts)
+            .max(MIN_RETRY)
     }
 
     /// Handles one post: reconcile, hold, miss, claim, send, record.

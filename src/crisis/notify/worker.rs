@@ -175,11 +175,7 @@ impl Deliverer {
     }
 
     fn backoff(&self, attempts: u32) -> Duration {
-        let base = self.settings.backoff.as_secs_f64()
-            * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
-        let capped = base.min(self.settings.max_backoff.as_secs_f64());
-        // ±20% jitter, so deliveries that failed together do not retry together.
-        Duration::from_secs_f64(capped * (0.8 + 0.4 * fastrand::f64()))
+        crate::retry::backoff(self.settings.backoff, self.settings.max_backoff, attempts)
     }
 
     /// Handles one delivery: rate limit, send, record.
