@@ -97,24 +97,15 @@ pub fn replan(
         .posts
         .iter()
         .map(|p| {
-            let draft = &config.drafts[p.draft];
-            let channel = &channels[p.channel];
-            let local = p.at.with_timezone(&tz).naive_local();
-            StoredPost {
-                channel: channel.clone(),
-                at: p.at,
-                category: config.plan.categories[p.category].name.clone(),
-                draft: draft.id.clone(),
-                peak: config.plan.peaks[p.peak].name.clone(),
-                text: track::render(channel, draft, local),
-                promo: draft.promo,
-                series: draft.series.as_ref().map(Into::into),
-                source_code: track::source_code(channel, draft, local),
-                state: PostState::Planned,
-                title: draft.title.clone(),
-                reply: None,
-                delivery: Default::default(),
-            }
+            draft_post(
+                config,
+                &config.drafts[p.draft],
+                &channels[p.channel],
+                p.at,
+                &config.plan.categories[p.category].name,
+                &config.plan.peaks[p.peak].name,
+                PostState::Planned,
+            )
         })
         .collect();
 
@@ -614,18 +605,40 @@ pub fn manual_post(
     at: DateTime<Utc>,
     peak: &str,
 ) -> StoredPost {
+    draft_post(
+        config,
+        draft,
+        channel,
+        at,
+        &draft.category,
+        peak,
+        PostState::Approved,
+    )
+}
+
+/// The stored post of `draft` on `channel` at `at`: its text with links tracked by the post's
+/// source code (rendered in the plan's local time).
+fn draft_post(
+    config: &Config,
+    draft: &crate::plan::Draft,
+    channel: &str,
+    at: DateTime<Utc>,
+    category: &str,
+    peak: &str,
+    state: PostState,
+) -> StoredPost {
     let local = at.with_timezone(&config.herald.timezone).naive_local();
     StoredPost {
         channel: channel.to_string(),
         at,
-        category: draft.category.clone(),
+        category: category.to_string(),
         draft: draft.id.clone(),
         peak: peak.to_string(),
         text: track::render(channel, draft, local),
         promo: draft.promo,
         series: draft.series.as_ref().map(Into::into),
         source_code: track::source_code(channel, draft, local),
-        state: PostState::Approved,
+        state,
         title: draft.title.clone(),
         reply: None,
         delivery: Default::default(),
