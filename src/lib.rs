@@ -17,6 +17,7 @@
 //!   e-mail).
 //! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
 //!   cursors into mentions, classified and stored once.
+//! - [`http`]: the one HTTP client builder (timeout, user agent).
 //! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
 //!   approved replies in thread through the publishing path.
 //! - [`app`]: wiring of the above into the operations the CLI offers.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crisis;
+pub mod http;
 pub mod inbox;
 pub mod listen;
 pub mod plan;

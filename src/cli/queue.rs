@@ -441,9 +441,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
                 let url = std::env::var("HERALD_LEADS_WEBHOOK_URL")
                     .context("set HERALD_LEADS_WEBHOOK_URL to the CRM's webhook")?;
                 let url = url::Url::parse(&url).context("HERALD_LEADS_WEBHOOK_URL is not a URL")?;
-                let http = reqwest::Client::builder()
-                    .timeout(std::time::Duration::from_secs(30))
-                    .build()?;
+                let http = crate::http::client(std::time::Duration::from_secs(30))?;
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;

@@ -12,6 +12,12 @@ pub const NOT_AN_ENV_NAME: &str = "must name an environment variable (A-Z, 0-9, 
 pub const NOT_A_QUOTED_ENV_NAME: &str = "must be a quoted string naming an environment variable \
      (A-Z, 0-9, _), not the secret itself; the value given is not shown";
 
+/// The secret in the environment variable `var`, for `what` (`channel "masto"`, `source
+/// "weibo"`): the error names the variable and its user, never a value.
+pub fn secret(var: &str, what: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| format!("environment variable {var} is not set ({what})"))
+}
+
 /// Whether `s` can name an environment variable: `A-Z`, `0-9` and `_`, not starting with a digit,
 /// 1 to 128 characters.
 pub fn is_env_name(s: &str) -> bool {

@@ -95,19 +95,9 @@ pub enum Source {
 impl Source {
     /// Builds a source, reading its secret from the environment.
     pub fn from_config(cfg: &SourceConfig, tz: Tz) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let secret = |var: &str| {
-            std::env::var(var).map_err(|_| {
-                format!(
-                    "environment variable {var} is not set (source {:?})",
-                    cfg.name
-                )
-            })
-        };
+        let http = crate::http::client(Duration::from_secs(30)).map_err(|e| e.to_string())?;
+        let what = format!("source {:?}", cfg.name);
+        let secret = |var: &str| crate::config::env::secret(var, &what);
         Ok(match &cfg.kind {
             SourceKind::Mastodon {
                 base_url,

@@ -168,19 +168,11 @@ impl Channel {
         settings: &PublishSettings,
         data_dir: &Path,
     ) -> Result<Self, PublishError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = crate::http::client(settings.timeout)
             .map_err(|e| PublishError::Setup(e.to_string()))?;
-        let secret = |var: &str| {
-            std::env::var(var).map_err(|_| {
-                PublishError::Setup(format!(
-                    "environment variable {var} is not set (channel {:?})",
-                    config.name
-                ))
-            })
-        };
+        let what = format!("channel {:?}", config.name);
+        let secret =
+            |var: &str| crate::config::env::secret(var, &what).map_err(PublishError::Setup);
         Ok(match &config.kind {
             ChannelKind::Outbox { file } => {
                 let path = data_dir.join(file.as_deref().unwrap_or("outbox.jsonl"));

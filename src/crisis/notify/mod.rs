@@ -103,19 +103,9 @@ pub enum Sink {
 impl Sink {
     /// Builds a sink from its configuration, reading its secrets from the environment.
     pub fn from_config(config: &SinkConfig, timeout: Duration) -> Result<Self, SinkError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SinkError::Setup(e.to_string()))?;
-        let secret = |var: &str| {
-            std::env::var(var).map_err(|_| {
-                SinkError::Setup(format!(
-                    "environment variable {var} is not set (alert sink {:?})",
-                    config.name
-                ))
-            })
-        };
+        let http = crate::http::client(timeout).map_err(|e| SinkError::Setup(e.to_string()))?;
+        let what = format!("alert sink {:?}", config.name);
+        let secret = |var: &str| crate::config::env::secret(var, &what).map_err(SinkError::Setup);
         Ok(match &config.kind {
             SinkKind::WeCom {
                 base_url,
