@@ -428,15 +428,9 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
         }
         QueueCommand::Leads { hours, webhook } => {
             let since = hours.map(|h| Utc::now() - chrono::TimeDelta::hours(h));
-            let all = store.queue_page(&QueueQuery {
-                limit: usize::MAX,
-                ..Default::default()
-            })?;
-            let mut leads: Vec<QueueItem> = all
-                .into_iter()
-                .filter(|i| i.lead.is_some() && since.is_none_or(|s| i.created_at >= s))
-                .collect();
-            leads.sort_by_key(|i| i.created_at);
+            // Oldest first, the order a CRM imports them in.
+            let mut leads = inbox::leads::leads(&store, since)?;
+            leads.reverse();
             if *webhook {
                 let url = std::env::var("HERALD_LEADS_WEBHOOK_URL")
                     .context("set HERALD_LEADS_WEBHOOK_URL to the CRM's webhook")?;

@@ -14,6 +14,24 @@ use super::QueueItem;
 pub const CSV_HEADER: &str =
     "id,received_at,platform,author,grade,phone,email,test_drive,timeframe_months,url,text";
 
+/// Every queue item that carries a lead (received since `since`, when given), newest first:
+/// what the Leads page, its CSV and `herald queue leads` show.
+pub fn leads(
+    store: &crate::store::Store,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<QueueItem>, crate::store::StoreError> {
+    let mut items: Vec<QueueItem> = store
+        .queue_page(&crate::store::QueueQuery {
+            limit: usize::MAX,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|i| i.lead.is_some() && since.is_none_or(|s| i.created_at >= s))
+        .collect();
+    items.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+    Ok(items)
+}
+
 /// Leads among `items` (those carrying a lead), CSV with a header row, RFC 4180 quoting.
 pub fn to_csv(items: &[QueueItem]) -> String {
     let mut out = String::from(CSV_HEADER);
@@ -103,6 +121,33 @@ pub async fn post_webhook(
 mod tests {
     use super::*;
     use crate::inbox::{tests::item, LeadInfo, ReplyState};
+
+    /// Only items with a lead, only since the given time, newest first.
+    #[test]
+    fn leads_are_the_items_with_a_lead_newest_first() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::store::Store::open(&dir.path().join("db")).expect("store");
+        let now = Utc::now();
+        for (n, hours, lead) in [(1, 30, true), (2, 3, true), (3, 2, false), (4, 1, true)] {
+            let mut i = item(ReplyState::Pending);
+            i.mention_id = format!("m{n}");
+            i.created_at = now - chrono::TimeDelta::hours(hours);
+            i.lead = lead.then(|| LeadInfo {
+                grade: "warm".into(),
+                phone: true,
+                email: false,
+                test_drive: false,
+                timeframe_months: None,
+            });
+            store.enqueue(&i).expect("enqueue");
+        }
+        let ids = |items: Vec<QueueItem>| -> Vec<String> {
+            items.into_iter().map(|i| i.mention_id).collect()
+        };
+        assert_eq!(ids(leads(&store, None).expect("leads")), ["m4", "m2", "m1"]);
+        let since = Some(now - chrono::TimeDelta::hours(24));
+        assert_eq!(ids(leads(&store, since).expect("leads")), ["m4", "m2"]);
+    }
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {

@@ -721,17 +721,7 @@ pub struct LeadsQuery {
 
 /// Every queue item that carries a lead, newest first.
 fn lead_items(state: &AppState) -> Result<Vec<QueueItem>, crate::store::StoreError> {
-    let mut items: Vec<QueueItem> = state
-        .store()
-        .queue_page(&QueueQuery {
-            limit: usize::MAX,
-            ..Default::default()
-        })?
-        .into_iter()
-        .filter(|i| i.lead.is_some())
-        .collect();
-    items.sort_by_key(|i| std::cmp::Reverse(i.created_at));
-    Ok(items)
+    crate::inbox::leads::leads(state.store(), None)
 }
 
 /// `GET /leads`: purchase leads, [`PAGE_SIZE`] a page, with a CSV download of them all.
