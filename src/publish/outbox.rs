@@ -377,6 +377,18 @@ mod tests {
         assert_eq!((scan.ids.len(), scan.skipped), (1, 1));
     }
 
+    /// `path` opened for appending as a disk with 20 bytes left, with its length and last byte.
+    fn full_after_20_bytes(path: &Path, truncate_fails: bool) -> (FullAfter, u64, Option<u8>) {
+        let mut file = open_append(path);
+        let (len, last) = tail(&mut file).expect("tail");
+        let full = FullAfter {
+            file,
+            budget: 20,
+            truncate_fails,
+        };
+        (full, len, last)
+    }
+
     /// A file that takes `budget` more bytes, then fails as a full disk does.
     struct FullAfter {
         file: File,
@@ -441,13 +453,7 @@ mod tests {
         let path = dir.path().join("outbox.jsonl");
         std::fs::write(&path, line("a")).expect("seed");
         let before = std::fs::read(&path).expect("read");
-        let mut file = open_append(&path);
-        let (len, last) = tail(&mut file).expect("tail");
-        let mut full = FullAfter {
-            file,
-            budget: 20,
-            truncate_fails: false,
-        };
+        let (mut full, len, last) = full_after_20_bytes(&path, false);
         let e = append(&mut full, len, last, &line("b")).expect_err("disk full");
         assert!(e.restored);
         assert_eq!(e.error.raw_os_error(), Some(28));
@@ -459,13 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("outbox.jsonl");
         std::fs::write(&path, line("a")).expect("seed");
-        let mut file = open_append(&path);
-        let (len, last) = tail(&mut file).expect("tail");
-        let mut full = FullAfter {
-            file,
-            budget: 20,
-            truncate_fails: true,
-        };
+        let (mut full, len, last) = full_after_20_bytes(&path, true);
         let e = append(&mut full, len, last, &line("b")).expect_err("disk full");
         assert!(!e.restored, "the fragment stays");
         // Space again: the next append starts after the fragment.

@@ -630,6 +630,14 @@ async fn a_hanging_webhook_delays_only_its_own_posts() {
     assert_eq!(scan.ids, ids, "in their order, each once");
 }
 
+/// One webhook channel, "hook", to `url`, its requests timing out after `timeout`.
+fn hook_channel(url: &url::Url, timeout: Duration) -> BTreeMap<String, Channel> {
+    BTreeMap::from([(
+        "hook".to_string(),
+        Channel::Webhook(Webhook::new(fresh_http(timeout), "hook", url.clone(), None)),
+    )])
+}
+
 /// Regression (issue 14): an unconfirmed send was resent every 30 s without backoff and beyond
 /// `max_attempts` (4 requests in 90 s with `max_attempts = 2`).
 #[tokio::test]
@@ -639,16 +647,7 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     let store = Store::open(&dir.path().join("db")).expect("store");
     let t0 = now_secs();
     let clock = TestClock::at(t0);
-    let mut channels = BTreeMap::new();
-    channels.insert(
-        "hook".to_string(),
-        Channel::Webhook(Webhook::new(
-            fresh_http(Duration::from_secs(60)),
-            "hook",
-            hook.url.clone(),
-            None,
-        )),
-    );
+    let channels = hook_channel(&hook.url, Duration::from_secs(60));
     let settings = PublishSettings {
         max_attempts: 3,
         backoff: Duration::from_secs(10),
@@ -726,16 +725,7 @@ async fn the_backoff_after_a_hung_send_counts_from_its_end() {
     let store = Store::open(&dir.path().join("db")).expect("store");
     let t0 = now_secs();
     let clock = TestClock::at(t0);
-    let mut channels = BTreeMap::new();
-    channels.insert(
-        "hook".to_string(),
-        Channel::Webhook(Webhook::new(
-            fresh_http(Duration::from_secs(600)),
-            "hook",
-            hook.url.clone(),
-            None,
-        )),
-    );
+    let channels = hook_channel(&hook.url, Duration::from_secs(600));
     let settings = PublishSettings {
         backoff: Duration::from_secs(30),
         ..PublishSettings::default()
