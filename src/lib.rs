@@ -10,7 +10,10 @@
 //!   `file:line:column: key: why`.
 //! - [`plan`]: the content planner (mix, peaks, caps, series, cooldowns, blackout), pure.
 //! - [`store`]: the sled store; the only module that knows sled.
-//! - [`publish`]: channels and the exactly-once publish loop.
+//! - [`platform`]: the Mastodon and Bluesky clients (sessions, rich text and length rules),
+//!   `Retry-After`, error snippets, webhook signing, and the one error type of platform calls;
+//!   shared by publishing, listening and alert delivery.
+//! - [`publish`]: channels (built on `platform`) and the exactly-once publish loop.
 //! - [`classify`]: keyword rules, sentiment, intent and lead grade, pure.
 //! - [`crisis`]: the spike detector (pure), alert episodes, `herald replay`'s pipeline, and the
 //!   delivery of alerts to people (`crisis::notify`: WeCom, DingTalk, Feishu, Slack, webhook,
@@ -37,6 +40,7 @@ pub mod http;
 pub mod inbox;
 pub mod listen;
 pub mod plan;
+pub mod platform;
 pub mod publish;
 pub mod retry;
 pub mod rng;

@@ -631,14 +631,14 @@ mod tests {
                 Some("bluesky-jincheng-brand"),
                 now(),
             );
-            let shown = crate::publish::bluesky::RichText::parse(&text).text;
+            let shown = crate::platform::bluesky::RichText::parse(&text).text;
             let graphemes = shown.graphemes(true).count();
             assert!(
-                graphemes <= crate::publish::bluesky::MAX_GRAPHEMES,
+                graphemes <= crate::platform::bluesky::MAX_GRAPHEMES,
                 "{}: {graphemes} graphemes on Bluesky",
                 t.name
             );
-            let weighted = crate::publish::mastodon::weighted_length(&text);
+            let weighted = crate::platform::mastodon::weighted_length(&text);
             assert!(
                 weighted <= 500,
                 "{}: {weighted} characters on Mastodon",

@@ -315,6 +315,7 @@ async fn thread_of(channel: &Channel, item: &QueueItem) -> Result<Option<ReplyTo
         }
         (Channel::Bluesky(b), "bluesky") => {
             let v = b
+                .account()
                 .query(
                     "app.bsky.feed.getPosts",
                     &[("uris", item.mention_id.as_str())],

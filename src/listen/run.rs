@@ -43,8 +43,8 @@ impl From<String> for PollError {
     }
 }
 
-impl From<crate::publish::PublishError> for PollError {
-    fn from(e: crate::publish::PublishError) -> Self {
+impl From<crate::platform::Error> for PollError {
+    fn from(e: crate::platform::Error) -> Self {
         // 429 and 503 alike: a server that says when to come back is listened to.
         let retry_after = e.retry_after();
         Self {
@@ -111,12 +111,14 @@ impl Source {
                 pds_url,
                 identifier,
                 password_env,
-            } => Source::Bluesky(BlueskyMentions::new(crate::publish::bluesky::Bluesky::new(
-                http,
-                pds_url.clone(),
-                identifier.clone(),
-                secret(password_env)?,
-            ))),
+            } => Source::Bluesky(BlueskyMentions::new(
+                crate::platform::bluesky::Bluesky::new(
+                    http,
+                    pds_url.clone(),
+                    identifier.clone(),
+                    secret(password_env)?,
+                ),
+            )),
             SourceKind::Feed { url } => Source::Feed {
                 http,
                 url: url.clone(),
@@ -137,7 +139,7 @@ impl Source {
                 password_env,
                 queries,
             } => Source::BlueskySearch(BlueskySearch::new(
-                crate::publish::bluesky::Bluesky::new(
+                crate::platform::bluesky::Bluesky::new(
                     http,
                     pds_url.clone(),
                     identifier.clone(),
@@ -239,7 +241,7 @@ async fn conditional_get(
     if !answer.status().is_success() {
         return Err(PollError {
             why: format!("{} from {}", answer.status(), url.host_str().unwrap_or("")),
-            retry_after: crate::publish::retry_after(answer.headers()),
+            retry_after: crate::platform::http::retry_after(answer.headers()),
         });
     }
     let header = |h: reqwest::header::HeaderName| {
@@ -455,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_source_waits_as_long_as_a_503_asks() {
-        let e = PollError::from(crate::publish::PublishError::Unavailable {
+        let e = PollError::from(crate::platform::Error::Unavailable {
             message: "down for maintenance".into(),
             retry_after: Some(Duration::from_secs(600)),
         });

@@ -21,8 +21,8 @@ use serde_json::Value;
 
 use super::social::{bluesky_post, mastodon_status};
 use super::{Mention, Parsed};
-use crate::publish::bluesky::Bluesky;
-use crate::publish::PublishError;
+use crate::platform::bluesky::Bluesky;
+use crate::platform::Error as PlatformError;
 
 /// Pages read per query and poll at most, so a long outage catches up in steps.
 const MAX_PAGES: usize = 10;
@@ -165,7 +165,7 @@ impl BlueskySearch {
     pub async fn poll(
         &self,
         cursor: Option<&str>,
-    ) -> Result<(Parsed, Option<String>), PublishError> {
+    ) -> Result<(Parsed, Option<String>), PlatformError> {
         let mut state = BlueskyCursor::load(cursor);
         // A query taken out of the configuration no longer holds posts in the window.
         state.queries.retain(|q, _| self.queries.contains(q));
@@ -213,7 +213,8 @@ impl BlueskySearch {
         }
         state.prune();
         out.mentions.sort_by_key(|m| m.created_at);
-        let next = serde_json::to_string(&state).map_err(|e| PublishError::Setup(e.to_string()))?;
+        let next =
+            serde_json::to_string(&state).map_err(|e| PlatformError::Setup(e.to_string()))?;
         Ok((out, Some(next)))
     }
 }
@@ -346,15 +347,19 @@ impl MastodonKeywords {
         }
     }
 
-    fn url_for(&self, feed: &MastodonFeed, min_id: Option<&str>) -> Result<url::Url, PublishError> {
-        let setup = |e: url::ParseError| PublishError::Setup(e.to_string());
+    fn url_for(
+        &self,
+        feed: &MastodonFeed,
+        min_id: Option<&str>,
+    ) -> Result<url::Url, PlatformError> {
+        let setup = |e: url::ParseError| PlatformError::Setup(e.to_string());
         let limit = MASTODON_PAGE.to_string();
         let mut url = match feed {
             MastodonFeed::Hashtag(tag) => {
                 let mut u = self.base.join("api/v1/timelines/tag/").map_err(setup)?;
                 // As a path segment, so a tag can never reach another path or the query.
                 u.path_segments_mut()
-                    .map_err(|()| PublishError::Setup("base_url cannot be a base".into()))?
+                    .map_err(|()| PlatformError::Setup("base_url cannot be a base".into()))?
                     .pop_if_empty()
                     .push(tag);
                 u.query_pairs_mut().append_pair("limit", &limit);
@@ -376,7 +381,7 @@ impl MastodonKeywords {
         Ok(url)
     }
 
-    async fn get(&self, url: url::Url) -> Result<(Value, Option<url::Url>), PublishError> {
+    async fn get(&self, url: url::Url) -> Result<(Value, Option<url::Url>), PlatformError> {
         let mut request = self.http.get(url);
         if let Some(t) = &self.token {
             request = request.bearer_auth(t);
@@ -384,9 +389,9 @@ impl MastodonKeywords {
         let answer = request
             .send()
             .await
-            .map_err(|e| PublishError::Transient(e.without_url().to_string()))?;
+            .map_err(|e| PlatformError::Transient(e.without_url().to_string()))?;
         if !answer.status().is_success() {
-            return Err(crate::publish::mastodon::classify(answer).await);
+            return Err(crate::platform::mastodon::classify(answer).await);
         }
         let prev = answer
             .headers()
@@ -399,7 +404,7 @@ impl MastodonKeywords {
         let v = answer
             .json()
             .await
-            .map_err(|e| PublishError::Transient(format!("unreadable answer: {e}")))?;
+            .map_err(|e| PlatformError::Transient(format!("unreadable answer: {e}")))?;
         Ok((v, prev))
     }
 
@@ -408,7 +413,7 @@ impl MastodonKeywords {
     pub async fn poll(
         &self,
         cursor: Option<&str>,
-    ) -> Result<(Parsed, Option<String>), PublishError> {
+    ) -> Result<(Parsed, Option<String>), PlatformError> {
         let mut state: MastodonCursor = cursor
             .and_then(|c| serde_json::from_str(c).ok())
             .unwrap_or_default();
@@ -453,7 +458,8 @@ impl MastodonKeywords {
         let mut ids = std::collections::HashSet::new();
         out.mentions.retain(|m| ids.insert(m.id.clone()));
         out.mentions.sort_by_key(|m| m.created_at);
-        let next = serde_json::to_string(&state).map_err(|e| PublishError::Setup(e.to_string()))?;
+        let next =
+            serde_json::to_string(&state).map_err(|e| PlatformError::Setup(e.to_string()))?;
         Ok((out, Some(next)))
     }
 }

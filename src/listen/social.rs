@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{html_to_text, Mention, Parsed};
-use crate::publish::bluesky::Bluesky;
-use crate::publish::PublishError;
+use crate::platform::bluesky::Bluesky;
+use crate::platform::Error as PlatformError;
 
 /// Pages read per poll at most, so a long outage catches up in steps.
 const MAX_PAGES: usize = 10;
@@ -42,14 +42,14 @@ impl MastodonMentions {
     pub async fn poll(
         &self,
         cursor: Option<&str>,
-    ) -> Result<(Parsed, Option<String>), PublishError> {
+    ) -> Result<(Parsed, Option<String>), PlatformError> {
         let mut out = Parsed::default();
         let mut newest = cursor.map(str::to_string);
         for _ in 0..MAX_PAGES {
             let mut url = self
                 .base
                 .join("api/v1/notifications")
-                .map_err(|e| PublishError::Setup(e.to_string()))?;
+                .map_err(|e| PlatformError::Setup(e.to_string()))?;
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("types[]", "mention")
@@ -65,14 +65,14 @@ impl MastodonMentions {
                 .bearer_auth(&self.token)
                 .send()
                 .await
-                .map_err(|e| PublishError::Transient(e.without_url().to_string()))?;
+                .map_err(|e| PlatformError::Transient(e.without_url().to_string()))?;
             if !answer.status().is_success() {
-                return Err(crate::publish::mastodon::classify(answer).await);
+                return Err(crate::platform::mastodon::classify(answer).await);
             }
             let page: Vec<Value> = answer
                 .json()
                 .await
-                .map_err(|e| PublishError::Transient(format!("unreadable notifications: {e}")))?;
+                .map_err(|e| PlatformError::Transient(format!("unreadable notifications: {e}")))?;
             if page.is_empty() {
                 break;
             }
@@ -147,7 +147,7 @@ impl BlueskyMentions {
     pub async fn poll(
         &self,
         cursor: Option<&str>,
-    ) -> Result<(Parsed, Option<String>), PublishError> {
+    ) -> Result<(Parsed, Option<String>), PlatformError> {
         let since = cursor
             .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
             .map(|t| t.with_timezone(&Utc));

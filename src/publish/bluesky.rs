@@ -1,390 +1,77 @@
-//! Bluesky / AT Protocol: `com.atproto.repo.createRecord` of an `app.bsky.feed.post`.
+//! Bluesky as a publishing channel, on the account client of [`crate::platform::bluesky`]
+//! (sessions, rich text, the 300-grapheme limit, error classification live there).
 //!
-//! - Sessions: `createSession`, then `refreshSession` when the access token expires.
-//! - Text: links are shown shortened and carried whole in link facets (as Bluesky's own app
-//!   does, so a tracked link does not eat the 300-grapheme budget); mentions are resolved
-//!   through the configured PDS (never a public service); `#tag` and Weibo-style `#话题#` become
-//!   tag facets. Facet offsets are UTF-8 byte offsets. The 300-grapheme limit is checked
-//!   before sending.
-//! - Exactly once: the record key is a TID derived from the post's id and time, so a resend can
-//!   never create a second record, and reconciling is one `getRecord`.
+//! Exactly once: the record key is a TID derived from the post's id and time, so a resend can
+//! never create a second record, and reconciling is one `getRecord`.
 
-use std::sync::LazyLock;
-
-use chrono::{DateTime, Utc};
-use regex::Regex;
-use reqwest::{Client, StatusCode};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tokio::sync::Mutex;
-use unicode_segmentation::UnicodeSegmentation;
+use chrono::Utc;
+use reqwest::Client;
 use url::Url;
 
-use super::{retry_after, snippet, OutPost, PublishError, ReplyTo, Sent};
+use super::{OutPost, PublishError, ReplyTo, Sent};
+use crate::platform::bluesky::{NewPost, Record, Ref, Thread};
 
-/// Bluesky's post length limit, in graphemes.
-pub const MAX_GRAPHEMES: usize = 300;
-const COLLECTION: &str = "app.bsky.feed.post";
-
-/// A Bluesky account on a PDS.
+/// A Bluesky account on a PDS, as a channel.
+#[derive(Debug)]
 pub struct Bluesky {
-    http: Client,
-    pds: Url,
-    identifier: String,
-    password: String,
-    session: Mutex<Option<Session>>,
-}
-
-impl std::fmt::Debug for Bluesky {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bluesky")
-            .field("pds", &self.pds.as_str())
-            .field("identifier", &self.identifier)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Session {
-    access_jwt: String,
-    refresh_jwt: String,
-    did: String,
-    handle: String,
-}
-
-/// An XRPC error answer.
-struct XrpcError {
-    status: StatusCode,
-    error: String,
-    message: String,
-    retry_after: Option<std::time::Duration>,
-}
-
-impl XrpcError {
-    fn expired(&self) -> bool {
-        self.error == "ExpiredToken"
-            || (self.status == StatusCode::UNAUTHORIZED && self.error != "AuthenticationRequired")
-    }
-
-    fn into_publish(self) -> PublishError {
-        let text = format!("{} {}: {}", self.status.as_u16(), self.error, self.message);
-        match self.status {
-            StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited {
-                retry_after: self.retry_after,
-            },
-            StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
-                message: text,
-                retry_after: self.retry_after,
-            },
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(text),
-            _ if self.error == "InvalidToken" || self.error == "ExpiredToken" => {
-                PublishError::Auth(text)
-            }
-            s if s.is_server_error() => PublishError::Transient(text),
-            _ => PublishError::Rejected(text),
-        }
-    }
-}
-
-async fn xrpc_error(answer: reqwest::Response) -> XrpcError {
-    let status = answer.status();
-    let retry = retry_after(answer.headers()).or_else(|| {
-        // The PDS sends `ratelimit-reset` as epoch seconds.
-        let reset = answer
-            .headers()
-            .get("ratelimit-reset")?
-            .to_str()
-            .ok()?
-            .parse::<i64>()
-            .ok()?;
-        (DateTime::from_timestamp(reset, 0)? - Utc::now())
-            .to_std()
-            .ok()
-    });
-    let body = answer.text().await.unwrap_or_default();
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    XrpcError {
-        status,
-        error: v["error"].as_str().unwrap_or("").to_string(),
-        message: v["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| snippet(&body)),
-        retry_after: retry,
-    }
+    account: crate::platform::bluesky::Bluesky,
 }
 
 impl Bluesky {
+    /// The channel of account `identifier` on the PDS at `pds`, logging in with `password`.
     pub fn new(http: Client, pds: Url, identifier: String, password: String) -> Self {
         Self {
-            http,
-            pds,
-            identifier,
-            password,
-            session: Mutex::new(None),
+            account: crate::platform::bluesky::Bluesky::new(http, pds, identifier, password),
         }
     }
 
-    fn xrpc(&self, method: &str) -> Result<Url, PublishError> {
-        self.pds
-            .join(&format!("xrpc/{method}"))
-            .map_err(|e| PublishError::Setup(e.to_string()))
+    /// The account behind the channel, for reads (a reply looks up the thread it joins).
+    pub fn account(&self) -> &crate::platform::bluesky::Bluesky {
+        &self.account
     }
 
-    async fn create_session(&self) -> Result<Session, PublishError> {
-        let answer = self
-            .http
-            .post(self.xrpc("com.atproto.server.createSession")?)
-            .json(&json!({ "identifier": self.identifier, "password": self.password }))
-            .send()
-            .await
-            .map_err(transient_lookup)?;
-        if !answer.status().is_success() {
-            return Err(xrpc_error(answer).await.into_publish());
-        }
-        answer
-            .json()
-            .await
-            .map_err(|e| PublishError::Transient(format!("unreadable session: {e}")))
-    }
-
-    async fn refresh(&self, old: &Session) -> Result<Session, PublishError> {
-        let answer = self
-            .http
-            .post(self.xrpc("com.atproto.server.refreshSession")?)
-            .bearer_auth(&old.refresh_jwt)
-            .send()
-            .await
-            .map_err(transient_lookup)?;
-        if answer.status().is_success() {
-            return answer
-                .json()
-                .await
-                .map_err(|e| PublishError::Transient(format!("unreadable session: {e}")));
-        }
-        // The refresh token expired too: log in again.
-        self.create_session().await
-    }
-
-    /// The current session, created if there is none.
-    async fn session(&self) -> Result<Session, PublishError> {
-        let mut guard = self.session.lock().await;
-        if let Some(s) = guard.as_ref() {
-            return Ok(s.clone());
-        }
-        let s = self.create_session().await?;
-        *guard = Some(s.clone());
-        Ok(s)
-    }
-
-    async fn renew(&self, stale: &Session) -> Result<Session, PublishError> {
-        let mut guard = self.session.lock().await;
-        // Another task may have refreshed already.
-        if let Some(s) = guard.as_ref() {
-            if s.access_jwt != stale.access_jwt {
-                return Ok(s.clone());
-            }
-        }
-        let s = self.refresh(stale).await?;
-        *guard = Some(s.clone());
-        Ok(s)
-    }
-
-    /// Resolves a handle through the configured PDS.
-    async fn resolve(&self, handle: &str) -> Option<String> {
-        let mut url = self.xrpc("com.atproto.identity.resolveHandle").ok()?;
-        url.query_pairs_mut().append_pair("handle", handle);
-        let answer = self.http.get(url).send().await.ok()?;
-        if !answer.status().is_success() {
-            return None;
-        }
-        let v: Value = answer.json().await.ok()?;
-        v["did"].as_str().map(str::to_string)
-    }
-
-    /// The record for a post: display text, facets, reply refs.
-    pub async fn record(
-        &self,
-        post: &OutPost,
-        created_at: DateTime<Utc>,
-    ) -> Result<Value, PublishError> {
-        let rich = RichText::parse(&post.text);
-        let graphemes = rich.text.graphemes(true).count();
-        if graphemes > MAX_GRAPHEMES {
-            return Err(PublishError::TooLong {
-                len: graphemes,
-                limit: MAX_GRAPHEMES,
-                unit: "graphemes",
-            });
-        }
-        let mut facets = Vec::new();
-        for f in &rich.facets {
-            let feature = match &f.kind {
-                FacetKind::Link(uri) => {
-                    json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri })
-                }
-                FacetKind::Tag(tag) => {
-                    json!({ "$type": "app.bsky.richtext.facet#tag", "tag": tag })
-                }
-                FacetKind::Mention(handle) => match self.resolve(handle).await {
-                    Some(did) => json!({ "$type": "app.bsky.richtext.facet#mention", "did": did }),
-                    None => continue, // an unknown handle stays plain text
-                },
-            };
-            facets.push(json!({ "index": { "byteStart": f.start, "byteEnd": f.end }, "features": [feature] }));
-        }
-        let mut record = json!({
-            "$type": COLLECTION,
-            "text": rich.text,
-            "createdAt": created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        });
-        if !facets.is_empty() {
-            record["facets"] = Value::Array(facets);
-        }
-        if let Some(lang) = &post.lang {
-            record["langs"] = json!([lang]);
-        }
-        if let Some(ReplyTo::Bluesky { root, parent }) = &post.reply {
-            record["reply"] = json!({
-                "root": { "uri": root.uri, "cid": root.cid },
-                "parent": { "uri": parent.uri, "cid": parent.cid },
-            });
-        }
-        Ok(record)
-    }
-
-    /// Sends the request `build` makes with the session's access token; if the token has
-    /// expired, renews the session once and sends again. Returns the session used and the
-    /// answer: a success, or the error the PDS gave. `network` maps a failure to connect.
-    async fn authorized<F>(
-        &self,
-        build: F,
-        network: fn(reqwest::Error) -> PublishError,
-    ) -> Result<(Session, Result<reqwest::Response, XrpcError>), PublishError>
-    where
-        F: Fn(&Session) -> Result<reqwest::RequestBuilder, PublishError>,
-    {
-        let mut session = self.session().await?;
-        let mut renewed = false;
-        loop {
-            let answer = build(&session)?.send().await.map_err(network)?;
-            if answer.status().is_success() {
-                return Ok((session, Ok(answer)));
-            }
-            let e = xrpc_error(answer).await;
-            if !renewed && e.expired() {
-                session = self.renew(&session).await?;
-                renewed = true;
-                continue;
-            }
-            return Ok((session, Err(e)));
-        }
-    }
-
-    /// An authenticated XRPC query (GET) on the PDS, renewing the session once if it expired.
-    /// Listening uses it for `app.bsky.*` reads, which the PDS proxies to the AppView.
-    pub async fn query(
-        &self,
-        method: &str,
-        params: &[(&str, &str)],
-    ) -> Result<Value, PublishError> {
-        let mut url = self.xrpc(method)?;
-        url.query_pairs_mut().extend_pairs(params);
-        let build = |s: &Session| Ok(self.http.get(url.clone()).bearer_auth(&s.access_jwt));
-        match self.authorized(build, transient_lookup).await? {
-            (_, Ok(answer)) => answer
-                .json()
-                .await
-                .map_err(|e| PublishError::Transient(format!("unreadable {method}: {e}"))),
-            (_, Err(e)) => Err(e.into_publish()),
-        }
-    }
-
+    /// Posts under the post's record key; a key already taken returns the post already there.
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
-        let created_at = Utc::now();
-        let record = self.record(post, created_at).await?;
-        let rkey = record_key(post);
-        let url = self.xrpc("com.atproto.repo.createRecord")?;
-        let build = |s: &Session| {
-            Ok(self.http.post(url.clone()).bearer_auth(&s.access_jwt).json(
-                &json!({ "repo": s.did, "collection": COLLECTION, "rkey": rkey, "record": record }),
-            ))
-        };
-        let e = match self.authorized(build, PublishError::from_reqwest).await? {
-            (session, Ok(answer)) => {
-                let v: Value = answer.json().await.map_err(|e| {
-                    PublishError::Unconfirmed(format!("unreadable answer to createRecord: {e}"))
-                })?;
-                let uri = v["uri"].as_str().unwrap_or_default().to_string();
-                return Ok(Sent {
-                    url: Some(web_url(&session.handle, &rkey)),
-                    remote_id: uri,
-                    published_at: Some(created_at),
-                    cid: v["cid"].as_str().map(str::to_string),
-                });
-            }
-            (_, Err(e)) => e,
-        };
-        // The record key may be taken: this post is already there (an earlier, unconfirmed
-        // send). The reference PDS answers a taken key with a 500, so look on any 5xx too.
-        if e.status.is_server_error()
-            || e.message.contains("already exists")
-            || e.error == "RecordAlreadyExists"
-        {
-            if let Some(found) = self.find(post).await? {
-                return Ok(found);
-            }
-        }
-        Err(e.into_publish())
+        let record = self
+            .account
+            .create_post(&record_key(post), &new_post(post), Utc::now())
+            .await?;
+        Ok(sent(record))
     }
 
+    /// Looks the post up under its record key.
     pub async fn find(&self, post: &OutPost) -> Result<Option<Sent>, PublishError> {
-        let session = self.session().await?;
-        let rkey = record_key(post);
-        let mut url = self.xrpc("com.atproto.repo.getRecord")?;
-        url.query_pairs_mut()
-            .append_pair("repo", &session.did)
-            .append_pair("collection", COLLECTION)
-            .append_pair("rkey", &rkey);
-        let answer = self.http.get(url).send().await.map_err(transient_lookup)?;
-        if answer.status().is_success() {
-            let v: Value = answer
-                .json()
-                .await
-                .map_err(|e| PublishError::Transient(format!("unreadable record: {e}")))?;
-            let published_at = v["value"]["createdAt"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            return Ok(Some(Sent {
-                remote_id: v["uri"].as_str().unwrap_or_default().to_string(),
-                url: Some(web_url(&session.handle, &rkey)),
-                published_at,
-                cid: v["cid"].as_str().map(str::to_string),
-            }));
-        }
-        let e = xrpc_error(answer).await;
-        if e.error == "RecordNotFound" || e.message.contains("Could not locate record") {
-            return Ok(None);
-        }
-        Err(match e.into_publish() {
-            PublishError::Rejected(m) => PublishError::Transient(m),
-            other => other,
-        })
+        Ok(self.account.get_post(&record_key(post)).await?.map(sent))
     }
 }
 
-/// A lookup that did not answer changed nothing on the platform: retry it later.
-fn transient_lookup(e: reqwest::Error) -> PublishError {
-    match PublishError::from_reqwest(e) {
-        PublishError::Unconfirmed(m) => PublishError::Transient(m),
-        other => other,
+fn new_post(post: &OutPost) -> NewPost<'_> {
+    fn strong(r: &super::StrongRef) -> Ref<'_> {
+        Ref {
+            uri: &r.uri,
+            cid: &r.cid,
+        }
+    }
+    NewPost {
+        text: &post.text,
+        lang: post.lang.as_deref(),
+        reply: match &post.reply {
+            Some(ReplyTo::Bluesky { root, parent }) => Some(Thread {
+                root: strong(root),
+                parent: strong(parent),
+            }),
+            _ => None,
+        },
     }
 }
 
-fn web_url(handle: &str, rkey: &str) -> String {
-    format!("https://bsky.app/profile/{handle}/post/{rkey}")
+fn sent(r: Record) -> Sent {
+    Sent {
+        remote_id: r.uri,
+        url: Some(r.url),
+        published_at: r.created_at,
+        cid: r.cid,
+    }
 }
 
 /// The record key of a post: a TID (13 base32-sortable characters) from the post's scheduled
@@ -403,145 +90,15 @@ pub fn record_key(post: &OutPost) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A facet before mention resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facet {
-    pub start: usize,
-    pub end: usize,
-    pub kind: FacetKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FacetKind {
-    Link(String),
-    Mention(String),
-    Tag(String),
-}
-
-/// Post text as Bluesky shows it, with facets at UTF-8 byte offsets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RichText {
-    pub text: String,
-    pub facets: Vec<Facet>,
-}
-
-static LINK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"https?://[^\s<>"'\p{Han}，。！？、；：）（【】《》「」]+"#).expect("static regex")
-});
-static MENTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s(（])(@([a-zA-Z0-9][a-zA-Z0-9-]*(?:\.[a-zA-Z0-9-]+)+))")
-        .expect("static regex")
-});
-static HASHTAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s(（])(#([^\s#.,!?;:，。！？；：（）()]+)(#)?)").expect("static regex")
-});
-
-impl RichText {
-    /// Shortens links (keeping them whole in facets) and finds mentions and hashtags.
-    pub fn parse(input: &str) -> Self {
-        let mut text = String::with_capacity(input.len());
-        let mut facets = Vec::new();
-        let mut last = 0;
-        for m in LINK.find_iter(input) {
-            let raw = m
-                .as_str()
-                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
-            text.push_str(&input[last..m.start()]);
-            let start = text.len();
-            text.push_str(&display_link(raw));
-            facets.push(Facet {
-                start,
-                end: text.len(),
-                kind: FacetKind::Link(raw.to_string()),
-            });
-            last = m.start() + raw.len();
-        }
-        text.push_str(&input[last..]);
-        let in_link =
-            |s: usize, e: usize, facets: &[Facet]| facets.iter().any(|f| s < f.end && e > f.start);
-        let mut extra = Vec::new();
-        for c in MENTION.captures_iter(&text) {
-            let (Some(all), Some(handle)) = (c.get(1), c.get(2)) else {
-                continue;
-            };
-            if !in_link(all.start(), all.end(), &facets) {
-                extra.push(Facet {
-                    start: all.start(),
-                    end: all.end(),
-                    kind: FacetKind::Mention(handle.as_str().trim_end_matches('.').to_string()),
-                });
-            }
-        }
-        for c in HASHTAG.captures_iter(&text) {
-            let (Some(all), Some(tag)) = (c.get(1), c.get(2)) else {
-                continue;
-            };
-            let tag = tag.as_str();
-            if tag.chars().all(|ch| ch.is_ascii_digit()) || tag.graphemes(true).count() > 64 {
-                continue;
-            }
-            if !in_link(all.start(), all.end(), &facets) {
-                extra.push(Facet {
-                    start: all.start(),
-                    end: all.end(),
-                    kind: FacetKind::Tag(tag.to_string()),
-                });
-            }
-        }
-        facets.extend(extra);
-        facets.sort_by_key(|f| f.start);
-        Self { text, facets }
-    }
-}
-
-/// `https://jincheng-nissan.example.com/models/x-trail?utm_…` → `jincheng-nissan.example.com/mo…`
-fn display_link(url: &str) -> String {
-    let bare = url
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    if bare.chars().count() <= 32 {
-        bare.to_string()
-    } else {
-        let cut: String = bare.chars().take(30).collect();
-        format!("{cut}…")
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
+    use crate::publish::StrongRef;
 
-    #[test]
-    fn facets_use_utf8_byte_offsets() {
-        let rich = RichText::parse("试驾 @alice.test 看 #奇骏# and #EV https://a.example/p?utm_source=sky&utm_medium=social 。");
-        let slice = |f: &Facet| &rich.text[f.start..f.end];
-        let got: Vec<(&str, &FacetKind)> =
-            rich.facets.iter().map(|f| (slice(f), &f.kind)).collect();
-        assert_eq!(
-            got,
-            vec![
-                ("@alice.test", &FacetKind::Mention("alice.test".into())),
-                ("#奇骏#", &FacetKind::Tag("奇骏".into())),
-                ("#EV", &FacetKind::Tag("EV".into())),
-                (
-                    "a.example/p?utm_source=sky&utm…",
-                    &FacetKind::Link("https://a.example/p?utm_source=sky&utm_medium=social".into())
-                ),
-            ]
-        );
-        assert!(rich.text.ends_with("utm… 。"), "{}", rich.text);
-    }
-
-    #[test]
-    fn short_links_stay_whole_and_numbers_are_not_tags() {
-        let rich = RichText::parse("see https://a.example/x. Call #1 now");
-        assert_eq!(rich.text, "see a.example/x. Call #1 now");
-        assert_eq!(rich.facets.len(), 1);
-    }
-
-    #[test]
-    fn record_keys_are_valid_stable_tids() {
-        let post = |id: &str, at: &str| OutPost {
+    fn post(id: &str, at: &str) -> OutPost {
+        OutPost {
             id: id.into(),
             text: String::new(),
             at: DateTime::parse_from_rfc3339(at)
@@ -550,7 +107,11 @@ mod tests {
             lang: None,
             source_code: String::new(),
             reply: None,
-        };
+        }
+    }
+
+    #[test]
+    fn record_keys_are_valid_stable_tids() {
         let a = record_key(&post("sky@1", "2026-12-01T00:45:00Z"));
         assert_eq!(a, record_key(&post("sky@1", "2026-12-01T00:45:00Z")));
         assert_ne!(a, record_key(&post("sky@2", "2026-12-01T00:45:00Z")));
@@ -558,5 +119,31 @@ mod tests {
         assert!("234567abcdefghij".contains(&a[..1]), "{a}");
         let later = record_key(&post("sky@1", "2026-12-01T01:45:00Z"));
         assert!(later > a, "TIDs sort by time");
+    }
+
+    #[test]
+    fn replies_carry_both_strong_refs_and_others_none() {
+        let r = |n: &str| StrongRef {
+            uri: format!("at://did:plc:a/app.bsky.feed.post/{n}"),
+            cid: format!("cid{n}"),
+        };
+        let mut p = post("sky@1", "2026-12-01T00:45:00Z");
+        p.reply = Some(ReplyTo::Bluesky {
+            root: r("1"),
+            parent: r("2"),
+        });
+        let thread = new_post(&p).reply.expect("a thread");
+        assert_eq!(
+            (thread.root.uri, thread.root.cid),
+            ("at://did:plc:a/app.bsky.feed.post/1", "cid1")
+        );
+        assert_eq!(
+            (thread.parent.uri, thread.parent.cid),
+            ("at://did:plc:a/app.bsky.feed.post/2", "cid2")
+        );
+        p.reply = Some(ReplyTo::Mastodon {
+            status_id: "9".into(),
+        });
+        assert!(new_post(&p).reply.is_none());
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! A closed set of channel kinds ([`Channel`]), one file each, behind two operations: `send` a
 //! post, and `find` a post that may already be on the platform (reconciliation after a timeout
-//! or a crash). [`worker`] runs the loop that claims due posts in the store and records what
+//! or a crash). The Mastodon and Bluesky channels are built on the clients of
+//! [`crate::platform`], which listening and alerting share; what is about publishing (record
+//! keys, reconciliation, the outbox, the webhook channel) stays here. [`worker`] runs the loop that claims due posts in the store and records what
 //! each platform said.
 //!
 //! Exactly once rests on three things: a post is claimed in the store (flushed to disk) before
@@ -19,10 +21,8 @@ pub mod webhook;
 pub mod worker;
 
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use thiserror::Error;
 
 pub use config::{ChannelConfig, ChannelKind, PublishSettings};
 
@@ -70,86 +70,10 @@ pub struct Sent {
     pub cid: Option<String>,
 }
 
-/// Why a send failed, classified for what happens next.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum PublishError {
-    /// The platform asked us to slow down: retried after the delay it gave.
-    #[error("rate limited by the platform{}", retry_hint(.retry_after))]
-    RateLimited { retry_after: Option<Duration> },
-    /// A failure that did not publish and may pass (5xx, refused connection): retried with backoff.
-    #[error("temporary failure: {0}")]
-    Transient(String),
-    /// The platform said it is unavailable for now (503): retried with backoff, and not before
-    /// the delay it gave in `Retry-After`.
-    #[error("platform unavailable: {message}{}", retry_hint(.retry_after))]
-    Unavailable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// The platform refused the post itself (validation): not retried.
-    #[error("refused by the platform: {0}")]
-    Rejected(String),
-    /// The credentials do not work: not retried until a person fixes them.
-    #[error("not authorised: {0}")]
-    Auth(String),
-    /// Too long for the platform, checked before sending.
-    #[error("too long: {len} {unit}, the limit is {limit}")]
-    TooLong {
-        len: usize,
-        limit: usize,
-        unit: &'static str,
-    },
-    /// No clear answer (timeout, connection lost after sending, unreadable success): the post
-    /// may or may not be on the platform, so it is looked for before any retry.
-    #[error("no clear answer: {0}; the post may be on the platform")]
-    Unconfirmed(String),
-    /// The channel cannot be used as configured (a missing secret).
-    #[error("channel not usable: {0}")]
-    Setup(String),
-}
-
-fn retry_hint(d: &Option<Duration>) -> String {
-    d.map(|d| format!(", retry after {} s", d.as_secs()))
-        .unwrap_or_default()
-}
-
-impl PublishError {
-    /// Whether retrying can never help.
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            PublishError::Rejected(_)
-                | PublishError::Auth(_)
-                | PublishError::TooLong { .. }
-                | PublishError::Setup(_)
-        )
-    }
-
-    /// The delay the platform asked for before the next try (`Retry-After` on a 429 or a 503).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            PublishError::RateLimited { retry_after }
-            | PublishError::Unavailable { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// Classifies a transport error: a refused connection never reached the platform; anything
-    /// after the request may have been sent is unconfirmed.
-    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        // Never include the URL: it may carry a secret (a webhook token in its query).
-        let e = e.without_url();
-        if e.is_connect() {
-            PublishError::Transient(format!("cannot connect: {e}"))
-        } else if e.is_timeout() {
-            PublishError::Unconfirmed(format!("timed out: {e}"))
-        } else if e.is_builder() {
-            PublishError::Setup(e.to_string())
-        } else {
-            PublishError::Unconfirmed(e.to_string())
-        }
-    }
-}
+/// Why a send failed, classified for what happens next: the platform error of
+/// [`crate::platform`], which the outbox and the webhook channel use too, so the worker reads one
+/// classification whatever the channel.
+pub use crate::platform::Error as PublishError;
 
 /// The channels herald publishes to.
 #[derive(Debug)]
@@ -223,87 +147,5 @@ impl Channel {
             Channel::Bluesky(c) => c.find(post).await,
             Channel::Webhook(c) => c.find(post).await,
         }
-    }
-}
-
-/// Reads a `Retry-After` header: delay-seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
-
-/// Shortens an error body for a message: the first 300 characters, one line.
-pub(crate) fn snippet(body: &str) -> String {
-    crate::untrusted::one_line(body, 300)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(retry_after: &str) -> reqwest::header::HeaderMap {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            retry_after.parse().expect("header"),
-        );
-        h
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
-        let unix = |t: std::time::SystemTime| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_secs()
-        };
-        let soon = std::time::SystemTime::now() + Duration::from_secs(600);
-        let header = headers(&httpdate::fmt_http_date(soon));
-        let before = unix(std::time::SystemTime::now());
-        let d = retry_after(&header).expect("a date").as_secs();
-        let after = unix(std::time::SystemTime::now());
-        // Counted from the moment it is read; the date has whole seconds.
-        assert!(
-            (unix(soon) - after - 1..=unix(soon) - before).contains(&d),
-            "{d}"
-        );
-        // A date in the past means now; garbage means no hint.
-        assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers("soon")), None);
-    }
-
-    #[test]
-    fn a_503_carries_its_retry_after_like_a_429() {
-        let ra = Some(Duration::from_secs(90));
-        let unavailable = PublishError::Unavailable {
-            message: "503 Service Unavailable: maintenance".into(),
-            retry_after: ra,
-        };
-        assert_eq!(unavailable.retry_after(), ra);
-        assert!(!unavailable.is_permanent());
-        assert!(
-            unavailable.to_string().contains("retry after 90 s"),
-            "{unavailable}"
-        );
-        assert_eq!(
-            PublishError::RateLimited { retry_after: ra }.retry_after(),
-            ra
-        );
-        assert_eq!(PublishError::Transient("x".into()).retry_after(), None);
     }
 }

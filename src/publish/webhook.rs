@@ -3,17 +3,16 @@
 //!
 //! Headers: `Idempotency-Key` (the post's id, the same on every attempt: receivers must
 //! de-duplicate on it), `X-Herald-Timestamp` (Unix seconds) and, when a secret is configured,
-//! `X-Herald-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx answer is
+//! `X-Herald-Signature` ([`crate::platform::http::signature`]). A 2xx answer is
 //! success; its JSON `id` and `url`, if present, are recorded. A webhook cannot be searched, so
 //! an unconfirmed send is sent again with the same idempotency key.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
-use reqwest::{Client, StatusCode};
-use sha2::Sha256;
+use reqwest::Client;
 use url::Url;
 
-use super::{retry_after, snippet, OutPost, PublishError, Sent};
+use super::{OutPost, PublishError, Sent};
+use crate::platform::http::{retry_after, signature, snippet, status_error};
 
 /// A webhook endpoint.
 pub struct Webhook {
@@ -33,18 +32,8 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
-/// The signature of a body, as sent in `X-Herald-Signature`.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    // HMAC accepts keys of any length.
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 impl Webhook {
+    /// The webhook of channel `channel` at `url`, signing with `secret` if given.
     pub fn new(http: Client, channel: &str, url: Url, secret: Option<String>) -> Self {
         Self {
             http,
@@ -54,6 +43,7 @@ impl Webhook {
         }
     }
 
+    /// Posts the post as JSON, signed when a secret is configured.
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
         let body = serde_json::to_vec(&serde_json::json!({
             "id": post.id,
@@ -98,36 +88,11 @@ impl Webhook {
             "{status}: {}",
             snippet(&answer.text().await.unwrap_or_default())
         );
-        Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => PublishError::RateLimited { retry_after: ra },
-            StatusCode::SERVICE_UNAVAILABLE => PublishError::Unavailable {
-                message: text,
-                retry_after: ra,
-            },
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishError::Auth(text),
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
-                PublishError::Transient(text)
-            }
-            _ => PublishError::Rejected(text),
-        })
+        Err(status_error(status, ra, text))
     }
 
     /// A webhook cannot be searched; resending with the same idempotency key is the contract.
     pub async fn find(&self, _post: &OutPost) -> Result<Option<Sent>, PublishError> {
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hmac_sha256_of_timestamp_dot_body() {
-        // Reference value from Python: hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
-        assert_eq!(
-            signature("k", 1_700_000_000, b"{}"),
-            "sha256=c6ef4734033cee2367414a0939385eca0397754aa7a59716da7463a9298b5146"
-        );
     }
 }

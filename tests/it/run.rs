@@ -342,7 +342,8 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
 
 #[tokio::test]
 async fn webhook_posts_signed_json_with_an_idempotency_key() {
-    use herald::publish::webhook::{signature, Webhook};
+    use herald::platform::http::signature;
+    use herald::publish::webhook::Webhook;
     use herald::publish::{OutPost, PublishError};
     use wiremock::matchers::{header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};

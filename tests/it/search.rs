@@ -362,8 +362,8 @@ fn http() -> reqwest::Client {
         .expect("client")
 }
 
-fn bluesky_account(pds: &str) -> herald::publish::bluesky::Bluesky {
-    herald::publish::bluesky::Bluesky::new(
+fn bluesky_account(pds: &str) -> herald::platform::bluesky::Bluesky {
+    herald::platform::bluesky::Bluesky::new(
         http(),
         pds.parse().expect("pds url"),
         "brand.test".into(),

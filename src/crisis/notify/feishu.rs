@@ -80,7 +80,7 @@ fn code(answer: &str) -> Result<(), SinkError> {
     let v: serde_json::Value = serde_json::from_str(answer).map_err(|_| {
         SinkError::Transient(format!(
             "unreadable answer: {}",
-            crate::publish::snippet(answer)
+            crate::platform::http::snippet(answer)
         ))
     })?;
     // Older bots answer {"StatusCode":0,"StatusMessage":"success"}.
@@ -92,7 +92,7 @@ fn code(answer: &str) -> Result<(), SinkError> {
     let why = format!(
         "code {}: {}",
         code.unwrap_or(-1),
-        crate::publish::snippet(msg)
+        crate::platform::http::snippet(msg)
     );
     match code {
         Some(0) => Ok(()),
@@ -102,7 +102,7 @@ fn code(answer: &str) -> Result<(), SinkError> {
         }),
         None => Err(SinkError::Transient(format!(
             "answer without code: {}",
-            crate::publish::snippet(answer)
+            crate::platform::http::snippet(answer)
         ))),
         // 19021 bad signature, 19024 keyword missing, 19022 IP not allowed, …
         Some(_) => Err(SinkError::Permanent(why)),

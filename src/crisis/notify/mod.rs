@@ -269,10 +269,10 @@ fn classify_status(status: StatusCode, headers: &HeaderMap, body: &str) -> Resul
     if status.is_success() {
         return Ok(());
     }
-    let why = format!("{status}: {}", crate::publish::snippet(body));
+    let why = format!("{status}: {}", crate::platform::http::snippet(body));
     Err(match status {
         StatusCode::TOO_MANY_REQUESTS => SinkError::RateLimited {
-            retry_after: crate::publish::retry_after(headers),
+            retry_after: crate::platform::http::retry_after(headers),
             why,
         },
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => SinkError::Transient(why),

@@ -58,7 +58,7 @@ impl Slack {
             // A 200 that is not "ok" is not Slack's success.
             Err(SinkError::Permanent(format!(
                 "unexpected answer: {}",
-                crate::publish::snippet(&answer)
+                crate::platform::http::snippet(&answer)
             )))
         }
     }

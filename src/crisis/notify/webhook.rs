@@ -1,10 +1,10 @@
 //! Generic webhook: a JSON POST of the alert to a configured URL, for tools herald does not
 //! speak to directly (an on-call pager, a ticket system).
 //!
-//! Headers as for publishing webhooks (`crate::publish::webhook`): `Idempotency-Key` (the same
-//! on every attempt of one delivery: receivers de-duplicate on it), `X-Herald-Timestamp` (Unix
-//! seconds) and, when a secret is configured, `X-Herald-Signature: sha256=<hex HMAC-SHA256 of
-//! "<timestamp>.<body>">`. Any 2xx answer is success.
+//! Headers as for publishing webhooks: `Idempotency-Key` (the same on every attempt of one
+//! delivery: receivers de-duplicate on it), `X-Herald-Timestamp` (Unix seconds) and, when a
+//! secret is configured, `X-Herald-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
+//! ([`crate::platform::http::signature`]). Any 2xx answer is success.
 
 use chrono::{DateTime, Utc};
 use reqwest::Client;
@@ -68,7 +68,7 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             request = request.header(
                 "X-Herald-Signature",
-                crate::publish::webhook::signature(secret, ts, &body),
+                crate::platform::http::signature(secret, ts, &body),
             );
         }
         post_json(request, body).await.map(|_| ())

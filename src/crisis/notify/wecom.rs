@@ -92,17 +92,17 @@ pub(crate) fn errcode(answer: &str, rate_limited: i64) -> Result<(), SinkError> 
     let v: serde_json::Value = serde_json::from_str(answer).map_err(|_| {
         SinkError::Transient(format!(
             "unreadable answer: {}",
-            crate::publish::snippet(answer)
+            crate::platform::http::snippet(answer)
         ))
     })?;
     let code = v["errcode"].as_i64().ok_or_else(|| {
         SinkError::Transient(format!(
             "answer without errcode: {}",
-            crate::publish::snippet(answer)
+            crate::platform::http::snippet(answer)
         ))
     })?;
     let errmsg = v["errmsg"].as_str().unwrap_or("");
-    let why = format!("errcode {code}: {}", crate::publish::snippet(errmsg));
+    let why = format!("errcode {code}: {}", crate::platform::http::snippet(errmsg));
     match code {
         0 => Ok(()),
         c if c == rate_limited => Err(SinkError::RateLimited {

@@ -1,0 +1,325 @@
+//! The Mastodon client: one account on one instance, its bearer token, and Mastodon's rules.
+//!
+//! Written to Mastodon's documentation: the instance's character limit from
+//! `/api/v2/instance` (every URL counts as 23 characters, [`weighted_length`]), statuses posted
+//! with an `Idempotency-Key`, and errors classified by Mastodon's documented codes ([`classify`]),
+//! with rate limits from `Retry-After` or `X-RateLimit-Reset` (ISO 8601; an epoch is accepted
+//! too). What a status is for (a scheduled post, a reply) is the caller's business.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use reqwest::{Client, Response, StatusCode};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::http::{retry_after, snippet, status_error};
+use super::Error;
+
+/// Mastodon's default status length, used when the instance does not say.
+const DEFAULT_LIMIT: usize = 500;
+/// Every URL counts as this many characters, whatever its length.
+const URL_WEIGHT: usize = 23;
+
+/// A Mastodon account.
+pub struct Mastodon {
+    http: Client,
+    base: Url,
+    token: String,
+    limit: OnceCell<usize>,
+    account_id: OnceCell<String>,
+}
+
+impl std::fmt::Debug for Mastodon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of every log line.
+        f.debug_struct("Mastodon")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A status, as Mastodon returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Status {
+    pub id: String,
+    pub url: Option<String>,
+    pub uri: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The status's HTML; [`plain`] turns it into text.
+    #[serde(default)]
+    pub content: String,
+}
+
+/// A status to post.
+#[derive(Debug, Clone, Copy)]
+pub struct NewStatus<'a> {
+    pub text: &'a str,
+    /// `public`, `unlisted`, `private` or `direct`.
+    pub visibility: &'a str,
+    /// Language code of the text, if known.
+    pub language: Option<&'a str>,
+    /// The status this one answers.
+    pub in_reply_to_id: Option<&'a str>,
+    /// Sent as `Idempotency-Key`: the same key never posts twice.
+    pub idempotency_key: &'a str,
+}
+
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"https?://\S+").expect("static regex"));
+static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").expect("static regex"));
+
+/// The length Mastodon counts: characters, with every URL as 23.
+pub fn weighted_length(text: &str) -> usize {
+    let urls = URL.find_iter(text).count();
+    let without = URL.replace_all(text, "");
+    without.chars().count() + urls * URL_WEIGHT
+}
+
+/// Plain text of a status's HTML content, for comparing with what was sent.
+pub fn plain(html: &str) -> String {
+    let text = html
+        .replace("<br>", "\n")
+        .replace("<br />", "\n")
+        .replace("</p><p>", "\n\n");
+    let text = TAG.replace_all(&text, "");
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Mastodon {
+    /// An account on the instance at `base`, acting with `token`.
+    pub fn new(http: Client, base: Url, token: String) -> Self {
+        Self {
+            http,
+            base,
+            token,
+            limit: OnceCell::new(),
+            account_id: OnceCell::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> Result<Url, Error> {
+        self.base
+            .join(path)
+            .map_err(|e| Error::Setup(e.to_string()))
+    }
+
+    /// The instance's status length limit; the default if the instance does not say.
+    pub async fn limit(&self) -> usize {
+        *self
+            .limit
+            .get_or_init(|| async {
+                let Ok(url) = self.url("api/v2/instance") else {
+                    return DEFAULT_LIMIT;
+                };
+                let answer = self.http.get(url).send().await;
+                let json: Option<serde_json::Value> = match answer {
+                    Ok(r) if r.status().is_success() => r.json().await.ok(),
+                    _ => None,
+                };
+                json.and_then(|j| j["configuration"]["statuses"]["max_characters"].as_u64())
+                    .map_or(DEFAULT_LIMIT, |n| n as usize)
+            })
+            .await
+    }
+
+    /// Posts a status, after checking its length against the instance's limit.
+    pub async fn post_status(&self, status: &NewStatus<'_>) -> Result<Status, Error> {
+        let limit = self.limit().await;
+        let len = weighted_length(status.text);
+        if len > limit {
+            return Err(Error::TooLong {
+                len,
+                limit,
+                unit: "characters",
+            });
+        }
+        let mut body =
+            serde_json::json!({ "status": status.text, "visibility": status.visibility });
+        if let Some(lang) = status.language {
+            body["language"] = lang.into();
+        }
+        if let Some(id) = status.in_reply_to_id {
+            body["in_reply_to_id"] = id.into();
+        }
+        let answer = self
+            .http
+            .post(self.url("api/v1/statuses")?)
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", status.idempotency_key)
+            .json(&body)
+            .send()
+            .await
+            .map_err(Error::from_reqwest)?;
+        let code = answer.status();
+        if code.is_success() {
+            // The status exists now; an unreadable answer only hides its id, so reconcile.
+            return answer
+                .json()
+                .await
+                .map_err(|e| Error::Unconfirmed(format!("unreadable answer to a {code}: {e}")));
+        }
+        Err(classify(answer).await)
+    }
+
+    async fn account_id(&self) -> Result<&String, Error> {
+        self.account_id
+            .get_or_try_init(|| async {
+                let answer = self
+                    .http
+                    .get(self.url("api/v1/accounts/verify_credentials")?)
+                    .bearer_auth(&self.token)
+                    .send()
+                    .await
+                    .map_err(Error::from_reqwest)?;
+                if !answer.status().is_success() {
+                    return Err(classify(answer).await);
+                }
+                let v: serde_json::Value = answer
+                    .json()
+                    .await
+                    .map_err(|e| Error::Transient(format!("unreadable account: {e}")))?;
+                v["id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Transient("account without an id".into()))
+            })
+            .await
+    }
+
+    /// The account's own most recent statuses, newest first, at most `limit` (Mastodon caps it
+    /// at 40). A lookup: no clear answer is only a transient failure.
+    pub async fn own_statuses(&self, limit: u32) -> Result<Vec<Status>, Error> {
+        let id = self.account_id().await?.clone();
+        let mut url = self.url(&format!("api/v1/accounts/{id}/statuses"))?;
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        let answer = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(e).for_lookup())?;
+        if !answer.status().is_success() {
+            return Err(classify(answer).await.for_lookup());
+        }
+        answer
+            .json()
+            .await
+            .map_err(|e| Error::Transient(format!("unreadable statuses: {e}")))
+    }
+}
+
+/// Turns an unsuccessful answer into an error, by Mastodon's documented codes (posting and the
+/// listener's reads alike).
+pub async fn classify(answer: Response) -> Error {
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = answer.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| snippet(&body));
+    let mut wait = retry_after(&headers);
+    // Only a 429 may fall back on the rate-limit window: Mastodon sends `X-RateLimit-Reset`
+    // on every answer, and it says nothing about when a 503 ends.
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        wait = wait.or_else(|| rate_limit_reset(&headers, Utc::now()));
+    }
+    status_error(status, wait, format!("{status}: {message}"))
+}
+
+/// How long until `X-RateLimit-Reset`, seen at `now`: Mastodon documents an ISO 8601
+/// timestamp; an epoch is accepted too.
+fn rate_limit_reset(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let v = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
+    let when = DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            v.parse::<f64>()
+                .ok()
+                .and_then(|s| DateTime::from_timestamp(s as i64, 0))
+        })?;
+    (when - now).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_count_as_23() {
+        let long = format!("买车 https://a.example/{}", "x".repeat(200));
+        assert_eq!(weighted_length(&long), 3 + 23);
+        assert_eq!(weighted_length("hello"), 5);
+    }
+
+    #[test]
+    fn html_content_compares_as_text() {
+        let html = "<p>Hi &amp; welcome<br>see <a href=\"https://x.example/a\"><span class=\"invisible\">https://</span>x.example/a</a></p>";
+        assert_eq!(plain(html), "Hi & welcome see https://x.example/a");
+    }
+
+    #[test]
+    fn rate_limit_reset_accepts_iso_and_epoch() {
+        let now = DateTime::from_timestamp(1_796_083_200, 0).expect("time");
+        let soon = now + chrono::TimeDelta::seconds(120);
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "x-ratelimit-reset",
+            soon.to_rfc3339().parse().expect("header"),
+        );
+        assert_eq!(rate_limit_reset(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            "x-ratelimit-reset",
+            soon.timestamp().to_string().parse().expect("header"),
+        );
+        assert_eq!(rate_limit_reset(&h, now), Some(Duration::from_secs(120)));
+        // A reset in the past asks for no wait.
+        assert_eq!(
+            rate_limit_reset(&h, soon + chrono::TimeDelta::seconds(1)),
+            None
+        );
+    }
+
+    fn answer(status: u16, headers: &[(&str, String)], body: &str) -> Response {
+        let mut b = axum::http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, v);
+        }
+        Response::from(b.body(body.to_string()).expect("response"))
+    }
+
+    #[tokio::test]
+    async fn only_a_429_waits_for_the_rate_limit_window() {
+        let reset = (Utc::now() + chrono::TimeDelta::seconds(600)).to_rfc3339();
+        let h = [("x-ratelimit-reset", reset)];
+        let limited = classify(answer(429, &h, r#"{"error":"Too many requests"}"#)).await;
+        assert!(
+            matches!(limited, Error::RateLimited { retry_after: Some(d) } if d <= Duration::from_secs(600)),
+            "{limited:?}"
+        );
+        // Mastodon sends the window's reset on every answer; a 503 is not told to wait for it.
+        assert_eq!(
+            classify(answer(503, &h, "<html>down</html>")).await,
+            Error::Unavailable {
+                message: "503 Service Unavailable: <html>down</html>".into(),
+                retry_after: None
+            }
+        );
+        assert_eq!(
+            classify(answer(422, &[], r#"{"error":"Validation failed"}"#)).await,
+            Error::Rejected("422 Unprocessable Entity: Validation failed".into())
+        );
+    }
+}
