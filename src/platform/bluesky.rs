@@ -8,7 +8,8 @@
 //!   `#话题#` become tag facets. Facet offsets are UTF-8 byte offsets. The [`MAX_GRAPHEMES`]
 //!   limit is checked before sending.
 //! - Posts: `com.atproto.repo.createRecord` of an `app.bsky.feed.post` under a record key the
-//!   caller chooses, and `getRecord` to look one up; reads (`app.bsky.*`) through [`Bluesky::query`].
+//!   caller chooses, and `getRecord` to look one up; reads (`app.bsky.*`) through
+//!   [`Bluesky::query`].
 //! - Errors: XRPC error answers classified into [`Error`].
 
 use std::sync::LazyLock;
