@@ -40,6 +40,7 @@ pub mod plan;
 pub mod publish;
 pub mod retry;
 pub mod rng;
+pub mod schedule;
 pub mod store;
 pub mod untrusted;
 pub mod web;
