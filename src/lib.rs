@@ -44,6 +44,7 @@ pub mod platform;
 pub mod publish;
 pub mod retry;
 pub mod rng;
+pub mod schedule;
 pub mod store;
 pub mod untrusted;
 pub mod web;

@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use super::literals::{Hit, Literals};
 
+use crate::config::error::{is_slug, ConfigError};
 use crate::config::source::{self, TomlSource};
-use crate::config::{is_slug, ConfigError};
 
 /// One validated rule file.
 #[derive(Debug, Clone)]

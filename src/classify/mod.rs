@@ -9,6 +9,7 @@ pub mod learned;
 pub mod literals;
 pub mod phrases;
 pub mod sentiment;
+pub mod weights;
 
 #[cfg(test)]
 mod accuracy;

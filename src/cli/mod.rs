@@ -25,6 +25,7 @@ use crate::clock::system_clock;
 use crate::config::{self, Config};
 use crate::plan::output;
 use crate::publish::worker::{Outcome, Publisher};
+use crate::schedule;
 use crate::store::Store;
 
 /// Writes a line to the command's standard output.
@@ -397,7 +398,7 @@ fn run(
             for w in &config.warnings {
                 errln!(io, "{w}");
             }
-            let report = app::check(&config, Utc::now(), days).map_err(anyhow::Error::msg)?;
+            let report = schedule::check(&config, Utc::now(), days).map_err(anyhow::Error::msg)?;
             for f in &report.keyword_failures {
                 outln!(io, "{f}");
             }
@@ -443,7 +444,7 @@ fn run(
             }
             let tz = config.herald.timezone;
             let (start, first_day) = match from {
-                Some(d) => (app::local_midnight(tz, d), d),
+                Some(d) => (schedule::local_midnight(tz, d), d),
                 None => {
                     let now = Utc::now();
                     (now, now.with_timezone(&tz).date_naive())
@@ -455,7 +456,7 @@ fn run(
             } else {
                 Some(open_store(&config, io)?)
             };
-            let schedule = app::replan(
+            let schedule = schedule::replan(
                 &config,
                 store.as_ref(),
                 start,
@@ -495,12 +496,12 @@ fn run(
         Command::Status { hours } => status(&config, hours, io),
         Command::Pause { categories, reason } => {
             let store = open_store(&config, io)?;
-            match app::pause(&config, &store, &categories, &reason, Utc::now()) {
+            match schedule::pause(&config, &store, &categories, &reason, Utc::now()) {
                 Ok(hold) => {
                     outln!(io, "holding {}: scheduled posts in these categories are not sent until `herald resume`", hold.categories.join(", "));
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(app::PauseError::UnknownCategory(c)) => {
+                Err(schedule::PauseError::UnknownCategory(c)) => {
                     errln!(io, "herald: {c:?} is not a category of the plan");
                     Ok(ExitCode::from(2))
                 }
@@ -575,7 +576,7 @@ fn run(
         }
         Command::Resume => {
             let store = open_store(&config, io)?;
-            app::resume(&store)?;
+            schedule::resume(&store)?;
             outln!(
                 io,
                 "resumed: held posts go out if they are not yet too late"
@@ -898,7 +899,7 @@ fn post(
             "by hand".to_string(),
         )
     } else {
-        match crate::app::next_free_slot(&config, &store, channel, clock())? {
+        match crate::schedule::next_free_slot(&config, &store, channel, clock())? {
             Some(slot) => slot,
             None => {
                 errln!(io, "herald: no free peak slot within a year on {channel}");
@@ -908,7 +909,7 @@ fn post(
     };
     // A channel's posts are keyed by the second: two posts by hand in the same second take the
     // next free one.
-    let mut record = crate::app::manual_post(&config, d, channel, at, &peak);
+    let mut record = crate::schedule::manual_post(&config, d, channel, at, &peak);
     let mut tries = 0;
     while !store.insert_new(&record)? {
         tries += 1;
@@ -916,7 +917,7 @@ fn post(
             errln!(io, "herald: {channel} already has a post at {}", record.at);
             return Ok(ExitCode::FAILURE);
         }
-        record = crate::app::manual_post(
+        record = crate::schedule::manual_post(
             &config,
             d,
             channel,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::error::{ConfigError, Warning};
 use super::source::{self, TomlSource};
-use super::{ConfigError, Warning};
 use crate::publish::config::{
     self as channels, ChannelConfig, PublishSettings, RawChannel, RawPublish,
 };
@@ -29,9 +29,9 @@ pub struct HeraldConfig {
     /// The web UI, when `[web]` is present.
     pub web: Option<crate::web::config::WebConfig>,
     /// `[alerts]`: where crisis alerts are sent.
-    pub alerts: crate::crisis::notify::AlertsConfig,
+    pub alerts: crate::crisis::notify::config::AlertsConfig,
     /// `[crisis]`: the live detector's switch and knobs.
-    pub crisis: crate::crisis::live::CrisisConfig,
+    pub crisis: crate::crisis::config::CrisisConfig,
 }
 
 /// `[storage]`: where the sled store lives, how much memory it may cache, how long records
@@ -75,7 +75,7 @@ struct RawHerald {
     #[serde(default)]
     alerts: crate::crisis::notify::config::RawAlerts,
     #[serde(default)]
-    crisis: crate::crisis::live::RawCrisis,
+    crisis: crate::crisis::config::RawCrisis,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -226,7 +226,7 @@ fn validate(
         .map(|w| crate::web::config::validate(w, src, &mut errors, warnings));
     let alerts =
         crate::crisis::notify::config::validate(raw.alerts, src, base, &mut errors, warnings);
-    let crisis = crate::crisis::live::validate(raw.crisis, src, &mut errors);
+    let crisis = crate::crisis::config::validate(raw.crisis, src, &mut errors);
 
     if errors.is_empty() {
         Ok(HeraldConfig {

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// One TOML text and where it came from.
 ///

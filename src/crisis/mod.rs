@@ -6,6 +6,7 @@
 //! worker that sends every queued alert message to them. [`live`] runs the detector inside
 //! `herald run` and keeps crisis mode (the crisis hold on publishing).
 
+pub mod config;
 pub mod detector;
 pub mod eval;
 pub mod live;

@@ -13,8 +13,8 @@ use chrono::TimeDelta;
 use serde::Deserialize;
 
 use super::Priority;
+use crate::config::error::{is_slug, ConfigError};
 use crate::config::source::{self, TomlSource};
-use crate::config::{is_slug, ConfigError};
 
 /// The variables a template may use.
 pub const VARIABLES: [&str; 5] = ["author", "product", "dealer", "hotline", "link"];

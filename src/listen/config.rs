@@ -4,8 +4,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::page::Selectors;
+use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::TomlSource;
-use crate::config::{is_slug, ConfigError, Warning};
 
 /// One validated source.
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{Category, Draft, Peak, PlanRules, SeriesPart};
+use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::{self, TomlSource};
-use crate::config::{is_slug, ConfigError, Warning};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use url::Url;
 
+use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::TomlSource;
-use crate::config::{is_slug, ConfigError, Warning};
 
 /// One validated channel.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::auth::same_secret;
 use super::pages::{is_held, local_rfc3339, search_mentions, MentionFilter};
 use super::AppState;
-use crate::app::{local_midnight, PauseError};
+use crate::schedule::{local_midnight, PauseError};
 
 /// An API failure: a status and a message in `{"error": …}`; server faults are logged.
 #[derive(Debug)]
@@ -208,7 +208,7 @@ pub async fn pause(
     let reason = body
         .reason
         .unwrap_or_else(|| "paused through the API".into());
-    let hold = crate::app::pause(
+    let hold = crate::schedule::pause(
         state.config(),
         state.store(),
         &body.categories,
@@ -228,7 +228,7 @@ pub async fn pause(
 
 /// `POST /api/resume`: lifts the hold.
 pub async fn resume(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    crate::app::resume(state.store())?;
+    crate::schedule::resume(state.store())?;
     tracing::info!("Publishing resumed through the API");
     state.wake_publisher();
     Ok(Json(json!({ "hold": null })))

@@ -61,8 +61,6 @@ pub const MAX_NAME_FAILURES: u32 = 20;
 pub const MAX_ADDRESS_FAILURES: u32 = 30;
 /// How long a count lasts from its first attempt; a refusal lasts at most this long.
 pub const LOCKOUT: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-/// Password checks that run at once unless `[web] login_checks` says otherwise.
-pub const DEFAULT_LOGIN_CHECKS: usize = 2;
 /// The largest login form read (a name, a password, two short fields): a flood of logins
 /// cannot make herald hold big bodies while it refuses them.
 pub const MAX_LOGIN_FORM_BYTES: usize = 8 * 1024;

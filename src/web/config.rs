@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::error::{ConfigError, Warning};
 use crate::config::source::TomlSource;
-use crate::config::{ConfigError, Warning};
 
 /// The default address: loopback only, so a fresh install is not reachable from the network.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// The default environment variable that holds the API token.
 pub const DEFAULT_TOKEN_ENV: &str = "HERALD_API_TOKEN";
+
+/// Password checks that run at once unless `[web] login_checks` says otherwise.
+pub const DEFAULT_LOGIN_CHECKS: usize = 2;
 
 /// The validated `[web]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +56,7 @@ impl Default for WebConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
             session_idle: Duration::from_secs(2 * 3600),
-            login_checks: crate::web::auth::DEFAULT_LOGIN_CHECKS,
+            login_checks: DEFAULT_LOGIN_CHECKS,
             behind_proxy: false,
         }
     }

@@ -2,7 +2,7 @@
 //! Mentions search, and the placeholders of sections other parts of herald will fill.
 //!
 //! Handlers gather data through the store and the same library calls the CLI makes
-//! ([`crate::app::pause`], [`crate::app::resume`]), then render an askama template; every
+//! ([`crate::schedule::pause`], [`crate::schedule::resume`]), then render an askama template; every
 //! value, mention text above all, goes through askama's HTML escaping.
 //!
 //! It also holds what every page shares: the checks of query values (a date from 1970 to 9999,
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::auth::safe_next;
 use super::i18n::{Lang, LANG_COOKIE};
 use super::{plain_page, render, request_lang, AppState, Chrome, WebError};
-use crate::app::{local_midnight, PauseError};
+use crate::schedule::{local_midnight, PauseError};
 use crate::store::{MentionQuery, StoredMention, StoredPost};
 
 /// How many characters of a post's text the calendar shows.
@@ -376,7 +376,7 @@ pub async fn pause(
     if reason.is_empty() {
         reason = page.t("hold.default_reason").to_string();
     }
-    match crate::app::pause(
+    match crate::schedule::pause(
         state.config(),
         state.store(),
         &categories,
@@ -397,7 +397,7 @@ pub async fn pause(
 
 /// `POST /calendar/resume` (CSRF checked before).
 pub async fn resume(State(state): State<AppState>, page: Chrome) -> Result<Response, WebError> {
-    crate::app::resume(state.store())?;
+    crate::schedule::resume(state.store())?;
     tracing::info!(user = %page.user, "Publishing resumed in the web UI");
     state.wake_publisher();
     Ok(Redirect::to("/calendar").into_response())

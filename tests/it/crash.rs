@@ -179,7 +179,12 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
     let texts: Vec<String> = posts.iter().map(|p| p.text.clone()).collect();
     let seed_value = fastrand::u64(..);
     fastrand::seed(seed_value);
-    for round in 0..ROUNDS {
+    // A kill proves something only when it lands between a post's claim and the record of its
+    // outcome: count the rounds that left a post `Sending`, and go on (up to MAX_ROUNDS) until
+    // at least one did, while posts remain.
+    const MAX_ROUNDS: usize = 40;
+    let (mut round, mut mid_send, mut published) = (0, 0, 0);
+    while round < ROUNDS || (mid_send == 0 && round < MAX_ROUNDS && published < posts.len()) {
         let mut child = spawn_run(&ws);
         let after = Duration::from_millis(fastrand::u64(50..1500));
         tokio::time::sleep(after).await;
@@ -191,7 +196,25 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
             counts.iter().all(|c| *c <= 1),
             "round {round} (seed {seed_value}): duplicates {counts:?}"
         );
+        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let states: Vec<PostState> = posts
+            .iter()
+            .filter_map(|p| store.get(&p.channel, p.at).expect("get"))
+            .map(|p| p.state)
+            .collect();
+        if states.contains(&PostState::Sending) {
+            mid_send += 1;
+        }
+        published = states
+            .iter()
+            .filter(|s| **s == PostState::Published)
+            .count();
+        round += 1;
     }
+    assert!(
+        mid_send >= 1,
+        "seed {seed_value}: no kill of {round} landed while a post was being sent"
+    );
     // A last, undisturbed run finishes the rest.
     let child = spawn_run(&ws);
     wait_published(&texts, Duration::from_secs(120)).await;
@@ -214,7 +237,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
         );
     }
     eprintln!(
-        "kill test: {ROUNDS} SIGKILL rounds, {} posts, 0 duplicates, 0 lost (seed {seed_value})",
+        "kill test: {round} SIGKILL rounds ({mid_send} mid-send), {} posts, 0 duplicates, 0 lost (seed {seed_value})",
         posts.len()
     );
 }

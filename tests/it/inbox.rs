@@ -4,7 +4,7 @@
 //! log shows both decisions. And crash safety: an approved reply survives a kill at a random
 //! moment and is sent once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -80,11 +80,18 @@ fn stop(child: &mut std::process::Child, signal: &str) {
     let _ = child.wait();
 }
 
-/// `herald run` for `secs` seconds, then SIGTERM (the CLI cannot read the store while it runs:
-/// sled's single-process lock).
-fn run_for(ws: &Workspace, secs: u64) {
+/// `herald run` until `done` holds (asked with `herald queue`, which reaches the running herald
+/// through its control socket), then SIGTERM; fails after a minute.
+fn run_until(ws: &Workspace, what: &str, done: impl Fn() -> bool) {
     let mut child = spawn_run(ws);
-    std::thread::sleep(Duration::from_secs(secs));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        if Instant::now() > deadline {
+            stop(&mut child, "-TERM");
+            panic!("herald run did not {what} within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     stop(&mut child, "-TERM");
 }
 
@@ -104,6 +111,11 @@ fn queue(ws: &Workspace, args: &[&str]) -> crate::helpers::Run {
 
 /// Queue items (any state) whose mention contains `needle`.
 fn items(ws: &Workspace, needle: &str) -> Vec<Value> {
+    try_items(ws, needle).expect("herald queue list")
+}
+
+/// As [`items`], or `None` when `herald queue` fails (herald run still starting).
+fn try_items(ws: &Workspace, needle: &str) -> Option<Vec<Value>> {
     let run = queue(
         ws,
         &[
@@ -112,8 +124,11 @@ fn items(ws: &Workspace, needle: &str) -> Vec<Value> {
             "--state", "expired",
         ],
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run.stdout
+    if run.code != 0 {
+        return None;
+    }
+    let found = run
+        .stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
         .filter(|i| {
@@ -121,7 +136,8 @@ fn items(ws: &Workspace, needle: &str) -> Vec<Value> {
                 .as_str()
                 .is_some_and(|t| t.contains(needle))
         })
-        .collect()
+        .collect();
+    Some(found)
 }
 
 fn show(ws: &Workspace, id: u64) -> Value {
@@ -191,9 +207,9 @@ async fn mentions_become_drafts_one_is_approved_edited_one_rejected_and_one_repl
     )
     .await;
     let masto_id = mastodon_mention(&p, &format!("@brand 请问周末店里几点开门？{nonce}")).await;
-    // Bluesky indexes notifications about a second after the post.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    run_for(&ws, 8);
+    run_until(&ws, "draft both mentions", || {
+        try_items(&ws, &nonce).is_some_and(|f| f.len() == 2)
+    });
 
     let found = items(&ws, &nonce);
     assert_eq!(found.len(), 2, "one draft per mention: {found:#?}");
@@ -345,7 +361,9 @@ async fn an_approved_reply_survives_a_kill_at_a_random_moment_and_is_sent_once()
     let ws = workspace(&p);
     let nonce = format!("{:x}", fastrand::u64(..));
     let masto_id = mastodon_mention(&p, &format!("@brand 请问首保是多少公里做？{nonce}")).await;
-    run_for(&ws, 6);
+    run_until(&ws, "draft the mention", || {
+        try_items(&ws, &nonce).is_some_and(|f| !f.is_empty())
+    });
     let found = items(&ws, &nonce);
     assert_eq!(found.len(), 1, "{found:#?}");
     let id = found[0]["id"].as_u64().expect("id").to_string();
@@ -358,7 +376,11 @@ async fn an_approved_reply_survives_a_kill_at_a_random_moment_and_is_sent_once()
     std::thread::sleep(Duration::from_millis(after));
     stop(&mut child, "-KILL");
     // Restarted: it reconciles and finishes.
-    run_for(&ws, 8);
+    run_until(&ws, "send the approved reply", || {
+        let run = queue(&ws, &["show", &id, "--json"]);
+        run.code == 0
+            && serde_json::from_str::<Value>(&run.stdout).is_ok_and(|i| i["state"] == "sent")
+    });
 
     let item = show(&ws, id.parse().expect("id"));
     assert_eq!(item["state"], "sent", "killed after {after} ms: {item:#?}");

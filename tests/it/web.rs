@@ -1260,7 +1260,7 @@ async fn the_calendar_shows_the_week_in_the_plan_timezone_with_held_posts_marked
     let mut q = crate::helpers::stored_post("outbox", "新车品鉴", at("2026-11-25T12:00:00Z"));
     q.category = "product".into();
     app.store.put(&q).expect("put");
-    herald::app::resume(&app.store).expect("no hold");
+    herald::schedule::resume(&app.store).expect("no hold");
 
     let page = body(
         app.get("/calendar?date=2026-11-23&view=day", &cookies)

@@ -1,6 +1,6 @@
 //! The learned heads' weights file and how a text is scored with it.
 //!
-//! Layout, little-endian, a 64-byte header then the weights:
+//! Layout ([`crate::classify::weights`]), little-endian, a 64-byte header then the weights:
 //!
 //! ```text
 //! "HLRN"  format u16  features u16  bits u8  0 0 0
@@ -14,7 +14,7 @@
 //! `offset` is added to the sentiment logits and the complaint logit after training (class
 //! priors calibrated on the tuning half of the measurement set).
 
-use thiserror::Error;
+use crate::classify::weights::{self, Layout, WeightsError};
 
 /// The magic bytes of a heads file.
 pub const MAGIC: [u8; 4] = *b"HLRN";
@@ -25,26 +25,21 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const FEATURE_VERSION: u16 = 1;
 /// Number of columns.
 pub const COLUMNS: usize = 4;
-const HEADER: usize = 64;
 
 /// Why a heads file was refused.
-#[derive(Debug, Error, PartialEq)]
-pub enum HeadsError {
-    /// Not a heads file.
-    #[error("not a herald learned-heads model (bad magic bytes)")]
-    BadMagic,
-    /// Too short or too long.
-    #[error("heads file is {found} bytes, expected {expected}")]
-    Length { expected: usize, found: usize },
-    /// Another layout or feature version.
-    #[error("heads file has format {format} features {features}, this build reads {FORMAT_VERSION} and {FEATURE_VERSION}: retrain it")]
-    Version { format: u16, features: u16 },
-    /// A table size outside 2^10..2^22.
-    #[error("heads file has 2^{0} buckets, expected 2^10..2^22")]
-    Bits(u8),
-    /// A number that is not finite.
-    #[error("heads file holds a non-finite number")]
-    NotFinite,
+pub type HeadsError = WeightsError;
+
+fn layout() -> Layout {
+    Layout {
+        what: "learned-heads model",
+        magic: MAGIC,
+        format: FORMAT_VERSION,
+        features: FEATURE_VERSION,
+        header: 64,
+        floats: 1 + 3 * COLUMNS,
+        columns: COLUMNS,
+        bits: 10..=22,
+    }
 }
 
 /// Quantised weights of the four columns.
@@ -72,92 +67,43 @@ impl Heads {
         old_logit: [f32; COLUMNS],
         offset: [f32; COLUMNS],
     ) -> Self {
-        let rows = (weights.len() / COLUMNS).max(2);
-        let bits = rows.ilog2();
-        let max = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        let bits = (weights.len() / COLUMNS).max(2).ilog2();
+        let (scale, weights) = weights::quantise(weights);
         Self {
             bits,
             scale,
             bias,
             old_logit,
             offset,
-            weights: weights
-                .iter()
-                .map(|w| (w / scale).round().clamp(-32767.0, 32767.0) as i16)
-                .collect(),
+            weights,
         }
     }
 
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + 2 * self.weights.len());
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&FEATURE_VERSION.to_le_bytes());
-        out.extend_from_slice(&[self.bits as u8, 0, 0, 0]);
-        out.extend_from_slice(&self.scale.to_le_bytes());
-        for x in self.bias.iter().chain(&self.old_logit).chain(&self.offset) {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.resize(HEADER, 0);
-        for w in &self.weights {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+        let mut floats = vec![self.scale];
+        floats.extend(self.bias.iter().chain(&self.old_logit).chain(&self.offset));
+        layout().write(self.bits, &floats, &self.weights)
     }
 
     /// Reads a file's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, HeadsError> {
-        if bytes.len() < HEADER {
-            return Err(HeadsError::Length {
-                expected: HEADER,
-                found: bytes.len(),
-            });
-        }
-        if bytes[0..4] != MAGIC {
-            return Err(HeadsError::BadMagic);
-        }
-        let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-        let f32_at =
-            |i: usize| f32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let (format, features) = (u16_at(4), u16_at(6));
-        if format != FORMAT_VERSION || features != FEATURE_VERSION {
-            return Err(HeadsError::Version { format, features });
-        }
-        let bits = bytes[8];
-        if !(10..=22).contains(&bits) {
-            return Err(HeadsError::Bits(bits));
-        }
-        let expected = HEADER + 2 * COLUMNS * (1usize << bits);
-        if bytes.len() != expected {
-            return Err(HeadsError::Length {
-                expected,
-                found: bytes.len(),
-            });
-        }
-        let scale = f32_at(12);
-        let four = |at: usize| [f32_at(at), f32_at(at + 4), f32_at(at + 8), f32_at(at + 12)];
-        let (bias, old_logit, offset) = (four(16), four(32), four(48));
-        if !std::iter::once(scale)
-            .chain(bias)
-            .chain(old_logit)
-            .chain(offset)
-            .all(f32::is_finite)
-        {
-            return Err(HeadsError::NotFinite);
-        }
-        let weights = bytes[HEADER..]
-            .chunks_exact(2)
-            .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let t = layout().read(bytes)?;
+        let four = |at: usize| {
+            [
+                t.floats[at],
+                t.floats[at + 1],
+                t.floats[at + 2],
+                t.floats[at + 3],
+            ]
+        };
         Ok(Self {
-            bits: u32::from(bits),
-            scale,
-            bias,
-            old_logit,
-            offset,
-            weights,
+            bits: t.bits,
+            scale: t.floats[0],
+            bias: four(1),
+            old_logit: four(5),
+            offset: four(9),
+            weights: t.weights,
         })
     }
 }
@@ -176,12 +122,15 @@ mod tests {
         assert_eq!(Heads::from_bytes(&bytes), Ok(h));
         let mut bad = bytes.clone();
         bad[0] = b'X';
-        assert_eq!(Heads::from_bytes(&bad), Err(HeadsError::BadMagic));
+        assert!(matches!(
+            Heads::from_bytes(&bad),
+            Err(HeadsError::BadMagic(_))
+        ));
         let mut bad = bytes.clone();
         bad[6] = 9;
         assert!(matches!(
             Heads::from_bytes(&bad),
-            Err(HeadsError::Version { .. })
+            Err(HeadsError::Features { found: 9, .. })
         ));
         assert!(matches!(
             Heads::from_bytes(&bytes[..100]),

@@ -1,6 +1,6 @@
 //! The weights file: its binary format, and quantisation from the trained `f32` weights.
 //!
-//! Layout, little-endian, 28-byte header then the weights:
+//! Layout ([`crate::classify::weights`]), little-endian, 28-byte header then the weights:
 //!
 //! ```text
 //! "HSNT"  format u16  features u16  bits u8  0 0 0
@@ -11,7 +11,7 @@
 //! `features` is [`FEATURE_VERSION`]: a file trained with other features is refused rather than
 //! silently misread. This module must not know how features are made.
 
-use thiserror::Error;
+use crate::classify::weights::{self, Layout, WeightsError};
 
 /// The magic bytes that open a weights file.
 pub const MAGIC: [u8; 4] = *b"HSNT";
@@ -20,31 +20,21 @@ pub const FORMAT_VERSION: u16 = 1;
 /// The version of the feature extraction (`features.rs`, `cues.rs`) the weights were trained
 /// with. Bump it whenever a change there changes which feature a text produces.
 pub const FEATURE_VERSION: u16 = 2;
-const HEADER: usize = 28;
 
 /// Why a weights file was refused.
-#[derive(Debug, Error, PartialEq)]
-pub enum ModelError {
-    /// The file does not start with `HSNT`.
-    #[error("not a herald sentiment model (bad magic bytes)")]
-    BadMagic,
-    /// The file is shorter than its header says.
-    #[error("model file is {found} bytes, expected {expected}")]
-    Length { expected: usize, found: usize },
-    /// Another layout version.
-    #[error("model format version {found}, this build reads {expected}")]
-    Format { found: u16, expected: u16 },
-    /// Trained with other features: the weights would mean nothing.
-    #[error(
-        "model trained with feature version {found}, this build extracts {expected}: retrain it"
-    )]
-    Features { found: u16, expected: u16 },
-    /// A hash table size outside 2^10..2^24.
-    #[error("model has 2^{0} buckets, expected 2^10..2^24")]
-    Bits(u8),
-    /// A header number that is not finite.
-    #[error("model header holds a non-finite number")]
-    NotFinite,
+pub type ModelError = WeightsError;
+
+fn layout() -> Layout {
+    Layout {
+        what: "sentiment model",
+        magic: MAGIC,
+        format: FORMAT_VERSION,
+        features: FEATURE_VERSION,
+        header: 28,
+        floats: 4,
+        columns: 1,
+        bits: 10..=24,
+    }
 }
 
 /// Quantised weights plus the few numbers the classifier needs.
@@ -67,15 +57,9 @@ pub struct Model {
 impl Model {
     /// Quantises trained weights to i16 with one scale for the whole table.
     pub fn quantise(weights: &[f32], bias: f32, neutral: f32, question_damp: f32) -> Self {
-        let bits = weights.len().max(2).ilog2();
-        let max = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
-        let weights = weights
-            .iter()
-            .map(|w| (w / scale).round().clamp(-32767.0, 32767.0) as i16)
-            .collect();
+        let (scale, weights) = weights::quantise(weights);
         Self {
-            bits,
+            bits: weights.len().max(2).ilog2(),
             scale,
             bias,
             neutral,
@@ -86,79 +70,26 @@ impl Model {
 
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + 2 * self.weights.len());
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&FEATURE_VERSION.to_le_bytes());
-        out.extend_from_slice(&[self.bits as u8, 0, 0, 0]);
-        for x in [self.scale, self.bias, self.neutral, self.question_damp] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        for w in &self.weights {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+        layout().write(
+            self.bits,
+            &[self.scale, self.bias, self.neutral, self.question_damp],
+            &self.weights,
+        )
     }
 
     /// Reads a file's bytes, checking everything that could make the weights meaningless.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        if bytes.len() < HEADER {
-            return Err(ModelError::Length {
-                expected: HEADER,
-                found: bytes.len(),
-            });
-        }
-        if bytes[0..4] != MAGIC {
-            return Err(ModelError::BadMagic);
-        }
-        let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-        let f32_at =
-            |i: usize| f32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let format = u16_at(4);
-        if format != FORMAT_VERSION {
-            return Err(ModelError::Format {
-                found: format,
-                expected: FORMAT_VERSION,
-            });
-        }
-        let features = u16_at(6);
-        if features != FEATURE_VERSION {
-            return Err(ModelError::Features {
-                found: features,
-                expected: FEATURE_VERSION,
-            });
-        }
-        let bits = bytes[8];
-        if !(10..=24).contains(&bits) {
-            return Err(ModelError::Bits(bits));
-        }
-        let n = 1usize << bits;
-        let expected = HEADER + 2 * n;
-        if bytes.len() != expected {
-            return Err(ModelError::Length {
-                expected,
-                found: bytes.len(),
-            });
-        }
-        let (scale, bias, neutral, question_damp) =
-            (f32_at(12), f32_at(16), f32_at(20), f32_at(24));
-        if ![scale, bias, neutral, question_damp]
-            .iter()
-            .all(|x| x.is_finite())
-        {
-            return Err(ModelError::NotFinite);
-        }
-        let weights = bytes[HEADER..]
-            .chunks_exact(2)
-            .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let t = layout().read(bytes)?;
+        let [scale, bias, neutral, question_damp] = t.floats[..] else {
+            unreachable!("the layout reads four numbers");
+        };
         Ok(Self {
-            bits: u32::from(bits),
+            bits: t.bits,
             scale,
             bias,
             neutral,
             question_damp,
-            weights,
+            weights: t.weights,
         })
     }
 }
@@ -179,7 +110,10 @@ mod tests {
 
         let mut bad = bytes.clone();
         bad[0] = b'X';
-        assert_eq!(Model::from_bytes(&bad), Err(ModelError::BadMagic));
+        assert!(matches!(
+            Model::from_bytes(&bad),
+            Err(ModelError::BadMagic(_))
+        ));
         let mut bad = bytes.clone();
         bad[6] = 99;
         assert!(matches!(

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::TomlSource;
-use crate::config::{is_slug, ConfigError, Warning};
 use crate::store::AlertLevel;
 
 /// The validated `[alerts]` section.

@@ -277,7 +277,7 @@ async fn a_manual_pause_shows_its_own_banner_that_resolving_alerts_does_not_lift
         &[],
         &[],
     );
-    herald::app::pause(
+    herald::schedule::pause(
         &herald::config::load(&app.ws.path().join("herald.toml"), false).expect("config"),
         &app.store,
         &["service".to_string()],

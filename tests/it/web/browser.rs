@@ -199,8 +199,8 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
     // A realistic week: the real content plan, planned from Monday 2026-11-23 (the app's clock).
     let config = herald::config::load(&app.ws.path().join("herald.toml"), false).expect("config");
     let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
-    let start = herald::app::local_midnight(config.herald.timezone, monday);
-    let planned = herald::app::replan(
+    let start = herald::schedule::local_midnight(config.herald.timezone, monday);
+    let planned = herald::schedule::replan(
         &config,
         Some(&app.store),
         start,
