@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use herald::ingest::Ingest;
 use herald::listen::config::{SourceConfig, SourceKind};
 use herald::listen::run::{Listener, Source};
 use herald::listen::{page, Mention, Parsed};
@@ -390,7 +391,8 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
             let source = Source::from_config(&cfg, chrono_tz::Asia::Shanghai).expect("source");
             let dir = tempfile::tempdir().expect("temp dir");
             let store = Store::open(&dir.path().join("store")).expect("store");
-            let listener = Listener::new(store.clone(), classifier.clone());
+            let ingest = Ingest::new(store.clone(), classifier.clone());
+            let listener = Listener::new(store.clone(), Arc::new(ingest));
             let want = parse_saved(file).mentions.len();
             assert_eq!(
                 listener.poll_once(name, &source).await,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald::classify::Classifier;
+use herald::ingest::Ingest;
 use herald::listen::run::{Listener, Source};
 use herald::listen::search::{self, BlueskySearch, MastodonKeywords};
 use herald::listen::social::{BlueskyMentions, MastodonMentions};
@@ -321,7 +322,10 @@ impl Bench {
 
     fn open(dir: tempfile::TempDir) -> Self {
         let store = Store::open(&dir.path().join("store")).expect("store");
-        let listener = Listener::new(store.clone(), classifier());
+        let listener = Listener::new(
+            store.clone(),
+            Arc::new(Ingest::new(store.clone(), classifier())),
+        );
         Self {
             dir,
             listener,
