@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::config::{SourceConfig, SourceKind};
 use super::error::PollError;
@@ -314,6 +314,11 @@ impl Listener {
         for why in &parsed.skipped {
             warn!(source = name, why = %why, "Skipped an unreadable item");
         }
+        for m in &parsed.mentions {
+            // Which mentions a poll read (new or not), for whoever checks that a stored cursor
+            // keeps a source from reading them again.
+            debug!(source = name, mention = %m.id, "Read a mention");
+        }
         let skipped = parsed.skipped.len() as u64;
         let read = parsed.mentions.len() as u64;
         self.count(name, |s| {
@@ -335,6 +340,7 @@ impl Listener {
         if let Some(next) = next {
             self.store.set_cursor(name, &next)?;
         }
+        debug!(source = name, read, new, "Polled");
         Ok(new)
     }
 

@@ -411,6 +411,10 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
                 (stats.polls, stats.failures, stats.new),
                 (2, 0, want as u64)
             );
+            // What reached the ingest stage: with an ETag the second poll read nothing (a 304);
+            // without one it read the page again and only the store kept it from counting twice.
+            let read = if etag { want } else { 2 * want };
+            assert_eq!(stats.read, read as u64, "{file}: mentions read");
             let stored = store
                 .mentions(&herald::store::MentionQuery {
                     limit: 100,
