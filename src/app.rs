@@ -76,14 +76,15 @@ pub async fn run_with(
             crate::listen::run::Source::from_config(s, config.herald.timezone)
                 .map(|src| (s.name.clone(), Arc::new(src), s.interval))
         })
-        .collect::<Result<_, String>>()
-        .map_err(anyhow::Error::msg)?;
+        .collect::<Result<_, _>>()?;
     let classifier =
         Arc::new(crate::classify::Classifier::new(&config.keywords).map_err(anyhow::Error::msg)?);
     let drafter = crate::inbox::Drafter::from_config(&config).map(Arc::new);
-    let mut listener =
-        crate::listen::run::Listener::new(store.clone(), classifier).with_inbox(drafter.clone());
     let clock = system_clock();
+    // The one ingest stage every listener hands its mentions to.
+    let mut ingest = crate::ingest::Ingest::new(store.clone(), classifier)
+        .with_drafter(drafter.clone())
+        .with_clock(clock.clone());
     if let Some(drafter) = &drafter {
         let drafted = crate::inbox::draft::draft_missing(drafter, &store, clock())?;
         if drafted > 0 {
@@ -102,7 +103,7 @@ pub async fn run_with(
     // Live crisis detection: warmed from the store before the listeners start feeding it.
     let live_task = if config.herald.crisis.enabled {
         let (tx, rx) = crate::crisis::live::channel();
-        listener = listener.with_live(tx);
+        ingest = ingest.with_live(tx);
         let mut live = crate::crisis::live::Live::new(
             store.clone(),
             config.herald.crisis.params.clone(),
@@ -136,6 +137,7 @@ pub async fn run_with(
             }),
         )
     };
+    let listener = crate::listen::run::Listener::new(store.clone(), Arc::new(ingest));
     let listen_tasks: Vec<_> = sources
         .into_iter()
         .map(|(name, source, interval)| {

@@ -19,7 +19,9 @@
 //!   delivery of alerts to people (`crisis::notify`: WeCom, DingTalk, Feishu, Slack, webhook,
 //!   e-mail).
 //! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
-//!   cursors into mentions, classified and stored once.
+//!   cursors into mentions, handed to the ingest stage; the cursor moves once they are stored.
+//! - [`ingest`]: the one stage every source's mentions go through: classified, stored once
+//!   with their reply draft (one transaction), sent to the live crisis detector.
 //! - [`http`]: the one HTTP client builder (timeout, user agent).
 //! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
 //!   approved replies in thread through the publishing path.
@@ -38,6 +40,7 @@ pub mod config;
 pub mod crisis;
 pub mod http;
 pub mod inbox;
+pub mod ingest;
 pub mod listen;
 pub mod plan;
 pub mod platform;

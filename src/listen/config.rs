@@ -334,9 +334,8 @@ pub(crate) fn validate(
                 );
                 let sel = match sel {
                     Ok(s) => Some(s),
-                    Err(why) => {
-                        let key = why.split(':').next().unwrap_or("item").to_string();
-                        problems.push((at(&key), why));
+                    Err(e) => {
+                        problems.push((at(e.key), e.to_string()));
                         None
                     }
                 };

@@ -2,12 +2,24 @@
 
 use chrono::{DateTime, Utc};
 
+use super::error::PollError;
 use super::{html_to_text, Mention, Parsed};
+
+/// A body that is no feed at all.
+#[derive(Debug, thiserror::Error)]
+#[error("not a feed: {0}")]
+pub struct FeedError(#[from] feed_rs::parser::ParseFeedError);
+
+impl From<FeedError> for PollError {
+    fn from(e: FeedError) -> Self {
+        PollError::new(e)
+    }
+}
 
 /// Parses a feed body. A body that is no feed at all is an error (logged and counted by the
 /// caller); an entry without text is skipped and counted.
-pub fn parse(source: &str, body: &[u8], fetched_at: DateTime<Utc>) -> Result<Parsed, String> {
-    let feed = feed_rs::parser::parse(body).map_err(|e| format!("not a feed: {e}"))?;
+pub fn parse(source: &str, body: &[u8], fetched_at: DateTime<Utc>) -> Result<Parsed, FeedError> {
+    let feed = feed_rs::parser::parse(body)?;
     let feed_author = feed.authors.first().and_then(|a| a.name.clone());
     let mut out = Parsed::default();
     for entry in feed.entries {
@@ -68,6 +80,6 @@ pub fn parse(source: &str, body: &[u8], fetched_at: DateTime<Utc>) -> Result<Par
 }
 
 /// [`parse`] for a feed fetched from `url`: the source name is its host.
-pub fn parse_named(url: &url::Url, body: &[u8]) -> Result<Parsed, String> {
+pub fn parse_named(url: &url::Url, body: &[u8]) -> Result<Parsed, FeedError> {
     parse(url.host_str().unwrap_or("feed"), body, Utc::now())
 }

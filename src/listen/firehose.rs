@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use super::run::PollError;
+use super::error::PollError;
 use super::{Mention, Parsed};
 
 /// How long a poll waits for the connection to open.
@@ -50,6 +50,47 @@ const MAX_HANDLES: usize = 100_000;
 pub const ENDPOINT: &str = "xrpc/com.atproto.sync.subscribeRepos";
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What is wrong with a frame, or with a firehose source's setup.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FirehoseError {
+    #[error("bad varint in the CAR slice")]
+    Varint,
+    #[error("truncated CID")]
+    TruncatedCid,
+    #[error("CID too long")]
+    CidTooLong,
+    #[error("truncated CAR header")]
+    TruncatedCarHeader,
+    #[error("truncated CAR block")]
+    TruncatedCarBlock,
+    #[error("frame header is not CBOR: {0}")]
+    Header(String),
+    #[error("frame body is not CBOR: {0}")]
+    Body(String),
+    #[error("frame header has no op 1 or -1")]
+    NoOp,
+    /// A commit without one of the fields every commit has.
+    #[error("commit without {0}")]
+    Missing(&'static str),
+    #[error("record {path} is not CBOR: {why}")]
+    Record { path: String, why: String },
+    /// The service URL cannot take the endpoint's path.
+    #[error("the firehose URL: {0}")]
+    Endpoint(#[from] url::ParseError),
+    /// The queries cannot be compiled into one matcher.
+    #[error("the firehose queries: {0}")]
+    Queries(String),
+    /// The TLS settings for `wss://` could not be built.
+    #[error("TLS for the firehose: {0}")]
+    Tls(String),
+}
+
+impl From<FirehoseError> for PollError {
+    fn from(e: FirehoseError) -> Self {
+        PollError::new(e)
+    }
+}
 
 /// A firehose source.
 pub struct Firehose {
@@ -110,7 +151,7 @@ fn int_field(map: &Cbor, key: &str) -> Option<i64> {
 }
 
 /// Reads one unsigned LEB128 varint from the front of `bytes`: (value, bytes used).
-fn varint(bytes: &[u8]) -> Result<(u64, usize), String> {
+fn varint(bytes: &[u8]) -> Result<(u64, usize), FirehoseError> {
     let mut v: u64 = 0;
     for (i, b) in bytes.iter().enumerate().take(10) {
         v |= u64::from(b & 0x7F) << (7 * i);
@@ -118,17 +159,17 @@ fn varint(bytes: &[u8]) -> Result<(u64, usize), String> {
             return Ok((v, i + 1));
         }
     }
-    Err("bad varint in the CAR slice".into())
+    Err(FirehoseError::Varint)
 }
 
 /// The length of the binary CID at the front of `bytes` (v0: a bare sha2-256 multihash; v1:
 /// version, codec, then a multihash).
-fn cid_len(bytes: &[u8]) -> Result<usize, String> {
+fn cid_len(bytes: &[u8]) -> Result<usize, FirehoseError> {
     if bytes.starts_with(&[0x12, 0x20]) {
         return if bytes.len() >= 34 {
             Ok(34)
         } else {
-            Err("truncated CID".into())
+            Err(FirehoseError::TruncatedCid)
         };
     }
     let mut at = 0;
@@ -139,9 +180,9 @@ fn cid_len(bytes: &[u8]) -> Result<usize, String> {
     let (size, n) = varint(bytes.get(at..).unwrap_or_default())?;
     at += n;
     let end = at
-        .checked_add(usize::try_from(size).map_err(|_| "CID too long")?)
+        .checked_add(usize::try_from(size).map_err(|_| FirehoseError::CidTooLong)?)
         .filter(|&e| e <= bytes.len())
-        .ok_or("truncated CID")?;
+        .ok_or(FirehoseError::TruncatedCid)?;
     Ok(end)
 }
 
@@ -149,19 +190,19 @@ fn cid_len(bytes: &[u8]) -> Result<usize, String> {
 pub type Block<'a> = (&'a [u8], &'a [u8]);
 
 /// The blocks of a CAR v1 slice.
-pub fn car_blocks(car: &[u8]) -> Result<Vec<Block<'_>>, String> {
+pub fn car_blocks(car: &[u8]) -> Result<Vec<Block<'_>>, FirehoseError> {
     let (header, n) = varint(car)?;
     let mut rest = usize::try_from(header)
         .ok()
         .and_then(|h| car.get(n.checked_add(h)?..))
-        .ok_or("truncated CAR header")?;
+        .ok_or(FirehoseError::TruncatedCarHeader)?;
     let mut out = Vec::new();
     while !rest.is_empty() {
         let (len, n) = varint(rest)?;
         let block = usize::try_from(len)
             .ok()
             .and_then(|l| rest.get(n..n.checked_add(l)?))
-            .ok_or("truncated CAR block")?;
+            .ok_or(FirehoseError::TruncatedCarBlock)?;
         let c = cid_len(block)?;
         out.push((&block[..c], &block[c..]));
         rest = &rest[n + block.len()..];
@@ -199,12 +240,12 @@ fn post_from(record: &Cbor) -> Option<Post> {
 }
 
 /// Decodes one binary frame of `subscribeRepos`: two DAG-CBOR values, a header and a body.
-pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FirehoseError> {
     let mut r = bytes;
     let header: Cbor =
-        ciborium::from_reader(&mut r).map_err(|e| format!("frame header is not CBOR: {e}"))?;
+        ciborium::from_reader(&mut r).map_err(|e| FirehoseError::Header(e.to_string()))?;
     let body: Cbor =
-        ciborium::from_reader(&mut r).map_err(|e| format!("frame body is not CBOR: {e}"))?;
+        ciborium::from_reader(&mut r).map_err(|e| FirehoseError::Body(e.to_string()))?;
     match int_field(&header, "op") {
         Some(1) => {}
         Some(-1) => {
@@ -212,17 +253,17 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
             let message = text_field(&body, "message").unwrap_or_default();
             return Ok(Frame::Error(format!("{error}: {message}")));
         }
-        _ => return Err("frame header has no op 1 or -1".into()),
+        _ => return Err(FirehoseError::NoOp),
     }
     let seq = int_field(&body, "seq");
     if text_field(&header, "t").as_deref() != Some("#commit") {
         return Ok(Frame::Other { seq });
     }
-    let seq = seq.ok_or("commit without seq")?;
-    let repo = text_field(&body, "repo").ok_or("commit without repo")?;
+    let seq = seq.ok_or(FirehoseError::Missing("seq"))?;
+    let repo = text_field(&body, "repo").ok_or(FirehoseError::Missing("repo"))?;
     let ops = field(&body, "ops")
         .and_then(Cbor::as_array)
-        .ok_or("commit without ops")?;
+        .ok_or(FirehoseError::Missing("ops"))?;
     let creates: Vec<(String, &[u8])> = ops
         .iter()
         .filter(|op| text_field(op, "action").as_deref() == Some("create"))
@@ -237,14 +278,16 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
     if !creates.is_empty() {
         let car = field(&body, "blocks")
             .and_then(Cbor::as_bytes)
-            .ok_or("commit without blocks")?;
+            .ok_or(FirehoseError::Missing("blocks"))?;
         let blocks = car_blocks(car)?;
         for (path, cid) in creates {
             let Some((_, data)) = blocks.iter().find(|(c, _)| *c == cid) else {
                 continue;
             };
-            let record: Cbor = ciborium::from_reader(*data)
-                .map_err(|e| format!("record {path} is not CBOR: {e}"))?;
+            let record: Cbor = ciborium::from_reader(*data).map_err(|e| FirehoseError::Record {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
             if let Some(post) = post_from(&record) {
                 posts.push((path, post));
             }
@@ -254,7 +297,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
 }
 
 /// The TLS settings for `wss://`: rustls with ring and the webpki roots, as reqwest uses.
-fn tls() -> Result<tokio_tungstenite::Connector, String> {
+fn tls() -> Result<tokio_tungstenite::Connector, FirehoseError> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -262,7 +305,7 @@ fn tls() -> Result<tokio_tungstenite::Connector, String> {
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
+    .map_err(|e| FirehoseError::Tls(e.to_string()))?
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
@@ -276,16 +319,16 @@ impl Firehose {
         service: &Url,
         queries: &[String],
         plc: Option<Url>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FirehoseError> {
         let mut endpoint = service.clone();
         if !endpoint.path().ends_with('/') {
             endpoint.set_path(&format!("{}/", endpoint.path()));
         }
-        let endpoint = endpoint.join(ENDPOINT).map_err(|e| e.to_string())?;
+        let endpoint = endpoint.join(ENDPOINT)?;
         let matcher = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(queries)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FirehoseError::Queries(e.to_string()))?;
         Ok(Self {
             endpoint,
             matcher,
@@ -309,11 +352,11 @@ impl Firehose {
         let connect =
             tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector);
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Err(_) => Err(PollError::from(format!(
+            Err(_) => Err(PollError::new(format!(
                 "timed out connecting to {}",
                 self.endpoint
             ))),
-            Ok(Err(e)) => Err(PollError::from(format!(
+            Ok(Err(e)) => Err(PollError::new(format!(
                 "connecting to {}: {e}",
                 self.endpoint
             ))),
@@ -346,7 +389,7 @@ impl Firehose {
                     break;
                 }
                 Some(Err(e)) if frames == 0 => {
-                    return Err(PollError::from(format!("reading the firehose: {e}")));
+                    return Err(PollError::new(format!("reading the firehose: {e}")));
                 }
                 Some(Err(e)) => {
                     // What was read stands; the next poll reconnects from it.
@@ -375,9 +418,9 @@ impl Firehose {
                     }
                 }
                 Ok(Frame::Error(why)) => {
-                    return Err(PollError::from(format!("the firehose answered {why}")));
+                    return Err(PollError::new(format!("the firehose answered {why}")));
                 }
-                Err(why) => out.skipped.push(why),
+                Err(why) => out.skipped.push(why.to_string()),
             }
         }
         if open {

@@ -5,16 +5,20 @@
 //! hashtag timelines and status search), the Bluesky firehose ([`firehose`]: posts matching
 //! keywords as they are written), feeds ([`feed`]: RSS, Atom, JSON Feed, by `feed-rs`)
 //! and web pages ([`page`]: forum threads, search results, by CSS selectors with `scraper`);
-//! their configuration ([`config`]) and the one polling loop that runs them all ([`run`]). Each
-//! parser skips and counts what it cannot read instead of failing the whole response. This
-//! module does not classify or store: the loop hands mentions to `classify` and `store`.
+//! their configuration ([`config`]), why a poll fails ([`error`]) and the one polling loop that
+//! runs them all ([`run`]). Each parser skips and counts what it cannot read instead of failing
+//! the whole response. This module does not classify, store mentions, draft or detect: the loop
+//! hands each poll's mentions to a [`sink::MentionSink`] (the ingest stage, `crate::ingest`)
+//! and keeps only the sources' cursors in the store.
 
 pub mod config;
+pub mod error;
 pub mod feed;
 pub mod firehose;
 pub mod page;
 pub mod run;
 pub mod search;
+pub mod sink;
 pub mod social;
 
 use chrono::{DateTime, Utc};

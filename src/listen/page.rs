@@ -8,6 +8,18 @@ use url::Url;
 
 use super::{Mention, Parsed};
 
+/// A selector of a page source that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {css:?} is not a CSS selector: {why}")]
+pub struct SelectorError {
+    /// Which selector: `item`, `text`, `author`, `time` or `link` (the configuration key).
+    pub key: &'static str,
+    /// The selector as written.
+    pub css: String,
+    /// What the CSS parser said.
+    pub why: String,
+}
+
 /// The selectors of one page source, compiled.
 #[derive(Debug, Clone)]
 pub struct Selectors {
@@ -26,9 +38,13 @@ impl Selectors {
         author: Option<&str>,
         time: Option<&str>,
         link: Option<&str>,
-    ) -> Result<Self, String> {
-        let one = |name: &str, css: &str| {
-            Selector::parse(css).map_err(|e| format!("{name}: {css:?} is not a CSS selector: {e}"))
+    ) -> Result<Self, SelectorError> {
+        let one = |key: &'static str, css: &str| {
+            Selector::parse(css).map_err(|e| SelectorError {
+                key,
+                css: css.to_string(),
+                why: e.to_string(),
+            })
         };
         Ok(Self {
             item: one("item", item)?,

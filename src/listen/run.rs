@@ -1,7 +1,7 @@
-//! The listening loop: every source polled on its interval from its stored cursor, each new
-//! mention classified and stored once, with its reply draft (when the inbox drafts one) in the
-//! same store transaction. A failing source backs off and is retried; a source
-//! whose poll panics is restarted; a bad item is logged, counted and skipped.
+//! The listening loop: every source polled on its interval from its stored cursor, what it read
+//! handed to a [`MentionSink`] (the ingest stage, which classifies and stores), and the cursor
+//! saved only after that. A failing source backs off and is retried; a source whose poll panics
+//! is restarted; a bad item is logged, counted and skipped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,49 +9,29 @@ use std::time::Duration;
 use chrono::Utc;
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use super::config::{SourceConfig, SourceKind};
+use super::error::PollError;
+use super::firehose::FirehoseError;
 use super::search::{BlueskySearch, MastodonKeywords};
+use super::sink::{Batch, MentionSink};
 use super::social::{BlueskyMentions, MastodonMentions};
 use super::{feed, page, Parsed};
-use crate::classify::lead::mask;
-use crate::classify::Classifier;
-use crate::store::{Store, StoredMention};
+use crate::store::Store;
 
-/// Why a poll failed, and how long the server asked us to wait before the next one, if it said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollError {
-    pub why: String,
-    pub retry_after: Option<Duration>,
-}
-
-impl std::fmt::Display for PollError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
-impl std::error::Error for PollError {}
-
-impl From<String> for PollError {
-    fn from(why: String) -> Self {
-        Self {
-            why,
-            retry_after: None,
-        }
-    }
-}
-
-impl From<crate::platform::Error> for PollError {
-    fn from(e: crate::platform::Error) -> Self {
-        // 429 and 503 alike: a server that says when to come back is listened to.
-        let retry_after = e.retry_after();
-        Self {
-            why: e.to_string(),
-            retry_after,
-        }
-    }
+/// Why a source could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The HTTP client could not be built.
+    #[error("the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A secret's environment variable is not set.
+    #[error("{0}")]
+    Secret(String),
+    /// The firehose's endpoint or queries are unusable.
+    #[error(transparent)]
+    Firehose(#[from] FirehoseError),
 }
 
 /// The longest a server's `Retry-After` may hold a source back: a bad header must not silence
@@ -94,10 +74,11 @@ pub enum Source {
 
 impl Source {
     /// Builds a source, reading its secret from the environment.
-    pub fn from_config(cfg: &SourceConfig, tz: Tz) -> Result<Self, String> {
-        let http = crate::http::client(Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    pub fn from_config(cfg: &SourceConfig, tz: Tz) -> Result<Self, SourceError> {
+        let http = crate::http::client(Duration::from_secs(30))?;
         let what = format!("source {:?}", cfg.name);
-        let secret = |var: &str| crate::config::env::secret(var, &what);
+        let secret =
+            |var: &str| crate::config::env::secret(var, &what).map_err(SourceError::Secret);
         Ok(match &cfg.kind {
             SourceKind::Mastodon {
                 base_url,
@@ -231,10 +212,7 @@ async fn conditional_get(
     if let Some(lm) = validators["last_modified"].as_str() {
         request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
     }
-    let answer = request
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+    let answer = request.send().await?;
     if answer.status() == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(None);
     }
@@ -255,10 +233,7 @@ async fn conditional_get(
         "etag": header(reqwest::header::ETAG),
         "last_modified": header(reqwest::header::LAST_MODIFIED),
     });
-    let body = answer
-        .bytes()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+    let body = answer.bytes().await?;
     Ok(Some((body.to_vec(), Some(next.to_string()))))
 }
 
@@ -267,47 +242,37 @@ async fn conditional_get(
 pub struct SourceStats {
     /// Polls tried.
     pub polls: u64,
-    /// Polls that failed (an error answer, an unreadable body, no connection).
+    /// Polls that failed (an error answer, an unreadable body, no connection, a store that
+    /// would not take the mentions).
     pub failures: u64,
     /// Polls that succeeded.
     pub ok: u64,
+    /// Mentions read and handed to the sink, new or not: what a poll from a cursor that holds
+    /// must keep at zero, whatever the store would de-duplicate.
+    pub read: u64,
     /// Mentions stored for the first time.
     pub new: u64,
     /// Items skipped as unreadable.
     pub skipped: u64,
 }
 
-/// Polls sources and stores what they find.
+/// Polls sources from their stored cursors and hands what they read to a [`MentionSink`].
 #[derive(Clone)]
 pub struct Listener {
+    /// The cursors' home: read before a poll, written after the sink took its mentions.
     store: Store,
-    classifier: Arc<Classifier>,
+    sink: Arc<dyn MentionSink>,
     stats: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SourceStats>>>,
-    inbox: Option<Arc<crate::inbox::Drafter>>,
-    /// Where new mentions go for live crisis detection, when it runs.
-    live: Option<crate::crisis::live::LiveSender>,
 }
 
 impl Listener {
-    pub fn new(store: Store, classifier: Arc<Classifier>) -> Self {
+    /// A listener keeping its cursors in `store` and handing mentions to `sink`.
+    pub fn new(store: Store, sink: Arc<dyn MentionSink>) -> Self {
         Self {
             store,
-            classifier,
+            sink,
             stats: Arc::default(),
-            inbox: None,
-            live: None,
         }
-    }
-
-    /// Drafts replies to new mentions into the inbox's queue.
-    pub fn with_inbox(self, inbox: Option<Arc<crate::inbox::Drafter>>) -> Self {
-        Self { inbox, ..self }
-    }
-
-    /// Also sends each new mention to the live crisis detector.
-    pub fn with_live(mut self, live: crate::crisis::live::LiveSender) -> Self {
-        self.live = Some(live);
-        self
     }
 
     /// The counts of the source named `name` so far.
@@ -328,9 +293,9 @@ impl Listener {
         f(stats.entry(name.to_string()).or_default());
     }
 
-    /// One poll of one source: classifies and stores new mentions, moves the cursor. Returns
-    /// how many mentions were new. A failed poll leaves the cursor where it was and is
-    /// counted; the caller logs it and backs off.
+    /// One poll of one source: hands what it read to the sink, then moves the cursor. Returns
+    /// how many mentions were new. A failed poll (or a sink that failed) leaves the cursor
+    /// where it was and is counted; the caller logs it and backs off.
     pub async fn poll_once(&self, name: &str, source: &Source) -> Result<usize, PollError> {
         self.count(name, |s| s.polls += 1);
         let result = self.poll_inner(name, source).await;
@@ -342,7 +307,7 @@ impl Listener {
     }
 
     async fn poll_inner(&self, name: &str, source: &Source) -> Result<usize, PollError> {
-        let cursor = self.store.cursor(name).map_err(|e| e.to_string())?;
+        let cursor = self.store.cursor(name)?;
         // A source's first poll brings back its history: stored, and counted by the next
         // warm-up, but not news for the live detector. A source that had nothing yet keeps no
         // cursor, so "first" is also "no successful poll since the listener started".
@@ -351,62 +316,33 @@ impl Listener {
         for why in &parsed.skipped {
             warn!(source = name, why = %why, "Skipped an unreadable item");
         }
+        for m in &parsed.mentions {
+            // Which mentions a poll read (new or not), for whoever checks that a stored cursor
+            // keeps a source from reading them again.
+            debug!(source = name, mention = %m.id, "Read a mention");
+        }
         let skipped = parsed.skipped.len() as u64;
-        self.count(name, |s| s.skipped += skipped);
-        let mut new = 0;
-        for m in parsed.mentions {
-            let c = self.classifier.classify(&m.text, Some(&m.author));
-            let text = mask(&m.text);
-            let record = StoredMention::new(m, name, &c);
-            // The draft is written with the mention, in one transaction: a crash between the
-            // two can no longer leave a stored mention that was never drafted.
-            let verdict = self.inbox.as_ref().map(|d| d.draft(&record, Utc::now()));
-            let draft = match &verdict {
-                Some(crate::inbox::Verdict::Draft(item)) => Some(item.as_ref()),
-                _ => None,
-            };
-            let ingested = self
-                .store
-                .insert_mention_with_draft(&record, draft)
-                .map_err(|e| e.to_string())?;
-            if ingested.new {
-                new += 1;
-                match (&verdict, ingested.queued, draft) {
-                    (_, Some(id), Some(item)) => info!(
-                        item = id,
-                        priority = item.priority.as_str(),
-                        template = %item.template,
-                        "Reply drafted"
-                    ),
-                    (Some(crate::inbox::Verdict::Skip(why)), _, _) => {
-                        tracing::debug!(mention = %record.mention.id, why = %why, "No reply drafted")
-                    }
-                    _ => {}
-                }
-                if let Some(live) = self.live.as_ref().filter(|_| !history) {
-                    // Never block polling on the detector: a full channel drops, loudly.
-                    if let Err(e) =
-                        live.try_send(crate::crisis::live::LiveMention::from_stored(&record))
-                    {
-                        warn!(source = name, error = %e, "Crisis detector is behind; mention not observed live");
-                    }
-                }
-                info!(
-                    source = name,
-                    author = %record.mention.author,
-                    intent = ?c.intent,
-                    sentiment = c.sentiment.label.as_str(),
-                    text = %text,
-                    "Mention"
-                );
-            }
-        }
+        let read = parsed.mentions.len() as u64;
+        self.count(name, |s| {
+            s.skipped += skipped;
+            s.read += read;
+        });
+        let new = if parsed.mentions.is_empty() {
+            0
+        } else {
+            self.sink.ingest(Batch {
+                source: name,
+                mentions: parsed.mentions,
+                history,
+            })?
+        };
         self.count(name, |s| s.new += new as u64);
+        // Only now: a cursor saved before its mentions were taken would skip them for good
+        // after a crash.
         if let Some(next) = next {
-            self.store
-                .set_cursor(name, &next)
-                .map_err(|e| e.to_string())?;
+            self.store.set_cursor(name, &next)?;
         }
+        debug!(source = name, read, new, "Polled");
         Ok(new)
     }
 
@@ -468,143 +404,60 @@ mod tests {
         );
     }
 
-    /// A notification as mastodon-mock answers it.
-    fn notification(id: &str, text: &str) -> serde_json::Value {
-        serde_json::json!([{
-            "id": id,
-            "type": "mention",
-            "account": {"acct": "alice"},
-            "status": {
-                "id": format!("s{id}"),
-                "content": format!("<p>{text}</p>"),
-                "created_at": Utc::now().to_rfc3339(),
-                "account": {"acct": "alice"},
-            },
-        }])
+    /// A sink that takes nothing: its store is full.
+    struct Refusing(std::sync::Mutex<usize>);
+
+    impl MentionSink for Refusing {
+        fn ingest(&self, batch: Batch<'_>) -> Result<usize, crate::store::StoreError> {
+            *self.0.lock().expect("lock") += batch.mentions.len();
+            Err(crate::store::StoreError::Unreadable {
+                why: "disk full".into(),
+            })
+        }
     }
 
-    /// The live detector gets what is news: not a first poll's history, but everything after a
-    /// first poll, even one that found nothing and so left no cursor (an account never mentioned
-    /// before: the bug that made the end-to-end crisis test miss its first mention).
+    /// A sink that fails keeps the cursor where it was (the mentions are read again next
+    /// time), and the poll counts as failed; what was handed to it is counted as read.
     #[tokio::test]
-    async fn only_a_first_polls_history_is_kept_from_the_live_detector() {
-        use wiremock::matchers::{method, path, query_param};
-        use wiremock::{Mock, MockServer, ResponseTemplate};
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("db")).expect("store");
-        let classifier = Arc::new(crate::classify::Classifier::new(&[]).expect("classifier"));
-        let server = MockServer::start().await;
-        let base = url::Url::parse(&server.uri()).expect("url");
-        let source = Source::Mastodon(MastodonMentions::new(
-            reqwest::Client::new(),
-            base,
-            "token".into(),
-        ));
-        let (tx, mut rx) = crate::crisis::live::channel();
-        let listener = Listener::new(store, classifier).with_live(tx);
-        let poll = |answer: serde_json::Value| {
-            Mock::given(method("GET"))
-                .and(path("/api/v1/notifications"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(answer))
-                .up_to_n_times(1)
-        };
-
-        // Nothing yet: no cursor is kept.
-        poll(serde_json::json!([])).mount(&server).await;
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
-        // The first mention after that is news, though the source still had no cursor.
-        poll(notification("1", "first")).mount(&server).await;
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
-        let live = rx
-            .try_recv()
-            .expect("the first mention reached the detector");
-        assert!(live.id.ends_with(":s1"), "{}", live.id);
-        // And so is the next one, read after the cursor.
-        Mock::given(method("GET"))
-            .and(path("/api/v1/notifications"))
-            .and(query_param("min_id", "1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(notification("2", "next")))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
-        assert!(rx.try_recv().expect("next").id.ends_with(":s2"));
-        assert_eq!(listener.stats("m").ok, 3);
-
-        // A listener starting on a source with history and no cursor keeps that history away.
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("db")).expect("store");
-        let classifier = Arc::new(crate::classify::Classifier::new(&[]).expect("classifier"));
-        let (tx, mut rx) = crate::crisis::live::channel();
-        let listener = Listener::new(store, classifier).with_live(tx);
-        poll(notification("7", "old news")).mount(&server).await;
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
-        assert!(rx.try_recv().is_err(), "history reached the live detector");
-    }
-
-    /// A new mention that wants an answer is stored with its draft (one transaction); one
-    /// that wants none is stored alone; a mention seen again adds nothing.
-    #[tokio::test]
-    async fn a_new_mention_is_stored_with_its_draft() {
+    async fn a_sink_that_fails_keeps_the_cursor() {
         use wiremock::matchers::{method, path};
         use wiremock::{Mock, MockServer, ResponseTemplate};
-        let keywords = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");
-        let groups = crate::classify::keywords::load_dir(&keywords).expect("keywords");
-        let replies = crate::inbox::templates::load(&keywords.join("replies.toml"))
-            .expect("replies.toml")
-            .expect("replies.toml exists");
-        let drafter = crate::inbox::Drafter::new(
-            replies,
-            chrono_tz::Asia::Shanghai,
-            Default::default(),
-            [("mastodon".to_string(), "masto".to_string())]
-                .into_iter()
-                .collect(),
-        );
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("db")).expect("store");
-        let classifier = Arc::new(Classifier::new(&groups).expect("classifier"));
-        let listener = Listener::new(store.clone(), classifier).with_inbox(Some(Arc::new(drafter)));
+        store.set_cursor("m", "4").expect("cursor");
+        let sink = Arc::new(Refusing(Default::default()));
+        let listener = Listener::new(store.clone(), sink.clone());
         let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/notifications"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!([{
+                    "id": "5",
+                    "type": "mention",
+                    "account": {"acct": "alice"},
+                    "status": {
+                        "id": "s5",
+                        "content": "<p>hello</p>",
+                        "created_at": Utc::now().to_rfc3339(),
+                        "account": {"acct": "alice"},
+                    },
+                }])),
+            )
+            .mount(&server)
+            .await;
         let source = Source::Mastodon(MastodonMentions::new(
             reqwest::Client::new(),
             url::Url::parse(&server.uri()).expect("url"),
             "token".into(),
         ));
-        let mut answer = notification("1", "刹车失灵了，太危险，投诉！");
-        answer.as_array_mut().expect("array").extend(
-            notification("2", "今天路过春熙路")
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        answer[1]["status"]["id"] = "s2".into();
-        Mock::given(method("GET"))
-            .and(path("/api/v1/notifications"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
-            .mount(&server)
-            .await;
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 2);
-        let ids: Vec<String> = store
-            .mentions(&Default::default())
-            .expect("mentions")
-            .into_iter()
-            .map(|m| m.mention.id)
-            .collect();
-        assert_eq!(ids.len(), 2, "{ids:?}");
-        let drafted: Vec<bool> = ids
-            .iter()
-            .map(|id| store.is_queued(id).expect("queued?"))
-            .collect();
-        assert_eq!(drafted.iter().filter(|d| **d).count(), 1, "{ids:?}");
-        // The same answer again (no cursor moves a mock): nothing new, no second draft.
-        store.set_cursor("m", "0").expect("cursor");
-        assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
+        let e = listener.poll_once("m", &source).await.expect_err("fails");
+        assert!(e.why.contains("disk full"), "{e}");
+        assert_eq!(store.cursor("m").expect("cursor").as_deref(), Some("4"));
+        assert_eq!(*sink.0.lock().expect("lock"), 1);
+        let stats = listener.stats("m");
         assert_eq!(
-            store
-                .queue_count(&crate::store::QueueQuery::default())
-                .expect("count"),
-            1
+            (stats.polls, stats.failures, stats.ok, stats.read, stats.new),
+            (1, 1, 0, 1, 0)
         );
     }
 

@@ -477,12 +477,23 @@ pub fn link_rel(header: &str, rel: &str) -> Option<String> {
     })
 }
 
+/// Why [`parse_answer`] read nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The answer is not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// The stand-in server URL that relative links resolve against does not parse.
+    #[error("the base URL: {0}")]
+    Base(#[from] url::ParseError),
+}
+
 /// Mentions from one answer of a keyword source, as the parsers above read it: used by the
 /// property tests, which feed it arbitrary bytes.
-pub fn parse_answer(kind: &str, body: &[u8]) -> Result<Parsed, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse_answer(kind: &str, body: &[u8]) -> Result<Parsed, AnswerError> {
+    let v: Value = serde_json::from_slice(body)?;
     let mut out = Parsed::default();
-    let base = url::Url::parse("https://mastodon.example/").map_err(|e| e.to_string())?;
+    let base = url::Url::parse("https://mastodon.example/")?;
     match kind {
         "bluesky" => {
             let mut cursor = BlueskyCursor::default();

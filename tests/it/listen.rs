@@ -170,13 +170,17 @@ proptest! {
     }
 }
 
-/// `herald run` with one listening source on a peer, for `secs` seconds.
-fn run_for(ws: &crate::helpers::Workspace, env: &[(&str, &str)], secs: u64) {
+/// The log filter under which a run's log names every mention a poll read, new or not.
+const READ_LOG: (&str, &str) = ("HERALD_LOG", "warn,herald=info,herald::listen::run=debug");
+
+/// `herald run` with one listening source on a peer, for `secs` seconds; returns its log.
+fn run_for(ws: &crate::helpers::Workspace, env: &[(&str, &str)], secs: u64) -> String {
+    let log = ws.path().join("herald-run.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
     cmd.arg("run")
         .current_dir(ws.path())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(std::fs::File::create(&log).expect("log file"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -186,6 +190,17 @@ fn run_for(ws: &crate::helpers::Workspace, env: &[(&str, &str)], secs: u64) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    std::fs::read_to_string(&log).expect("log")
+}
+
+/// Asserts that a run from the stored cursor polled (its log says so) and read `id` not once:
+/// the cursor, not the store's de-duplication, kept it out.
+fn not_read_again(log: &str, id: &str) {
+    assert!(
+        log.contains("Polled"),
+        "the source was never polled:\n{log}"
+    );
+    assert!(!log.contains(id), "{id} was read again:\n{log}");
 }
 
 fn stored_mentions(ws: &crate::helpers::Workspace, needle: &str) -> Vec<serde_json::Value> {
@@ -242,9 +257,11 @@ async fn a_mastodon_mention_is_picked_up_stored_once_and_classified() {
         .filter_map(|x| x["rule"].as_str())
         .collect();
     assert!(rules.contains(&"brake-failure"), "{rules:?}");
-    // Another run reads from the stored cursor: still once.
-    run_for(&ws, &env, 3);
+    // Another run reads from the stored cursor: still once, and not even read again.
+    let id = m["id"].as_str().expect("id").to_string();
+    let log = run_for(&ws, &[env[0], READ_LOG], 3);
     assert_eq!(stored_mentions(&ws, &nonce).len(), 1);
+    not_read_again(&log, &id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,6 +311,93 @@ async fn a_bluesky_mention_is_picked_up_stored_once_and_classified() {
     );
     assert_eq!(m["classification"]["intent"], "purchase");
     assert_eq!(m["classification"]["lead"]["grade"], "hot");
-    run_for(&ws, &[("HERALD_IT_PW", "brand-pass")], 3);
+    let id = m["id"].as_str().expect("id").to_string();
+    let log = run_for(&ws, &[("HERALD_IT_PW", "brand-pass"), READ_LOG], 3);
     assert_eq!(stored_mentions(&ws, &nonce).len(), 1);
+    not_read_again(&log, &id);
+}
+
+/// `herald run` with a feed source on a local server, no peers needed: every entry the feed
+/// holds goes through the one ingest stage (classified, stored, the lead drafted, its phone
+/// number masked in the log); a second run, from the stored cursor (the feed's `ETag`), reads
+/// none of them again: not merely nothing new to the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_run_ingests_a_feed_once_and_a_second_run_reads_nothing_again() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/forum.xml"))
+        .and(header("if-none-match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/forum.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"v1\"")
+                .set_body_bytes(fixture("forum-rss.xml")),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let ws = crate::helpers::Workspace::new();
+    ws.write(
+        "herald.toml",
+        &format!(
+            "[[sources]]\nname = \"forum\"\nkind = \"feed\"\nurl = \"{}/forum.xml\"\ninterval_seconds = 1\n",
+            server.uri()
+        ),
+    );
+    let all = |ws: &crate::helpers::Workspace| {
+        let run = ws.herald(&["mentions", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut ids: Vec<String> = run
+            .stdout
+            .lines()
+            .map(|l| {
+                let m: serde_json::Value = serde_json::from_str(l).expect("json line");
+                assert!(m["classification"]["intent"].is_string(), "{m}");
+                m["id"].as_str().expect("id").to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let want: Vec<String> = ["1001", "1002", "1004"]
+        .iter()
+        .map(|n| format!("feed:127.0.0.1:thread-{n}"))
+        .collect();
+
+    let log = run_for(&ws, &[READ_LOG], 3);
+    assert_eq!(all(&ws), want, "{log}");
+    for id in &want {
+        assert!(log.contains(id.as_str()), "{id} was not read:\n{log}");
+    }
+    assert!(log.contains("Reply drafted"), "{log}");
+    assert!(
+        !log.contains("13800001234"),
+        "a lead's phone number in the log:\n{log}"
+    );
+
+    let log = run_for(&ws, &[READ_LOG], 3);
+    assert_eq!(all(&ws), want);
+    assert!(
+        log.contains("Polled"),
+        "the source was never polled:\n{log}"
+    );
+    assert!(
+        !log.contains("Read a mention"),
+        "read again from the stored cursor:\n{log}"
+    );
+    let revalidated = server
+        .received_requests()
+        .await
+        .expect("requests")
+        .iter()
+        .filter(|r| r.headers.get("if-none-match").is_some())
+        .count();
+    assert!(revalidated > 0, "the second run never sent the stored ETag");
 }

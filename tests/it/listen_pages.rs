@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use herald::ingest::Ingest;
 use herald::listen::config::{SourceConfig, SourceKind};
 use herald::listen::run::{Listener, Source};
 use herald::listen::{page, Mention, Parsed};
@@ -390,7 +391,8 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
             let source = Source::from_config(&cfg, chrono_tz::Asia::Shanghai).expect("source");
             let dir = tempfile::tempdir().expect("temp dir");
             let store = Store::open(&dir.path().join("store")).expect("store");
-            let listener = Listener::new(store.clone(), classifier.clone());
+            let ingest = Ingest::new(store.clone(), classifier.clone());
+            let listener = Listener::new(store.clone(), Arc::new(ingest));
             let want = parse_saved(file).mentions.len();
             assert_eq!(
                 listener.poll_once(name, &source).await,
@@ -409,6 +411,10 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
                 (stats.polls, stats.failures, stats.new),
                 (2, 0, want as u64)
             );
+            // What reached the ingest stage: with an ETag the second poll read nothing (a 304);
+            // without one it read the page again and only the store kept it from counting twice.
+            let read = if etag { want } else { 2 * want };
+            assert_eq!(stats.read, read as u64, "{file}: mentions read");
             let stored = store
                 .mentions(&herald::store::MentionQuery {
                     limit: 100,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald::classify::Classifier;
+use herald::ingest::Ingest;
 use herald::listen::run::{Listener, Source};
 use herald::listen::search::{self, BlueskySearch, MastodonKeywords};
 use herald::listen::social::{BlueskyMentions, MastodonMentions};
@@ -321,7 +322,10 @@ impl Bench {
 
     fn open(dir: tempfile::TempDir) -> Self {
         let store = Store::open(&dir.path().join("store")).expect("store");
-        let listener = Listener::new(store.clone(), classifier());
+        let listener = Listener::new(
+            store.clone(),
+            Arc::new(Ingest::new(store.clone(), classifier())),
+        );
         Self {
             dir,
             listener,
@@ -515,6 +519,9 @@ async fn a_bluesky_keyword_post_is_found_in_one_poll_stored_once_and_classified(
     ));
     assert_eq!(bench.listener.poll_once("sky-search", &source).await, Ok(0));
     assert_eq!(bench.stored(&keyword).len(), 1);
+    // Not even read again: nothing reached the ingest stage, so the store had nothing to
+    // de-duplicate.
+    assert_eq!(bench.listener.stats("sky-search").read, 0);
 
     // Later posts with the keyword are the only things the next poll finds, including one that
     // search sorts below the posts already seen: it claims to be written five minutes ago, so
@@ -641,6 +648,14 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
         Ok(0)
     );
     assert_eq!(bench.stored(&tag).len(), 1);
+    // Not even read again: nothing reached the ingest stage.
+    assert_eq!(
+        (
+            bench.listener.stats("tags").read,
+            bench.listener.stats("search").read
+        ),
+        (0, 0)
+    );
 
     // More new statuses than one page: the hashtag source follows the Link header to read them
     // all, each once, in one poll.
@@ -854,14 +869,15 @@ async fn a_failing_search_source_is_retried_with_backoff_until_it_answers() {
 
 // ---- `herald run` with keyword sources from herald.toml -------------------------------------
 
-/// `herald run` in `ws` for `secs` seconds, then SIGTERM.
-fn run_for(ws: &Workspace, env: &[(&str, &str)], secs: u64) {
+/// `herald run` in `ws` for `secs` seconds, then SIGTERM; returns its log.
+fn run_for(ws: &Workspace, env: &[(&str, &str)], secs: u64) -> String {
+    let log = ws.path().join("herald-run.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
     cmd.arg("run")
         .current_dir(ws.path())
         .env_remove("HERALD_CONFIG")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(std::fs::File::create(&log).expect("log file"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -871,6 +887,7 @@ fn run_for(ws: &Workspace, env: &[(&str, &str)], secs: u64) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    std::fs::read_to_string(&log).expect("log")
 }
 
 fn stored_by_cli(ws: &Workspace, needle: &str) -> Vec<Value> {
@@ -924,9 +941,21 @@ async fn herald_run_listens_to_keyword_sources_from_its_configuration() {
     assert!(found
         .iter()
         .all(|m| m["classification"]["sentiment"]["label"].is_string()));
-    // Again from the stored cursors: nothing twice.
-    run_for(&ws, &env, 3);
+    // Again from the stored cursors: nothing twice, and nothing even read again (the log of
+    // the listening loop names every mention a poll read, new or not).
+    let log = run_for(
+        &ws,
+        &[
+            env[0],
+            ("HERALD_LOG", "warn,herald=info,herald::listen::run=debug"),
+        ],
+        3,
+    );
     assert_eq!(stored_by_cli(&ws, &keyword).len(), 2);
+    assert!(log.contains("Polled"), "no source was polled:\n{log}");
+    for id in [bsky_uri.as_str(), masto.as_str()] {
+        assert!(!log.contains(id), "{id} was read again:\n{log}");
+    }
 }
 
 /// The firehose of the dev network's PDS (`com.atproto.sync.subscribeRepos`): a post with a
@@ -1021,4 +1050,6 @@ async fn the_bluesky_firehose_finds_a_keyword_post_as_it_is_written() {
         .expect("poll after restart");
     assert_eq!(again, 0);
     assert_eq!(bench.stored(&keyword).len(), 1);
+    // Not even read again: the cursor resumes after the post's frame.
+    assert_eq!(bench.listener.stats("sky-firehose").read, 0);
 }
