@@ -1,11 +1,59 @@
 //! `[[sources]]` in `herald.toml`: where herald listens.
 
+use scraper::Selector;
 use serde::Deserialize;
 use url::Url;
 
-use super::page::Selectors;
 use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::TomlSource;
+
+/// A selector of a page source that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {css:?} is not a CSS selector: {why}")]
+pub struct SelectorError {
+    /// Which selector: `item`, `text`, `author`, `time` or `link` (the configuration key).
+    pub key: &'static str,
+    /// The selector as written.
+    pub css: String,
+    /// What the CSS parser said.
+    pub why: String,
+}
+
+/// The selectors of one page source, compiled.
+#[derive(Debug, Clone)]
+pub struct Selectors {
+    pub item: Selector,
+    pub text: Selector,
+    pub author: Option<Selector>,
+    pub time: Option<Selector>,
+    pub link: Option<Selector>,
+}
+
+impl Selectors {
+    /// Compiles selectors, saying which one is wrong.
+    pub fn new(
+        item: &str,
+        text: &str,
+        author: Option<&str>,
+        time: Option<&str>,
+        link: Option<&str>,
+    ) -> Result<Self, SelectorError> {
+        let one = |key: &'static str, css: &str| {
+            Selector::parse(css).map_err(|e| SelectorError {
+                key,
+                css: css.to_string(),
+                why: e.to_string(),
+            })
+        };
+        Ok(Self {
+            item: one("item", item)?,
+            text: one("text", text)?,
+            author: author.map(|a| one("author", a)).transpose()?,
+            time: time.map(|t| one("time", t)).transpose()?,
+            link: link.map(|l| one("link", l)).transpose()?,
+        })
+    }
+}
 
 /// One validated source.
 #[derive(Debug, Clone)]
