@@ -1,36 +1,36 @@
 //! herald: a bot for brand community managers.
 //!
 //! ```text
-//! content-plan/ ──► config ──► plan (pure) ──► store (sled) ──► publish ──► platforms
-//! keywords/     ──► config ──► classify (pure)
+//! content-plan/ ─► plan (pure) ─► schedule ─► store ─► publish ─► platform ─► Mastodon / Bluesky / webhook
+//! sources ─► listen ─► ingest: classify (pure) ─► store ─► crisis (detector, pure) ─► alerts ─► notify
+//!                                                     └─► inbox: drafts ─► a person approves ─► publish
 //! ```
 //!
-//! - [`clock`]: the injectable wall clock every wall-clock decision asks.
+//! Modules by layer, top first (imports point down; `tests/it/layering.rs` checks it, and
+//! `docs/architecture.md` explains it):
+//!
+//! - [`cli`]: the `herald` command line: arguments, logging, the startup summary, and the local
+//!   control socket through which commands reach a running `herald run`.
+//! - [`app`]: `herald run`'s wiring: each component built once, the tasks spawned and
+//!   supervised, graceful shutdown.
+//! - Services: [`web`] (the web UI and JSON API), [`schedule`] (operations on the stored
+//!   schedule shared by the CLI, the web UI and `herald run`), [`ingest`] (the one stage every
+//!   source's mentions go through: classified, stored once with their reply draft in one
+//!   transaction, sent to the live crisis detector), [`publish`] (channels and the exactly-once
+//!   publish loop), [`listen`] (sources polled from stored cursors, handing mentions to the
+//!   ingest stage), [`inbox`] (reply drafts, the reply sender, leads), and the IO parts of
+//!   [`crisis`] (the live detector, `herald replay`, alert delivery in `crisis::notify`).
 //! - [`config`]: loads `herald.toml`, `content-plan/` and `keywords/`; reports every problem as
 //!   `file:line:column: key: why`.
-//! - [`plan`]: the content planner (mix, peaks, caps, series, cooldowns, blackout), pure.
 //! - [`store`]: the sled store; the only module that knows sled.
+//! - Pure cores: [`plan`] (the content planner), [`classify`] (keyword rules, sentiment, intent,
+//!   lead grade), the spike detector in [`crisis`].
 //! - [`platform`]: the Mastodon and Bluesky clients (sessions, rich text and length rules),
 //!   `Retry-After`, error snippets, webhook signing, and the one error type of platform calls;
 //!   shared by publishing, listening and alert delivery.
-//! - [`publish`]: channels (built on `platform`) and the exactly-once publish loop.
-//! - [`classify`]: keyword rules, sentiment, intent and lead grade, pure.
-//! - [`crisis`]: the spike detector (pure), alert episodes, `herald replay`'s pipeline, and the
-//!   delivery of alerts to people (`crisis::notify`: WeCom, DingTalk, Feishu, Slack, webhook,
-//!   e-mail).
-//! - [`listen`]: sources (mentions, keyword searches, hashtags, feeds, pages) polled from stored
-//!   cursors into mentions, handed to the ingest stage; the cursor moves once they are stored.
-//! - [`ingest`]: the one stage every source's mentions go through: classified, stored once
-//!   with their reply draft (one transaction), sent to the live crisis detector.
-//! - [`http`]: the one HTTP client builder (timeout, user agent).
-//! - [`inbox`]: reply drafts from templates, the approval queue and its audit log, sending
-//!   approved replies in thread through the publishing path.
-//! - [`app`]: wiring of the above into the operations the CLI offers.
-//! - [`cli`]: the `herald` command line: arguments, logging, the startup summary, and the local
-//!   control socket through which commands reach a running `herald run`.
-//! - [`retry`]: exponential backoff with jitter, for every loop that retries.
-//! - [`untrusted`]: untrusted text made inert for terminals and logs.
-//! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
+//! - Foundations: [`clock`] (the injectable wall clock), [`http`] (the one HTTP client
+//!   builder), [`retry`] (backoff with jitter), [`rng`] (a seeded generator), [`untrusted`]
+//!   (untrusted text made inert for terminals and logs).
 
 pub mod app;
 pub mod classify;
