@@ -33,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crisis;
+pub mod domain;
 pub mod http;
 pub mod inbox;
 pub mod listen;

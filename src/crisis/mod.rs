@@ -19,15 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use detector::{Detector, Episode, Observation, Params};
 
-/// How serious an episode is. Ordered: a warning can escalate to a crisis, never back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Unusual negative volume: someone should look.
-    Warning,
-    /// Strongly unusual, or carried by crisis terms: act now.
-    Crisis,
-}
+/// How serious an episode is: the one alert level, shared with the store and the sinks.
+pub use crate::domain::alert::AlertLevel as Level;
 
 /// Where an episode is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

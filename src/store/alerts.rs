@@ -17,36 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use crate::domain::alert::{AlertEvent, AlertLevel};
+
 use super::{Store, StoreError};
-
-/// How serious an alert is. Ordered: a crisis is worse than a warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertLevel {
-    /// Negative mentions well above the baseline.
-    Warning,
-    /// A spike that needs a person now.
-    Crisis,
-}
-
-impl AlertLevel {
-    /// The level as written in the contract and in `herald.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertLevel::Warning => "warning",
-            AlertLevel::Crisis => "crisis",
-        }
-    }
-
-    /// Parses `warning` or `crisis`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "warning" => Some(AlertLevel::Warning),
-            "crisis" => Some(AlertLevel::Crisis),
-            _ => None,
-        }
-    }
-}
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -69,30 +42,6 @@ impl AlertState {
             AlertState::Resolved => "resolved",
         }
     }
-}
-
-/// An alert as the spike detector emits it (the `herald replay` contract of docs/contracts.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertEvent {
-    /// Stable per episode: a later event with the same id updates (escalates) the same alert.
-    pub id: String,
-    /// What the alert is about (the brand, or a keyword group/rule).
-    pub topic: String,
-    /// The level of this event.
-    pub level: AlertLevel,
-    /// Stream time when raised.
-    pub opened_at: DateTime<Utc>,
-    /// Start of the window the counts cover.
-    pub window_start: DateTime<Utc>,
-    /// Negative mentions in the window.
-    pub negative: u64,
-    /// All mentions in the window.
-    pub total: u64,
-    /// The negative count the detector expected.
-    pub baseline: f64,
-    /// Mention ids, most telling first.
-    #[serde(default)]
-    pub sample: Vec<String>,
 }
 
 /// A sample mention kept with an alert, for the message (texts are untrusted: the renderer

@@ -9,7 +9,7 @@ use super::{
     catch_quietly, open_sled, AlertDelivery, AlertRecord, Hold, Session, StoreError, StoreOptions,
     StoredMention, StoredPost, User, MARKER_FILE, SCHEMA_VERSION,
 };
-use crate::inbox::QueueItem;
+use crate::domain::QueueItem;
 
 /// At most this many problems are listed one by one; the rest are counted.
 const MAX_LISTED: usize = 50;
@@ -223,7 +223,7 @@ mod tests {
                 "2026-11-22T10:00:00Z",
                 &[],
             );
-            let draft = crate::inbox::tests::item(crate::inbox::ReplyState::Pending);
+            let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
             store
                 .insert_mention_with_draft(&m, Some(&draft))
                 .expect("insert");

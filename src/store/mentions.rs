@@ -10,8 +10,7 @@ use sled::Transactional;
 
 use super::{Store, StoreError};
 use crate::classify::Classification;
-use crate::inbox::QueueItem;
-use crate::listen::Mention;
+use crate::domain::{Mention, QueueItem};
 
 /// A mention as stored: the contract's fields and what classification found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -584,7 +583,7 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("db")).expect("open");
         let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
-        let draft = crate::inbox::tests::item(crate::inbox::ReplyState::Pending);
+        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
         let done = store
             .insert_mention_with_draft(&m, Some(&draft))
             .expect("insert");

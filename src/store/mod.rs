@@ -265,7 +265,7 @@ pub struct StoredPost {
     pub title: Option<String>,
     /// The post this one answers (replies from the inbox).
     #[serde(default)]
-    pub reply: Option<crate::publish::ReplyTo>,
+    pub reply: Option<crate::domain::ReplyTo>,
     /// Delivery bookkeeping, filled in by publishing.
     #[serde(default)]
     pub delivery: Delivery,
