@@ -32,7 +32,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::{Alert, Detector, EpisodeState, Level, Observation, Params};
-use crate::classify::CRISIS_GROUP;
 use crate::clock::Clock;
 use crate::config::source::TomlSource;
 use crate::config::ConfigError;
@@ -119,11 +118,11 @@ impl LiveMention {
     /// Reads what the detector needs from a stored mention's classification.
     pub fn from_stored(m: &StoredMention) -> Self {
         let c = &m.classification;
-        let matches = c["matches"].as_array().cloned().unwrap_or_default();
-        let mut topics: Vec<String> = matches
+        let mut topics: Vec<String> = c
+            .matches
             .iter()
-            .filter(|x| x["group"].as_str() == Some("product"))
-            .filter_map(|x| Some(format!("product/{}", x["rule"].as_str()?)))
+            .filter(|x| x.group == "product")
+            .map(|x| format!("product/{}", x.rule))
             .collect();
         topics.sort();
         topics.dedup();
@@ -132,10 +131,8 @@ impl LiveMention {
             id: m.mention.id.clone(),
             at: m.mention.created_at,
             platform: m.mention.platform.clone(),
-            negative: c["sentiment"]["label"].as_str() == Some("negative"),
-            crisis_term: matches
-                .iter()
-                .any(|x| x["group"].as_str() == Some(CRISIS_GROUP)),
+            negative: c.is_negative(),
+            crisis_term: c.is_crisis(),
             topics,
         }
     }
@@ -463,16 +460,27 @@ mod tests {
             negative: bool,
             crisis: bool,
         ) -> LiveMention {
+            use crate::classify::sentiment::{Label, Scored};
+            use crate::classify::{intent::Intent, Classification, MatchOut};
             let mut matches = vec![];
             if crisis {
-                matches
-                    .push(serde_json::json!({"group": "crisis", "rule": "fire", "term": "自燃"}));
+                matches.push(MatchOut {
+                    group: "crisis".into(),
+                    rule: "fire".into(),
+                    term: "自燃".into(),
+                });
             }
-            let label = if negative { "negative" } else { "neutral" };
-            let classification = serde_json::json!({
-                "sentiment": {"label": label, "score": if negative { -0.8 } else { 0.0 }},
-                "matches": matches, "intent": "complaint", "lead": null,
-            });
+            let (label, score) = if negative {
+                (Label::Negative, -0.8)
+            } else {
+                (Label::Neutral, 0.0)
+            };
+            let classification = Classification {
+                sentiment: Scored { label, score },
+                matches,
+                intent: Intent::Complaint,
+                lead: None,
+            };
             let stored = StoredMention {
                 mention: Mention {
                     id: format!("m{n}"),
