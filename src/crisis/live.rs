@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{Alert, Detector, EpisodeState, Level, Observation, Params};
+use super::{Alert, Detector, EpisodeState, Observation, Params};
 use crate::clock::Clock;
 use crate::config::source::TomlSource;
 use crate::config::ConfigError;
@@ -148,20 +148,7 @@ pub fn channel() -> (LiveSender, mpsc::Receiver<LiveMention>) {
 
 /// The detector's store event for an alert.
 pub fn event(a: &Alert) -> AlertEvent {
-    AlertEvent {
-        id: a.id.clone(),
-        topic: a.topic.clone(),
-        level: match a.level {
-            Level::Warning => AlertLevel::Warning,
-            Level::Crisis => AlertLevel::Crisis,
-        },
-        opened_at: a.opened_at,
-        window_start: a.window_start,
-        negative: a.negative,
-        total: a.total,
-        baseline: a.baseline,
-        sample: a.sample.clone(),
-    }
+    a.event.clone()
 }
 
 /// Recomputes the crisis hold from the stored alerts: held `categories` while any crisis alert
