@@ -1006,12 +1006,12 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
             outln!(
                 io,
                 "  {}  {}  {}  negative {} of {} (baseline {:.1})",
-                a.id,
-                a.level.as_str(),
+                a.event.id,
+                a.event.level.as_str(),
                 a.state.as_str(),
-                a.negative,
-                a.total,
-                a.baseline
+                a.event.negative,
+                a.event.total,
+                a.event.baseline
             );
         }
         outln!(io);
@@ -1100,15 +1100,16 @@ fn alerts(config: &Config, action: AlertsAction, io: &mut Io) -> anyhow::Result<
                 } else {
                     out.push_str(&format!(
                         "{:<40}  {:<8}  {:<12}  {}  negative {} of {} (baseline {:.1})",
-                        a.id,
-                        a.level.as_str(),
+                        a.event.id,
+                        a.event.level.as_str(),
                         a.state.as_str(),
-                        a.opened_at
+                        a.event
+                            .opened_at
                             .with_timezone(&config.herald.timezone)
                             .format("%m-%d %H:%M"),
-                        a.negative,
-                        a.total,
-                        a.baseline
+                        a.event.negative,
+                        a.event.total,
+                        a.event.baseline
                     ));
                 }
                 out.push('\n');

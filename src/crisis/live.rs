@@ -162,8 +162,8 @@ pub fn sync_crisis_hold(
     let mut open: Vec<String> = store
         .alerts()?
         .into_iter()
-        .filter(|a| a.level == AlertLevel::Crisis && a.state != AlertState::Resolved)
-        .map(|a| a.id)
+        .filter(|a| a.event.level == AlertLevel::Crisis && a.state != AlertState::Resolved)
+        .map(|a| a.event.id)
         .collect();
     open.sort();
     let old = store.crisis_hold()?;
@@ -335,8 +335,8 @@ impl Live {
             )?;
             if change.queued() {
                 let r = change.record();
-                warn!(alert = %r.id, topic = %r.topic, level = r.level.as_str(), negative = r.negative, total = r.total, baseline = r.baseline, "Crisis alert raised");
-                crisis |= r.level == AlertLevel::Crisis;
+                warn!(alert = %r.event.id, topic = %r.event.topic, level = r.event.level.as_str(), negative = r.event.negative, total = r.event.total, baseline = r.event.baseline, "Crisis alert raised");
+                crisis |= r.event.level == AlertLevel::Crisis;
             }
             changes.push(change);
         }
@@ -567,7 +567,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
         assert!(rig.store.is_held("product").expect("held"));
@@ -615,7 +615,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
     }
@@ -638,7 +638,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
         let hold = rig
@@ -665,7 +665,7 @@ mod tests {
         assert!(changes.iter().any(|c| c.queued()), "{changes:?}");
         assert!(changes
             .iter()
-            .all(|c| c.record().level == AlertLevel::Warning));
+            .all(|c| c.record().event.level == AlertLevel::Warning));
         assert_eq!(rig.store.crisis_hold().expect("hold"), None);
         assert!(!rig.store.is_held("product").expect("held"));
     }
@@ -711,12 +711,14 @@ mod tests {
         assert!(!before.is_empty());
         let now = t0() + TimeDelta::minutes(70);
         for a in &before {
-            rig.store.resolve_alert(&a.id, "ann", now).expect("resolve");
+            rig.store
+                .resolve_alert(&a.event.id, "ann", now)
+                .expect("resolve");
         }
         sync_crisis_hold(&rig.store, &["product".to_string()], now).expect("sync");
         let deliveries: usize = before
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.id).expect("d").len())
+            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
             .sum();
         // A restart a few minutes later: a new detector warmed from the store.
         rig.set(now + TimeDelta::minutes(5));
@@ -733,7 +735,7 @@ mod tests {
         assert_eq!(rig.store.crisis_hold().expect("hold"), None, "not re-held");
         let deliveries_after: usize = after
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.id).expect("d").len())
+            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
             .sum();
         assert_eq!(deliveries, deliveries_after, "nothing sent again");
     }
