@@ -9,6 +9,8 @@
 //! - [`config`]: loads `herald.toml`, `content-plan/` and `keywords/`; reports every problem as
 //!   `file:line:column: key: why`.
 //! - [`plan`]: the content planner (mix, peaks, caps, series, cooldowns, blackout), pure.
+//! - [`domain`]: the records the store and the services share (mention, reply queue item and
+//!   its state machine, reply target, alert level and event), so the store imports no service.
 //! - [`store`]: the sled store; the only module that knows sled.
 //! - [`publish`]: channels and the exactly-once publish loop.
 //! - [`classify`]: keyword rules, sentiment, intent and lead grade, pure.

@@ -8,12 +8,20 @@
 //! - `meta`: the schema version, when the store was created, the last write probe.
 //! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
 //!
-//! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields.
+//! - `mentions` and its index trees, `queue` and its index trees, `cursors`, `users`,
+//!   `sessions` (see `mentions.rs`, `queue.rs`, `users.rs`).
+//!
+//! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields. The
+//! records are the store's own (posts, holds, alerts, users) or shared ones from
+//! [`crate::domain`] and [`crate::classify`]; the store imports no service module (inbox,
+//! listen, publish, crisis' live loop, web). Records written by older versions still read
+//! (a post without a [`PostKind`] is worked out from its category).
 //!
 //! A damaged store never opens as an empty one: sled's errors and panics on open become
 //! [`StoreError::Damaged`], and a store whose files say it holds data (the marker file
 //! [`MARKER_FILE`] written at creation, or sled's own list of trees) but which opens without
-//! its schema record is refused the same way. [`check`] walks a store and reports what is
+//! its schema record, or whose schedule cannot be read through, is refused the same way. A
+//! store another process holds is [`StoreError::Locked`]. [`check`] walks a store and reports what is
 //! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work.
 
 use std::path::{Path, PathBuf};
