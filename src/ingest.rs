@@ -215,8 +215,11 @@ mod tests {
             .find(|m| m.mention.id == "m:1")
             .expect("m:1 stored");
         assert_eq!(complaint.source, "m");
-        assert_eq!(complaint.classification["intent"], "complaint");
-        assert_eq!(complaint.classification["sentiment"]["label"], "negative");
+        assert_eq!(complaint.classification.intent.as_str(), "complaint");
+        assert_eq!(
+            complaint.classification.sentiment.label.as_str(),
+            "negative"
+        );
         assert_eq!(ingest.ingest(batch(mentions, false)).expect("again"), 0);
         assert_eq!(
             store.mentions(&Default::default()).expect("mentions").len(),

@@ -23,8 +23,10 @@
 //! - [`config`]: loads `herald.toml`, `content-plan/` and `keywords/`; reports every problem as
 //!   `file:line:column: key: why`.
 //! - [`store`]: the sled store; the only module that knows sled.
-//! - Pure cores: [`plan`] (the content planner), [`classify`] (keyword rules, sentiment, intent,
-//!   lead grade), the spike detector in [`crisis`].
+//! - Pure cores and records: [`plan`] (the content planner), [`classify`] (keyword rules,
+//!   sentiment, intent, lead grade), the spike detector in [`crisis`], and [`domain`] (the records
+//!   the store and the services share: mention, reply queue item and its state machine, reply
+//!   target, alert level and event), so the store imports no service.
 //! - [`platform`]: the Mastodon and Bluesky clients (sessions, rich text and length rules),
 //!   `Retry-After`, error snippets, webhook signing, and the one error type of platform calls;
 //!   shared by publishing, listening and alert delivery.
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crisis;
+pub mod domain;
 pub mod http;
 pub mod inbox;
 pub mod ingest;

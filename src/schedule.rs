@@ -11,7 +11,7 @@ use crate::classify::keywords;
 use crate::config::Config;
 use crate::plan::output::Entry;
 use crate::plan::{self, track, Note, PastPost, PlanRequest};
-use crate::store::{PostState, Replaced, Store, StoreError, StoredPost};
+use crate::store::{PostKind, PostState, Replaced, Store, StoreError, StoredPost};
 
 /// A schedule for a range, as planned (and saved, unless a dry run).
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub fn replan(
     // Replies from the inbox are not part of the content plan's mix, gaps or caps.
     let kept: Vec<StoredPost> = kept
         .into_iter()
-        .filter(|p| p.category != crate::inbox::send::REPLY_CATEGORY)
+        .filter(|p| p.kind != PostKind::Reply)
         .collect();
     let history: Vec<PastPost> = kept
         .iter()
@@ -207,7 +207,7 @@ pub fn next_free_slot(
         .filter(|p| {
             p.channel == channel
                 && !matches!(p.state, PostState::Failed | PostState::Missed)
-                && p.category != crate::inbox::send::REPLY_CATEGORY
+                && p.kind != PostKind::Reply
         })
         .map(|p| p.at)
         .collect();
@@ -238,7 +238,7 @@ pub fn manual_post(
     at: DateTime<Utc>,
     peak: &str,
 ) -> StoredPost {
-    draft_post(
+    let mut post = draft_post(
         config,
         draft,
         channel,
@@ -246,7 +246,9 @@ pub fn manual_post(
         &draft.category,
         peak,
         PostState::Approved,
-    )
+    );
+    post.kind = PostKind::Manual;
+    post
 }
 
 /// The stored post of `draft` on `channel` at `at`: its text with links tracked by the post's
@@ -265,6 +267,7 @@ fn draft_post(
         channel: channel.to_string(),
         at,
         category: category.to_string(),
+        kind: PostKind::Planned,
         draft: draft.id.clone(),
         peak: peak.to_string(),
         text: track::render(channel, draft, local),

@@ -200,11 +200,11 @@ fn nab(args: &Args, dir: &Path) -> Result<(), String> {
                     "{} {} {:?} {:?} {} neg={} base={} score={}",
                     s.name,
                     a.at,
-                    a.level,
+                    a.event.level,
                     a.trigger,
-                    a.window_start,
-                    a.negative,
-                    a.baseline,
+                    a.event.window_start,
+                    a.event.negative,
+                    a.event.baseline,
                     a.score
                 );
             }

@@ -5,19 +5,34 @@
 //! (even one that asks a question or mentions buying), then purchase interest (a lead), then a
 //! question, then praise. The cue phrases are found by [`super::phrases`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::phrases::{self, COMPLAINT, INTEREST, PRAISE, QUESTION};
 
 /// What a mention wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Intent {
     Complaint,
     Question,
     Praise,
     Purchase,
+    /// Nothing to answer; also what a stored mention without an intent reads as.
+    #[default]
     Other,
+}
+
+impl Intent {
+    /// The lowercase name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Complaint => "complaint",
+            Intent::Question => "question",
+            Intent::Praise => "praise",
+            Intent::Purchase => "purchase",
+            Intent::Other => "other",
+        }
+    }
 }
 
 /// The intent of `text`, given its sentiment score (−1..1) and whether a crisis rule matched.

@@ -13,12 +13,12 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::phrases::{self, INTEREST, MAYBE_EMAIL, MAYBE_PHONE, MONTHS_HINT, NEAR, TEST_DRIVE};
 
 /// A lead's grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Grade {
     Hot,
@@ -27,16 +27,32 @@ pub enum Grade {
     Unvalued,
 }
 
-/// What `herald classify` reports as `lead`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl Grade {
+    /// The lowercase name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Hot => "hot",
+            Grade::Warm => "warm",
+            Grade::Cold => "cold",
+            Grade::Unvalued => "unvalued",
+        }
+    }
+}
+
+/// What `herald classify` reports as `lead`. The fields beyond the contract's three read as
+/// absent (`false`, `None`) from a store written before they existed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lead {
     pub grade: Grade,
+    #[serde(default)]
     pub phone: bool,
+    #[serde(default)]
     pub email: bool,
     /// Months until the purchase, when the text says (`3个月内`, `next month`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeframe_months: Option<u32>,
     /// Wants a test drive.
+    #[serde(default)]
     pub test_drive: bool,
 }
 

@@ -14,23 +14,49 @@ pub mod weights;
 #[cfg(test)]
 mod accuracy;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use keywords::{KeywordGroup, Match, Matcher};
 use literals::{Hit, Literals};
 use sentiment::{cues, Label, Scored, Sentiment};
 
-/// Everything `herald classify` adds to a mention.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Everything `herald classify` adds to a mention, and what the store keeps with it (the same
+/// JSON: `sentiment`, `matches`, `intent`, `lead`). Whether it is a crisis is not a field of
+/// its own: it is a match of the [`CRISIS_GROUP`] ([`Classification::is_crisis`]), so the two
+/// can never disagree and the output contract stays as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     pub sentiment: Scored,
+    #[serde(default)]
     pub matches: Vec<MatchOut>,
+    #[serde(default)]
     pub intent: intent::Intent,
+    #[serde(default)]
     pub lead: Option<lead::Lead>,
 }
 
+impl Classification {
+    /// Whether a keyword of the crisis group matched (or the learned heads named a fault).
+    pub fn is_crisis(&self) -> bool {
+        self.matches.iter().any(|m| m.group == CRISIS_GROUP)
+    }
+
+    /// Whether the sentiment is negative.
+    pub fn is_negative(&self) -> bool {
+        self.sentiment.label == Label::Negative
+    }
+
+    /// `group/rule` of every keyword match, in match order.
+    pub fn topics(&self) -> Vec<String> {
+        self.matches
+            .iter()
+            .map(|m| format!("{}/{}", m.group, m.rule))
+            .collect()
+    }
+}
+
 /// A keyword match as the contract names its fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchOut {
     pub group: String,
     pub rule: String,

@@ -359,25 +359,14 @@ fn open_store(config: &Config, io: &Io) -> anyhow::Result<Store> {
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     // `Store::open_with` waits a moment for another herald command finishing with the store.
-    Store::open_with(path, &config.herald.storage.options).map_err(|e| {
-        let text = e.to_string();
-        if is_locked(&text) {
-            anyhow::anyhow!(
-                "{text}\n(another herald process holds this store, and no `herald run` answers \
-                 on its control socket {})",
-                control::socket_path(config).display()
-            )
-        } else {
-            anyhow::Error::new(e)
-        }
+    Store::open_with(path, &config.herald.storage.options).map_err(|e| match e {
+        crate::store::StoreError::Locked { .. } => anyhow::anyhow!(
+            "{e}\n(another herald process holds this store, and no `herald run` answers on its \
+             control socket {})",
+            control::socket_path(config).display()
+        ),
+        e => anyhow::Error::new(e),
     })
-}
-
-/// Whether opening the store failed because another process holds it.
-fn is_locked(error: &str) -> bool {
-    error.contains("lock")
-        || error.contains("Resource temporarily unavailable")
-        || error.contains("WouldBlock")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -562,8 +551,8 @@ fn run(
                             .format("%m-%d %H:%M"),
                         m.mention.platform,
                         crate::listen::terminal_safe(&m.mention.author),
-                        c["intent"].as_str().unwrap_or(""),
-                        c["sentiment"]["label"].as_str().unwrap_or(""),
+                        c.intent.as_str(),
+                        c.sentiment.label.as_str(),
                         one_line
                     ));
                 }
@@ -1018,12 +1007,12 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
             outln!(
                 io,
                 "  {}  {}  {}  negative {} of {} (baseline {:.1})",
-                a.id,
-                a.level.as_str(),
+                a.event.id,
+                a.event.level.as_str(),
                 a.state.as_str(),
-                a.negative,
-                a.total,
-                a.baseline
+                a.event.negative,
+                a.event.total,
+                a.event.baseline
             );
         }
         outln!(io);
@@ -1112,15 +1101,16 @@ fn alerts(config: &Config, action: AlertsAction, io: &mut Io) -> anyhow::Result<
                 } else {
                     out.push_str(&format!(
                         "{:<40}  {:<8}  {:<12}  {}  negative {} of {} (baseline {:.1})",
-                        a.id,
-                        a.level.as_str(),
+                        a.event.id,
+                        a.event.level.as_str(),
                         a.state.as_str(),
-                        a.opened_at
+                        a.event
+                            .opened_at
                             .with_timezone(&config.herald.timezone)
                             .format("%m-%d %H:%M"),
-                        a.negative,
-                        a.total,
-                        a.baseline
+                        a.event.negative,
+                        a.event.total,
+                        a.event.baseline
                     ));
                 }
                 out.push('\n');

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::stats::{binom_upper_score, median, nb_upper_score, share_z};
-use super::{Alert, EpisodeState, Level, Trigger};
+use super::{Alert, AlertEvent, EpisodeState, Level, Trigger};
 
 /// Every knob of the detector. One set serves every series; the defaults are the ones measured
 /// in docs/crisis.md (NAB realTweets and the synthetic streams).
@@ -929,24 +929,26 @@ fn raise(p: &Params, s: &mut Series, f: Finding, end: i64, alerts: &mut Vec<Aler
 fn alert_of(p: &Params, s: &Series, e: &Episode, f: Option<&Finding>, at: i64) -> Alert {
     let start = f.map_or(e.opened_at, |f| f.start as i64 * p.bucket_secs);
     Alert {
-        id: e.id.clone(),
-        topic: s.topic.clone(),
-        level: e.level,
-        opened_at: time(e.opened_at),
-        window_start: time(start),
-        negative: f.map_or(0, |f| f.negative as u64),
-        total: f.map_or(0, |f| f.total as u64),
-        baseline: f.map_or(0.0, |f| (f.baseline * 100.0).round() / 100.0),
-        score: f.map_or(0.0, |f| (f.score * 10.0).round() / 10.0),
-        sample: if f.is_some() {
-            s.recent
-                .iter()
-                .filter(|(t, _)| *t >= start)
-                .map(|(_, id)| id.clone())
-                .collect()
-        } else {
-            Vec::new()
+        event: AlertEvent {
+            id: e.id.clone(),
+            topic: s.topic.clone(),
+            level: e.level,
+            opened_at: time(e.opened_at),
+            window_start: time(start),
+            negative: f.map_or(0, |f| f.negative as u64),
+            total: f.map_or(0, |f| f.total as u64),
+            baseline: f.map_or(0.0, |f| (f.baseline * 100.0).round() / 100.0),
+            sample: if f.is_some() {
+                s.recent
+                    .iter()
+                    .filter(|(t, _)| *t >= start)
+                    .map(|(_, id)| id.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
         },
+        score: f.map_or(0.0, |f| (f.score * 10.0).round() / 10.0),
         state: e.state,
         at: time(at),
         trigger: f.map(|f| f.trigger),

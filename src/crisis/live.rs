@@ -30,8 +30,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{Alert, Detector, EpisodeState, Level, Observation, Params};
-use crate::classify::CRISIS_GROUP;
+use super::{Alert, Detector, EpisodeState, Observation, Params};
 use crate::clock::Clock;
 use crate::crisis::notify::{self, AlertsConfig};
 use crate::store::{
@@ -70,11 +69,11 @@ impl LiveMention {
     /// Reads what the detector needs from a stored mention's classification.
     pub fn from_stored(m: &StoredMention) -> Self {
         let c = &m.classification;
-        let matches = c["matches"].as_array().cloned().unwrap_or_default();
-        let mut topics: Vec<String> = matches
+        let mut topics: Vec<String> = c
+            .matches
             .iter()
-            .filter(|x| x["group"].as_str() == Some("product"))
-            .filter_map(|x| Some(format!("product/{}", x["rule"].as_str()?)))
+            .filter(|x| x.group == "product")
+            .map(|x| format!("product/{}", x.rule))
             .collect();
         topics.sort();
         topics.dedup();
@@ -83,10 +82,8 @@ impl LiveMention {
             id: m.mention.id.clone(),
             at: m.mention.created_at,
             platform: m.mention.platform.clone(),
-            negative: c["sentiment"]["label"].as_str() == Some("negative"),
-            crisis_term: matches
-                .iter()
-                .any(|x| x["group"].as_str() == Some(CRISIS_GROUP)),
+            negative: c.is_negative(),
+            crisis_term: c.is_crisis(),
             topics,
         }
     }
@@ -102,20 +99,7 @@ pub fn channel() -> (LiveSender, mpsc::Receiver<LiveMention>) {
 
 /// The detector's store event for an alert.
 pub fn event(a: &Alert) -> AlertEvent {
-    AlertEvent {
-        id: a.id.clone(),
-        topic: a.topic.clone(),
-        level: match a.level {
-            Level::Warning => AlertLevel::Warning,
-            Level::Crisis => AlertLevel::Crisis,
-        },
-        opened_at: a.opened_at,
-        window_start: a.window_start,
-        negative: a.negative,
-        total: a.total,
-        baseline: a.baseline,
-        sample: a.sample.clone(),
-    }
+    a.event.clone()
 }
 
 /// Recomputes the crisis hold from the stored alerts: held `categories` while any crisis alert
@@ -129,8 +113,8 @@ pub fn sync_crisis_hold(
     let mut open: Vec<String> = store
         .alerts()?
         .into_iter()
-        .filter(|a| a.level == AlertLevel::Crisis && a.state != AlertState::Resolved)
-        .map(|a| a.id)
+        .filter(|a| a.event.level == AlertLevel::Crisis && a.state != AlertState::Resolved)
+        .map(|a| a.event.id)
         .collect();
     open.sort();
     let old = store.crisis_hold()?;
@@ -302,8 +286,8 @@ impl Live {
             )?;
             if change.queued() {
                 let r = change.record();
-                warn!(alert = %r.id, topic = %r.topic, level = r.level.as_str(), negative = r.negative, total = r.total, baseline = r.baseline, "Crisis alert raised");
-                crisis |= r.level == AlertLevel::Crisis;
+                warn!(alert = %r.event.id, topic = %r.event.topic, level = r.event.level.as_str(), negative = r.event.negative, total = r.event.total, baseline = r.event.baseline, "Crisis alert raised");
+                crisis |= r.event.level == AlertLevel::Crisis;
             }
             changes.push(change);
         }
@@ -414,16 +398,27 @@ mod tests {
             negative: bool,
             crisis: bool,
         ) -> LiveMention {
+            use crate::classify::sentiment::{Label, Scored};
+            use crate::classify::{intent::Intent, Classification, MatchOut};
             let mut matches = vec![];
             if crisis {
-                matches
-                    .push(serde_json::json!({"group": "crisis", "rule": "fire", "term": "自燃"}));
+                matches.push(MatchOut {
+                    group: "crisis".into(),
+                    rule: "fire".into(),
+                    term: "自燃".into(),
+                });
             }
-            let label = if negative { "negative" } else { "neutral" };
-            let classification = serde_json::json!({
-                "sentiment": {"label": label, "score": if negative { -0.8 } else { 0.0 }},
-                "matches": matches, "intent": "complaint", "lead": null,
-            });
+            let (label, score) = if negative {
+                (Label::Negative, -0.8)
+            } else {
+                (Label::Neutral, 0.0)
+            };
+            let classification = Classification {
+                sentiment: Scored { label, score },
+                matches,
+                intent: Intent::Complaint,
+                lead: None,
+            };
             let stored = StoredMention {
                 mention: Mention {
                     id: format!("m{n}"),
@@ -523,7 +518,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
         assert!(rig.store.is_held("product").expect("held"));
@@ -571,7 +566,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
     }
@@ -594,7 +589,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.queued() && c.record().level == AlertLevel::Crisis),
+                .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
         let hold = rig
@@ -621,7 +616,7 @@ mod tests {
         assert!(changes.iter().any(|c| c.queued()), "{changes:?}");
         assert!(changes
             .iter()
-            .all(|c| c.record().level == AlertLevel::Warning));
+            .all(|c| c.record().event.level == AlertLevel::Warning));
         assert_eq!(rig.store.crisis_hold().expect("hold"), None);
         assert!(!rig.store.is_held("product").expect("held"));
     }
@@ -667,12 +662,14 @@ mod tests {
         assert!(!before.is_empty());
         let now = t0() + TimeDelta::minutes(70);
         for a in &before {
-            rig.store.resolve_alert(&a.id, "ann", now).expect("resolve");
+            rig.store
+                .resolve_alert(&a.event.id, "ann", now)
+                .expect("resolve");
         }
         sync_crisis_hold(&rig.store, &["product".to_string()], now).expect("sync");
         let deliveries: usize = before
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.id).expect("d").len())
+            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
             .sum();
         // A restart a few minutes later: a new detector warmed from the store.
         rig.set(now + TimeDelta::minutes(5));
@@ -689,7 +686,7 @@ mod tests {
         assert_eq!(rig.store.crisis_hold().expect("hold"), None, "not re-held");
         let deliveries_after: usize = after
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.id).expect("d").len())
+            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
             .sum();
         assert_eq!(deliveries, deliveries_after, "nothing sent again");
     }

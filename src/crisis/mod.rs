@@ -18,17 +18,11 @@ pub mod synth;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::alert::AlertEvent;
 pub use detector::{Detector, Episode, Observation, Params};
 
-/// How serious an episode is. Ordered: a warning can escalate to a crisis, never back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Unusual negative volume: someone should look.
-    Warning,
-    /// Strongly unusual, or carried by crisis terms: act now.
-    Crisis,
-}
+/// How serious an episode is: the one alert level, shared with the store and the sinks.
+pub use crate::domain::alert::AlertLevel as Level;
 
 /// Where an episode is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,28 +51,21 @@ pub enum Trigger {
     Share,
 }
 
-/// One alert event, in the field order of `herald replay`'s contract (docs/contracts.md), followed by
-/// the fields this module adds (`score`, `state`, `at`, `trigger`).
+/// One alert event of the detector: the contract's event ([`AlertEvent`], the fields of
+/// `herald replay`'s lines in docs/contracts.md, which the live loop stores as it is), followed
+/// by the fields this module adds (`score`, `state`, `at`, `trigger`). Serialised flat, in that
+/// order: one `herald replay` line.
+///
+/// In the event: `id` is the episode's (the same on its opening and escalation events);
+/// `topic` the series (`brand`, a keyword topic such as `product/x-trail`, or
+/// `topic@platform`); `level` the episode's as of this event; `window_start`, `negative`
+/// (negative or crisis-term mentions), `total`, `baseline` describe the window that raised it;
+/// `sample` holds the ids of the latest negative mentions in that window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// The episode's id: the same on its opening and escalation events.
-    pub id: String,
-    /// The series: `brand`, a keyword topic such as `product/x-trail`, or `topic@platform`.
-    pub topic: String,
-    /// The episode's level as of this event.
-    pub level: Level,
-    /// Stream time when the episode was raised.
-    pub opened_at: DateTime<Utc>,
-    /// Start of the window whose counts raised this event.
-    pub window_start: DateTime<Utc>,
-    /// Negative (or crisis-term) mentions in that window.
-    pub negative: u64,
-    /// All mentions in that window.
-    pub total: u64,
-    /// Negatives the baseline expected in that window.
-    pub baseline: f64,
-    /// Ids of the latest negative mentions in that window.
-    pub sample: Vec<String>,
+    /// The contract's event.
+    #[serde(flatten)]
+    pub event: AlertEvent,
     /// How surprising the window was: `-log10 p` of its negative count under the baseline
     /// (the CUSUM's statistic for a build-up; 0 on a closing event).
     pub score: f64,

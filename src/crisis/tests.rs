@@ -77,9 +77,9 @@ fn a_sharp_crisis_alarms_within_fifteen_minutes() {
         *m >= SPIKE_AT && *m <= SPIKE_AT + 15,
         "raised at minute {m}"
     );
-    assert_eq!(a.topic, "brand");
-    assert!(a.negative > a.baseline as u64 * 2);
-    assert!(a.window_start <= a.opened_at);
+    assert_eq!(a.event.topic, "brand");
+    assert!(a.event.negative > a.event.baseline as u64 * 2);
+    assert!(a.event.window_start <= a.event.opened_at);
 }
 
 #[test]
@@ -242,7 +242,8 @@ fn one_incident_is_one_episode_and_it_closes() {
             (0, 0, 0)
         }
     });
-    let ids: std::collections::BTreeSet<&str> = alerts.iter().map(|(_, a)| a.id.as_str()).collect();
+    let ids: std::collections::BTreeSet<&str> =
+        alerts.iter().map(|(_, a)| a.event.id.as_str()).collect();
     assert_eq!(ids.len(), 1, "{alerts:#?}");
     assert_eq!(opened(&alerts).len(), 1);
     let closed: Vec<_> = alerts
@@ -272,12 +273,12 @@ fn a_warning_escalates_to_a_crisis_with_the_same_id() {
         .filter(|a| a.state != EpisodeState::Closed)
         .collect();
     assert!(events.len() >= 2, "{events:#?}");
-    assert_eq!(events[0].level, Level::Warning);
+    assert_eq!(events[0].event.level, Level::Warning);
     assert_eq!(events[0].state, EpisodeState::Open);
-    assert_eq!(events[1].id, events[0].id);
-    assert_eq!(events[1].level, Level::Crisis);
+    assert_eq!(events[1].event.id, events[0].event.id);
+    assert_eq!(events[1].event.level, Level::Crisis);
     assert_eq!(events[1].state, EpisodeState::Escalated);
-    assert_eq!(events[1].opened_at, events[0].opened_at);
+    assert_eq!(events[1].event.opened_at, events[0].event.opened_at);
     assert!(events[1].at > events[0].at);
 }
 
@@ -335,14 +336,14 @@ fn crisis_terms_lower_the_bar_and_escalate() {
     assert!(
         plain
             .iter()
-            .all(|(_, a)| a.level == Level::Warning && a.trigger != Some(Trigger::Terms)),
+            .all(|(_, a)| a.event.level == Level::Warning && a.trigger != Some(Trigger::Terms)),
         "{plain:#?}"
     );
     let open = opened(&with_terms);
     assert_eq!(open.len(), 1, "{with_terms:#?}");
     let crisis = with_terms
         .iter()
-        .any(|(_, a)| a.id == open[0].1.id && a.level == Level::Crisis);
+        .any(|(_, a)| a.event.id == open[0].1.event.id && a.event.level == Level::Crisis);
     assert!(
         crisis,
         "15 crisis-term mentions make it a crisis: {with_terms:#?}"
@@ -418,11 +419,14 @@ fn observe_counts_each_topic_and_keeps_a_sample() {
         }
     }
     let topics: std::collections::BTreeSet<&str> =
-        alerts.iter().map(|a| a.topic.as_str()).collect();
+        alerts.iter().map(|a| a.event.topic.as_str()).collect();
     assert!(topics.contains("brand"), "{alerts:#?}");
-    let a = alerts.iter().find(|a| a.topic == "brand").expect("brand");
-    assert!(!a.sample.is_empty() && a.sample.len() <= Params::default().sample_size);
-    assert!(a.sample.iter().all(|id| id.starts_with('m')));
+    let a = alerts
+        .iter()
+        .find(|a| a.event.topic == "brand")
+        .expect("brand");
+    assert!(!a.event.sample.is_empty() && a.event.sample.len() <= Params::default().sample_size);
+    assert!(a.event.sample.iter().all(|id| id.starts_with('m')));
     assert_eq!(d.episodes().count(), topics.len());
 }
 
@@ -498,26 +502,26 @@ proptest! {
         let mut seen: HashMap<String, Vec<&Alert>> = HashMap::new();
         let mut open: Option<String> = None;
         for a in &alerts {
-            prop_assert!(a.window_start <= a.at);
-            prop_assert!(a.opened_at <= a.at);
+            prop_assert!(a.event.window_start <= a.at);
+            prop_assert!(a.event.opened_at <= a.at);
             match a.state {
                 EpisodeState::Open => {
                     prop_assert!(open.is_none(), "two episodes open at once");
-                    prop_assert!(!seen.contains_key(&a.id), "id reused");
-                    open = Some(a.id.clone());
+                    prop_assert!(!seen.contains_key(&a.event.id), "id reused");
+                    open = Some(a.event.id.clone());
                 }
                 EpisodeState::Escalated => {
-                    prop_assert_eq!(open.as_deref(), Some(a.id.as_str()));
-                    prop_assert_eq!(a.level, Level::Crisis);
+                    prop_assert_eq!(open.as_deref(), Some(a.event.id.as_str()));
+                    prop_assert_eq!(a.event.level, Level::Crisis);
                 }
                 EpisodeState::Closed => {
-                    prop_assert_eq!(open.as_deref(), Some(a.id.as_str()));
+                    prop_assert_eq!(open.as_deref(), Some(a.event.id.as_str()));
                     open = None;
                 }
             }
-            let history = seen.entry(a.id.clone()).or_default();
+            let history = seen.entry(a.event.id.clone()).or_default();
             if let Some(last) = history.last() {
-                prop_assert!(a.level >= last.level);
+                prop_assert!(a.event.level >= last.event.level);
             }
             history.push(a);
         }

@@ -138,26 +138,14 @@ impl Drafter {
         if self.replies.own_accounts.contains(&author) {
             return Verdict::Skip("the brand's own post".into());
         }
-        let intent = c["intent"].as_str().unwrap_or("other").to_string();
-        let crisis = topics
-            .iter()
-            .any(|t| group_of(t).as_deref() == Some(crate::classify::CRISIS_GROUP));
-        let lead: Option<LeadInfo> = c["lead"].as_object().map(|l| LeadInfo {
-            grade: l
-                .get("grade")
-                .and_then(|g| g.as_str())
-                .unwrap_or("unvalued")
-                .to_string(),
-            phone: l.get("phone").and_then(|v| v.as_bool()).unwrap_or(false),
-            email: l.get("email").and_then(|v| v.as_bool()).unwrap_or(false),
-            test_drive: l
-                .get("test_drive")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
-            timeframe_months: l
-                .get("timeframe_months")
-                .and_then(|v| v.as_u64())
-                .and_then(|v| u32::try_from(v).ok()),
+        let intent = c.intent.as_str().to_string();
+        let crisis = c.is_crisis();
+        let lead: Option<LeadInfo> = c.lead.as_ref().map(|l| LeadInfo {
+            grade: l.grade.as_str().to_string(),
+            phone: l.phone,
+            email: l.email,
+            test_drive: l.test_drive,
+            timeframe_months: l.timeframe_months,
         });
         let priority = if crisis {
             Priority::Crisis

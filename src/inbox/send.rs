@@ -1,7 +1,7 @@
 //! Sending approved replies through the publishing path, exactly once.
 //!
 //! This is not a second sender. An approved item becomes a reply post in the schedule
-//! (category [`REPLY_CATEGORY`], state `approved`, with its [`ReplyTo`]), which the
+//! (kind [`PostKind::Reply`], state `approved`, with its [`ReplyTo`]), which the
 //! [`Publisher`](crate::publish::worker::Publisher) claims by compare-and-swap and sends with
 //! the post's idempotency key, reconciling unclear outcomes before any resend. This module only
 //! moves items along and copies the post's outcome back:
@@ -28,11 +28,12 @@ use tracing::{error, info, warn};
 use super::{Action, PostRef, QueueItem, ReplyState};
 use crate::clock::Clock;
 use crate::publish::{Channel, ReplyTo, StrongRef};
-use crate::store::{PostState, Store, StoreError, StoredPost};
+use crate::store::{PostKind, PostState, Store, StoreError, StoredPost};
 
-/// The schedule category of reply posts: never held by a category pause of the content plan,
-/// never counted by the planner's mix.
-pub const REPLY_CATEGORY: &str = "reply";
+/// The schedule category of reply posts, as the calendar shows them: never a category of the
+/// content plan, so never held by a category pause. What marks a reply post is its
+/// [`PostKind::Reply`]; the planner leaves those out of its mix.
+pub const REPLY_CATEGORY: &str = crate::store::LEGACY_REPLY_CATEGORY;
 
 /// Who herald's own transitions are recorded as.
 pub const SYSTEM: &str = "herald";
@@ -263,7 +264,7 @@ impl ReplySender {
 
 /// Whether a schedule post is the reply post of `item`.
 fn is_ours(post: &StoredPost, item: &QueueItem) -> bool {
-    post.category == REPLY_CATEGORY && post.draft == reply_draft(item.id)
+    post.kind == PostKind::Reply && post.draft == reply_draft(item.id)
 }
 
 fn reply_draft(id: u64) -> String {
@@ -275,6 +276,7 @@ pub fn reply_post(item: &QueueItem, at: &PostRef) -> StoredPost {
     StoredPost {
         channel: at.channel.clone(),
         at: at.at,
+        kind: PostKind::Reply,
         category: REPLY_CATEGORY.into(),
         draft: reply_draft(item.id),
         peak: REPLY_CATEGORY.into(),
@@ -367,7 +369,7 @@ pub async fn deliver_once(
     for post in store
         .due_posts(now)?
         .into_iter()
-        .filter(|p| p.category == REPLY_CATEGORY)
+        .filter(|p| p.kind == PostKind::Reply)
     {
         publisher.execute(post).await?;
     }
@@ -486,6 +488,7 @@ mod tests {
             ("masto", now, PostState::Approved)
         );
         assert_eq!(p.category, REPLY_CATEGORY);
+        assert_eq!(p.kind, PostKind::Reply);
         assert_eq!(
             p.reply,
             Some(ReplyTo::Mastodon {

@@ -12,9 +12,9 @@ use std::path::Path;
 use chrono::TimeDelta;
 use serde::Deserialize;
 
-use super::Priority;
 use crate::config::error::{is_slug, ConfigError};
 use crate::config::source::{self, TomlSource};
+use crate::domain::queue::Priority;
 
 /// The variables a template may use.
 pub const VARIABLES: [&str; 5] = ["author", "product", "dealer", "hotline", "link"];

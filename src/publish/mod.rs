@@ -24,6 +24,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::domain::reply::{ReplyTo, StrongRef};
 pub use config::{ChannelConfig, ChannelKind, PublishSettings};
 
 /// A post to send, as a channel sees it.
@@ -40,23 +41,6 @@ pub struct OutPost {
     pub source_code: String,
     /// The post this one answers, for replies.
     pub reply: Option<ReplyTo>,
-}
-
-/// Where a reply goes, per platform.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "platform", rename_all = "lowercase")]
-pub enum ReplyTo {
-    /// AT Protocol strong references to the thread's root and the post answered.
-    Bluesky { root: StrongRef, parent: StrongRef },
-    /// The id of the status answered.
-    Mastodon { status_id: String },
-}
-
-/// An AT Protocol strong reference.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StrongRef {
-    pub uri: String,
-    pub cid: String,
 }
 
 /// What a platform answered for a published post.

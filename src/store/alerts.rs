@@ -17,36 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use crate::domain::alert::{AlertEvent, AlertLevel};
+
 use super::{Store, StoreError};
-
-/// How serious an alert is. Ordered: a crisis is worse than a warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertLevel {
-    /// Negative mentions well above the baseline.
-    Warning,
-    /// A spike that needs a person now.
-    Crisis,
-}
-
-impl AlertLevel {
-    /// The level as written in the contract and in `herald.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertLevel::Warning => "warning",
-            AlertLevel::Crisis => "crisis",
-        }
-    }
-
-    /// Parses `warning` or `crisis`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "warning" => Some(AlertLevel::Warning),
-            "crisis" => Some(AlertLevel::Crisis),
-            _ => None,
-        }
-    }
-}
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -69,30 +42,6 @@ impl AlertState {
             AlertState::Resolved => "resolved",
         }
     }
-}
-
-/// An alert as the spike detector emits it (the `herald replay` contract of docs/contracts.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertEvent {
-    /// Stable per episode: a later event with the same id updates (escalates) the same alert.
-    pub id: String,
-    /// What the alert is about (the brand, or a keyword group/rule).
-    pub topic: String,
-    /// The level of this event.
-    pub level: AlertLevel,
-    /// Stream time when raised.
-    pub opened_at: DateTime<Utc>,
-    /// Start of the window the counts cover.
-    pub window_start: DateTime<Utc>,
-    /// Negative mentions in the window.
-    pub negative: u64,
-    /// All mentions in the window.
-    pub total: u64,
-    /// The negative count the detector expected.
-    pub baseline: f64,
-    /// Mention ids, most telling first.
-    #[serde(default)]
-    pub sample: Vec<String>,
 }
 
 /// A sample mention kept with an alert, for the message (texts are untrusted: the renderer
@@ -125,27 +74,15 @@ pub struct LevelChange {
     pub total: u64,
 }
 
-/// An alert as stored.
+/// An alert as stored: the detector's latest event of the episode (flattened: the stored JSON
+/// has the contract's fields at its top, as before), and what people and herald did with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
-    /// The detector's episode id.
-    pub id: String,
-    /// What the alert is about.
-    pub topic: String,
-    /// The highest level reached.
-    pub level: AlertLevel,
-    /// Stream time of the open.
-    pub opened_at: DateTime<Utc>,
-    /// Start of the latest event's window.
-    pub window_start: DateTime<Utc>,
-    /// Negative mentions in the latest event's window.
-    pub negative: u64,
-    /// All mentions in the latest event's window.
-    pub total: u64,
-    /// The negative count the detector expected.
-    pub baseline: f64,
-    /// Mention ids from the detector.
-    pub sample: Vec<String>,
+    /// The event that opened the alert, or the escalation that last raised it: its `level` is
+    /// the highest reached, its `opened_at` the open's, its window and counts the latest
+    /// event's, its `sample` the latest non-empty one.
+    #[serde(flatten)]
+    pub event: AlertEvent,
     /// The sample mentions herald could find, for messages.
     #[serde(default)]
     pub samples: Vec<AlertSample>,
@@ -341,15 +278,7 @@ impl Store {
             let (record, reason) = match old {
                 None => (
                     AlertRecord {
-                        id: event.id.clone(),
-                        topic: event.topic.clone(),
-                        level: event.level,
-                        opened_at: event.opened_at,
-                        window_start: event.window_start,
-                        negative: event.negative,
-                        total: event.total,
-                        baseline: event.baseline,
-                        sample: event.sample.clone(),
+                        event: event.clone(),
                         samples: samples.to_vec(),
                         state: AlertState::Open,
                         acked_by: None,
@@ -360,15 +289,17 @@ impl Store {
                     },
                     DeliveryReason::Opened,
                 ),
-                Some(old) if event.level <= old.level => return Ok(AlertChange::Unchanged(old)),
+                Some(old) if event.level <= old.event.level => {
+                    return Ok(AlertChange::Unchanged(old))
+                }
                 Some(mut r) => {
-                    r.level = event.level;
-                    r.window_start = event.window_start;
-                    r.negative = event.negative;
-                    r.total = event.total;
-                    r.baseline = event.baseline;
+                    r.event.level = event.level;
+                    r.event.window_start = event.window_start;
+                    r.event.negative = event.negative;
+                    r.event.total = event.total;
+                    r.event.baseline = event.baseline;
                     if !event.sample.is_empty() {
-                        r.sample = event.sample.clone();
+                        r.event.sample = event.sample.clone();
                     }
                     if !samples.is_empty() {
                         r.samples = samples.to_vec();
@@ -379,13 +310,13 @@ impl Store {
                 }
             };
             let change_no = (record.history.len() - 1) as u32;
-            alerts.insert(record.id.as_bytes(), json(&record))?;
+            alerts.insert(record.event.id.as_bytes(), json(&record))?;
             for sink in sinks {
                 let d = AlertDelivery {
-                    alert_id: record.id.clone(),
+                    alert_id: record.event.id.clone(),
                     change: change_no,
                     sink: sink.clone(),
-                    level: record.level,
+                    level: record.event.level,
                     reason,
                     state: DeliveryState::Pending,
                     attempts: 0,
@@ -432,10 +363,10 @@ impl Store {
             })
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| {
-            (a.state, std::cmp::Reverse(a.opened_at), &a.id).cmp(&(
+            (a.state, std::cmp::Reverse(a.event.opened_at), &a.event.id).cmp(&(
                 b.state,
-                std::cmp::Reverse(b.opened_at),
-                &b.id,
+                std::cmp::Reverse(b.event.opened_at),
+                &b.event.id,
             ))
         });
         Ok(out)
@@ -584,6 +515,55 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// An alert record in the flat JSON today's store holds (the event's fields at the top)
+    /// reads into the record with its event, and writes back the same JSON.
+    #[test]
+    fn an_alert_in_the_stored_json_shape_reads_and_round_trips() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let stored = serde_json::json!({
+            "id": "brand-20261123T0100", "topic": "brand", "level": "crisis",
+            "opened_at": "2026-11-23T01:00:00Z", "window_start": "2026-11-23T00:50:00Z",
+            "negative": 12, "total": 30, "baseline": 2.5, "sample": ["m1"],
+            "samples": [{"id": "m1", "author": "alice", "text": "刹车失灵", "url": null}],
+            "state": "acknowledged", "acked_by": "mei", "acked_at": "2026-11-23T01:05:00Z",
+            "resolved_by": null, "resolved_at": null,
+            "history": [
+                {"level": "warning", "at": "2026-11-23T01:00:00Z",
+                 "recorded_at": "2026-11-23T01:00:01Z", "negative": 8, "total": 25},
+                {"level": "crisis", "at": "2026-11-23T01:00:00Z",
+                 "recorded_at": "2026-11-23T01:02:00Z", "negative": 12, "total": 30}
+            ]
+        });
+        let (alerts, _) = store.alert_trees().expect("trees");
+        alerts
+            .insert(
+                "brand-20261123T0100",
+                serde_json::to_vec(&stored).expect("json"),
+            )
+            .expect("raw insert");
+        let r = store
+            .alert("brand-20261123T0100")
+            .expect("read")
+            .expect("there");
+        assert_eq!(
+            r.event,
+            AlertEvent {
+                level: AlertLevel::Crisis,
+                ..event(
+                    "brand-20261123T0100",
+                    AlertLevel::Crisis,
+                    "2026-11-23T01:00:00Z"
+                )
+            }
+        );
+        assert_eq!(
+            (r.state, r.acked_by.as_deref(), r.history.len()),
+            (AlertState::Acknowledged, Some("mei"), 2)
+        );
+        assert_eq!(serde_json::to_value(&r).expect("json"), stored);
+    }
+
     #[test]
     fn open_escalate_and_replay_are_idempotent() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -609,7 +589,7 @@ mod tests {
             panic!("{esc:?}")
         };
         assert_eq!(
-            (r.level, r.negative, r.history.len()),
+            (r.event.level, r.event.negative, r.history.len()),
             (AlertLevel::Crisis, 40, 2)
         );
         let d = store.alert_deliveries("a1").expect("d");
@@ -628,7 +608,7 @@ mod tests {
         let later = store
             .upsert_alert(&w, &[], &sinks(&["slack"]), now)
             .expect("upsert");
-        assert_eq!(later.record().level, AlertLevel::Crisis);
+        assert_eq!(later.record().event.level, AlertLevel::Crisis);
         assert!(!later.queued());
     }
 
@@ -652,7 +632,7 @@ mod tests {
             .alerts()
             .expect("list")
             .into_iter()
-            .map(|a| (a.id, a.state))
+            .map(|a| (a.event.id, a.state))
             .collect();
         assert_eq!(
             order,
@@ -748,7 +728,7 @@ mod tests {
             proptest::prop_assert_eq!(store.alerts().expect("list").len(), highest.len());
             for (id, level) in &highest {
                 let r = store.alert(id).expect("get").expect("there");
-                proptest::prop_assert_eq!(r.level, *level);
+                proptest::prop_assert_eq!(r.event.level, *level);
                 proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
                 let d = store.alert_deliveries(id).expect("d");
                 proptest::prop_assert_eq!(d.len(), 2 * r.history.len());

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::{
-    catch_quietly, open_sled, AlertDelivery, AlertRecord, Hold, Session, StoreError, StoreOptions,
-    StoredMention, StoredPost, User, MARKER_FILE, SCHEMA_VERSION,
+    catch_quietly, open_sled, read_through, AlertDelivery, AlertRecord, Hold, Session, StoreError,
+    StoreOptions, StoredMention, StoredPost, User, MARKER_FILE, SCHEMA_VERSION,
 };
-use crate::inbox::QueueItem;
+use crate::domain::QueueItem;
 
 /// At most this many problems are listed one by one; the rest are counted.
 const MAX_LISTED: usize = 50;
@@ -91,14 +91,12 @@ impl std::fmt::Display for CheckReport {
     }
 }
 
-fn decodes<T: DeserializeOwned>(v: &[u8]) -> Result<(), String> {
-    serde_json::from_slice::<T>(v)
-        .map(drop)
-        .map_err(|e| e.to_string())
+fn decodes<T: DeserializeOwned>(v: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<T>(v).map(drop)
 }
 
 /// Decodes one record's value, or says why it cannot.
-type Decoder = fn(&[u8]) -> Result<(), String>;
+type Decoder = fn(&[u8]) -> Result<(), serde_json::Error>;
 
 /// The decoder of a typed tree; `None` for index trees, which are only counted.
 fn decoder(tree: &str) -> Option<Decoder> {
@@ -144,6 +142,20 @@ pub fn check(path: &Path) -> Result<CheckReport, StoreError> {
         .filter(|n| !n.starts_with("__sled__"))
         .collect();
     names.sort();
+    // The schedule unreadable is what makes `Store::open` refuse the store: say so the same way.
+    if names.iter().any(|n| n == "posts") {
+        let damaged = |why: String| StoreError::Damaged {
+            path: path.display().to_string(),
+            why,
+        };
+        let posts = db.open_tree("posts")?;
+        match catch_quietly(|| read_through(&posts)) {
+            Ok(Ok(())) => {}
+            Ok(Err(StoreError::Unreadable { why })) => return Err(damaged(why)),
+            Ok(Err(e)) => return Err(e),
+            Err(why) => return Err(damaged(format!("sled failed reading it ({why})"))),
+        }
+    }
     let schema = names
         .iter()
         .any(|n| n == "meta")
@@ -223,7 +235,7 @@ mod tests {
                 "2026-11-22T10:00:00Z",
                 &[],
             );
-            let draft = crate::inbox::tests::item(crate::inbox::ReplyState::Pending);
+            let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
             store
                 .insert_mention_with_draft(&m, Some(&draft))
                 .expect("insert");

@@ -10,17 +10,17 @@ use sled::Transactional;
 
 use super::{Store, StoreError};
 use crate::classify::Classification;
-use crate::inbox::QueueItem;
-use crate::listen::Mention;
+use crate::domain::{Mention, QueueItem};
 
-/// A mention as stored: the contract's fields and what classification found.
+/// A mention as stored: the contract's fields and what classification found, typed (the
+/// JSON is the one `herald classify` prints under the same names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredMention {
     #[serde(flatten)]
     pub mention: Mention,
     /// Where herald found it (the source's name).
     pub source: String,
-    pub classification: serde_json::Value,
+    pub classification: Classification,
 }
 
 impl StoredMention {
@@ -28,22 +28,13 @@ impl StoredMention {
         Self {
             mention,
             source: source.to_string(),
-            classification: serde_json::to_value(classification).unwrap_or_default(),
+            classification: classification.clone(),
         }
     }
 
     /// `group/rule` of every keyword match.
     pub fn topics(&self) -> Vec<String> {
-        self.classification["matches"]
-            .as_array()
-            .map(|ms| {
-                ms.iter()
-                    .filter_map(|m| {
-                        Some(format!("{}/{}", m["group"].as_str()?, m["rule"].as_str()?))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.classification.topics()
     }
 }
 
@@ -251,12 +242,12 @@ impl Store {
                 && q.platform
                     .as_ref()
                     .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
-                && q.sentiment.as_ref().is_none_or(|s| {
-                    m.classification["sentiment"]["label"].as_str() == Some(s.as_str())
-                })
+                && q.sentiment
+                    .as_ref()
+                    .is_none_or(|s| m.classification.sentiment.label.as_str() == s)
                 && q.intent
                     .as_ref()
-                    .is_none_or(|i| m.classification["intent"].as_str() == Some(i.as_str()))
+                    .is_none_or(|i| m.classification.intent.as_str() == i)
         };
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
         let mut out = Vec::new();
@@ -489,8 +480,8 @@ pub(super) mod tests {
         );
         // Classification and platform filters, with a limit that only counts what matches.
         let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
-        d.classification["intent"] = "complaint".into();
-        d.classification["sentiment"]["label"] = "negative".into();
+        d.classification.intent = Intent::Complaint;
+        d.classification.sentiment.label = Label::Negative;
         d.mention.platform = "bluesky".into();
         assert!(store.insert_mention(&d).expect("insert"));
         for (q, want) in [
@@ -536,6 +527,84 @@ pub(super) mod tests {
         ] {
             assert_eq!(ids(q.clone()), want, "{q:?}");
         }
+    }
+
+    /// A mention as today's (and earlier) herald wrote it, raw JSON with the classification
+    /// as an untyped object, reads as a typed record, filters as before, and writes back the
+    /// same JSON; a lead written before `test_drive` existed reads as no test drive.
+    #[test]
+    fn a_mention_in_the_stored_json_shape_reads_typed_and_round_trips() {
+        use crate::classify::lead::Grade;
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let today = serde_json::json!({
+            "id": "m1", "platform": "mastodon", "author": "alice", "text": "刹车失灵，电话13812345678",
+            "created_at": "2026-11-22T10:00:00Z", "source": "masto",
+            "classification": {
+                "sentiment": {"label": "negative", "score": -0.75},
+                "matches": [{"group": "crisis", "rule": "brake-failure", "term": "刹车失灵"}],
+                "intent": "complaint",
+                "lead": {"grade": "cold", "phone": true, "email": false, "test_drive": false}
+            }
+        });
+        let older = serde_json::json!({
+            "id": "m2", "platform": "bluesky", "author": "bob", "text": "想买，a@b.cn",
+            "created_at": "2026-11-22T11:00:00Z", "source": "sky",
+            "classification": {
+                "sentiment": {"label": "neutral", "score": 0.0},
+                "matches": [],
+                "intent": "purchase",
+                "lead": {"grade": "warm", "phone": false, "email": true}
+            }
+        });
+        let tree = store.db.open_tree("mentions").expect("tree");
+        for (v, id, at) in [
+            (&today, "m1", "2026-11-22T10:00:00Z"),
+            (&older, "m2", "2026-11-22T11:00:00Z"),
+        ] {
+            let at = DateTime::parse_from_rfc3339(at)
+                .expect("t")
+                .with_timezone(&Utc);
+            tree.insert(time_key(at, id), serde_json::to_vec(v).expect("json"))
+                .expect("raw insert");
+        }
+        let found = store.mentions(&MentionQuery::default()).expect("read");
+        let (m2, m1) = (&found[0], &found[1]);
+        let c = &m1.classification;
+        assert_eq!(
+            (c.sentiment.label, c.intent, c.is_crisis(), c.is_negative()),
+            (Label::Negative, Intent::Complaint, true, true)
+        );
+        assert_eq!(m1.topics(), ["crisis/brake-failure"]);
+        assert_eq!(
+            c.lead.as_ref().map(|l| (l.grade, l.phone, l.email)),
+            Some((Grade::Cold, true, false))
+        );
+        let lead = m2.classification.lead.as_ref().expect("lead");
+        assert_eq!(
+            (
+                lead.grade,
+                lead.email,
+                lead.test_drive,
+                lead.timeframe_months
+            ),
+            (Grade::Warm, true, false, None)
+        );
+        assert_eq!(serde_json::to_value(m1).expect("json"), today);
+        let ids = |q: MentionQuery| -> Vec<String> {
+            let found = store.mentions(&q).expect("query");
+            found.into_iter().map(|m| m.mention.id).collect()
+        };
+        let by_intent = MentionQuery {
+            intent: Some("purchase".into()),
+            ..Default::default()
+        };
+        let by_sentiment = MentionQuery {
+            sentiment: Some("negative".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(by_intent), ["m2"]);
+        assert_eq!(ids(by_sentiment), ["m1"]);
     }
 
     #[test]
@@ -584,7 +653,7 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("db")).expect("open");
         let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
-        let draft = crate::inbox::tests::item(crate::inbox::ReplyState::Pending);
+        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
         let done = store
             .insert_mention_with_draft(&m, Some(&draft))
             .expect("insert");

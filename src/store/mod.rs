@@ -8,12 +8,20 @@
 //! - `meta`: the schema version, when the store was created, the last write probe.
 //! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
 //!
-//! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields.
+//! - `mentions` and its index trees, `queue` and its index trees, `cursors`, `users`,
+//!   `sessions` (see `mentions.rs`, `queue.rs`, `users.rs`).
+//!
+//! Values are JSON: readable with `sled`-agnostic tools and tolerant of added fields. The
+//! records are the store's own (posts, holds, alerts, users) or shared ones from
+//! [`crate::domain`] and [`crate::classify`]; the store imports no service module (inbox,
+//! listen, publish, crisis' live loop, web). Records written by older versions still read
+//! (a post without a [`PostKind`] is worked out from its category).
 //!
 //! A damaged store never opens as an empty one: sled's errors and panics on open become
 //! [`StoreError::Damaged`], and a store whose files say it holds data (the marker file
 //! [`MARKER_FILE`] written at creation, or sled's own list of trees) but which opens without
-//! its schema record is refused the same way. [`check`] walks a store and reports what is
+//! its schema record, or whose schedule cannot be read through, is refused the same way. A
+//! store another process holds is [`StoreError::Locked`]. [`check`] walks a store and reports what is
 //! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work.
 
 use std::path::{Path, PathBuf};
@@ -127,10 +135,11 @@ fn open_sled(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError
             }
         })?;
         match opened {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
+            // sled says so only in its message: this is the one place that reads it.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked { path: shown() });
+                }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Ok(db) => return Ok(db),
@@ -155,6 +164,10 @@ fn open_sled(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError
 pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open { path: String, source: sled::Error },
+    /// Another process holds the store's lock (another herald, still running or stopping), and
+    /// did not let go of it within a few seconds.
+    #[error("the store at {path} is locked by another process")]
+    Locked { path: String },
     /// The store's files are unreadable, or say it holds data it no longer has. herald must
     /// not start on it: an empty-looking store would re-plan and re-send what was done.
     #[error("the store at {path} is damaged: {why} (restore it from a backup, or run `herald store check` to see what is readable)")]
@@ -181,6 +194,17 @@ pub enum StoreError {
     /// it once the disk is fixed (sled does not recover from a failed write by itself).
     #[error("the store at {path} cannot be written: {failure}; herald stops so that it can be restarted once the disk is fixed")]
     WritesFailing { path: String, failure: WriteFailure },
+}
+
+/// Reads a tree through once. sled reads pages lazily, so a store whose log was cut short can
+/// open and fail only on the first read of a lost page; the schedule is read through at open
+/// (it is read on every publishing round anyway), so that such a store is refused as damaged
+/// instead of being found broken later. Corruption is [`StoreError::Unreadable`].
+fn read_through(tree: &sled::Tree) -> Result<(), StoreError> {
+    for kv in tree.iter() {
+        kv?;
+    }
+    Ok(())
 }
 
 /// sled's message for a damaged store, without the empty backtrace it appends.
@@ -246,11 +270,45 @@ impl PostState {
     }
 }
 
+/// What made a post of the schedule. A closed set, stored as `kind`; posts written before it
+/// existed read as [`PostKind::Reply`] when their category is [`LEGACY_REPLY_CATEGORY`] and as
+/// [`PostKind::Planned`] otherwise (the old code did not tell planned and manual posts apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostKind {
+    /// Placed by the content planner.
+    #[default]
+    Planned,
+    /// Scheduled by a person (`herald post`, the calendar).
+    Manual,
+    /// A reply from the inbox, answering a mention in its thread: not part of the content
+    /// plan's mix, gaps or caps.
+    Reply,
+}
+
+impl PostKind {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostKind::Planned => "planned",
+            PostKind::Manual => "manual",
+            PostKind::Reply => "reply",
+        }
+    }
+}
+
+/// The category the inbox's reply posts were marked with before [`PostKind`] (still their
+/// category, shown in the calendar; code asks the kind).
+pub const LEGACY_REPLY_CATEGORY: &str = "reply";
+
 /// A post of the schedule as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredPostRepr")]
 pub struct StoredPost {
     pub channel: String,
     pub at: DateTime<Utc>,
+    /// What made it: the planner, a person, or the inbox.
+    pub kind: PostKind,
     pub category: String,
     pub draft: String,
     pub peak: String,
@@ -265,10 +323,61 @@ pub struct StoredPost {
     pub title: Option<String>,
     /// The post this one answers (replies from the inbox).
     #[serde(default)]
-    pub reply: Option<crate::publish::ReplyTo>,
+    pub reply: Option<crate::domain::ReplyTo>,
     /// Delivery bookkeeping, filled in by publishing.
     #[serde(default)]
     pub delivery: Delivery,
+}
+
+/// [`StoredPost`] as read from the store: `kind` may be missing (a store written before it
+/// existed) and is then worked out from the category.
+#[derive(Deserialize)]
+struct StoredPostRepr {
+    channel: String,
+    at: DateTime<Utc>,
+    #[serde(default)]
+    kind: Option<PostKind>,
+    category: String,
+    draft: String,
+    peak: String,
+    text: String,
+    promo: bool,
+    #[serde(default)]
+    series: Option<StoredSeries>,
+    source_code: String,
+    state: PostState,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    reply: Option<crate::domain::ReplyTo>,
+    #[serde(default)]
+    delivery: Delivery,
+}
+
+impl From<StoredPostRepr> for StoredPost {
+    fn from(r: StoredPostRepr) -> Self {
+        let kind = r.kind.unwrap_or(if r.category == LEGACY_REPLY_CATEGORY {
+            PostKind::Reply
+        } else {
+            PostKind::Planned
+        });
+        Self {
+            channel: r.channel,
+            at: r.at,
+            kind,
+            category: r.category,
+            draft: r.draft,
+            peak: r.peak,
+            text: r.text,
+            promo: r.promo,
+            series: r.series,
+            source_code: r.source_code,
+            state: r.state,
+            title: r.title,
+            reply: r.reply,
+            delivery: r.delivery,
+        }
+    }
 }
 
 /// What publishing has done with a post so far.
@@ -470,6 +579,7 @@ impl Store {
             .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
             .unwrap_or(i64::MIN);
         let posts = db.open_tree("posts")?;
+        read_through(&posts)?;
         Ok(Self {
             db,
             posts,
@@ -773,6 +883,7 @@ pub(crate) mod tests {
             at: DateTime::parse_from_rfc3339(at)
                 .expect("time")
                 .with_timezone(&Utc),
+            kind: PostKind::Planned,
             category: "product".into(),
             draft: "product/a".into(),
             peak: "lunch".into(),
@@ -785,6 +896,57 @@ pub(crate) mod tests {
             reply: None,
             delivery: Delivery::default(),
         }
+    }
+
+    /// Posts written before `kind` existed: the inbox's reply posts (category `reply`) read as
+    /// replies, the rest as planned; a post with a kind keeps it, whatever its category.
+    #[test]
+    fn posts_without_a_kind_read_as_replies_by_their_old_category() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let old = |category: &str, at: i64| {
+            serde_json::json!({
+                "channel": "masto", "at": DateTime::from_timestamp(at, 0).expect("t"),
+                "category": category, "draft": format!("{category}/1"), "peak": category,
+                "text": "hi", "promo": false, "series": null, "source_code": "c",
+                "state": "approved", "title": null,
+                "reply": {"platform": "mastodon", "status_id": "42"},
+                "delivery": {"attempts": 0}
+            })
+        };
+        let mut manual = old("reply", 3_000);
+        manual["kind"] = "manual".into();
+        for v in [old("reply", 1_000), old("product", 2_000), manual] {
+            let at = DateTime::parse_from_rfc3339(v["at"].as_str().expect("at"))
+                .expect("t")
+                .with_timezone(&Utc);
+            store
+                .posts
+                .insert(post_key("masto", at), serde_json::to_vec(&v).expect("json"))
+                .expect("raw insert");
+        }
+        let kinds: Vec<(String, PostKind)> = store
+            .all_posts()
+            .expect("read")
+            .into_iter()
+            .map(|p| (p.category, p.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("reply".to_string(), PostKind::Reply),
+                ("product".to_string(), PostKind::Planned),
+                ("reply".to_string(), PostKind::Manual),
+            ]
+        );
+        // Written back, the kind is stored and read as it is.
+        let mut p = store.all_posts().expect("read").remove(0);
+        p.kind = PostKind::Manual;
+        store.put(&p).expect("put");
+        assert_eq!(
+            store.get("masto", p.at).expect("get").map(|p| p.kind),
+            Some(PostKind::Manual)
+        );
     }
 
     #[test]
@@ -1051,6 +1213,28 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open_with(&dir.path().join("db"), &options).expect("open");
         assert!(store.probe_write().is_ok());
+    }
+
+    /// A store another handle holds is `Locked` (the CLI tells the user so by this variant,
+    /// not by reading the message); the store opens once the handle lets go.
+    #[test]
+    fn a_store_held_by_another_handle_is_locked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("db");
+        let held = Store::open(&path).expect("open");
+        match Store::open(&path) {
+            Err(e @ StoreError::Locked { .. }) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "the store at {} is locked by another process",
+                    path.display()
+                )
+            ),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("opened a store another handle holds"),
+        }
+        drop(held);
+        assert!(Store::open(&path).is_ok());
     }
 
     #[test]

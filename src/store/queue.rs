@@ -22,7 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{Store, StoreError};
-use crate::inbox::{apply, Action, Priority, QueueItem, ReplyState, TransitionError};
+use crate::domain::queue::{apply, Action, Priority, QueueItem, ReplyState, TransitionError};
 
 /// What to list. Empty filters mean "any".
 #[derive(Debug, Clone, Default)]
@@ -417,7 +417,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbox::tests::item;
+    use crate::domain::queue::tests::item;
     use chrono::TimeDelta;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -601,7 +601,7 @@ mod tests {
                     0 => Action::Edit { text: format!("t{n}") },
                     1 => Action::Approve { text: None },
                     2 => Action::Reject { reason: None },
-                    3 => Action::Claim { post: crate::inbox::PostRef { channel: "c".into(), at: now }, reply_to: None },
+                    3 => Action::Claim { post: crate::domain::PostRef { channel: "c".into(), at: now }, reply_to: None },
                     4 => Action::Sent { remote_id: "r".into(), url: None },
                     5 => Action::Fail { error: "e".into() },
                     _ => Action::Retry,

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::mentions::{content_key, time_key};
 use super::{Store, StoreError, StoredMention};
-use crate::inbox::ReplyState;
+use crate::domain::ReplyState;
 
 /// The `meta` key of the cutoff of the last mention pruning (microseconds, big-endian i64).
 pub(super) const PRUNED_BEFORE: &str = "pruned_before";
@@ -179,8 +179,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbox::tests::item;
-    use crate::inbox::Action;
+    use crate::domain::queue::tests::item;
+    use crate::domain::Action;
     use crate::store::mentions::tests::mention;
     use crate::store::MentionQuery;
 

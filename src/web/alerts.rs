@@ -87,16 +87,16 @@ pub fn alert_span(
     base: TimeDelta,
     now: DateTime<Utc>,
 ) -> (DateTime<Utc>, DateTime<Utc>, TimeDelta) {
-    let from = a.window_start.min(a.opened_at) - BEFORE;
+    let from = a.event.window_start.min(a.event.opened_at) - BEFORE;
     let last = a
         .history
         .iter()
         .map(|h| h.at)
         .chain(a.resolved_at)
-        .chain([a.opened_at])
+        .chain([a.event.opened_at])
         .max()
-        .unwrap_or(a.opened_at);
-    let to = (last + AFTER).min(now).max(a.opened_at + base);
+        .unwrap_or(a.event.opened_at);
+    let to = (last + AFTER).min(now).max(a.event.opened_at + base);
     let width = chart::bucket_for(to - from, base);
     (from, to, width)
 }
@@ -172,15 +172,15 @@ fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 
 fn row(a: &AlertRecord, tz: chrono_tz::Tz) -> AlertRow {
     AlertRow {
-        id: a.id.clone(),
-        href: path_segment(&a.id),
-        level: a.level.as_str(),
+        id: a.event.id.clone(),
+        href: path_segment(&a.event.id),
+        level: a.event.level.as_str(),
         state: a.state.as_str(),
-        topic: a.topic.clone(),
-        opened: when(a.opened_at, tz),
-        negative: a.negative,
-        total: a.total,
-        baseline: format!("{:.1}", a.baseline),
+        topic: a.event.topic.clone(),
+        opened: when(a.event.opened_at, tz),
+        negative: a.event.negative,
+        total: a.event.total,
+        baseline: format!("{:.1}", a.event.baseline),
         acked_by: a.acked_by.clone().unwrap_or_default(),
         resolved: a.resolved_at.map(|t| when(t, tz)).unwrap_or_default(),
         resolved_by: a.resolved_by.clone().unwrap_or_default(),
@@ -247,7 +247,14 @@ pub async fn alerts_page(
     // each escalation).
     let markers: Vec<Marker> = all
         .iter()
-        .map(|a| level_marker(&page, &a.id, a.level.as_str(), a.opened_at))
+        .map(|a| {
+            level_marker(
+                &page,
+                &a.event.id,
+                a.event.level.as_str(),
+                a.event.opened_at,
+            )
+        })
         .collect();
     let chart = draw(&state, &page, span, None, &markers, "alerts.chart_24h")?;
     let link = |n: usize| format!("/alerts?page={n}#resolved");
@@ -350,13 +357,13 @@ pub async fn alert_page(
     let mut markers: Vec<Marker> = a
         .history
         .iter()
-        .map(|h| level_marker(&page, &a.id, h.level.as_str(), h.at))
+        .map(|h| level_marker(&page, &a.event.id, h.level.as_str(), h.at))
         .collect();
     if let Some(at) = a.resolved_at {
         markers.push(Marker {
             at,
             label: page.t("astate.resolved").to_string(),
-            title: format!("{} · {}", a.id, page.t("astate.resolved")),
+            title: format!("{} · {}", a.event.id, page.t("astate.resolved")),
             class: "resolved",
         });
     }
@@ -364,13 +371,13 @@ pub async fn alert_page(
         &state,
         &page,
         span,
-        Some(&a.topic),
+        Some(&a.event.topic),
         &markers,
         "alerts.chart_alert",
     )?;
     let deliveries = state
         .store()
-        .alert_deliveries(&a.id)?
+        .alert_deliveries(&a.event.id)?
         .into_iter()
         .map(|d| DeliveryRow {
             sink: d.sink,
@@ -397,7 +404,7 @@ pub async fn alert_page(
         .collect();
     let found: Vec<&str> = a.samples.iter().map(|s| s.id.as_str()).collect();
     let tpl = AlertPage {
-        window: when(a.window_start, tz),
+        window: when(a.event.window_start, tz),
         acked: a.acked_at.map(|t| when(t, tz)).unwrap_or_default(),
         open: a.state != AlertState::Resolved,
         ackable: a.state == AlertState::Open,
@@ -422,6 +429,7 @@ pub async fn alert_page(
             })
             .collect(),
         missing: a
+            .event
             .sample
             .iter()
             .filter(|id| !found.contains(&id.as_str()))
@@ -514,15 +522,17 @@ mod tests {
 
     fn record(opened: &str) -> AlertRecord {
         AlertRecord {
-            id: "product/leaf-20261123T0100".into(),
-            topic: "product/leaf".into(),
-            level: AlertLevel::Crisis,
-            opened_at: t(opened),
-            window_start: t(opened) - TimeDelta::minutes(30),
-            negative: 12,
-            total: 20,
-            baseline: 1.5,
-            sample: vec![],
+            event: crate::store::AlertEvent {
+                id: "product/leaf-20261123T0100".into(),
+                topic: "product/leaf".into(),
+                level: AlertLevel::Crisis,
+                opened_at: t(opened),
+                window_start: t(opened) - TimeDelta::minutes(30),
+                negative: 12,
+                total: 20,
+                baseline: 1.5,
+                sample: vec![],
+            },
             samples: vec![],
             state: AlertState::Open,
             acked_by: None,

@@ -265,15 +265,15 @@ pub async fn mentions(
 /// An alert as the API lists it: the record without its delivery details.
 fn alert_summary(a: &crate::store::AlertRecord) -> Value {
     json!({
-        "id": a.id,
-        "topic": a.topic,
-        "level": a.level.as_str(),
+        "id": a.event.id,
+        "topic": a.event.topic,
+        "level": a.event.level.as_str(),
         "state": a.state.as_str(),
-        "opened_at": a.opened_at,
-        "window_start": a.window_start,
-        "negative": a.negative,
-        "total": a.total,
-        "baseline": a.baseline,
+        "opened_at": a.event.opened_at,
+        "window_start": a.event.window_start,
+        "negative": a.event.negative,
+        "total": a.event.total,
+        "baseline": a.event.baseline,
         "acked_by": a.acked_by,
         "resolved_by": a.resolved_by,
     })

@@ -415,8 +415,7 @@ fn item_view(
         .find(|m| m.mention.id == item.mention_id);
     let sentiment = stored
         .as_ref()
-        .and_then(|m| m.classification.pointer("/sentiment/label"))
-        .and_then(Value::as_str)
+        .map(|m| m.classification.sentiment.label.as_str())
         .unwrap_or("")
         .to_string();
     let thread = stored.and_then(|m| m.mention.in_reply_to);

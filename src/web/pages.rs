@@ -565,7 +565,7 @@ pub async fn mentions(
         .into_iter()
         .map(|m| {
             let c = &m.classification;
-            let sentiment = c["sentiment"]["label"].as_str().unwrap_or("").to_string();
+            let sentiment = c.sentiment.label.as_str().to_string();
             MentionRow {
                 when: m
                     .mention
@@ -575,7 +575,7 @@ pub async fn mentions(
                     .to_string(),
                 sentiment_label: super::i18n::label(page.lang, "sent", &sentiment),
                 sentiment,
-                intent: super::i18n::label(page.lang, "intent", c["intent"].as_str().unwrap_or("")),
+                intent: super::i18n::label(page.lang, "intent", c.intent.as_str()),
                 topics: m.topics().join(", "),
                 url: m.mention.url.clone().filter(|u| safe_link(u)),
                 platform: m.mention.platform,

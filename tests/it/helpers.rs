@@ -99,6 +99,7 @@ pub fn stored_post(
     herald::store::StoredPost {
         channel: channel.into(),
         at,
+        kind: herald::store::PostKind::Planned,
         category: "service".into(),
         draft: "service/test".into(),
         peak: "lunch".into(),

@@ -8,6 +8,7 @@ mod crisis_live;
 mod first_hour;
 mod helpers;
 mod inbox;
+mod layering;
 mod listen;
 mod listen_pages;
 mod peers;

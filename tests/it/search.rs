@@ -473,8 +473,11 @@ async fn a_bluesky_keyword_post_is_found_in_one_poll_stored_once_and_classified(
         ),
         ("bluesky", "alice.test", "sky-search")
     );
-    assert_eq!(m.classification["intent"], "purchase");
-    assert_eq!(m.classification["lead"]["grade"], "hot");
+    assert_eq!(m.classification.intent.as_str(), "purchase");
+    assert_eq!(
+        m.classification.lead.as_ref().map(|l| l.grade.as_str()),
+        Some("hot")
+    );
     let stats = bench.listener.stats("sky-search");
     assert_eq!((stats.polls, stats.failures, stats.new), (1, 0, 1));
 
@@ -606,8 +609,8 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
         (m.mention.author.as_str(), m.source.as_str()),
         ("alice", "tags")
     );
-    assert_eq!(m.classification["intent"], "complaint");
-    assert_eq!(m.classification["sentiment"]["label"], "negative");
+    assert_eq!(m.classification.intent.as_str(), "complaint");
+    assert_eq!(m.classification.sentiment.label.as_str(), "negative");
 
     // Search and the mention notifications see the same status: still stored once.
     let (by_search, _) = found_by_search.poll(None).await.expect("search");
@@ -1017,8 +1020,8 @@ async fn the_bluesky_firehose_finds_a_keyword_post_as_it_is_written() {
         (m.mention.platform.as_str(), m.mention.author.as_str()),
         ("bluesky", "alice.test")
     );
-    assert_eq!(m.classification["intent"], "complaint");
-    assert_eq!(m.classification["sentiment"]["label"], "negative");
+    assert_eq!(m.classification.intent.as_str(), "complaint");
+    assert_eq!(m.classification.sentiment.label.as_str(), "negative");
     assert!(
         bench.stored(&format!("nothing to see here {n}")).is_empty(),
         "a post without the keyword is not emitted"

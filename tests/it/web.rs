@@ -308,12 +308,14 @@ pub fn mention(
             verified: None,
         },
         source: "it".into(),
-        classification: json!({
+        // The stored JSON shape, read as the store reads it.
+        classification: serde_json::from_value(json!({
             "sentiment": {"label": sentiment, "score": 0.0},
             "matches": [{"group": "brand", "rule": "nissan", "term": "日产"}],
             "intent": intent,
             "lead": null,
-        }),
+        }))
+        .expect("a stored classification"),
     }
 }
 

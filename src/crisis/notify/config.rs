@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::TomlSource;
-use crate::store::AlertLevel;
+use crate::domain::alert::AlertLevel;
 
 /// The validated `[alerts]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -100,14 +100,17 @@ impl AlertMessage {
             DeliveryReason::Opened => "",
             DeliveryReason::Escalated => " (escalated 升级)",
         };
-        format!("[{en} {zh}]{what} {}", sanitize(&self.record.topic, 80))
+        format!(
+            "[{en} {zh}]{what} {}",
+            sanitize(&self.record.event.topic, 80)
+        )
     }
 
     fn counts(&self) -> String {
         let r = &self.record;
         format!(
             "Negative mentions 负面提及: {} of {} (baseline 基线 {:.1})",
-            r.negative, r.total, r.baseline
+            r.event.negative, r.event.total, r.event.baseline
         )
     }
 
@@ -115,8 +118,8 @@ impl AlertMessage {
         let r = &self.record;
         format!(
             "Window 时间窗: {} – {} UTC",
-            fmt_time(r.window_start),
-            fmt_time(r.history.last().map_or(r.opened_at, |h| h.at))
+            fmt_time(r.event.window_start),
+            fmt_time(r.history.last().map_or(r.event.opened_at, |h| h.at))
         )
     }
 
@@ -146,7 +149,7 @@ impl AlertMessage {
         if let Some(link) = &self.link {
             lines.push(format!("Details 详情: {link}"));
         }
-        lines.push(format!("Alert id: {}", sanitize(&self.record.id, 80)));
+        lines.push(format!("Alert id: {}", sanitize(&self.record.event.id, 80)));
         lines.join("\n")
     }
 
@@ -205,15 +208,17 @@ mod tests {
             .with_timezone(&Utc);
         AlertMessage {
             record: AlertRecord {
-                id: "a-1".into(),
-                topic: "brand".into(),
-                level: AlertLevel::Crisis,
-                opened_at: at,
-                window_start: at - chrono::TimeDelta::minutes(15),
-                negative: 42,
-                total: 60,
-                baseline: 3.0,
-                sample: vec!["m1".into()],
+                event: crate::store::AlertEvent {
+                    id: "a-1".into(),
+                    topic: "brand".into(),
+                    level: AlertLevel::Crisis,
+                    opened_at: at,
+                    window_start: at - chrono::TimeDelta::minutes(15),
+                    negative: 42,
+                    total: 60,
+                    baseline: 3.0,
+                    sample: vec!["m1".into()],
+                },
                 samples: vec![AlertSample {
                     id: "m1".into(),
                     author: author.into(),

@@ -209,7 +209,7 @@ impl Deliverer {
             return self.fail(d, "the alert is no longer in the store".into());
         };
         let msg = AlertMessage {
-            link: self.ui_url.as_ref().map(|u| link(u, &record.id)),
+            link: self.ui_url.as_ref().map(|u| link(u, &record.event.id)),
             record,
             level: d.level,
             reason: d.reason,
