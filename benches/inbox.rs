@@ -62,7 +62,7 @@ fn time(store: &Store, q: &QueueQuery, runs: usize) -> (Duration, Duration, usiz
     let mut n = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        n = store.queue_page(q).map(|p| p.len()).unwrap_or(0);
+        n = store.queue().page(q).map(|p| p.len()).unwrap_or(0);
         times.push(start.elapsed());
     }
     times.sort();
@@ -80,7 +80,7 @@ fn main() {
     let start = Instant::now();
     for chunk in (0..items).collect::<Vec<_>>().chunks(10_000) {
         let batch: Vec<QueueItem> = chunk.iter().map(|n| item(*n, t0)).collect();
-        store.enqueue_many(&batch).expect("fill");
+        store.queue().enqueue_many(&batch).expect("fill");
     }
     let fill = start.elapsed();
     println!(
@@ -150,7 +150,8 @@ fn main() {
     }
     let start = Instant::now();
     let count = store
-        .queue_count(&QueueQuery {
+        .queue()
+        .count(&QueueQuery {
             states: vec![ReplyState::Pending],
             ..Default::default()
         })

@@ -140,14 +140,16 @@ fn run(mode: &str, checkpoints: &[usize]) {
                 Verdict::Skip(_) => None,
             };
             if mode == "old" {
-                if store.insert_mention(&record).expect("insert") {
+                if store.mentions().insert(&record).expect("insert") {
                     if let Some(item) = &draft {
-                        drafts += usize::from(store.enqueue(item).expect("enqueue").is_some());
+                        drafts +=
+                            usize::from(store.queue().enqueue(item).expect("enqueue").is_some());
                     }
                 }
             } else {
                 let done = store
-                    .insert_mention_with_draft(&record, draft.as_deref())
+                    .mentions()
+                    .insert_with_draft(&record, draft.as_deref())
                     .expect("insert");
                 drafts += usize::from(done.queued.is_some());
             }
@@ -158,7 +160,8 @@ fn run(mode: &str, checkpoints: &[usize]) {
         drop(store);
         store = Store::open_with(&path, &options).expect("reopen");
         let page = store
-            .mentions(&MentionQuery {
+            .mentions()
+            .list(&MentionQuery {
                 limit: 50,
                 ..Default::default()
             })
@@ -218,7 +221,7 @@ fn expiry(pending: usize) {
             }
         })
         .collect();
-    store.enqueue_many(&items).expect("fill");
+    store.queue().enqueue_many(&items).expect("fill");
     let cutoff = t0 - TimeDelta::hours(1);
     let median = |f: &dyn Fn() -> usize| {
         let mut times: Vec<f64> = (0..7)
@@ -233,14 +236,20 @@ fn expiry(pending: usize) {
     };
     let old = median(&|| {
         let mut due = 0;
-        for id in store.queue_ids(ReplyState::Pending).expect("ids") {
-            if let Some(item) = store.queue_item(id).expect("item") {
+        for id in store.queue().ids(ReplyState::Pending).expect("ids") {
+            if let Some(item) = store.queue().item(id).expect("item") {
                 due += usize::from(item.created_at < cutoff);
             }
         }
         due
     });
-    let new = median(&|| store.pending_created_before(cutoff).expect("due").len());
+    let new = median(&|| {
+        store
+            .queue()
+            .pending_created_before(cutoff)
+            .expect("due")
+            .len()
+    });
     println!(
         "expiry check over {pending} pending drafts, none due: every item decoded {:.1} ms ({:.1} % of a core every 2 s), index by creation time {:.3} ms",
         old * 1e3,

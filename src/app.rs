@@ -443,7 +443,7 @@ mod tests {
             crate::store::StoredMention::new(m, "src", &c)
         };
         for (id, days) in [("old", 120), ("new", 3)] {
-            assert!(store.insert_mention(&mention(id, days)).expect("insert"));
+            assert!(store.mentions().insert(&mention(id, days)).expect("insert"));
         }
         let shutdown = CancellationToken::new();
         shutdown.cancel();
@@ -456,7 +456,8 @@ mod tests {
         )
         .await;
         let left: Vec<String> = store
-            .mentions(&Default::default())
+            .mentions()
+            .list(&Default::default())
             .expect("mentions")
             .into_iter()
             .map(|m| m.mention.id)

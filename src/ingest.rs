@@ -84,7 +84,7 @@ impl Ingest {
             Some(Verdict::Draft(item)) => Some(item.as_ref()),
             _ => None,
         };
-        let ingested = self.store.insert_mention_with_draft(&record, draft)?;
+        let ingested = self.store.mentions().insert_with_draft(&record, draft)?;
         if !ingested.new {
             return Ok(false);
         }
@@ -208,7 +208,10 @@ mod tests {
                 .expect("ingest"),
             2
         );
-        let stored = store.mentions(&Default::default()).expect("mentions");
+        let stored = store
+            .mentions()
+            .list(&Default::default())
+            .expect("mentions");
         assert_eq!(stored.len(), 2);
         let complaint = stored
             .iter()
@@ -222,7 +225,11 @@ mod tests {
         );
         assert_eq!(ingest.ingest(batch(mentions, false)).expect("again"), 0);
         assert_eq!(
-            store.mentions(&Default::default()).expect("mentions").len(),
+            store
+                .mentions()
+                .list(&Default::default())
+                .expect("mentions")
+                .len(),
             2
         );
     }
@@ -242,12 +249,13 @@ mod tests {
         ingest
             .ingest(batch(mentions.clone(), false))
             .expect("ingest");
-        assert!(store.is_queued("m:1").expect("queued?"));
-        assert!(!store.is_queued("m:2").expect("queued?"));
+        assert!(store.queue().is_queued("m:1").expect("queued?"));
+        assert!(!store.queue().is_queued("m:2").expect("queued?"));
         ingest.ingest(batch(mentions, false)).expect("again");
         assert_eq!(
             store
-                .queue_count(&crate::store::QueueQuery::default())
+                .queue()
+                .count(&crate::store::QueueQuery::default())
                 .expect("count"),
             1
         );
@@ -295,7 +303,7 @@ mod tests {
         }
         impl MentionSink for Watching {
             fn ingest(&self, batch: Batch<'_>) -> Result<usize, StoreError> {
-                let cursor = self.store.cursor(batch.source)?;
+                let cursor = self.store.meta().cursor(batch.source)?;
                 self.seen.lock().expect("lock").push(cursor);
                 self.inner.ingest(batch)
             }
@@ -322,9 +330,16 @@ mod tests {
             .await;
         assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 1);
         assert_eq!(*sink.seen.lock().expect("lock"), vec![None]);
-        assert_eq!(store.cursor("m").expect("cursor").as_deref(), Some("5"));
         assert_eq!(
-            store.mentions(&Default::default()).expect("mentions").len(),
+            store.meta().cursor("m").expect("cursor").as_deref(),
+            Some("5")
+        );
+        assert_eq!(
+            store
+                .mentions()
+                .list(&Default::default())
+                .expect("mentions")
+                .len(),
             1
         );
     }
@@ -450,7 +465,8 @@ mod tests {
             .await;
         assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 2);
         let ids: Vec<String> = store
-            .mentions(&Default::default())
+            .mentions()
+            .list(&Default::default())
             .expect("mentions")
             .into_iter()
             .map(|m| m.mention.id)
@@ -458,15 +474,16 @@ mod tests {
         assert_eq!(ids.len(), 2, "{ids:?}");
         let drafted: Vec<bool> = ids
             .iter()
-            .map(|id| store.is_queued(id).expect("queued?"))
+            .map(|id| store.queue().is_queued(id).expect("queued?"))
             .collect();
         assert_eq!(drafted.iter().filter(|d| **d).count(), 1, "{ids:?}");
         // The same answer again (no cursor moves a mock): nothing new, no second draft.
-        store.set_cursor("m", "0").expect("cursor");
+        store.meta().set_cursor("m", "0").expect("cursor");
         assert_eq!(listener.poll_once("m", &source).await.expect("poll"), 0);
         assert_eq!(
             store
-                .queue_count(&crate::store::QueueQuery::default())
+                .queue()
+                .count(&crate::store::QueueQuery::default())
                 .expect("count"),
             1
         );

@@ -60,7 +60,7 @@ pub fn replan(
         channels.to_vec()
     };
     let kept: Vec<StoredPost> = match store {
-        Some(s) => s.kept_posts()?,
+        Some(s) => s.posts().kept()?,
         None => Vec::new(),
     };
     // Replies from the inbox are not part of the content plan's mix, gaps or caps.
@@ -104,7 +104,7 @@ pub fn replan(
         .collect();
 
     let saved = match store {
-        Some(s) if save => Some(s.replace_planned(start, &new)?),
+        Some(s) if save => Some(s.posts().replace_planned(start, &new)?),
         _ => None,
     };
 
@@ -202,7 +202,8 @@ pub fn next_free_slot(
     let rules = &config.plan;
     let grid = crate::plan::slots::DayGrid::new(rules);
     let taken: Vec<DateTime<Utc>> = store
-        .all_posts()?
+        .posts()
+        .all()?
         .into_iter()
         .filter(|p| {
             p.channel == channel
@@ -318,11 +319,11 @@ pub fn pause(
         categories,
         alerts: Vec::new(),
     };
-    store.set_hold(Some(&hold))?;
+    store.meta().set_hold(Some(&hold))?;
     Ok(hold)
 }
 
 /// Lifts the hold, as `herald resume` and the web UI do.
 pub fn resume(store: &Store) -> Result<(), StoreError> {
-    store.set_hold(None)
+    store.meta().set_hold(None)
 }

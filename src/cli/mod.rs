@@ -527,7 +527,7 @@ fn run(
                 intent,
                 limit,
             };
-            let found = store.mentions(&q)?;
+            let found = store.mentions().list(&q)?;
             let tz = config.herald.timezone;
             let mut text = String::new();
             for m in &found {
@@ -603,7 +603,7 @@ fn user(config: &Config, action: UserAction, io: &mut Io) -> anyhow::Result<Exit
         }
         UserAction::List => {
             let store = open_store(config, io)?;
-            let users = store.users()?;
+            let users = store.users().list()?;
             for u in &users {
                 outln!(
                     io,
@@ -619,7 +619,7 @@ fn user(config: &Config, action: UserAction, io: &mut Io) -> anyhow::Result<Exit
         }
         UserAction::Remove { name } => {
             let store = open_store(config, io)?;
-            if store.remove_user(&name)? {
+            if store.users().remove(&name)? {
                 outln!(io, "user {name} removed");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -900,7 +900,7 @@ fn post(
     // next free one.
     let mut record = crate::schedule::manual_post(&config, d, channel, at, &peak);
     let mut tries = 0;
-    while !store.insert_new(&record)? {
+    while !store.posts().insert_new(&record)? {
         tries += 1;
         if !now || tries > 60 {
             errln!(io, "herald: {channel} already has a post at {}", record.at);
@@ -977,8 +977,8 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
     let tz = config.herald.timezone;
     let now = Utc::now();
     let span = chrono::TimeDelta::hours(hours);
-    let posts = store.posts_between(now - span, now + span)?;
-    if let Some(hold) = store.hold()? {
+    let posts = store.posts().between(now - span, now + span)?;
+    if let Some(hold) = store.meta().hold()? {
         outln!(
             io,
             "HOLD since {}: {} ({} held)\n",
@@ -987,7 +987,7 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
             hold.categories.join(", ")
         );
     }
-    if let Some(hold) = store.crisis_hold()? {
+    if let Some(hold) = store.meta().crisis_hold()? {
         outln!(
             io,
             "CRISIS HOLD since {}: {} ({} held until the alerts are resolved)\n",
@@ -997,7 +997,8 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
         );
     }
     let open: Vec<_> = store
-        .alerts()?
+        .alerts()
+        .list()?
         .into_iter()
         .filter(|a| a.state != crate::store::AlertState::Resolved)
         .collect();
@@ -1017,7 +1018,7 @@ fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result<ExitCode> 
         }
         outln!(io);
     }
-    let held = store.held_categories()?;
+    let held = store.meta().held_categories()?;
     outln!(
         io,
         "{:<12}  {:<10}  {:<12}  {:<36}  URL / NOTE",
@@ -1070,16 +1071,17 @@ fn alerts(config: &Config, action: AlertsAction, io: &mut Io) -> anyhow::Result<
     let store = open_store(config, io)?;
     let records: Vec<AlertRecord> = match &action {
         AlertsAction::List { all, .. } => store
-            .alerts()?
+            .alerts()
+            .list()?
             .into_iter()
             .filter(|a| *all || a.state != AlertState::Resolved)
             .collect(),
-        AlertsAction::Show { id } => store.alert(id)?.into_iter().collect(),
-        AlertsAction::Ack { id, who } => store.ack_alert(id, who, now)?.into_iter().collect(),
+        AlertsAction::Show { id } => store.alerts().get(id)?.into_iter().collect(),
+        AlertsAction::Ack { id, who } => store.alerts().ack(id, who, now)?.into_iter().collect(),
         AlertsAction::Resolve { id, who } => {
             let (record, changed) =
                 crate::crisis::live::resolve(&store, &config.plan.pause_categories, id, who, now)?;
-            if changed && store.crisis_hold()?.is_none() {
+            if changed && store.meta().crisis_hold()?.is_none() {
                 if io.store.is_some() {
                     errln!(io, "crisis hold lifted: held posts go out as they fall due");
                 } else {

@@ -254,7 +254,7 @@ fn who(args: &QueueArgs) -> anyhow::Result<String> {
 }
 
 fn act(store: &Store, id: u64, action: Action, who: &str, io: &mut Io) -> anyhow::Result<ExitCode> {
-    match store.queue_apply(id, &action, who, Utc::now())? {
+    match store.queue().apply(id, &action, who, Utc::now())? {
         Ok(item) => {
             outln!(
                 io,
@@ -301,7 +301,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
                 offset: page.saturating_sub(1).saturating_mul(*limit),
                 limit: *limit,
             };
-            let items = store.queue_page(&q)?;
+            let items = store.queue().page(&q)?;
             let mut out = String::new();
             for i in &items {
                 if *json {
@@ -328,7 +328,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
                 }
             }
             if !json {
-                let total = store.queue_count(&q)?;
+                let total = store.queue().count(&q)?;
                 out.push_str(&format!(
                     "{} of {total} item(s), page {page}; `!` = past its SLA\n",
                     items.len()
@@ -337,7 +337,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
             io.out.write_all(out.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        QueueCommand::Show { id, json } => match store.queue_item(*id)? {
+        QueueCommand::Show { id, json } => match store.queue().item(*id)? {
             Some(item) if *json => {
                 outln!(io, "{}", serde_json::to_string_pretty(&item)?);
                 Ok(ExitCode::SUCCESS)
@@ -360,7 +360,7 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
         ),
         QueueCommand::Edit { id, text, approve } => {
             let who = who(&args)?;
-            let Some(item) = store.queue_item(*id)? else {
+            let Some(item) = store.queue().item(*id)? else {
                 errln!(io, "no queue item #{id}");
                 return Ok(ExitCode::FAILURE);
             };

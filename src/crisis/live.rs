@@ -13,7 +13,7 @@
 //! alert resolved unless the level rises: an escalation reopens it by design).
 //!
 //! **Crisis mode** is derived state: while any alert at level crisis is not resolved, the
-//! plan's `crisis.pause_categories` are held under [`Store::crisis_hold`], apart from a hold a
+//! plan's `crisis.pause_categories` are held under [`crate::store::Meta::crisis_hold`], apart from a hold a
 //! person set with `herald pause`. [`sync_crisis_hold`] recomputes it from the alerts and is
 //! called after every raise and every resolve (CLI, API, web), so resolving the last open crisis
 //! alert lifts exactly the crisis hold. Posts held past the publisher's `missed_after` (2 h by
@@ -111,13 +111,14 @@ pub fn sync_crisis_hold(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let mut open: Vec<String> = store
-        .alerts()?
+        .alerts()
+        .list()?
         .into_iter()
         .filter(|a| a.event.level == AlertLevel::Crisis && a.state != AlertState::Resolved)
         .map(|a| a.event.id)
         .collect();
     open.sort();
-    let old = store.crisis_hold()?;
+    let old = store.meta().crisis_hold()?;
     let new = if open.is_empty() || categories.is_empty() {
         None
     } else {
@@ -131,7 +132,7 @@ pub fn sync_crisis_hold(
     if old == new {
         return Ok(false);
     }
-    store.set_crisis_hold(new.as_ref())?;
+    store.meta().set_crisis_hold(new.as_ref())?;
     match &new {
         Some(h) => {
             info!(alerts = %h.alerts.join(","), categories = %h.categories.join(","), "Crisis hold on publishing")
@@ -151,7 +152,7 @@ pub fn resolve(
     who: &str,
     now: DateTime<Utc>,
 ) -> Result<(Option<AlertRecord>, bool), StoreError> {
-    let record = store.resolve_alert(id, who, now)?;
+    let record = store.alerts().resolve(id, who, now)?;
     if record.is_none() {
         return Ok((None, false));
     }
@@ -200,7 +201,7 @@ impl Live {
         let now = (self.clock)();
         let params = self.detector.params().clone();
         let since = now - TimeDelta::days(params.history_days as i64);
-        let mut mentions = self.store.mentions(&MentionQuery {
+        let mut mentions = self.store.mentions().list(&MentionQuery {
             since: Some(since),
             ..Default::default()
         })?;
@@ -435,7 +436,7 @@ mod tests {
                 source: "src".into(),
                 classification,
             };
-            assert!(self.store.insert_mention(&stored).expect("insert"));
+            assert!(self.store.mentions().insert(&stored).expect("insert"));
             LiveMention::from_stored(&stored)
         }
     }
@@ -521,7 +522,7 @@ mod tests {
                 .any(|c| c.queued() && c.record().event.level == AlertLevel::Crisis),
             "{changes:?}"
         );
-        assert!(rig.store.is_held("product").expect("held"));
+        assert!(rig.store.meta().is_held("product").expect("held"));
     }
 
     /// What tests/it/crisis_live.rs writes under `[crisis.detector]`.
@@ -552,7 +553,7 @@ mod tests {
         }
         rig.set(now + TimeDelta::minutes(6));
         assert!(live.tick().expect("tick").is_empty());
-        assert!(rig.store.alerts().expect("alerts").is_empty());
+        assert!(rig.store.alerts().list().expect("alerts").is_empty());
     }
 
     #[test]
@@ -594,15 +595,16 @@ mod tests {
         );
         let hold = rig
             .store
+            .meta()
             .crisis_hold()
             .expect("hold")
             .expect("a crisis hold");
         assert_eq!(hold.categories, vec!["product", "lifestyle"]);
         assert!(!hold.alerts.is_empty());
-        assert!(rig.store.is_held("product").expect("held"));
-        assert!(!rig.store.is_held("service").expect("held"));
+        assert!(rig.store.meta().is_held("product").expect("held"));
+        assert!(!rig.store.meta().is_held("service").expect("held"));
         assert_eq!(
-            rig.store.hold().expect("hold"),
+            rig.store.meta().hold().expect("hold"),
             None,
             "a person's hold is untouched"
         );
@@ -617,8 +619,8 @@ mod tests {
         assert!(changes
             .iter()
             .all(|c| c.record().event.level == AlertLevel::Warning));
-        assert_eq!(rig.store.crisis_hold().expect("hold"), None);
-        assert!(!rig.store.is_held("product").expect("held"));
+        assert_eq!(rig.store.meta().crisis_hold().expect("hold"), None);
+        assert!(!rig.store.meta().is_held("product").expect("held"));
     }
 
     #[test]
@@ -630,27 +632,32 @@ mod tests {
             categories: vec!["region".into()],
             alerts: vec![],
         };
-        rig.store.set_hold(Some(&person)).expect("hold");
+        rig.store.meta().set_hold(Some(&person)).expect("hold");
         let mut live = rig.live();
         burst(&rig, &mut live, 15, true);
-        let hold = rig.store.crisis_hold().expect("hold").expect("crisis hold");
+        let hold = rig
+            .store
+            .meta()
+            .crisis_hold()
+            .expect("hold")
+            .expect("crisis hold");
         let now = t0() + TimeDelta::minutes(70);
         for id in &hold.alerts {
-            rig.store.ack_alert(id, "ann", now).expect("ack");
+            rig.store.alerts().ack(id, "ann", now).expect("ack");
         }
         assert!(!sync_crisis_hold(&rig.store, &hold.categories, now).expect("sync"));
         assert!(
-            rig.store.crisis_hold().expect("hold").is_some(),
+            rig.store.meta().crisis_hold().expect("hold").is_some(),
             "ack keeps the hold"
         );
         for id in &hold.alerts {
-            rig.store.resolve_alert(id, "ann", now).expect("resolve");
+            rig.store.alerts().resolve(id, "ann", now).expect("resolve");
         }
         assert!(sync_crisis_hold(&rig.store, &hold.categories, now).expect("sync"));
-        assert_eq!(rig.store.crisis_hold().expect("hold"), None);
-        assert_eq!(rig.store.hold().expect("hold"), Some(person));
-        assert!(!rig.store.is_held("product").expect("held"));
-        assert!(rig.store.is_held("region").expect("held"));
+        assert_eq!(rig.store.meta().crisis_hold().expect("hold"), None);
+        assert_eq!(rig.store.meta().hold().expect("hold"), Some(person));
+        assert!(!rig.store.meta().is_held("product").expect("held"));
+        assert!(rig.store.meta().is_held("region").expect("held"));
     }
 
     #[test]
@@ -658,35 +665,40 @@ mod tests {
         let rig = Rig::new();
         let mut live = rig.live();
         burst(&rig, &mut live, 15, true);
-        let before = rig.store.alerts().expect("alerts");
+        let before = rig.store.alerts().list().expect("alerts");
         assert!(!before.is_empty());
         let now = t0() + TimeDelta::minutes(70);
         for a in &before {
             rig.store
-                .resolve_alert(&a.event.id, "ann", now)
+                .alerts()
+                .resolve(&a.event.id, "ann", now)
                 .expect("resolve");
         }
         sync_crisis_hold(&rig.store, &["product".to_string()], now).expect("sync");
         let deliveries: usize = before
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
+            .map(|a| rig.store.alerts().deliveries(&a.event.id).expect("d").len())
             .sum();
         // A restart a few minutes later: a new detector warmed from the store.
         rig.set(now + TimeDelta::minutes(5));
         let mut again = rig.live();
         let fed = again.warm_up().expect("warm up");
         assert_eq!(fed, 75);
-        let after = rig.store.alerts().expect("alerts");
+        let after = rig.store.alerts().list().expect("alerts");
         assert_eq!(
             after.len(),
             before.len(),
             "no new alerts from the same mentions"
         );
         assert!(after.iter().all(|a| a.state == AlertState::Resolved));
-        assert_eq!(rig.store.crisis_hold().expect("hold"), None, "not re-held");
+        assert_eq!(
+            rig.store.meta().crisis_hold().expect("hold"),
+            None,
+            "not re-held"
+        );
         let deliveries_after: usize = after
             .iter()
-            .map(|a| rig.store.alert_deliveries(&a.event.id).expect("d").len())
+            .map(|a| rig.store.alerts().deliveries(&a.event.id).expect("d").len())
             .sum();
         assert_eq!(deliveries, deliveries_after, "nothing sent again");
     }

@@ -279,12 +279,15 @@ pub fn draft_missing(
 ) -> Result<usize, crate::store::StoreError> {
     let since = now - drafter.replies.expire_after;
     let mut drafted = 0;
-    for m in store.mentions_between(since, now + chrono::TimeDelta::days(1))? {
-        if store.is_queued(&m.mention.id)? {
+    for m in store
+        .mentions()
+        .between(since, now + chrono::TimeDelta::days(1))?
+    {
+        if store.queue().is_queued(&m.mention.id)? {
             continue;
         }
         if let Verdict::Draft(item) = drafter.draft(&m, now) {
-            if let Some(id) = store.enqueue(&item)? {
+            if let Some(id) = store.queue().enqueue(&item)? {
                 tracing::info!(
                     item = id,
                     priority = item.priority.as_str(),
@@ -680,20 +683,21 @@ mod tests {
         stale.mention.created_at = now() - d.replies.expire_after - chrono::TimeDelta::hours(1);
         // The crash: mentions stored, drafts never written.
         for m in [&complaint, &idle, &stale] {
-            assert!(store.insert_mention(m).expect("insert"));
+            assert!(store.mentions().insert(m).expect("insert"));
         }
         assert_eq!(draft_missing(&d, &store, now()).expect("repair"), 1);
         let item = store
-            .queue_item_for_mention(&complaint.mention.id)
+            .queue()
+            .item_for_mention(&complaint.mention.id)
             .expect("get")
             .expect("drafted");
         assert_eq!(item.state, ReplyState::Pending);
         assert!(
-            !store.is_queued("mastodon:2").expect("idle"),
+            !store.queue().is_queued("mastodon:2").expect("idle"),
             "wants no answer"
         );
         assert!(
-            !store.is_queued("mastodon:3").expect("stale"),
+            !store.queue().is_queued("mastodon:3").expect("stale"),
             "would only expire"
         );
         assert_eq!(draft_missing(&d, &store, now()).expect("again"), 0);

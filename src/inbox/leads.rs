@@ -21,7 +21,8 @@ pub fn leads(
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<QueueItem>, crate::store::StoreError> {
     let mut items: Vec<QueueItem> = store
-        .queue_page(&crate::store::QueueQuery {
+        .queue()
+        .page(&crate::store::QueueQuery {
             limit: usize::MAX,
             ..Default::default()
         })?
@@ -139,7 +140,7 @@ mod tests {
                 test_drive: false,
                 timeframe_months: None,
             });
-            store.enqueue(&i).expect("enqueue");
+            store.queue().enqueue(&i).expect("enqueue");
         }
         let ids = |items: Vec<QueueItem>| -> Vec<String> {
             items.into_iter().map(|i| i.mention_id).collect()

@@ -94,7 +94,7 @@ pub fn on_new_mention(
 ) {
     let Some(drafter) = drafter else { return };
     match drafter.draft(mention, now) {
-        Verdict::Draft(item) => match store.enqueue(&item) {
+        Verdict::Draft(item) => match store.queue().enqueue(&item) {
             Ok(Some(id)) => tracing::info!(
                 item = id,
                 priority = item.priority.as_str(),

@@ -105,25 +105,26 @@ impl ReplySender {
         if let Some(after) = self.expire_after {
             // Read from the index by creation time: only the drafts that are due to expire,
             // not every pending item (49k pending drafts cost 14.5 % of a core that way).
-            for id in self.store.pending_created_before(now - after)? {
+            for id in self.store.queue().pending_created_before(now - after)? {
                 if self
                     .store
-                    .queue_apply(id, &Action::Expire, SYSTEM, now)?
+                    .queue()
+                    .apply(id, &Action::Expire, SYSTEM, now)?
                     .is_ok()
                 {
                     done.expired += 1;
                 }
             }
         }
-        for id in self.store.queue_ids(ReplyState::Approved)? {
-            if let Some(item) = self.store.queue_item(id)? {
+        for id in self.store.queue().ids(ReplyState::Approved)? {
+            if let Some(item) = self.store.queue().item(id)? {
                 if self.claim(&item, now).await? {
                     done.claimed += 1;
                 }
             }
         }
-        for id in self.store.queue_ids(ReplyState::Sending)? {
-            if let Some(item) = self.store.queue_item(id)? {
+        for id in self.store.queue().ids(ReplyState::Sending)? {
+            if let Some(item) = self.store.queue().item(id)? {
                 match self.reconcile(&item, now)? {
                     Some(ReplyState::Sent) => done.sent += 1,
                     Some(ReplyState::Failed) => done.failed += 1,
@@ -138,7 +139,8 @@ impl ReplySender {
         error!(item = item.id, error = %why, "Reply cannot be sent; a person must act");
         let _ = self
             .store
-            .queue_apply(item.id, &Action::Fail { error: why }, SYSTEM, now)?;
+            .queue()
+            .apply(item.id, &Action::Fail { error: why }, SYSTEM, now)?;
         Ok(())
     }
 
@@ -176,7 +178,7 @@ impl ReplySender {
         };
         // A free second on the channel: the post's key, and so its idempotency key.
         let mut at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-        while self.store.get(&channel_name, at)?.is_some() {
+        while self.store.posts().get(&channel_name, at)?.is_some() {
             at += TimeDelta::seconds(1);
         }
         let claim = Action::Claim {
@@ -186,7 +188,7 @@ impl ReplySender {
             },
             reply_to,
         };
-        match self.store.queue_apply(item.id, &claim, SYSTEM, now)? {
+        match self.store.queue().apply(item.id, &claim, SYSTEM, now)? {
             Ok(claimed) => {
                 self.materialize(&claimed)?;
                 Ok(true)
@@ -201,11 +203,11 @@ impl ReplySender {
         let Some(post_ref) = &item.post else {
             return Ok(None);
         };
-        if let Some(existing) = self.store.get(&post_ref.channel, post_ref.at)? {
+        if let Some(existing) = self.store.posts().get(&post_ref.channel, post_ref.at)? {
             return Ok(is_ours(&existing, item).then_some(existing));
         }
         let post = reply_post(item, post_ref);
-        if self.store.insert_new(&post)? {
+        if self.store.posts().insert_new(&post)? {
             info!(item = item.id, post = %post.id(), "Reply handed to the publisher");
             self.wake.notify_one();
             return Ok(Some(post));
@@ -213,6 +215,7 @@ impl ReplySender {
         // Taken between the look and the insert: look again.
         Ok(self
             .store
+            .posts()
             .get(&post_ref.channel, post_ref.at)?
             .filter(|p| is_ours(p, item)))
     }
@@ -246,7 +249,7 @@ impl ReplySender {
             },
             _ => return Ok(None),
         };
-        match self.store.queue_apply(item.id, &action, SYSTEM, now)? {
+        match self.store.queue().apply(item.id, &action, SYSTEM, now)? {
             Ok(done) => {
                 if done.state == ReplyState::Sent {
                     info!(
@@ -367,7 +370,8 @@ pub async fn deliver_once(
     let mut done = sender.round().await?;
     let now = (sender.clock)();
     for post in store
-        .due_posts(now)?
+        .posts()
+        .due(now)?
         .into_iter()
         .filter(|p| p.kind == PostKind::Reply)
     {
@@ -413,16 +417,17 @@ mod tests {
         forum.created_at = fresh.created_at;
         let ids: Vec<u64> = [&stale, &fresh, &forum]
             .into_iter()
-            .map(|i| store.enqueue(i).expect("enqueue").expect("new"))
+            .map(|i| store.queue().enqueue(i).expect("enqueue").expect("new"))
             .collect();
         let now = t0 + TimeDelta::hours(73);
         store
-            .queue_apply(ids[2], &Action::Approve { text: None }, "mei", now)
+            .queue()
+            .apply(ids[2], &Action::Approve { text: None }, "mei", now)
             .expect("store")
             .expect("legal");
         let round = sender(&store, now).round().await.expect("round");
         assert_eq!((round.expired, round.claimed), (1, 0));
-        let state = |id| store.queue_item(id).expect("get").expect("there");
+        let state = |id| store.queue().item(id).expect("get").expect("there");
         assert_eq!(state(ids[0]).state, ReplyState::Expired);
         assert_eq!(
             state(ids[0]).audit.last().map(|e| e.who.clone()),
@@ -439,7 +444,7 @@ mod tests {
             "{failed:?}"
         );
         assert!(
-            store.all_posts().expect("posts").is_empty(),
+            store.posts().all().expect("posts").is_empty(),
             "nothing was scheduled"
         );
     }
@@ -452,11 +457,13 @@ mod tests {
         let store = Store::open(&dir.path().join("db")).expect("open");
         let now = item(ReplyState::Pending).created_at;
         let id = store
+            .queue()
             .enqueue(&item(ReplyState::Pending))
             .expect("enqueue")
             .expect("new");
         store
-            .queue_apply(id, &Action::Approve { text: None }, "mei", now)
+            .queue()
+            .apply(id, &Action::Approve { text: None }, "mei", now)
             .expect("store")
             .expect("legal");
         let at = PostRef {
@@ -464,7 +471,8 @@ mod tests {
             at: now,
         };
         store
-            .queue_apply(
+            .queue()
+            .apply(
                 id,
                 &Action::Claim {
                     post: at.clone(),
@@ -480,7 +488,7 @@ mod tests {
         let s = sender(&store, now);
         s.round().await.expect("round");
         s.round().await.expect("round");
-        let posts = store.all_posts().expect("posts");
+        let posts = store.posts().all().expect("posts");
         assert_eq!(posts.len(), 1, "{posts:?}");
         let p = &posts[0];
         assert_eq!(
@@ -497,6 +505,7 @@ mod tests {
         );
         // The publisher's outcome is copied back.
         store
+            .posts()
             .transition("masto", now, &[PostState::Approved], |p| {
                 p.state = PostState::Published;
                 p.delivery.remote_id = Some("99".into());
@@ -505,7 +514,7 @@ mod tests {
             .expect("moved");
         let round = s.round().await.expect("round");
         assert_eq!(round.sent, 1);
-        let done = store.queue_item(id).expect("get").expect("there");
+        let done = store.queue().item(id).expect("get").expect("there");
         assert_eq!(
             (done.state, done.remote_id.as_deref()),
             (ReplyState::Sent, Some("99"))

@@ -307,7 +307,7 @@ impl Listener {
     }
 
     async fn poll_inner(&self, name: &str, source: &Source) -> Result<usize, PollError> {
-        let cursor = self.store.cursor(name)?;
+        let cursor = self.store.meta().cursor(name)?;
         // A source's first poll brings back its history: stored, and counted by the next
         // warm-up, but not news for the live detector. A source that had nothing yet keeps no
         // cursor, so "first" is also "no successful poll since the listener started".
@@ -340,7 +340,7 @@ impl Listener {
         // Only now: a cursor saved before its mentions were taken would skip them for good
         // after a crash.
         if let Some(next) = next {
-            self.store.set_cursor(name, &next)?;
+            self.store.meta().set_cursor(name, &next)?;
         }
         debug!(source = name, read, new, "Polled");
         Ok(new)
@@ -424,7 +424,7 @@ mod tests {
         use wiremock::{Mock, MockServer, ResponseTemplate};
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("db")).expect("store");
-        store.set_cursor("m", "4").expect("cursor");
+        store.meta().set_cursor("m", "4").expect("cursor");
         let sink = Arc::new(Refusing(Default::default()));
         let listener = Listener::new(store.clone(), sink.clone());
         let server = MockServer::start().await;
@@ -452,7 +452,10 @@ mod tests {
         ));
         let e = listener.poll_once("m", &source).await.expect_err("fails");
         assert!(e.why.contains("disk full"), "{e}");
-        assert_eq!(store.cursor("m").expect("cursor").as_deref(), Some("4"));
+        assert_eq!(
+            store.meta().cursor("m").expect("cursor").as_deref(),
+            Some("4")
+        );
         assert_eq!(*sink.0.lock().expect("lock"), 1);
         let stats = listener.stats("m");
         assert_eq!(

@@ -105,11 +105,11 @@ impl Publisher {
             resting.retain(|_, until| *until > rested);
             // Held posts are left where they are, not handed to a task that would find them
             // held at once, end, and have the loop look again in a tight circle.
-            let held = self.store.held_categories().unwrap_or_else(|e| {
+            let held = self.store.meta().held_categories().unwrap_or_else(|e| {
                 error!(error = %e, "Cannot read the holds; each post checks them");
                 Vec::new()
             });
-            match self.store.due_posts(now) {
+            match self.store.posts().due(now) {
                 Ok(due) => {
                     for post in due {
                         let busy = sending.values().any(|c| *c == post.channel)
@@ -130,7 +130,7 @@ impl Publisher {
             }
             // From the instant the schedule was read: a post falling due since then is still
             // ahead of it, so the loop wakes for it instead of sleeping past it.
-            let next = self.store.next_due(now).ok().flatten();
+            let next = self.store.posts().next_due(now).ok().flatten();
             // Wake at least hourly anyway: cheap, and a safety net against a missed notify.
             let mut sleep = next
                 .and_then(|t| (t - now).to_std().ok())
@@ -265,6 +265,7 @@ impl Publisher {
                     let at = self.retry_at((self.clock)(), &e, post.delivery.attempts);
                     warn!(post = %out.id, error = %e, retry_at = %at, "Cannot look for an unconfirmed post; will look again");
                     self.store
+                        .posts()
                         .transition(&post.channel, post.at, &[post.state], |p| {
                             p.delivery.next_attempt = Some(at);
                             p.delivery.error = Some(e.to_string());
@@ -276,7 +277,7 @@ impl Publisher {
                 }
             }
         } else {
-            if self.store.is_held(&post.category)? {
+            if self.store.meta().is_held(&post.category)? {
                 return Ok(Outcome::Held);
             }
             if late {
@@ -292,12 +293,15 @@ impl Publisher {
             PostState::Sending,
             PostState::Unconfirmed,
         ];
-        let Some(claimed) = self.store.transition(&post.channel, post.at, &from, |p| {
-            p.state = PostState::Sending;
-            p.delivery.attempts += 1;
-            p.delivery.claimed_at = Some(now);
-            p.delivery.next_attempt = None;
-        })?
+        let Some(claimed) = self
+            .store
+            .posts()
+            .transition(&post.channel, post.at, &from, |p| {
+                p.state = PostState::Sending;
+                p.delivery.attempts += 1;
+                p.delivery.claimed_at = Some(now);
+                p.delivery.next_attempt = None;
+            })?
         else {
             return Ok(Outcome::Skipped);
         };
@@ -333,12 +337,16 @@ impl Publisher {
                 } else {
                     warn!(post = %out.id, error = %why, retry_at = %at, attempt = attempts, "Send unconfirmed; will look for it on the platform before sending again");
                 }
-                self.store
-                    .transition(&post.channel, post.at, &[PostState::Sending], |p| {
+                self.store.posts().transition(
+                    &post.channel,
+                    post.at,
+                    &[PostState::Sending],
+                    |p| {
                         p.state = PostState::Unconfirmed;
                         p.delivery.next_attempt = Some(at);
                         p.delivery.error = Some(why.clone());
-                    })?;
+                    },
+                )?;
                 Ok(Outcome::Unconfirmed(why))
             }
             Err(e) if e.is_permanent() || attempts >= self.settings.max_attempts => {
@@ -354,12 +362,16 @@ impl Publisher {
                 let at = self.retry_at(answered, &e, attempts);
                 warn!(post = %out.id, error = %e, retry_at = %at, "Publish failed; will retry");
                 let why = e.to_string();
-                self.store
-                    .transition(&post.channel, post.at, &[PostState::Sending], |p| {
+                self.store.posts().transition(
+                    &post.channel,
+                    post.at,
+                    &[PostState::Sending],
+                    |p| {
                         p.state = back_to;
                         p.delivery.next_attempt = Some(at);
                         p.delivery.error = Some(why.clone());
-                    })?;
+                    },
+                )?;
                 Ok(Outcome::Retrying { at, error: why })
             }
         }
@@ -372,14 +384,16 @@ impl Publisher {
         sent: Sent,
     ) -> Result<Outcome, StoreError> {
         info!(channel = %post.channel, post = %post.id(), url = sent.url.as_deref().unwrap_or(""), "Published");
-        self.store.transition(&post.channel, post.at, from, |p| {
-            p.state = PostState::Published;
-            p.delivery.remote_id = Some(sent.remote_id.clone());
-            p.delivery.remote_url = sent.url.clone();
-            p.delivery.published_at = sent.published_at;
-            p.delivery.error = None;
-            p.delivery.next_attempt = None;
-        })?;
+        self.store
+            .posts()
+            .transition(&post.channel, post.at, from, |p| {
+                p.state = PostState::Published;
+                p.delivery.remote_id = Some(sent.remote_id.clone());
+                p.delivery.remote_url = sent.url.clone();
+                p.delivery.published_at = sent.published_at;
+                p.delivery.error = None;
+                p.delivery.next_attempt = None;
+            })?;
         Ok(Outcome::Published(sent))
     }
 
@@ -389,19 +403,23 @@ impl Publisher {
             "more than {} minutes late",
             self.settings.missed_after.num_minutes()
         );
-        self.store.transition(&post.channel, post.at, from, |p| {
-            p.state = PostState::Missed;
-            p.delivery.error = Some(why.clone());
-        })?;
+        self.store
+            .posts()
+            .transition(&post.channel, post.at, from, |p| {
+                p.state = PostState::Missed;
+                p.delivery.error = Some(why.clone());
+            })?;
         Ok(Outcome::Missed)
     }
 
     fn fail(&self, post: &StoredPost, from: &[PostState], why: &str) -> Result<(), StoreError> {
         error!(channel = %post.channel, post = %post.id(), error = %why, "Publish failed for good; a person must act");
-        self.store.transition(&post.channel, post.at, from, |p| {
-            p.state = PostState::Failed;
-            p.delivery.error = Some(why.to_string());
-        })?;
+        self.store
+            .posts()
+            .transition(&post.channel, post.at, from, |p| {
+                p.state = PostState::Failed;
+                p.delivery.error = Some(why.to_string());
+            })?;
         Ok(())
     }
 }

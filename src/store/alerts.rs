@@ -19,7 +19,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub use crate::domain::alert::{AlertEvent, AlertLevel};
 
-use super::{Store, StoreError};
+use super::{Alerts, Store, StoreError};
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -162,7 +162,7 @@ impl AlertDelivery {
     }
 }
 
-/// What [`Store::upsert_alert`] did.
+/// What [`Alerts::upsert`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertChange {
     /// A new alert: recorded, deliveries queued.
@@ -217,14 +217,46 @@ impl Store {
         ))
     }
 
-    /// The stored mentions among `ids` (in that order, at most `limit`), as alert samples.
-    pub fn alert_samples(
+    /// Changes an alert with compare-and-swap, flushed; `None` if there is no such alert.
+    fn change_alert(
         &self,
-        ids: &[String],
-        limit: usize,
-    ) -> Result<Vec<AlertSample>, StoreError> {
-        let index = self.db.open_tree("mention_ids")?;
-        let mentions = self.db.open_tree("mentions")?;
+        id: &str,
+        change: impl Fn(&mut AlertRecord),
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let (alerts, _) = self.alert_trees()?;
+        loop {
+            let Some(old) = alerts.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut r: AlertRecord = decode("alerts", id.as_bytes(), &old)?;
+            change(&mut r);
+            if alerts
+                .compare_and_swap(id.as_bytes(), Some(old), Some(json(&r)))?
+                .is_ok()
+            {
+                self.flush()?;
+                return Ok(Some(r));
+            }
+        }
+    }
+
+    fn all_deliveries(&self) -> Result<Vec<AlertDelivery>, StoreError> {
+        let (_, deliveries) = self.alert_trees()?;
+        deliveries
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("alert_deliveries", &k, &v)
+            })
+            .collect()
+    }
+}
+
+impl Alerts<'_> {
+    /// The stored mentions among `ids` (in that order, at most `limit`), as alert samples.
+    pub fn samples(&self, ids: &[String], limit: usize) -> Result<Vec<AlertSample>, StoreError> {
+        let index = self.0.db.open_tree("mention_ids")?;
+        let mentions = self.0.db.open_tree("mentions")?;
         let mut out = Vec::new();
         for id in ids {
             if out.len() >= limit {
@@ -252,14 +284,14 @@ impl Store {
     /// same or a lower level changes nothing. An open or escalation queues one pending
     /// delivery for each of `sinks` (the caller's choice for this level), in the same
     /// transaction as the record, flushed before this returns.
-    pub fn upsert_alert(
+    pub fn upsert(
         &self,
         event: &AlertEvent,
         samples: &[AlertSample],
         sinks: &[String],
         now: DateTime<Utc>,
     ) -> Result<AlertChange, StoreError> {
-        let (alerts, deliveries) = self.alert_trees()?;
+        let (alerts, deliveries) = self.0.alert_trees()?;
         let result = (&alerts, &deliveries).transaction(|(alerts, deliveries)| {
             let old: Option<AlertRecord> = match alerts.get(event.id.as_bytes())? {
                 Some(v) => Some(
@@ -338,14 +370,14 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
         if change.queued() {
-            self.flush()?;
+            self.0.flush()?;
         }
         Ok(change)
     }
 
     /// One alert by id.
-    pub fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
-        let (alerts, _) = self.alert_trees()?;
+    pub fn get(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        let (alerts, _) = self.0.alert_trees()?;
         alerts
             .get(id.as_bytes())?
             .map(|v| decode("alerts", id.as_bytes(), &v))
@@ -353,8 +385,8 @@ impl Store {
     }
 
     /// Every alert: open first, then acknowledged, then resolved; newest first within each.
-    pub fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        let (alerts, _) = self.alert_trees()?;
+    pub fn list(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let (alerts, _) = self.0.alert_trees()?;
         let mut out = alerts
             .iter()
             .map(|kv| {
@@ -372,39 +404,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Changes an alert with compare-and-swap, flushed; `None` if there is no such alert.
-    fn change_alert(
-        &self,
-        id: &str,
-        change: impl Fn(&mut AlertRecord),
-    ) -> Result<Option<AlertRecord>, StoreError> {
-        let (alerts, _) = self.alert_trees()?;
-        loop {
-            let Some(old) = alerts.get(id.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut r: AlertRecord = decode("alerts", id.as_bytes(), &old)?;
-            change(&mut r);
-            if alerts
-                .compare_and_swap(id.as_bytes(), Some(old), Some(json(&r)))?
-                .is_ok()
-            {
-                self.flush()?;
-                return Ok(Some(r));
-            }
-        }
-    }
-
     /// A person acknowledges an open alert. Acknowledging again, or a resolved alert, changes
     /// nothing (the first acknowledgement is the one that counts). `None` if there is no such
     /// alert.
-    pub fn ack_alert(
+    pub fn ack(
         &self,
         id: &str,
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        self.change_alert(id, |r| {
+        self.0.change_alert(id, |r| {
             if r.state == AlertState::Open {
                 r.state = AlertState::Acknowledged;
                 r.acked_by = Some(who.to_string());
@@ -414,13 +423,13 @@ impl Store {
     }
 
     /// A person resolves an alert (open or acknowledged). Resolving again changes nothing.
-    pub fn resolve_alert(
+    pub fn resolve(
         &self,
         id: &str,
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        self.change_alert(id, |r| {
+        self.0.change_alert(id, |r| {
             if r.state != AlertState::Resolved {
                 r.state = AlertState::Resolved;
                 r.resolved_by = Some(who.to_string());
@@ -429,20 +438,9 @@ impl Store {
         })
     }
 
-    fn all_deliveries(&self) -> Result<Vec<AlertDelivery>, StoreError> {
-        let (_, deliveries) = self.alert_trees()?;
-        deliveries
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode("alert_deliveries", &k, &v)
-            })
-            .collect()
-    }
-
     /// Every delivery of one alert, in (change, sink) order.
-    pub fn alert_deliveries(&self, alert_id: &str) -> Result<Vec<AlertDelivery>, StoreError> {
-        let (_, deliveries) = self.alert_trees()?;
+    pub fn deliveries(&self, alert_id: &str) -> Result<Vec<AlertDelivery>, StoreError> {
+        let (_, deliveries) = self.0.alert_trees()?;
         let mut prefix = alert_id.as_bytes().to_vec();
         prefix.push(0);
         deliveries
@@ -455,11 +453,9 @@ impl Store {
     }
 
     /// Pending deliveries whose `next_at` has come, oldest first.
-    pub fn due_alert_deliveries(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<AlertDelivery>, StoreError> {
+    pub fn due_deliveries(&self, now: DateTime<Utc>) -> Result<Vec<AlertDelivery>, StoreError> {
         let mut due: Vec<_> = self
+            .0
             .all_deliveries()?
             .into_iter()
             .filter(|d| d.state == DeliveryState::Pending && d.next_at <= now)
@@ -469,8 +465,9 @@ impl Store {
     }
 
     /// The earliest `next_at` of any pending delivery.
-    pub fn next_alert_delivery(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub fn next_delivery(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
+            .0
             .all_deliveries()?
             .into_iter()
             .filter(|d| d.state == DeliveryState::Pending)
@@ -479,10 +476,10 @@ impl Store {
     }
 
     /// Records what happened to a delivery (flushed).
-    pub fn put_alert_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
-        let (_, deliveries) = self.alert_trees()?;
+    pub fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
+        let (_, deliveries) = self.0.alert_trees()?;
         deliveries.insert(d.key(), json(d))?;
-        self.flush()?;
+        self.0.flush()?;
         Ok(())
     }
 }
@@ -543,7 +540,8 @@ mod tests {
             )
             .expect("raw insert");
         let r = store
-            .alert("brand-20261123T0100")
+            .alerts()
+            .get("brand-20261123T0100")
             .expect("read")
             .expect("there");
         assert_eq!(
@@ -571,19 +569,22 @@ mod tests {
         let now = t("2026-11-23T01:00:00Z");
         let w = event("a1", AlertLevel::Warning, "2026-11-23T00:59:00Z");
         let first = store
-            .upsert_alert(&w, &[], &sinks(&["slack", "mail"]), now)
+            .alerts()
+            .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
             .expect("upsert");
         assert!(matches!(first, AlertChange::Opened(_)));
         let again = store
-            .upsert_alert(&w, &[], &sinks(&["slack", "mail"]), now)
+            .alerts()
+            .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
             .expect("upsert");
         assert!(matches!(again, AlertChange::Unchanged(_)));
-        assert_eq!(store.alert_deliveries("a1").expect("d").len(), 2);
+        assert_eq!(store.alerts().deliveries("a1").expect("d").len(), 2);
 
         let mut c = event("a1", AlertLevel::Crisis, "2026-11-23T01:05:00Z");
         c.negative = 40;
         let esc = store
-            .upsert_alert(&c, &[], &sinks(&["slack"]), now)
+            .alerts()
+            .upsert(&c, &[], &sinks(&["slack"]), now)
             .expect("upsert");
         let AlertChange::Escalated(r) = esc else {
             panic!("{esc:?}")
@@ -592,7 +593,7 @@ mod tests {
             (r.event.level, r.event.negative, r.history.len()),
             (AlertLevel::Crisis, 40, 2)
         );
-        let d = store.alert_deliveries("a1").expect("d");
+        let d = store.alerts().deliveries("a1").expect("d");
         assert_eq!(d.len(), 3);
         assert_eq!(
             d.iter()
@@ -606,7 +607,8 @@ mod tests {
         );
         // A warning after the crisis is not a downgrade.
         let later = store
-            .upsert_alert(&w, &[], &sinks(&["slack"]), now)
+            .alerts()
+            .upsert(&w, &[], &sinks(&["slack"]), now)
             .expect("upsert");
         assert_eq!(later.record().event.level, AlertLevel::Crisis);
         assert!(!later.queued());
@@ -623,13 +625,15 @@ mod tests {
             ("mid", "2026-11-21T00:00:00Z"),
         ] {
             store
-                .upsert_alert(&event(id, AlertLevel::Warning, at), &[], &[], now)
+                .alerts()
+                .upsert(&event(id, AlertLevel::Warning, at), &[], &[], now)
                 .expect("upsert");
         }
-        store.ack_alert("new", "ops", now).expect("ack");
-        store.resolve_alert("mid", "ops", now).expect("resolve");
+        store.alerts().ack("new", "ops", now).expect("ack");
+        store.alerts().resolve("mid", "ops", now).expect("resolve");
         let order: Vec<_> = store
             .alerts()
+            .list()
             .expect("list")
             .into_iter()
             .map(|a| (a.event.id, a.state))
@@ -642,15 +646,16 @@ mod tests {
                 ("mid".to_string(), AlertState::Resolved)
             ]
         );
-        let acked = store.alert("new").expect("get").expect("there");
+        let acked = store.alerts().get("new").expect("get").expect("there");
         assert_eq!(acked.acked_by.as_deref(), Some("ops"));
         // A second acknowledgement by someone else does not overwrite the first.
         let again = store
-            .ack_alert("new", "other", now)
+            .alerts()
+            .ack("new", "other", now)
             .expect("ack")
             .expect("there");
         assert_eq!(again.acked_by.as_deref(), Some("ops"));
-        assert_eq!(store.ack_alert("nope", "ops", now).expect("ack"), None);
+        assert_eq!(store.alerts().ack("nope", "ops", now).expect("ack"), None);
     }
 
     #[test]
@@ -659,16 +664,18 @@ mod tests {
         let store = Store::open(&dir.path().join("db")).expect("open");
         let now = t("2026-11-23T01:00:00Z");
         store
-            .upsert_alert(
+            .alerts()
+            .upsert(
                 &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
                 &[],
                 &[],
                 now,
             )
             .expect("open");
-        store.ack_alert("x", "ops", now).expect("ack");
+        store.alerts().ack("x", "ops", now).expect("ack");
         let r = store
-            .upsert_alert(
+            .alerts()
+            .upsert(
                 &event("x", AlertLevel::Crisis, "2026-11-23T00:10:00Z"),
                 &[],
                 &[],
@@ -684,22 +691,23 @@ mod tests {
         let store = Store::open(&dir.path().join("db")).expect("open");
         let now = t("2026-11-23T01:00:00Z");
         store
-            .upsert_alert(
+            .alerts()
+            .upsert(
                 &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
                 &[],
                 &sinks(&["a", "b"]),
                 now,
             )
             .expect("open");
-        let mut due = store.due_alert_deliveries(now).expect("due");
+        let mut due = store.alerts().due_deliveries(now).expect("due");
         assert_eq!(due.len(), 2);
         due[0].next_at = now + chrono::TimeDelta::seconds(30);
-        store.put_alert_delivery(&due[0]).expect("put");
+        store.alerts().put_delivery(&due[0]).expect("put");
         due[1].state = DeliveryState::Sent;
-        store.put_alert_delivery(&due[1]).expect("put");
-        assert!(store.due_alert_deliveries(now).expect("due").is_empty());
+        store.alerts().put_delivery(&due[1]).expect("put");
+        assert!(store.alerts().due_deliveries(now).expect("due").is_empty());
         assert_eq!(
-            store.next_alert_delivery().expect("next"),
+            store.alerts().next_delivery().expect("next"),
             Some(now + chrono::TimeDelta::seconds(30))
         );
     }
@@ -720,17 +728,17 @@ mod tests {
             for (i, crisis) in &events {
                 let level = if *crisis { AlertLevel::Crisis } else { AlertLevel::Warning };
                 store
-                    .upsert_alert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
+                    .alerts().upsert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
                     .expect("upsert");
                 let h = highest.entry(ids[*i]).or_insert(level);
                 *h = (*h).max(level);
             }
-            proptest::prop_assert_eq!(store.alerts().expect("list").len(), highest.len());
+            proptest::prop_assert_eq!(store.alerts().list().expect("list").len(), highest.len());
             for (id, level) in &highest {
-                let r = store.alert(id).expect("get").expect("there");
+                let r = store.alerts().get(id).expect("get").expect("there");
                 proptest::prop_assert_eq!(r.event.level, *level);
                 proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
-                let d = store.alert_deliveries(id).expect("d");
+                let d = store.alerts().deliveries(id).expect("d");
                 proptest::prop_assert_eq!(d.len(), 2 * r.history.len());
             }
         }

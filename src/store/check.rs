@@ -237,7 +237,8 @@ mod tests {
             );
             let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
             store
-                .insert_mention_with_draft(&m, Some(&draft))
+                .mentions()
+                .insert_with_draft(&m, Some(&draft))
                 .expect("insert");
         }
         let report = check(&path).expect("check");
@@ -249,7 +250,7 @@ mod tests {
         assert!(text.contains("the store is sound"), "{text}");
         // Checking changed nothing: the store still opens with all of it.
         let store = Store::open(&path).expect("open");
-        assert_eq!(store.all_posts().expect("posts").len(), 300);
+        assert_eq!(store.posts().all().expect("posts").len(), 300);
     }
 
     #[test]

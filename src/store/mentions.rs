@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 use sled::Transactional;
 
-use super::{Store, StoreError};
+use super::{Mentions, Meta, Store, StoreError};
 use crate::classify::Classification;
 use crate::domain::{Mention, QueueItem};
 
@@ -77,7 +77,7 @@ pub(super) fn content_key(m: &Mention) -> Vec<u8> {
         .to_vec()
 }
 
-/// What [`Store::insert_mention_with_draft`] did.
+/// What [`Mentions::insert_with_draft`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ingested {
     /// The mention was new and is stored.
@@ -86,23 +86,23 @@ pub struct Ingested {
     pub queued: Option<u64>,
 }
 
-impl Store {
+impl Mentions<'_> {
     /// Stores a mention unless it is already there (same id, or the same author and text from
     /// another source). Returns whether it was new.
-    pub fn insert_mention(&self, m: &StoredMention) -> Result<bool, StoreError> {
-        Ok(self.insert_mention_with_draft(m, None)?.new)
+    pub fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
+        Ok(self.insert_with_draft(m, None)?.new)
     }
 
-    /// Stores a mention unless it is already there (as [`Store::insert_mention`]) and, in the
+    /// Stores a mention unless it is already there (as [`Mentions::insert`]) and, in the
     /// same sled transaction, the reply drafted for it: a crash can leave neither or both,
     /// never a stored mention whose draft was lost. Flushed before it returns. A mention older
     /// than what retention deleted is not new.
-    pub fn insert_mention_with_draft(
+    pub fn insert_with_draft(
         &self,
         m: &StoredMention,
         draft: Option<&QueueItem>,
     ) -> Result<Ingested, StoreError> {
-        if self.is_pruned_time(m.mention.created_at) {
+        if self.0.is_pruned_time(m.mention.created_at) {
             return Ok(Ingested::default());
         }
         let trees = [
@@ -116,7 +116,7 @@ impl Store {
             "queue_dims",
             "queue_by_mention",
         ]
-        .map(|name| self.db.open_tree(name));
+        .map(|name| self.0.db.open_tree(name));
         let [ids, content, records, by_author, by_topic, queue, index, dims, by_mention] = {
             let mut opened = Vec::with_capacity(trees.len());
             for t in trees {
@@ -148,7 +148,7 @@ impl Store {
         let item = match draft {
             Some(d) => {
                 let mut item = d.clone();
-                item.id = self.db.generate_id()? + 1;
+                item.id = self.0.db.generate_id()? + 1;
                 item.mention_id = m.mention.id.clone();
                 Some((
                     item.id,
@@ -205,14 +205,14 @@ impl Store {
             TransactionError::Storage(e) => e.into(),
         })?;
         if done.new {
-            self.flush()?;
+            self.0.flush()?;
         }
         Ok(done)
     }
 
     /// Mentions matching `q`, newest first.
-    pub fn mentions(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
-        let tree = self.db.open_tree("mentions")?;
+    pub fn list(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
+        let tree = self.0.db.open_tree("mentions")?;
         let decode = |k: &[u8], v: &[u8]| {
             serde_json::from_slice::<StoredMention>(v).map_err(|e| StoreError::Corrupt {
                 key: format!("mentions/{}", String::from_utf8_lossy(&k[8.min(k.len())..])),
@@ -221,8 +221,12 @@ impl Store {
         };
         // Narrow by an index when the query names an author or a topic.
         let keys: Option<Vec<Vec<u8>>> = match (&q.author, &q.topic) {
-            (Some(a), _) => Some(self.index_keys("mention_by_author", &a.to_lowercase(), false)?),
-            (None, Some(t)) => Some(self.index_keys("mention_by_topic", t, !t.contains('/'))?),
+            (Some(a), _) => Some(self.0.index_keys(
+                "mention_by_author",
+                &a.to_lowercase(),
+                false,
+            )?),
+            (None, Some(t)) => Some(self.0.index_keys("mention_by_topic", t, !t.contains('/'))?),
             _ => None,
         };
         let needle = q.text.as_ref().map(|t| t.to_lowercase());
@@ -288,7 +292,7 @@ impl Store {
 
     /// Mentions posted in `[from, to)`, oldest first (a range scan of the time-ordered tree, so
     /// an old window costs no more than a recent one).
-    pub fn mentions_between(
+    pub fn between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -296,7 +300,7 @@ impl Store {
         if to <= from {
             return Ok(Vec::new());
         }
-        let tree = self.db.open_tree("mentions")?;
+        let tree = self.0.db.open_tree("mentions")?;
         tree.range(time_key(from, "")..time_key(to, ""))
             .map(|kv| {
                 let (k, v) = kv?;
@@ -307,7 +311,9 @@ impl Store {
             })
             .collect()
     }
+}
 
+impl Store {
     /// Record keys under an index prefix (`prefix\0…`, or `prefix/…` for a whole group).
     fn index_keys(
         &self,
@@ -327,10 +333,13 @@ impl Store {
         }
         Ok(keys)
     }
+}
 
+impl Meta<'_> {
     /// A source's cursor (the last id or time it has seen).
     pub fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         Ok(self
+            .0
             .db
             .open_tree("cursors")?
             .get(source)?
@@ -338,10 +347,11 @@ impl Store {
     }
 
     pub fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
-        self.db
+        self.0
+            .db
             .open_tree("cursors")?
             .insert(source, cursor.as_bytes())?;
-        self.flush()?;
+        self.0.flush()?;
         Ok(())
     }
 }
@@ -413,20 +423,21 @@ pub(super) mod tests {
         );
         let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
         for m in [&a, &b, &c] {
-            assert!(store.insert_mention(m).expect("insert"));
+            assert!(store.mentions().insert(m).expect("insert"));
         }
-        assert!(!store.insert_mention(&a).expect("again"), "same id");
+        assert!(!store.mentions().insert(&a).expect("again"), "same id");
         let mut copy = a.clone();
         copy.mention.id = "feed:other:1".into();
         copy.mention.text = " 刹车失灵了 ".into();
         assert!(
-            !store.insert_mention(&copy).expect("copy"),
+            !store.mentions().insert(&copy).expect("copy"),
             "same author and text via another source"
         );
 
         let ids = |q: MentionQuery| -> Vec<String> {
             store
-                .mentions(&q)
+                .mentions()
+                .list(&q)
                 .expect("query")
                 .into_iter()
                 .map(|m| m.mention.id)
@@ -483,7 +494,7 @@ pub(super) mod tests {
         d.classification.intent = Intent::Complaint;
         d.classification.sentiment.label = Label::Negative;
         d.mention.platform = "bluesky".into();
-        assert!(store.insert_mention(&d).expect("insert"));
+        assert!(store.mentions().insert(&d).expect("insert"));
         for (q, want) in [
             (
                 MentionQuery {
@@ -568,7 +579,10 @@ pub(super) mod tests {
             tree.insert(time_key(at, id), serde_json::to_vec(v).expect("json"))
                 .expect("raw insert");
         }
-        let found = store.mentions(&MentionQuery::default()).expect("read");
+        let found = store
+            .mentions()
+            .list(&MentionQuery::default())
+            .expect("read");
         let (m2, m1) = (&found[0], &found[1]);
         let c = &m1.classification;
         assert_eq!(
@@ -592,7 +606,7 @@ pub(super) mod tests {
         );
         assert_eq!(serde_json::to_value(m1).expect("json"), today);
         let ids = |q: MentionQuery| -> Vec<String> {
-            let found = store.mentions(&q).expect("query");
+            let found = store.mentions().list(&q).expect("query");
             found.into_iter().map(|m| m.mention.id).collect()
         };
         let by_intent = MentionQuery {
@@ -618,7 +632,8 @@ pub(super) mod tests {
             ("d", "2026-11-22T11:00:00Z"),
         ] {
             store
-                .insert_mention(&mention(id, id, id, at, &[]))
+                .mentions()
+                .insert(&mention(id, id, id, at, &[]))
                 .expect("insert");
         }
         let t = |s: &str| {
@@ -627,14 +642,16 @@ pub(super) mod tests {
                 .with_timezone(&Utc)
         };
         let ids: Vec<String> = store
-            .mentions_between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
+            .mentions()
+            .between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
             .expect("range")
             .into_iter()
             .map(|m| m.mention.id)
             .collect();
         assert_eq!(ids, ["b", "c"]);
         assert!(store
-            .mentions_between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
+            .mentions()
+            .between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
             .expect("empty")
             .is_empty());
     }
@@ -643,9 +660,12 @@ pub(super) mod tests {
     fn cursors_persist() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("db")).expect("open");
-        assert_eq!(store.cursor("masto").expect("get"), None);
-        store.set_cursor("masto", "1234").expect("set");
-        assert_eq!(store.cursor("masto").expect("get").as_deref(), Some("1234"));
+        assert_eq!(store.meta().cursor("masto").expect("get"), None);
+        store.meta().set_cursor("masto", "1234").expect("set");
+        assert_eq!(
+            store.meta().cursor("masto").expect("get").as_deref(),
+            Some("1234")
+        );
     }
 
     #[test]
@@ -655,23 +675,30 @@ pub(super) mod tests {
         let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
         let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
         let done = store
-            .insert_mention_with_draft(&m, Some(&draft))
+            .mentions()
+            .insert_with_draft(&m, Some(&draft))
             .expect("insert");
         assert!(done.new);
         let id = done.queued.expect("queued");
         let item = store
-            .queue_item_for_mention("m1")
+            .queue()
+            .item_for_mention("m1")
             .expect("get")
             .expect("the draft is there with the mention");
         assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
         assert_eq!(
-            store.mentions(&MentionQuery::default()).expect("q").len(),
+            store
+                .mentions()
+                .list(&MentionQuery::default())
+                .expect("q")
+                .len(),
             1
         );
         // Seen again (same id, or same text from another source): neither is written again.
         assert_eq!(
             store
-                .insert_mention_with_draft(&m, Some(&draft))
+                .mentions()
+                .insert_with_draft(&m, Some(&draft))
                 .expect("again"),
             Ingested::default()
         );
@@ -679,21 +706,26 @@ pub(super) mod tests {
         copy.mention.id = "feed:other:1".into();
         assert_eq!(
             store
-                .insert_mention_with_draft(&copy, Some(&draft))
+                .mentions()
+                .insert_with_draft(&copy, Some(&draft))
                 .expect("copy"),
             Ingested::default()
         );
-        assert!(!store.is_queued("feed:other:1").expect("queued?"));
+        assert!(!store.queue().is_queued("feed:other:1").expect("queued?"));
         assert_eq!(
             store
-                .queue_count(&crate::store::QueueQuery::default())
+                .queue()
+                .count(&crate::store::QueueQuery::default())
                 .expect("count"),
             1
         );
         // Without a draft, only the mention.
         let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
-        let done = store.insert_mention_with_draft(&n, None).expect("insert");
+        let done = store
+            .mentions()
+            .insert_with_draft(&n, None)
+            .expect("insert");
         assert_eq!((done.new, done.queued), (true, None));
-        assert!(!store.is_queued("m2").expect("queued?"));
+        assert!(!store.queue().is_queued("m2").expect("queued?"));
     }
 }

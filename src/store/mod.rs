@@ -407,7 +407,7 @@ pub struct Delivery {
 }
 
 /// A pause of publishing for some categories: set by a person (`herald pause`, kept under
-/// [`Store::hold`]) or by open crisis alerts (kept apart under [`Store::crisis_hold`], so that
+/// [`Meta::hold`]) or by open crisis alerts (kept apart under [`Meta::crisis_hold`], so that
 /// resolving the alerts never lifts a person's hold, nor `herald resume` a crisis).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
@@ -461,7 +461,7 @@ impl StoredPost {
     }
 }
 
-/// What [`Store::replace_planned`] did.
+/// What [`Posts::replace_planned`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Replaced {
     pub removed: usize,
@@ -483,6 +483,62 @@ pub struct Store {
     /// Tests make writes fail through this, as a full disk would.
     #[cfg(test)]
     fail_writes: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The operations on scheduled posts: the schedule, claims and outcomes.
+#[derive(Clone, Copy)]
+pub struct Posts<'a>(&'a Store);
+
+/// The reply queue: drafts, decisions and their audit log.
+#[derive(Clone, Copy)]
+pub struct Queue<'a>(&'a Store);
+
+/// Mentions as the sources read them, with their classification.
+#[derive(Clone, Copy)]
+pub struct Mentions<'a>(&'a Store);
+
+/// Crisis alerts and their deliveries.
+#[derive(Clone, Copy)]
+pub struct Alerts<'a>(&'a Store);
+
+/// The web UI's users and sessions.
+#[derive(Clone, Copy)]
+pub struct Users<'a>(&'a Store);
+
+/// Small state beside the records: the posting holds and the sources' cursors.
+#[derive(Clone, Copy)]
+pub struct Meta<'a>(&'a Store);
+
+impl Store {
+    /// Scheduled posts.
+    pub fn posts(&self) -> Posts<'_> {
+        Posts(self)
+    }
+
+    /// The reply queue.
+    pub fn queue(&self) -> Queue<'_> {
+        Queue(self)
+    }
+
+    /// Stored mentions.
+    pub fn mentions(&self) -> Mentions<'_> {
+        Mentions(self)
+    }
+
+    /// Crisis alerts.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts(self)
+    }
+
+    /// Users and sessions.
+    pub fn users(&self) -> Users<'_> {
+        Users(self)
+    }
+
+    /// Holds and cursors.
+    pub fn meta(&self) -> Meta<'_> {
+        Meta(self)
+    }
 }
 
 fn post_key(channel: &str, at: DateTime<Utc>) -> Vec<u8> {
@@ -614,10 +670,13 @@ impl Store {
         self.fail_writes
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
 
+impl Posts<'_> {
     /// Every post, in (channel, time) order.
-    pub fn all_posts(&self) -> Result<Vec<StoredPost>, StoreError> {
-        self.posts
+    pub fn all(&self) -> Result<Vec<StoredPost>, StoreError> {
+        self.0
+            .posts
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
@@ -627,22 +686,22 @@ impl Store {
     }
 
     /// The posts a re-plan keeps (published, sending, unconfirmed, approved), any time.
-    pub fn kept_posts(&self) -> Result<Vec<StoredPost>, StoreError> {
+    pub fn kept(&self) -> Result<Vec<StoredPost>, StoreError> {
         Ok(self
-            .all_posts()?
+            .all()?
             .into_iter()
             .filter(|p| p.state.is_kept())
             .collect())
     }
 
     /// Posts with `from <= at < to`, in (time, channel) order.
-    pub fn posts_between(
+    pub fn between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StoredPost>, StoreError> {
         let mut out: Vec<StoredPost> = self
-            .all_posts()?
+            .all()?
             .into_iter()
             .filter(|p| p.at >= from && p.at < to)
             .collect();
@@ -653,22 +712,27 @@ impl Store {
     /// One post by channel and time.
     pub fn get(&self, channel: &str, at: DateTime<Utc>) -> Result<Option<StoredPost>, StoreError> {
         let key = post_key(channel, at);
-        self.posts.get(&key)?.map(|v| decode(&key, &v)).transpose()
+        self.0
+            .posts
+            .get(&key)?
+            .map(|v| decode(&key, &v))
+            .transpose()
     }
 
     /// Writes a post (for states set by a person or by publishing).
     pub fn put(&self, post: &StoredPost) -> Result<(), StoreError> {
-        self.posts
+        self.0
+            .posts
             .insert(post_key(&post.channel, post.at), encode(post))?;
-        self.flush()?;
+        self.0.flush()?;
         Ok(())
     }
 
     /// Posts the publisher should look at now: planned or approved posts that are due (and past
     /// any backoff), and posts left `sending` or `unconfirmed` (which must be reconciled first).
-    pub fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<StoredPost>, StoreError> {
+    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<StoredPost>, StoreError> {
         let mut due: Vec<StoredPost> = self
-            .all_posts()?
+            .all()?
             .into_iter()
             .filter(|p| match p.state {
                 PostState::Planned | PostState::Approved => {
@@ -687,7 +751,7 @@ impl Store {
     /// The next instant after `now` at which a post becomes due, if any.
     pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
-            .all_posts()?
+            .all()?
             .into_iter()
             .filter_map(|p| match p.state {
                 PostState::Planned | PostState::Approved => {
@@ -713,7 +777,7 @@ impl Store {
     ) -> Result<Option<StoredPost>, StoreError> {
         let key = post_key(channel, at);
         loop {
-            let Some(old) = self.posts.get(&key)? else {
+            let Some(old) = self.0.posts.get(&key)? else {
                 return Ok(None);
             };
             let mut post = decode(&key, &old)?;
@@ -722,9 +786,9 @@ impl Store {
             }
             change(&mut post);
             let new = encode(&post);
-            match self.posts.compare_and_swap(&key, Some(old), Some(new))? {
+            match self.0.posts.compare_and_swap(&key, Some(old), Some(new))? {
                 Ok(()) => {
-                    self.flush()?;
+                    self.0.flush()?;
                     return Ok(Some(post));
                 }
                 Err(_) => continue, // changed under us: look again
@@ -732,6 +796,74 @@ impl Store {
         }
     }
 
+    /// Inserts a post unless one already holds its channel and time.
+    pub fn insert_new(&self, post: &StoredPost) -> Result<bool, StoreError> {
+        let key = post_key(&post.channel, post.at);
+        let done = self
+            .0
+            .posts
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(post)))?
+            .is_ok();
+        self.0.flush()?;
+        Ok(done)
+    }
+
+    /// Replaces the planned (not yet kept) posts at or after `from` with `new`, atomically: a
+    /// post that became kept meanwhile (claimed for sending, approved) is never removed or
+    /// overwritten.
+    pub fn replace_planned(
+        &self,
+        from: DateTime<Utc>,
+        new: &[StoredPost],
+    ) -> Result<Replaced, StoreError> {
+        let stale: Vec<Vec<u8>> = self
+            .all()?
+            .into_iter()
+            .filter(|p| p.state == PostState::Planned && p.at >= from)
+            .map(|p| post_key(&p.channel, p.at))
+            .collect();
+        let new: Vec<(Vec<u8>, Vec<u8>)> = new
+            .iter()
+            .map(|p| (post_key(&p.channel, p.at), encode(p)))
+            .collect();
+        let result = self.0.posts.transaction(|tx| {
+            let mut done = Replaced::default();
+            let is_kept = |v: &sled::IVec, k: &[u8]| {
+                decode(k, v)
+                    .map(|p| p.state.is_kept())
+                    .map_err(ConflictableTransactionError::Abort)
+            };
+            for key in &stale {
+                if let Some(v) = tx.get(key)? {
+                    if !is_kept(&v, key)? {
+                        tx.remove(key.as_slice())?;
+                        done.removed += 1;
+                    }
+                }
+            }
+            for (key, value) in &new {
+                if let Some(v) = tx.get(key)? {
+                    if is_kept(&v, key)? {
+                        done.skipped += 1;
+                        continue;
+                    }
+                }
+                tx.insert(key.as_slice(), value.as_slice())?;
+                done.inserted += 1;
+            }
+            Ok(done)
+        });
+        let done = match result {
+            Ok(done) => done,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        self.0.flush()?;
+        Ok(done)
+    }
+}
+
+impl Meta<'_> {
     /// The hold a person set, if any: posts of its categories are not sent while it lasts.
     pub fn hold(&self) -> Result<Option<Hold>, StoreError> {
         self.meta_hold("hold")
@@ -782,7 +914,7 @@ impl Store {
     }
 
     fn meta_hold(&self, key: &str) -> Result<Option<Hold>, StoreError> {
-        let meta = self.db.open_tree("meta")?;
+        let meta = self.0.db.open_tree("meta")?;
         meta.get(key)?
             .map(|v| {
                 serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
@@ -794,7 +926,7 @@ impl Store {
     }
 
     fn set_meta_hold(&self, key: &str, hold: Option<&Hold>) -> Result<(), StoreError> {
-        let meta = self.db.open_tree("meta")?;
+        let meta = self.0.db.open_tree("meta")?;
         match hold {
             Some(h) => {
                 meta.insert(key, encode_json(h))?;
@@ -803,73 +935,8 @@ impl Store {
                 meta.remove(key)?;
             }
         }
-        self.flush()?;
+        self.0.flush()?;
         Ok(())
-    }
-
-    /// Inserts a post unless one already holds its channel and time.
-    pub fn insert_new(&self, post: &StoredPost) -> Result<bool, StoreError> {
-        let key = post_key(&post.channel, post.at);
-        let done = self
-            .posts
-            .compare_and_swap(&key, None as Option<&[u8]>, Some(encode(post)))?
-            .is_ok();
-        self.flush()?;
-        Ok(done)
-    }
-
-    /// Replaces the planned (not yet kept) posts at or after `from` with `new`, atomically: a
-    /// post that became kept meanwhile (claimed for sending, approved) is never removed or
-    /// overwritten.
-    pub fn replace_planned(
-        &self,
-        from: DateTime<Utc>,
-        new: &[StoredPost],
-    ) -> Result<Replaced, StoreError> {
-        let stale: Vec<Vec<u8>> = self
-            .all_posts()?
-            .into_iter()
-            .filter(|p| p.state == PostState::Planned && p.at >= from)
-            .map(|p| post_key(&p.channel, p.at))
-            .collect();
-        let new: Vec<(Vec<u8>, Vec<u8>)> = new
-            .iter()
-            .map(|p| (post_key(&p.channel, p.at), encode(p)))
-            .collect();
-        let result = self.posts.transaction(|tx| {
-            let mut done = Replaced::default();
-            let is_kept = |v: &sled::IVec, k: &[u8]| {
-                decode(k, v)
-                    .map(|p| p.state.is_kept())
-                    .map_err(ConflictableTransactionError::Abort)
-            };
-            for key in &stale {
-                if let Some(v) = tx.get(key)? {
-                    if !is_kept(&v, key)? {
-                        tx.remove(key.as_slice())?;
-                        done.removed += 1;
-                    }
-                }
-            }
-            for (key, value) in &new {
-                if let Some(v) = tx.get(key)? {
-                    if is_kept(&v, key)? {
-                        done.skipped += 1;
-                        continue;
-                    }
-                }
-                tx.insert(key.as_slice(), value.as_slice())?;
-                done.inserted += 1;
-            }
-            Ok(done)
-        });
-        let done = match result {
-            Ok(done) => done,
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        };
-        self.flush()?;
-        Ok(done)
     }
 }
 
@@ -926,7 +993,8 @@ pub(crate) mod tests {
                 .expect("raw insert");
         }
         let kinds: Vec<(String, PostKind)> = store
-            .all_posts()
+            .posts()
+            .all()
             .expect("read")
             .into_iter()
             .map(|p| (p.category, p.kind))
@@ -940,11 +1008,15 @@ pub(crate) mod tests {
             ]
         );
         // Written back, the kind is stored and read as it is.
-        let mut p = store.all_posts().expect("read").remove(0);
+        let mut p = store.posts().all().expect("read").remove(0);
         p.kind = PostKind::Manual;
-        store.put(&p).expect("put");
+        store.posts().put(&p).expect("put");
         assert_eq!(
-            store.get("masto", p.at).expect("get").map(|p| p.kind),
+            store
+                .posts()
+                .get("masto", p.at)
+                .expect("get")
+                .map(|p| p.kind),
             Some(PostKind::Manual)
         );
     }
@@ -972,7 +1044,7 @@ pub(crate) mod tests {
         let old_planned = post("x", "2026-12-01T08:00:00Z", PostState::Planned);
         let past_planned = post("x", "2026-11-30T08:00:00Z", PostState::Planned);
         for p in [&published, &approved, &old_planned, &past_planned] {
-            store.put(p).expect("put");
+            store.posts().put(p).expect("put");
         }
         let from = published.at;
         let mut clash = approved.clone();
@@ -980,6 +1052,7 @@ pub(crate) mod tests {
         clash.text = "would overwrite".into();
         let fresh = post("x", "2026-12-01T09:00:00Z", PostState::Planned);
         let done = store
+            .posts()
             .replace_planned(from, &[clash, fresh.clone()])
             .expect("replace");
         assert_eq!(
@@ -990,7 +1063,7 @@ pub(crate) mod tests {
                 skipped: 1
             }
         );
-        let all = store.all_posts().expect("all");
+        let all = store.posts().all().expect("all");
         assert_eq!(all, vec![past_planned, published, approved, fresh]);
     }
 
@@ -999,12 +1072,13 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("db")).expect("open");
         let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
-        store.put(&p).expect("put");
+        store.posts().put(&p).expect("put");
         let claim = |s: &Store| {
-            s.transition("x", p.at, &[PostState::Planned, PostState::Approved], |q| {
-                q.state = PostState::Sending;
-                q.delivery.attempts += 1;
-            })
+            s.posts()
+                .transition("x", p.at, &[PostState::Planned, PostState::Approved], |q| {
+                    q.state = PostState::Sending;
+                    q.delivery.attempts += 1;
+                })
         };
         let first = claim(&store).expect("claim").expect("claimed");
         assert_eq!(
@@ -1018,6 +1092,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             store
+                .posts()
                 .get("x", p.at)
                 .expect("get")
                 .map(|q| q.delivery.attempts),
@@ -1043,18 +1118,19 @@ pub(crate) mod tests {
             post("c", "2026-12-01T00:30:00Z", PostState::Sending),
             post("d", "2026-12-01T05:00:00Z", PostState::Planned),
         ] {
-            store.put(&p).expect("put");
+            store.posts().put(&p).expect("put");
         }
         let now = t("2026-12-01T02:00:00Z");
         let due: Vec<String> = store
-            .due_posts(now)
+            .posts()
+            .due(now)
             .expect("due")
             .iter()
             .map(|p| p.channel.clone())
             .collect();
         assert_eq!(due, ["c", "b"]);
         assert_eq!(
-            store.next_due(now).expect("next"),
+            store.posts().next_due(now).expect("next"),
             Some(t("2026-12-01T03:00:00Z"))
         );
     }
@@ -1066,10 +1142,10 @@ pub(crate) mod tests {
         let p = post("x", "2026-12-01T01:00:00Z", PostState::Approved);
         {
             let store = Store::open(&path).expect("open");
-            store.put(&p).expect("put");
+            store.posts().put(&p).expect("put");
         }
         let store = Store::open(&path).expect("reopen");
-        assert_eq!(store.get("x", p.at).expect("get"), Some(p));
+        assert_eq!(store.posts().get("x", p.at).expect("get"), Some(p));
     }
 
     /// A store with a few hundred records, closed and reopened once so that sled has
@@ -1082,7 +1158,7 @@ pub(crate) mod tests {
                 let mut p = post("x", "2026-12-01T01:00:00Z", PostState::Published);
                 p.at = at;
                 p.text = format!("post {n} {}", "words ".repeat(40));
-                store.put(&p).expect("put");
+                store.posts().put(&p).expect("put");
             }
         }
         drop(Store::open(path).expect("reopen"));
@@ -1126,7 +1202,7 @@ pub(crate) mod tests {
             Err(other) => panic!("{other:?}"),
             Ok(s) => panic!(
                 "opened with {} posts",
-                s.all_posts().map(|p| p.len()).unwrap_or(0)
+                s.posts().all().map(|p| p.len()).unwrap_or(0)
             ),
         }
     }
@@ -1138,7 +1214,7 @@ pub(crate) mod tests {
         filled_store(&path);
         assert!(path.join(MARKER_FILE).is_file());
         let store = Store::open(&path).expect("reopen");
-        assert_eq!(store.all_posts().expect("posts").len(), 300);
+        assert_eq!(store.posts().all().expect("posts").len(), 300);
     }
 
     #[test]
@@ -1245,7 +1321,7 @@ pub(crate) mod tests {
             .posts
             .insert(b"x\0junk", b"{not json".as_slice())
             .expect("raw insert");
-        match store.all_posts() {
+        match store.posts().all() {
             Err(StoreError::Corrupt { key, .. }) => assert!(key.starts_with("x@")),
             other => panic!("{other:?}"),
         }

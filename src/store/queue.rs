@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{Store, StoreError};
+use super::{Queue, Store, StoreError};
 use crate::domain::queue::{apply, Action, Priority, QueueItem, ReplyState, TransitionError};
 
 /// What to list. Empty filters mean "any".
@@ -138,198 +138,7 @@ impl Store {
         })
     }
 
-    /// Adds a drafted item (its `id` is assigned here) unless its mention already has one.
-    /// Returns the new id, or `None` for a mention already in the queue. Flushed to disk.
-    pub fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
-        let id = self.enqueue_one(item)?;
-        self.flush()?;
-        Ok(id)
-    }
-
-    /// Adds many items with one flush at the end (imports, benchmarks). Returns how many
-    /// were new.
-    pub fn enqueue_many(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
-        let mut new = 0;
-        for item in items {
-            new += usize::from(self.enqueue_one(item)?.is_some());
-        }
-        self.flush()?;
-        Ok(new)
-    }
-
-    /// One item by id.
-    pub fn queue_item(&self, id: u64) -> Result<Option<QueueItem>, StoreError> {
-        let items = self.db.open_tree("queue")?;
-        let key = id.to_be_bytes();
-        items.get(key)?.map(|v| decode(&key, &v)).transpose()
-    }
-
-    /// The item drafted for a mention, if any.
-    pub fn queue_item_for_mention(
-        &self,
-        mention_id: &str,
-    ) -> Result<Option<QueueItem>, StoreError> {
-        let by_mention = self.db.open_tree("queue_by_mention")?;
-        match by_mention.get(mention_id.as_bytes())? {
-            Some(id) => {
-                let id = id.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
-                self.queue_item(id)
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Ids of pending items created before `cutoff` (the drafts whose expiry deadline has
-    /// passed), from the index alone: each (priority, platform, language) group of the index
-    /// is in creation order, so each scan stops at its first younger item. A round of the
-    /// reply sender costs what expires, not the size of the queue.
-    pub fn pending_created_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<u64>, StoreError> {
-        let index = self.db.open_tree("queue_index")?;
-        let dims = self.db.open_tree("queue_dims")?;
-        let limit = ts(cutoff);
-        let mut out = Vec::new();
-        for kv in dims.iter() {
-            let (k, _) = kv?;
-            let mut parts = k.splitn(2, |b| *b == 0);
-            let platform = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
-            let lang = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
-            for p in Priority::ALL {
-                for kv in index.scan_prefix(group_prefix(ReplyState::Pending, p, &platform, &lang))
-                {
-                    let (k, _) = kv?;
-                    let Some(suffix) = k.len().checked_sub(16).map(|at| &k[at..]) else {
-                        continue;
-                    };
-                    if suffix[..8] >= limit[..] {
-                        break;
-                    }
-                    out.push(u64::from_be_bytes(
-                        suffix[8..].try_into().unwrap_or_default(),
-                    ));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether a reply was ever drafted for a mention (its item may since have been pruned).
-    pub fn is_queued(&self, mention_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .open_tree("queue_by_mention")?
-            .contains_key(mention_id.as_bytes())?)
-    }
-
-    /// Applies an action to an item atomically: the item, its index entry and its audit log
-    /// change together or not at all; flushed before returning. `Ok(Err(_))` is a refused
-    /// action (illegal in the item's state, empty text, no such item): nothing changed.
-    pub fn queue_apply(
-        &self,
-        id: u64,
-        action: &Action,
-        who: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Result<QueueItem, TransitionError>, StoreError> {
-        let [items, index, _, _] = self.queue_trees()?;
-        let key = id.to_be_bytes();
-        let result = (&items, &index).transaction(|(items, index)| {
-            let Some(old) = items.get(key)? else {
-                return Err(ConflictableTransactionError::Abort(Abort::Refused(
-                    TransitionError::NotFound(id),
-                )));
-            };
-            let old = decode(&key, &old)
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Store(e)))?;
-            let new = apply(&old, action, who, now)
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Refused(e)))?;
-            items.insert(&key, serde_json::to_vec(&new).unwrap_or_default())?;
-            let (old_k, new_k) = (index_key(&old), index_key(&new));
-            if old_k != new_k {
-                index.remove(old_k)?;
-            }
-            index.insert(new_k, &ts(new.due_at))?;
-            Ok(new)
-        });
-        match result {
-            Ok(item) => {
-                self.flush()?;
-                Ok(Ok(item))
-            }
-            Err(TransactionError::Abort(Abort::Refused(e))) => Ok(Err(e)),
-            Err(TransactionError::Abort(Abort::Store(e))) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
-    }
-
-    /// Ids of every item in `state`, most urgent and oldest first.
-    pub fn queue_ids(&self, state: ReplyState) -> Result<Vec<u64>, StoreError> {
-        Ok(self
-            .queue_page_keys(&QueueQuery {
-                states: vec![state],
-                limit: usize::MAX,
-                ..Default::default()
-            })?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect())
-    }
-
-    /// A page of the inbox: the items matching `q`, by priority (most urgent first), then
-    /// age (oldest first).
-    pub fn queue_page(&self, q: &QueueQuery) -> Result<Vec<QueueItem>, StoreError> {
-        let items = self.db.open_tree("queue")?;
-        let mut out = Vec::new();
-        for (id, _) in self.queue_page_keys(q)? {
-            let key = id.to_be_bytes();
-            if let Some(v) = items.get(key)? {
-                out.push(decode(&key, &v)?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// How many items match `q` (its offset and limit ignored).
-    pub fn queue_count(&self, q: &QueueQuery) -> Result<usize, StoreError> {
-        let q = QueueQuery {
-            offset: 0,
-            limit: usize::MAX,
-            ..q.clone()
-        };
-        Ok(self.queue_page_keys(&q)?.len())
-    }
-
-    /// Every language an item was ever enqueued in, sorted, without the empty "unknown" (from
-    /// `queue_dims`, without reading the items).
-    pub fn queue_langs(&self) -> Result<Vec<String>, StoreError> {
-        let mut out = std::collections::BTreeSet::new();
-        for kv in self.db.open_tree("queue_dims")?.iter() {
-            let (k, _) = kv?;
-            if let Some(lang) = k.splitn(2, |b| *b == 0).nth(1) {
-                if !lang.is_empty() {
-                    out.insert(String::from_utf8_lossy(lang).into_owned());
-                }
-            }
-        }
-        Ok(out.into_iter().collect())
-    }
-
-    /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
-    /// reading the items).
-    pub fn queue_platforms(&self) -> Result<Vec<String>, StoreError> {
-        let mut out: Vec<String> = Vec::new();
-        for kv in self.db.open_tree("queue_dims")?.iter() {
-            let (k, _) = kv?;
-            let platform = k.split(|b| *b == 0).next().unwrap_or_default();
-            let platform = String::from_utf8_lossy(platform).into_owned();
-            if out.last() != Some(&platform) {
-                out.push(platform);
-            }
-        }
-        // Keys are sorted by platform first, so equal platforms were adjacent.
-        Ok(out)
-    }
-
-    /// The index walk behind [`Store::queue_page`]: (id, due_at) of the page.
+    /// The index walk behind [`Queue::page`]: (id, due_at) of the page.
     fn queue_page_keys(&self, q: &QueueQuery) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
         let index = self.db.open_tree("queue_index")?;
         let dims = self.db.open_tree("queue_dims")?;
@@ -414,6 +223,198 @@ impl Store {
     }
 }
 
+impl Queue<'_> {
+    /// Adds a drafted item (its `id` is assigned here) unless its mention already has one.
+    /// Returns the new id, or `None` for a mention already in the queue. Flushed to disk.
+    pub fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
+        let id = self.0.enqueue_one(item)?;
+        self.0.flush()?;
+        Ok(id)
+    }
+
+    /// Adds many items with one flush at the end (imports, benchmarks). Returns how many
+    /// were new.
+    pub fn enqueue_many(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for item in items {
+            new += usize::from(self.0.enqueue_one(item)?.is_some());
+        }
+        self.0.flush()?;
+        Ok(new)
+    }
+
+    /// One item by id.
+    pub fn item(&self, id: u64) -> Result<Option<QueueItem>, StoreError> {
+        let items = self.0.db.open_tree("queue")?;
+        let key = id.to_be_bytes();
+        items.get(key)?.map(|v| decode(&key, &v)).transpose()
+    }
+
+    /// The item drafted for a mention, if any.
+    pub fn item_for_mention(&self, mention_id: &str) -> Result<Option<QueueItem>, StoreError> {
+        let by_mention = self.0.db.open_tree("queue_by_mention")?;
+        match by_mention.get(mention_id.as_bytes())? {
+            Some(id) => {
+                let id = id.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+                self.item(id)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Ids of pending items created before `cutoff` (the drafts whose expiry deadline has
+    /// passed), from the index alone: each (priority, platform, language) group of the index
+    /// is in creation order, so each scan stops at its first younger item. A round of the
+    /// reply sender costs what expires, not the size of the queue.
+    pub fn pending_created_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<u64>, StoreError> {
+        let index = self.0.db.open_tree("queue_index")?;
+        let dims = self.0.db.open_tree("queue_dims")?;
+        let limit = ts(cutoff);
+        let mut out = Vec::new();
+        for kv in dims.iter() {
+            let (k, _) = kv?;
+            let mut parts = k.splitn(2, |b| *b == 0);
+            let platform = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let lang = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            for p in Priority::ALL {
+                for kv in index.scan_prefix(group_prefix(ReplyState::Pending, p, &platform, &lang))
+                {
+                    let (k, _) = kv?;
+                    let Some(suffix) = k.len().checked_sub(16).map(|at| &k[at..]) else {
+                        continue;
+                    };
+                    if suffix[..8] >= limit[..] {
+                        break;
+                    }
+                    out.push(u64::from_be_bytes(
+                        suffix[8..].try_into().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a reply was ever drafted for a mention (its item may since have been pruned).
+    pub fn is_queued(&self, mention_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .db
+            .open_tree("queue_by_mention")?
+            .contains_key(mention_id.as_bytes())?)
+    }
+
+    /// Applies an action to an item atomically: the item, its index entry and its audit log
+    /// change together or not at all; flushed before returning. `Ok(Err(_))` is a refused
+    /// action (illegal in the item's state, empty text, no such item): nothing changed.
+    pub fn apply(
+        &self,
+        id: u64,
+        action: &Action,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<QueueItem, TransitionError>, StoreError> {
+        let [items, index, _, _] = self.0.queue_trees()?;
+        let key = id.to_be_bytes();
+        let result = (&items, &index).transaction(|(items, index)| {
+            let Some(old) = items.get(key)? else {
+                return Err(ConflictableTransactionError::Abort(Abort::Refused(
+                    TransitionError::NotFound(id),
+                )));
+            };
+            let old = decode(&key, &old)
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::Store(e)))?;
+            let new = apply(&old, action, who, now)
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::Refused(e)))?;
+            items.insert(&key, serde_json::to_vec(&new).unwrap_or_default())?;
+            let (old_k, new_k) = (index_key(&old), index_key(&new));
+            if old_k != new_k {
+                index.remove(old_k)?;
+            }
+            index.insert(new_k, &ts(new.due_at))?;
+            Ok(new)
+        });
+        match result {
+            Ok(item) => {
+                self.0.flush()?;
+                Ok(Ok(item))
+            }
+            Err(TransactionError::Abort(Abort::Refused(e))) => Ok(Err(e)),
+            Err(TransactionError::Abort(Abort::Store(e))) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Ids of every item in `state`, most urgent and oldest first.
+    pub fn ids(&self, state: ReplyState) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .0
+            .queue_page_keys(&QueueQuery {
+                states: vec![state],
+                limit: usize::MAX,
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// A page of the inbox: the items matching `q`, by priority (most urgent first), then
+    /// age (oldest first).
+    pub fn page(&self, q: &QueueQuery) -> Result<Vec<QueueItem>, StoreError> {
+        let items = self.0.db.open_tree("queue")?;
+        let mut out = Vec::new();
+        for (id, _) in self.0.queue_page_keys(q)? {
+            let key = id.to_be_bytes();
+            if let Some(v) = items.get(key)? {
+                out.push(decode(&key, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many items match `q` (its offset and limit ignored).
+    pub fn count(&self, q: &QueueQuery) -> Result<usize, StoreError> {
+        let q = QueueQuery {
+            offset: 0,
+            limit: usize::MAX,
+            ..q.clone()
+        };
+        Ok(self.0.queue_page_keys(&q)?.len())
+    }
+
+    /// Every language an item was ever enqueued in, sorted, without the empty "unknown" (from
+    /// `queue_dims`, without reading the items).
+    pub fn langs(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = std::collections::BTreeSet::new();
+        for kv in self.0.db.open_tree("queue_dims")?.iter() {
+            let (k, _) = kv?;
+            if let Some(lang) = k.splitn(2, |b| *b == 0).nth(1) {
+                if !lang.is_empty() {
+                    out.insert(String::from_utf8_lossy(lang).into_owned());
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
+    /// reading the items).
+    pub fn platforms(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        for kv in self.0.db.open_tree("queue_dims")?.iter() {
+            let (k, _) = kv?;
+            let platform = k.split(|b| *b == 0).next().unwrap_or_default();
+            let platform = String::from_utf8_lossy(platform).into_owned();
+            if out.last() != Some(&platform) {
+                out.push(platform);
+            }
+        }
+        // Keys are sorted by platform first, so equal platforms were adjacent.
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,12 +431,12 @@ mod tests {
     fn a_mention_is_enqueued_once() {
         let (_d, s) = store();
         let a = item(ReplyState::Pending);
-        let id = s.enqueue(&a).expect("enqueue").expect("new");
-        assert_eq!(s.enqueue(&a).expect("enqueue"), None);
-        let got = s.queue_item(id).expect("get").expect("there");
+        let id = s.queue().enqueue(&a).expect("enqueue").expect("new");
+        assert_eq!(s.queue().enqueue(&a).expect("enqueue"), None);
+        let got = s.queue().item(id).expect("get").expect("there");
         assert_eq!((got.id, got.text.as_str()), (id, "draft"));
         assert_eq!(
-            s.queue_item_for_mention("m1").expect("get").map(|i| i.id),
+            s.queue().item_for_mention("m1").expect("get").map(|i| i.id),
             Some(id)
         );
     }
@@ -461,9 +462,10 @@ mod tests {
             mk(2, Priority::Question, "bluesky", "en"),
             mk(4, Priority::Crisis, "mastodon", "en"),
         ];
-        s.enqueue_many(&all).expect("fill");
+        s.queue().enqueue_many(&all).expect("fill");
         let names = |q: &QueueQuery| -> Vec<String> {
-            s.queue_page(q)
+            s.queue()
+                .page(q)
                 .expect("page")
                 .into_iter()
                 .map(|i| i.mention_id)
@@ -504,19 +506,20 @@ mod tests {
             }),
             ["m3", "m1", "m2"]
         );
-        assert_eq!(s.queue_count(&QueueQuery::default()).expect("count"), 5);
+        assert_eq!(s.queue().count(&QueueQuery::default()).expect("count"), 5);
         assert_eq!(
-            s.queue_platforms().expect("platforms"),
+            s.queue().platforms().expect("platforms"),
             ["bluesky", "mastodon"],
             "each platform once, whatever its languages"
         );
-        assert_eq!(s.queue_langs().expect("langs"), ["en", "zh"]);
+        assert_eq!(s.queue().langs().expect("langs"), ["en", "zh"]);
     }
 
     #[test]
     fn transitions_move_the_index_and_refusals_change_nothing() {
         let (_d, s) = store();
         let id = s
+            .queue()
             .enqueue(&item(ReplyState::Pending))
             .expect("enqueue")
             .expect("new");
@@ -525,19 +528,22 @@ mod tests {
             states: vec![st],
             ..Default::default()
         };
-        s.queue_apply(id, &Action::Approve { text: None }, "mei", now)
+        s.queue()
+            .apply(id, &Action::Approve { text: None }, "mei", now)
             .expect("store")
             .expect("legal");
-        assert_eq!(s.queue_count(&q(ReplyState::Pending)).expect("n"), 0);
-        assert_eq!(s.queue_ids(ReplyState::Approved).expect("ids"), [id]);
+        assert_eq!(s.queue().count(&q(ReplyState::Pending)).expect("n"), 0);
+        assert_eq!(s.queue().ids(ReplyState::Approved).expect("ids"), [id]);
         let refused = s
-            .queue_apply(id, &Action::Edit { text: "x".into() }, "mei", now)
+            .queue()
+            .apply(id, &Action::Edit { text: "x".into() }, "mei", now)
             .expect("store");
         assert!(refused.is_err());
-        let after = s.queue_item(id).expect("get").expect("there");
+        let after = s.queue().item(id).expect("get").expect("there");
         assert_eq!((after.state, after.audit.len()), (ReplyState::Approved, 1));
         assert_eq!(
-            s.queue_apply(99, &Action::Retry, "mei", now)
+            s.queue()
+                .apply(99, &Action::Retry, "mei", now)
                 .expect("store"),
             Err(TransitionError::NotFound(99))
         );
@@ -563,20 +569,27 @@ mod tests {
             mk(6, Priority::Praise, "bluesky"),
         ]
         .iter()
-        .map(|i| s.enqueue(i).expect("enqueue").expect("new"))
+        .map(|i| s.queue().enqueue(i).expect("enqueue").expect("new"))
         .collect();
         // An approved old item is not a pending draft.
-        s.queue_apply(ids[2], &Action::Approve { text: None }, "mei", t0)
+        s.queue()
+            .apply(ids[2], &Action::Approve { text: None }, "mei", t0)
             .expect("store")
             .expect("legal");
         let mut found = s
+            .queue()
             .pending_created_before(t0 + TimeDelta::hours(4))
             .expect("expiring");
         found.sort_unstable();
         assert_eq!(found, [ids[0], ids[1]]);
-        assert!(s.pending_created_before(t0).expect("none").is_empty());
+        assert!(s
+            .queue()
+            .pending_created_before(t0)
+            .expect("none")
+            .is_empty());
         assert_eq!(
-            s.pending_created_before(t0 + TimeDelta::hours(7))
+            s.queue()
+                .pending_created_before(t0 + TimeDelta::hours(7))
                 .expect("all")
                 .len(),
             4
@@ -592,8 +605,8 @@ mod tests {
             picks in proptest::collection::vec(0usize..7, 0..25)
         ) {
             let (_d, s) = store();
-            let id = s.enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
-            let mut model = s.queue_item(id).expect("get").expect("there");
+            let id = s.queue().enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
+            let mut model = s.queue().item(id).expect("get").expect("there");
             let t0 = model.created_at;
             for (n, pick) in picks.iter().enumerate() {
                 let now = t0 + TimeDelta::seconds(n as i64);
@@ -607,15 +620,15 @@ mod tests {
                     _ => Action::Retry,
                 };
                 let pure = apply(&model, &action, "p", now);
-                let stored = s.queue_apply(id, &action, "p", now).expect("store");
+                let stored = s.queue().apply(id, &action, "p", now).expect("store");
                 proptest::prop_assert_eq!(&pure, &stored);
                 if let Ok(next) = pure {
                     model = next;
                 }
-                let got = s.queue_item(id).expect("get").expect("there");
+                let got = s.queue().item(id).expect("get").expect("there");
                 proptest::prop_assert_eq!(&got, &model);
                 for st in ReplyState::ALL {
-                    let listed = s.queue_ids(st).expect("ids").contains(&id);
+                    let listed = s.queue().ids(st).expect("ids").contains(&id);
                     proptest::prop_assert_eq!(listed, st == model.state, "{:?}", st);
                 }
             }

@@ -6,7 +6,7 @@
 //! each record's index entries go first and the record last: a crash leaves a record with
 //! some index entries gone, which the next run finds and finishes, never an index entry
 //! pointing nowhere for ever. A mention older than the last cutoff that a source serves again
-//! is refused by [`Store::insert_mention`] (`meta/pruned_before`), so it is not drafted anew.
+//! is refused by [`super::Mentions::insert`] (`meta/pruned_before`), so it is not drafted anew.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -210,13 +210,14 @@ mod tests {
             &[("crisis", "brake-failure")],
         );
         for m in [&old, &recent] {
-            assert!(store.insert_mention(m).expect("insert"));
+            assert!(store.mentions().insert(m).expect("insert"));
         }
         let done = store.prune(&Retention::default(), now).expect("prune");
         assert_eq!(done.mentions, 1);
         let ids = |q: MentionQuery| -> Vec<String> {
             store
-                .mentions(&q)
+                .mentions()
+                .list(&q)
                 .expect("q")
                 .into_iter()
                 .map(|m| m.mention.id)
@@ -240,10 +241,10 @@ mod tests {
             assert_eq!(store.db.open_tree(tree).expect("tree").len(), 1, "{tree}");
         }
         // The old mention served again by a source is not news, even after a restart.
-        assert!(!store.insert_mention(&old).expect("again"));
+        assert!(!store.mentions().insert(&old).expect("again"));
         drop(store);
         let store = Store::open(&dir.path().join("db")).expect("reopen");
-        assert!(!store.insert_mention(&old).expect("again"));
+        assert!(!store.mentions().insert(&old).expect("again"));
         assert_eq!(
             store.prune(&Retention::default(), now).expect("prune"),
             Pruned::default()
@@ -260,7 +261,7 @@ mod tests {
             i.mention_id = format!("m{n}");
             i.created_at = t(at);
             i.due_at = i.created_at;
-            store.enqueue(&i).expect("enqueue").expect("new")
+            store.queue().enqueue(&i).expect("enqueue").expect("new")
         };
         let old_sent = mk(1, ReplyState::Sent, "2026-10-01T00:00:00Z");
         let old_expired = mk(2, ReplyState::Expired, "2026-10-01T00:00:00Z");
@@ -270,7 +271,8 @@ mod tests {
         // Created long ago but rejected recently: kept, by the time it closed.
         let late_reject = mk(6, ReplyState::Pending, "2026-09-01T00:00:00Z");
         store
-            .queue_apply(
+            .queue()
+            .apply(
                 late_reject,
                 &Action::Reject { reason: None },
                 "mei",
@@ -280,7 +282,8 @@ mod tests {
             .expect("legal");
         let old_reject = mk(7, ReplyState::Pending, "2026-09-01T00:00:00Z");
         store
-            .queue_apply(
+            .queue()
+            .apply(
                 old_reject,
                 &Action::Reject { reason: None },
                 "mei",
@@ -300,20 +303,21 @@ mod tests {
             (late_reject, true),
         ] {
             assert_eq!(
-                store.queue_item(id).expect("get").is_some(),
+                store.queue().item(id).expect("get").is_some(),
                 kept,
                 "item {id}"
             );
         }
         assert_eq!(
             store
-                .queue_count(&crate::store::QueueQuery::default())
+                .queue()
+                .count(&crate::store::QueueQuery::default())
                 .expect("count"),
             4,
             "the index lost the deleted items' entries"
         );
         // Their mentions keep the record that they were drafted: no draft again.
-        assert!(store.is_queued("m1").expect("queued?"));
+        assert!(store.queue().is_queued("m1").expect("queued?"));
         // Keeping for ever deletes nothing.
         let forever = Retention {
             mentions: None,

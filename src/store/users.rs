@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{encode_json, Store, StoreError};
+use super::{encode_json, StoreError, Users};
 
 /// A person who may log in to the web UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,11 +39,11 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &str, k: &[u8], v: &[u8]) -> Resul
     })
 }
 
-impl Store {
+impl Users<'_> {
     /// Adds `user`, or replaces the one of the same name when `replace` is true. Returns false
     /// (and changes nothing) if the name is taken and `replace` is false.
-    pub fn put_user(&self, user: &User, replace: bool) -> Result<bool, StoreError> {
-        let tree = self.db.open_tree("users")?;
+    pub fn put(&self, user: &User, replace: bool) -> Result<bool, StoreError> {
+        let tree = self.0.db.open_tree("users")?;
         let key = user_key(&user.name);
         let value = encode_json(user);
         if replace {
@@ -54,13 +54,13 @@ impl Store {
         {
             return Ok(false);
         }
-        self.flush()?;
+        self.0.flush()?;
         Ok(true)
     }
 
     /// The user called `name` (case-insensitive), if any.
-    pub fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        let tree = self.db.open_tree("users")?;
+    pub fn get(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let tree = self.0.db.open_tree("users")?;
         let key = user_key(name);
         tree.get(&key)?
             .map(|v| decode("users", &key, &v))
@@ -68,8 +68,8 @@ impl Store {
     }
 
     /// Every user, by name.
-    pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        let tree = self.db.open_tree("users")?;
+    pub fn list(&self) -> Result<Vec<User>, StoreError> {
+        let tree = self.0.db.open_tree("users")?;
         tree.iter()
             .map(|kv| {
                 let (k, v) = kv?;
@@ -80,29 +80,32 @@ impl Store {
 
     /// Removes a user; returns whether there was one. Their sessions stop working because every
     /// request looks the user up.
-    pub fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+    pub fn remove(&self, name: &str) -> Result<bool, StoreError> {
         let removed = self
+            .0
             .db
             .open_tree("users")?
             .remove(user_key(name))?
             .is_some();
-        self.flush()?;
+        self.0.flush()?;
         Ok(removed)
     }
 
     /// Records a session under `key` (the web layer passes a hash of the session id, so the
     /// store never holds a usable id).
     pub fn put_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
-        self.db
+        self.0
+            .db
             .open_tree("sessions")?
             .insert(key.as_bytes(), encode_json(session))?;
-        self.flush()?;
+        self.0.flush()?;
         Ok(())
     }
 
     /// The session recorded under `key`, if any (expired or not).
     pub fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
-        self.db
+        self.0
+            .db
             .open_tree("sessions")?
             .get(key.as_bytes())?
             .map(|v| decode("sessions", key.as_bytes(), &v))
@@ -119,6 +122,7 @@ impl Store {
         new: &Session,
     ) -> Result<bool, StoreError> {
         Ok(self
+            .0
             .db
             .open_tree("sessions")?
             .compare_and_swap(
@@ -131,14 +135,14 @@ impl Store {
 
     /// Forgets one session (logout).
     pub fn remove_session(&self, key: &str) -> Result<(), StoreError> {
-        self.db.open_tree("sessions")?.remove(key.as_bytes())?;
-        self.flush()?;
+        self.0.db.open_tree("sessions")?.remove(key.as_bytes())?;
+        self.0.flush()?;
         Ok(())
     }
 
     /// Forgets every session that expired before `now`; returns how many.
     pub fn purge_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let tree = self.db.open_tree("sessions")?;
+        let tree = self.0.db.open_tree("sessions")?;
         let mut removed = 0;
         for kv in tree.iter() {
             let (k, v) = kv?;
@@ -151,7 +155,7 @@ impl Store {
             }
         }
         if removed > 0 {
-            self.flush()?;
+            self.0.flush()?;
         }
         Ok(removed)
     }
@@ -160,6 +164,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -176,18 +181,18 @@ mod tests {
             password_hash: "$argon2id$x".into(),
             created_at: at("2026-11-22T10:00:00Z"),
         };
-        assert!(store.put_user(&u, false).expect("add"));
+        assert!(store.users().put(&u, false).expect("add"));
         let other = User {
             password_hash: "$argon2id$y".into(),
             ..u.clone()
         };
-        assert!(!store.put_user(&other, false).expect("again"));
-        assert_eq!(store.user("mei").expect("get"), Some(u.clone()));
-        assert!(store.put_user(&other, true).expect("replace"));
-        assert_eq!(store.user("MEI").expect("get"), Some(other));
-        assert_eq!(store.users().expect("list").len(), 1);
-        assert!(store.remove_user("mei").expect("remove"));
-        assert_eq!(store.user("mei").expect("get"), None);
+        assert!(!store.users().put(&other, false).expect("again"));
+        assert_eq!(store.users().get("mei").expect("get"), Some(u.clone()));
+        assert!(store.users().put(&other, true).expect("replace"));
+        assert_eq!(store.users().get("MEI").expect("get"), Some(other));
+        assert_eq!(store.users().list().expect("list").len(), 1);
+        assert!(store.users().remove("mei").expect("remove"));
+        assert_eq!(store.users().get("mei").expect("get"), None);
     }
 
     #[test]
@@ -201,21 +206,24 @@ mod tests {
             expires_at: at(exp),
         };
         store
+            .users()
             .put_session("old", &s("2026-11-22T01:00:00Z"))
             .expect("put");
         store
+            .users()
             .put_session("new", &s("2026-11-22T23:00:00Z"))
             .expect("put");
         assert_eq!(
             store
+                .users()
                 .purge_sessions(at("2026-11-22T12:00:00Z"))
                 .expect("purge"),
             1
         );
-        assert_eq!(store.session("old").expect("get"), None);
-        assert!(store.session("new").expect("get").is_some());
-        store.remove_session("new").expect("remove");
-        assert_eq!(store.session("new").expect("get"), None);
+        assert_eq!(store.users().session("old").expect("get"), None);
+        assert!(store.users().session("new").expect("get").is_some());
+        store.users().remove_session("new").expect("remove");
+        assert_eq!(store.users().session("new").expect("get"), None);
     }
 
     #[test]
@@ -232,17 +240,29 @@ mod tests {
             expires_at: at("2026-11-22T03:00:00Z"),
             ..s.clone()
         };
-        store.put_session("k", &s).expect("put");
-        assert!(store.replace_session("k", &s, &later).expect("extend"));
-        assert_eq!(store.session("k").expect("get"), Some(later.clone()));
+        store.users().put_session("k", &s).expect("put");
+        assert!(store
+            .users()
+            .replace_session("k", &s, &later)
+            .expect("extend"));
+        assert_eq!(
+            store.users().session("k").expect("get"),
+            Some(later.clone())
+        );
         assert!(
-            !store.replace_session("k", &s, &later).expect("stale"),
+            !store
+                .users()
+                .replace_session("k", &s, &later)
+                .expect("stale"),
             "a stale read does not win"
         );
-        store.remove_session("k").expect("logout");
-        assert!(!store.replace_session("k", &later, &later).expect("gone"));
+        store.users().remove_session("k").expect("logout");
+        assert!(!store
+            .users()
+            .replace_session("k", &later, &later)
+            .expect("gone"));
         assert_eq!(
-            store.session("k").expect("get"),
+            store.users().session("k").expect("get"),
             None,
             "a logged-out session is not brought back"
         );

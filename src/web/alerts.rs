@@ -7,7 +7,7 @@
 //! in the detector's buckets), `POST /alerts/{id}/ack`, `POST /alerts/{id}/resolve` (form
 //! field `back=alert` returns to the detail page, else to the list).
 //!
-//! Acknowledging is [`Store::ack_alert`](crate::store::Store::ack_alert) and resolving is
+//! Acknowledging is [`Alerts::ack`](crate::store::Alerts::ack) and resolving is
 //! [`crate::crisis::live::resolve`], as in `herald alerts` and the API, with the logged-in user
 //! as who acted; resolving the last open crisis alert therefore lifts the crisis hold, and the
 //! publisher is woken when the hold changed. Alert ids can hold `/` (`product/leaf-…`), so links
@@ -198,7 +198,8 @@ fn draw(
 ) -> Result<String, WebError> {
     let mentions = state
         .store()
-        .mentions_between(chart::floor(from, width), to)?;
+        .mentions()
+        .between(chart::floor(from, width), to)?;
     let series = chart::buckets(
         mentions.iter().filter_map(|m| point(m, topic)),
         from,
@@ -234,7 +235,7 @@ pub async fn alerts_page(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let tz = state.tz();
-    let all = state.store().alerts()?;
+    let all = state.store().alerts().list()?;
     let (open, resolved): (Vec<&AlertRecord>, Vec<&AlertRecord>) =
         all.iter().partition(|a| a.state != AlertState::Resolved);
     let page_no = match super::pages::page_number(q.page) {
@@ -348,7 +349,7 @@ pub async fn alert_page(
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, WebError> {
-    let Some(a) = state.store().alert(&id)? else {
+    let Some(a) = state.store().alerts().get(&id)? else {
         return Ok(plain_page(StatusCode::NOT_FOUND, page.t("alerts.no_such")));
     };
     let tz = state.tz();
@@ -377,7 +378,8 @@ pub async fn alert_page(
     )?;
     let deliveries = state
         .store()
-        .alert_deliveries(&a.event.id)?
+        .alerts()
+        .deliveries(&a.event.id)?
         .into_iter()
         .map(|d| DeliveryRow {
             sink: d.sink,
@@ -470,7 +472,7 @@ pub async fn ack_form(
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
-    match state.store().ack_alert(&id, &page.user, state.now())? {
+    match state.store().alerts().ack(&id, &page.user, state.now())? {
         None => Ok(plain_page(StatusCode::NOT_FOUND, page.t("alerts.no_such"))),
         Some(a) => {
             tracing::info!(alert = %id, by = %page.user, state = a.state.as_str(), "Alert acknowledged in the web UI");
@@ -501,7 +503,7 @@ pub async fn resolve_form(
     if changed {
         state.wake_publisher();
     }
-    let lifted = changed && state.store().crisis_hold()?.is_none();
+    let lifted = changed && state.store().meta().crisis_hold()?.is_none();
     Ok(back_to(
         &id,
         f.back.as_deref(),

@@ -109,12 +109,13 @@ fn post_json(p: &crate::store::StoredPost, tz: chrono_tz::Tz, held: &[String]) -
 pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let now = state.now();
     let day = chrono::TimeDelta::hours(24);
-    let posts = state.store().posts_between(now - day, now + day)?;
-    let hold = state.store().hold()?;
-    let crisis_hold = state.store().crisis_hold()?;
+    let posts = state.store().posts().between(now - day, now + day)?;
+    let hold = state.store().meta().hold()?;
+    let crisis_hold = state.store().meta().crisis_hold()?;
     let open_alerts: Vec<_> = state
         .store()
-        .alerts()?
+        .alerts()
+        .list()?
         .into_iter()
         .filter(|a| a.state != crate::store::AlertState::Resolved)
         .map(|a| alert_summary(&a))
@@ -124,7 +125,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         let n = counts.entry(p.state.as_str()).or_insert(json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
     }
-    let held = state.store().held_categories()?;
+    let held = state.store().meta().held_categories()?;
     let next = posts
         .iter()
         .find(|p| {
@@ -178,8 +179,9 @@ pub async fn schedule(
     let end = from + chrono::Days::new(u64::from(days));
     let posts = state
         .store()
-        .posts_between(local_midnight(tz, from), local_midnight(tz, end))?;
-    let held = state.store().held_categories()?;
+        .posts()
+        .between(local_midnight(tz, from), local_midnight(tz, end))?;
+    let held = state.store().meta().held_categories()?;
     Ok(Json(json!({
         "timezone": tz.name(),
         "from": from.to_string(),
@@ -294,13 +296,14 @@ pub async fn alerts(
 ) -> Result<Json<Value>, ApiError> {
     let alerts: Vec<_> = state
         .store()
-        .alerts()?
+        .alerts()
+        .list()?
         .into_iter()
         .filter(|a| q.all || a.state != crate::store::AlertState::Resolved)
         .collect();
     Ok(Json(json!({
         "alerts": alerts,
-        "crisis_hold": state.store().crisis_hold()?,
+        "crisis_hold": state.store().meta().crisis_hold()?,
     })))
 }
 
@@ -330,7 +333,8 @@ pub async fn ack_alert(
         .unwrap_or_else(|| "api".into());
     let record = state
         .store()
-        .ack_alert(&id, &who, state.now())?
+        .alerts()
+        .ack(&id, &who, state.now())?
         .ok_or_else(|| not_found(&id))?;
     tracing::info!(alert = %id, by = %who, "Alert acknowledged through the API");
     Ok(Json(json!({ "alert": record })))
@@ -360,6 +364,6 @@ pub async fn resolve_alert(
     }
     Ok(Json(json!({
         "alert": record,
-        "crisis_hold": state.store().crisis_hold()?,
+        "crisis_hold": state.store().meta().crisis_hold()?,
     })))
 }

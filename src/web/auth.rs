@@ -171,7 +171,7 @@ pub fn add_user(
         password_hash: hash_password(password)?,
         created_at: now,
     };
-    if store.put_user(&user, replace)? {
+    if store.users().put(&user, replace)? {
         Ok(())
     } else {
         Err(AuthError::Exists(name.to_string()))
@@ -521,7 +521,7 @@ fn current_session(
         return Ok(None);
     };
     let key = session_key(&id);
-    let Some(session) = state.store().session(&key)? else {
+    let Some(session) = state.store().users().session(&key)? else {
         return Ok(None);
     };
     let now = state.now();
@@ -529,7 +529,7 @@ fn current_session(
     let Some(expires_at) = slide(&session, now, idle, max) else {
         return Ok(None);
     };
-    if state.store().user(&session.user)?.is_none() {
+    if state.store().users().get(&session.user)?.is_none() {
         return Ok(None);
     }
     if expires_at - session.expires_at >= TOUCH_EVERY {
@@ -538,7 +538,10 @@ fn current_session(
             ..session.clone()
         };
         // Lost to a concurrent logout or extension: either way nothing is to be done.
-        state.store().replace_session(&key, &session, &extended)?;
+        state
+            .store()
+            .users()
+            .replace_session(&key, &session, &extended)?;
     }
     Ok(Some(CurrentSession {
         key,
@@ -785,7 +788,7 @@ pub async fn login(
         client,
         ok: false,
     };
-    let user = state.store().user(&form.user)?;
+    let user = state.store().users().get(&form.user)?;
     // Verify against a real hash even for an unknown name, so timing does not tell names apart.
     let hash = user
         .as_ref()
@@ -828,8 +831,11 @@ pub async fn login(
         created_at: now,
         expires_at: now + idle,
     };
-    state.store().purge_sessions(now)?;
-    state.store().put_session(&session_key(&id), &session)?;
+    state.store().users().purge_sessions(now)?;
+    state
+        .store()
+        .users()
+        .put_session(&session_key(&id), &session)?;
     tracing::info!(user = %user.name, "Logged in");
     let secure = state.web().secure_cookies;
     let mut res = Redirect::to(&next).into_response();
@@ -877,7 +883,7 @@ pub async fn logout(
     State(state): State<AppState>,
     axum::Extension(session): axum::Extension<CurrentSession>,
 ) -> Result<Response, WebError> {
-    state.store().remove_session(&session.key)?;
+    state.store().users().remove_session(&session.key)?;
     tracing::info!(user = %session.user, "Logged out");
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
@@ -1119,7 +1125,7 @@ mod tests {
             add_user(&store, "Mei", "another one", false, at(0)),
             Err(AuthError::Exists(_))
         ));
-        let u = store.user("mei").expect("get").expect("user");
+        let u = store.users().get("mei").expect("get").expect("user");
         assert!(verify_password(&u.password_hash, "long enough"));
         assert!(!u.password_hash.contains("long enough"));
     }

@@ -1,6 +1,6 @@
 //! The reply inbox in the browser and over the API: the Inbox list, one item's page, and Leads.
 //!
-//! Every decision is [`Store::queue_apply`](crate::store::Store::queue_apply) with an
+//! Every decision is [`Queue::apply`](crate::store::Queue::apply) with an
 //! [`Action`], exactly what `herald queue` does, so the state machine and its audit log have one
 //! home ([`crate::inbox::apply`]). Pages record the logged-in user as who decided; the API
 //! records the name in the `X-Herald-User` header, else `api` ([`API_USER_HEADER`]).
@@ -262,14 +262,14 @@ pub async fn inbox_page(
     };
     q.offset = (page_no - 1) * PAGE_SIZE;
     q.limit = PAGE_SIZE;
-    let items = state.store().queue_page(&q)?;
-    let total = state.store().queue_count(&q)?;
+    let items = state.store().queue().page(&q)?;
+    let total = state.store().queue().count(&q)?;
     let platforms = platform_choices(
         &state.config().herald.sources,
-        &state.store().queue_platforms()?,
+        &state.store().queue().platforms()?,
         &f.platform,
     );
-    let langs = lang_choices(&state.store().queue_langs()?, &f.lang);
+    let langs = lang_choices(&state.store().queue().langs()?, &f.lang);
     let now = state.now();
     let link = |n: usize| format!("/inbox?{}&page={n}", f.params());
     let rows = items
@@ -405,7 +405,8 @@ fn item_view(
     // The stored mention: its sentiment, and what it answers (the thread, as far as stored).
     let stored = state
         .store()
-        .mentions(&crate::store::MentionQuery {
+        .mentions()
+        .list(&crate::store::MentionQuery {
             author: Some(item.author.clone()),
             since: Some(item.mention_at - chrono::TimeDelta::seconds(1)),
             limit: 200,
@@ -501,7 +502,7 @@ pub async fn item_page(
     Path(id): Path<u64>,
     Query(q): Query<ItemQuery>,
 ) -> Result<Response, WebError> {
-    let Some(item) = state.store().queue_item(id)? else {
+    let Some(item) = state.store().queue().item(id)? else {
         return Ok(plain_page(
             StatusCode::NOT_FOUND,
             page.t("inbox.no_such_item"),
@@ -545,7 +546,7 @@ fn refused(
     error: String,
     text: Option<String>,
 ) -> Result<Response, WebError> {
-    let Some(item) = state.store().queue_item(id)? else {
+    let Some(item) = state.store().queue().item(id)? else {
         return Ok(plain_page(
             StatusCode::NOT_FOUND,
             page.t("inbox.no_such_item"),
@@ -576,7 +577,7 @@ async fn act_page(
         _ => None,
     };
     if matches!(action, Action::Approve { .. }) {
-        if let Some(item) = state.store().queue_item(id)? {
+        if let Some(item) = state.store().queue().item(id)? {
             if let Some(why) = cannot_answer(state, page.lang, &item) {
                 return refused(state, page, id, StatusCode::CONFLICT, why, sent_text);
             }
@@ -584,7 +585,8 @@ async fn act_page(
     }
     match state
         .store()
-        .queue_apply(id, &action, &page.user, state.now())?
+        .queue()
+        .apply(id, &action, &page.user, state.now())?
     {
         Ok(item) => {
             tracing::info!(id, action = name, who = %page.user, state = item.state.as_str(), "Inbox decision");
@@ -629,7 +631,7 @@ pub async fn approve_form(
 ) -> Result<Response, WebError> {
     let text = match f.text.as_deref().map(normalize) {
         Some(t) => {
-            let current = state.store().queue_item(id)?.map(|i| i.text);
+            let current = state.store().queue().item(id)?.map(|i| i.text);
             (current.as_deref() != Some(t.as_str())).then_some(t)
         }
         None => None,
@@ -821,11 +823,12 @@ pub async fn api_queue(
     let now = state.now();
     let items: Vec<Value> = state
         .store()
-        .queue_page(&q)?
+        .queue()
+        .page(&q)?
         .iter()
         .map(|i| item_json(i, now))
         .collect();
-    let total = state.store().queue_count(&q)?;
+    let total = state.store().queue().count(&q)?;
     Ok(Json(json!({ "total": total, "items": items })))
 }
 
@@ -834,7 +837,7 @@ pub async fn api_item(
     State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store().queue_item(id)? {
+    match state.store().queue().item(id)? {
         Some(item) => Ok(Json(item_json(&item, state.now()))),
         None => Err(ApiError {
             status: StatusCode::NOT_FOUND,
@@ -888,7 +891,7 @@ fn act_api(
     let who = api_user(headers)?;
     let now = state.now();
     if matches!(action, Action::Approve { .. }) {
-        if let Some(item) = state.store().queue_item(id)? {
+        if let Some(item) = state.store().queue().item(id)? {
             if let Err(why) = reply_channel(&item, &state.config().herald.channels) {
                 return Err(ApiError {
                     status: StatusCode::CONFLICT,
@@ -897,7 +900,7 @@ fn act_api(
             }
         }
     }
-    match state.store().queue_apply(id, &action, &who, now)? {
+    match state.store().queue().apply(id, &action, &who, now)? {
         Ok(item) => {
             tracing::info!(id, action = action.name(), who = %who, state = item.state.as_str(), "Inbox decision (API)");
             if matches!(action, Action::Approve { .. }) {

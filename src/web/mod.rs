@@ -419,15 +419,20 @@ impl FromRequestParts<AppState> for Chrome {
             .unwrap_or("")
             .to_string();
         let tz = state.tz();
-        let holds = (state.store().hold()?.map(|h| HoldNotice::new(h, false, tz)))
-            .into_iter()
-            .chain(
-                state
-                    .store()
-                    .crisis_hold()?
-                    .map(|h| HoldNotice::new(h, true, tz)),
-            )
-            .collect();
+        let holds = (state
+            .store()
+            .meta()
+            .hold()?
+            .map(|h| HoldNotice::new(h, false, tz)))
+        .into_iter()
+        .chain(
+            state
+                .store()
+                .meta()
+                .crisis_hold()?
+                .map(|h| HoldNotice::new(h, true, tz)),
+        )
+        .collect();
         Ok(Chrome {
             lang: request_lang(&parts.headers),
             user: session.user,

@@ -271,9 +271,10 @@ pub async fn calendar(
     let end = first + chrono::Days::new(days);
     let posts = state
         .store()
-        .posts_between(local_midnight(tz, first), local_midnight(tz, end))?;
-    let hold = state.store().hold()?;
-    let held: Vec<String> = state.store().held_categories()?;
+        .posts()
+        .between(local_midnight(tz, first), local_midnight(tz, end))?;
+    let hold = state.store().meta().hold()?;
+    let held: Vec<String> = state.store().meta().held_categories()?;
     let mut cal_days: Vec<CalDay> = (0..days)
         .map(|i| {
             let d = first + chrono::Days::new(i);
@@ -323,7 +324,11 @@ pub async fn calendar(
         .map(|(v, key)| (key, link(date, v), v == view))
         .collect(),
         timezone: tz.name().to_string(),
-        crisis_hold: state.store().crisis_hold()?.map(|h| HoldView::new(h, tz)),
+        crisis_hold: state
+            .store()
+            .meta()
+            .crisis_hold()?
+            .map(|h| HoldView::new(h, tz)),
         hold: hold.map(|h| HoldView::new(h, tz)),
         categories: state
             .config()
@@ -450,7 +455,12 @@ pub fn search_mentions(
         // any offset it is given).
         limit: offset.saturating_add(limit).saturating_add(1),
     };
-    let mut found: Vec<StoredMention> = store.mentions(&q)?.into_iter().skip(offset).collect();
+    let mut found: Vec<StoredMention> = store
+        .mentions()
+        .list(&q)?
+        .into_iter()
+        .skip(offset)
+        .collect();
     let more = found.len() > limit;
     found.truncate(limit);
     Ok((found, more))

@@ -90,7 +90,8 @@ fn settings() -> DeliverySettings {
 fn store_with_alert(dir: &tempfile::TempDir, id: &str, sink: &str, clock: &TestClock) -> Store {
     let store = Store::open(&dir.path().join("db")).expect("open");
     store
-        .upsert_alert(
+        .alerts()
+        .upsert(
             &event(id, AlertLevel::Crisis),
             &[herald::store::AlertSample {
                 id: "m1".into(),
@@ -178,7 +179,7 @@ async fn wecom_text_carries_the_facts_and_the_mobiles() {
         body["text"]["mentioned_mobile_list"],
         serde_json::json!(["13800000000"])
     );
-    let stored = store.alert_deliveries("wc-1").expect("deliveries");
+    let stored = store.alerts().deliveries("wc-1").expect("deliveries");
     assert_eq!(stored[0].state, DeliveryState::Sent);
     assert_eq!(stored[0].attempts, 1);
     assert_eq!(stored[0].sent_at, Some(clock.now()));
@@ -244,7 +245,7 @@ async fn wecom_errcodes_decide_between_retry_and_giving_up() {
             .execute_due()
             .await
             .expect("execute");
-        let stored = &store.alert_deliveries("wc-err").expect("d")[0];
+        let stored = &store.alerts().deliveries("wc-err").expect("d")[0];
         if want_retry {
             assert!(
                 matches!(&done[0].1, Outcome::Retrying { at, .. } if *at == clock.now() + TimeDelta::seconds(60)),
@@ -393,7 +394,8 @@ async fn feishu_bad_signature_answer_is_permanent() {
         done[0].1
     );
     assert!(store
-        .due_alert_deliveries(clock.now() + TimeDelta::days(1))
+        .alerts()
+        .due_deliveries(clock.now() + TimeDelta::days(1))
         .expect("due")
         .is_empty());
 }
@@ -473,7 +475,10 @@ async fn slack_429_waits_for_retry_after_then_delivers() {
     let second = d.execute_due().await.expect("execute");
     assert_eq!(second[0].1, Outcome::Sent);
     assert_eq!(server.received_requests().await.expect("rec").len(), 2);
-    assert_eq!(store.alert_deliveries("sl-429").expect("d")[0].attempts, 2);
+    assert_eq!(
+        store.alerts().deliveries("sl-429").expect("d")[0].attempts,
+        2
+    );
 }
 
 #[tokio::test]
@@ -614,7 +619,7 @@ async fn client_errors_are_not_retried() {
         "{:?}",
         done[0].1
     );
-    let stored = &store.alert_deliveries("sl-404").expect("d")[0];
+    let stored = &store.alerts().deliveries("sl-404").expect("d")[0];
     assert_eq!((stored.state, stored.attempts), (DeliveryState::Failed, 1));
 }
 
@@ -630,7 +635,8 @@ async fn the_wecom_rate_limit_holds_the_21st_message_for_a_minute() {
     let store = Store::open(&dir.path().join("db")).expect("open");
     for i in 0..21 {
         store
-            .upsert_alert(
+            .alerts()
+            .upsert(
                 &event(&format!("rl-{i:02}"), AlertLevel::Warning),
                 &[],
                 &["wecom".to_string()],
@@ -669,7 +675,8 @@ async fn the_wecom_rate_limit_holds_the_21st_message_for_a_minute() {
     assert_eq!(server.received_requests().await.expect("rec").len(), 20);
     // A deferral is not an attempt.
     let held = store
-        .alert_deliveries("rl-20")
+        .alerts()
+        .deliveries("rl-20")
         .expect("d")
         .pop()
         .expect("one");
@@ -718,7 +725,7 @@ async fn an_alert_persisted_before_a_crash_is_delivered_after_restart() {
         .expect("raise");
         assert!(matches!(warning, AlertChange::Opened(_)));
         assert!(
-            store.alert_deliveries("crash-1").expect("d").is_empty(),
+            store.alerts().deliveries("crash-1").expect("d").is_empty(),
             "this sink only wants crises"
         );
         let crisis = raise(
@@ -730,12 +737,13 @@ async fn an_alert_persisted_before_a_crash_is_delivered_after_restart() {
         )
         .expect("raise");
         assert!(matches!(crisis, AlertChange::Escalated(_)));
-        assert_eq!(store.alert_deliveries("crash-1").expect("d").len(), 1);
+        assert_eq!(store.alerts().deliveries("crash-1").expect("d").len(), 1);
     }
     let store = Store::open(&dir.path().join("db")).expect("reopen");
     assert_eq!(
         store
-            .alert("crash-1")
+            .alerts()
+            .get("crash-1")
             .expect("get")
             .expect("kept")
             .history
@@ -807,7 +815,7 @@ async fn the_worker_wakes_on_raise_and_stops_on_shutdown() {
     .expect("raise");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let d = store.alert_deliveries("run-1").expect("d");
+        let d = store.alerts().deliveries("run-1").expect("d");
         if d[0].state == DeliveryState::Sent {
             break;
         }
@@ -882,7 +890,7 @@ async fn a_key_in_the_url_never_reaches_errors_or_debug_output() {
     };
     assert!(error.contains("connect"), "{error}");
     assert!(!error.contains(key), "{error}");
-    let stored = &store.alert_deliveries("leak").expect("d")[0];
+    let stored = &store.alerts().deliveries("leak").expect("d")[0];
     assert!(!stored.last_error.as_deref().unwrap_or("").contains(key));
 
     let smtp = email::SmtpSettings {
@@ -1105,7 +1113,7 @@ async fn a_timeout_is_retried_not_dropped() {
         "{:?}",
         done[0].1
     );
-    let stored = &store.alert_deliveries("slow").expect("d")[0];
+    let stored = &store.alerts().deliveries("slow").expect("d")[0];
     assert_eq!((stored.state, stored.attempts), (DeliveryState::Pending, 1));
 }
 

@@ -65,7 +65,7 @@ fn stop(mut child: Child) {
 fn seed(ws: &Workspace, posts: &[StoredPost]) {
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
     for p in posts {
-        store.put(p).expect("put");
+        store.posts().put(p).expect("put");
     }
 }
 
@@ -130,7 +130,11 @@ async fn posts_go_out_at_their_minute_on_both_peers() {
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
     let mut latencies = Vec::new();
     for p in &posts {
-        let got = store.get(&p.channel, p.at).expect("get").expect("post");
+        let got = store
+            .posts()
+            .get(&p.channel, p.at)
+            .expect("get")
+            .expect("post");
         assert_eq!(
             got.state,
             PostState::Published,
@@ -199,7 +203,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
         let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         let states: Vec<PostState> = posts
             .iter()
-            .filter_map(|p| store.get(&p.channel, p.at).expect("get"))
+            .filter_map(|p| store.posts().get(&p.channel, p.at).expect("get"))
             .map(|p| p.state)
             .collect();
         if states.contains(&PostState::Sending) {
@@ -227,7 +231,11 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
     );
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
     for p in &posts {
-        let got = store.get(&p.channel, p.at).expect("get").expect("post");
+        let got = store
+            .posts()
+            .get(&p.channel, p.at)
+            .expect("get")
+            .expect("post");
         assert_eq!(
             got.state,
             PostState::Published,

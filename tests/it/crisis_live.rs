@@ -95,7 +95,7 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
         post.category = "product".into();
         post.draft = "product/test".into();
         post.state = PostState::Approved; // kept by the re-plan on start
-        store.put(&post).expect("put");
+        store.posts().put(&post).expect("put");
     }
     let child = Child(
         Command::new(env!("CARGO_BIN_EXE_herald"))
@@ -238,7 +238,8 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
     drop(child);
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
     let post = store
-        .all_posts()
+        .posts()
+        .all()
         .expect("posts")
         .into_iter()
         .find(|p| p.text.contains(&nonce))
@@ -271,7 +272,8 @@ async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisi
         ("brand-20261123T0130", AlertLevel::Warning),
     ] {
         app.store
-            .upsert_alert(&alert_event(id, level), &[], &[], app.now)
+            .alerts()
+            .upsert(&alert_event(id, level), &[], &[], app.now)
             .expect("alert");
     }
     let categories = vec!["product".to_string(), "lifestyle".to_string()];
@@ -284,7 +286,7 @@ async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisi
         categories: vec!["region".into()],
         alerts: vec![],
     };
-    app.store.set_hold(Some(&person)).expect("hold");
+    app.store.meta().set_hold(Some(&person)).expect("hold");
 
     let (status, _, _) = app.api("GET", "/api/alerts", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -341,8 +343,8 @@ async fn the_alerts_api_lists_acks_and_resolves_and_resolve_lifts_only_the_crisi
     assert_eq!(v["alert"]["state"], "resolved");
     assert_eq!(v["alert"]["resolved_by"], "api");
     assert!(v["crisis_hold"].is_null(), "{v}");
-    assert_eq!(app.store.crisis_hold().expect("hold"), None);
-    assert_eq!(app.store.hold().expect("hold"), Some(person));
+    assert_eq!(app.store.meta().crisis_hold().expect("hold"), None);
+    assert_eq!(app.store.meta().hold().expect("hold"), Some(person));
 
     let page = crate::web::body(app.get("/calendar", &cookies).await).await;
     assert!(!page.contains("crisis-hold-state"));

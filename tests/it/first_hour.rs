@@ -96,7 +96,7 @@ fn herald_run_says_what_it_does_and_every_command_works_while_it_runs() {
             "等了三周还没到货",
             Utc::now(),
         );
-        assert_eq!(store.enqueue(&item).expect("enqueue"), Some(1));
+        assert_eq!(store.queue().enqueue(&item).expect("enqueue"), Some(1));
     }
     let mut bot = start(&ws);
     let summary = ws.read("run.log");

@@ -399,7 +399,11 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
                 Ok(want),
                 "{file}: first poll"
             );
-            let cursor = store.cursor(name).expect("cursor").expect("a cursor");
+            let cursor = store
+                .meta()
+                .cursor(name)
+                .expect("cursor")
+                .expect("a cursor");
             assert_eq!(cursor.contains("\"etag\":\"\\\""), etag, "{file}: {cursor}");
             assert_eq!(
                 listener.poll_once(name, &source).await,
@@ -416,7 +420,8 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
             let read = if etag { want } else { 2 * want };
             assert_eq!(stats.read, read as u64, "{file}: mentions read");
             let stored = store
-                .mentions(&herald::store::MentionQuery {
+                .mentions()
+                .list(&herald::store::MentionQuery {
                     limit: 100,
                     ..Default::default()
                 })

@@ -243,14 +243,14 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
     // Days one and two went out; a person approved a post on 12-05 with an edit.
     let approved_at = {
         let store = Store::open(&db).expect("open");
-        let all = store.all_posts().expect("posts");
+        let all = store.posts().all().expect("posts");
         for mut p in all
             .iter()
             .filter(|p| p.at < at("2026-12-02T16:00:00Z"))
             .cloned()
         {
             p.state = PostState::Published;
-            store.put(&p).expect("put");
+            store.posts().put(&p).expect("put");
         }
         let mut chosen = all
             .iter()
@@ -259,7 +259,7 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
             .expect("a post on 12-05");
         chosen.state = PostState::Approved;
         chosen.text = format!("{} (edited by a person)", chosen.text);
-        store.put(&chosen).expect("put");
+        store.posts().put(&chosen).expect("put");
         chosen.at
     };
 
@@ -290,7 +290,8 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
     // The whole schedule, published history included, still obeys every rule.
     let store = Store::open(&db).expect("open");
     let whole = store
-        .posts_between(at("2026-11-30T16:00:00Z"), at("2026-12-28T16:00:00Z"))
+        .posts()
+        .between(at("2026-11-30T16:00:00Z"), at("2026-12-28T16:00:00Z"))
         .expect("posts");
     assert_eq!(
         whole

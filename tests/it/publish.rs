@@ -285,10 +285,16 @@ async fn the_fault_matrix_ends_each_post_in_the_right_state() {
             &format!("{text} {nonce}-{i}"),
             base + TimeDelta::seconds(i),
         );
-        store.put(&post).expect("put");
+        store.posts().put(&post).expect("put");
         post
     };
-    let get = |p: &StoredPost| store.get(&p.channel, p.at).expect("get").expect("post");
+    let get = |p: &StoredPost| {
+        store
+            .posts()
+            .get(&p.channel, p.at)
+            .expect("get")
+            .expect("post")
+    };
 
     // 429 with Retry-After: back to planned, not before the delay.
     p.mastodon_fault(
@@ -400,7 +406,7 @@ async fn the_fault_matrix_ends_each_post_in_the_right_state() {
         &format!("stale {nonce}"),
         Utc::now() - TimeDelta::hours(3),
     );
-    store.put(&stale).expect("put");
+    store.posts().put(&stale).expect("put");
     assert_eq!(
         publisher.execute(stale.clone()).await.expect("store"),
         Outcome::Missed
@@ -529,6 +535,7 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 
 fn state_of(store: &Store, p: &StoredPost) -> PostState {
     store
+        .posts()
         .get(&p.channel, p.at)
         .expect("get")
         .expect("post")
@@ -561,7 +568,7 @@ async fn a_hanging_webhook_delays_only_its_own_posts() {
     );
     // The webhook's post is due first (and sorts first at the same minute).
     let hooked = stored("hook", "to the hanging webhook", t0 - TimeDelta::minutes(1));
-    store.put(&hooked).expect("put");
+    store.posts().put(&hooked).expect("put");
     let outbox: Vec<StoredPost> = (0..4)
         .map(|i| {
             let p = stored(
@@ -569,7 +576,7 @@ async fn a_hanging_webhook_delays_only_its_own_posts() {
                 &format!("outbox {i}"),
                 t0 + TimeDelta::minutes(i - 1),
             );
-            store.put(&p).expect("put");
+            store.posts().put(&p).expect("put");
             p
         })
         .collect();
@@ -610,7 +617,7 @@ async fn a_hanging_webhook_delays_only_its_own_posts() {
 
     // Shutdown: nothing new starts; the send in flight finishes and is recorded first.
     let after = stored("outbox", "due after shutdown", t0 + TimeDelta::minutes(3));
-    store.put(&after).expect("put");
+    store.posts().put(&after).expect("put");
     shutdown.cancel();
     clock.set(t0 + TimeDelta::minutes(4));
     wake.notify_one();
@@ -655,9 +662,10 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     };
     let publisher = Publisher::new(store.clone(), channels, settings, clock.clock());
     let post = stored("hook", "to a receiver that never answers", t0);
-    store.put(&post).expect("put");
+    store.posts().put(&post).expect("put");
     let get = || {
         store
+            .posts()
             .get(&post.channel, post.at)
             .expect("get")
             .expect("post")
@@ -666,7 +674,7 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     let mut now = t0;
     let mut delays = Vec::new();
     for attempt in 1..=3u32 {
-        let due = store.due_posts(now).expect("due");
+        let due = store.posts().due(now).expect("due");
         assert_eq!(due.len(), 1, "due at attempt {attempt}");
         match publisher.execute(due[0].clone()).await.expect("store") {
             Outcome::Unconfirmed(_) => {}
@@ -679,7 +687,8 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
         let next = stored.delivery.next_attempt.expect("a time to look again");
         assert!(
             store
-                .due_posts(next - TimeDelta::seconds(1))
+                .posts()
+                .due(next - TimeDelta::seconds(1))
                 .expect("due")
                 .is_empty(),
             "not looked at before its backoff"
@@ -698,7 +707,7 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     }
     assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
     // Out of attempts: looked for once more (a webhook cannot be searched), never resent.
-    let due = store.due_posts(now).expect("due");
+    let due = store.posts().due(now).expect("due");
     match publisher.execute(due[0].clone()).await.expect("store") {
         Outcome::Failed(why) => assert!(
             why.contains("gave up after 3 attempts without a clear answer")
@@ -710,7 +719,8 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     let failed = get();
     assert_eq!(failed.state, PostState::Failed);
     assert!(store
-        .due_posts(now + TimeDelta::hours(1))
+        .posts()
+        .due(now + TimeDelta::hours(1))
         .expect("due")
         .is_empty());
     assert_eq!(hook.requests(), 3, "max_attempts requests, no more");
@@ -737,7 +747,7 @@ async fn the_backoff_after_a_hung_send_counts_from_its_end() {
         clock.clock(),
     ));
     let post = stored("hook", "to a receiver that hangs", t0);
-    store.put(&post).expect("put");
+    store.posts().put(&post).expect("put");
     let send = tokio::spawn({
         let (publisher, post) = (publisher.clone(), post.clone());
         async move { publisher.execute(post).await }
@@ -755,7 +765,7 @@ async fn the_backoff_after_a_hung_send_counts_from_its_end() {
         .expect("no panic")
         .expect("store");
     assert!(matches!(outcome, Outcome::Unconfirmed(_)), "{outcome:?}");
-    let got = store.get("hook", t0).expect("get").expect("post");
+    let got = store.posts().get("hook", t0).expect("get").expect("post");
     let wait = (got.delivery.next_attempt.expect("next") - end).num_milliseconds();
     assert!((24_000..=36_000).contains(&wait), "{wait} ms after the end");
 }
@@ -845,7 +855,7 @@ async fn a_503_with_retry_after_holds_the_retry_until_then() {
         ("hook-date", None),
     ] {
         let post = stored(channel, "while the platform is down", t0);
-        store.put(&post).expect("put");
+        store.posts().put(&post).expect("put");
         let before = unix(std::time::SystemTime::now());
         let outcome = publisher.execute(post.clone()).await.expect("store");
         let after = unix(std::time::SystemTime::now());
@@ -866,12 +876,13 @@ async fn a_503_with_retry_after_holds_the_retry_until_then() {
         };
         let wait = (at - t0).num_seconds();
         assert!((earliest..=latest).contains(&wait), "{channel}: {wait} s");
-        let got = store.get(channel, t0).expect("get").expect("post");
+        let got = store.posts().get(channel, t0).expect("get").expect("post");
         assert_eq!(got.state, PostState::Planned, "{channel}");
         assert_eq!(got.delivery.next_attempt, Some(at), "{channel}");
         let due = |t| {
             store
-                .due_posts(t)
+                .posts()
+                .due(t)
                 .expect("due")
                 .iter()
                 .any(|p| p.channel == channel)
@@ -896,10 +907,11 @@ async fn the_loop_keeps_held_posts_back_until_the_hold_lifts() {
     );
     let mut held = stored("outbox", "a promotion", t0 - TimeDelta::minutes(2));
     held.category = "product".into();
-    store.put(&held).expect("put");
+    store.posts().put(&held).expect("put");
     let free = stored("outbox", "a service tip", t0 - TimeDelta::minutes(1));
-    store.put(&free).expect("put");
+    store.posts().put(&free).expect("put");
     store
+        .meta()
         .set_hold(Some(&Hold {
             since: t0,
             reason: "crisis drill".into(),
@@ -920,7 +932,7 @@ async fn the_loop_keeps_held_posts_back_until_the_hold_lifts() {
     })
     .await;
     assert_eq!(state_of(&store, &held), PostState::Planned);
-    store.set_hold(None).expect("lift");
+    store.meta().set_hold(None).expect("lift");
     wake.notify_one();
     until("the held post follows when the hold lifts", || {
         state_of(&store, &held) == PostState::Published

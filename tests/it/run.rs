@@ -165,7 +165,7 @@ fn post_without_now_takes_the_next_free_peak_slot() {
         second.stdout
     );
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
-    let posts = store.all_posts().expect("posts");
+    let posts = store.posts().all().expect("posts");
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().all(|p| p.state == PostState::Approved));
     assert!((posts[1].at - posts[0].at).abs() >= TimeDelta::minutes(60));
@@ -198,7 +198,7 @@ async fn a_draft_posted_to_bluesky_carries_its_tracked_link_in_a_facet() {
         String::from_utf8_lossy(&out.stderr)
     );
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
-    let post = store.all_posts().expect("posts").pop().expect("post");
+    let post = store.posts().all().expect("posts").pop().expect("post");
     let uri = post.delivery.remote_id.expect("at uri");
     let record = p.bsky_record(&uri).await;
     let link = record["value"]["facets"]
@@ -239,6 +239,7 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
         let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
         for i in 0..3 {
             store
+                .posts()
                 .put(&crate::helpers::stored_post(
                     "masto",
                     &format!("graceful {nonce} {i}."),
@@ -299,7 +300,8 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
 
     let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
     let mine: Vec<StoredPost> = store
-        .all_posts()
+        .posts()
+        .all()
         .expect("posts")
         .into_iter()
         .filter(|p| p.text.starts_with("graceful"))

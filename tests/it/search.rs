@@ -347,7 +347,8 @@ impl Bench {
 
     fn stored(&self, needle: &str) -> Vec<StoredMention> {
         self.store
-            .mentions(&MentionQuery {
+            .mentions()
+            .list(&MentionQuery {
                 text: Some(needle.to_string()),
                 ..MentionQuery::default()
             })
@@ -485,6 +486,7 @@ async fn a_bluesky_keyword_post_is_found_in_one_poll_stored_once_and_classified(
     // the store: paging itself does not repeat the post).
     let cursor = bench
         .store
+        .meta()
         .cursor("sky-search")
         .expect("cursor")
         .expect("a cursor");
@@ -544,7 +546,7 @@ async fn a_bluesky_keyword_post_is_found_in_one_poll_stored_once_and_classified(
             .is_ok_and(|v| v["posts"].as_array().is_some_and(|a| a.len() == 3))
     })
     .await;
-    let cursor = bench.store.cursor("sky-search").expect("cursor");
+    let cursor = bench.store.meta().cursor("sky-search").expect("cursor");
     let (parsed, next) = source.poll(cursor.as_deref()).await.expect("poll");
     assert_eq!(search::ids(&parsed), [backdated.as_str(), later.as_str()]);
     let (parsed, _) = source.poll(next.as_deref()).await.expect("poll");
@@ -631,6 +633,7 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
     // Cursors are stored; polls from them repeat nothing, before and after a restart.
     let cursor = bench
         .store
+        .meta()
         .cursor("tags")
         .expect("cursor")
         .expect("a cursor");
@@ -638,7 +641,7 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
     assert_eq!(state.get(&format!("#{tag}")), Some(&id), "{cursor}");
     let (again, _) = hashtag.poll(Some(&cursor)).await.expect("poll");
     assert!(again.mentions.is_empty());
-    let cursor = bench.store.cursor("search").expect("cursor");
+    let cursor = bench.store.meta().cursor("search").expect("cursor");
     let (again, _) = found_by_search.poll(cursor.as_deref()).await.expect("poll");
     assert!(
         again.mentions.is_empty(),
@@ -666,7 +669,7 @@ async fn a_mastodon_hashtag_and_search_find_a_status_once_and_classify_it() {
     for i in 0..45 {
         posted.push(alice_posts_on_mastodon(&p.mastodon, &format!("第{i}条 #{tag}")).await);
     }
-    let cursor = bench.store.cursor("tags").expect("cursor");
+    let cursor = bench.store.meta().cursor("tags").expect("cursor");
     let (parsed, next) = hashtag.poll(cursor.as_deref()).await.expect("poll");
     let mut got: Vec<String> = parsed
         .mentions
@@ -801,7 +804,7 @@ async fn bluesky_search_faults_are_logged_counted_and_skipped() {
         let asked = (i == 0).then(|| Duration::from_secs(30));
         assert_eq!(e.retry_after, asked, "{e}");
         assert_eq!(
-            bench.store.cursor("sky").expect("cursor"),
+            bench.store.meta().cursor("sky").expect("cursor"),
             None,
             "a failed poll moves nothing"
         );
@@ -1028,6 +1031,7 @@ async fn the_bluesky_firehose_finds_a_keyword_post_as_it_is_written() {
     );
     let cursor = bench
         .store
+        .meta()
         .cursor("sky-firehose")
         .expect("cursor")
         .expect("a cursor");

@@ -21,7 +21,10 @@ fn seed(path: &Path, posts: i64, rounds: usize) {
             for n in 0..posts {
                 let at = DateTime::<Utc>::from_timestamp(1_796_083_200 + n * 3600, 0).expect("t");
                 let text = format!("post {n}, version {round}: {}", "words ".repeat(80));
-                store.put(&stored_post("outbox", &text, at)).expect("put");
+                store
+                    .posts()
+                    .put(&stored_post("outbox", &text, at))
+                    .expect("put");
             }
         }
     }
@@ -121,7 +124,7 @@ fn a_store_whose_snapshot_was_deleted_is_refused_not_opened_empty() {
         // sled may still find every post in its log; then nothing was lost.
         let store = Store::open(&path).expect("open");
         assert_eq!(
-            store.all_posts().expect("posts").len(),
+            store.posts().all().expect("posts").len(),
             90,
             "{}",
             run.stdout
@@ -163,9 +166,13 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
         let store = Store::open(&path).expect("store");
         // The crash: the mention is on disk, its draft never was.
         assert!(store
-            .insert_mention(&herald::store::StoredMention::new(m, "masto", &c))
+            .mentions()
+            .insert(&herald::store::StoredMention::new(m, "masto", &c))
             .expect("insert"));
-        assert!(!store.is_queued("mastodon:crash-1").expect("queued?"));
+        assert!(!store
+            .queue()
+            .is_queued("mastodon:crash-1")
+            .expect("queued?"));
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("run")
@@ -194,7 +201,8 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
     assert!(status.success(), "{status}");
     let store = Store::open(&path).expect("reopen");
     let item = store
-        .queue_item_for_mention("mastodon:crash-1")
+        .queue()
+        .item_for_mention("mastodon:crash-1")
         .expect("get")
         .expect("drafted at start");
     assert_eq!(item.state, herald::inbox::ReplyState::Pending);

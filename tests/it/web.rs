@@ -346,7 +346,7 @@ async fn pages_need_a_login_but_the_login_page_and_static_files_do_not() {
         .post_form("/calendar/pause", "", &[("category", "product")])
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.store.hold().expect("hold"), None);
+    assert_eq!(app.store.meta().hold().expect("hold"), None);
     // A made-up session id is no session.
     let fake = format!("herald_session={}", "ab".repeat(32));
     assert_eq!(
@@ -705,7 +705,7 @@ async fn session_cookies_are_http_only_same_site_and_secure_when_configured() {
     assert_eq!(id.len(), 64, "256 bits in hex");
     assert!(id.chars().all(|ch| ch.is_ascii_hexdigit()));
     // The store keeps a hash of the id, never the id itself.
-    assert_eq!(app.store.session(id).expect("get"), None);
+    assert_eq!(app.store.users().session(id).expect("get"), None);
 
     let secure = App::with(
         WebConfig {
@@ -819,7 +819,11 @@ async fn forms_without_the_csrf_token_are_refused_and_with_it_pause_and_resume_w
         )
         .await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.store.hold().expect("hold"), None, "nothing changed");
+    assert_eq!(
+        app.store.meta().hold().expect("hold"),
+        None,
+        "nothing changed"
+    );
     // Another session's token is no good either.
     let other = app.login().await;
     let other_csrf = app.csrf(&other).await;
@@ -846,7 +850,7 @@ async fn forms_without_the_csrf_token_are_refused_and_with_it_pause_and_resume_w
         )
         .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    let hold = app.store.hold().expect("hold").expect("a hold");
+    let hold = app.store.meta().hold().expect("hold").expect("a hold");
     assert_eq!(hold.categories, ["product", "lifestyle"]);
     assert_eq!(hold.reason, "recall rumour");
     assert_eq!(hold.since, app.now);
@@ -872,12 +876,12 @@ async fn forms_without_the_csrf_token_are_refused_and_with_it_pause_and_resume_w
             .status(),
         StatusCode::FORBIDDEN
     );
-    assert!(app.store.hold().expect("hold").is_some());
+    assert!(app.store.meta().hold().expect("hold").is_some());
     let res = app
         .post_form("/calendar/resume", &cookies, &[("csrf", &csrf)])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.store.hold().expect("hold"), None);
+    assert_eq!(app.store.meta().hold().expect("hold"), None);
 
     // Logging out needs the token too, and ends the session.
     assert_eq!(
@@ -939,6 +943,7 @@ async fn the_api_needs_its_token_and_does_what_the_pages_do() {
     );
 
     app.store
+        .posts()
         .put(&crate::helpers::stored_post(
             "outbox",
             "保养常识：冬季检查电瓶",
@@ -979,7 +984,7 @@ async fn the_api_needs_its_token_and_does_what_the_pages_do() {
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["hold"]["categories"], json!(["service"]));
     assert_eq!(
-        app.store.hold().expect("hold").expect("held").reason,
+        app.store.meta().hold().expect("hold").expect("held").reason,
         "drill"
     );
     let (_, v, _) = app
@@ -1003,14 +1008,15 @@ async fn the_api_needs_its_token_and_does_what_the_pages_do() {
     assert!(v["error"].as_str().expect("error").contains("weather"));
     let (status, _, _) = app.api("POST", "/api/resume", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(app.store.hold().expect("hold").is_some());
+    assert!(app.store.meta().hold().expect("hold").is_some());
     let (status, v, _) = app.api("POST", "/api/resume", Some(TOKEN), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["hold"], Value::Null);
-    assert_eq!(app.store.hold().expect("hold"), None);
+    assert_eq!(app.store.meta().hold().expect("hold"), None);
 
     app.store
-        .insert_mention(&mention(
+        .mentions()
+        .insert(&mention(
             "m1",
             "li",
             "刹车异响",
@@ -1020,7 +1026,8 @@ async fn the_api_needs_its_token_and_does_what_the_pages_do() {
         ))
         .expect("insert");
     app.store
-        .insert_mention(&mention(
+        .mentions()
+        .insert(&mention(
             "m2",
             "wang",
             "想试驾",
@@ -1128,7 +1135,8 @@ async fn hostile_mention_text_renders_inert() {
             _ => Some("https://example.org/ok?a=1&b=\"2\""),
         };
         app.store
-            .insert_mention(&mention(
+            .mentions()
+            .insert(&mention(
                 &format!("x{i}"),
                 author,
                 text,
@@ -1186,6 +1194,7 @@ async fn hostile_mention_text_renders_inert() {
 
     // Post text in the calendar is escaped too.
     app.store
+        .posts()
         .put(&crate::helpers::stored_post(
             "outbox",
             "<script>alert('post')</script>",
@@ -1258,10 +1267,10 @@ async fn the_calendar_shows_the_week_in_the_plan_timezone_with_held_posts_marked
     // 23:30 UTC on the 22nd is 07:30 on the 23rd in Shanghai: it belongs to the 23rd.
     let mut p = crate::helpers::stored_post("outbox", "冬季保养：检查电瓶和轮胎气压，预约到店享工时八折优惠，名额有限先到先得，详情请咨询门店客服人员或拨打热线电话。本周六还有免费洗车和空调检测，欢迎车主朋友们带家人一起来店里坐坐，喝杯茶聊聊用车心得。", at("2026-11-22T23:30:00Z"));
     p.category = "service".into();
-    app.store.put(&p).expect("put");
+    app.store.posts().put(&p).expect("put");
     let mut q = crate::helpers::stored_post("outbox", "新车品鉴", at("2026-11-25T12:00:00Z"));
     q.category = "product".into();
-    app.store.put(&q).expect("put");
+    app.store.posts().put(&q).expect("put");
     herald::schedule::resume(&app.store).expect("no hold");
 
     let page = body(
@@ -1310,7 +1319,8 @@ async fn mention_search_filters_and_pages() {
         };
         let created = (at("2026-11-20T00:00:00Z") + TimeDelta::minutes(i)).to_rfc3339();
         app.store
-            .insert_mention(&mention(
+            .mentions()
+            .insert(&mention(
                 &format!("m{i}"),
                 &format!("user{}", i % 5),
                 &format!("mention number {i} 日产"),

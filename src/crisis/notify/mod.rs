@@ -226,9 +226,11 @@ pub fn raise(
     now: DateTime<Utc>,
     wake: &Notify,
 ) -> Result<AlertChange, StoreError> {
-    let samples = store.alert_samples(&event.sample, message::SAMPLES_SHOWN)?;
+    let samples = store
+        .alerts()
+        .samples(&event.sample, message::SAMPLES_SHOWN)?;
     let sinks = config.sinks_for(event.level);
-    let change = store.upsert_alert(event, &samples, &sinks, now)?;
+    let change = store.alerts().upsert(event, &samples, &sinks, now)?;
     if change.queued() && !sinks.is_empty() {
         wake.notify_one();
     }

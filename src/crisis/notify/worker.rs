@@ -134,7 +134,7 @@ impl Deliverer {
     /// honoured, so its outcome is recorded.
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
         loop {
-            match self.store.due_alert_deliveries((self.clock)()) {
+            match self.store.alerts().due_deliveries((self.clock)()) {
                 Ok(due) => {
                     for d in due {
                         if shutdown.is_cancelled() {
@@ -148,7 +148,7 @@ impl Deliverer {
                 Err(e) => error!(error = %e, "Cannot read the alert deliveries"),
             }
             let now = (self.clock)();
-            let next = self.store.next_alert_delivery().ok().flatten();
+            let next = self.store.alerts().next_delivery().ok().flatten();
             // At least hourly anyway (a safety net against a lost wake-up), and never a busy
             // loop when the store keeps failing.
             let sleep = next
@@ -165,7 +165,7 @@ impl Deliverer {
 
     /// Executes every due delivery once (oldest first) and returns what happened to each.
     pub async fn execute_due(&self) -> Result<Vec<(AlertDelivery, Outcome)>, StoreError> {
-        let due = self.store.due_alert_deliveries((self.clock)())?;
+        let due = self.store.alerts().due_deliveries((self.clock)())?;
         let mut out = Vec::with_capacity(due.len());
         for d in due {
             let outcome = self.execute(d.clone()).await?;
@@ -202,10 +202,10 @@ impl Deliverer {
         };
         if let Err(until) = acquired {
             d.next_at = until;
-            self.store.put_alert_delivery(&d)?;
+            self.store.alerts().put_delivery(&d)?;
             return Ok(Outcome::Deferred { until });
         }
-        let Some(record) = self.store.alert(&d.alert_id)? else {
+        let Some(record) = self.store.alerts().get(&d.alert_id)? else {
             return self.fail(d, "the alert is no longer in the store".into());
         };
         let msg = AlertMessage {
@@ -223,7 +223,7 @@ impl Deliverer {
                 d.state = DeliveryState::Sent;
                 d.sent_at = Some(now);
                 d.last_error = None;
-                self.store.put_alert_delivery(&d)?;
+                self.store.alerts().put_delivery(&d)?;
                 info!(alert = %d.alert_id, sink = %d.sink, level = d.level.as_str(), "Alert delivered");
                 Ok(Outcome::Sent)
             }
@@ -245,7 +245,7 @@ impl Deliverer {
                 warn!(alert = %d.alert_id, sink = %d.sink, attempts = d.attempts, error = %error, retry_at = %at, "Alert delivery failed; will retry");
                 d.next_at = at;
                 d.last_error = Some(error.clone());
-                self.store.put_alert_delivery(&d)?;
+                self.store.alerts().put_delivery(&d)?;
                 Ok(Outcome::Retrying { at, error })
             }
         }
@@ -256,7 +256,7 @@ impl Deliverer {
         error!(alert = %d.alert_id, sink = %d.sink, error = %why, "Alert delivery failed for good");
         d.state = DeliveryState::Failed;
         d.last_error = Some(why.clone());
-        self.store.put_alert_delivery(&d)?;
+        self.store.alerts().put_delivery(&d)?;
         Ok(Outcome::Failed(why))
     }
 }

@@ -44,7 +44,8 @@ pub fn sample(text: &str) -> AlertSample {
 pub fn raise(app: &App, ev: &AlertEvent, samples: &[AlertSample], sinks: &[&str]) {
     let sinks: Vec<String> = sinks.iter().map(|s| s.to_string()).collect();
     app.store
-        .upsert_alert(ev, samples, &sinks, ev.opened_at)
+        .alerts()
+        .upsert(ev, samples, &sinks, ev.opened_at)
         .expect("upsert");
     herald::crisis::live::sync_crisis_hold(
         &app.store,
@@ -96,7 +97,12 @@ async fn the_alerts_pages_need_a_login() {
             .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{action}");
     }
-    let a = app.store.alert(CRISIS_A).expect("get").expect("alert");
+    let a = app
+        .store
+        .alerts()
+        .get(CRISIS_A)
+        .expect("get")
+        .expect("alert");
     assert_eq!(a.state, AlertState::Open);
 }
 
@@ -118,10 +124,15 @@ async fn every_alert_form_needs_the_csrf_token() {
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{action} {form:?}");
         }
     }
-    let a = app.store.alert(CRISIS_A).expect("get").expect("alert");
+    let a = app
+        .store
+        .alerts()
+        .get(CRISIS_A)
+        .expect("get")
+        .expect("alert");
     assert_eq!(a.state, AlertState::Open);
     assert_eq!(a.acked_by, None);
-    assert!(app.store.crisis_hold().expect("hold").is_some());
+    assert!(app.store.meta().crisis_hold().expect("hold").is_some());
 }
 
 #[tokio::test]
@@ -131,6 +142,7 @@ async fn acknowledge_and_resolve_from_the_pages_record_the_user_and_the_last_cri
     seed(&app);
     let hold = app
         .store
+        .meta()
         .crisis_hold()
         .expect("hold")
         .expect("a crisis hold");
@@ -182,7 +194,12 @@ async fn acknowledge_and_resolve_from_the_pages_record_the_user_and_the_last_cri
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/alerts?msg=ack");
-    let a = app.store.alert(CRISIS_A).expect("get").expect("alert");
+    let a = app
+        .store
+        .alerts()
+        .get(CRISIS_A)
+        .expect("get")
+        .expect("alert");
     assert_eq!(a.state, AlertState::Acknowledged);
     assert_eq!(a.acked_by.as_deref(), Some(USER));
     assert_eq!(a.acked_at, Some(app.now));
@@ -203,10 +220,20 @@ async fn acknowledge_and_resolve_from_the_pages_record_the_user_and_the_last_cri
         )
         .await;
     assert_eq!(location(&res), "/alerts?msg=resolve");
-    let a = app.store.alert(CRISIS_A).expect("get").expect("alert");
+    let a = app
+        .store
+        .alerts()
+        .get(CRISIS_A)
+        .expect("get")
+        .expect("alert");
     assert_eq!(a.state, AlertState::Resolved);
     assert_eq!(a.resolved_by.as_deref(), Some(USER));
-    let hold = app.store.crisis_hold().expect("hold").expect("still held");
+    let hold = app
+        .store
+        .meta()
+        .crisis_hold()
+        .expect("hold")
+        .expect("still held");
     assert_eq!(hold.alerts, [CRISIS_B]);
     tokio::time::timeout(Duration::from_secs(1), app.wake.notified())
         .await
@@ -225,7 +252,11 @@ async fn acknowledge_and_resolve_from_the_pages_record_the_user_and_the_last_cri
         )
         .await;
     assert_eq!(location(&res), format!("{detail}?msg=lifted"));
-    assert_eq!(app.store.crisis_hold().expect("hold"), None, "lifted");
+    assert_eq!(
+        app.store.meta().crisis_hold().expect("hold"),
+        None,
+        "lifted"
+    );
     tokio::time::timeout(Duration::from_secs(1), app.wake.notified())
         .await
         .expect("the publisher was woken");
@@ -308,9 +339,9 @@ async fn a_manual_pause_shows_its_own_banner_that_resolving_alerts_does_not_lift
         &[("csrf", &csrf)],
     )
     .await;
-    assert_eq!(app.store.crisis_hold().expect("hold"), None);
+    assert_eq!(app.store.meta().crisis_hold().expect("hold"), None);
     assert!(
-        app.store.hold().expect("hold").is_some(),
+        app.store.meta().hold().expect("hold").is_some(),
         "a person's hold stays"
     );
     let page = body(app.get("/inbox", &cookies).await).await;
@@ -326,7 +357,8 @@ async fn the_list_pages_resolved_alerts_and_charts_the_last_day() {
         let at = now - TimeDelta::minutes(30 * i + 1);
         let sentiment = if i % 3 == 0 { "negative" } else { "neutral" };
         app.store
-            .insert_mention(&mention(
+            .mentions()
+            .insert(&mention(
                 &format!("m{i}"),
                 &format!("a{i}"),
                 &format!("text {i}"),
@@ -346,7 +378,8 @@ async fn the_list_pages_resolved_alerts_and_charts_the_last_day() {
             &[],
         );
         app.store
-            .resolve_alert(&id, "lei", now - TimeDelta::hours(i + 1))
+            .alerts()
+            .resolve(&id, "lei", now - TimeDelta::hours(i + 1))
             .expect("resolve");
     }
     raise(
@@ -393,7 +426,7 @@ async fn the_detail_page_shows_facts_samples_deliveries_and_the_chart() {
     let app = App::new();
     seed(&app);
     // One delivery sent, one failed with what the sink said.
-    let mut ds = app.store.alert_deliveries(CRISIS_A).expect("deliveries");
+    let mut ds = app.store.alerts().deliveries(CRISIS_A).expect("deliveries");
     assert_eq!(ds.len(), 2);
     ds[0].state = DeliveryState::Failed;
     ds[0].attempts = 12;
@@ -402,7 +435,7 @@ async fn the_detail_page_shows_facts_samples_deliveries_and_the_chart() {
     ds[1].attempts = 1;
     ds[1].sent_at = Some(app.now - TimeDelta::minutes(29));
     for d in &ds {
-        app.store.put_alert_delivery(d).expect("put");
+        app.store.alerts().put_delivery(d).expect("put");
     }
     let cookies = app.login().await;
     let page = body(

@@ -310,7 +310,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         .for_element(Locator::Id("resume"))
         .await
         .expect("resume form");
-    let hold = app.store.hold().expect("hold").expect("paused");
+    let hold = app.store.meta().hold().expect("hold").expect("paused");
     assert_eq!(hold.categories, ["product", "lifestyle"]);
     assert_eq!(hold.reason, "browser drill");
     let banner = client
@@ -335,7 +335,7 @@ async fn a_browser_logs_in_reads_the_calendar_pauses_and_resumes() {
         .for_element(Locator::Id("pause"))
         .await
         .expect("pause form again");
-    assert_eq!(app.store.hold().expect("hold"), None);
+    assert_eq!(app.store.meta().hold().expect("hold"), None);
     assert!(client
         .find_all(Locator::Css("li.post.is-held"))
         .await
@@ -440,7 +440,7 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
         .for_element(Locator::Id("notice"))
         .await
         .expect("approved notice");
-    let done = app.store.queue_item(first).expect("get").expect("item");
+    let done = app.store.queue().item(first).expect("get").expect("item");
     assert_eq!(done.state, ReplyState::Approved);
     assert_eq!(
         done.text,
@@ -470,7 +470,7 @@ async fn a_browser_triages_the_inbox_with_the_keyboard() {
         .for_element(Locator::Id("notice"))
         .await
         .expect("rejected notice");
-    let gone = app.store.queue_item(second).expect("get").expect("item");
+    let gone = app.store.queue().item(second).expect("get").expect("item");
     assert_eq!(gone.state, ReplyState::Rejected);
     let last = gone.audit.last().expect("audit");
     assert_eq!((last.who.as_str(), last.action.as_str()), (USER, "reject"));
@@ -512,7 +512,8 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
             let at = now - chrono::TimeDelta::minutes(hour * 60 + k * 60 / count + 1);
             let negative = if spike { k % 5 != 0 } else { k % 4 == 0 };
             app.store
-                .insert_mention(&super::mention(
+                .mentions()
+                .insert(&super::mention(
                     &format!("b{n}"),
                     &format!("user{n}"),
                     &format!("mention {n}"),
@@ -563,9 +564,10 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         &["wecom"],
     );
     app.store
-        .resolve_alert(old, "lei", now - chrono::TimeDelta::hours(11))
+        .alerts()
+        .resolve(old, "lei", now - chrono::TimeDelta::hours(11))
         .expect("resolve");
-    assert!(app.store.crisis_hold().expect("hold").is_some());
+    assert!(app.store.meta().crisis_hold().expect("hold").is_some());
 
     let Served {
         base,
@@ -623,7 +625,7 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         .for_element(Locator::Id("notice"))
         .await
         .expect("acknowledged notice");
-    let a = app.store.alert(crisis).expect("get").expect("alert");
+    let a = app.store.alerts().get(crisis).expect("get").expect("alert");
     assert_eq!(a.state, AlertState::Acknowledged);
     assert_eq!(a.acked_by.as_deref(), Some(USER));
     shot("alerts.png").await;
@@ -672,10 +674,10 @@ async fn a_browser_acknowledges_and_resolves_a_crisis_alert() {
         .for_element(Locator::Id("resolved-by"))
         .await
         .expect("resolved");
-    let a = app.store.alert(crisis).expect("get").expect("alert");
+    let a = app.store.alerts().get(crisis).expect("get").expect("alert");
     assert_eq!(a.state, AlertState::Resolved);
     assert_eq!(a.resolved_by.as_deref(), Some(USER));
-    assert_eq!(app.store.crisis_hold().expect("hold"), None);
+    assert_eq!(app.store.meta().crisis_hold().expect("hold"), None);
     assert!(client
         .find_all(Locator::Css(".hold-banner"))
         .await
@@ -870,7 +872,7 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         .for_element(Locator::Css("#state.rstate-approved"))
         .await
         .expect("approved");
-    let done = app.store.queue_item(crisis).expect("get").expect("item");
+    let done = app.store.queue().item(crisis).expect("get").expect("item");
     assert_eq!(done.state, ReplyState::Approved);
     // Typed where the tap put the cursor.
     assert!(
@@ -904,7 +906,8 @@ async fn the_inbox_and_an_item_are_usable_on_a_390_px_phone() {
         .expect("rejected");
     assert_eq!(
         app.store
-            .queue_item(question)
+            .queue()
+            .item(question)
             .expect("get")
             .expect("item")
             .state,

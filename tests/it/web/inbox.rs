@@ -65,7 +65,11 @@ pub fn item(
 }
 
 pub fn enqueue(app: &App, i: &QueueItem) -> u64 {
-    app.store.enqueue(i).expect("enqueue").expect("new item")
+    app.store
+        .queue()
+        .enqueue(i)
+        .expect("enqueue")
+        .expect("new item")
 }
 
 /// Three open items and one rejected: (crisis zh mastodon overdue, lead en bluesky, question
@@ -108,7 +112,8 @@ fn seed(app: &App) -> [u64; 4] {
         ),
     );
     app.store
-        .queue_apply(
+        .queue()
+        .apply(
             gone,
             &herald::inbox::Action::Reject { reason: None },
             "someone",
@@ -229,7 +234,7 @@ async fn every_inbox_form_needs_the_csrf_token() {
     let app = App::new();
     let [crisis, ..] = seed(&app);
     let cookies = app.login().await;
-    let before = app.store.queue_item(crisis).expect("get");
+    let before = app.store.queue().item(crisis).expect("get");
     for (action, field, value) in [
         ("approve", "text", "sneaky"),
         ("edit", "text", "sneaky"),
@@ -253,7 +258,7 @@ async fn every_inbox_form_needs_the_csrf_token() {
         );
     }
     assert_eq!(
-        app.store.queue_item(crisis).expect("get"),
+        app.store.queue().item(crisis).expect("get"),
         before,
         "untouched"
     );
@@ -302,7 +307,7 @@ async fn decisions_in_the_pages_are_recorded_with_the_logged_in_user() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let done = app.store.queue_item(crisis).expect("get").expect("item");
+    let done = app.store.queue().item(crisis).expect("get").expect("item");
     assert_eq!(done.state, ReplyState::Approved);
     assert_eq!(done.text, "final text");
     let tail: Vec<(&str, &str, &str, &str)> = done.audit[1..]
@@ -344,7 +349,12 @@ async fn decisions_in_the_pages_are_recorded_with_the_logged_in_user() {
         )
         .await;
     assert_eq!(location(&res), "/inbox?msg=approve");
-    let q = app.store.queue_item(question).expect("get").expect("item");
+    let q = app
+        .store
+        .queue()
+        .item(question)
+        .expect("get")
+        .expect("item");
     assert_eq!(q.state, ReplyState::Approved);
     assert_eq!(q.text, "draft for m-question");
 
@@ -363,7 +373,7 @@ async fn decisions_in_the_pages_are_recorded_with_the_logged_in_user() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let l = app.store.queue_item(lead).expect("get").expect("item");
+    let l = app.store.queue().item(lead).expect("get").expect("item");
     assert_eq!(l.state, ReplyState::Rejected);
     assert_eq!(l.assignee.as_deref(), Some("wang"));
     let last: Vec<(&str, &str, Option<&str>)> = l.audit[1..]
@@ -397,7 +407,8 @@ async fn decisions_in_the_pages_are_recorded_with_the_logged_in_user() {
     assert_eq!(res.status(), StatusCode::CONFLICT, "approved: no edits");
     assert_eq!(
         app.store
-            .queue_item(lead)
+            .queue()
+            .item(lead)
             .expect("get")
             .expect("item")
             .audit
@@ -656,7 +667,7 @@ async fn the_queue_api_offers_the_same_actions() {
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    let c = app.store.queue_item(crisis).expect("get").expect("item");
+    let c = app.store.queue().item(crisis).expect("get").expect("item");
     let who: Vec<(&str, &str, &str)> = c.audit[1..]
         .iter()
         .map(|a| (a.who.as_str(), a.action.as_str(), a.text_after.as_str()))
@@ -665,11 +676,16 @@ async fn the_queue_api_offers_the_same_actions() {
         who,
         vec![("li", "edit", "api edit"), ("li", "approve", "api final")]
     );
-    let q = app.store.queue_item(question).expect("get").expect("item");
+    let q = app
+        .store
+        .queue()
+        .item(question)
+        .expect("get")
+        .expect("item");
     assert_eq!(q.state, ReplyState::Approved);
     assert_eq!(q.text, "draft for m-question");
     assert_eq!(q.audit.last().map(|a| a.who.as_str()), Some("api"));
-    let l = app.store.queue_item(lead).expect("get").expect("item");
+    let l = app.store.queue().item(lead).expect("get").expect("item");
     assert_eq!(l.state, ReplyState::Rejected);
     assert_eq!(l.assignee.as_deref(), Some("wang"));
     assert_eq!(

@@ -63,6 +63,7 @@ async fn the_calendar_opens_on_today_even_on_a_sunday() {
     let cookies = app.login().await;
     // Monday 2026-11-30, 12:00 in Shanghai: tomorrow.
     app.store
+        .posts()
         .put(&crate::helpers::stored_post(
             "outbox",
             "明天的帖子",
@@ -246,7 +247,8 @@ fn seed_everything(app: &App) -> (u64, u64) {
     .enumerate()
     {
         app.store
-            .insert_mention(&mention(
+            .mentions()
+            .insert(&mention(
                 &format!("zh{i}"),
                 "车主小李",
                 "日产的车怎么样",
@@ -294,12 +296,14 @@ fn seed_everything(app: &App) -> (u64, u64) {
     }
     for to in [Some("小王".to_string()), None] {
         app.store
-            .queue_apply(lead_id, &herald::inbox::Action::Assign { to }, "小王", now)
+            .queue()
+            .apply(lead_id, &herald::inbox::Action::Assign { to }, "小王", now)
             .expect("store")
             .expect("assign");
     }
     app.store
-        .queue_apply(
+        .queue()
+        .apply(
             first,
             &herald::inbox::Action::Reject { reason: None },
             "小王",
@@ -329,7 +333,8 @@ fn seed_everything(app: &App) -> (u64, u64) {
         &[],
     );
     app.store
-        .ack_alert("brand@bluesky-20261123T0100", "小王", now)
+        .alerts()
+        .ack("brand@bluesky-20261123T0100", "小王", now)
         .expect("ack");
     raise(
         app,
@@ -342,11 +347,13 @@ fn seed_everything(app: &App) -> (u64, u64) {
         &[],
     );
     app.store
-        .resolve_alert("brand-20261122T0100", "小王", now - TimeDelta::hours(24))
+        .alerts()
+        .resolve("brand-20261122T0100", "小王", now - TimeDelta::hours(24))
         .expect("resolve");
     assert_eq!(
         app.store
-            .alert("brand-20261122T0100")
+            .alerts()
+            .get("brand-20261122T0100")
             .expect("get")
             .expect("alert")
             .state,
@@ -467,7 +474,8 @@ fn long_mention(app: &App) -> (String, u64) {
         .map(|i| if i % 50 == 49 { ' ' } else { '长' })
         .collect();
     app.store
-        .insert_mention(&mention(
+        .mentions()
+        .insert(&mention(
             "long",
             "长文作者",
             &text,
@@ -553,7 +561,7 @@ async fn a_reply_over_the_limit_names_it_and_keeps_the_edit() {
             )),
             "{action}: the edit is kept in the editor"
         );
-        let kept = app.store.queue_item(id).expect("get").expect("item");
+        let kept = app.store.queue().item(id).expect("get").expect("item");
         assert_eq!(kept.state, ReplyState::Pending, "{action}");
         assert_eq!(kept.text, "draft for lim", "{action}");
     }
@@ -665,7 +673,7 @@ async fn mentions_herald_cannot_answer_offer_no_approve_but_the_link() {
     assert!(v
         .to_string()
         .contains("no configured channel can reply on feed"));
-    let still = app.store.queue_item(feed).expect("get").expect("item");
+    let still = app.store.queue().item(feed).expect("get").expect("item");
     assert_eq!(still.state, ReplyState::Pending);
     // The answerable one approves as before.
     let res = app
@@ -716,7 +724,8 @@ async fn bidi_controls_never_reach_a_page() {
     let author = "\u{202E}admin\u{202C}";
     let text = "refund \u{2067}now\u{2069} \u{200F}please\u{200E}\u{061C} \u{202A}\u{202B}\u{202D}";
     app.store
-        .insert_mention(&mention(
+        .mentions()
+        .insert(&mention(
             "bidi",
             author,
             text,
