@@ -81,7 +81,7 @@ pub fn forward(config: &Config, cli: &Cli, io: &mut Io) -> anyhow::Result<ExitCo
     let input = match &cli.command {
         Command::User {
             action: UserAction::Add { .. },
-        } => Some(super::read_password(io)?),
+        } => Some(super::user::read_password(io)?),
         Command::Queue(q) => super::queue::input_ahead(q, |args| {
             let answer = ask(config, args, None, user.clone())?;
             anyhow::ensure!(answer.code == 0, "{}", answer.err.trim_end());
