@@ -23,6 +23,8 @@
 //! - [`app`]: wiring of the above into the operations the CLI offers.
 //! - [`cli`]: the `herald` command line: arguments, logging, the startup summary, and the local
 //!   control socket through which commands reach a running `herald run`.
+//! - [`supervise`]: restarts the tasks of `herald run` with backoff when they fail, counts and
+//!   records the failures, and gives up (stopping herald) on a task that fails over and over.
 //! - [`retry`]: exponential backoff with jitter, for every loop that retries.
 //! - [`untrusted`]: untrusted text made inert for terminals and logs.
 //! - [`web`]: the web UI and JSON API that `herald run` serves (login, calendar, mentions).
@@ -41,6 +43,7 @@ pub mod publish;
 pub mod retry;
 pub mod rng;
 pub mod store;
+pub mod supervise;
 pub mod untrusted;
 pub mod web;
 

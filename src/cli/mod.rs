@@ -56,6 +56,8 @@ pub struct Io<'a> {
     pub input: Option<String>,
     /// The store of the running `herald run`, when the command runs on its behalf.
     pub store: Option<Store>,
+    /// The record of the running `herald run`'s tasks, when the command runs on its behalf.
+    pub tasks: Option<crate::supervise::Tasks>,
 }
 
 /// Standard output that stops writing, quietly, once the reader has gone (`herald status |
@@ -337,6 +339,7 @@ pub fn main() -> ExitCode {
         err: &mut err,
         input: None,
         store: None,
+        tasks: None,
     };
     let result = if cli.command.needs_store() && control::is_served(&config) {
         control::forward(&config, &cli, &mut io)

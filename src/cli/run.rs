@@ -53,7 +53,24 @@ pub(super) fn run_bot(
             );
             let _ = err.write_all(text.as_bytes());
             if let Some(server) = control {
-                tokio::spawn(server.serve(config.clone(), store.clone(), ready.wake, shutdown.clone()));
+                // Supervised like the bot's tasks: a restart binds the socket again.
+                let first = std::sync::Mutex::new(Some(server));
+                let (config, store, wake, stop) =
+                    (config.clone(), store.clone(), ready.wake, shutdown.clone());
+                let tasks = ready.supervisor.tasks();
+                ready.supervisor.spawn("the control socket", move || {
+                    let bound = first.lock().ok().and_then(|mut f| f.take());
+                    let (config, store, wake, tasks, stop) =
+                        (config.clone(), store.clone(), wake.clone(), tasks.clone(), stop.clone());
+                    async move {
+                        let server = match bound {
+                            Some(server) => server,
+                            None => control::Server::bind(&config)?,
+                        };
+                        server.serve(config, store, wake, tasks, stop).await;
+                        anyhow::Ok(())
+                    }
+                });
             }
         })
         .await

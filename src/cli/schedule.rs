@@ -18,7 +18,7 @@ pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<E
     for w in &config.warnings {
         errln!(io, "{w}");
     }
-    let report = app::check(config, Utc::now(), days).map_err(anyhow::Error::msg)?;
+    let report = app::check(config, Utc::now(), days)?;
     for f in &report.keyword_failures {
         outln!(io, "{f}");
     }

@@ -96,5 +96,61 @@ pub(super) fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result
         count(S::Missed),
         count(S::Unconfirmed) + count(S::Sending)
     );
+    if let Some(tasks) = &io.tasks {
+        let text = tasks_text(&tasks.snapshot(), tz);
+        outln!(io, "\n{text}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tasks of the running `herald run`: each one's state, restarts and last failure (whose
+/// text the supervisor has already escaped and cut).
+fn tasks_text(tasks: &[crate::supervise::TaskStatus], tz: chrono_tz::Tz) -> String {
+    let mut text = String::from("TASKS OF herald run");
+    for t in tasks {
+        let state = if t.running { "running" } else { "stopped" };
+        let failures = match (&t.last_failure, &t.last_error) {
+            (Some(at), Some(why)) => format!(
+                "{} restart(s), {} failure(s), last {}: {why}",
+                t.restarts,
+                t.failures,
+                at.with_timezone(&tz).format("%m-%d %H:%M:%S")
+            ),
+            _ => "no failures".to_string(),
+        };
+        text.push_str(&format!("\n  {:<32}  {state:<8}  {failures}", t.name));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_show_state_restarts_and_the_last_failure() {
+        let at = chrono::DateTime::from_timestamp(1_796_083_200, 0).expect("t");
+        let task = |name: &str, failed: bool| crate::supervise::TaskStatus {
+            name: name.into(),
+            running: true,
+            restarts: u32::from(failed),
+            failures: u32::from(failed),
+            last_failure: failed.then_some(at),
+            last_error: failed.then(|| "it was aborted".to_string()),
+        };
+        let text = tasks_text(
+            &[task("the publisher", true), task("the planner", false)],
+            chrono_tz::Asia::Shanghai,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "TASKS OF herald run");
+        assert!(lines[1].starts_with("  the publisher "), "{text}");
+        assert!(
+            lines[1].ends_with(
+                "running   1 restart(s), 1 failure(s), last 12-01 08:00:00: it was aborted"
+            ),
+            "{text}"
+        );
+        assert!(lines[2].ends_with("running   no failures"), "{text}");
+    }
 }

@@ -17,4 +17,5 @@ mod replay;
 mod run;
 mod search;
 mod store;
+mod supervise;
 mod web;
