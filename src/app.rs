@@ -448,12 +448,6 @@ pub async fn run_supervised(
             )
         });
     }
-    on_ready(Ready {
-        schedule,
-        web: web_addr,
-        wake: wake.clone(),
-        supervisor: supervisor.clone(),
-    });
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     {
         let config = Arc::new(config.clone());
@@ -469,6 +463,12 @@ pub async fn run_supervised(
             )
         });
     }
+    on_ready(Ready {
+        schedule,
+        web: web_addr,
+        wake: wake.clone(),
+        supervisor: supervisor.clone(),
+    });
     // A store that can no longer be written (a full disk: sled does not recover by itself)
     // stops herald with an error, so that a supervisor restarts it. The probe is not restarted
     // here: its ending is the verdict.

@@ -97,7 +97,7 @@ impl Tasks {
     }
 
     /// Aborts the current run of the task `name`, as a crash would: the supervisor counts it as
-    /// a failure and restarts it. For tests and for an operator's last resort; false if no run
+    /// a failure and restarts it (a crash on demand, for tests); false if no run
     /// of that name is in progress.
     pub fn kill(&self, name: &str) -> bool {
         match self
@@ -119,7 +119,8 @@ impl Tasks {
         slots.push(Slot {
             status: TaskStatus {
                 name: name.to_string(),
-                running: false,
+                // Its first run is being started.
+                running: true,
                 restarts: 0,
                 failures: 0,
                 last_failure: None,
