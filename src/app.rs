@@ -345,7 +345,7 @@ pub async fn run_supervised(
                     // A failed run's counts are gone with it: rebuilt from the store.
                     None => {
                         let mut live = detector.build();
-                        live.warm_up().map_err(|e| e.to_string())?;
+                        live.warm_up()?;
                         live
                     }
                 };
@@ -548,20 +548,31 @@ impl LiveDetector {
     }
 }
 
+/// Why a run of the live crisis detector ended early.
+#[derive(Debug, thiserror::Error)]
+enum DetectorError {
+    /// Warming a rebuilt detector from the store failed.
+    #[error("warming up from the store: {0}")]
+    WarmUp(#[from] StoreError),
+    /// The detector panicked (or was aborted).
+    #[error("the detector {0}")]
+    Ended(#[from] tokio::task::JoinError),
+}
+
 /// One run of the live detector: the listeners' mentions (from `input`, which outlives the run)
 /// are handed to `live` until it ends; a panic of the detector ends the run with an error.
 async fn feed_live(
     live: crate::crisis::live::Live,
     input: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<crate::crisis::live::LiveMention>>>,
     shutdown: CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), DetectorError> {
     let (tx, rx) = crate::crisis::live::channel();
     // Aborted with this run, so that a killed run leaves no detector behind.
     let mut detector = AbortOnDrop(tokio::spawn(live.run(rx, shutdown)));
     let mut input = input.lock().await;
     loop {
         tokio::select! {
-            ended = &mut detector.0 => return ended.map_err(|e| e.to_string()),
+            ended = &mut detector.0 => return Ok(ended?),
             m = input.recv() => match m {
                 // An error means the detector ended; the next turn sees how.
                 Some(m) => { let _ = tx.send(m).await; }
@@ -571,7 +582,7 @@ async fn feed_live(
     }
     // Every listener is gone: the detector ends once it has what was sent.
     drop(tx);
-    (&mut detector.0).await.map_err(|e| e.to_string())
+    Ok((&mut detector.0).await?)
 }
 
 /// How often `herald run` deletes what the retention settings no longer keep.

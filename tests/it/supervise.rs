@@ -257,3 +257,34 @@ fn herald_status_lists_the_tasks_of_the_running_herald() {
     }
     assert!(stopped.success(), "a graceful stop: {stopped:?}");
 }
+
+/// The crisis detector is rebuilt from the store when its run is killed (its counts die with
+/// the run) and keeps taking the listeners' mentions from the same queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_crisis_detector_is_rebuilt_and_runs_again() {
+    let (_ws, config, store) = workspace();
+    let shutdown = CancellationToken::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Supervisor>();
+    let run = herald::app::run_supervised(config, store, shutdown.clone(), fast(5), move |ready| {
+        let _ = ready_tx.send(ready.supervisor);
+    });
+    let body = async {
+        let tasks = ready_rx.await.expect("herald started").tasks();
+        for round in 1..=2 {
+            until("the detector runs", || {
+                task(&tasks, "the crisis detector").running
+            })
+            .await;
+            assert!(tasks.kill("the crisis detector"));
+            until("the detector is back", || {
+                let t = task(&tasks, "the crisis detector");
+                t.restarts == round && t.running
+            })
+            .await;
+        }
+        assert_eq!(task(&tasks, "the crisis detector").failures, 2);
+        shutdown.cancel();
+    };
+    let (result, ()) = tokio::join!(run, body);
+    result.expect("a graceful stop");
+}
