@@ -1,5 +1,6 @@
-//! Wiring of `herald run`: builds each component once (store, channels, classifier, web UI),
-//! spawns the long-running tasks, watches them, and shuts them down gracefully.
+//! Wiring of `herald run`: builds each component once (store, channels, classifier, web UI)
+//! and runs every long-running task under one [`Supervisor`] (restarted with backoff when it
+//! fails; herald stops when one keeps failing or the store cannot be written).
 //!
 //! Nothing here decides policy: the schedule operations live in [`crate::schedule`], the rules in
 //! the pure cores, the records in the store.
@@ -14,7 +15,8 @@ use crate::config::Config;
 use crate::publish::worker::Publisher;
 use crate::publish::{Channel, PublishError};
 use crate::schedule::{local_midnight, replan_ahead, Schedule};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::supervise::{AbortOnDrop, Policy, Supervisor, Tasks};
 
 /// Builds every configured channel, reading secrets from the environment.
 pub fn channels(
@@ -52,6 +54,9 @@ pub struct Ready {
     pub web: Option<std::net::SocketAddr>,
     /// Wakes the publisher after a change to the schedule or the holds.
     pub wake: Arc<Notify>,
+    /// The supervisor of herald's tasks: the CLI starts the control socket under it, and its
+    /// record ([`Supervisor::tasks`]) is what `herald status` shows of the tasks.
+    pub supervisor: Supervisor,
 }
 
 /// `herald run`: keeps the schedule planned ahead and publishes due posts until `shutdown`.
@@ -64,6 +69,24 @@ pub async fn run_with(
     config: Config,
     store: Store,
     shutdown: CancellationToken,
+    on_ready: impl FnOnce(Ready),
+) -> anyhow::Result<()> {
+    run_supervised(config, store, shutdown, Policy::default(), on_ready).await
+}
+
+/// [`run_with`] with the restart `policy` of its tasks (tests restart faster than the default).
+///
+/// Every long-running task runs under one [`Supervisor`]: one that fails (returns an error,
+/// returns before shutdown, panics or is killed) is logged, counted and restarted with backoff;
+/// one that fails [`Policy::max_failures`] times within [`Policy::window`] stops herald with an
+/// error (exit 1), as does a store that can no longer be written. Components (channels, the
+/// publisher, the reply sender, the alert deliverer, the web router) are built once; a restart
+/// runs the same one again.
+pub async fn run_supervised(
+    config: Config,
+    store: Store,
+    shutdown: CancellationToken,
+    policy: Policy,
     on_ready: impl FnOnce(Ready),
 ) -> anyhow::Result<()> {
     // One client per channel account, shared by the publisher and the reply sender.
@@ -96,62 +119,66 @@ pub async fn run_with(
     }
     let wake = Arc::new(Notify::new());
     let alert_wake = Arc::new(Notify::new());
-    // Every task is watched: one that ends before shutdown (a panic) stops herald with an
-    // error instead of leaving it running without that part.
-    let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let watch = |name: &str, task| supervise(name.to_string(), task, &shutdown, &ended_tx);
+    let (supervisor, mut give_ups) = Supervisor::new(policy, clock.clone(), shutdown.clone());
     // Live crisis detection: warmed from the store before the listeners start feeding it.
-    let live_task = if config.herald.crisis.enabled {
+    if config.herald.crisis.enabled {
         let (tx, rx) = crate::crisis::live::channel();
         ingest = ingest.with_live(tx);
-        let mut live = crate::crisis::live::Live::new(
-            store.clone(),
-            config.herald.crisis.params.clone(),
-            config.herald.alerts.clone(),
-            config.plan.pause_categories.clone(),
-            clock.clone(),
-            alert_wake.clone(),
-            wake.clone(),
-        );
+        let detector = LiveDetector {
+            store: store.clone(),
+            config: Arc::new(config.clone()),
+            clock: clock.clone(),
+            alert_wake: alert_wake.clone(),
+            wake: wake.clone(),
+        };
+        let mut live = detector.build();
         let fed = live.warm_up()?;
         tracing::info!(mentions = fed, "Crisis detector warmed up from the store");
-        Some(watch(
-            "the crisis detector",
-            tokio::spawn(live.run(rx, shutdown.clone())),
-        ))
-    } else {
-        None
-    };
-    let alert_task = {
-        let (store, alerts, clock, wake, shutdown) = (
+        let first = std::sync::Mutex::new(Some(live));
+        let input = Arc::new(tokio::sync::Mutex::new(rx));
+        let stop = shutdown.clone();
+        supervisor.spawn("the crisis detector", move || {
+            let built = first.lock().ok().and_then(|mut f| f.take());
+            let (detector, input, stop) = (detector.clone(), input.clone(), stop.clone());
+            async move {
+                let live = match built {
+                    Some(live) => live,
+                    // A failed run's counts are gone with it: rebuilt from the store.
+                    None => {
+                        let mut live = detector.build();
+                        live.warm_up()?;
+                        live
+                    }
+                };
+                feed_live(live, input, stop).await
+            }
+        });
+    }
+    {
+        let (deliverer, problems) = crate::crisis::notify::Deliverer::from_config(
             store.clone(),
-            config.herald.alerts.clone(),
+            &config.herald.alerts,
             clock.clone(),
-            alert_wake.clone(),
-            shutdown.clone(),
         );
-        watch(
-            "the alert sender",
-            tokio::spawn(async move {
-                crate::crisis::notify::run(store, &alerts, clock, wake, shutdown).await
-            }),
-        )
-    };
+        for (name, e) in problems {
+            tracing::error!(sink = %name, error = %e, "Alert sink cannot be used");
+        }
+        let deliverer = Arc::new(deliverer);
+        let (wake, stop) = (alert_wake.clone(), shutdown.clone());
+        supervisor.spawn("the alert sender", move || {
+            let (deliverer, wake, stop) = (deliverer.clone(), wake.clone(), stop.clone());
+            async move { deliverer.run(wake, stop).await }
+        });
+    }
     let listener = crate::listen::run::Listener::new(store.clone(), Arc::new(ingest));
-    let listen_tasks: Vec<_> = sources
-        .into_iter()
-        .map(|(name, source, interval)| {
-            let what = format!("the listener of source {name}");
-            watch(
-                &what,
-                tokio::spawn(
-                    listener
-                        .clone()
-                        .run_source(name, source, interval, shutdown.clone()),
-                ),
-            )
-        })
-        .collect();
+    for (name, source, interval) in sources {
+        let (listener, stop) = (listener.clone(), shutdown.clone());
+        supervisor.spawn(format!("the listener of source {name}"), move || {
+            listener
+                .clone()
+                .run_source(name.clone(), source.clone(), interval, stop.clone())
+        });
+    }
     let schedule = replan_ahead(&config, &store, clock())?;
     let publisher = Arc::new(Publisher::new(
         store.clone(),
@@ -159,116 +186,110 @@ pub async fn run_with(
         config.herald.publish.clone(),
         clock.clone(),
     ));
-    let (web_task, web_addr) = match config.herald.web.clone().filter(|w| w.enabled) {
+    let web_addr = match config.herald.web.clone().filter(|w| w.enabled) {
         Some(web) => {
-            let (task, addr) = start_web(&config, web, &store, &wake, &clock, &shutdown).await?;
-            let task = supervise("the web UI".into(), task, &shutdown, &ended_tx);
-            (Some(task), Some(addr))
+            let state = (&store, &wake, &clock, &supervisor.tasks());
+            let (listener, router, addr) = start_web(&config, web, state).await?;
+            // The first run serves the socket bound at the start; a restart binds the same
+            // address again.
+            let bound = std::sync::Mutex::new(Some(listener));
+            let stop = shutdown.clone();
+            supervisor.spawn("the web UI", move || {
+                let listener = bound.lock().ok().and_then(|mut b| b.take());
+                let (router, stop) = (router.clone(), stop.clone());
+                async move {
+                    let listener = match listener {
+                        Some(l) => l,
+                        None => tokio::net::TcpListener::bind(addr).await?,
+                    };
+                    crate::web::serve(listener, router, stop).await
+                }
+            });
+            Some(addr)
         }
-        None => (None, None),
+        None => None,
     };
     tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
 
-    let publish_task = {
-        let (shutdown, wake) = (shutdown.clone(), wake.clone());
-        watch(
-            "the publisher",
-            tokio::spawn(async move { publisher.run(shutdown, wake).await }),
-        )
-    };
+    {
+        let (stop, wake) = (shutdown.clone(), wake.clone());
+        supervisor.spawn("the publisher", move || {
+            publisher.clone().run(stop.clone(), wake.clone())
+        });
+    }
     // Replies approved in the inbox go to the publisher (started first: it has posts due).
-    let reply_task = {
-        let sender = crate::inbox::send::ReplySender::new(
+    {
+        let sender = Arc::new(crate::inbox::send::ReplySender::new(
             store.clone(),
             channels.clone(),
             clock.clone(),
             wake.clone(),
             config.replies.as_ref().map(|r| r.expire_after),
-        );
-        let shutdown = shutdown.clone();
-        watch(
-            "the reply sender",
-            tokio::spawn(async move {
-                sender
-                    .run(std::time::Duration::from_secs(2), shutdown)
-                    .await
-            }),
-        )
-    };
+        ));
+        let stop = shutdown.clone();
+        supervisor.spawn("the reply sender", move || {
+            let (sender, stop) = (sender.clone(), stop.clone());
+            async move { sender.run(REPLY_ROUND_EVERY, stop).await }
+        });
+    }
     // Old mentions and closed queue items are deleted every hour (`[storage]` retention).
-    let retention_task = watch(
-        "the retention task",
-        tokio::spawn(prune_every(
+    {
+        let (store, retention, clock, stop) = (
             store.clone(),
             config.herald.storage.retention,
             clock.clone(),
-            RETENTION_EVERY,
             shutdown.clone(),
-        )),
-    );
+        );
+        supervisor.spawn("the retention task", move || {
+            prune_every(
+                store.clone(),
+                retention,
+                clock.clone(),
+                RETENTION_EVERY,
+                stop.clone(),
+            )
+        });
+    }
+    // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
+    {
+        let config = Arc::new(config.clone());
+        let (stop, wake, store, clock) =
+            (shutdown.clone(), wake.clone(), store.clone(), clock.clone());
+        supervisor.spawn("the planner", move || {
+            replan_at_midnights(
+                config.clone(),
+                store.clone(),
+                clock.clone(),
+                wake.clone(),
+                stop.clone(),
+            )
+        });
+    }
     on_ready(Ready {
         schedule,
         web: web_addr,
         wake: wake.clone(),
+        supervisor: supervisor.clone(),
     });
-    // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
-    let plan_task = {
-        let (shutdown, wake, store) = (shutdown.clone(), wake.clone(), store.clone());
-        let task = tokio::spawn(async move {
-            let tz = config.herald.timezone;
-            loop {
-                let now = clock();
-                let tomorrow = now.with_timezone(&tz).date_naive() + chrono::Days::new(1);
-                let next = local_midnight(tz, tomorrow) + chrono::TimeDelta::minutes(1);
-                let wait = (next - now).to_std().unwrap_or_default();
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                match replan_ahead(&config, &store, clock()) {
-                    Ok(_) => wake.notify_one(),
-                    Err(e) => tracing::error!(error = %e, "Re-planning failed"),
-                }
-            }
-        });
-        watch("the planner", task)
-    };
-    drop(ended_tx);
     // A store that can no longer be written (a full disk: sled does not recover by itself)
-    // stops herald with an error, so that a supervisor restarts it.
+    // stops herald with an error, so that a supervisor restarts it. The probe is not restarted
+    // here: its ending is the verdict.
     let failure: Option<anyhow::Error> = tokio::select! {
         _ = shutdown.cancelled() => None,
         e = crate::store::health::watch_writes(&store, WRITE_PROBE_EVERY, WRITE_PROBE_FAILURES) => {
             tracing::error!(error = %e, "Store cannot be written; stopping");
             Some(e.into())
         }
-        Some(what) = ended_rx.recv() => {
-            tracing::error!(task = %what, "A part of herald stopped; stopping so that it can be restarted");
-            Some(anyhow::anyhow!(
-                "{what} while herald ran; herald stopped so that it can be restarted (the log above says why)"
-            ))
+        gave_up = give_ups.next() => {
+            tracing::error!(task = %gave_up.task, failures = gave_up.failures, "A part of herald keeps failing; stopping so that it can be restarted");
+            Some(gave_up.into())
         }
     };
     if failure.is_some() {
         shutdown.cancel();
     }
     tracing::info!("Shutting down: finishing the send in flight");
-    let _ = retention_task.await;
-    let _ = publish_task.await;
-    let _ = reply_task.await;
-    let _ = plan_task.await;
-    let _ = alert_task.await;
-    if let Some(task) = live_task {
-        let _ = task.await;
-    }
-    for task in listen_tasks {
-        let _ = task.await;
-    }
-    if let Some(task) = web_task {
-        if let Ok(Some(Err(e))) = task.await {
-            tracing::error!(error = %e, "Web UI stopped with an error");
-        }
-    }
+    supervisor.join().await;
     tracing::info!("Stopped");
     match failure {
         Some(e) => Err(e),
@@ -276,27 +297,94 @@ pub async fn run_with(
     }
 }
 
-/// Watches a task of `herald run`: a task that ends before `shutdown` (it panicked, or its
-/// loop returned) is reported on `ended` by name, so that `run` stops with an error rather
-/// than run on without it. The returned handle gives the task's value (`None` if it panicked).
-fn supervise<T: Send + 'static>(
-    name: String,
-    task: tokio::task::JoinHandle<T>,
-    shutdown: &CancellationToken,
-    ended: &tokio::sync::mpsc::UnboundedSender<String>,
-) -> tokio::task::JoinHandle<Option<T>> {
-    let (shutdown, ended) = (shutdown.clone(), ended.clone());
-    tokio::spawn(async move {
-        let result = task.await;
-        if !shutdown.is_cancelled() {
-            let how = match &result {
-                Err(e) if e.is_panic() => "panicked",
-                _ => "stopped",
-            };
-            let _ = ended.send(format!("{name} {how}"));
+/// How often the reply sender looks for approved replies.
+const REPLY_ROUND_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Re-plans shortly after each local midnight until `shutdown`, waking the publisher after.
+async fn replan_at_midnights(
+    config: Arc<Config>,
+    store: Store,
+    clock: crate::clock::Clock,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let tz = config.herald.timezone;
+    loop {
+        let now = clock();
+        let tomorrow = now.with_timezone(&tz).date_naive() + chrono::Days::new(1);
+        let next = local_midnight(tz, tomorrow) + chrono::TimeDelta::minutes(1);
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
         }
-        result.ok()
-    })
+        match replan_ahead(&config, &store, clock()) {
+            Ok(_) => wake.notify_one(),
+            Err(e) => tracing::error!(error = %e, "Re-planning failed"),
+        }
+    }
+}
+
+/// What the live crisis detector is built from: built once at the start, and again only after
+/// a failed run (whose counts died with it), warmed from the store each time.
+#[derive(Clone)]
+struct LiveDetector {
+    store: Store,
+    config: Arc<Config>,
+    clock: crate::clock::Clock,
+    alert_wake: Arc<Notify>,
+    wake: Arc<Notify>,
+}
+
+impl LiveDetector {
+    fn build(&self) -> crate::crisis::live::Live {
+        crate::crisis::live::Live::new(
+            self.store.clone(),
+            self.config.herald.crisis.params.clone(),
+            self.config.herald.alerts.clone(),
+            self.config.plan.pause_categories.clone(),
+            self.clock.clone(),
+            self.alert_wake.clone(),
+            self.wake.clone(),
+        )
+    }
+}
+
+/// Why a run of the live crisis detector ended early.
+#[derive(Debug, thiserror::Error)]
+enum DetectorError {
+    /// Warming a rebuilt detector from the store failed.
+    #[error("warming up from the store: {0}")]
+    WarmUp(#[from] StoreError),
+    /// The detector panicked (or was aborted).
+    #[error("the detector {0}")]
+    Ended(#[from] tokio::task::JoinError),
+}
+
+/// One run of the live detector: the listeners' mentions (from `input`, which outlives the run)
+/// are handed to `live` until it ends; a panic of the detector ends the run with an error.
+async fn feed_live(
+    live: crate::crisis::live::Live,
+    input: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<crate::crisis::live::LiveMention>>>,
+    shutdown: CancellationToken,
+) -> Result<(), DetectorError> {
+    let (tx, rx) = crate::crisis::live::channel();
+    // Aborted with this run, so that a killed run leaves no detector behind.
+    let mut detector = AbortOnDrop(tokio::spawn(live.run(rx, shutdown)));
+    let mut input = input.lock().await;
+    loop {
+        tokio::select! {
+            ended = &mut detector.0 => return Ok(ended?),
+            m = input.recv() => match m {
+                // An error means the detector ended; the next turn sees how.
+                Some(m) => { let _ = tx.send(m).await; }
+                None => break,
+            },
+        }
+    }
+    // Every listener is gone: the detector ends once it has what was sent.
+    drop(tx);
+    Ok((&mut detector.0).await?)
 }
 
 /// How often `herald run` deletes what the retention settings no longer keep.
@@ -339,18 +427,12 @@ pub async fn prune_every(
     }
 }
 
-/// Binds the web UI's address and serves it until `shutdown` (see [`crate::web`]).
+/// Binds the web UI's address and builds its router (see [`crate::web`]); the caller serves it.
 async fn start_web(
     config: &Config,
     web: crate::web::WebConfig,
-    store: &Store,
-    wake: &Arc<Notify>,
-    clock: &crate::clock::Clock,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<(
-    tokio::task::JoinHandle<std::io::Result<()>>,
-    std::net::SocketAddr,
-)> {
+    (store, wake, clock, tasks): (&Store, &Arc<Notify>, &crate::clock::Clock, &Tasks),
+) -> anyhow::Result<(tokio::net::TcpListener, axum::Router, std::net::SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(web.bind)
         .await
         .map_err(|e| anyhow::anyhow!("web UI: cannot listen on {}: {e}", web.bind))?;
@@ -369,54 +451,20 @@ async fn start_web(
         wake.clone(),
         clock.clone(),
         token,
-    );
+    )
+    .with_tasks(tasks.clone());
     let router = crate::web::router(
         state,
         vec![crate::web::inbox::plugin(), crate::web::alerts::plugin()],
     );
     tracing::info!(address = %addr, "Web UI listening");
-    let task = tokio::spawn(crate::web::serve(listener, router, shutdown.clone()));
-    Ok((task, addr))
+    Ok((listener, router, addr))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::DateTime;
-
-    /// A task that panics or returns before shutdown is reported by name; one that ends because
-    /// of shutdown is not, and its value comes back.
-    #[tokio::test]
-    async fn a_task_that_dies_before_shutdown_is_reported() {
-        let shutdown = CancellationToken::new();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let panics = supervise(
-            "the publisher".into(),
-            tokio::spawn(async { panic!("a bug") }),
-            &shutdown,
-            &tx,
-        );
-        assert_eq!(rx.recv().await.as_deref(), Some("the publisher panicked"));
-        assert!(panics.await.expect("join").is_none());
-        let returns = supervise("the planner".into(), tokio::spawn(async {}), &shutdown, &tx);
-        assert_eq!(rx.recv().await.as_deref(), Some("the planner stopped"));
-        assert_eq!(returns.await.expect("join"), Some(()));
-
-        let stop = shutdown.clone();
-        let at_shutdown = supervise(
-            "the web UI".into(),
-            tokio::spawn(async move {
-                stop.cancelled().await;
-                7
-            }),
-            &shutdown,
-            &tx,
-        );
-        shutdown.cancel();
-        assert_eq!(at_shutdown.await.expect("join"), Some(7));
-        drop(tx);
-        assert_eq!(rx.recv().await, None, "nothing reported at shutdown");
-    }
 
     /// The retention task prunes as soon as it starts (then hourly), and stops on shutdown.
     #[tokio::test]

@@ -31,8 +31,9 @@
 //!   `Retry-After`, error snippets, webhook signing, and the one error type of platform calls;
 //!   shared by publishing, listening and alert delivery.
 //! - Foundations: [`clock`] (the injectable wall clock), [`http`] (the one HTTP client
-//!   builder), [`retry`] (backoff with jitter), [`rng`] (a seeded generator), [`untrusted`]
-//!   (untrusted text made inert for terminals and logs).
+//!   builder), [`retry`] (backoff with jitter), [`rng`] (a seeded generator), [`supervise`]
+//!   (tasks restarted with backoff, their failures counted), [`untrusted`] (untrusted text made
+//!   inert for terminals and logs).
 
 pub mod app;
 pub mod classify;
@@ -52,6 +53,7 @@ pub mod retry;
 pub mod rng;
 pub mod schedule;
 pub mod store;
+pub mod supervise;
 pub mod untrusted;
 pub mod web;
 

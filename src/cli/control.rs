@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Cli, Command, Io, UserAction};
 use crate::config::Config;
 use crate::store::Store;
+use crate::supervise::Tasks;
 
 /// The largest request accepted (a reply text, a password and the arguments fit many times).
 const MAX_REQUEST: u64 = 1 << 20;
@@ -81,7 +82,7 @@ pub fn forward(config: &Config, cli: &Cli, io: &mut Io) -> anyhow::Result<ExitCo
     let input = match &cli.command {
         Command::User {
             action: UserAction::Add { .. },
-        } => Some(super::read_password(io)?),
+        } => Some(super::user::read_password(io)?),
         Command::Queue(q) => super::queue::input_ahead(q, |args| {
             let answer = ask(config, args, None, user.clone())?;
             anyhow::ensure!(answer.code == 0, "{}", answer.err.trim_end());
@@ -168,6 +169,7 @@ impl Server {
         config: Config,
         store: Store,
         wake: Arc<Notify>,
+        tasks: Tasks,
         shutdown: CancellationToken,
     ) {
         let config = Arc::new(config);
@@ -184,8 +186,9 @@ impl Server {
                 },
             };
             let (config, store, wake) = (config.clone(), store.clone(), wake.clone());
+            let tasks = tasks.clone();
             tokio::spawn(async move {
-                if let Err(e) = answer(stream, config, store, &wake).await {
+                if let Err(e) = answer(stream, config, store, tasks, &wake).await {
                     tracing::debug!(error = %e, "Control socket: a request failed");
                 }
             });
@@ -199,6 +202,7 @@ async fn answer(
     stream: tokio::net::UnixStream,
     config: Arc<Config>,
     store: Store,
+    tasks: Tasks,
     wake: &Notify,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
@@ -217,7 +221,7 @@ async fn answer(
             Ok(request) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(execute(request, &config, store));
+                    let _ = tx.send(execute(request, &config, store, tasks));
                 });
                 let answer = rx
                     .await
@@ -243,7 +247,7 @@ fn refusal(why: &str) -> Answer {
 }
 
 /// Runs one forwarded command on the running herald's store and configuration.
-fn execute(request: Request, config: &Config, store: Store) -> Answer {
+fn execute(request: Request, config: &Config, store: Store, tasks: Tasks) -> Answer {
     let argv = std::iter::once("herald".to_string()).chain(request.args.iter().cloned());
     let mut cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -275,6 +279,7 @@ fn execute(request: Request, config: &Config, store: Store) -> Answer {
             err: &mut err,
             input: request.input,
             store: Some(store),
+            tasks: Some(tasks),
         };
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             super::run(

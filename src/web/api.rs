@@ -105,7 +105,9 @@ fn post_json(p: &crate::store::StoredPost, tz: chrono_tz::Tz, held: &[String]) -
     })
 }
 
-/// `GET /api/status`: the hold, and the posts of the 24 hours around now by state.
+/// `GET /api/status`: the hold, the posts of the 24 hours around now by state, and the
+/// supervised tasks of `herald run` (`tasks`: name, running, restarts, failures, last failure
+/// time and last error, escaped and cut).
 pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let now = state.now();
     let day = chrono::TimeDelta::hours(24);
@@ -144,7 +146,25 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "open_alerts": open_alerts,
         "posts_24h": counts,
         "next": next,
+        "tasks": state
+            .tasks()
+            .snapshot()
+            .iter()
+            .map(|t| task_json(t, state.tz()))
+            .collect::<Vec<_>>(),
     })))
+}
+
+/// One supervised task in `/api/status`, its last failure in the plan's time zone.
+fn task_json(t: &crate::supervise::TaskStatus, tz: chrono_tz::Tz) -> Value {
+    json!({
+        "name": t.name,
+        "running": t.running,
+        "restarts": t.restarts,
+        "failures": t.failures,
+        "last_failure": t.last_failure.map(|at| local_rfc3339(at, tz)),
+        "last_error": t.last_error,
+    })
 }
 
 /// `?from=YYYY-MM-DD&days=N` of `/api/schedule`.

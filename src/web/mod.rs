@@ -70,6 +70,7 @@ struct Inner {
     clock: Clock,
     api_token: Option<String>,
     login: auth::LoginGuard,
+    tasks: crate::supervise::Tasks,
 }
 
 impl AppState {
@@ -92,8 +93,23 @@ impl AppState {
                 api_token: api_token.filter(|t| !t.is_empty()),
                 login: auth::LoginGuard::new(web.login_checks),
                 web,
+                tasks: crate::supervise::Tasks::default(),
             }),
         }
+    }
+
+    /// The state with the record of `herald run`'s supervised tasks, which `/api/status`
+    /// shows (without it, the list is empty). Call before the state is cloned.
+    pub fn with_tasks(mut self, tasks: crate::supervise::Tasks) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tasks = tasks;
+        }
+        self
+    }
+
+    /// The record of the supervised tasks.
+    pub fn tasks(&self) -> &crate::supervise::Tasks {
+        &self.inner.tasks
     }
 
     /// The store.

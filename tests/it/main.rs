@@ -18,4 +18,5 @@ mod replay;
 mod run;
 mod search;
 mod store;
+mod supervise;
 mod web;

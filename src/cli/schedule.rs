@@ -1,0 +1,262 @@
+//! The commands about the posting schedule: `herald check` (rule tests and a dry-run plan),
+//! `herald plan`, `herald post`, `herald pause` and `herald resume`.
+
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+
+use super::{errln, open_store, outln, runtime, Format, Io};
+use crate::clock::system_clock;
+use crate::config::Config;
+use crate::plan::output;
+use crate::publish::worker::{Outcome, Publisher};
+
+/// `herald check`: the configuration's warnings, the rule files' test cases and what a plan of
+/// the next `days` days runs short of; exit 2 when a test case fails.
+pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<ExitCode> {
+    for w in &config.warnings {
+        errln!(io, "{w}");
+    }
+    let report = crate::schedule::check(config, Utc::now(), days).map_err(anyhow::Error::msg)?;
+    for f in &report.keyword_failures {
+        outln!(io, "{f}");
+    }
+    for f in &report.reply_failures {
+        outln!(io, "{f}");
+    }
+    for (warning, line) in crate::plan::note_lines(&report.notes) {
+        let level = if warning { "warning" } else { "note" };
+        outln!(io, "{level}: next {days} days: {line}");
+    }
+    let drafts = config.drafts.len();
+    let rules: usize = config.keywords.iter().map(|g| g.rules.len()).sum();
+    if report.keyword_failures.is_empty() && report.reply_failures.is_empty() {
+        outln!(
+            io,
+            "ok: {} channel(s), {drafts} drafts, {} keyword groups with {rules} rules",
+            config.herald.channels.len(),
+            config.keywords.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        outln!(
+            io,
+            "{} keyword and {} reply test case(s) failed",
+            report.keyword_failures.len(),
+            report.reply_failures.len()
+        );
+        Ok(ExitCode::from(2))
+    }
+}
+
+/// `herald plan`: plans `days` days from `from` (or now), prints the plan in `format` and saves
+/// it unless `dry_run`.
+pub(super) fn plan(
+    config: &Config,
+    days: u32,
+    from: Option<NaiveDate>,
+    format: Format,
+    channels: &[String],
+    dry_run: bool,
+    io: &mut Io,
+) -> anyhow::Result<ExitCode> {
+    for c in channels {
+        if !config.herald.channels.iter().any(|k| &k.name == c) {
+            errln!(io, "herald: no channel {c:?} in the configuration");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let tz = config.herald.timezone;
+    let (start, first_day) = match from {
+        Some(d) => (crate::schedule::local_midnight(tz, d), d),
+        None => {
+            let now = Utc::now();
+            (now, now.with_timezone(&tz).date_naive())
+        }
+    };
+    let end_date = first_day + chrono::Days::new(u64::from(days));
+    let store = if dry_run {
+        None
+    } else {
+        Some(open_store(config, io)?)
+    };
+    let schedule =
+        crate::schedule::replan(config, store.as_ref(), start, end_date, channels, !dry_run)?;
+    let text = match format {
+        Format::Json => output::json(&schedule.entries) + "\n",
+        Format::Table => output::table(&schedule.entries, &config.plan, &schedule.notes),
+        Format::Ics => output::ics(&schedule.entries, tz, start),
+    };
+    io.out.write_all(text.as_bytes())?;
+    if !matches!(format, Format::Table) {
+        for (warning, line) in crate::plan::note_lines(&schedule.notes) {
+            let level = if warning { "warning" } else { "note" };
+            errln!(io, "{level}: {line}");
+        }
+    }
+    if let Some(saved) = schedule.saved {
+        errln!(
+            io,
+            "saved to {}: {} planned posts written, {} replaced, {} kept posts left as they were",
+            config.herald.storage.path.display(),
+            saved.inserted,
+            saved.removed,
+            saved.skipped
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `herald pause`: holds scheduled posts of `categories`; exit 2 for a category the plan lacks.
+pub(super) fn pause(
+    config: &Config,
+    categories: &[String],
+    reason: &str,
+    io: &mut Io,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(config, io)?;
+    match crate::schedule::pause(config, &store, categories, reason, Utc::now()) {
+        Ok(hold) => {
+            outln!(io, "holding {}: scheduled posts in these categories are not sent until `herald resume`", hold.categories.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::schedule::PauseError::UnknownCategory(c)) => {
+            errln!(io, "herald: {c:?} is not a category of the plan");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `herald resume`: lifts the hold.
+pub(super) fn resume(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
+    let store = open_store(config, io)?;
+    crate::schedule::resume(&store)?;
+    outln!(
+        io,
+        "resumed: held posts go out if they are not yet too late"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `herald post`: schedules a draft in the channel's next free peak slot, or publishes it `now`
+/// through the publisher's path.
+pub(super) fn post(
+    config: Config,
+    draft: &str,
+    channel: &str,
+    now: bool,
+    io: &mut Io,
+) -> anyhow::Result<ExitCode> {
+    let Some(d) = config
+        .drafts
+        .iter()
+        .find(|d| d.id == draft || d.stem == draft)
+    else {
+        errln!(
+            io,
+            "herald: no draft {draft:?} in {}",
+            config.herald.content_plan.display()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    if !config.herald.channels.iter().any(|c| c.name == channel) {
+        errln!(io, "herald: no channel {channel:?} in the configuration");
+        return Ok(ExitCode::from(2));
+    }
+    if !d.allows(channel) {
+        errln!(io, "herald: draft {} is not for channel {channel:?}", d.id);
+        return Ok(ExitCode::from(2));
+    }
+    let store = open_store(&config, io)?;
+    let clock = system_clock();
+    let (at, peak) = if now {
+        let t = clock();
+        (
+            t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos())),
+            "by hand".to_string(),
+        )
+    } else {
+        match crate::schedule::next_free_slot(&config, &store, channel, clock())? {
+            Some(slot) => slot,
+            None => {
+                errln!(io, "herald: no free peak slot within a year on {channel}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    };
+    // A channel's posts are keyed by the second: two posts by hand in the same second take the
+    // next free one.
+    let mut record = crate::schedule::manual_post(&config, d, channel, at, &peak);
+    let mut tries = 0;
+    while !store.posts().insert_new(&record)? {
+        tries += 1;
+        if !now || tries > 60 {
+            errln!(io, "herald: {channel} already has a post at {}", record.at);
+            return Ok(ExitCode::FAILURE);
+        }
+        record = crate::schedule::manual_post(
+            &config,
+            d,
+            channel,
+            at + chrono::TimeDelta::seconds(tries),
+            &peak,
+        );
+    }
+    let at = record.at;
+    let local = at.with_timezone(&config.herald.timezone);
+    if !now {
+        outln!(
+            io,
+            "scheduled {} on {channel} at {} ({peak}); `herald run` publishes it",
+            d.id,
+            local.format("%Y-%m-%d %H:%M %Z")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let channels = crate::app::channels(&config)?;
+    let publisher = Publisher::new(store, channels, config.herald.publish.clone(), clock);
+    let outcome = runtime()?.block_on(publisher.execute(record))?;
+    match outcome {
+        Outcome::Published(sent) => {
+            outln!(
+                io,
+                "published {} on {channel}: {}",
+                d.id,
+                sent.url.unwrap_or(sent.remote_id)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Retrying { at, error } => {
+            outln!(
+                io,
+                "not published yet ({error}); `herald run` retries at {}",
+                at.with_timezone(&config.herald.timezone).format("%H:%M:%S")
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Unconfirmed(why) => {
+            outln!(
+                io,
+                "unconfirmed ({why}); `herald run` looks for it on the platform before any retry"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Failed(why) => {
+            outln!(io, "failed: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Held => {
+            outln!(
+                io,
+                "held: category {} is paused (`herald resume` to lift)",
+                d.category
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Missed | Outcome::Skipped => {
+            outln!(io, "not sent: {outcome:?}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
