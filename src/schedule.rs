@@ -148,16 +148,33 @@ pub struct CheckReport {
     pub notes: Vec<Note>,
 }
 
+/// Why `herald check` could not run its checks (a failing test case is not this: it is in the
+/// [`CheckReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The keyword rules do not compile.
+    #[error(transparent)]
+    Keywords(#[from] keywords::CompileError),
+    /// The reply templates' test cases could not be run.
+    #[error("{0}")]
+    Replies(String),
+    /// The dry-run plan failed.
+    #[error(transparent)]
+    Plan(#[from] StoreError),
+}
+
 /// Runs the keyword files' own tests and a dry-run plan from `start` for `days` days.
-pub fn check(config: &Config, start: DateTime<Utc>, days: u32) -> Result<CheckReport, String> {
+pub fn check(config: &Config, start: DateTime<Utc>, days: u32) -> Result<CheckReport, CheckError> {
     let keyword_failures = keywords::run_file_tests(&config.keywords)?;
     let reply_failures = match &config.replies {
-        Some(r) => crate::inbox::draft::run_file_tests(r, &config.keywords)?,
+        Some(r) => {
+            crate::inbox::draft::run_file_tests(r, &config.keywords).map_err(CheckError::Replies)?
+        }
         None => Vec::new(),
     };
     let tz = config.herald.timezone;
     let end_date = start.with_timezone(&tz).date_naive() + chrono::Days::new(u64::from(days));
-    let schedule = replan(config, None, start, end_date, &[], false).map_err(|e| e.to_string())?;
+    let schedule = replan(config, None, start, end_date, &[], false)?;
     Ok(CheckReport {
         keyword_failures,
         reply_failures,

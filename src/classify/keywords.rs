@@ -16,7 +16,7 @@ use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde::Deserialize;
 
-use super::literals::{Hit, Literals};
+use super::literals::{Hit, Literals, LiteralsError};
 
 use crate::config::error::{is_slug, ConfigError};
 use crate::config::source::{self, TomlSource};
@@ -436,10 +436,22 @@ pub fn gate_literals(pattern: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Why compiled keyword rules could not be built. Patterns were validated on load, so this
+/// happens only on limits (an expression or automaton too large) or an empty literal.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The literals (terms and the patterns' gate literals) cannot be searched together.
+    #[error(transparent)]
+    Literals(#[from] LiteralsError),
+    /// A pattern does not compile (beyond a size limit).
+    #[error(transparent)]
+    Pattern(#[from] regex::Error),
+}
+
 impl Matcher {
     /// Compiles the groups. Patterns were validated on load, so this fails only on limits
-    /// (an expression too large), reported as a message.
-    pub fn new(groups: &[KeywordGroup]) -> Result<Self, String> {
+    /// (an expression too large).
+    pub fn new(groups: &[KeywordGroup]) -> Result<Self, CompileError> {
         let mut rules = Vec::new();
         let (mut literals, mut term_rule) = (Vec::new(), Vec::new());
         let (mut pattern_src, mut pattern_rule) = (Vec::new(), Vec::new());
@@ -474,10 +486,10 @@ impl Matcher {
             }
         }
         literals.extend(gates.iter().cloned());
-        let literals = Literals::new(&literals).map_err(|e| e.to_string())?;
+        let literals = Literals::new(&literals)?;
         let patterns = pattern_src
             .iter()
-            .map(|p| Regex::new(p).map_err(|e| e.to_string()))
+            .map(|p| Regex::new(p))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             rules,
@@ -606,7 +618,7 @@ impl std::fmt::Display for TestFailure {
 }
 
 /// Runs every group's own test cases against that group's rules.
-pub fn run_file_tests(groups: &[KeywordGroup]) -> Result<Vec<TestFailure>, String> {
+pub fn run_file_tests(groups: &[KeywordGroup]) -> Result<Vec<TestFailure>, CompileError> {
     let mut failures = Vec::new();
     for g in groups {
         let matcher = Matcher::new(std::slice::from_ref(g))?;

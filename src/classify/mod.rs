@@ -93,9 +93,25 @@ pub struct Classifier {
 /// The keyword group whose matches count as crisis signals.
 pub const CRISIS_GROUP: &str = "crisis";
 
+/// Why a [`Classifier`] could not be built: the keyword rules, or a model embedded in the
+/// binary (which only a bad build can break).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The keyword rules do not compile.
+    #[error(transparent)]
+    Keywords(#[from] keywords::CompileError),
+    /// The embedded sentiment model or learned heads cannot be read.
+    #[error(transparent)]
+    Model(#[from] weights::WeightsError),
+    /// The literals found in one pass (keywords, phrase heads, cues, contacts) cannot be
+    /// searched together.
+    #[error(transparent)]
+    Literals(#[from] literals::LiteralsError),
+}
+
 impl Classifier {
     /// Compiles the keyword groups and loads the embedded sentiment model and learned heads.
-    pub fn new(groups: &[KeywordGroup]) -> Result<Self, String> {
+    pub fn new(groups: &[KeywordGroup]) -> Result<Self, BuildError> {
         let matcher = Matcher::new(groups)?;
         let mut all: Vec<String> = matcher.literals();
         let phrases_from = all.len() as u32;
@@ -106,9 +122,9 @@ impl Classifier {
         all.extend(phrases::CONTACT_LITERALS.map(String::from));
         Ok(Self {
             matcher,
-            sentiment: Sentiment::embedded().map_err(|e| e.to_string())?,
-            learned: learned::Learned::embedded().map_err(|e| e.to_string())?,
-            literals: Literals::new(&all).map_err(|e| e.to_string())?,
+            sentiment: Sentiment::embedded()?,
+            learned: learned::Learned::embedded()?,
+            literals: Literals::new(&all)?,
             phrases_from,
             cues_from,
             contacts_from,

@@ -12,10 +12,27 @@ pub const NOT_AN_ENV_NAME: &str = "must name an environment variable (A-Z, 0-9, 
 pub const NOT_A_QUOTED_ENV_NAME: &str = "must be a quoted string naming an environment variable \
      (A-Z, 0-9, _), not the secret itself; the value given is not shown";
 
+/// A secret that could not be read from the environment. It names the variable and who needed
+/// it, never a value: not even the bytes of a variable that is set but not Unicode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The variable is not set (or not valid Unicode, which cannot be a usable secret either).
+    #[error("environment variable {var} is not set ({what})")]
+    NotSet {
+        /// The variable's name.
+        var: String,
+        /// Who needed it: `channel "masto"`, `source "weibo"`.
+        what: String,
+    },
+}
+
 /// The secret in the environment variable `var`, for `what` (`channel "masto"`, `source
 /// "weibo"`): the error names the variable and its user, never a value.
-pub fn secret(var: &str, what: &str) -> Result<String, String> {
-    std::env::var(var).map_err(|_| format!("environment variable {var} is not set ({what})"))
+pub fn secret(var: &str, what: &str) -> Result<String, SecretError> {
+    std::env::var(var).map_err(|_| SecretError::NotSet {
+        var: var.to_string(),
+        what: what.to_string(),
+    })
 }
 
 /// Whether `s` can name an environment variable: `A-Z`, `0-9` and `_`, not starting with a digit,
@@ -66,6 +83,16 @@ mod tests {
             let why = check_env_name(bad).expect_err(bad);
             assert!(bad.is_empty() || !why.contains(bad), "{why}");
         }
+    }
+
+    #[test]
+    fn a_missing_secret_names_its_variable_and_user() {
+        let var = "HERALD_TEST_SECRET_THAT_IS_NEVER_SET";
+        let e = secret(var, "channel \"masto\"").expect_err("not set");
+        assert_eq!(
+            e.to_string(),
+            "environment variable HERALD_TEST_SECRET_THAT_IS_NEVER_SET is not set (channel \"masto\")"
+        );
     }
 
     #[test]

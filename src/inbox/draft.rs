@@ -374,7 +374,7 @@ pub fn run_file_tests(
     replies: &Replies,
     groups: &[crate::classify::keywords::KeywordGroup],
 ) -> Result<Vec<ReplyTestFailure>, String> {
-    let classifier = crate::classify::Classifier::new(groups)?;
+    let classifier = crate::classify::Classifier::new(groups).map_err(|e| e.to_string())?;
     let drafter = Drafter::new(
         replies.clone(),
         chrono_tz::Asia::Shanghai,

@@ -96,13 +96,24 @@ pub fn to_json(items: &[QueueItem], now: DateTime<Utc>) -> serde_json::Value {
     json!({ "sent_at": now, "leads": leads })
 }
 
+/// Why the CRM webhook did not take the leads. Never shows the URL: it may carry a token.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No answer (no connection, a timeout); the URL is left out of the message.
+    #[error("{0}")]
+    Transport(reqwest::Error),
+    /// The webhook answered with an unsuccessful status.
+    #[error("the CRM webhook answered {0}")]
+    Refused(reqwest::StatusCode),
+}
+
 /// POSTs the leads of `items` to `url`; the number of leads sent.
 pub async fn post_webhook(
     http: &reqwest::Client,
     url: &url::Url,
     items: &[QueueItem],
     now: DateTime<Utc>,
-) -> Result<usize, String> {
+) -> Result<usize, WebhookError> {
     let body = to_json(items, now);
     let n = body["leads"].as_array().map_or(0, Vec::len);
     let answer = http
@@ -111,9 +122,9 @@ pub async fn post_webhook(
         .send()
         .await
         // Never show the URL: it may carry a token.
-        .map_err(|e| e.without_url().to_string())?;
+        .map_err(|e| WebhookError::Transport(e.without_url()))?;
     if !answer.status().is_success() {
-        return Err(format!("the CRM webhook answered {}", answer.status()));
+        return Err(WebhookError::Refused(answer.status()));
     }
     Ok(n)
 }
@@ -210,6 +221,22 @@ mod tests {
         let e = post_webhook(&http, &missing, &[], Utc::now())
             .await
             .expect_err("404");
-        assert!(e.contains("404"), "{e}");
+        assert!(e.to_string().contains("404"), "{e}");
+        assert!(
+            matches!(e, WebhookError::Refused(s) if s == reqwest::StatusCode::NOT_FOUND),
+            "{e:?}"
+        );
+        // No answer at all: the message leaves out the URL and its token.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let secret = url::Url::parse(&format!("http://127.0.0.1:{port}/crm?token=sk-secret-7"))
+            .expect("url");
+        let e = post_webhook(&http, &secret, &[], Utc::now())
+            .await
+            .expect_err("no server");
+        assert!(matches!(e, WebhookError::Transport(_)), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("sk-secret-7"), "{shown}");
     }
 }

@@ -27,8 +27,8 @@ pub enum SourceError {
     #[error("the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     /// A secret's environment variable is not set.
-    #[error("{0}")]
-    Secret(String),
+    #[error(transparent)]
+    Secret(#[from] crate::config::env::SecretError),
     /// The firehose's endpoint or queries are unusable.
     #[error(transparent)]
     Firehose(#[from] FirehoseError),
@@ -77,8 +77,7 @@ impl Source {
     pub fn from_config(cfg: &SourceConfig, tz: Tz) -> Result<Self, SourceError> {
         let http = crate::http::client(Duration::from_secs(30))?;
         let what = format!("source {:?}", cfg.name);
-        let secret =
-            |var: &str| crate::config::env::secret(var, &what).map_err(SourceError::Secret);
+        let secret = |var: &str| crate::config::env::secret(var, &what);
         Ok(match &cfg.kind {
             SourceKind::Mastodon {
                 base_url,

@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::social::{bluesky_post, mastodon_status};
 use super::{Mention, Parsed};
 use crate::platform::bluesky::Bluesky;
+use crate::platform::mastodon::Mastodon;
 use crate::platform::Error as PlatformError;
 
 /// Pages read per query and poll at most, so a long outage catches up in steps.
@@ -290,21 +291,12 @@ impl MastodonFeed {
     }
 }
 
-/// Hashtag timelines or status searches on a Mastodon server.
+/// Hashtag timelines or status searches on a Mastodon server, read through the platform kit's
+/// client.
+#[derive(Debug)]
 pub struct MastodonKeywords {
-    http: reqwest::Client,
-    base: url::Url,
-    token: Option<String>,
+    account: Mastodon,
     feeds: Vec<MastodonFeed>,
-}
-
-impl std::fmt::Debug for MastodonKeywords {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MastodonKeywords")
-            .field("base", &self.base.as_str())
-            .field("feeds", &self.feeds)
-            .finish_non_exhaustive()
-    }
 }
 
 impl MastodonKeywords {
@@ -321,9 +313,7 @@ impl MastodonKeywords {
             .map(|h| MastodonFeed::Hashtag(h.clone()))
             .collect();
         Self {
-            http,
-            base,
-            token,
+            account: Mastodon::with_token(http, base, token),
             feeds,
         }
     }
@@ -340,9 +330,7 @@ impl MastodonKeywords {
             .map(|q| MastodonFeed::Search(q.clone()))
             .collect();
         Self {
-            http,
-            base,
-            token: Some(token),
+            account: Mastodon::new(http, base, token),
             feeds,
         }
     }
@@ -352,11 +340,10 @@ impl MastodonKeywords {
         feed: &MastodonFeed,
         min_id: Option<&str>,
     ) -> Result<url::Url, PlatformError> {
-        let setup = |e: url::ParseError| PlatformError::Setup(e.to_string());
         let limit = MASTODON_PAGE.to_string();
         let mut url = match feed {
             MastodonFeed::Hashtag(tag) => {
-                let mut u = self.base.join("api/v1/timelines/tag/").map_err(setup)?;
+                let mut u = self.account.url("api/v1/timelines/tag/")?;
                 // As a path segment, so a tag can never reach another path or the query.
                 u.path_segments_mut()
                     .map_err(|()| PlatformError::Setup("base_url cannot be a base".into()))?
@@ -366,7 +353,7 @@ impl MastodonKeywords {
                 u
             }
             MastodonFeed::Search(q) => {
-                let mut u = self.base.join("api/v2/search").map_err(setup)?;
+                let mut u = self.account.url("api/v2/search")?;
                 u.query_pairs_mut()
                     .append_pair("q", q)
                     .append_pair("type", "statuses")
@@ -382,29 +369,15 @@ impl MastodonKeywords {
     }
 
     async fn get(&self, url: url::Url) -> Result<(Value, Option<url::Url>), PlatformError> {
-        let mut request = self.http.get(url);
-        if let Some(t) = &self.token {
-            request = request.bearer_auth(t);
-        }
-        let answer = request
-            .send()
-            .await
-            .map_err(|e| PlatformError::Transient(e.without_url().to_string()))?;
-        if !answer.status().is_success() {
-            return Err(crate::platform::mastodon::classify(answer).await);
-        }
-        let prev = answer
-            .headers()
+        let (v, headers) = self.account.read(url, "answer").await?;
+        let prev = headers
             .get(reqwest::header::LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| link_rel(v, "prev"))
             .and_then(|u| url::Url::parse(&u).ok())
-            // The token goes only to the configured server, whatever a Link header says.
-            .filter(|u| u.origin() == self.base.origin());
-        let v = answer
-            .json()
-            .await
-            .map_err(|e| PlatformError::Transient(format!("unreadable answer: {e}")))?;
+            // The token goes only to the configured server, whatever a Link header says (the
+            // client refuses it too; here a foreign link only falls back on min_id).
+            .filter(|u| u.origin() == self.account.base().origin());
         Ok((v, prev))
     }
 
@@ -430,8 +403,13 @@ impl MastodonKeywords {
                     MastodonFeed::Search(_) => &v["statuses"],
                 };
                 let after = state.get(&key).cloned();
-                let (newest, fresh) =
-                    read_mastodon_page(&self.base, &key, statuses, after.as_deref(), &mut out);
+                let (newest, fresh) = read_mastodon_page(
+                    self.account.base(),
+                    &key,
+                    statuses,
+                    after.as_deref(),
+                    &mut out,
+                );
                 let Some(newest) = newest else { break };
                 state.insert(key.clone(), newest.clone());
                 // A short page is the last; a page with nothing new means the server ignored

@@ -7,24 +7,16 @@ use serde_json::Value;
 
 use super::{html_to_text, Mention, Parsed};
 use crate::platform::bluesky::Bluesky;
+use crate::platform::mastodon::Mastodon;
 use crate::platform::Error as PlatformError;
 
 /// Pages read per poll at most, so a long outage catches up in steps.
 const MAX_PAGES: usize = 10;
 
-/// A Mastodon account's mention notifications.
+/// A Mastodon account's mention notifications, read through the platform kit's client.
+#[derive(Debug)]
 pub struct MastodonMentions {
-    http: reqwest::Client,
-    base: url::Url,
-    token: String,
-}
-
-impl std::fmt::Debug for MastodonMentions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MastodonMentions")
-            .field("base", &self.base.as_str())
-            .finish_non_exhaustive()
-    }
+    account: Mastodon,
 }
 
 /// Mastodon ids are decimal strings of growing length: compare as numbers.
@@ -33,8 +25,11 @@ fn newer(a: &str, b: &str) -> bool {
 }
 
 impl MastodonMentions {
+    /// The mentions of the account on the instance at `base` that `token` acts for.
     pub fn new(http: reqwest::Client, base: url::Url, token: String) -> Self {
-        Self { http, base, token }
+        Self {
+            account: Mastodon::new(http, base, token),
+        }
     }
 
     /// New mentions since `cursor` (the newest notification id seen), and the new cursor. With
@@ -46,10 +41,7 @@ impl MastodonMentions {
         let mut out = Parsed::default();
         let mut newest = cursor.map(str::to_string);
         for _ in 0..MAX_PAGES {
-            let mut url = self
-                .base
-                .join("api/v1/notifications")
-                .map_err(|e| PlatformError::Setup(e.to_string()))?;
+            let mut url = self.account.url("api/v1/notifications")?;
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("types[]", "mention")
@@ -59,19 +51,8 @@ impl MastodonMentions {
                     q.append_pair("min_id", c);
                 }
             }
-            let answer = self
-                .http
-                .get(url)
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .map_err(|e| PlatformError::Transient(e.without_url().to_string()))?;
-            if !answer.status().is_success() {
-                return Err(crate::platform::mastodon::classify(answer).await);
-            }
-            let page: Vec<Value> = answer
-                .json()
-                .await
+            let (answer, _) = self.account.read(url, "notifications").await?;
+            let page: Vec<Value> = serde_json::from_value(answer)
                 .map_err(|e| PlatformError::Transient(format!("unreadable notifications: {e}")))?;
             if page.is_empty() {
                 break;
@@ -81,7 +62,7 @@ impl MastodonMentions {
                 if newest.as_deref().is_none_or(|c| newer(id, c)) {
                     newest = Some(id.to_string());
                 }
-                match mastodon_mention(&self.base, n) {
+                match mastodon_mention(self.account.base(), n) {
                     Some(m) => out.mentions.push(m),
                     None => out
                         .skipped

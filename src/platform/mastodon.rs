@@ -4,14 +4,17 @@
 //! `/api/v2/instance` (every URL counts as 23 characters, [`weighted_length`]), statuses posted
 //! with an `Idempotency-Key`, and errors classified by Mastodon's documented codes ([`classify`]),
 //! with rate limits from `Retry-After` or `X-RateLimit-Reset` (ISO 8601; an epoch is accepted
-//! too). What a status is for (a scheduled post, a reply) is the caller's business.
+//! too). Reads for listening ([`Mastodon::read`]: notifications, tag timelines, search) go
+//! through the same client and token, which never leaves the instance. What a status is for (a
+//! scheduled post, a reply, a mention) is the caller's business.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -24,11 +27,12 @@ const DEFAULT_LIMIT: usize = 500;
 /// Every URL counts as this many characters, whatever its length.
 const URL_WEIGHT: usize = 23;
 
-/// A Mastodon account.
+/// A Mastodon account (or an anonymous reader of an instance's public timelines).
 pub struct Mastodon {
     http: Client,
     base: Url,
-    token: String,
+    /// `None` for an anonymous reader.
+    token: Option<String>,
     limit: OnceCell<usize>,
     account_id: OnceCell<String>,
 }
@@ -97,6 +101,12 @@ pub fn plain(html: &str) -> String {
 impl Mastodon {
     /// An account on the instance at `base`, acting with `token`.
     pub fn new(http: Client, base: Url, token: String) -> Self {
+        Self::with_token(http, base, Some(token))
+    }
+
+    /// An account with `token`, or without one: an anonymous reader of what the instance
+    /// serves to anyone (tag timelines, on most instances).
+    pub fn with_token(http: Client, base: Url, token: Option<String>) -> Self {
         Self {
             http,
             base,
@@ -106,10 +116,56 @@ impl Mastodon {
         }
     }
 
-    fn url(&self, path: &str) -> Result<Url, Error> {
+    /// The instance's base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The URL of `path` (`api/v1/notifications`) on the instance.
+    pub fn url(&self, path: &str) -> Result<Url, Error> {
         self.base
             .join(path)
             .map_err(|e| Error::Setup(e.to_string()))
+    }
+
+    /// A request with the token, when there is one.
+    fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        }
+    }
+
+    /// GETs `url` (on this instance) with the account's token and reads the JSON answer; `what`
+    /// names it in the error of an unreadable body (`notifications`). Returns the answer's
+    /// headers too (paging `Link`s). A read: no clear answer is only a transient failure. A
+    /// URL on another origin is refused, so the token never goes anywhere else, whatever a
+    /// server's paging links say.
+    pub async fn read(
+        &self,
+        url: Url,
+        what: &str,
+    ) -> Result<(serde_json::Value, HeaderMap), Error> {
+        if url.origin() != self.base.origin() {
+            return Err(Error::Setup(format!(
+                "a read outside the instance ({})",
+                url.host_str().unwrap_or("no host")
+            )));
+        }
+        let answer = self
+            .authorised(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(e).for_lookup())?;
+        if !answer.status().is_success() {
+            return Err(classify(answer).await.for_lookup());
+        }
+        let headers = answer.headers().clone();
+        let body = answer
+            .json()
+            .await
+            .map_err(|e| Error::Transient(format!("unreadable {what}: {e}")))?;
+        Ok((body, headers))
     }
 
     /// The instance's status length limit; the default if the instance does not say.
@@ -151,9 +207,7 @@ impl Mastodon {
             body["in_reply_to_id"] = id.into();
         }
         let answer = self
-            .http
-            .post(self.url("api/v1/statuses")?)
-            .bearer_auth(&self.token)
+            .authorised(self.http.post(self.url("api/v1/statuses")?))
             .header("Idempotency-Key", status.idempotency_key)
             .json(&body)
             .send()
@@ -174,9 +228,10 @@ impl Mastodon {
         self.account_id
             .get_or_try_init(|| async {
                 let answer = self
-                    .http
-                    .get(self.url("api/v1/accounts/verify_credentials")?)
-                    .bearer_auth(&self.token)
+                    .authorised(
+                        self.http
+                            .get(self.url("api/v1/accounts/verify_credentials")?),
+                    )
                     .send()
                     .await
                     .map_err(Error::from_reqwest)?;
@@ -203,9 +258,7 @@ impl Mastodon {
         url.query_pairs_mut()
             .append_pair("limit", &limit.to_string());
         let answer = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
+            .authorised(self.http.get(url))
             .send()
             .await
             .map_err(|e| Error::from_reqwest(e).for_lookup())?;
@@ -321,5 +374,50 @@ mod tests {
             classify(answer(422, &[], r#"{"error":"Validation failed"}"#)).await,
             Error::Rejected("422 Unprocessable Entity: Validation failed".into())
         );
+    }
+
+    /// Listening reads go through the account's client: with its token on the instance, with
+    /// none for an anonymous reader, never to another origin; an unreadable body is named.
+    #[tokio::test]
+    async fn reads_carry_the_token_only_to_the_instance() {
+        use wiremock::matchers::{header, method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/notifications"))
+            .and(header("authorization", "Bearer t0k"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!([]))
+                    .insert_header("link", "<https://x.example/>; rel=\"prev\""),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/timelines/tag/x"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>"))
+            .mount(&server)
+            .await;
+        let base = Url::parse(&server.uri()).expect("url");
+        let account = Mastodon::new(Client::new(), base.clone(), "t0k".into());
+        let url = account.url("api/v1/notifications").expect("url");
+        let (body, headers) = account.read(url, "notifications").await.expect("read");
+        assert_eq!(body, serde_json::json!([]));
+        assert!(headers.get("link").is_some());
+        let elsewhere = Url::parse("http://127.0.0.1:9/api/v1/notifications").expect("url");
+        assert!(matches!(
+            account.read(elsewhere, "notifications").await,
+            Err(Error::Setup(_))
+        ));
+        let anonymous = Mastodon::with_token(Client::new(), base, None);
+        let tag = anonymous.url("api/v1/timelines/tag/x").expect("url");
+        let e = anonymous.read(tag, "timeline").await.expect_err("not JSON");
+        assert!(
+            matches!(&e, Error::Transient(m) if m.starts_with("unreadable timeline")),
+            "{e:?}"
+        );
+        let got = server.received_requests().await.expect("recorded");
+        assert_eq!(got.len(), 2, "nothing went elsewhere");
+        assert!(got[1].headers.get("authorization").is_none());
     }
 }

@@ -79,8 +79,9 @@ impl Channel {
         let http = crate::http::client(settings.timeout)
             .map_err(|e| PublishError::Setup(e.to_string()))?;
         let what = format!("channel {:?}", config.name);
-        let secret =
-            |var: &str| crate::config::env::secret(var, &what).map_err(PublishError::Setup);
+        let secret = |var: &str| {
+            crate::config::env::secret(var, &what).map_err(|e| PublishError::Setup(e.to_string()))
+        };
         Ok(match &config.kind {
             ChannelKind::Outbox { file } => {
                 let path = data_dir.join(file.as_deref().unwrap_or("outbox.jsonl"));

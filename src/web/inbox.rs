@@ -100,17 +100,29 @@ pub struct Filters {
     msg: String,
 }
 
+/// A filter value the queue does not know: answered 400 with this message (the value quoted
+/// with escapes, so it cannot forge the page).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// `state=` is not a reply state, `all` or empty.
+    #[error("unknown state {0:?}")]
+    State(String),
+    /// `priority=` is not a priority or empty.
+    #[error("unknown priority {0:?}")]
+    Priority(String),
+}
+
 impl Filters {
     /// The store query of these filters; `Err` names a value that is not a priority or state.
-    fn query(&self) -> Result<QueueQuery, String> {
+    fn query(&self) -> Result<QueueQuery, FilterError> {
         let states = match self.state.as_str() {
             "" => ReplyState::OPEN.to_vec(),
             "all" => Vec::new(),
-            s => vec![ReplyState::parse(s).ok_or_else(|| format!("unknown state {s:?}"))?],
+            s => vec![ReplyState::parse(s).ok_or_else(|| FilterError::State(s.to_string()))?],
         };
         let priorities = match self.priority.as_str() {
             "" => Vec::new(),
-            p => vec![Priority::parse(p).ok_or_else(|| format!("unknown priority {p:?}"))?],
+            p => vec![Priority::parse(p).ok_or_else(|| FilterError::Priority(p.to_string()))?],
         };
         let one = |s: &str| {
             if s.is_empty() {
@@ -254,7 +266,7 @@ pub async fn inbox_page(
 ) -> Result<Response, WebError> {
     let mut q = match f.query() {
         Ok(q) => q,
-        Err(e) => return Ok(plain_page(StatusCode::BAD_REQUEST, &e)),
+        Err(e) => return Ok(plain_page(StatusCode::BAD_REQUEST, &e.to_string())),
     };
     let page_no = match page_number(f.page) {
         Ok(n) => n,
@@ -817,7 +829,9 @@ pub async fn api_queue(
     State(state): State<AppState>,
     Query(f): Query<Filters>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut q = f.query().map_err(ApiError::bad_request)?;
+    let mut q = f
+        .query()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     q.offset = f.offset.unwrap_or(0);
     q.limit = f.limit.unwrap_or(PAGE_SIZE).clamp(1, 500);
     let now = state.now();
@@ -1074,5 +1088,24 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.query().is_err());
+    }
+
+    #[test]
+    fn an_unknown_filter_value_is_named_escaped() {
+        let bad = Filters {
+            state: "sent\u{1b}[2J".into(),
+            ..Default::default()
+        };
+        let e = bad.query().expect_err("not a state");
+        assert_eq!(e, FilterError::State("sent\u{1b}[2J".into()));
+        assert_eq!(e.to_string(), r#"unknown state "sent\u{1b}[2J""#);
+        let bad = Filters {
+            priority: "urgent".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.query().expect_err("not a priority").to_string(),
+            r#"unknown priority "urgent""#
+        );
     }
 }

@@ -38,6 +38,7 @@ pub use message::AlertMessage;
 pub use ratelimit::RateLimit;
 pub use worker::{run, Deliverer, Outcome};
 
+use crate::platform::Error as PlatformError;
 use crate::store::{AlertChange, AlertEvent, Store, StoreError};
 
 /// Why a sink did not take a message, classified for what happens next.
@@ -68,17 +69,35 @@ impl SinkError {
         matches!(self, SinkError::Permanent(_) | SinkError::Setup(_))
     }
 
-    /// Classifies a transport error. The URL is dropped: it may carry a key.
+    /// Classifies a transport error as the platform kit does ([`PlatformError::from_reqwest`],
+    /// which drops the URL: it may carry a key), read the sinks' way (see the `From` below).
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        let e = e.without_url();
-        if e.is_builder() {
-            SinkError::Setup(e.to_string())
-        } else if e.is_timeout() {
-            SinkError::Transient(format!("timed out: {e}"))
-        } else if e.is_connect() {
-            SinkError::Transient(format!("cannot connect: {e}"))
-        } else {
-            SinkError::Transient(e.to_string())
+        PlatformError::from_reqwest(e).into()
+    }
+}
+
+/// A platform kit error as an alert sink reads it. The same classification, with two
+/// differences kept on purpose:
+/// - no clear answer (a timeout, a connection lost after sending) is retried: a platform post
+///   is looked for before a retry, but an alert cannot be looked for, and a duplicate alert
+///   costs less than a lost one;
+/// - a 503 is retried on the worker's own backoff, its `Retry-After` not waited for: a
+///   maintenance window's estimate must not hold an alert back (only a 429's is honoured).
+///
+/// Refusals and bad credentials alike are permanent: no sink has credentials to renew.
+impl From<PlatformError> for SinkError {
+    fn from(e: PlatformError) -> Self {
+        match e {
+            PlatformError::RateLimited { retry_after } => SinkError::RateLimited {
+                retry_after,
+                why: e.to_string(),
+            },
+            PlatformError::Transient(m)
+            | PlatformError::Unconfirmed(m)
+            | PlatformError::Unavailable { message: m, .. } => SinkError::Transient(m),
+            PlatformError::Rejected(m) | PlatformError::Auth(m) => SinkError::Permanent(m),
+            PlatformError::TooLong { .. } => SinkError::Permanent(e.to_string()),
+            PlatformError::Setup(m) => SinkError::Setup(m),
         }
     }
 }
@@ -105,7 +124,9 @@ impl Sink {
     pub fn from_config(config: &SinkConfig, timeout: Duration) -> Result<Self, SinkError> {
         let http = crate::http::client(timeout).map_err(|e| SinkError::Setup(e.to_string()))?;
         let what = format!("alert sink {:?}", config.name);
-        let secret = |var: &str| crate::config::env::secret(var, &what).map_err(SinkError::Setup);
+        let secret = |var: &str| {
+            crate::config::env::secret(var, &what).map_err(|e| SinkError::Setup(e.to_string()))
+        };
         Ok(match &config.kind {
             SinkKind::WeCom {
                 base_url,
@@ -249,8 +270,9 @@ pub fn hmac_sha256_base64(key: &[u8], msg: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Sends a JSON body and classifies the HTTP answer: `Ok(body)` for a 2xx, otherwise 429 →
-/// rate limited (with Retry-After), 5xx and 408 → transient, any other status → permanent.
+/// Sends a JSON body and classifies the HTTP answer: `Ok(body)` for a 2xx, otherwise by the
+/// platform kit's status table, read the sinks' way: 429 → rate limited (with Retry-After),
+/// 5xx and 408 → transient, any other status → permanent.
 pub(crate) async fn post_json(
     request: reqwest::RequestBuilder,
     body: Vec<u8>,
@@ -272,14 +294,16 @@ fn classify_status(status: StatusCode, headers: &HeaderMap, body: &str) -> Resul
         return Ok(());
     }
     let why = format!("{status}: {}", crate::platform::http::snippet(body));
-    Err(match status {
-        StatusCode::TOO_MANY_REQUESTS => SinkError::RateLimited {
-            retry_after: crate::platform::http::retry_after(headers),
-            why,
+    let retry_after = crate::platform::http::retry_after(headers);
+    // The platform kit's status table; a 429 keeps what the service said with its delay.
+    Err(
+        match crate::platform::http::status_error(status, retry_after, why.clone()) {
+            PlatformError::RateLimited { retry_after } => {
+                SinkError::RateLimited { retry_after, why }
+            }
+            other => other.into(),
         },
-        s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => SinkError::Transient(why),
-        _ => SinkError::Permanent(why),
-    })
+    )
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary (the Chinese services count bytes).
@@ -324,6 +348,37 @@ mod tests {
             classify_status(StatusCode::NOT_FOUND, &h, "no_service"),
             Err(SinkError::Permanent(w)) if w.contains("no_service")
         ));
+    }
+
+    /// Where sinks read the platform kit's table their own way: a 503 is retried without
+    /// waiting for its Retry-After, a 401 is simply refused, a 429 keeps the service's words.
+    #[test]
+    fn sinks_read_the_platform_table_their_way() {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "600".parse().expect("header"));
+        assert_eq!(
+            classify_status(StatusCode::SERVICE_UNAVAILABLE, &h, "maintenance"),
+            Err(SinkError::Transient(
+                "503 Service Unavailable: maintenance".into()
+            ))
+        );
+        assert_eq!(
+            classify_status(StatusCode::UNAUTHORIZED, &h, "bad key"),
+            Err(SinkError::Permanent("401 Unauthorized: bad key".into()))
+        );
+        assert_eq!(
+            classify_status(StatusCode::TOO_MANY_REQUESTS, &h, "slow down"),
+            Err(SinkError::RateLimited {
+                retry_after: Some(Duration::from_secs(600)),
+                why: "429 Too Many Requests: slow down".into()
+            })
+        );
+        // No clear answer is retried: an alert cannot be looked for on the service.
+        assert_eq!(
+            SinkError::from(PlatformError::Unconfirmed("timed out".into())),
+            SinkError::Transient("timed out".into())
+        );
+        assert!(SinkError::from(PlatformError::Setup("bad url".into())).is_permanent());
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub enum Outcome {
 
 struct Slot {
     /// The sink, or why it could not be built (a missing secret).
-    sink: Result<Sink, String>,
+    sink: Result<Sink, SinkError>,
     limit: Mutex<RateLimit>,
 }
 
@@ -83,7 +83,7 @@ impl Deliverer {
                 Err(e) => {
                     problems.push((c.name.clone(), e.clone()));
                     Slot {
-                        sink: Err(e.to_string()),
+                        sink: Err(e),
                         limit: Mutex::new(RateLimit::new(vec![])),
                     }
                 }
@@ -193,7 +193,7 @@ impl Deliverer {
         };
         let sink = match &slot.sink {
             Ok(sink) => sink,
-            Err(why) => return self.fail(d, why.clone()),
+            Err(why) => return self.fail(d, why.to_string()),
         };
         let acquired = match slot.limit.lock() {
             Ok(mut limit) => limit.try_acquire(now),
