@@ -1,5 +1,5 @@
 //! Measures herald's classifier on labelled data and prints one table, the cue-list
-//! classifier (`old`) beside the learned one (`new`).
+//! classifier (`old`, `Classifier::classify_cues`) beside the learned one herald uses (`new`).
 //!
 //! ```text
 //! herald-eval-classify DATA [--keywords keywords]
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 type Run = fn(&Classifier, &str, Option<&str>) -> Classification;
 
 const CLASSIFIERS: [(&str, Run); 2] = [
-    ("old", Classifier::classify),
+    ("old", Classifier::classify_cues),
     ("new", Classifier::classify_learned),
 ];
 

@@ -6,9 +6,11 @@
 //! ```
 //!
 //! `--data` is the shared data folder: the public sets under `sentiment/` train (see
-//! `herald::classify::learned::data` for the splits and label mappings); the sentiment
-//! offsets are calibrated on the tuning half of `mentions/car_mentions_dev.jsonl` (even FNV-1a
-//! of the id; its texts are scored, never printed). `--without-car` leaves the car-forum set
+//! `herald::classify::learned::data` for the splits and label mappings). The sentiment
+//! offsets are calibrated per script: for text with a Han character on the tuning half of
+//! `mentions/car_mentions_dev.jsonl` (even FNV-1a of the id; its texts are scored, never
+//! printed), for any other text on the public sets' held-out development splits (SemEval-2017's
+//! dev files; never a test split). `--without-car` leaves the car-forum set
 //! out (for the cross-domain figure: train without car, measure on car).
 
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use herald::classify::learned::data::{self, Half, Labelled};
 use herald::classify::learned::train::{self, calibrate_offsets, Featuriser, HeadsConfig, Sample};
-use herald::classify::learned::Learned;
+use herald::classify::learned::{has_han, Learned};
 use herald::classify::sentiment::Sentiment;
 
 #[derive(Debug, Parser)]
@@ -49,6 +51,10 @@ struct Cli {
     /// Offset added to the complaint logit.
     #[arg(long, default_value_t = 0.0)]
     complaint_offset: f32,
+    /// Leave the development texts that calibrate Latin-script offsets (SemEval-2017's dev
+    /// files) out of training.
+    #[arg(long)]
+    hold_out_dev: bool,
     /// Leave the car-forum set out of training.
     #[arg(long)]
     without_car: bool,
@@ -64,10 +70,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn is_chinese(text: &str) -> bool {
-    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
-}
-
 fn run(cli: Cli) -> Result<()> {
     let t0 = Instant::now();
     let public =
@@ -78,11 +80,21 @@ fn run(cli: Cli) -> Result<()> {
         if set.train.is_empty() || (cli.without_car && set.name == "ccf-car") {
             continue;
         }
-        let mut take: Vec<&Labelled> = set.train.iter().collect();
+        let held: std::collections::HashSet<&str> = if cli.hold_out_dev {
+            set.dev.iter().map(|l| l.text.as_str()).collect()
+        } else {
+            Default::default()
+        };
+        let mut take: Vec<&Labelled> = set
+            .train
+            .iter()
+            .filter(|l| !held.contains(l.text.as_str()))
+            .collect();
         for i in (1..take.len()).rev() {
             let j = rng.below(i + 1);
             take.swap(i, j);
         }
+        let available = take.len();
         take.truncate(cli.cap);
         // The complaints set labels complaint or not; its sentiment is not labelled.
         let sentiment_known = set.name != "complaints-twitter";
@@ -91,18 +103,10 @@ fn run(cli: Cli) -> Result<()> {
                 text: l.text.clone(),
                 sentiment: sentiment_known.then_some(l.label),
                 complaint: l.complaint,
-                weight: if is_chinese(&l.text) {
-                    cli.zh_weight
-                } else {
-                    1.0
-                },
+                weight: if has_han(&l.text) { cli.zh_weight } else { 1.0 },
             });
         }
-        eprintln!(
-            "{}: {} training texts",
-            set.name,
-            set.train.len().min(cli.cap)
-        );
+        eprintln!("{}: {} training texts", set.name, available.min(cli.cap));
     }
     eprintln!(
         "{} samples loaded in {:.1} s",
@@ -134,9 +138,22 @@ fn run(cli: Cli) -> Result<()> {
         })
         .collect();
     let [oz, op] = calibrate_offsets(&scored);
-    eprintln!("offsets on the tuning half: neutral {oz:+.1}, positive {op:+.1}");
+    eprintln!("Han-script offsets on the tuning half: neutral {oz:+.1}, positive {op:+.1}");
+    // Latin-script text: calibrated on the public development splits (never a test split).
+    let latin: Vec<_> = public
+        .iter()
+        .flat_map(|set| &set.dev)
+        .filter(|l| !has_han(&l.text))
+        .map(|l| (train::score(&learned, &sentiment, &l.text), l.label))
+        .collect();
+    let [lz, lp] = calibrate_offsets(&latin);
+    eprintln!(
+        "Latin-script offsets on {} development texts: neutral {lz:+.1}, positive {lp:+.1}",
+        latin.len()
+    );
     let mut heads = heads;
     heads.offset = [0.0, oz, op, cli.complaint_offset];
+    heads.offset_latin = [0.0, lz, lp, cli.complaint_offset];
     let bytes = heads.to_bytes();
     std::fs::write(&cli.out, &bytes).with_context(|| format!("writing {}", cli.out.display()))?;
     eprintln!("wrote {} ({} KiB)", cli.out.display(), bytes.len() / 1024);

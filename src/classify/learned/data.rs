@@ -188,6 +188,9 @@ pub struct PublicSet {
     pub what: &'static str,
     /// For training (empty when the set is only measured: a cross-domain test).
     pub train: Vec<Labelled>,
+    /// The development texts calibration may use (empty for most sets; never the test). They
+    /// are in `train` too: a trainer that holds them out filters them from it.
+    pub dev: Vec<Labelled>,
     /// For measuring.
     pub test: Vec<Labelled>,
 }
@@ -221,8 +224,9 @@ fn split(
     (train, test)
 }
 
-/// SemEval-2017 task 4A: `id<TAB>label<TAB>text`. The 2013–2016 GOLD files train; the 2017
-/// test is the test.
+/// SemEval-2017 task 4A: `id<TAB>label<TAB>text`. The 2013–2016 GOLD files train; their
+/// development files (name with `dev`: 2013 dev, 2016 dev and devtest) are also the `dev` that
+/// calibrates the offsets of Latin-script text; the 2017 test is the test.
 fn semeval(dir: &Path) -> Result<PublicSet, DataError> {
     let parse = |path: &Path, out: &mut Vec<Labelled>| -> Result<(), DataError> {
         for line in read(path)?.lines() {
@@ -238,6 +242,7 @@ fn semeval(dir: &Path) -> Result<PublicSet, DataError> {
         Ok(())
     };
     let mut train = Vec::new();
+    let mut dev = Vec::new();
     let gold = dir.join("semeval2017_task4/GOLD/Subtask_A");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&gold)
         .map_err(|source| DataError::Read {
@@ -249,6 +254,13 @@ fn semeval(dir: &Path) -> Result<PublicSet, DataError> {
         .collect();
     names.sort();
     for p in &names {
+        let is_dev = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains("dev"));
+        if is_dev {
+            parse(p, &mut dev)?;
+        }
         parse(p, &mut train)?;
     }
     let mut test = Vec::new();
@@ -260,6 +272,7 @@ fn semeval(dir: &Path) -> Result<PublicSet, DataError> {
         name: "semeval2017-A",
         what: "en tweets; 2013-16 train, 2017 test",
         train,
+        dev,
         test,
     })
 }
@@ -329,6 +342,7 @@ fn airline(dir: &Path) -> Result<PublicSet, DataError> {
         name: "twitter-airline",
         what: "en customer-service tweets; 20% by id",
         train,
+        dev: Vec::new(),
         test,
     })
 }
@@ -369,6 +383,7 @@ fn ccf_car(dir: &Path) -> Result<PublicSet, DataError> {
         name: "ccf-car",
         what: "zh car-forum posts; 20% by id",
         train,
+        dev: Vec::new(),
         test,
     })
 }
@@ -416,6 +431,7 @@ fn smp2020(dir: &Path) -> Result<PublicSet, DataError> {
         name: "smp2020-weibo",
         what: "zh Weibo, emoticons stripped; half the test",
         train,
+        dev: Vec::new(),
         test,
     })
 }
@@ -450,6 +466,7 @@ fn complaints(dir: &Path) -> Result<PublicSet, DataError> {
         name: "complaints-twitter",
         what: "en tweets to brands, complaint or not; 20% by id",
         train,
+        dev: Vec::new(),
         test,
     })
 }
@@ -467,6 +484,7 @@ fn sanders(dir: &Path) -> Result<PublicSet, DataError> {
         name: "sanders (x-domain)",
         what: "en tech-brand tweets; never trained on",
         train: Vec::new(),
+        dev: Vec::new(),
         test,
     })
 }
@@ -513,6 +531,7 @@ fn brand_emotions(dir: &Path) -> Result<PublicSet, DataError> {
         name: "brand-emotions (x-domain)",
         what: "en SXSW brand tweets; never trained on",
         train: Vec::new(),
+        dev: Vec::new(),
         test,
     })
 }
@@ -538,6 +557,7 @@ fn chnsenticorp(dir: &Path) -> Result<PublicSet, DataError> {
         name: "chnsenticorp",
         what: "zh reviews, 2-class; standard test",
         train,
+        dev: Vec::new(),
         test,
     })
 }
@@ -557,6 +577,7 @@ fn weibo(dir: &Path) -> Result<PublicSet, DataError> {
         name: "weibo-2400 (x-domain)",
         what: "zh Weibo, emoticons stripped, 2-class; never trained on",
         train: Vec::new(),
+        dev: Vec::new(),
         test,
     })
 }

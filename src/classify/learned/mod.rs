@@ -74,6 +74,12 @@ pub fn extra_features(
     f(extra(NS_OLD_BIN, bin as u64));
 }
 
+/// Whether `text` holds a Han character: such a text gets the Chinese calibration offsets,
+/// any other the Latin ones (the extractor splits features by script the same way).
+pub fn has_han(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
 /// Sums the rows of the features of one text.
 #[derive(Debug, Clone, Copy)]
 pub struct RowSum<'a> {
@@ -179,10 +185,12 @@ impl Learned {
     }
 
     /// Finishes a text's scoring: `sum` holds the rows of the extractor's and cues' features;
-    /// the extras are added here.
+    /// the extras are added here. `han`: whether the text holds a Han character ([`has_han`]),
+    /// which picks the calibration offsets.
     pub fn finish(
         &self,
         mut sum: RowSum<'_>,
+        han: bool,
         faults: Faults,
         flags: u16,
         question: bool,
@@ -190,9 +198,10 @@ impl Learned {
     ) -> HeadsOut {
         extra_features(faults, flags, question, old_logit, |h| sum.feature(h, 1.0));
         let h = &self.heads;
+        let offset = h.offsets(han);
         let norm = h.scale / (sum.count.max(1) as f32).sqrt();
         let z: [f32; COLUMNS] = std::array::from_fn(|k| {
-            h.bias[k] + sum.sum[k] as f32 * norm + h.old_logit[k] * old_logit + h.offset[k]
+            h.bias[k] + sum.sum[k] as f32 * norm + h.old_logit[k] * old_logit + offset[k]
         });
         let m = z[0].max(z[1]).max(z[2]);
         let e = [(z[0] - m).exp(), (z[1] - m).exp(), (z[2] - m).exp()];
@@ -201,5 +210,31 @@ impl Learned {
             sentiment: [e[0] / t, e[1] / t, e[2] / t],
             complaint: 1.0 / (1.0 + (-z[3]).exp()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::sentiment::Sentiment;
+
+    /// A text with a Han character is scored with the Chinese offsets, any other with the
+    /// Latin ones.
+    #[test]
+    fn offsets_follow_the_script() {
+        assert!(has_han("刹车失灵 brakes failed"));
+        assert!(!has_han("brakes failed, ¡qué mal! 😡"));
+        let s = Sentiment::embedded().expect("model");
+        let shipped = Learned::embedded().expect("heads");
+        let mut heads = shipped.heads().clone();
+        heads.offset_latin = [0.0, 40.0, 0.0, 0.0];
+        let neutral_latin = Learned::from_heads(heads);
+        let (en, zh) = ("awful car, the brakes failed again", "太差了，刹车又失灵了");
+        assert_eq!(train::score(&shipped, &s, en).label(), Label::Negative);
+        assert_eq!(train::score(&neutral_latin, &s, en).label(), Label::Neutral);
+        assert_eq!(
+            train::score(&neutral_latin, &s, zh),
+            train::score(&shipped, &s, zh)
+        );
     }
 }

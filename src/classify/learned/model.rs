@@ -4,22 +4,24 @@
 //!
 //! ```text
 //! "HLRN"  format u16  features u16  bits u8  0 0 0
-//! scale f32   bias[4] f32   old_logit[4] f32   offset[4] f32   (pad to 64)
+//! scale f32   bias[4] f32   old_logit[4] f32   offset[4] f32   offset_latin[4] f32   (pad to 80)
 //! weights: 2^bits rows × 4 columns i16   (weight = i16 × scale)
 //! ```
 //!
 //! Columns: 0..3 are the sentiment logits (negative, neutral, positive; a softmax), 3 is the
 //! complaint logit (a sigmoid). One row per hash bucket keeps a feature's four weights in one
 //! cache line. `old_logit` weighs the binary sentiment model's logit (a dense input);
-//! `offset` is added to the sentiment logits and the complaint logit after training (class
-//! priors calibrated on the tuning half of the measurement set).
+//! `offset` is added to the sentiment logits and the complaint logit of a text with a Han
+//! character after training (class priors calibrated on the tuning half of the measurement
+//! set); `offset_latin` is added instead for any other text (calibrated on English tweets of
+//! a public development split: neutral is far commoner there than in car mentions).
 
 use crate::classify::weights::{self, Layout, WeightsError};
 
 /// The magic bytes of a heads file.
 pub const MAGIC: [u8; 4] = *b"HLRN";
 /// The layout version.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// The version of the features (`features.rs` here, and the sentiment extractor's): bump it
 /// whenever a text's features change.
 pub const FEATURE_VERSION: u16 = 1;
@@ -35,8 +37,8 @@ fn layout() -> Layout {
         magic: MAGIC,
         format: FORMAT_VERSION,
         features: FEATURE_VERSION,
-        header: 64,
-        floats: 1 + 3 * COLUMNS,
+        header: 80,
+        floats: 1 + 4 * COLUMNS,
         columns: COLUMNS,
         bits: 10..=22,
     }
@@ -53,14 +55,17 @@ pub struct Heads {
     pub bias: [f32; COLUMNS],
     /// Weight of the binary sentiment model's logit, per column.
     pub old_logit: [f32; COLUMNS],
-    /// Calibration offsets added at inference.
+    /// Calibration offsets added at inference to a text with a Han character.
     pub offset: [f32; COLUMNS],
+    /// Calibration offsets added at inference to any other text.
+    pub offset_latin: [f32; COLUMNS],
     /// `2^bits × COLUMNS` quantised weights, row-major.
     pub weights: Vec<i16>,
 }
 
 impl Heads {
-    /// Quantises trained weights (`2^bits × COLUMNS`, row-major) with one scale.
+    /// Quantises trained weights (`2^bits × COLUMNS`, row-major) with one scale; both
+    /// scripts get `offset`.
     pub fn quantise(
         weights: &[f32],
         bias: [f32; COLUMNS],
@@ -75,14 +80,30 @@ impl Heads {
             bias,
             old_logit,
             offset,
+            offset_latin: offset,
             weights,
+        }
+    }
+
+    /// The offsets for a text: `han` is whether it holds a Han character.
+    pub fn offsets(&self, han: bool) -> &[f32; COLUMNS] {
+        if han {
+            &self.offset
+        } else {
+            &self.offset_latin
         }
     }
 
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut floats = vec![self.scale];
-        floats.extend(self.bias.iter().chain(&self.old_logit).chain(&self.offset));
+        floats.extend(
+            self.bias
+                .iter()
+                .chain(&self.old_logit)
+                .chain(&self.offset)
+                .chain(&self.offset_latin),
+        );
         layout().write(self.bits, &floats, &self.weights)
     }
 
@@ -103,6 +124,7 @@ impl Heads {
             bias: four(1),
             old_logit: four(5),
             offset: four(9),
+            offset_latin: four(13),
             weights: t.weights,
         })
     }
@@ -115,10 +137,13 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_damage() {
         let w: Vec<f32> = (0..4096).map(|i| (i as f32 - 2048.0) / 1000.0).collect();
-        let h = Heads::quantise(&w, [0.1, 0.2, 0.3, 0.4], [1.0, 0.0, -1.0, 0.5], [0.0; 4]);
+        let mut h = Heads::quantise(&w, [0.1, 0.2, 0.3, 0.4], [1.0, 0.0, -1.0, 0.5], [0.0; 4]);
+        h.offset_latin = [0.0, 1.5, -0.5, 0.25];
         assert_eq!(h.bits, 10);
+        assert_eq!(h.offsets(true), &[0.0; 4]);
+        assert_eq!(h.offsets(false), &[0.0, 1.5, -0.5, 0.25]);
         let bytes = h.to_bytes();
-        assert_eq!(bytes.len(), 64 + 2 * 4096);
+        assert_eq!(bytes.len(), 80 + 2 * 4096);
         assert_eq!(Heads::from_bytes(&bytes), Ok(h));
         let mut bad = bytes.clone();
         bad[0] = b'X';

@@ -292,6 +292,7 @@ pub fn score(learned: &Learned, sentiment: &Sentiment, text: &str) -> HeadsOut {
         sentiment.logit_with_cues_and(text, hits, super::RowSum::new(learned.heads()));
     learned.finish(
         sum,
+        super::has_han(text),
         learned.faults(text),
         phrases::scan(text),
         question,
