@@ -129,6 +129,20 @@ impl Mastodon {
     }
 
     /// A request with the token, when there is one.
+    /// A GET on this instance, with the token: a successful answer, or why not (a lookup that got
+    /// no clear answer is only worth trying again later).
+    async fn lookup(&self, url: Url) -> Result<Response, Error> {
+        let answer = self
+            .authorised(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(e).for_lookup())?;
+        if !answer.status().is_success() {
+            return Err(classify(answer).await.for_lookup());
+        }
+        Ok(answer)
+    }
+
     fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
         match &self.token {
             Some(t) => request.bearer_auth(t),
@@ -152,14 +166,7 @@ impl Mastodon {
                 url.host_str().unwrap_or("no host")
             )));
         }
-        let answer = self
-            .authorised(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| Error::from_reqwest(e).for_lookup())?;
-        if !answer.status().is_success() {
-            return Err(classify(answer).await.for_lookup());
-        }
+        let answer = self.lookup(url).await?;
         let headers = answer.headers().clone();
         let body = answer
             .json()
@@ -257,14 +264,7 @@ impl Mastodon {
         let mut url = self.url(&format!("api/v1/accounts/{id}/statuses"))?;
         url.query_pairs_mut()
             .append_pair("limit", &limit.to_string());
-        let answer = self
-            .authorised(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| Error::from_reqwest(e).for_lookup())?;
-        if !answer.status().is_success() {
-            return Err(classify(answer).await.for_lookup());
-        }
+        let answer = self.lookup(url).await?;
         answer
             .json()
             .await
