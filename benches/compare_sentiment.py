@@ -237,22 +237,39 @@ def vader_golden(path):
         f.write("\n".join(out))
 
 
+def fixture_texts(n):
+    """The repository's hand-written fixture texts (last column of tests/fixtures/*.tsv),
+    repeated to n: short mentions, as a listener mostly sees them."""
+    import glob
+
+    texts = []
+    for path in sorted(glob.glob("tests/fixtures/*.tsv")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                texts.append(line.rstrip("\n").split("\t")[-1])
+    return [texts[i % len(texts)] for i in range(n)]
+
+
 def make_mentions(exported, out_path):
-    """Turns the texts the Rust benchmark exported into Mention lines (docs/contracts.md), with
-    the optional fields a listener fills, for the end-to-end comparison."""
+    """Turns the texts the Rust benchmark exported (or, for `fixtures:N`, the fixture texts)
+    into Mention lines (docs/contracts.md), with the optional fields a listener fills, for the
+    end-to-end comparison."""
     platforms = ["weibo", "mastodon", "bluesky", "forum"]
-    with open(exported, encoding="utf-8") as f, open(out_path, "w", encoding="utf-8") as out:
-        i = 0
-        for line in f:
-            r = json.loads(line)
-            if "_timing" in r:
-                continue
-            i += 1
+    if exported.startswith("fixtures:"):
+        texts = fixture_texts(int(exported.split(":")[1]))
+    else:
+        with open(exported, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
+        texts = [r["text"] for r in rows if "_timing" not in r]
+    with open(out_path, "w", encoding="utf-8") as out:
+        for i, text in enumerate(texts, start=1):
             m = {
                 "id": str(i),
                 "platform": platforms[i % 4],
                 "author": f"user{i % 997}",
-                "text": r["text"],
+                "text": text,
                 "created_at": f"2026-12-0{1 + i % 7}T{i % 24:02}:{i % 60:02}:00Z",
                 "url": f"https://example.org/m/{i}",
                 "lang": None,
@@ -288,4 +305,5 @@ if __name__ == "__main__":
         main(sys.argv[1])
     else:
         sys.exit("usage: compare_sentiment.py PREDICTIONS.jsonl | --throughput MENTIONS.jsonl"
-                 " | --vader-golden FIXTURE.tsv")
+                 " | --vader-golden FIXTURE.tsv | --make-mentions EXPORT.jsonl|fixtures:N OUT"
+                 " | --end-to-end IN.jsonl OUT.jsonl")

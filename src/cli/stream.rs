@@ -251,7 +251,9 @@ fn stopped(done_rx: &std::sync::mpsc::Receiver<Sent>) -> Failure {
 /// The common case (a plain object with none of the added keys) is parsed into borrowed fields
 /// only and written as the line's own text with the added fields spliced in before its closing
 /// brace; anything else takes the full path (a JSON map, re-serialised), so what is accepted,
-/// every error message and every output value stay the contract's.
+/// every error message and every output value stay the contract's. The spliced line keeps the
+/// input's own spelling (spacing, escapes, numbers as written, an unknown key given twice),
+/// which a JSON reader takes as the full path's value.
 fn classify_line(
     classifier: &crate::classify::Classifier,
     line: &str,
@@ -275,7 +277,7 @@ fn classify_line(
 fn added(out: &mut Vec<u8>, c: &crate::classify::Classification) -> serde_json::Result<()> {
     out.extend_from_slice(b",\"sentiment\":");
     // Through a `Value`, as the full path writes it: the f32 score widened to f64.
-    serde_json::to_writer(&mut *out, &serde_json::to_value(&c.sentiment)?)?;
+    serde_json::to_writer(&mut *out, &serde_json::to_value(c.sentiment)?)?;
     out.extend_from_slice(b",\"matches\":");
     serde_json::to_writer(&mut *out, &c.matches)?;
     out.extend_from_slice(b",\"intent\":");
@@ -307,10 +309,11 @@ fn full_line(
     Ok(())
 }
 
-/// The borrowed-field parse of the fast path: it accepts exactly the lines
-/// [`crate::classify::mention_fields`] accepts, minus some it leaves to the full path
-/// (an added key already present, a required field twice, an escaped lone surrogate is not
-/// among them: every value is checked as `serde_json::Value` would check it).
+/// The borrowed-field parse of the fast path: it accepts only lines
+/// [`crate::classify::mention_fields`] accepts, and leaves some of those to the full path (an
+/// added key already present, a required field given twice). Every value, unknown fields'
+/// included, is checked as `serde_json::Value` checks it (strings unescaped, numbers in range),
+/// so a lone surrogate escape or `1e400` is refused here as there.
 mod fast {
     use std::borrow::Cow;
     use std::fmt;
