@@ -237,13 +237,73 @@ def vader_golden(path):
         f.write("\n".join(out))
 
 
+def fixture_texts(n):
+    """The repository's hand-written fixture texts (last column of tests/fixtures/*.tsv),
+    repeated to n: short mentions, as a listener mostly sees them."""
+    import glob
+
+    texts = []
+    for path in sorted(glob.glob("tests/fixtures/*.tsv")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                texts.append(line.rstrip("\n").split("\t")[-1])
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def make_mentions(exported, out_path):
+    """Turns the texts the Rust benchmark exported (or, for `fixtures:N`, the fixture texts)
+    into Mention lines (docs/contracts.md), with the optional fields a listener fills, for the
+    end-to-end comparison."""
+    platforms = ["weibo", "mastodon", "bluesky", "forum"]
+    if exported.startswith("fixtures:"):
+        texts = fixture_texts(int(exported.split(":")[1]))
+    else:
+        with open(exported, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
+        texts = [r["text"] for r in rows if "_timing" not in r]
+    with open(out_path, "w", encoding="utf-8") as out:
+        for i, text in enumerate(texts, start=1):
+            m = {
+                "id": str(i),
+                "platform": platforms[i % 4],
+                "author": f"user{i % 997}",
+                "text": text,
+                "created_at": f"2026-12-0{1 + i % 7}T{i % 24:02}:{i % 60:02}:00Z",
+                "url": f"https://example.org/m/{i}",
+                "lang": None,
+                "author_followers": i % 5000,
+            }
+            out.write(json.dumps(m, ensure_ascii=False) + "\n")
+
+
+def vader_end_to_end(in_path, out_path):
+    """VADER doing `herald classify`'s job: read Mention lines, score each text, write each
+    line back with a `sentiment` object added (label by VADER's documented thresholds)."""
+    vader = SentimentIntensityAnalyzer()
+    with open(in_path, encoding="utf-8") as f, open(out_path, "w", encoding="utf-8") as out:
+        for line in f:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            c = vader.polarity_scores(r["text"])["compound"]
+            r["sentiment"] = {"label": vader_label(c), "score": c}
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--vader-golden":
         vader_golden(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--make-mentions":
+        make_mentions(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--end-to-end":
+        vader_end_to_end(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--throughput":
         throughput(sys.argv[2])
     elif len(sys.argv) == 2:
         main(sys.argv[1])
     else:
         sys.exit("usage: compare_sentiment.py PREDICTIONS.jsonl | --throughput MENTIONS.jsonl"
-                 " | --vader-golden FIXTURE.tsv")
+                 " | --vader-golden FIXTURE.tsv | --make-mentions EXPORT.jsonl|fixtures:N OUT"
+                 " | --end-to-end IN.jsonl OUT.jsonl")
