@@ -76,6 +76,8 @@ pub struct TaskStatus {
 struct Slot {
     status: TaskStatus,
     abort: Option<AbortHandle>,
+    /// A kill asked for while the run was being (re)started: done as soon as it has a handle.
+    kill_pending: bool,
 }
 
 /// The record of every supervised task: cheap to clone, shared by the supervisor and the
@@ -97,21 +99,21 @@ impl Tasks {
     }
 
     /// Aborts the current run of the task `name`, as a crash would: the supervisor counts it as
-    /// a failure and restarts it (a crash on demand, for tests); false if no run
-    /// of that name is in progress.
+    /// a failure and restarts it (a crash on demand, for tests). A run that is being started is
+    /// aborted as soon as it exists; false if no run of that name is in progress or starting.
     pub fn kill(&self, name: &str) -> bool {
-        match self
-            .lock()
-            .iter()
-            .find(|s| s.status.name == name)
-            .and_then(|s| s.abort.as_ref())
-        {
-            Some(abort) => {
-                abort.abort();
-                true
-            }
-            None => false,
+        let mut slots = self.lock();
+        let Some(slot) = slots
+            .iter_mut()
+            .find(|s| s.status.name == name && s.status.running)
+        else {
+            return false;
+        };
+        match &slot.abort {
+            Some(abort) => abort.abort(),
+            None => slot.kill_pending = true,
         }
+        true
     }
 
     fn add(&self, name: &str) -> usize {
@@ -127,6 +129,7 @@ impl Tasks {
                 last_error: None,
             },
             abort: None,
+            kill_pending: false,
         });
         slots.len() - 1
     }
@@ -262,6 +265,9 @@ where
         let abort = run.abort_handle();
         sup.tasks.update(index, |s| {
             s.status.running = true;
+            if std::mem::take(&mut s.kill_pending) {
+                abort.abort();
+            }
             s.abort = Some(abort);
         });
         let ended = run.await;
