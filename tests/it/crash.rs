@@ -184,8 +184,17 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
     let seed_value = fastrand::u64(..);
     fastrand::seed(seed_value);
     // A kill proves something only when it lands between a post's claim and the record of its
-    // outcome: count the rounds that left a post `Sending`, and go on (up to MAX_ROUNDS) until
-    // at least one did, while posts remain.
+    // outcome. Sends to a real peer take milliseconds, so most random kills would miss them: the
+    // Mastodon peer answers each post 300 ms late. Count the rounds that left a post `Sending`,
+    // and go on (up to MAX_ROUNDS) until at least one did, while posts remain.
+    peers()
+        .mastodon_fault(
+            "POST",
+            "/api/v1/statuses",
+            serde_json::json!({ "type": "latency", "delay_ms": 300 }),
+            60,
+        )
+        .await;
     const MAX_ROUNDS: usize = 40;
     let (mut round, mut mid_send, mut published) = (0, 0, 0);
     while round < ROUNDS || (mid_send == 0 && round < MAX_ROUNDS && published < posts.len()) {
@@ -215,6 +224,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
             .count();
         round += 1;
     }
+    peers().mastodon_clear_faults().await;
     assert!(
         mid_send >= 1,
         "seed {seed_value}: no kill of {round} landed while a post was being sent"
