@@ -506,10 +506,15 @@ mod tests {
         // The publisher's outcome is copied back.
         store
             .posts()
-            .transition("masto", now, &[PostState::Approved], |p| {
-                p.state = PostState::Published;
-                p.delivery.remote_id = Some("99".into());
-            })
+            .transition(
+                "masto",
+                now,
+                &[PostState::Approved],
+                &|p: &mut StoredPost| {
+                    p.state = PostState::Published;
+                    p.delivery.remote_id = Some("99".into());
+                },
+            )
             .expect("store")
             .expect("moved");
         let round = s.round().await.expect("round");

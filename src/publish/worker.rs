@@ -264,12 +264,15 @@ impl Publisher {
                     // From the answer: a lookup may hang until its timeout too.
                     let at = self.retry_at((self.clock)(), &e, post.delivery.attempts);
                     warn!(post = %out.id, error = %e, retry_at = %at, "Cannot look for an unconfirmed post; will look again");
-                    self.store
-                        .posts()
-                        .transition(&post.channel, post.at, &[post.state], |p| {
+                    self.store.posts().transition(
+                        &post.channel,
+                        post.at,
+                        &[post.state],
+                        &|p: &mut StoredPost| {
                             p.delivery.next_attempt = Some(at);
                             p.delivery.error = Some(e.to_string());
-                        })?;
+                        },
+                    )?;
                     return Ok(Outcome::Retrying {
                         at,
                         error: e.to_string(),
@@ -293,15 +296,17 @@ impl Publisher {
             PostState::Sending,
             PostState::Unconfirmed,
         ];
-        let Some(claimed) = self
-            .store
-            .posts()
-            .transition(&post.channel, post.at, &from, |p| {
+        let Some(claimed) = self.store.posts().transition(
+            &post.channel,
+            post.at,
+            &from,
+            &|p: &mut StoredPost| {
                 p.state = PostState::Sending;
                 p.delivery.attempts += 1;
                 p.delivery.claimed_at = Some(now);
                 p.delivery.next_attempt = None;
-            })?
+            },
+        )?
         else {
             return Ok(Outcome::Skipped);
         };
@@ -341,7 +346,7 @@ impl Publisher {
                     &post.channel,
                     post.at,
                     &[PostState::Sending],
-                    |p| {
+                    &|p: &mut StoredPost| {
                         p.state = PostState::Unconfirmed;
                         p.delivery.next_attempt = Some(at);
                         p.delivery.error = Some(why.clone());
@@ -366,7 +371,7 @@ impl Publisher {
                     &post.channel,
                     post.at,
                     &[PostState::Sending],
-                    |p| {
+                    &|p: &mut StoredPost| {
                         p.state = back_to;
                         p.delivery.next_attempt = Some(at);
                         p.delivery.error = Some(why.clone());
@@ -386,7 +391,7 @@ impl Publisher {
         info!(channel = %post.channel, post = %post.id(), url = sent.url.as_deref().unwrap_or(""), "Published");
         self.store
             .posts()
-            .transition(&post.channel, post.at, from, |p| {
+            .transition(&post.channel, post.at, from, &|p: &mut StoredPost| {
                 p.state = PostState::Published;
                 p.delivery.remote_id = Some(sent.remote_id.clone());
                 p.delivery.remote_url = sent.url.clone();
@@ -405,7 +410,7 @@ impl Publisher {
         );
         self.store
             .posts()
-            .transition(&post.channel, post.at, from, |p| {
+            .transition(&post.channel, post.at, from, &|p: &mut StoredPost| {
                 p.state = PostState::Missed;
                 p.delivery.error = Some(why.clone());
             })?;
@@ -416,7 +421,7 @@ impl Publisher {
         error!(channel = %post.channel, post = %post.id(), error = %why, "Publish failed for good; a person must act");
         self.store
             .posts()
-            .transition(&post.channel, post.at, from, |p| {
+            .transition(&post.channel, post.at, from, &|p: &mut StoredPost| {
                 p.state = PostState::Failed;
                 p.delivery.error = Some(why.to_string());
             })?;

@@ -19,7 +19,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub use crate::domain::alert::{AlertEvent, AlertLevel};
 
-use super::{Alerts, Store, StoreError};
+use super::{AlertStore, Alerts, SledStore, StoreError};
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -209,7 +209,7 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-impl Store {
+impl SledStore {
     fn alert_trees(&self) -> Result<(sled::Tree, sled::Tree), StoreError> {
         Ok((
             self.db.open_tree("alerts")?,
@@ -252,9 +252,9 @@ impl Store {
     }
 }
 
-impl Alerts<'_> {
+impl AlertStore for Alerts {
     /// The stored mentions among `ids` (in that order, at most `limit`), as alert samples.
-    pub fn samples(&self, ids: &[String], limit: usize) -> Result<Vec<AlertSample>, StoreError> {
+    fn samples(&self, ids: &[String], limit: usize) -> Result<Vec<AlertSample>, StoreError> {
         let index = self.0.db.open_tree("mention_ids")?;
         let mentions = self.0.db.open_tree("mentions")?;
         let mut out = Vec::new();
@@ -284,7 +284,7 @@ impl Alerts<'_> {
     /// same or a lower level changes nothing. An open or escalation queues one pending
     /// delivery for each of `sinks` (the caller's choice for this level), in the same
     /// transaction as the record, flushed before this returns.
-    pub fn upsert(
+    fn upsert(
         &self,
         event: &AlertEvent,
         samples: &[AlertSample],
@@ -376,7 +376,7 @@ impl Alerts<'_> {
     }
 
     /// One alert by id.
-    pub fn get(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+    fn get(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
         let (alerts, _) = self.0.alert_trees()?;
         alerts
             .get(id.as_bytes())?
@@ -385,7 +385,7 @@ impl Alerts<'_> {
     }
 
     /// Every alert: open first, then acknowledged, then resolved; newest first within each.
-    pub fn list(&self) -> Result<Vec<AlertRecord>, StoreError> {
+    fn list(&self) -> Result<Vec<AlertRecord>, StoreError> {
         let (alerts, _) = self.0.alert_trees()?;
         let mut out = alerts
             .iter()
@@ -407,7 +407,7 @@ impl Alerts<'_> {
     /// A person acknowledges an open alert. Acknowledging again, or a resolved alert, changes
     /// nothing (the first acknowledgement is the one that counts). `None` if there is no such
     /// alert.
-    pub fn ack(
+    fn ack(
         &self,
         id: &str,
         who: &str,
@@ -423,7 +423,7 @@ impl Alerts<'_> {
     }
 
     /// A person resolves an alert (open or acknowledged). Resolving again changes nothing.
-    pub fn resolve(
+    fn resolve(
         &self,
         id: &str,
         who: &str,
@@ -439,7 +439,7 @@ impl Alerts<'_> {
     }
 
     /// Every delivery of one alert, in (change, sink) order.
-    pub fn deliveries(&self, alert_id: &str) -> Result<Vec<AlertDelivery>, StoreError> {
+    fn deliveries(&self, alert_id: &str) -> Result<Vec<AlertDelivery>, StoreError> {
         let (_, deliveries) = self.0.alert_trees()?;
         let mut prefix = alert_id.as_bytes().to_vec();
         prefix.push(0);
@@ -453,7 +453,7 @@ impl Alerts<'_> {
     }
 
     /// Pending deliveries whose `next_at` has come, oldest first.
-    pub fn due_deliveries(&self, now: DateTime<Utc>) -> Result<Vec<AlertDelivery>, StoreError> {
+    fn due_deliveries(&self, now: DateTime<Utc>) -> Result<Vec<AlertDelivery>, StoreError> {
         let mut due: Vec<_> = self
             .0
             .all_deliveries()?
@@ -465,7 +465,7 @@ impl Alerts<'_> {
     }
 
     /// The earliest `next_at` of any pending delivery.
-    pub fn next_delivery(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    fn next_delivery(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
             .0
             .all_deliveries()?
@@ -476,7 +476,7 @@ impl Alerts<'_> {
     }
 
     /// Records what happened to a delivery (flushed).
-    pub fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
+    fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
         let (_, deliveries) = self.0.alert_trees()?;
         deliveries.insert(d.key(), json(d))?;
         self.0.flush()?;
@@ -487,6 +487,8 @@ impl Alerts<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::store::Store;
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -532,7 +534,7 @@ mod tests {
                  "recorded_at": "2026-11-23T01:02:00Z", "negative": 12, "total": 30}
             ]
         });
-        let (alerts, _) = store.alert_trees().expect("trees");
+        let (alerts, _) = store.as_sled().alert_trees().expect("trees");
         alerts
             .insert(
                 "brand-20261123T0100",

@@ -142,7 +142,7 @@ pub fn check(path: &Path) -> Result<CheckReport, StoreError> {
         .filter(|n| !n.starts_with("__sled__"))
         .collect();
     names.sort();
-    // The schedule unreadable is what makes `Store::open` refuse the store: say so the same way.
+    // The schedule unreadable is what makes `SledStore::open` refuse the store: say so the same way.
     if names.iter().any(|n| n == "posts") {
         let damaged = |why: String| StoreError::Damaged {
             path: path.display().to_string(),
@@ -261,10 +261,11 @@ mod tests {
         {
             let store = Store::open(&path).expect("open");
             store
+                .as_sled()
                 .posts
                 .insert(b"x\0\x1b[2Jjunk", b"{not json".as_slice())
                 .expect("raw insert");
-            store.flush().expect("flush");
+            store.as_sled().flush().expect("flush");
         }
         let report = check(&path).expect("check");
         assert!(!report.is_ok());

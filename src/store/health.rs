@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 
 /// Below this much free space on the store's disk, the startup summary should warn.
 pub const LOW_DISK_SPACE: u64 = 512 * 1024 * 1024;
@@ -40,7 +40,7 @@ impl std::fmt::Display for WriteFailure {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Writes a small record and flushes it: `Ok` when the store can still be written.
     pub fn probe_write(&self) -> Result<(), StoreError> {
         self.db
@@ -52,7 +52,7 @@ impl Store {
 
 /// Probes the store every `every` and returns once `failures` probes in a row have failed
 /// (a success in between starts the count again): the error `herald run` stops with.
-pub async fn watch_writes(store: &Store, every: Duration, failures: u32) -> StoreError {
+pub async fn watch_writes(store: &super::Store, every: Duration, failures: u32) -> StoreError {
     let mut failed = 0u32;
     let mut since = tokio::time::Instant::now();
     loop {
@@ -66,7 +66,7 @@ pub async fn watch_writes(store: &Store, every: Duration, failures: u32) -> Stor
                 tracing::warn!(error = %e, failures = failed, "Store write failed");
                 if failed >= failures.max(1) {
                     return StoreError::WritesFailing {
-                        path: store.path().display().to_string(),
+                        path: store.location(),
                         failure: WriteFailure {
                             failures: failed,
                             failing_for: since.elapsed(),
@@ -98,6 +98,8 @@ pub fn available_space(path: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::store::Store;
 
     #[tokio::test]
     async fn persistent_write_failures_end_the_watch_with_the_path_and_the_error() {

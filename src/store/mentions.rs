@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 use sled::Transactional;
 
-use super::{Mentions, Meta, Store, StoreError};
+use super::{MentionStore, Mentions, SledStore, StoreError};
 use crate::classify::Classification;
 use crate::domain::{Mention, QueueItem};
 
@@ -86,10 +86,10 @@ pub struct Ingested {
     pub queued: Option<u64>,
 }
 
-impl Mentions<'_> {
+impl MentionStore for Mentions {
     /// Stores a mention unless it is already there (same id, or the same author and text from
     /// another source). Returns whether it was new.
-    pub fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
+    fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
         Ok(self.insert_with_draft(m, None)?.new)
     }
 
@@ -97,7 +97,7 @@ impl Mentions<'_> {
     /// same sled transaction, the reply drafted for it: a crash can leave neither or both,
     /// never a stored mention whose draft was lost. Flushed before it returns. A mention older
     /// than what retention deleted is not new.
-    pub fn insert_with_draft(
+    fn insert_with_draft(
         &self,
         m: &StoredMention,
         draft: Option<&QueueItem>,
@@ -211,7 +211,7 @@ impl Mentions<'_> {
     }
 
     /// Mentions matching `q`, newest first.
-    pub fn list(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
+    fn list(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
         let tree = self.0.db.open_tree("mentions")?;
         let decode = |k: &[u8], v: &[u8]| {
             serde_json::from_slice::<StoredMention>(v).map_err(|e| StoreError::Corrupt {
@@ -292,7 +292,7 @@ impl Mentions<'_> {
 
     /// Mentions posted in `[from, to)`, oldest first (a range scan of the time-ordered tree, so
     /// an old window costs no more than a recent one).
-    pub fn between(
+    fn between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -313,7 +313,7 @@ impl Mentions<'_> {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Record keys under an index prefix (`prefix\0…`, or `prefix/…` for a whole group).
     fn index_keys(
         &self,
@@ -335,33 +335,14 @@ impl Store {
     }
 }
 
-impl Meta<'_> {
-    /// A source's cursor (the last id or time it has seen).
-    pub fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .0
-            .db
-            .open_tree("cursors")?
-            .get(source)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    pub fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
-        self.0
-            .db
-            .open_tree("cursors")?
-            .insert(source, cursor.as_bytes())?;
-        self.0.flush()?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
     use crate::classify::intent::Intent;
     use crate::classify::sentiment::{Label, Scored};
     use crate::classify::MatchOut;
+    #[allow(unused_imports)]
+    use crate::store::Store;
 
     pub(in crate::store) fn mention(
         id: &str,
@@ -568,7 +549,7 @@ pub(super) mod tests {
                 "lead": {"grade": "warm", "phone": false, "email": true}
             }
         });
-        let tree = store.db.open_tree("mentions").expect("tree");
+        let tree = store.as_sled().db.open_tree("mentions").expect("tree");
         for (v, id, at) in [
             (&today, "m1", "2026-11-22T10:00:00Z"),
             (&older, "m2", "2026-11-22T11:00:00Z"),

@@ -35,6 +35,7 @@ use thiserror::Error;
 use crate::plan::SeriesPart;
 
 mod alerts;
+mod api;
 mod check;
 pub mod health;
 mod mentions;
@@ -43,6 +44,7 @@ pub use alerts::{
     AlertChange, AlertDelivery, AlertEvent, AlertLevel, AlertRecord, AlertSample, AlertState,
     DeliveryReason, DeliveryState, LevelChange,
 };
+pub use api::{AlertStore, MentionStore, MetaStore, PostStore, QueueStore, UserStore};
 pub use check::{check, CheckReport, TreeReport};
 pub use health::{available_space, WriteFailure};
 pub use mentions::{Ingested, MentionQuery, StoredMention};
@@ -54,7 +56,7 @@ pub use queue::QueueQuery;
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
-/// How long [`Store::open`] waits for a store another handle is letting go of.
+/// How long [`SledStore::open`] waits for a store another handle is letting go of.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The file herald writes into the store's folder once the store is created. Its presence says
@@ -472,7 +474,7 @@ pub struct Replaced {
 
 /// The sled database.
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct SledStore {
     db: sled::Db,
     posts: sled::Tree,
     /// Where it lives (for messages).
@@ -485,59 +487,136 @@ pub struct Store {
     fail_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The operations on scheduled posts: the schedule, claims and outcomes.
-#[derive(Clone, Copy)]
-pub struct Posts<'a>(&'a Store);
+/// sled's scheduled posts.
+#[derive(Clone)]
+pub(crate) struct Posts(SledStore);
 
-/// The reply queue: drafts, decisions and their audit log.
-#[derive(Clone, Copy)]
-pub struct Queue<'a>(&'a Store);
+/// sled's reply queue.
+#[derive(Clone)]
+pub(crate) struct Queue(SledStore);
 
-/// Mentions as the sources read them, with their classification.
-#[derive(Clone, Copy)]
-pub struct Mentions<'a>(&'a Store);
+/// sled's mentions.
+#[derive(Clone)]
+pub(crate) struct Mentions(SledStore);
 
-/// Crisis alerts and their deliveries.
-#[derive(Clone, Copy)]
-pub struct Alerts<'a>(&'a Store);
+/// sled's alerts.
+#[derive(Clone)]
+pub(crate) struct Alerts(SledStore);
 
-/// The web UI's users and sessions.
-#[derive(Clone, Copy)]
-pub struct Users<'a>(&'a Store);
+/// sled's users and sessions.
+#[derive(Clone)]
+pub(crate) struct Users(SledStore);
 
-/// Small state beside the records: the posting holds and the sources' cursors.
-#[derive(Clone, Copy)]
-pub struct Meta<'a>(&'a Store);
+/// sled's holds and cursors.
+#[derive(Clone)]
+pub(crate) struct Meta(SledStore);
+
+/// herald's store: one backend (embedded sled, or a shared PostgreSQL) behind the
+/// record-kind handles. Cloning is cheap (handles are shared).
+#[derive(Clone)]
+pub struct Store {
+    posts: Arc<dyn PostStore>,
+    queue: Arc<dyn QueueStore>,
+    mentions: Arc<dyn MentionStore>,
+    alerts: Arc<dyn AlertStore>,
+    users: Arc<dyn UserStore>,
+    meta: Arc<dyn MetaStore>,
+    backend: Backend,
+}
+
+/// The backend behind a [`Store`], for what is not a record kind (health, retention, checks).
+#[derive(Clone)]
+enum Backend {
+    Sled(SledStore),
+}
 
 impl Store {
+    /// Opens (creating if needed) the sled store at `path`, with the default options.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) the sled store at `path`. A store that cannot be read, or
+    /// whose files say it holds data but which opens empty, is [`StoreError::Damaged`].
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        Ok(Self::sled(SledStore::open_with(path, options)?))
+    }
+
+    fn sled(s: SledStore) -> Self {
+        Self {
+            posts: Arc::new(Posts(s.clone())),
+            queue: Arc::new(Queue(s.clone())),
+            mentions: Arc::new(Mentions(s.clone())),
+            alerts: Arc::new(Alerts(s.clone())),
+            users: Arc::new(Users(s.clone())),
+            meta: Arc::new(Meta(s.clone())),
+            backend: Backend::Sled(s),
+        }
+    }
+
     /// Scheduled posts.
-    pub fn posts(&self) -> Posts<'_> {
-        Posts(self)
+    pub fn posts(&self) -> &dyn PostStore {
+        &*self.posts
     }
 
     /// The reply queue.
-    pub fn queue(&self) -> Queue<'_> {
-        Queue(self)
+    pub fn queue(&self) -> &dyn QueueStore {
+        &*self.queue
     }
 
     /// Stored mentions.
-    pub fn mentions(&self) -> Mentions<'_> {
-        Mentions(self)
+    pub fn mentions(&self) -> &dyn MentionStore {
+        &*self.mentions
     }
 
     /// Crisis alerts.
-    pub fn alerts(&self) -> Alerts<'_> {
-        Alerts(self)
+    pub fn alerts(&self) -> &dyn AlertStore {
+        &*self.alerts
     }
 
     /// Users and sessions.
-    pub fn users(&self) -> Users<'_> {
-        Users(self)
+    pub fn users(&self) -> &dyn UserStore {
+        &*self.users
     }
 
     /// Holds and cursors.
-    pub fn meta(&self) -> Meta<'_> {
-        Meta(self)
+    pub fn meta(&self) -> &dyn MetaStore {
+        &*self.meta
+    }
+
+    /// The sled store behind this one, if sled is the backend (tests reach its trees).
+    #[cfg(test)]
+    pub(crate) fn as_sled(&self) -> &SledStore {
+        match &self.backend {
+            Backend::Sled(s) => s,
+        }
+    }
+
+    /// Where the store is, for messages: sled's folder.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sled(s) => s.path().display().to_string(),
+        }
+    }
+
+    /// Writes a probe record and reads it back (see [`health`]).
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.probe_write(),
+        }
+    }
+
+    /// Deletes what `retention` no longer keeps (see [`retention`]).
+    pub fn prune(&self, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.prune(retention, now),
+        }
+    }
+
+    /// Makes every later write fail, as a full disk does.
+    #[cfg(test)]
+    pub(crate) fn fail_writes(&self) {
+        self.as_sled().fail_writes();
     }
 }
 
@@ -565,12 +644,7 @@ fn encode(post: &StoredPost) -> Vec<u8> {
     serde_json::to_vec(post).unwrap_or_default()
 }
 
-impl Store {
-    /// Opens (creating if needed) the store at `path`, with the default options.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, &StoreOptions::default())
-    }
-
+impl SledStore {
     /// Opens (creating if needed) the store at `path`. A store that cannot be read, or whose
     /// files say it holds data but which opens empty, is [`StoreError::Damaged`].
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -672,9 +746,9 @@ impl Store {
     }
 }
 
-impl Posts<'_> {
+impl PostStore for Posts {
     /// Every post, in (channel, time) order.
-    pub fn all(&self) -> Result<Vec<StoredPost>, StoreError> {
+    fn all(&self) -> Result<Vec<StoredPost>, StoreError> {
         self.0
             .posts
             .iter()
@@ -686,7 +760,7 @@ impl Posts<'_> {
     }
 
     /// The posts a re-plan keeps (published, sending, unconfirmed, approved), any time.
-    pub fn kept(&self) -> Result<Vec<StoredPost>, StoreError> {
+    fn kept(&self) -> Result<Vec<StoredPost>, StoreError> {
         Ok(self
             .all()?
             .into_iter()
@@ -695,7 +769,7 @@ impl Posts<'_> {
     }
 
     /// Posts with `from <= at < to`, in (time, channel) order.
-    pub fn between(
+    fn between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -710,7 +784,7 @@ impl Posts<'_> {
     }
 
     /// One post by channel and time.
-    pub fn get(&self, channel: &str, at: DateTime<Utc>) -> Result<Option<StoredPost>, StoreError> {
+    fn get(&self, channel: &str, at: DateTime<Utc>) -> Result<Option<StoredPost>, StoreError> {
         let key = post_key(channel, at);
         self.0
             .posts
@@ -720,7 +794,7 @@ impl Posts<'_> {
     }
 
     /// Writes a post (for states set by a person or by publishing).
-    pub fn put(&self, post: &StoredPost) -> Result<(), StoreError> {
+    fn put(&self, post: &StoredPost) -> Result<(), StoreError> {
         self.0
             .posts
             .insert(post_key(&post.channel, post.at), encode(post))?;
@@ -730,7 +804,7 @@ impl Posts<'_> {
 
     /// Posts the publisher should look at now: planned or approved posts that are due (and past
     /// any backoff), and posts left `sending` or `unconfirmed` (which must be reconciled first).
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<StoredPost>, StoreError> {
+    fn due(&self, now: DateTime<Utc>) -> Result<Vec<StoredPost>, StoreError> {
         let mut due: Vec<StoredPost> = self
             .all()?
             .into_iter()
@@ -749,7 +823,7 @@ impl Posts<'_> {
     }
 
     /// The next instant after `now` at which a post becomes due, if any.
-    pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
             .all()?
             .into_iter()
@@ -768,12 +842,12 @@ impl Posts<'_> {
     /// value replaces the old only if nobody changed it meanwhile (compare-and-swap). The write
     /// is flushed to disk before this returns, so a claim survives a crash right after it.
     /// Returns the new post, or `None` if the post is gone or no longer in state `from`.
-    pub fn transition(
+    fn transition(
         &self,
         channel: &str,
         at: DateTime<Utc>,
         from: &[PostState],
-        change: impl Fn(&mut StoredPost),
+        change: &dyn Fn(&mut StoredPost),
     ) -> Result<Option<StoredPost>, StoreError> {
         let key = post_key(channel, at);
         loop {
@@ -797,7 +871,7 @@ impl Posts<'_> {
     }
 
     /// Inserts a post unless one already holds its channel and time.
-    pub fn insert_new(&self, post: &StoredPost) -> Result<bool, StoreError> {
+    fn insert_new(&self, post: &StoredPost) -> Result<bool, StoreError> {
         let key = post_key(&post.channel, post.at);
         let done = self
             .0
@@ -811,7 +885,7 @@ impl Posts<'_> {
     /// Replaces the planned (not yet kept) posts at or after `from` with `new`, atomically: a
     /// post that became kept meanwhile (claimed for sending, approved) is never removed or
     /// overwritten.
-    pub fn replace_planned(
+    fn replace_planned(
         &self,
         from: DateTime<Utc>,
         new: &[StoredPost],
@@ -863,29 +937,29 @@ impl Posts<'_> {
     }
 }
 
-impl Meta<'_> {
+impl MetaStore for Meta {
     /// The hold a person set, if any: posts of its categories are not sent while it lasts.
-    pub fn hold(&self) -> Result<Option<Hold>, StoreError> {
+    fn hold(&self) -> Result<Option<Hold>, StoreError> {
         self.meta_hold("hold")
     }
 
     /// Sets (`Some`) or lifts (`None`) the hold a person set.
-    pub fn set_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+    fn set_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
         self.set_meta_hold("hold", hold)
     }
 
     /// The hold open crisis alerts put on publishing, if any (see `crisis::live`).
-    pub fn crisis_hold(&self) -> Result<Option<Hold>, StoreError> {
+    fn crisis_hold(&self) -> Result<Option<Hold>, StoreError> {
         self.meta_hold("crisis_hold")
     }
 
     /// Sets (`Some`) or lifts (`None`) the crisis hold.
-    pub fn set_crisis_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
+    fn set_crisis_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError> {
         self.set_meta_hold("crisis_hold", hold)
     }
 
     /// Every hold in force: a person's first, then the crisis hold.
-    pub fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+    fn holds(&self) -> Result<Vec<Hold>, StoreError> {
         Ok(self
             .hold()?
             .into_iter()
@@ -894,7 +968,7 @@ impl Meta<'_> {
     }
 
     /// Every category some hold in force keeps back.
-    pub fn held_categories(&self) -> Result<Vec<String>, StoreError> {
+    fn held_categories(&self) -> Result<Vec<String>, StoreError> {
         let mut out: Vec<String> = self
             .holds()?
             .into_iter()
@@ -906,13 +980,34 @@ impl Meta<'_> {
     }
 
     /// Whether any hold in force keeps `category` back.
-    pub fn is_held(&self, category: &str) -> Result<bool, StoreError> {
+    fn is_held(&self, category: &str) -> Result<bool, StoreError> {
         Ok(self
             .holds()?
             .iter()
             .any(|h| h.categories.iter().any(|c| c == category)))
     }
 
+    /// A source's cursor (the last id or time it has seen).
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .db
+            .open_tree("cursors")?
+            .get(source)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
+        self.0
+            .db
+            .open_tree("cursors")?
+            .insert(source, cursor.as_bytes())?;
+        self.0.flush()?;
+        Ok(())
+    }
+}
+
+impl Meta {
     fn meta_hold(&self, key: &str) -> Result<Option<Hold>, StoreError> {
         let meta = self.0.db.open_tree("meta")?;
         meta.get(key)?
@@ -988,6 +1083,7 @@ pub(crate) mod tests {
                 .expect("t")
                 .with_timezone(&Utc);
             store
+                .as_sled()
                 .posts
                 .insert(post_key("masto", at), serde_json::to_vec(&v).expect("json"))
                 .expect("raw insert");
@@ -1074,11 +1170,15 @@ pub(crate) mod tests {
         let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
         store.posts().put(&p).expect("put");
         let claim = |s: &Store| {
-            s.posts()
-                .transition("x", p.at, &[PostState::Planned, PostState::Approved], |q| {
+            s.posts().transition(
+                "x",
+                p.at,
+                &[PostState::Planned, PostState::Approved],
+                &|q: &mut StoredPost| {
                     q.state = PostState::Sending;
                     q.delivery.attempts += 1;
-                })
+                },
+            )
         };
         let first = claim(&store).expect("claim").expect("claimed");
         assert_eq!(
@@ -1318,6 +1418,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("db")).expect("open");
         store
+            .as_sled()
             .posts
             .insert(b"x\0junk", b"{not json".as_slice())
             .expect("raw insert");

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{Queue, Store, StoreError};
+use super::{Queue, QueueStore, SledStore, StoreError};
 use crate::domain::queue::{apply, Action, Priority, QueueItem, ReplyState, TransitionError};
 
 /// What to list. Empty filters mean "any".
@@ -94,11 +94,11 @@ type Entry = ([u8; 16], [u8; 8]);
 
 /// Why a transaction was aborted.
 enum Abort {
-    Store(StoreError),
+    SledStore(StoreError),
     Refused(TransitionError),
 }
 
-impl Store {
+impl SledStore {
     fn queue_trees(&self) -> Result<[sled::Tree; 4], StoreError> {
         Ok([
             self.db.open_tree("queue")?,
@@ -223,10 +223,10 @@ impl Store {
     }
 }
 
-impl Queue<'_> {
+impl QueueStore for Queue {
     /// Adds a drafted item (its `id` is assigned here) unless its mention already has one.
     /// Returns the new id, or `None` for a mention already in the queue. Flushed to disk.
-    pub fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
+    fn enqueue(&self, item: &QueueItem) -> Result<Option<u64>, StoreError> {
         let id = self.0.enqueue_one(item)?;
         self.0.flush()?;
         Ok(id)
@@ -234,7 +234,7 @@ impl Queue<'_> {
 
     /// Adds many items with one flush at the end (imports, benchmarks). Returns how many
     /// were new.
-    pub fn enqueue_many(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
+    fn enqueue_many(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
         let mut new = 0;
         for item in items {
             new += usize::from(self.0.enqueue_one(item)?.is_some());
@@ -244,14 +244,14 @@ impl Queue<'_> {
     }
 
     /// One item by id.
-    pub fn item(&self, id: u64) -> Result<Option<QueueItem>, StoreError> {
+    fn item(&self, id: u64) -> Result<Option<QueueItem>, StoreError> {
         let items = self.0.db.open_tree("queue")?;
         let key = id.to_be_bytes();
         items.get(key)?.map(|v| decode(&key, &v)).transpose()
     }
 
     /// The item drafted for a mention, if any.
-    pub fn item_for_mention(&self, mention_id: &str) -> Result<Option<QueueItem>, StoreError> {
+    fn item_for_mention(&self, mention_id: &str) -> Result<Option<QueueItem>, StoreError> {
         let by_mention = self.0.db.open_tree("queue_by_mention")?;
         match by_mention.get(mention_id.as_bytes())? {
             Some(id) => {
@@ -266,7 +266,7 @@ impl Queue<'_> {
     /// passed), from the index alone: each (priority, platform, language) group of the index
     /// is in creation order, so each scan stops at its first younger item. A round of the
     /// reply sender costs what expires, not the size of the queue.
-    pub fn pending_created_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<u64>, StoreError> {
+    fn pending_created_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<u64>, StoreError> {
         let index = self.0.db.open_tree("queue_index")?;
         let dims = self.0.db.open_tree("queue_dims")?;
         let limit = ts(cutoff);
@@ -296,7 +296,7 @@ impl Queue<'_> {
     }
 
     /// Whether a reply was ever drafted for a mention (its item may since have been pruned).
-    pub fn is_queued(&self, mention_id: &str) -> Result<bool, StoreError> {
+    fn is_queued(&self, mention_id: &str) -> Result<bool, StoreError> {
         Ok(self
             .0
             .db
@@ -307,7 +307,7 @@ impl Queue<'_> {
     /// Applies an action to an item atomically: the item, its index entry and its audit log
     /// change together or not at all; flushed before returning. `Ok(Err(_))` is a refused
     /// action (illegal in the item's state, empty text, no such item): nothing changed.
-    pub fn apply(
+    fn apply(
         &self,
         id: u64,
         action: &Action,
@@ -323,7 +323,7 @@ impl Queue<'_> {
                 )));
             };
             let old = decode(&key, &old)
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Store(e)))?;
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::SledStore(e)))?;
             let new = apply(&old, action, who, now)
                 .map_err(|e| ConflictableTransactionError::Abort(Abort::Refused(e)))?;
             items.insert(&key, serde_json::to_vec(&new).unwrap_or_default())?;
@@ -340,13 +340,13 @@ impl Queue<'_> {
                 Ok(Ok(item))
             }
             Err(TransactionError::Abort(Abort::Refused(e))) => Ok(Err(e)),
-            Err(TransactionError::Abort(Abort::Store(e))) => Err(e),
+            Err(TransactionError::Abort(Abort::SledStore(e))) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }
 
     /// Ids of every item in `state`, most urgent and oldest first.
-    pub fn ids(&self, state: ReplyState) -> Result<Vec<u64>, StoreError> {
+    fn ids(&self, state: ReplyState) -> Result<Vec<u64>, StoreError> {
         Ok(self
             .0
             .queue_page_keys(&QueueQuery {
@@ -361,7 +361,7 @@ impl Queue<'_> {
 
     /// A page of the inbox: the items matching `q`, by priority (most urgent first), then
     /// age (oldest first).
-    pub fn page(&self, q: &QueueQuery) -> Result<Vec<QueueItem>, StoreError> {
+    fn page(&self, q: &QueueQuery) -> Result<Vec<QueueItem>, StoreError> {
         let items = self.0.db.open_tree("queue")?;
         let mut out = Vec::new();
         for (id, _) in self.0.queue_page_keys(q)? {
@@ -374,7 +374,7 @@ impl Queue<'_> {
     }
 
     /// How many items match `q` (its offset and limit ignored).
-    pub fn count(&self, q: &QueueQuery) -> Result<usize, StoreError> {
+    fn count(&self, q: &QueueQuery) -> Result<usize, StoreError> {
         let q = QueueQuery {
             offset: 0,
             limit: usize::MAX,
@@ -385,7 +385,7 @@ impl Queue<'_> {
 
     /// Every language an item was ever enqueued in, sorted, without the empty "unknown" (from
     /// `queue_dims`, without reading the items).
-    pub fn langs(&self) -> Result<Vec<String>, StoreError> {
+    fn langs(&self) -> Result<Vec<String>, StoreError> {
         let mut out = std::collections::BTreeSet::new();
         for kv in self.0.db.open_tree("queue_dims")?.iter() {
             let (k, _) = kv?;
@@ -400,7 +400,7 @@ impl Queue<'_> {
 
     /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
     /// reading the items).
-    pub fn platforms(&self) -> Result<Vec<String>, StoreError> {
+    fn platforms(&self) -> Result<Vec<String>, StoreError> {
         let mut out: Vec<String> = Vec::new();
         for kv in self.0.db.open_tree("queue_dims")?.iter() {
             let (k, _) = kv?;
@@ -419,6 +419,8 @@ impl Queue<'_> {
 mod tests {
     use super::*;
     use crate::domain::queue::tests::item;
+    #[allow(unused_imports)]
+    use crate::store::Store;
     use chrono::TimeDelta;
 
     fn store() -> (tempfile::TempDir, Store) {

@@ -11,7 +11,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::mentions::{content_key, time_key};
-use super::{Store, StoreError, StoredMention};
+use super::{SledStore, StoreError, StoredMention};
 use crate::domain::ReplyState;
 
 /// The `meta` key of the cutoff of the last mention pruning (microseconds, big-endian i64).
@@ -39,7 +39,7 @@ impl Default for Retention {
     }
 }
 
-/// What [`Store::prune`] deleted.
+/// What [`super::Store::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
     pub mentions: usize,
@@ -49,7 +49,7 @@ pub struct Pruned {
 /// The queue states retention may delete.
 const CLOSED: [ReplyState; 3] = [ReplyState::Sent, ReplyState::Rejected, ReplyState::Expired];
 
-impl Store {
+impl SledStore {
     /// Deletes what `retention` no longer keeps at `now`.
     pub fn prune(&self, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
         let mut done = Pruned::default();
@@ -183,6 +183,8 @@ mod tests {
     use crate::domain::Action;
     use crate::store::mentions::tests::mention;
     use crate::store::MentionQuery;
+    #[allow(unused_imports)]
+    use crate::store::Store;
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -238,7 +240,11 @@ mod tests {
             "mention_by_author",
             "mention_by_topic",
         ] {
-            assert_eq!(store.db.open_tree(tree).expect("tree").len(), 1, "{tree}");
+            assert_eq!(
+                store.as_sled().db.open_tree(tree).expect("tree").len(),
+                1,
+                "{tree}"
+            );
         }
         // The old mention served again by a source is not news, even after a restart.
         assert!(!store.mentions().insert(&old).expect("again"));

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{encode_json, StoreError, Users};
+use super::{encode_json, StoreError, UserStore, Users};
 
 /// A person who may log in to the web UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,10 +39,10 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &str, k: &[u8], v: &[u8]) -> Resul
     })
 }
 
-impl Users<'_> {
+impl UserStore for Users {
     /// Adds `user`, or replaces the one of the same name when `replace` is true. Returns false
     /// (and changes nothing) if the name is taken and `replace` is false.
-    pub fn put(&self, user: &User, replace: bool) -> Result<bool, StoreError> {
+    fn put(&self, user: &User, replace: bool) -> Result<bool, StoreError> {
         let tree = self.0.db.open_tree("users")?;
         let key = user_key(&user.name);
         let value = encode_json(user);
@@ -59,7 +59,7 @@ impl Users<'_> {
     }
 
     /// The user called `name` (case-insensitive), if any.
-    pub fn get(&self, name: &str) -> Result<Option<User>, StoreError> {
+    fn get(&self, name: &str) -> Result<Option<User>, StoreError> {
         let tree = self.0.db.open_tree("users")?;
         let key = user_key(name);
         tree.get(&key)?
@@ -68,7 +68,7 @@ impl Users<'_> {
     }
 
     /// Every user, by name.
-    pub fn list(&self) -> Result<Vec<User>, StoreError> {
+    fn list(&self) -> Result<Vec<User>, StoreError> {
         let tree = self.0.db.open_tree("users")?;
         tree.iter()
             .map(|kv| {
@@ -80,7 +80,7 @@ impl Users<'_> {
 
     /// Removes a user; returns whether there was one. Their sessions stop working because every
     /// request looks the user up.
-    pub fn remove(&self, name: &str) -> Result<bool, StoreError> {
+    fn remove(&self, name: &str) -> Result<bool, StoreError> {
         let removed = self
             .0
             .db
@@ -93,7 +93,7 @@ impl Users<'_> {
 
     /// Records a session under `key` (the web layer passes a hash of the session id, so the
     /// store never holds a usable id).
-    pub fn put_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
+    fn put_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
         self.0
             .db
             .open_tree("sessions")?
@@ -103,7 +103,7 @@ impl Users<'_> {
     }
 
     /// The session recorded under `key`, if any (expired or not).
-    pub fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
+    fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
         self.0
             .db
             .open_tree("sessions")?
@@ -115,12 +115,7 @@ impl Users<'_> {
     /// Replaces the session under `key` with `new`, only if it is still exactly `old`; returns
     /// whether it did. A request that extends a session while another logs it out must not
     /// bring it back. Not flushed: an extension lost in a crash only ends the login sooner.
-    pub fn replace_session(
-        &self,
-        key: &str,
-        old: &Session,
-        new: &Session,
-    ) -> Result<bool, StoreError> {
+    fn replace_session(&self, key: &str, old: &Session, new: &Session) -> Result<bool, StoreError> {
         Ok(self
             .0
             .db
@@ -134,14 +129,14 @@ impl Users<'_> {
     }
 
     /// Forgets one session (logout).
-    pub fn remove_session(&self, key: &str) -> Result<(), StoreError> {
+    fn remove_session(&self, key: &str) -> Result<(), StoreError> {
         self.0.db.open_tree("sessions")?.remove(key.as_bytes())?;
         self.0.flush()?;
         Ok(())
     }
 
     /// Forgets every session that expired before `now`; returns how many.
-    pub fn purge_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    fn purge_sessions(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let tree = self.0.db.open_tree("sessions")?;
         let mut removed = 0;
         for kv in tree.iter() {
