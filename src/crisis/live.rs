@@ -13,7 +13,7 @@
 //! alert resolved unless the level rises: an escalation reopens it by design).
 //!
 //! **Crisis mode** is derived state: while any alert at level crisis is not resolved, the
-//! plan's `crisis.pause_categories` are held under [`crate::store::Meta::crisis_hold`], apart from a hold a
+//! plan's `crisis.pause_categories` are held under [`crate::store::MetaStore::crisis_hold`], apart from a hold a
 //! person set with `herald pause`. [`sync_crisis_hold`] recomputes it from the alerts and is
 //! called after every raise and every resolve (CLI, API, web), so resolving the last open crisis
 //! alert lifts exactly the crisis hold. Posts held past the publisher's `missed_after` (2 h by

@@ -162,7 +162,7 @@ impl AlertDelivery {
     }
 }
 
-/// What [`Alerts::upsert`] did.
+/// What [`AlertStore::upsert`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertChange {
     /// A new alert: recorded, deliveries queued.

@@ -118,7 +118,7 @@ pub trait MentionStore: Send + Sync {
     /// another source). Returns whether it was new.
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError>;
 
-    /// Stores a mention unless it is already there (as [`Mentions::insert`]) and, in the
+    /// Stores a mention unless it is already there (as [`MentionStore::insert`]) and, in the
     /// same sled transaction, the reply drafted for it: a crash can leave neither or both,
     /// never a stored mention whose draft was lost. Flushed before it returns. A mention older
     /// than what retention deleted is not new.

@@ -77,7 +77,7 @@ pub(super) fn content_key(m: &Mention) -> Vec<u8> {
         .to_vec()
 }
 
-/// What [`Mentions::insert_with_draft`] did.
+/// What [`MentionStore::insert_with_draft`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ingested {
     /// The mention was new and is stored.
@@ -93,7 +93,7 @@ impl MentionStore for Mentions {
         Ok(self.insert_with_draft(m, None)?.new)
     }
 
-    /// Stores a mention unless it is already there (as [`Mentions::insert`]) and, in the
+    /// Stores a mention unless it is already there (as [`MentionStore::insert`]) and, in the
     /// same sled transaction, the reply drafted for it: a crash can leave neither or both,
     /// never a stored mention whose draft was lost. Flushed before it returns. A mention older
     /// than what retention deleted is not new.

@@ -409,7 +409,7 @@ pub struct Delivery {
 }
 
 /// A pause of publishing for some categories: set by a person (`herald pause`, kept under
-/// [`Meta::hold`]) or by open crisis alerts (kept apart under [`Meta::crisis_hold`], so that
+/// [`MetaStore::hold`]) or by open crisis alerts (kept apart under [`MetaStore::crisis_hold`], so that
 /// resolving the alerts never lifts a person's hold, nor `herald resume` a crisis).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
@@ -463,7 +463,7 @@ impl StoredPost {
     }
 }
 
-/// What [`Posts::replace_planned`] did.
+/// What [`PostStore::replace_planned`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Replaced {
     pub removed: usize,

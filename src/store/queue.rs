@@ -138,7 +138,7 @@ impl SledStore {
         })
     }
 
-    /// The index walk behind [`Queue::page`]: (id, due_at) of the page.
+    /// The index walk behind [`QueueStore::page`]: (id, due_at) of the page.
     fn queue_page_keys(&self, q: &QueueQuery) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
         let index = self.db.open_tree("queue_index")?;
         let dims = self.db.open_tree("queue_dims")?;

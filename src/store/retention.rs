@@ -6,7 +6,7 @@
 //! each record's index entries go first and the record last: a crash leaves a record with
 //! some index entries gone, which the next run finds and finishes, never an index entry
 //! pointing nowhere for ever. A mention older than the last cutoff that a source serves again
-//! is refused by [`super::Mentions::insert`] (`meta/pruned_before`), so it is not drafted anew.
+//! is refused by [`super::MentionStore::insert`] (`meta/pruned_before`), so it is not drafted anew.
 
 use chrono::{DateTime, TimeDelta, Utc};
 

@@ -7,7 +7,7 @@
 //! in the detector's buckets), `POST /alerts/{id}/ack`, `POST /alerts/{id}/resolve` (form
 //! field `back=alert` returns to the detail page, else to the list).
 //!
-//! Acknowledging is [`Alerts::ack`](crate::store::Alerts::ack) and resolving is
+//! Acknowledging is [`AlertStore::ack`](crate::store::AlertStore::ack) and resolving is
 //! [`crate::crisis::live::resolve`], as in `herald alerts` and the API, with the logged-in user
 //! as who acted; resolving the last open crisis alert therefore lifts the crisis hold, and the
 //! publisher is woken when the hold changed. Alert ids can hold `/` (`product/leaf-…`), so links

@@ -1,6 +1,6 @@
 //! The reply inbox in the browser and over the API: the Inbox list, one item's page, and Leads.
 //!
-//! Every decision is [`Queue::apply`](crate::store::Queue::apply) with an
+//! Every decision is [`QueueStore::apply`](crate::store::QueueStore::apply) with an
 //! [`Action`], exactly what `herald queue` does, so the state machine and its audit log have one
 //! home ([`crate::inbox::apply`]). Pages record the logged-in user as who decided; the API
 //! records the name in the `X-Herald-User` header, else `api` ([`API_USER_HEADER`]).
