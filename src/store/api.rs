@@ -43,7 +43,22 @@ pub trait PostStore: Send + Sync {
         channel: &str,
         at: DateTime<Utc>,
         from: &[PostState],
-        change: &dyn Fn(&mut StoredPost),
+        change: &(dyn Fn(&mut StoredPost) + Sync),
+    ) -> Result<Option<StoredPost>, StoreError>;
+
+    /// Claims a post for sending, if it is still in one of the states `from` and (when it is
+    /// planned or approved) no hold keeps its category back: it becomes `sending`, with one
+    /// more attempt, `claimed_at = now`, no backoff, and `holder` as the process sending it.
+    /// The hold is checked in the same atomic step as the claim, so a crisis hold set a
+    /// moment before always wins. Durable before this returns. `None`: not claimed (gone,
+    /// moved on, held, or being claimed by another process right now).
+    fn claim(
+        &self,
+        channel: &str,
+        at: DateTime<Utc>,
+        from: &[PostState],
+        now: DateTime<Utc>,
+        holder: &str,
     ) -> Result<Option<StoredPost>, StoreError>;
 
     /// Inserts a post unless one already holds its channel and time.
@@ -255,4 +270,23 @@ pub trait MetaStore: Send + Sync {
 
     /// Whether any hold in force keeps `category` back.
     fn is_held(&self, category: &str) -> Result<bool, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from now: `true` when
+    /// `holder` holds it afterwards (it was free, had lapsed, or was already its own). Work one
+    /// process must do at a time (the planner, a source, a channel's sending) runs only while
+    /// its lease is held; a holder that dies stops renewing, and another takes over once the
+    /// lease lapses.
+    fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `name` if `holder` holds it (a clean shutdown hands work over at
+    /// once).
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Every lease, lapsed or not, by name.
+    fn leases(&self) -> Result<Vec<Lease>, StoreError>;
 }

@@ -39,6 +39,7 @@ mod api;
 mod check;
 pub mod health;
 mod mentions;
+pub mod pg;
 pub mod retention;
 pub use alerts::{
     AlertChange, AlertDelivery, AlertEvent, AlertLevel, AlertRecord, AlertSample, AlertState,
@@ -188,6 +189,9 @@ pub enum StoreError {
     Unreadable { why: String },
     #[error("store: {0}")]
     Sled(sled::Error),
+    /// PostgreSQL refused or failed (the message is the database's; never a password).
+    #[error("database: {why}")]
+    Postgres { why: String },
     #[error("store record {key} is unreadable: {why}")]
     Corrupt { key: String, why: String },
     #[error("the store at {path} has schema version {found}; this herald reads version 1")]
@@ -394,6 +398,9 @@ pub struct Delivery {
     /// When the publisher last claimed it.
     #[serde(default)]
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The process that last claimed it (see [`PostStore::claim`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
     /// The platform's id of the published post (status id, at:// URI, outbox line id).
     #[serde(default)]
     pub remote_id: Option<String>,
@@ -422,6 +429,16 @@ pub struct Hold {
     /// The open crisis alerts behind a crisis hold (empty on a person's hold).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<String>,
+}
+
+/// Work held by one process at a time (see [`MetaStore::try_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub name: String,
+    /// Who holds it: a process's identity (host, process id and a random part).
+    pub holder: String,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// [`SeriesPart`] as stored.
@@ -528,6 +545,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Sled(SledStore),
+    Postgres(pg::PgStore),
 }
 
 impl Store {
@@ -540,6 +558,37 @@ impl Store {
     /// whose files say it holds data but which opens empty, is [`StoreError::Damaged`].
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         Ok(Self::sled(SledStore::open_with(path, options)?))
+    }
+
+    /// Connects to the PostgreSQL store `options` names, applying any migration the
+    /// database lacks (a schema ahead of this herald is refused).
+    pub fn open_postgres(options: &pg::PgOptions) -> Result<Self, StoreError> {
+        let s = pg::PgStore::open(options)?;
+        Ok(Self {
+            posts: Arc::new(pg::PgPosts(s.clone())),
+            queue: Arc::new(pg::PgQueue(s.clone())),
+            mentions: Arc::new(pg::PgMentions(s.clone())),
+            alerts: Arc::new(pg::PgAlerts(s.clone())),
+            users: Arc::new(pg::PgUsers(s.clone())),
+            meta: Arc::new(pg::PgMeta(s.clone())),
+            backend: Backend::Postgres(s),
+        })
+    }
+
+    /// The backend's name: `sled` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Wakes `wake` when another process changes the schedule (PostgreSQL's `LISTEN`); sled
+    /// has no other process, so nothing is started there.
+    pub fn watch_posts(&self, wake: Arc<tokio::sync::Notify>) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.listen(pg::POSTS_CHANNEL, wake);
+        }
     }
 
     fn sled(s: SledStore) -> Self {
@@ -589,6 +638,7 @@ impl Store {
     pub(crate) fn as_sled(&self) -> &SledStore {
         match &self.backend {
             Backend::Sled(s) => s,
+            Backend::Postgres(_) => panic!("a sled-only test got a PostgreSQL store"),
         }
     }
 
@@ -596,6 +646,7 @@ impl Store {
     pub fn location(&self) -> String {
         match &self.backend {
             Backend::Sled(s) => s.path().display().to_string(),
+            Backend::Postgres(p) => p.shown(),
         }
     }
 
@@ -603,6 +654,7 @@ impl Store {
     pub fn probe_write(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.probe_write(),
+            Backend::Postgres(p) => p.probe_write(),
         }
     }
 
@@ -610,6 +662,7 @@ impl Store {
     pub fn prune(&self, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prune(retention, now),
+            Backend::Postgres(_) => Err(pg::pending()),
         }
     }
 
@@ -847,7 +900,7 @@ impl PostStore for Posts {
         channel: &str,
         at: DateTime<Utc>,
         from: &[PostState],
-        change: &dyn Fn(&mut StoredPost),
+        change: &(dyn Fn(&mut StoredPost) + Sync),
     ) -> Result<Option<StoredPost>, StoreError> {
         let key = post_key(channel, at);
         loop {
@@ -868,6 +921,30 @@ impl PostStore for Posts {
                 Err(_) => continue, // changed under us: look again
             }
         }
+    }
+
+    fn claim(
+        &self,
+        channel: &str,
+        at: DateTime<Utc>,
+        from: &[PostState],
+        now: DateTime<Utc>,
+        holder: &str,
+    ) -> Result<Option<StoredPost>, StoreError> {
+        // One process holds a sled store: the hold cannot change between this read and the
+        // claim except from this process.
+        let held = Meta(self.0.clone()).held_categories()?;
+        self.transition(channel, at, from, &|p: &mut StoredPost| {
+            if p.is_held_by(&held) {
+                return;
+            }
+            p.state = PostState::Sending;
+            p.delivery.attempts += 1;
+            p.delivery.claimed_at = Some(now);
+            p.delivery.claimed_by = Some(holder.to_string());
+            p.delivery.next_attempt = None;
+        })
+        .map(|p| p.filter(|p| p.state == PostState::Sending))
     }
 
     /// Inserts a post unless one already holds its channel and time.
@@ -1005,9 +1082,72 @@ impl MetaStore for Meta {
         self.0.flush()?;
         Ok(())
     }
+
+    fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let tree = self.leases_tree()?;
+        let now = Utc::now();
+        let expires_at = now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
+        loop {
+            let old = tree.get(name)?;
+            if let Some(v) = &old {
+                let lease: Lease = serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+                    key: format!("leases/{name}"),
+                    why: e.to_string(),
+                })?;
+                if lease.holder != holder && lease.expires_at > now {
+                    return Ok(false);
+                }
+            }
+            let new = Lease {
+                name: name.into(),
+                holder: holder.into(),
+                expires_at,
+            };
+            if tree
+                .compare_and_swap(name, old, Some(encode_json(&new)))?
+                .is_ok()
+            {
+                self.0.flush()?;
+                return Ok(true);
+            }
+        }
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let tree = self.leases_tree()?;
+        if let Some(v) = tree.get(name)? {
+            if serde_json::from_slice::<Lease>(&v).is_ok_and(|l| l.holder == holder) {
+                let _ = tree.compare_and_swap(name, Some(v), None as Option<&[u8]>)?;
+                self.0.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.leases_tree()?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    key: format!("leases/{}", String::from_utf8_lossy(&k)),
+                    why: e.to_string(),
+                })
+            })
+            .collect()
+    }
 }
 
 impl Meta {
+    fn leases_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.0.db.open_tree("leases")?)
+    }
+
     fn meta_hold(&self, key: &str) -> Result<Option<Hold>, StoreError> {
         let meta = self.0.db.open_tree("meta")?;
         meta.get(key)?
@@ -1032,6 +1172,62 @@ impl Meta {
         }
         self.0.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Store tests run on every backend: `for t in each() { let store = &t.store; … }`.
+
+    use super::*;
+
+    /// A fresh store, and what keeps it alive (a temporary folder, a test schema).
+    pub struct TestStore {
+        pub store: Store,
+        /// `sled` or `postgres`, for assertion messages.
+        pub backend: &'static str,
+        _dir: Option<tempfile::TempDir>,
+        _schema: Option<pg::testing::Schema>,
+    }
+
+    /// Set (to 1) where PostgreSQL must be tested: a missing test database then fails.
+    pub const REQUIRED_VAR: &str = "HERALD_TEST_PG_REQUIRED";
+
+    /// A fresh sled store in a temporary folder.
+    pub fn sled() -> TestStore {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("db")).expect("open sled");
+        TestStore {
+            store,
+            backend: "sled",
+            _dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    /// A fresh PostgreSQL store in a schema of its own, or `None` without a test database
+    /// (a failure when [`REQUIRED_VAR`] is set).
+    pub fn postgres() -> Option<TestStore> {
+        let Some(schema) = pg::testing::Schema::new() else {
+            assert!(
+                std::env::var(REQUIRED_VAR).is_err(),
+                "{REQUIRED_VAR} is set but {} names no database",
+                pg::testing::URL_VAR
+            );
+            return None;
+        };
+        let store = Store::open_postgres(&schema.options("test")).expect("open postgres");
+        Some(TestStore {
+            store,
+            backend: "postgres",
+            _dir: None,
+            _schema: Some(schema),
+        })
+    }
+
+    /// One fresh store per backend available: sled, then PostgreSQL.
+    pub fn each() -> Vec<TestStore> {
+        std::iter::once(sled()).chain(postgres()).collect()
     }
 }
 
@@ -1133,106 +1329,109 @@ pub(crate) mod tests {
 
     #[test]
     fn replan_keeps_kept_posts_and_replaces_planned_ones() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let published = post("x", "2026-12-01T01:00:00Z", PostState::Published);
-        let approved = post("x", "2026-12-01T05:00:00Z", PostState::Approved);
-        let old_planned = post("x", "2026-12-01T08:00:00Z", PostState::Planned);
-        let past_planned = post("x", "2026-11-30T08:00:00Z", PostState::Planned);
-        for p in [&published, &approved, &old_planned, &past_planned] {
-            store.posts().put(p).expect("put");
-        }
-        let from = published.at;
-        let mut clash = approved.clone();
-        clash.state = PostState::Planned;
-        clash.text = "would overwrite".into();
-        let fresh = post("x", "2026-12-01T09:00:00Z", PostState::Planned);
-        let done = store
-            .posts()
-            .replace_planned(from, &[clash, fresh.clone()])
-            .expect("replace");
-        assert_eq!(
-            done,
-            Replaced {
-                removed: 1,
-                inserted: 1,
-                skipped: 1
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let published = post("x", "2026-12-01T01:00:00Z", PostState::Published);
+            let approved = post("x", "2026-12-01T05:00:00Z", PostState::Approved);
+            let old_planned = post("x", "2026-12-01T08:00:00Z", PostState::Planned);
+            let past_planned = post("x", "2026-11-30T08:00:00Z", PostState::Planned);
+            for p in [&published, &approved, &old_planned, &past_planned] {
+                store.posts().put(p).expect("put");
             }
-        );
-        let all = store.posts().all().expect("all");
-        assert_eq!(all, vec![past_planned, published, approved, fresh]);
+            let from = published.at;
+            let mut clash = approved.clone();
+            clash.state = PostState::Planned;
+            clash.text = "would overwrite".into();
+            let fresh = post("x", "2026-12-01T09:00:00Z", PostState::Planned);
+            let done = store
+                .posts()
+                .replace_planned(from, &[clash, fresh.clone()])
+                .expect("replace");
+            assert_eq!(
+                done,
+                Replaced {
+                    removed: 1,
+                    inserted: 1,
+                    skipped: 1
+                }
+            );
+            let all = store.posts().all().expect("all");
+            assert_eq!(all, vec![past_planned, published, approved, fresh]);
+        }
     }
 
     #[test]
     fn transition_is_compare_and_swap_on_state() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
-        store.posts().put(&p).expect("put");
-        let claim = |s: &Store| {
-            s.posts().transition(
-                "x",
-                p.at,
-                &[PostState::Planned, PostState::Approved],
-                &|q: &mut StoredPost| {
-                    q.state = PostState::Sending;
-                    q.delivery.attempts += 1;
-                },
-            )
-        };
-        let first = claim(&store).expect("claim").expect("claimed");
-        assert_eq!(
-            (first.state, first.delivery.attempts),
-            (PostState::Sending, 1)
-        );
-        assert_eq!(
-            claim(&store).expect("claim"),
-            None,
-            "a second claim must fail"
-        );
-        assert_eq!(
-            store
-                .posts()
-                .get("x", p.at)
-                .expect("get")
-                .map(|q| q.delivery.attempts),
-            Some(1)
-        );
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
+            store.posts().put(&p).expect("put");
+            let claim = |s: &Store| {
+                s.posts().transition(
+                    "x",
+                    p.at,
+                    &[PostState::Planned, PostState::Approved],
+                    &|q: &mut StoredPost| {
+                        q.state = PostState::Sending;
+                        q.delivery.attempts += 1;
+                    },
+                )
+            };
+            let first = claim(&store).expect("claim").expect("claimed");
+            assert_eq!(
+                (first.state, first.delivery.attempts),
+                (PostState::Sending, 1)
+            );
+            assert_eq!(
+                claim(&store).expect("claim"),
+                None,
+                "a second claim must fail"
+            );
+            assert_eq!(
+                store
+                    .posts()
+                    .get("x", p.at)
+                    .expect("get")
+                    .map(|q| q.delivery.attempts),
+                Some(1)
+            );
+        }
     }
 
     #[test]
     fn due_and_next_due() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let t = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .expect("t")
-                .with_timezone(&Utc)
-        };
-        let mut backing_off = post("a", "2026-12-01T01:00:00Z", PostState::Planned);
-        backing_off.delivery.next_attempt = Some(t("2026-12-01T03:00:00Z"));
-        for p in [
-            post("a", "2026-12-01T00:00:00Z", PostState::Published),
-            backing_off,
-            post("b", "2026-12-01T01:30:00Z", PostState::Approved),
-            post("c", "2026-12-01T00:30:00Z", PostState::Sending),
-            post("d", "2026-12-01T05:00:00Z", PostState::Planned),
-        ] {
-            store.posts().put(&p).expect("put");
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let t = |s: &str| {
+                DateTime::parse_from_rfc3339(s)
+                    .expect("t")
+                    .with_timezone(&Utc)
+            };
+            let mut backing_off = post("a", "2026-12-01T01:00:00Z", PostState::Planned);
+            backing_off.delivery.next_attempt = Some(t("2026-12-01T03:00:00Z"));
+            for p in [
+                post("a", "2026-12-01T00:00:00Z", PostState::Published),
+                backing_off,
+                post("b", "2026-12-01T01:30:00Z", PostState::Approved),
+                post("c", "2026-12-01T00:30:00Z", PostState::Sending),
+                post("d", "2026-12-01T05:00:00Z", PostState::Planned),
+            ] {
+                store.posts().put(&p).expect("put");
+            }
+            let now = t("2026-12-01T02:00:00Z");
+            let due: Vec<String> = store
+                .posts()
+                .due(now)
+                .expect("due")
+                .iter()
+                .map(|p| p.channel.clone())
+                .collect();
+            assert_eq!(due, ["c", "b"]);
+            assert_eq!(
+                store.posts().next_due(now).expect("next"),
+                Some(t("2026-12-01T03:00:00Z"))
+            );
         }
-        let now = t("2026-12-01T02:00:00Z");
-        let due: Vec<String> = store
-            .posts()
-            .due(now)
-            .expect("due")
-            .iter()
-            .map(|p| p.channel.clone())
-            .collect();
-        assert_eq!(due, ["c", "b"]);
-        assert_eq!(
-            store.posts().next_due(now).expect("next"),
-            Some(t("2026-12-01T03:00:00Z"))
-        );
     }
 
     #[test]

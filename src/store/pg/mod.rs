@@ -1,0 +1,437 @@
+//! The PostgreSQL backend: the same record-kind traits as sled, on a database several herald
+//! processes (and machines) share.
+//!
+//! - **Connections**: the `postgres` driver (pure Rust, the synchronous face of
+//!   `tokio-postgres`). The store's API is synchronous, like sled's; the driver runs its own
+//!   small runtime per connection, which must not be entered from a thread that already runs
+//!   tokio, so each call runs on a short-lived scoped thread with a pooled connection
+//!   ([`Pool::with`]). A connection found closed (the database restarted) is dropped and a new
+//!   one made on the next call.
+//! - **Schema**: versioned migrations under `migrations/`, embedded in the binary, applied in
+//!   order by [`PgStore::migrate`] (`herald store migrate`, and at start) under an advisory
+//!   lock, so two processes starting together do not apply one twice. A database whose schema
+//!   is ahead of this herald is refused with [`StoreError::Schema`].
+//! - **Records**: each table keeps the record as JSON (`record jsonb`, the same serde shape as
+//!   sled's values) beside the columns its queries filter and sort on; rows carry a `brand`
+//!   column (the configured brand), so several brands can share a database later without a
+//!   data migration.
+//! - **Several processes**: claims are single statements with `FOR UPDATE SKIP LOCKED`; work
+//!   that one process must do at a time (the planner, each source, each channel's sending) is
+//!   held under a lease ([`super::MetaStore::try_lease`]) that lapses when its holder stops
+//!   renewing it; writes that make a post due `NOTIFY herald_posts` (see [`PgStore::listen`]).
+//!
+//! Secrets: the URL is never shown whole; [`PgOptions::shown`] drops any password.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls};
+
+use super::StoreError;
+
+mod alerts;
+mod mentions;
+mod meta;
+mod posts;
+mod queue;
+mod users;
+
+pub(crate) use alerts::PgAlerts;
+pub(crate) use mentions::PgMentions;
+pub(crate) use meta::PgMeta;
+pub(crate) use posts::PgPosts;
+pub(crate) use queue::PgQueue;
+pub(crate) use users::PgUsers;
+
+/// TODO(pg): removed once every record kind is written.
+pub(crate) fn pending() -> StoreError {
+    StoreError::Postgres {
+        why: "not written yet".into(),
+    }
+}
+
+/// The migrations, in order: (version, name, SQL). A version is never edited once released;
+/// a change is a new file.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "core: posts, meta, cursors, leases",
+    include_str!("migrations/0001_core.sql"),
+)];
+
+/// The newest schema version this herald knows.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// The advisory lock key migrations are applied under ("herald" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6865_7261_6c64;
+
+/// The notification channel writes that make posts due are announced on.
+pub const POSTS_CHANNEL: &str = "herald_posts";
+
+/// How a PostgreSQL store is reached.
+#[derive(Clone)]
+pub struct PgOptions {
+    /// The connection URL (`postgres://user@host:port/db`), possibly with a password.
+    pub url: String,
+    /// A password to use instead of one in the URL (from the variable `password_env` names).
+    pub password: Option<String>,
+    /// The brand rows are written under and read for.
+    pub brand: String,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &self.shown())
+            .field("brand", &self.brand)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgOptions {
+    /// The URL without any password, for messages.
+    pub fn shown(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(None);
+                }
+                u.to_string()
+            }
+            Err(_) => "(an unreadable PostgreSQL URL)".into(),
+        }
+    }
+
+    fn config(&self) -> Result<postgres::Config, StoreError> {
+        let mut config: postgres::Config = self.url.parse().map_err(|e| StoreError::Postgres {
+            why: format!("the PostgreSQL URL {} is not valid: {e}", self.shown()),
+        })?;
+        if let Some(pw) = &self.password {
+            config.password(pw);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("herald");
+        Ok(config)
+    }
+}
+
+/// A few connections, reused; a call runs on its own scoped thread (see the module docs).
+pub(crate) struct Pool {
+    config: postgres::Config,
+    shown: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 8;
+
+impl Pool {
+    fn new(options: &PgOptions) -> Result<Self, StoreError> {
+        Ok(Self {
+            config: options.config()?,
+            shown: options.shown(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn connect(&self) -> Result<Client, StoreError> {
+        self.config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Postgres {
+                why: format!("cannot connect to {}: {}", self.shown, why(&e)),
+            })
+    }
+
+    fn checkout(&self) -> Result<Client, StoreError> {
+        let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        match idle {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => self.connect(),
+        }
+    }
+
+    fn checkin(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
+    }
+
+    /// Runs `f` with a connection, on a thread of its own (the driver must not run on a
+    /// thread inside a tokio runtime). The connection goes back to the pool unless it closed.
+    pub(crate) fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut client = self.checkout()?;
+                let out = f(&mut client);
+                self.checkin(client);
+                out
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(StoreError::Postgres {
+                    why: "a database call panicked".into(),
+                })
+            })
+        })
+    }
+}
+
+/// The database's words for a failure: its message, without the driver's prefix.
+pub(crate) fn why(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres { why: why(&e) }
+    }
+}
+
+/// A JSON record column that does not read as its record.
+pub(crate) fn corrupt(key: impl std::fmt::Display, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// Reads a `record jsonb` value as `T`.
+pub(crate) fn from_record<T: serde::de::DeserializeOwned>(
+    key: impl std::fmt::Display,
+    value: serde_json::Value,
+) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| corrupt(key, e))
+}
+
+/// Writes `T` as a `record jsonb` value.
+pub(crate) fn to_record<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// The PostgreSQL store: a pool and the brand its rows belong to.
+#[derive(Clone)]
+pub(crate) struct PgStore {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) brand: Arc<str>,
+    options: Arc<PgOptions>,
+}
+
+/// What [`PgStore::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// The schema version found before.
+    pub from: i32,
+    /// The version now.
+    pub to: i32,
+    /// The migrations applied, by name.
+    pub applied: Vec<String>,
+}
+
+impl PgStore {
+    /// Connects, and applies the migrations the database lacks (`herald run` and every
+    /// command); a schema ahead of this herald is refused.
+    pub(crate) fn open(options: &PgOptions) -> Result<Self, StoreError> {
+        let store = Self {
+            pool: Arc::new(Pool::new(options)?),
+            brand: options.brand.as_str().into(),
+            options: Arc::new(options.clone()),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the store is, for messages (no password).
+    pub(crate) fn shown(&self) -> String {
+        self.options.shown()
+    }
+
+    /// Applies the migrations not yet applied, in order, each in its own transaction, under an
+    /// advisory lock.
+    pub(crate) fn migrate(&self) -> Result<Migrated, StoreError> {
+        let shown = self.shown();
+        self.pool.with(|c| {
+            c.batch_execute(
+                "CREATE TABLE IF NOT EXISTS herald_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .or_else(|e| {
+                // Two processes creating the table at once: one wins, the other sees it.
+                if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+            c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+            let result = (|| {
+                let found: i32 = c
+                    .query_one(
+                        "SELECT coalesce(max(version), 0) FROM herald_migrations",
+                        &[],
+                    )?
+                    .get(0);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path: shown.clone(),
+                        found: format!(
+                            "{found} (this herald knows up to {SCHEMA_VERSION}: it is older than the herald that migrated the database; upgrade it)"
+                        ),
+                    });
+                }
+                let mut applied = Vec::new();
+                for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+                    let mut tx = c.transaction()?;
+                    tx.batch_execute(sql).map_err(|e| StoreError::Postgres {
+                        why: format!("migration {version} ({name}) failed: {}", why(&e)),
+                    })?;
+                    tx.execute(
+                        "INSERT INTO herald_migrations (version, name) VALUES ($1, $2)",
+                        &[version, name],
+                    )?;
+                    tx.commit()?;
+                    applied.push(format!("{version}: {name}"));
+                }
+                Ok(Migrated {
+                    from: found,
+                    to: SCHEMA_VERSION.max(found),
+                    applied,
+                })
+            })();
+            let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+            result
+        })
+    }
+
+    /// Writes a probe row and reads it back: `Ok` while the database takes writes.
+    pub(crate) fn probe_write(&self) -> Result<(), StoreError> {
+        self.pool.with(|c| {
+            c.execute(
+                "INSERT INTO meta (brand, key, value) VALUES ($1, 'probe', to_jsonb(now()::text))
+                 ON CONFLICT (brand, key) DO UPDATE SET value = excluded.value",
+                &[&&*self.brand],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Starts a thread that listens on `channel` and notifies `wake` on every notification
+    /// (and once after each reconnection, as something may have been missed meanwhile). It
+    /// stops when `wake` has no other owner left.
+    pub(crate) fn listen(&self, channel: &'static str, wake: Arc<tokio::sync::Notify>) {
+        let pool = Arc::clone(&self.pool);
+        let weak = Arc::downgrade(&wake);
+        drop(wake);
+        std::thread::spawn(move || {
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                let Some(wake) = weak.upgrade() else { return };
+                match pool.connect().and_then(|mut c| {
+                    c.batch_execute(&format!("LISTEN {channel}"))?;
+                    wake.notify_one();
+                    Ok(c)
+                }) {
+                    Ok(mut c) => {
+                        backoff = Duration::from_millis(200);
+                        drop(wake);
+                        loop {
+                            let got = c
+                                .notifications()
+                                .timeout_iter(Duration::from_secs(2))
+                                .next();
+                            let Some(wake) = weak.upgrade() else { return };
+                            match got {
+                                Ok(Some(_)) => wake.notify_one(),
+                                Ok(None) if c.is_closed() => break,
+                                Ok(None) => {}
+                                Err(e) => {
+                                    tracing::warn!(error = %why(&e), "Lost the database's notifications; reconnecting");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        drop(wake);
+                        tracing::warn!(error = %e, "Cannot listen for the database's notifications; retrying");
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A fresh schema per test on the PostgreSQL named by `HERALD_TEST_PG_URL`.
+
+    use super::*;
+
+    /// The variable naming the test database.
+    pub const URL_VAR: &str = "HERALD_TEST_PG_URL";
+
+    /// A schema made for one test, dropped when this is dropped.
+    pub struct Schema {
+        url: String,
+        pub name: String,
+    }
+
+    impl Schema {
+        /// A new empty schema, or `None` without a test database.
+        pub fn new() -> Option<Self> {
+            let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty())?;
+            let name = format!("t_{:016x}", fastrand::u64(..));
+            let (u, n) = (url.clone(), name.clone());
+            // On a thread of its own: a test may run this inside a runtime.
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&u, NoTls).expect("connect to the test database");
+                c.batch_execute(&format!("CREATE SCHEMA {n}"))
+                    .expect("create a test schema");
+            })
+            .join()
+            .expect("the test database answers");
+            Some(Self { url, name })
+        }
+
+        /// Options that reach the schema (as the connection's search path).
+        pub fn options(&self, brand: &str) -> PgOptions {
+            let sep = if self.url.contains('?') { '&' } else { '?' };
+            PgOptions {
+                url: format!("{}{sep}options=-csearch_path%3D{}", self.url, self.name),
+                password: None,
+                brand: brand.into(),
+            }
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let url = self.url.clone();
+            let name = self.name.clone();
+            // On a thread of its own: a test may drop this inside a runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut c) = Client::connect(&url, NoTls) {
+                    let _ = c.batch_execute(&format!("DROP SCHEMA {name} CASCADE"));
+                }
+            })
+            .join();
+        }
+    }
+}
