@@ -53,11 +53,23 @@ pub(crate) fn pending() -> StoreError {
 
 /// The migrations, in order: (version, name, SQL). A version is never edited once released;
 /// a change is a new file.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "core: posts, meta, cursors, leases",
-    include_str!("migrations/0001_core.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "core: posts, meta, cursors, leases",
+        include_str!("migrations/0001_core.sql"),
+    ),
+    (
+        2,
+        "mentions and the reply queue",
+        include_str!("migrations/0002_mentions_queue.sql"),
+    ),
+    (
+        3,
+        "alerts, deliveries, users and sessions",
+        include_str!("migrations/0003_alerts_users.sql"),
+    ),
+];
 
 /// The newest schema version this herald knows.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
