@@ -209,7 +209,7 @@ pub async fn run_supervised(
         }
         None => None,
     };
-    tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.path.display(), "herald is running");
+    tracing::info!(channels = config.herald.channels.len(), sources = config.herald.sources.len(), store = %config.herald.storage.shown(), "herald is running");
 
     {
         let (stop, wake) = (shutdown.clone(), wake.clone());

@@ -247,6 +247,9 @@ enum StoreAction {
     /// Read every record of the store and say whether it is sound (exit 0) or damaged (exit 1),
     /// tree by tree. Writes nothing; stop `herald run` first (it holds the store).
     Check,
+    /// Bring a PostgreSQL store's schema up to this herald's version (`herald run` and every
+    /// command do this too; this says what it did). A schema newer than this herald is refused.
+    Migrate,
 }
 
 #[derive(Subcommand)]
@@ -364,6 +367,9 @@ fn open_store(config: &Config, io: &Io) -> anyhow::Result<Store> {
     if let Some(store) = &io.store {
         return Ok(store.clone());
     }
+    if let Some(pg) = &config.herald.storage.postgres {
+        return Ok(Store::open_postgres(&pg.options()?)?);
+    }
     let path = &config.herald.storage.path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -418,6 +424,9 @@ fn run(
         Command::Store {
             action: StoreAction::Check,
         } => store::check(&config, io),
+        Command::Store {
+            action: StoreAction::Migrate,
+        } => store::migrate(&config, io),
         Command::Mentions {
             hours,
             author,

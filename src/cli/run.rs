@@ -21,13 +21,20 @@ pub(super) fn run_bot(
         errln!(
             io,
             "herald: a `herald run` is already running on the store {} (its control socket {} answers)",
-            config.herald.storage.path.display(),
+            config.herald.storage.shown(),
             control::socket_path(&config).display()
         );
         return Ok(ExitCode::FAILURE);
     }
     let store = open_store(&config, io)?;
-    let free_disk = crate::store::available_space(&config.herald.storage.path).ok();
+    // sled's disk; a database's space is its operator's to watch.
+    let free_disk = config
+        .herald
+        .storage
+        .postgres
+        .is_none()
+        .then(|| crate::store::available_space(&config.herald.storage.path).ok())
+        .flatten();
     let rt = runtime()?;
     let summary_source = summary::Source { file, explicit };
     let err = &mut *io.err;

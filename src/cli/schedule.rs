@@ -98,7 +98,7 @@ pub(super) fn plan(
         errln!(
             io,
             "saved to {}: {} planned posts written, {} replaced, {} kept posts left as they were",
-            config.herald.storage.path.display(),
+            config.herald.storage.shown(),
             saved.inserted,
             saved.removed,
             saved.skipped

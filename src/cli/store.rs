@@ -1,4 +1,5 @@
-//! `herald store check`: reads the store's files and says whether they are sound.
+//! `herald store check` (reads the store and says whether it is sound) and `herald store
+//! migrate` (brings a PostgreSQL schema up to date).
 
 use std::process::ExitCode;
 
@@ -23,6 +24,35 @@ pub(super) fn check(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Err(e) => {
+            errln!(io, "herald: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `herald store migrate`: applies the PostgreSQL migrations the database lacks.
+pub(super) fn migrate(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
+    let Some(pg) = &config.herald.storage.postgres else {
+        errln!(
+            io,
+            "herald: the store is sled at {} (no `[storage] url`): its schema needs no migration",
+            config.herald.storage.path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    match crate::store::pg::migrate(&pg.options()?) {
+        Ok(m) if m.applied.is_empty() => {
+            writeln!(io.out, "schema version {}: up to date", m.to)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(m) => {
+            for name in &m.applied {
+                writeln!(io.out, "applied migration {name}")?;
+            }
+            writeln!(io.out, "schema version {} (was {})", m.to, m.from)?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             errln!(io, "herald: {e}");

@@ -54,7 +54,7 @@ pub fn render(
             config.herald.keywords.display()
         ),
     );
-    let store = config.herald.storage.path.display();
+    let store = config.herald.storage.shown();
     line(
         "store",
         &match free_disk {

@@ -34,11 +34,14 @@ pub struct HeraldConfig {
     pub crisis: crate::crisis::config::CrisisConfig,
 }
 
-/// `[storage]`: where the sled store lives, how much memory it may cache, how long records
-/// are kept.
+/// `[storage]`: where the store lives (sled's folder, or a PostgreSQL database), how much
+/// memory sled may cache, how long records are kept.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
+    /// sled's folder (also where `herald run` keeps its control socket).
     pub path: PathBuf,
+    /// A shared PostgreSQL database instead of sled, when `url` or `url_env` is given.
+    pub postgres: Option<PostgresConfig>,
     /// sled's page cache (`cache_mb`, default [`crate::store::DEFAULT_CACHE_MB`]).
     pub options: crate::store::StoreOptions,
     /// `keep_mentions_days` (default 90) and `keep_closed_queue_days` (default 30); 0 keeps
@@ -46,11 +49,76 @@ pub struct StorageConfig {
     pub retention: crate::store::Retention,
 }
 
+/// `[storage] url`/`url_env`, `password_env` and `brand`: how a PostgreSQL store is reached.
+/// Secrets stay in the environment: a URL in the file must not hold a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// The URL, or the variable that holds it.
+    pub url: DatabaseUrl,
+    /// The variable holding the password, if any.
+    pub password_env: Option<String>,
+    /// The brand this herald's rows belong to (`brand`, default [`DEFAULT_BRAND`]).
+    pub brand: String,
+}
+
+/// Where the database URL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `url = "postgres://herald@db:5432/herald"` (no password).
+    Literal(String),
+    /// `url_env = "HERALD_DATABASE_URL"`: the whole URL, secrets and all, from the environment.
+    Env(String),
+}
+
+/// The brand rows are written under when `[storage] brand` is not given.
+pub const DEFAULT_BRAND: &str = "default";
+
+impl PostgresConfig {
+    /// The options the store opens with, reading the secrets from the environment now (the
+    /// error names the variable, never a value).
+    pub fn options(&self) -> Result<crate::store::pg::PgOptions, crate::config::env::SecretError> {
+        use crate::config::env::secret;
+        let url = match &self.url {
+            DatabaseUrl::Literal(u) => u.clone(),
+            DatabaseUrl::Env(var) => secret(var, "[storage] url_env")?,
+        };
+        let password = self
+            .password_env
+            .as_deref()
+            .map(|var| secret(var, "[storage] password_env"))
+            .transpose()?;
+        Ok(crate::store::pg::PgOptions {
+            url,
+            password,
+            brand: self.brand.clone(),
+        })
+    }
+}
+
 impl StorageConfig {
+    /// Where the store is, for messages: sled's folder, or the database's URL as written
+    /// (`url`; never a password) or the variable that holds it (`url_env`).
+    pub fn shown(&self) -> String {
+        match &self.postgres {
+            None => self.path.display().to_string(),
+            Some(PostgresConfig {
+                url: DatabaseUrl::Literal(u),
+                brand,
+                ..
+            }) => format!("{u} (brand {brand})"),
+            Some(PostgresConfig {
+                url: DatabaseUrl::Env(var),
+                brand,
+                ..
+            }) => format!("the PostgreSQL database ${var} names (brand {brand})"),
+        }
+    }
+
     /// The defaults, with the store at `path`.
     pub fn at(path: PathBuf) -> Self {
         Self {
             path,
+            postgres: None,
             options: Default::default(),
             retention: Default::default(),
         }
@@ -82,6 +150,10 @@ struct RawHerald {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<String>,
+    url: Option<String>,
+    url_env: Option<String>,
+    password_env: Option<String>,
+    brand: Option<String>,
     cache_mb: Option<i64>,
     keep_mentions_days: Option<i64>,
     keep_closed_queue_days: Option<i64>,
@@ -134,6 +206,94 @@ fn validate_storage(
         &mut retention.closed_queue,
     );
     (options, retention)
+}
+
+/// Validates `[storage]`'s PostgreSQL keys: one of `url` (without a password) or `url_env`,
+/// variable names for the secrets, a plain brand name.
+fn validate_postgres(
+    raw: &RawStorage,
+    src: &TomlSource,
+    errors: &mut Vec<ConfigError>,
+) -> Option<PostgresConfig> {
+    let env_name = |key: &str, value: &Option<String>, errors: &mut Vec<ConfigError>| {
+        let v = value.as_ref()?;
+        match crate::config::env::check_env_name(v) {
+            Ok(()) => Some(v.clone()),
+            Err(why) => {
+                errors.push(src.error(key, why));
+                None
+            }
+        }
+    };
+    let url_env = env_name("storage.url_env", &raw.url_env, errors);
+    let password_env = env_name("storage.password_env", &raw.password_env, errors);
+    let url = match (&raw.url, &raw.url_env) {
+        (Some(_), Some(_)) => {
+            errors.push(src.error("storage.url", "give `url` or `url_env`, not both"));
+            return None;
+        }
+        (None, Some(_)) => DatabaseUrl::Env(url_env?),
+        (Some(u), None) => match url::Url::parse(u) {
+            Ok(parsed) if !matches!(parsed.scheme(), "postgres" | "postgresql") => {
+                errors.push(src.error(
+                    "storage.url",
+                    "must be a postgres:// URL (leave it out to keep the embedded sled store)",
+                ));
+                return None;
+            }
+            Ok(parsed) if parsed.password().is_some() => {
+                // Never repeat the value: it holds a secret.
+                errors.push(src.error(
+                    "storage.url",
+                    "must not hold a password (the value is not shown): put the password in an \
+                     environment variable named by `password_env`, or the whole URL in one named \
+                     by `url_env`",
+                ));
+                return None;
+            }
+            Ok(_) => DatabaseUrl::Literal(u.clone()),
+            Err(e) => {
+                errors.push(src.error("storage.url", format!("is not a valid URL: {e}")));
+                return None;
+            }
+        },
+        (None, None) => {
+            if raw.password_env.is_some() || raw.brand.is_some() {
+                let key = if raw.brand.is_some() {
+                    "storage.brand"
+                } else {
+                    "storage.password_env"
+                };
+                errors.push(src.error(
+                    key,
+                    "only means something with a PostgreSQL store: add `url` or `url_env`",
+                ));
+            }
+            return None;
+        }
+    };
+    let brand = match raw.brand.as_deref() {
+        None => DEFAULT_BRAND.to_string(),
+        Some(b)
+            if (1..=64).contains(&b.len())
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+        {
+            b.to_string()
+        }
+        Some(_) => {
+            errors.push(src.error(
+                "storage.brand",
+                "must be 1 to 64 letters, digits, `-` or `_`",
+            ));
+            DEFAULT_BRAND.to_string()
+        }
+    };
+    Some(PostgresConfig {
+        url,
+        password_env,
+        brand,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +357,7 @@ fn validate(
     };
 
     let (store_options, retention) = validate_storage(&raw.storage, src, &mut errors);
+    let postgres = validate_postgres(&raw.storage, src, &mut errors);
     let mut resolve = |key: &str, value: Option<String>, default: PathBuf| match value {
         None => default,
         Some(v) if v.trim().is_empty() => {
@@ -233,6 +394,7 @@ fn validate(
             timezone,
             storage: StorageConfig {
                 path: storage_path,
+                postgres,
                 options: store_options,
                 retention,
             },
@@ -305,6 +467,86 @@ mod tests {
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].key, key, "{text}");
             assert_eq!(errors[0].line, 2, "{text}");
+        }
+    }
+
+    #[test]
+    fn postgres_is_chosen_by_url_or_url_env_with_secrets_from_the_environment() {
+        let c = check("").expect("valid");
+        assert_eq!(c.storage.postgres, None, "no URL keeps sled");
+        let c = check(
+            "[storage]\nurl = \"postgres://herald@db:5432/herald\"\npassword_env = \"HERALD_DB_PW\"\nbrand = \"acme-cars\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.storage.postgres,
+            Some(PostgresConfig {
+                url: DatabaseUrl::Literal("postgres://herald@db:5432/herald".into()),
+                password_env: Some("HERALD_DB_PW".into()),
+                brand: "acme-cars".into(),
+            })
+        );
+        let c = check("[storage]\nurl_env = \"HERALD_DATABASE_URL\"\n").expect("valid");
+        let pg = c.storage.postgres.expect("postgres");
+        assert_eq!(pg.url, DatabaseUrl::Env("HERALD_DATABASE_URL".into()));
+        assert_eq!(pg.brand, DEFAULT_BRAND);
+        // The variable is read when the store opens; unset, the error names it.
+        let e = PostgresConfig {
+            url: DatabaseUrl::Env("HERALD_TEST_SURELY_UNSET_URL".into()),
+            password_env: None,
+            brand: "b".into(),
+        }
+        .options()
+        .expect_err("unset");
+        assert!(
+            e.to_string().contains("HERALD_TEST_SURELY_UNSET_URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn postgres_mistakes_are_located_and_never_repeat_a_password() {
+        for (text, key, says) in [
+            (
+                "[storage]\nurl = \"postgres://herald:hunter2@db/herald\"\n",
+                "storage.url",
+                "must not hold a password",
+            ),
+            (
+                "[storage]\nurl = \"mysql://db/herald\"\n",
+                "storage.url",
+                "postgres:// URL",
+            ),
+            (
+                "[storage]\nurl = \"postgres://db/h\"\nurl_env = \"X\"\n",
+                "storage.url",
+                "not both",
+            ),
+            (
+                "[storage]\nurl_env = \"postgres://herald:hunter2@db\"\n",
+                "storage.url_env",
+                "environment variable",
+            ),
+            (
+                "[storage]\nurl = \"postgres://db/h\"\nbrand = \"a b\"\n",
+                "storage.brand",
+                "letters, digits",
+            ),
+            (
+                "[storage]\nbrand = \"acme\"\n",
+                "storage.brand",
+                "add `url` or `url_env`",
+            ),
+        ] {
+            let errors = check(text).expect_err(text);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].key, key, "{text}");
+            let shown = errors[0].to_string();
+            assert!(shown.contains(says), "{shown}");
+            assert!(
+                !shown.contains("hunter2"),
+                "a password was repeated: {shown}"
+            );
         }
     }
 

@@ -1208,14 +1208,7 @@ pub(crate) mod testing {
     /// A fresh PostgreSQL store in a schema of its own, or `None` without a test database
     /// (a failure when [`REQUIRED_VAR`] is set).
     pub fn postgres() -> Option<TestStore> {
-        let Some(schema) = pg::testing::Schema::new() else {
-            assert!(
-                std::env::var(REQUIRED_VAR).is_err(),
-                "{REQUIRED_VAR} is set but {} names no database",
-                pg::testing::URL_VAR
-            );
-            return None;
-        };
+        let schema = pg::testing::Schema::new()?;
         let store = Store::open_postgres(&schema.options("test")).expect("open postgres");
         Some(TestStore {
             store,
@@ -1223,6 +1216,15 @@ pub(crate) mod testing {
             _dir: None,
             _schema: Some(schema),
         })
+    }
+
+    impl TestStore {
+        /// Another `Store` on the same PostgreSQL schema, as a second herald process would
+        /// open it; `None` on sled (one process only).
+        pub fn second(&self) -> Option<Store> {
+            let schema = self._schema.as_ref()?;
+            Some(Store::open_postgres(&schema.options("test")).expect("open again"))
+        }
     }
 
     /// One fresh store per backend available: sled, then PostgreSQL.
@@ -1394,6 +1396,69 @@ pub(crate) mod tests {
                     .expect("get")
                     .map(|q| q.delivery.attempts),
                 Some(1)
+            );
+        }
+    }
+
+    #[test]
+    fn a_claim_checks_the_holds_and_only_one_process_wins_it() {
+        for t in testing::each() {
+            let store = &t.store;
+            let p = post("x", "2026-12-01T01:00:00Z", PostState::Planned);
+            store.posts().put(&p).expect("put");
+            let now = p.at;
+            let from = [PostState::Planned, PostState::Approved];
+            store
+                .meta()
+                .set_crisis_hold(Some(&Hold {
+                    since: now,
+                    reason: "crisis".into(),
+                    categories: vec![p.category.clone()],
+                    alerts: vec!["a1".into()],
+                }))
+                .expect("hold");
+            assert_eq!(
+                store
+                    .posts()
+                    .claim("x", p.at, &from, now, "me")
+                    .expect("claim"),
+                None,
+                "{}: a held post was claimed",
+                t.backend
+            );
+            assert_eq!(store.posts().get("x", p.at).expect("get"), Some(p.clone()));
+            store.meta().set_crisis_hold(None).expect("lift");
+            let stores: Vec<Store> = std::iter::once(store.clone()).chain(t.second()).collect();
+            let won: Vec<StoredPost> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|i| {
+                        let st = stores[i % stores.len()].clone();
+                        s.spawn(move || {
+                            st.posts()
+                                .claim("x", p.at, &from, now, &format!("p{i}"))
+                                .expect("claim")
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| h.join().expect("thread"))
+                    .collect()
+            });
+            assert_eq!(won.len(), 1, "{}: {won:?}", t.backend);
+            let claimed = store.posts().get("x", p.at).expect("get").expect("post");
+            assert_eq!(claimed, won[0], "{}", t.backend);
+            assert_eq!(claimed.state, PostState::Sending);
+            assert_eq!(claimed.delivery.attempts, 1);
+            assert_eq!(claimed.delivery.claimed_at, Some(now));
+            assert!(claimed.delivery.claimed_by.is_some());
+            // A claimed post is not due for a new claim, only for reconciling.
+            assert_eq!(
+                store
+                    .posts()
+                    .claim("x", p.at, &from, now, "late")
+                    .expect("claim"),
+                None
             );
         }
     }

@@ -234,6 +234,16 @@ pub(crate) fn to_record<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
+/// Connects and applies the migrations the database lacks (`herald store migrate`).
+pub fn migrate(options: &PgOptions) -> Result<Migrated, StoreError> {
+    let store = PgStore {
+        pool: Arc::new(Pool::new(options)?),
+        brand: options.brand.as_str().into(),
+        options: Arc::new(options.clone()),
+    };
+    store.migrate()
+}
+
 /// The PostgreSQL store: a pool and the brand its rows belong to.
 #[derive(Clone)]
 pub(crate) struct PgStore {
@@ -262,7 +272,10 @@ impl PgStore {
             brand: options.brand.as_str().into(),
             options: Arc::new(options.clone()),
         };
-        store.migrate()?;
+        let done = store.migrate()?;
+        if !done.applied.is_empty() {
+            tracing::info!(from = done.from, to = done.to, applied = ?done.applied, "Database schema migrated");
+        }
         Ok(store)
     }
 
@@ -408,7 +421,14 @@ pub(crate) mod testing {
     impl Schema {
         /// A new empty schema, or `None` without a test database.
         pub fn new() -> Option<Self> {
-            let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty())?;
+            let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+                assert!(
+                    std::env::var(crate::store::testing::REQUIRED_VAR).is_err(),
+                    "{} is set but {URL_VAR} names no database",
+                    crate::store::testing::REQUIRED_VAR
+                );
+                return None;
+            };
             let name = format!("t_{:016x}", fastrand::u64(..));
             let (u, n) = (url.clone(), name.clone());
             // On a thread of its own: a test may run this inside a runtime.
@@ -444,6 +464,123 @@ pub(crate) mod testing {
                 }
             })
             .join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Runs SQL on the test schema from a thread of its own.
+    fn sql(options: &PgOptions, text: &str) {
+        let pool = Pool::new(options).expect("pool");
+        pool.with(|c| Ok(c.batch_execute(text)?)).expect(text);
+    }
+
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let Some(schema) = testing::Schema::new() else {
+            return;
+        };
+        let options = schema.options("b");
+        let first = migrate(&options).expect("migrate");
+        assert_eq!((first.from, first.to), (0, SCHEMA_VERSION));
+        assert_eq!(first.applied.len(), MIGRATIONS.len());
+        let again = migrate(&options).expect("migrate again");
+        assert!(again.applied.is_empty(), "{again:?}");
+        // Several processes starting at once: each migrates or finds it done, none fails.
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let o = options.clone();
+                std::thread::spawn(move || Store::open_postgres(&o).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread").expect("open while others open");
+        }
+        sql(
+            &options,
+            "INSERT INTO herald_migrations (version, name) VALUES (99, 'from the future')",
+        );
+        match Store::open_postgres(&options) {
+            Err(StoreError::Schema { found, .. }) => assert!(found.starts_with("99"), "{found}"),
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a newer schema was opened"),
+        }
+    }
+
+    #[test]
+    fn a_password_never_shows_and_an_unreachable_database_is_a_clear_error() {
+        let options = PgOptions {
+            url: "postgres://herald:hunter2@127.0.0.1:1/herald".into(),
+            password: Some("s3cret".into()),
+            brand: "b".into(),
+        };
+        assert!(!options.shown().contains("hunter2"), "{}", options.shown());
+        assert!(!format!("{options:?}").contains("s3cret"));
+        let e = Store::open_postgres(&options)
+            .err()
+            .expect("nothing listens on port 1");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("cannot connect to postgres://herald@127.0.0.1:1/herald"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn leases_go_to_one_holder_until_they_lapse_or_are_released() {
+        for t in crate::store::testing::each() {
+            let meta = t.store.meta();
+            let long = Duration::from_secs(60);
+            assert!(
+                meta.try_lease("planner", "a", long).expect("lease"),
+                "{}",
+                t.backend
+            );
+            assert!(
+                !meta.try_lease("planner", "b", long).expect("lease"),
+                "{}",
+                t.backend
+            );
+            assert!(
+                meta.try_lease("planner", "a", long).expect("renew"),
+                "{}",
+                t.backend
+            );
+            meta.release_lease("planner", "b")
+                .expect("not b's to release");
+            assert!(
+                !meta.try_lease("planner", "b", long).expect("lease"),
+                "{}",
+                t.backend
+            );
+            meta.release_lease("planner", "a").expect("release");
+            assert!(
+                meta.try_lease("planner", "b", Duration::ZERO)
+                    .expect("free"),
+                "{}",
+                t.backend
+            );
+            // b's lease lapsed at once: a takes it over.
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(
+                meta.try_lease("planner", "a", long).expect("lapsed"),
+                "{}",
+                t.backend
+            );
+            let leases = meta.leases().expect("leases");
+            assert_eq!(leases.len(), 1, "{}", t.backend);
+            assert_eq!(
+                (leases[0].name.as_str(), leases[0].holder.as_str()),
+                ("planner", "a")
+            );
         }
     }
 }
