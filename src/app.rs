@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::system_clock;
 use crate::config::Config;
+use crate::lease::{names, Leases};
 use crate::publish::worker::Publisher;
 use crate::publish::{Channel, PublishError};
 use crate::schedule::{local_midnight, replan_ahead, Schedule};
@@ -119,6 +120,11 @@ pub async fn run_supervised(
     }
     let wake = Arc::new(Notify::new());
     let alert_wake = Arc::new(Notify::new());
+    // Several processes may share a PostgreSQL store: work one process does at a time runs
+    // under a lease (see `crate::lease`), and changes another process makes to the schedule
+    // wake this one's publisher.
+    let leases = Leases::new(store.clone(), crate::lease::holder_id());
+    store.watch_posts(wake.clone());
     let (supervisor, mut give_ups) = Supervisor::new(policy, clock.clone(), shutdown.clone());
     // Live crisis detection: warmed from the store before the listeners start feeding it.
     if config.herald.crisis.enabled {
@@ -136,21 +142,35 @@ pub async fn run_supervised(
         tracing::info!(mentions = fed, "Crisis detector warmed up from the store");
         let first = std::sync::Mutex::new(Some(live));
         let input = Arc::new(tokio::sync::Mutex::new(rx));
-        let stop = shutdown.clone();
+        let (stop, leases) = (shutdown.clone(), leases.clone());
         supervisor.spawn("the crisis detector", move || {
-            let built = first.lock().ok().and_then(|mut f| f.take());
-            let (detector, input, stop) = (detector.clone(), input.clone(), stop.clone());
+            let built = std::sync::Mutex::new(first.lock().ok().and_then(|mut f| f.take()));
+            let (detector, input, stop, leases) = (
+                detector.clone(),
+                input.clone(),
+                stop.clone(),
+                leases.clone(),
+            );
             async move {
-                let live = match built {
-                    Some(live) => live,
-                    // A failed run's counts are gone with it: rebuilt from the store.
-                    None => {
-                        let mut live = detector.build();
-                        live.warm_up()?;
-                        live
-                    }
-                };
-                feed_live(live, input, stop).await
+                // It reads what this process's listeners read: it runs where they run.
+                leases
+                    .hold(names::LISTEN, stop, |stop| {
+                        let built = built.lock().ok().and_then(|mut b| b.take());
+                        let (detector, input) = (detector.clone(), input.clone());
+                        async move {
+                            let live = match built {
+                                Some(live) => live,
+                                // A failed run's counts are gone with it: rebuilt from the store.
+                                None => {
+                                    let mut live = detector.build();
+                                    live.warm_up()?;
+                                    live
+                                }
+                            };
+                            feed_live(live, input, stop).await
+                        }
+                    })
+                    .await
             }
         });
     }
@@ -164,28 +184,65 @@ pub async fn run_supervised(
             tracing::error!(sink = %name, error = %e, "Alert sink cannot be used");
         }
         let deliverer = Arc::new(deliverer);
-        let (wake, stop) = (alert_wake.clone(), shutdown.clone());
+        let (wake, stop, leases) = (alert_wake.clone(), shutdown.clone(), leases.clone());
         supervisor.spawn("the alert sender", move || {
-            let (deliverer, wake, stop) = (deliverer.clone(), wake.clone(), stop.clone());
-            async move { deliverer.run(wake, stop).await }
+            let (deliverer, wake, stop, leases) = (
+                deliverer.clone(),
+                wake.clone(),
+                stop.clone(),
+                leases.clone(),
+            );
+            async move {
+                leases
+                    .hold(names::ALERTS, stop, |stop| {
+                        let (deliverer, wake) = (deliverer.clone(), wake.clone());
+                        async move { deliverer.run(wake, stop).await }
+                    })
+                    .await
+            }
         });
     }
     let listener = crate::listen::run::Listener::new(store.clone(), Arc::new(ingest));
     for (name, source, interval) in sources {
-        let (listener, stop) = (listener.clone(), shutdown.clone());
+        let (listener, stop, leases) = (listener.clone(), shutdown.clone(), leases.clone());
         supervisor.spawn(format!("the listener of source {name}"), move || {
-            listener
-                .clone()
-                .run_source(name.clone(), source.clone(), interval, stop.clone())
+            let (listener, name, source, stop, leases) = (
+                listener.clone(),
+                name.clone(),
+                source.clone(),
+                stop.clone(),
+                leases.clone(),
+            );
+            async move {
+                leases
+                    .hold(names::LISTEN, stop, |stop| {
+                        listener
+                            .clone()
+                            .run_source(name.clone(), source.clone(), interval, stop)
+                    })
+                    .await
+            }
         });
     }
-    let schedule = replan_ahead(&config, &store, clock())?;
-    let publisher = Arc::new(Publisher::new(
-        store.clone(),
-        channels.clone(),
-        config.herald.publish.clone(),
-        clock.clone(),
-    ));
+    // The process holding the planner's lease plans; another only reads the schedule.
+    let planner = leases.take(names::PLANNER);
+    let schedule = if planner {
+        replan_ahead(&config, &store, clock())?
+    } else {
+        let now = clock();
+        let end = now.with_timezone(&config.herald.timezone).date_naive()
+            + chrono::Days::new(crate::schedule::PLAN_AHEAD_DAYS);
+        crate::schedule::replan(&config, Some(&store), now, end, &[], false)?
+    };
+    let publisher = Arc::new(
+        Publisher::new(
+            store.clone(),
+            channels.clone(),
+            config.herald.publish.clone(),
+            clock.clone(),
+        )
+        .with_leases(leases.clone()),
+    );
     let web_addr = match config.herald.web.clone().filter(|w| w.enabled) {
         Some(web) => {
             let state = (&store, &wake, &clock, &supervisor.tasks());
@@ -226,43 +283,85 @@ pub async fn run_supervised(
             wake.clone(),
             config.replies.as_ref().map(|r| r.expire_after),
         ));
-        let stop = shutdown.clone();
+        let (stop, leases) = (shutdown.clone(), leases.clone());
         supervisor.spawn("the reply sender", move || {
-            let (sender, stop) = (sender.clone(), stop.clone());
-            async move { sender.run(REPLY_ROUND_EVERY, stop).await }
+            let (sender, stop, leases) = (sender.clone(), stop.clone(), leases.clone());
+            async move {
+                leases
+                    .hold(names::REPLIES, stop, |stop| {
+                        let sender = sender.clone();
+                        async move { sender.run(REPLY_ROUND_EVERY, stop).await }
+                    })
+                    .await
+            }
         });
     }
     // Old mentions and closed queue items are deleted every hour (`[storage]` retention).
     {
-        let (store, retention, clock, stop) = (
+        let (store, retention, clock, stop, leases) = (
             store.clone(),
             config.herald.storage.retention,
             clock.clone(),
             shutdown.clone(),
+            leases.clone(),
         );
         supervisor.spawn("the retention task", move || {
-            prune_every(
-                store.clone(),
-                retention,
-                clock.clone(),
-                RETENTION_EVERY,
-                stop.clone(),
-            )
+            let (store, clock, stop, leases) =
+                (store.clone(), clock.clone(), stop.clone(), leases.clone());
+            async move {
+                leases
+                    .hold(names::RETENTION, stop, |stop| {
+                        prune_every(
+                            store.clone(),
+                            retention,
+                            clock.clone(),
+                            RETENTION_EVERY,
+                            stop,
+                        )
+                    })
+                    .await
+            }
         });
     }
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     {
         let config = Arc::new(config.clone());
-        let (stop, wake, store, clock) =
-            (shutdown.clone(), wake.clone(), store.clone(), clock.clone());
+        let (stop, wake, store, clock, leases) = (
+            shutdown.clone(),
+            wake.clone(),
+            store.clone(),
+            clock.clone(),
+            leases.clone(),
+        );
+        // Planned at the start when this process held the lease then; a process that takes
+        // the planner over later plans at once.
+        let planned = std::sync::atomic::AtomicBool::new(planner);
         supervisor.spawn("the planner", move || {
-            replan_at_midnights(
+            let (config, store, clock, wake, stop, leases) = (
                 config.clone(),
                 store.clone(),
                 clock.clone(),
                 wake.clone(),
                 stop.clone(),
-            )
+                leases.clone(),
+            );
+            let planned = planned.swap(false, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let mut planned = planned;
+                leases
+                    .hold(names::PLANNER, stop, |stop| {
+                        let now_too = !std::mem::replace(&mut planned, false);
+                        replan_at_midnights(
+                            config.clone(),
+                            store.clone(),
+                            clock.clone(),
+                            wake.clone(),
+                            stop,
+                            now_too,
+                        )
+                    })
+                    .await
+            }
         });
     }
     on_ready(Ready {
@@ -300,15 +399,23 @@ pub async fn run_supervised(
 /// How often the reply sender looks for approved replies.
 const REPLY_ROUND_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Re-plans shortly after each local midnight until `shutdown`, waking the publisher after.
+/// Re-plans shortly after each local midnight until `shutdown` (and at once when `now_too`),
+/// waking the publisher after.
 async fn replan_at_midnights(
     config: Arc<Config>,
     store: Store,
     clock: crate::clock::Clock,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
+    now_too: bool,
 ) {
     let tz = config.herald.timezone;
+    if now_too {
+        match replan_ahead(&config, &store, clock()) {
+            Ok(_) => wake.notify_one(),
+            Err(e) => tracing::error!(error = %e, "Re-planning failed"),
+        }
+    }
     loop {
         let now = clock();
         let tomorrow = now.with_timezone(&tz).date_naive() + chrono::Days::new(1);

@@ -45,6 +45,7 @@ pub mod domain;
 pub mod http;
 pub mod inbox;
 pub mod ingest;
+pub mod lease;
 pub mod listen;
 pub mod plan;
 pub mod platform;

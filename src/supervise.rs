@@ -167,6 +167,14 @@ impl Ending for () {
     }
 }
 
+/// A run that may not have started (a task stopped before it had anything to do, such as one
+/// waiting for work another process holds): `None` ended cleanly.
+impl<T: Ending> Ending for Option<T> {
+    fn error(self) -> Option<String> {
+        self.and_then(Ending::error)
+    }
+}
+
 impl<E: std::fmt::Display + Send + 'static> Ending for Result<(), E> {
     fn error(self) -> Option<String> {
         self.err().map(|e| e.to_string())

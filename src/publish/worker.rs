@@ -66,6 +66,11 @@ pub struct Publisher {
     channels: Arc<BTreeMap<String, Channel>>,
     settings: PublishSettings,
     clock: Clock,
+    /// Several processes on one database: each channel is sent on by the process holding its
+    /// lease. `None`: this publisher sends on every channel (one process).
+    leases: Option<crate::lease::Leases>,
+    /// Who claims posts (recorded on each claim).
+    holder: Arc<str>,
 }
 
 impl Publisher {
@@ -80,7 +85,17 @@ impl Publisher {
             channels: channels.into(),
             settings,
             clock,
+            leases: None,
+            holder: "herald".into(),
         }
+    }
+
+    /// Sends only on the channels whose lease this process holds (several processes on one
+    /// database), claiming posts in the name of the leases' holder.
+    pub fn with_leases(mut self, leases: crate::lease::Leases) -> Self {
+        self.holder = leases.holder().into();
+        self.leases = Some(leases);
+        self
     }
 
     /// Runs until `shutdown`. Each channel sends one post at a time and the channels send side
@@ -96,6 +111,7 @@ impl Publisher {
         // Channels resting after a store failure or a panic, so that a post failing the same
         // way at once is not taken up again in a tight loop.
         let mut resting: HashMap<String, Instant> = HashMap::new();
+        let mut leases = self.leases.clone().map(crate::lease::ChannelLeases::new);
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -113,7 +129,8 @@ impl Publisher {
                 Ok(due) => {
                     for post in due {
                         let busy = sending.values().any(|c| *c == post.channel)
-                            || resting.contains_key(&post.channel);
+                            || resting.contains_key(&post.channel)
+                            || leases.as_mut().is_some_and(|l| !l.holds(&post.channel));
                         let is_held =
                             matches!(post.state, PostState::Planned | PostState::Approved)
                                 && held.contains(&post.category);
@@ -139,6 +156,14 @@ impl Publisher {
             if let Some(until) = resting.values().min() {
                 sleep = sleep.min(until.saturating_duration_since(Instant::now()));
             }
+            if let Some(l) = leases.as_mut() {
+                // Renew the channels' leases before they lapse, and look for channels another
+                // process let go of.
+                for channel in self.channels.keys() {
+                    l.holds(channel);
+                }
+                sleep = sleep.min(crate::lease::RENEW_EVERY);
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = in_flight.join_next_with_id() => {
@@ -156,6 +181,10 @@ impl Publisher {
         }
         while let Some(done) = in_flight.join_next_with_id().await {
             self.finished(done, &mut sending, &mut resting);
+        }
+        // Every send is recorded: another process may take the channels over at once.
+        if let Some(l) = leases.as_mut() {
+            l.release_all();
         }
     }
 
@@ -296,17 +325,12 @@ impl Publisher {
             PostState::Sending,
             PostState::Unconfirmed,
         ];
-        let Some(claimed) = self.store.posts().transition(
-            &post.channel,
-            post.at,
-            &from,
-            &|p: &mut StoredPost| {
-                p.state = PostState::Sending;
-                p.delivery.attempts += 1;
-                p.delivery.claimed_at = Some(now);
-                p.delivery.next_attempt = None;
-            },
-        )?
+        // The claim checks the holds again in the same atomic step: a crisis hold set since the
+        // check above wins.
+        let Some(claimed) =
+            self.store
+                .posts()
+                .claim(&post.channel, post.at, &from, now, &self.holder)?
         else {
             return Ok(Outcome::Skipped);
         };
