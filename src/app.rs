@@ -123,7 +123,11 @@ pub async fn run_supervised(
     // Several processes may share a PostgreSQL store: work one process does at a time runs
     // under a lease (see `crate::lease`), and changes another process makes to the schedule
     // wake this one's publisher.
-    let leases = Leases::new(store.clone(), crate::lease::holder_id());
+    let leases = Leases::new(
+        store.clone(),
+        crate::lease::holder_id(),
+        config.herald.storage.lease_ttl,
+    );
     store.watch_posts(wake.clone());
     let (supervisor, mut give_ups) = Supervisor::new(policy, clock.clone(), shutdown.clone());
     // Live crisis detection: warmed from the store before the listeners start feeding it.

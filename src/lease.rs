@@ -3,9 +3,10 @@
 //! the reply sender, the alert sender and retention.
 //!
 //! Each piece of work runs only while its process holds the piece's lease in the store
-//! ([`crate::store::MetaStore::try_lease`]): taken for [`TTL`], renewed every [`RENEW_EVERY`].
-//! A process that dies stops renewing, so another takes the work over once the lease lapses
-//! (within [`TTL`] plus one [`RENEW_EVERY`]: well within a minute); one that stops cleanly
+//! ([`crate::store::MetaStore::try_lease`]): taken for a time to live (`[storage]
+//! lease_seconds`, default [`TTL`]), renewed every third of it. A process that dies stops
+//! renewing, so another takes the work over once the lease lapses (within the time to live
+//! plus a third: 40 s by default, well within a minute); one that stops cleanly
 //! releases its leases at once. A process that cannot renew (the database is unreachable)
 //! stops the work before its lease can lapse, so two processes never do it together for long.
 //! On sled (one process per store) every lease is always this process's.
@@ -18,11 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 
-/// How long a lease lasts unless renewed.
-pub const TTL: Duration = Duration::from_secs(30);
-
-/// How often a held lease is renewed (and a free one looked for).
-pub const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How long a lease lasts unless renewed, by default.
+pub const TTL: Duration = crate::config::DEFAULT_LEASE_TTL;
 
 /// This process's identity as a lease holder: host, process id and a random part (a restarted
 /// process with a reused pid is still someone else).
@@ -59,14 +57,23 @@ pub mod names {
 pub struct Leases {
     store: Store,
     holder: Arc<str>,
+    ttl: Duration,
 }
 
 impl Leases {
-    pub fn new(store: Store, holder: impl Into<Arc<str>>) -> Self {
+    /// Leases held for `ttl` and renewed every third of it.
+    pub fn new(store: Store, holder: impl Into<Arc<str>>, ttl: Duration) -> Self {
         Self {
             store,
             holder: holder.into(),
+            ttl: ttl.max(Duration::from_secs(1)),
         }
+    }
+
+    /// How often a held lease is renewed (and a free one looked for): a third of its time to
+    /// live, so two renewals can fail before it lapses.
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 3
     }
 
     /// This process's identity.
@@ -77,7 +84,7 @@ impl Leases {
     /// Takes or renews `name`: `true` if this process holds it now. A store error is logged
     /// and counts as not holding it (the safe side).
     pub fn take(&self, name: &str) -> bool {
-        match self.store.meta().try_lease(name, &self.holder, TTL) {
+        match self.store.meta().try_lease(name, &self.holder, self.ttl) {
             Ok(held) => held,
             Err(e) => {
                 tracing::warn!(lease = %name, error = %e, "Cannot take or renew a lease; the work waits");
@@ -116,7 +123,7 @@ impl Leases {
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return None,
-                    _ = tokio::time::sleep(RENEW_EVERY) => {}
+                    _ = tokio::time::sleep(self.renew_every()) => {}
                 }
             }
             if waiting_said {
@@ -132,7 +139,7 @@ impl Leases {
                         self.release(name);
                         return Some(out);
                     }
-                    _ = tokio::time::sleep(RENEW_EVERY) => {
+                    _ = tokio::time::sleep(self.renew_every()) => {
                         if !self.take(name) {
                             tracing::warn!(lease = %name, "Lost the lease; stopping this work");
                             lost.cancel();
@@ -149,46 +156,115 @@ impl Leases {
     }
 }
 
-/// The channels whose sending this process holds, renewed as the publisher's loop goes round.
+/// The channels whose sending this process holds: its fair share of them, renewed as the
+/// publisher's loop goes round.
+///
+/// Each process announces itself with a `node:<holder>` lease; with `n` live processes and `c`
+/// channels, a process takes channels only up to its share, `ceil(c / n)`, and gives up
+/// channels beyond it (none with a send in flight), so a process that joins gets a share
+/// within a renewal period or two, and the survivors of a dead one take its channels once their
+/// leases lapse. Each process tries the channels in its own order (from its identity), so
+/// processes starting together do not all race for the same ones.
 pub struct ChannelLeases {
     leases: Leases,
-    /// When each channel's lease was last renewed, and whether it was held.
-    seen: std::collections::HashMap<String, (tokio::time::Instant, bool)>,
+    held: std::collections::BTreeSet<String>,
+    last_round: Option<tokio::time::Instant>,
 }
 
 impl ChannelLeases {
     pub fn new(leases: Leases) -> Self {
         Self {
             leases,
-            seen: Default::default(),
+            held: Default::default(),
+            last_round: None,
         }
     }
 
-    /// This process's identity (the publisher's claims name it).
-    pub fn holder(&self) -> &str {
-        self.leases.holder()
+    /// How often the publisher's loop must come round to keep its channels' leases.
+    pub fn renew_every(&self) -> Duration {
+        self.leases.renew_every()
     }
 
-    /// Whether this process may send on `channel` now (its lease taken or renewed at most
-    /// [`RENEW_EVERY`] ago).
-    pub fn holds(&mut self, channel: &str) -> bool {
+    /// Whether this process may send on `channel` (as of the last round).
+    pub fn holds(&self, channel: &str) -> bool {
+        self.held.contains(channel)
+    }
+
+    /// Renews the channels held, and takes or gives up channels to keep this process's share,
+    /// at most once per renewal period (sooner calls do nothing). `busy` channels (a send in
+    /// flight) are never given up.
+    pub fn round<'a>(
+        &mut self,
+        channels: impl IntoIterator<Item = &'a String>,
+        busy: &dyn Fn(&str) -> bool,
+    ) {
         let now = tokio::time::Instant::now();
-        if let Some((at, held)) = self.seen.get(channel) {
-            if now.duration_since(*at) < RENEW_EVERY {
-                return *held;
+        if self
+            .last_round
+            .is_some_and(|at| now.duration_since(at) < self.leases.renew_every())
+        {
+            return;
+        }
+        self.last_round = Some(now);
+        let node = format!("node:{}", self.leases.holder());
+        self.leases.take(&node);
+        let live = match self.leases.store.meta().leases() {
+            Ok(all) => {
+                let at = chrono::Utc::now();
+                all.iter()
+                    .filter(|l| l.name.starts_with("node:") && l.expires_at > at)
+                    .count()
+                    .max(1)
+            }
+            Err(_) => 1,
+        };
+        let mut channels: Vec<&String> = channels.into_iter().collect();
+        let share = channels.len().div_ceil(live);
+        // This process's own order: by a hash of (holder, channel).
+        let holder = self.leases.holder().to_string();
+        channels.sort_by_key(|c| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&holder, c).hash(&mut h);
+            h.finish()
+        });
+        // Renew what is held; a renewal refused means another process has it now.
+        let held: Vec<String> = self.held.iter().cloned().collect();
+        for c in held {
+            if !self.leases.take(&names::channel(&c)) {
+                self.held.remove(&c);
             }
         }
-        let held = self.leases.take(&names::channel(channel));
-        self.seen.insert(channel.to_string(), (now, held));
-        held
+        // Give up channels beyond the share (never one with a send in flight).
+        let extra: Vec<String> = self
+            .held
+            .iter()
+            .filter(|c| !busy(c))
+            .take(self.held.len().saturating_sub(share))
+            .cloned()
+            .collect();
+        for c in extra {
+            self.leases.release(&names::channel(&c));
+            self.held.remove(&c);
+        }
+        // Take free ones up to the share.
+        for c in channels {
+            if self.held.len() >= share {
+                break;
+            }
+            if !self.held.contains(c.as_str()) && self.leases.take(&names::channel(c)) {
+                self.held.insert(c.clone());
+            }
+        }
     }
 
-    /// Releases every channel held (on shutdown, once the sends in flight are recorded).
+    /// Releases every channel held and this process's node lease (on shutdown, once the sends
+    /// in flight are recorded).
     pub fn release_all(&mut self) {
-        for (channel, (_, held)) in self.seen.drain() {
-            if held {
-                self.leases.release(&names::channel(&channel));
-            }
+        for channel in std::mem::take(&mut self.held) {
+            self.leases.release(&names::channel(&channel));
         }
+        self.leases
+            .release(&format!("node:{}", self.leases.holder()));
     }
 }

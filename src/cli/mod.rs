@@ -367,13 +367,15 @@ fn open_store(config: &Config, io: &Io) -> anyhow::Result<Store> {
     if let Some(store) = &io.store {
         return Ok(store.clone());
     }
-    if let Some(pg) = &config.herald.storage.postgres {
-        return Ok(Store::open_postgres(&pg.options()?)?);
-    }
+    // The data folder holds sled's files, or beside a database the control socket and the
+    // outbox.
     let path = &config.herald.storage.path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    if let Some(pg) = &config.herald.storage.postgres {
+        return Ok(Store::open_postgres(&pg.options()?)?);
     }
     // `Store::open_with` waits a moment for another herald command finishing with the store.
     Store::open_with(path, &config.herald.storage.options).map_err(|e| match e {

@@ -42,6 +42,9 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// A shared PostgreSQL database instead of sled, when `url` or `url_env` is given.
     pub postgres: Option<PostgresConfig>,
+    /// How long a process's hold on shared work lasts unless renewed (`lease_seconds`,
+    /// default 30): how soon another process takes over a dead one's work.
+    pub lease_ttl: std::time::Duration,
     /// sled's page cache (`cache_mb`, default [`crate::store::DEFAULT_CACHE_MB`]).
     pub options: crate::store::StoreOptions,
     /// `keep_mentions_days` (default 90) and `keep_closed_queue_days` (default 30); 0 keeps
@@ -69,6 +72,10 @@ pub enum DatabaseUrl {
     /// `url_env = "HERALD_DATABASE_URL"`: the whole URL, secrets and all, from the environment.
     Env(String),
 }
+
+/// How long a process's hold on shared work lasts unless renewed, when `[storage]
+/// lease_seconds` is not given (see `crate::lease`).
+pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The brand rows are written under when `[storage] brand` is not given.
 pub const DEFAULT_BRAND: &str = "default";
@@ -119,6 +126,7 @@ impl StorageConfig {
         Self {
             path,
             postgres: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
             options: Default::default(),
             retention: Default::default(),
         }
@@ -154,6 +162,7 @@ struct RawStorage {
     url_env: Option<String>,
     password_env: Option<String>,
     brand: Option<String>,
+    lease_seconds: Option<i64>,
     cache_mb: Option<i64>,
     keep_mentions_days: Option<i64>,
     keep_closed_queue_days: Option<i64>,
@@ -358,6 +367,17 @@ fn validate(
 
     let (store_options, retention) = validate_storage(&raw.storage, src, &mut errors);
     let postgres = validate_postgres(&raw.storage, src, &mut errors);
+    let lease_ttl = match raw.storage.lease_seconds {
+        None => DEFAULT_LEASE_TTL,
+        Some(s) if (3..=300).contains(&s) => std::time::Duration::from_secs(s.unsigned_abs()),
+        Some(_) => {
+            errors.push(src.error(
+                "storage.lease_seconds",
+                "must be between 3 and 300 (seconds before another process takes over a dead one's work)",
+            ));
+            DEFAULT_LEASE_TTL
+        }
+    };
     let mut resolve = |key: &str, value: Option<String>, default: PathBuf| match value {
         None => default,
         Some(v) if v.trim().is_empty() => {
@@ -395,6 +415,7 @@ fn validate(
             storage: StorageConfig {
                 path: storage_path,
                 postgres,
+                lease_ttl,
                 options: store_options,
                 retention,
             },

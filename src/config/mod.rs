@@ -15,7 +15,9 @@ pub mod source;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Warning};
-pub use herald::{HeraldConfig, StorageConfig};
+pub use herald::{
+    DatabaseUrl, HeraldConfig, PostgresConfig, StorageConfig, DEFAULT_BRAND, DEFAULT_LEASE_TTL,
+};
 
 use crate::classify::keywords::{self, KeywordGroup};
 use crate::plan::{self, Draft, PlanRules};

@@ -121,6 +121,12 @@ impl Publisher {
             resting.retain(|_, until| *until > rested);
             // Held posts are left where they are, not handed to a task that would find them
             // held at once, end, and have the loop look again in a tight circle.
+            if let Some(l) = leases.as_mut() {
+                // Renew this process's channels, take its share of free ones, give up extra.
+                l.round(self.channels.keys(), &|c: &str| {
+                    sending.values().any(|s| s == c)
+                });
+            }
             let held = self.store.meta().held_categories().unwrap_or_else(|e| {
                 error!(error = %e, "Cannot read the holds; each post checks them");
                 Vec::new()
@@ -130,7 +136,7 @@ impl Publisher {
                     for post in due {
                         let busy = sending.values().any(|c| *c == post.channel)
                             || resting.contains_key(&post.channel)
-                            || leases.as_mut().is_some_and(|l| !l.holds(&post.channel));
+                            || leases.as_ref().is_some_and(|l| !l.holds(&post.channel));
                         let is_held =
                             matches!(post.state, PostState::Planned | PostState::Approved)
                                 && held.contains(&post.category);
@@ -156,13 +162,9 @@ impl Publisher {
             if let Some(until) = resting.values().min() {
                 sleep = sleep.min(until.saturating_duration_since(Instant::now()));
             }
-            if let Some(l) = leases.as_mut() {
-                // Renew the channels' leases before they lapse, and look for channels another
-                // process let go of.
-                for channel in self.channels.keys() {
-                    l.holds(channel);
-                }
-                sleep = sleep.min(crate::lease::RENEW_EVERY);
+            if let Some(l) = leases.as_ref() {
+                // Come round before the channels' leases lapse.
+                sleep = sleep.min(l.renew_every());
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -11,6 +11,7 @@ mod inbox;
 mod layering;
 mod listen;
 mod listen_pages;
+mod multiprocess;
 mod peers;
 mod plan;
 mod publish;

@@ -4,7 +4,7 @@
 #
 #   tests/peers/start.sh [ENV_FILE]      (default: $HERALD_PEERS_HOME/run/peers.env)
 #
-# Peers (HERALD_PEERS selects a subset, default "bsky mastodon smtp"):
+# Peers (HERALD_PEERS selects a subset, default "bsky mastodon smtp pg"):
 #   bsky      private PostgreSQL + Redis, then the AT Protocol dev network
 #             (@atproto/dev-env TestNetwork: PLC + PDS + AppView + bsync + ozone)
 #             with test accounts (HERALD_PEERS_BSKY_ACCOUNTS)
@@ -13,6 +13,9 @@
 #             (HERALD_TEST_SMTP_MAILDIR, read DIR/new): HERALD_TEST_SMTP_ADDR without TLS or
 #             auth; HERALD_TEST_SMTP_STARTTLS_ADDR with STARTTLS and AUTH required (CA in
 #             HERALD_TEST_SMTP_CA, login HERALD_TEST_SMTP_USER / HERALD_TEST_SMTP_PASSWORD)
+#   pg        herald's own PostgreSQL cluster (apart from the AppView's, so a test may restart
+#             it): HERALD_TEST_PG_URL, with HERALD_TEST_PG_DATA and HERALD_TEST_PG_BIN for
+#             `pg_ctl`; HERALD_TEST_PG_REQUIRED=1 makes the store tests fail without it
 # Runs install.sh first (seconds when everything is installed) unless
 # HERALD_PEERS_SKIP_INSTALL=1. Stop everything with tests/peers/stop.sh [ENV_FILE].
 set -euo pipefail
@@ -27,7 +30,7 @@ LOGS="$RUN/logs"
 DATA="$RUN/data"
 STATE="$RUN/peers.env"           # always written; stop.sh's default
 ENV_OUT="${1:-$STATE}"
-PEERS="${HERALD_PEERS:-bsky mastodon smtp}"
+PEERS="${HERALD_PEERS:-bsky mastodon smtp pg}"
 TIMEOUT="${HERALD_PEERS_TIMEOUT:-180}"
 BSKY_ACCOUNTS="${HERALD_PEERS_BSKY_ACCOUNTS:-brand.test:brand-pass,alice.test:alice-pass}"
 MASTODON_ACCOUNTS="${HERALD_PEERS_MASTODON_ACCOUNTS:-brand:brand-token,alice:alice-token,bob:bob-token}"
@@ -41,7 +44,7 @@ alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1
 
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 for p in $PEERS; do
-  [[ $p == bsky || $p == mastodon || $p == smtp ]] || { log "ERROR: unknown peer '$p' in HERALD_PEERS"; exit 1; }
+  [[ $p == bsky || $p == mastodon || $p == smtp || $p == pg ]] || { log "ERROR: unknown peer '$p' in HERALD_PEERS"; exit 1; }
 done
 
 # ------------------------------------------------------------------ refuse to double-start
@@ -163,7 +166,7 @@ as_pg() { # run a postgres tool; postgres refuses to run as root
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT SMTP_PORT SMTPS_PORT <<< "$(free_ports 9)"
+read -r PG_PORT REDIS_PORT MASTO_PORT PLC_PORT PDS_PORT APPVIEW_PORT OZONE_PORT SMTP_PORT SMTPS_PORT HPG_PORT <<< "$(free_ports 10)"
 
 setenv HERALD_PEERS_HOME "$H"
 setenv HERALD_PEERS_RUN_DIR "$RUN"
@@ -273,6 +276,41 @@ for port in sys.argv[1:]:
     s = smtplib.SMTP("127.0.0.1", int(port), timeout=2); s.ehlo(); s.quit()' "$SMTP_PORT" "$SMTPS_PORT"
   }
   wait_healthy smtp "$SMTP_PID" "$LOGS/smtp.log" 30 smtp_ok
+fi
+
+# ================================================================== pg: herald's PostgreSQL
+if has_peer pg; then
+  [[ -n $PG_BIN ]] || die "PostgreSQL not installed (run tests/peers/install.sh)"
+  HPGDATA="$DATA/herald-pg"
+  mkdir -p "$HPGDATA"
+  touch "$LOGS/herald-pg.log"
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "user 'postgres' missing (it comes with Debian's postgresql package)"
+    chown postgres: "$HPGDATA" "$LOGS/herald-pg.log"
+  fi
+  chmod 700 "$HPGDATA"
+  log "initdb + herald's postgres on 127.0.0.1:$HPG_PORT"
+  as_pg "$PG_BIN/initdb" -D "$HPGDATA" -A trust -U herald -E UTF8 --locale=C > "$LOGS/herald-initdb.log" 2>&1 \
+    || { tail_log "$LOGS/herald-initdb.log"; die "initdb failed"; }
+  # Written into the cluster's own settings, so a test restarting it with pg_ctl keeps them.
+  cat >> "$HPGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $HPG_PORT
+unix_socket_directories = '$HPGDATA'
+max_connections = 300
+CONF
+  as_pg "$PG_BIN/pg_ctl" -D "$HPGDATA" -l "$LOGS/herald-pg.log" -w -t 60 -s start \
+    || { tail_log "$LOGS/herald-pg.log"; die "herald's postgres did not start"; }
+  HPG_PID="$(head -n1 "$HPGDATA/postmaster.pid")"
+  setenv HERALD_PEERS_PID_HERALD_PG "$HPG_PID"
+  setenv HERALD_TEST_PG_DATA "$HPGDATA"
+  setenv HERALD_TEST_PG_BIN "$PG_BIN"
+  setenv HERALD_TEST_PG_LOG "$LOGS/herald-pg.log"
+  setenv HERALD_TEST_PG_URL "postgresql://herald@127.0.0.1:$HPG_PORT/postgres"
+  setenv HERALD_TEST_PG_REQUIRED 1
+  write_env "$STATE.partial"
+  wait_healthy herald-pg "$HPG_PID" "$LOGS/herald-pg.log" 30 \
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$HPG_PORT" -U herald
 fi
 
 # ================================================================== bsky: PostgreSQL + Redis

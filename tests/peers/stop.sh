@@ -51,6 +51,20 @@ stop_pid mastodon-mock "${E[HERALD_PEERS_PID_MASTODON]:-}" 'mastodon_mock' 10
 stop_pid redis "${E[HERALD_PEERS_PID_REDIS]:-}" 'redis-server' 10
 stop_pid smtp "${E[HERALD_PEERS_PID_SMTP]:-}" 'smtp-peer.py' 10
 
+# herald's own cluster: a test may have restarted it (new PID), so pg_ctl on its folder first.
+hpg_data="${E[HERALD_TEST_PG_DATA]:-}"
+hpg_bin="${E[HERALD_TEST_PG_BIN]:-}"
+if [[ -n $hpg_data && -x $hpg_bin/pg_ctl && -f $hpg_data/postmaster.pid ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$hpg_bin/pg_ctl" -D "$hpg_data" -m fast -w -t 30 -s stop || true
+  else
+    "$hpg_bin/pg_ctl" -D "$hpg_data" -m fast -w -t 30 -s stop || true
+  fi
+  log "herald's postgres stopped"
+fi
+hpg_pid="${E[HERALD_PEERS_PID_HERALD_PG]:-}"
+[[ -n $hpg_pid ]] && is_ours "$hpg_pid" postgres && stop_pid herald-pg "$hpg_pid" postgres 30
+
 pg_pid="${E[HERALD_PEERS_PID_POSTGRES]:-}"
 pg_data="${E[HERALD_PEERS_PG_DATA]:-}"
 if [[ -n $pg_pid ]]; then
