@@ -198,6 +198,18 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// Closes the idle connections on a thread of their own: the driver closes a connection
+    /// by running its runtime, which must not happen on a thread already running tokio (the
+    /// last `Store` is often dropped there).
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 /// The database's words for a failure: its message, without the driver's prefix.
 pub(crate) fn why(e: &postgres::Error) -> String {
     match e.as_db_error() {
