@@ -72,7 +72,9 @@ impl PgPosts {
 impl PostStore for PgPosts {
     fn all(&self) -> Result<Vec<StoredPost>, StoreError> {
         self.query(
-            &format!("SELECT {COLUMNS} FROM posts WHERE brand = $1 ORDER BY channel COLLATE \"C\", at"),
+            &format!(
+                "SELECT {COLUMNS} FROM posts WHERE brand = $1 ORDER BY channel COLLATE \"C\", at"
+            ),
             &[],
         )
     }
