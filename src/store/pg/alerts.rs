@@ -199,11 +199,9 @@ impl AlertStore for PgAlerts {
             if table.is_none() {
                 return Ok(HashMap::new());
             }
-            // The mention's id is the `id` at the top of its record (the mention is flattened
-            // into it), whatever columns the mentions table keeps beside it.
+            // Keyed by `(brand, id)`, the mention's id (migration 2).
             Ok(c.query(
-                "SELECT record ->> 'id', record FROM mentions
-                 WHERE brand = $1 AND record ->> 'id' = ANY($2)",
+                "SELECT id, record FROM mentions WHERE brand = $1 AND id = ANY($2)",
                 &[&brand, &ids],
             )?
             .into_iter()
@@ -427,5 +425,166 @@ impl AlertStore for PgAlerts {
     fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
         let brand: &str = &self.0.brand;
         self.0.pool.with(|c| write_delivery(c, brand, d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Schema;
+    use crate::store::mentions::tests::mention;
+    use crate::store::{AlertLevel, AlertSample, AlertState, Store};
+
+    fn raw(schema: &Schema, sql: &str) -> Vec<Option<String>> {
+        let url = schema.options("test").url;
+        let sql = sql.to_string();
+        // On a thread of its own, as the store's calls (the driver runs its own runtime).
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+            c.simple_query(&sql)
+                .expect("raw sql")
+                .into_iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .join()
+        .expect("raw sql thread")
+    }
+
+    fn schema() -> Option<Schema> {
+        let schema = Schema::new();
+        assert!(
+            schema.is_some() || std::env::var(crate::store::testing::REQUIRED_VAR).is_err(),
+            "PostgreSQL is required but no test database is named"
+        );
+        schema
+    }
+
+    /// An alert written in sled's JSON shape (the event's fields at the top) reads from the
+    /// `record` column, and writes back the same JSON (as sled's round-trip test).
+    #[test]
+    fn an_alert_in_the_stored_json_shape_reads_and_round_trips() {
+        let Some(schema) = schema() else { return };
+        let store = Store::open_postgres(&schema.options("test")).expect("open");
+        let stored = serde_json::json!({
+            "id": "brand-20261123T0100", "topic": "brand", "level": "crisis",
+            "opened_at": "2026-11-23T01:00:00Z", "window_start": "2026-11-23T00:50:00Z",
+            "negative": 12, "total": 30, "baseline": 2.5, "sample": ["m1"],
+            "samples": [{"id": "m1", "author": "alice", "text": "刹车失灵", "url": null}],
+            "state": "acknowledged", "acked_by": "mei", "acked_at": "2026-11-23T01:05:00Z",
+            "resolved_by": null, "resolved_at": null,
+            "history": [
+                {"level": "warning", "at": "2026-11-23T01:00:00Z",
+                 "recorded_at": "2026-11-23T01:00:01Z", "negative": 8, "total": 25},
+                {"level": "crisis", "at": "2026-11-23T01:00:00Z",
+                 "recorded_at": "2026-11-23T01:02:00Z", "negative": 12, "total": 30}
+            ]
+        });
+        raw(
+            &schema,
+            &format!(
+                "INSERT INTO alerts (brand, id, state, level, opened_at, record)
+                 VALUES ('test', 'brand-20261123T0100', 'acknowledged', 'crisis',
+                         '2026-11-23T01:00:00Z', '{}')",
+                stored.to_string().replace('\'', "''")
+            ),
+        );
+        let r = store
+            .alerts()
+            .get("brand-20261123T0100")
+            .expect("read")
+            .expect("there");
+        assert_eq!(
+            (
+                r.event.level,
+                r.state,
+                r.acked_by.as_deref(),
+                r.history.len()
+            ),
+            (AlertLevel::Crisis, AlertState::Acknowledged, Some("mei"), 2)
+        );
+        assert_eq!(r.samples[0].text, "刹车失灵");
+        assert_eq!(serde_json::to_value(&r).expect("json"), stored);
+        // Resolving writes the record and its columns together.
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .expect("t")
+            .with_timezone(&chrono::Utc);
+        store
+            .alerts()
+            .resolve("brand-20261123T0100", "mei", now)
+            .expect("resolve");
+        assert_eq!(
+            raw(
+                &schema,
+                "SELECT state || ' ' || (record ->> 'state') || ' ' || (record ->> 'resolved_by')
+                   FROM alerts"
+            ),
+            [Some("resolved resolved mei".to_string())]
+        );
+    }
+
+    /// Samples are the stored mentions among the ids, in the ids' order, at most `limit`,
+    /// unknown ids skipped; another brand's mentions are not this store's.
+    #[test]
+    fn samples_are_the_stored_mentions_in_the_order_asked() {
+        let Some(schema) = schema() else { return };
+        let store = Store::open_postgres(&schema.options("test")).expect("open");
+        let ms = [
+            mention("m1", "alice", "brakes failed", "2026-11-22T10:00:00Z", &[]),
+            mention("m2", "bob", "still broken", "2026-11-22T10:01:00Z", &[]),
+            mention("m3", "carol", "recall?", "2026-11-22T10:02:00Z", &[]),
+        ];
+        let other = mention("m4", "dan", "elsewhere", "2026-11-22T10:03:00Z", &[]);
+        let migrated = raw(&schema, "SELECT to_regclass('mentions')::text")[0].is_some();
+        if migrated {
+            for m in &ms {
+                assert!(store.mentions().insert(m).expect("insert"));
+            }
+            let brand2 = Store::open_postgres(&schema.options("other")).expect("open other");
+            assert!(brand2.mentions().insert(&other).expect("insert"));
+        } else {
+            // Before the mentions' migration is merged: the columns samples read.
+            raw(
+                &schema,
+                "CREATE TABLE mentions (brand text NOT NULL, id text NOT NULL,
+                                        record jsonb NOT NULL, PRIMARY KEY (brand, id))",
+            );
+            for (brand, m) in ms.iter().map(|m| ("test", m)).chain([("other", &other)]) {
+                let record = serde_json::to_string(m).expect("json").replace('\'', "''");
+                raw(
+                    &schema,
+                    &format!(
+                        "INSERT INTO mentions VALUES ('{brand}', '{}', '{record}')",
+                        m.mention.id
+                    ),
+                );
+            }
+        }
+        let ids: Vec<String> = ["m3", "nope", "m4", "m1", "m2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = store.alerts().samples(&ids, 2).expect("samples");
+        assert_eq!(
+            got,
+            [
+                AlertSample {
+                    id: "m3".into(),
+                    author: "carol".into(),
+                    text: "recall?".into(),
+                    url: ms[2].mention.url.clone(),
+                },
+                AlertSample {
+                    id: "m1".into(),
+                    author: "alice".into(),
+                    text: "brakes failed".into(),
+                    url: ms[0].mention.url.clone(),
+                },
+            ]
+        );
+        assert_eq!(store.alerts().samples(&ids, 10).expect("samples").len(), 3);
+        assert!(store.alerts().samples(&[], 10).expect("samples").is_empty());
     }
 }
