@@ -30,7 +30,7 @@ use crate::store::{
 pub(crate) struct PgAlerts(pub(crate) PgStore);
 
 /// A delivery state as its column holds it.
-pub(crate) fn delivery_state(s: DeliveryState) -> &'static str {
+fn delivery_state(s: DeliveryState) -> &'static str {
     match s {
         DeliveryState::Pending => "pending",
         DeliveryState::Sent => "sent",
