@@ -485,7 +485,7 @@ impl AlertStore for Alerts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::store::Store;
@@ -566,152 +566,354 @@ mod tests {
 
     #[test]
     fn open_escalate_and_replay_are_idempotent() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-11-23T01:00:00Z");
-        let w = event("a1", AlertLevel::Warning, "2026-11-23T00:59:00Z");
-        let first = store
-            .alerts()
-            .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
-            .expect("upsert");
-        assert!(matches!(first, AlertChange::Opened(_)));
-        let again = store
-            .alerts()
-            .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
-            .expect("upsert");
-        assert!(matches!(again, AlertChange::Unchanged(_)));
-        assert_eq!(store.alerts().deliveries("a1").expect("d").len(), 2);
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-11-23T01:00:00Z");
+            let w = event("a1", AlertLevel::Warning, "2026-11-23T00:59:00Z");
+            let first = store
+                .alerts()
+                .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
+                .expect("upsert");
+            assert!(matches!(first, AlertChange::Opened(_)));
+            let again = store
+                .alerts()
+                .upsert(&w, &[], &sinks(&["slack", "mail"]), now)
+                .expect("upsert");
+            assert!(matches!(again, AlertChange::Unchanged(_)));
+            assert_eq!(store.alerts().deliveries("a1").expect("d").len(), 2);
 
-        let mut c = event("a1", AlertLevel::Crisis, "2026-11-23T01:05:00Z");
-        c.negative = 40;
-        let esc = store
-            .alerts()
-            .upsert(&c, &[], &sinks(&["slack"]), now)
-            .expect("upsert");
-        let AlertChange::Escalated(r) = esc else {
-            panic!("{esc:?}")
-        };
-        assert_eq!(
-            (r.event.level, r.event.negative, r.history.len()),
-            (AlertLevel::Crisis, 40, 2)
-        );
-        let d = store.alerts().deliveries("a1").expect("d");
-        assert_eq!(d.len(), 3);
-        assert_eq!(
-            d.iter()
-                .map(|d| (d.change, d.sink.as_str(), d.reason))
-                .collect::<Vec<_>>(),
-            [
-                (0, "mail", DeliveryReason::Opened),
-                (0, "slack", DeliveryReason::Opened),
-                (1, "slack", DeliveryReason::Escalated)
-            ]
-        );
-        // A warning after the crisis is not a downgrade.
-        let later = store
-            .alerts()
-            .upsert(&w, &[], &sinks(&["slack"]), now)
-            .expect("upsert");
-        assert_eq!(later.record().event.level, AlertLevel::Crisis);
-        assert!(!later.queued());
+            let mut c = event("a1", AlertLevel::Crisis, "2026-11-23T01:05:00Z");
+            c.negative = 40;
+            let esc = store
+                .alerts()
+                .upsert(&c, &[], &sinks(&["slack"]), now)
+                .expect("upsert");
+            let AlertChange::Escalated(r) = esc else {
+                panic!("{esc:?}")
+            };
+            assert_eq!(
+                (r.event.level, r.event.negative, r.history.len()),
+                (AlertLevel::Crisis, 40, 2)
+            );
+            let d = store.alerts().deliveries("a1").expect("d");
+            assert_eq!(d.len(), 3);
+            assert_eq!(
+                d.iter()
+                    .map(|d| (d.change, d.sink.as_str(), d.reason))
+                    .collect::<Vec<_>>(),
+                [
+                    (0, "mail", DeliveryReason::Opened),
+                    (0, "slack", DeliveryReason::Opened),
+                    (1, "slack", DeliveryReason::Escalated)
+                ]
+            );
+            // A warning after the crisis is not a downgrade.
+            let later = store
+                .alerts()
+                .upsert(&w, &[], &sinks(&["slack"]), now)
+                .expect("upsert");
+            assert_eq!(later.record().event.level, AlertLevel::Crisis);
+            assert!(!later.queued());
+        }
     }
 
     #[test]
     fn list_puts_open_first_then_newest() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-11-23T01:00:00Z");
-        for (id, at) in [
-            ("old", "2026-11-20T00:00:00Z"),
-            ("new", "2026-11-22T00:00:00Z"),
-            ("mid", "2026-11-21T00:00:00Z"),
-        ] {
-            store
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-11-23T01:00:00Z");
+            for (id, at) in [
+                ("old", "2026-11-20T00:00:00Z"),
+                ("new", "2026-11-22T00:00:00Z"),
+                ("mid", "2026-11-21T00:00:00Z"),
+            ] {
+                store
+                    .alerts()
+                    .upsert(&event(id, AlertLevel::Warning, at), &[], &[], now)
+                    .expect("upsert");
+            }
+            store.alerts().ack("new", "ops", now).expect("ack");
+            store.alerts().resolve("mid", "ops", now).expect("resolve");
+            let order: Vec<_> = store
                 .alerts()
-                .upsert(&event(id, AlertLevel::Warning, at), &[], &[], now)
-                .expect("upsert");
+                .list()
+                .expect("list")
+                .into_iter()
+                .map(|a| (a.event.id, a.state))
+                .collect();
+            assert_eq!(
+                order,
+                [
+                    ("old".to_string(), AlertState::Open),
+                    ("new".to_string(), AlertState::Acknowledged),
+                    ("mid".to_string(), AlertState::Resolved)
+                ]
+            );
+            let acked = store.alerts().get("new").expect("get").expect("there");
+            assert_eq!(acked.acked_by.as_deref(), Some("ops"));
+            // A second acknowledgement by someone else does not overwrite the first.
+            let again = store
+                .alerts()
+                .ack("new", "other", now)
+                .expect("ack")
+                .expect("there");
+            assert_eq!(again.acked_by.as_deref(), Some("ops"));
+            assert_eq!(store.alerts().ack("nope", "ops", now).expect("ack"), None);
         }
-        store.alerts().ack("new", "ops", now).expect("ack");
-        store.alerts().resolve("mid", "ops", now).expect("resolve");
-        let order: Vec<_> = store
-            .alerts()
-            .list()
-            .expect("list")
-            .into_iter()
-            .map(|a| (a.event.id, a.state))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                ("old".to_string(), AlertState::Open),
-                ("new".to_string(), AlertState::Acknowledged),
-                ("mid".to_string(), AlertState::Resolved)
-            ]
-        );
-        let acked = store.alerts().get("new").expect("get").expect("there");
-        assert_eq!(acked.acked_by.as_deref(), Some("ops"));
-        // A second acknowledgement by someone else does not overwrite the first.
-        let again = store
-            .alerts()
-            .ack("new", "other", now)
-            .expect("ack")
-            .expect("there");
-        assert_eq!(again.acked_by.as_deref(), Some("ops"));
-        assert_eq!(store.alerts().ack("nope", "ops", now).expect("ack"), None);
     }
 
     #[test]
     fn escalation_reopens_an_acknowledged_alert() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-11-23T01:00:00Z");
-        store
-            .alerts()
-            .upsert(
-                &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
-                &[],
-                &[],
-                now,
-            )
-            .expect("open");
-        store.alerts().ack("x", "ops", now).expect("ack");
-        let r = store
-            .alerts()
-            .upsert(
-                &event("x", AlertLevel::Crisis, "2026-11-23T00:10:00Z"),
-                &[],
-                &[],
-                now,
-            )
-            .expect("escalate");
-        assert_eq!(r.record().state, AlertState::Open);
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-11-23T01:00:00Z");
+            store
+                .alerts()
+                .upsert(
+                    &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                    &[],
+                    &[],
+                    now,
+                )
+                .expect("open");
+            store.alerts().ack("x", "ops", now).expect("ack");
+            let r = store
+                .alerts()
+                .upsert(
+                    &event("x", AlertLevel::Crisis, "2026-11-23T00:10:00Z"),
+                    &[],
+                    &[],
+                    now,
+                )
+                .expect("escalate");
+            assert_eq!(r.record().state, AlertState::Open);
+        }
     }
 
     #[test]
     fn due_deliveries_respect_next_at_and_state() {
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-11-23T01:00:00Z");
+            store
+                .alerts()
+                .upsert(
+                    &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                    &[],
+                    &sinks(&["a", "b"]),
+                    now,
+                )
+                .expect("open");
+            let mut due = store.alerts().due_deliveries(now).expect("due");
+            assert_eq!(due.len(), 2);
+            due[0].next_at = now + chrono::TimeDelta::seconds(30);
+            store.alerts().put_delivery(&due[0]).expect("put");
+            due[1].state = DeliveryState::Sent;
+            store.alerts().put_delivery(&due[1]).expect("put");
+            assert!(store.alerts().due_deliveries(now).expect("due").is_empty());
+            assert_eq!(
+                store.alerts().next_delivery().expect("next"),
+                Some(now + chrono::TimeDelta::seconds(30))
+            );
+        }
+    }
+
+    /// Two handles on one store per backend, as two processes have: on sled the same store
+    /// shared (one process holds a sled store), on PostgreSQL two stores opened on one fresh
+    /// schema. The last item keeps the folder or schema alive.
+    pub(crate) fn store_pairs() -> Vec<(&'static str, Store, Store, Box<dyn std::any::Any>)> {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-11-23T01:00:00Z");
-        store
-            .alerts()
-            .upsert(
-                &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
-                &[],
-                &sinks(&["a", "b"]),
-                now,
+        let sled = Store::open(&dir.path().join("db")).expect("open sled");
+        let mut out: Vec<(&'static str, Store, Store, Box<dyn std::any::Any>)> =
+            vec![("sled", sled.clone(), sled, Box::new(dir))];
+        match crate::store::pg::testing::Schema::new() {
+            Some(pg) => {
+                let options = pg.options("test");
+                let a = Store::open_postgres(&options).expect("open postgres");
+                let b = Store::open_postgres(&options).expect("open postgres again");
+                out.push(("postgres", a, b, Box::new(pg)));
+            }
+            None => assert!(
+                std::env::var(crate::store::testing::REQUIRED_VAR).is_err(),
+                "PostgreSQL is required but no test database is named"
+            ),
+        }
+        out
+    }
+
+    /// Runs `f(store, side)` on two threads at once, one per store, and returns both results.
+    pub(crate) fn race<T: Send>(
+        a: &Store,
+        b: &Store,
+        f: impl Fn(&Store, usize) -> T + Sync,
+    ) -> (T, T) {
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let (f, start) = (&f, &start);
+            let one = s.spawn(move || {
+                start.wait();
+                f(a, 0)
+            });
+            let two = s.spawn(move || {
+                start.wait();
+                f(b, 1)
+            });
+            (
+                one.join().expect("first racer"),
+                two.join().expect("second racer"),
             )
-            .expect("open");
-        let mut due = store.alerts().due_deliveries(now).expect("due");
-        assert_eq!(due.len(), 2);
-        due[0].next_at = now + chrono::TimeDelta::seconds(30);
-        store.alerts().put_delivery(&due[0]).expect("put");
-        due[1].state = DeliveryState::Sent;
-        store.alerts().put_delivery(&due[1]).expect("put");
-        assert!(store.alerts().due_deliveries(now).expect("due").is_empty());
-        assert_eq!(
-            store.alerts().next_delivery().expect("next"),
-            Some(now + chrono::TimeDelta::seconds(30))
-        );
+        })
+    }
+
+    /// Two processes raising the same alert at once open it once, and raising the same
+    /// escalation at once queue its deliveries once: one wins each race, the other sees
+    /// nothing new.
+    #[test]
+    fn racing_opens_and_escalations_queue_deliveries_once() {
+        for (backend, a, b, _keep) in store_pairs() {
+            let now = t("2026-11-23T01:00:00Z");
+            for round in 0..12 {
+                let id = format!("race{round}");
+                let (x, y) = race(&a, &b, |s, _| {
+                    s.alerts()
+                        .upsert(
+                            &event(&id, AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                            &[],
+                            &sinks(&["s1", "s2"]),
+                            now,
+                        )
+                        .expect("open")
+                });
+                assert_eq!(
+                    [x.queued(), y.queued()].iter().filter(|q| **q).count(),
+                    1,
+                    "{backend}: one open wins: {x:?} {y:?}"
+                );
+                let (x, y) = race(&a, &b, |s, _| {
+                    s.alerts()
+                        .upsert(
+                            &event(&id, AlertLevel::Crisis, "2026-11-23T00:05:00Z"),
+                            &[],
+                            &sinks(&["s1", "s2"]),
+                            now,
+                        )
+                        .expect("escalate")
+                });
+                assert!(
+                    matches!(
+                        (&x, &y),
+                        (AlertChange::Escalated(_), AlertChange::Unchanged(_))
+                            | (AlertChange::Unchanged(_), AlertChange::Escalated(_))
+                    ),
+                    "{backend}: one escalation wins: {x:?} {y:?}"
+                );
+                let r = a.alerts().get(&id).expect("get").expect("there");
+                assert_eq!(r.history.len(), 2, "{backend}");
+                let d = b.alerts().deliveries(&id).expect("deliveries");
+                assert_eq!(
+                    d.iter()
+                        .map(|d| (d.change, d.sink.as_str(), d.reason))
+                        .collect::<Vec<_>>(),
+                    [
+                        (0, "s1", DeliveryReason::Opened),
+                        (0, "s2", DeliveryReason::Opened),
+                        (1, "s1", DeliveryReason::Escalated),
+                        (1, "s2", DeliveryReason::Escalated)
+                    ],
+                    "{backend}"
+                );
+            }
+        }
+    }
+
+    /// An acknowledgement racing an escalation is never lost: either the escalation comes
+    /// first and the acknowledgement then takes the reopened alert, or the acknowledgement
+    /// comes first and the escalation reopens it; the history always has both levels.
+    #[test]
+    fn an_acknowledgement_racing_an_escalation_is_not_lost() {
+        for (backend, a, b, _keep) in store_pairs() {
+            let now = t("2026-11-23T01:00:00Z");
+            for round in 0..12 {
+                let id = format!("ack{round}");
+                a.alerts()
+                    .upsert(
+                        &event(&id, AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                        &[],
+                        &[],
+                        now,
+                    )
+                    .expect("open");
+                race(&a, &b, |s, side| {
+                    if side == 0 {
+                        s.alerts().ack(&id, "ops", now).expect("ack").map(drop)
+                    } else {
+                        s.alerts()
+                            .upsert(
+                                &event(&id, AlertLevel::Crisis, "2026-11-23T00:05:00Z"),
+                                &[],
+                                &[],
+                                now,
+                            )
+                            .map(drop)
+                            .ok()
+                    }
+                });
+                let r = a.alerts().get(&id).expect("get").expect("there");
+                assert_eq!(r.history.len(), 2, "{backend}: the escalation is kept");
+                assert_eq!(
+                    r.acked_by.as_deref(),
+                    Some("ops"),
+                    "{backend}: the acknowledgement is kept"
+                );
+            }
+        }
+    }
+
+    /// Delivery queries on PostgreSQL decide on the records' nanoseconds, as sled does: a
+    /// delivery due half a microsecond after `now` is not due yet, and the next delivery is
+    /// the exact earliest time.
+    #[test]
+    fn delivery_times_are_exact_below_a_microsecond() {
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-11-23T01:00:00Z");
+            store
+                .alerts()
+                .upsert(
+                    &event("x", AlertLevel::Warning, "2026-11-23T00:00:00Z"),
+                    &[],
+                    &sinks(&["a", "b"]),
+                    now,
+                )
+                .expect("open");
+            let mut d = store.alerts().deliveries("x").expect("d");
+            d[0].next_at = now + chrono::TimeDelta::nanoseconds(700);
+            d[1].next_at = now + chrono::TimeDelta::nanoseconds(300);
+            for d in &d {
+                store.alerts().put_delivery(d).expect("put");
+            }
+            assert!(
+                store.alerts().due_deliveries(now).expect("due").is_empty(),
+                "{}",
+                ts.backend
+            );
+            let due = store
+                .alerts()
+                .due_deliveries(now + chrono::TimeDelta::nanoseconds(500))
+                .expect("due");
+            assert_eq!(
+                due.iter().map(|d| d.sink.as_str()).collect::<Vec<_>>(),
+                ["b"],
+                "{}",
+                ts.backend
+            );
+            assert_eq!(
+                store.alerts().next_delivery().expect("next"),
+                Some(now + chrono::TimeDelta::nanoseconds(300)),
+                "{}",
+                ts.backend
+            );
+        }
     }
 
     proptest::proptest! {
@@ -722,26 +924,27 @@ mod tests {
         fn any_event_sequence_keeps_the_invariants(
             events in proptest::collection::vec((0usize..3, proptest::bool::ANY), 0..24)
         ) {
-            let dir = tempfile::tempdir().expect("tmp");
-            let store = Store::open(&dir.path().join("db")).expect("open");
-            let now = t("2026-11-23T01:00:00Z");
-            let ids = ["a", "b", "c"];
-            let mut highest: std::collections::BTreeMap<&str, AlertLevel> = Default::default();
-            for (i, crisis) in &events {
-                let level = if *crisis { AlertLevel::Crisis } else { AlertLevel::Warning };
-                store
-                    .alerts().upsert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
-                    .expect("upsert");
-                let h = highest.entry(ids[*i]).or_insert(level);
-                *h = (*h).max(level);
-            }
-            proptest::prop_assert_eq!(store.alerts().list().expect("list").len(), highest.len());
-            for (id, level) in &highest {
-                let r = store.alerts().get(id).expect("get").expect("there");
-                proptest::prop_assert_eq!(r.event.level, *level);
-                proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
-                let d = store.alerts().deliveries(id).expect("d");
-                proptest::prop_assert_eq!(d.len(), 2 * r.history.len());
+            for ts in crate::store::testing::each() {
+                let store = &ts.store;
+                let now = t("2026-11-23T01:00:00Z");
+                let ids = ["a", "b", "c"];
+                let mut highest: std::collections::BTreeMap<&str, AlertLevel> = Default::default();
+                for (i, crisis) in &events {
+                    let level = if *crisis { AlertLevel::Crisis } else { AlertLevel::Warning };
+                    store
+                        .alerts().upsert(&event(ids[*i], level, "2026-11-23T00:00:00Z"), &[], &sinks(&["s1", "s2"]), now)
+                        .expect("upsert");
+                    let h = highest.entry(ids[*i]).or_insert(level);
+                    *h = (*h).max(level);
+                }
+                proptest::prop_assert_eq!(store.alerts().list().expect("list").len(), highest.len());
+                for (id, level) in &highest {
+                    let r = store.alerts().get(id).expect("get").expect("there");
+                    proptest::prop_assert_eq!(r.event.level, *level);
+                    proptest::prop_assert!(r.history.windows(2).all(|w| w[0].level < w[1].level));
+                    let d = store.alerts().deliveries(id).expect("d");
+                    proptest::prop_assert_eq!(d.len(), 2 * r.history.len());
+                }
             }
         }
     }

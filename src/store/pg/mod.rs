@@ -31,6 +31,7 @@ use postgres::{Client, NoTls};
 use super::StoreError;
 
 mod alerts;
+mod check;
 mod mentions;
 mod meta;
 mod posts;
