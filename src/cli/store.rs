@@ -8,6 +8,24 @@ use crate::config::Config;
 
 /// `herald store check`: every tree read and decoded; exit 1 if anything is unreadable.
 pub(super) fn check(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
+    if let Some(pg) = &config.herald.storage.postgres {
+        // A database is read while herald runs: no lock to wait for.
+        let report = crate::store::pg::check(&pg.options()?);
+        return match report {
+            Ok(report) => {
+                write!(io.out, "{report}")?;
+                Ok(if report.is_ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            Err(e) => {
+                errln!(io, "herald: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
     if control::is_served(config) {
         errln!(
             io,

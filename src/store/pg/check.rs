@@ -122,8 +122,6 @@ fn shape(c: &mut postgres::Client, table: &str) -> Result<Shape, StoreError> {
 impl PgStore {
     /// Checks the store without changing it: every herald table of this brand is counted and
     /// every record decoded. The report's `problems` are empty when the store is sound.
-    // TODO(pg): `herald store check` calls this once the command is wired to PostgreSQL.
-    #[allow(dead_code)]
     pub(crate) fn check(&self) -> Result<CheckReport, StoreError> {
         let brand: &str = &self.brand;
         let mut report = CheckReport {

@@ -257,6 +257,17 @@ pub fn migrate(options: &PgOptions) -> Result<Migrated, StoreError> {
     store.migrate()
 }
 
+/// Connects and reads every record of this brand (`herald store check`): counts, and what does
+/// not decode. Applies no migration: a check writes nothing.
+pub fn check(options: &PgOptions) -> Result<crate::store::CheckReport, StoreError> {
+    let store = PgStore {
+        pool: Arc::new(Pool::new(options)?),
+        brand: options.brand.as_str().into(),
+        options: Arc::new(options.clone()),
+    };
+    store.check()
+}
+
 /// The PostgreSQL store: a pool and the brand its rows belong to.
 #[derive(Clone)]
 pub(crate) struct PgStore {
