@@ -6,35 +6,23 @@ use std::process::ExitCode;
 use super::{control, errln, Io};
 use crate::config::Config;
 
-/// `herald store check`: every tree read and decoded; exit 1 if anything is unreadable.
+/// `herald store check`: every tree (or table) read and decoded; exit 1 if anything is
+/// unreadable.
 pub(super) fn check(config: &Config, io: &mut Io) -> anyhow::Result<ExitCode> {
-    if let Some(pg) = &config.herald.storage.postgres {
+    let report = match &config.herald.storage.postgres {
         // A database is read while herald runs: no lock to wait for.
-        let report = crate::store::pg::check(&pg.options()?);
-        return match report {
-            Ok(report) => {
-                write!(io.out, "{report}")?;
-                Ok(if report.is_ok() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                })
-            }
-            Err(e) => {
-                errln!(io, "herald: {e}");
-                Ok(ExitCode::FAILURE)
-            }
-        };
-    }
-    if control::is_served(config) {
-        errln!(
-            io,
-            "herald: `herald run` holds the store {}; stop it first to check the store",
-            config.herald.storage.path.display()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    match crate::store::check(&config.herald.storage.path) {
+        Some(pg) => crate::store::pg::check(&pg.options()?),
+        None if control::is_served(config) => {
+            errln!(
+                io,
+                "herald: `herald run` holds the store {}; stop it first to check the store",
+                config.herald.storage.path.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        None => crate::store::check(&config.herald.storage.path),
+    };
+    match report {
         Ok(report) => {
             write!(io.out, "{report}")?;
             Ok(if report.is_ok() {
