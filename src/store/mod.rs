@@ -1379,13 +1379,13 @@ pub(crate) mod tests {
                     },
                 )
             };
-            let first = claim(&store).expect("claim").expect("claimed");
+            let first = claim(store).expect("claim").expect("claimed");
             assert_eq!(
                 (first.state, first.delivery.attempts),
                 (PostState::Sending, 1)
             );
             assert_eq!(
-                claim(&store).expect("claim"),
+                claim(store).expect("claim"),
                 None,
                 "a second claim must fail"
             );

@@ -5,10 +5,10 @@
 //!   `tokio-postgres`). The store's API is synchronous, like sled's; the driver runs its own
 //!   small runtime per connection, which must not be entered from a thread that already runs
 //!   tokio, so each call runs on a short-lived scoped thread with a pooled connection
-//!   ([`Pool::with`]). A connection found closed (the database restarted) is dropped and a new
+//!   (`Pool::with`). A connection found closed (the database restarted) is dropped and a new
 //!   one made on the next call.
 //! - **Schema**: versioned migrations under `migrations/`, embedded in the binary, applied in
-//!   order by [`PgStore::migrate`] (`herald store migrate`, and at start) under an advisory
+//!   order by `PgStore::migrate` (`herald store migrate`, and at start) under an advisory
 //!   lock, so two processes starting together do not apply one twice. A database whose schema
 //!   is ahead of this herald is refused with [`StoreError::Schema`].
 //! - **Records**: each table keeps the record as JSON (`record jsonb`, the same serde shape as
@@ -18,7 +18,7 @@
 //! - **Several processes**: claims are single statements with `FOR UPDATE SKIP LOCKED`; work
 //!   that one process must do at a time (the planner, each source, each channel's sending) is
 //!   held under a lease ([`super::MetaStore::try_lease`]) that lapses when its holder stops
-//!   renewing it; writes that make a post due `NOTIFY herald_posts` (see [`PgStore::listen`]).
+//!   renewing it; writes that make a post due `NOTIFY herald_posts` (see `PgStore::listen`).
 //!
 //! Secrets: the URL is never shown whole; [`PgOptions::shown`] drops any password.
 
@@ -276,7 +276,7 @@ pub(crate) struct PgStore {
     options: Arc<PgOptions>,
 }
 
-/// What [`PgStore::migrate`] did.
+/// What `PgStore::migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migrated {
     /// The schema version found before.

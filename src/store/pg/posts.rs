@@ -260,11 +260,13 @@ impl PostStore for PgPosts {
         let brand: &str = &self.0.brand;
         self.0.pool.with(|c| {
             let mut tx = c.transaction()?;
-            let mut done = Replaced::default();
-            done.removed = tx.execute(
-                "DELETE FROM posts WHERE brand = $1 AND state = 'planned' AND at >= $2",
-                &[&brand, &from],
-            )? as usize;
+            let mut done = Replaced {
+                removed: tx.execute(
+                    "DELETE FROM posts WHERE brand = $1 AND state = 'planned' AND at >= $2",
+                    &[&brand, &from],
+                )? as usize,
+                ..Replaced::default()
+            };
             for p in new {
                 // A kept post (claimed, approved, published) holding the key stays; a planned
                 // one before `from` is replaced like sled does.
