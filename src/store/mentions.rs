@@ -386,138 +386,139 @@ pub(super) mod tests {
 
     #[test]
     fn stored_once_and_found_by_each_index() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let a = mention(
-            "m1",
-            "Alice",
-            "刹车失灵了",
-            "2026-11-22T10:00:00Z",
-            &[("crisis", "brake-failure")],
-        );
-        let b = mention(
-            "m2",
-            "bob",
-            "想试驾",
-            "2026-11-22T11:00:00Z",
-            &[("product", "ariya")],
-        );
-        let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
-        for m in [&a, &b, &c] {
-            assert!(store.mentions().insert(m).expect("insert"));
-        }
-        assert!(!store.mentions().insert(&a).expect("again"), "same id");
-        let mut copy = a.clone();
-        copy.mention.id = "feed:other:1".into();
-        copy.mention.text = " 刹车失灵了 ".into();
-        assert!(
-            !store.mentions().insert(&copy).expect("copy"),
-            "same author and text via another source"
-        );
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let a = mention(
+                "m1",
+                "Alice",
+                "刹车失灵了",
+                "2026-11-22T10:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            let b = mention(
+                "m2",
+                "bob",
+                "想试驾",
+                "2026-11-22T11:00:00Z",
+                &[("product", "ariya")],
+            );
+            let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
+            for m in [&a, &b, &c] {
+                assert!(store.mentions().insert(m).expect("insert"));
+            }
+            assert!(!store.mentions().insert(&a).expect("again"), "same id");
+            let mut copy = a.clone();
+            copy.mention.id = "feed:other:1".into();
+            copy.mention.text = " 刹车失灵了 ".into();
+            assert!(
+                !store.mentions().insert(&copy).expect("copy"),
+                "same author and text via another source"
+            );
 
-        let ids = |q: MentionQuery| -> Vec<String> {
-            store
-                .mentions()
-                .list(&q)
-                .expect("query")
-                .into_iter()
-                .map(|m| m.mention.id)
-                .collect()
-        };
-        assert_eq!(ids(MentionQuery::default()), ["m3", "m2", "m1"]);
-        assert_eq!(
-            ids(MentionQuery {
-                author: Some("ALICE".into()),
-                ..Default::default()
-            }),
-            ["m3", "m1"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                topic: Some("crisis".into()),
-                ..Default::default()
-            }),
-            ["m1"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                topic: Some("product/ariya".into()),
-                ..Default::default()
-            }),
-            ["m2"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                text: Some("THANKS".into()),
-                ..Default::default()
-            }),
-            ["m3"]
-        );
-        let since = DateTime::parse_from_rfc3339("2026-11-22T10:30:00Z")
-            .expect("t")
-            .with_timezone(&Utc);
-        assert_eq!(
-            ids(MentionQuery {
-                since: Some(since),
-                ..Default::default()
-            }),
-            ["m3", "m2"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                limit: 1,
-                ..Default::default()
-            }),
-            ["m3"]
-        );
-        // Classification and platform filters, with a limit that only counts what matches.
-        let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
-        d.classification.intent = Intent::Complaint;
-        d.classification.sentiment.label = Label::Negative;
-        d.mention.platform = "bluesky".into();
-        assert!(store.mentions().insert(&d).expect("insert"));
-        for (q, want) in [
-            (
-                MentionQuery {
-                    intent: Some("complaint".into()),
+            let ids = |q: MentionQuery| -> Vec<String> {
+                store
+                    .mentions()
+                    .list(&q)
+                    .expect("query")
+                    .into_iter()
+                    .map(|m| m.mention.id)
+                    .collect()
+            };
+            assert_eq!(ids(MentionQuery::default()), ["m3", "m2", "m1"]);
+            assert_eq!(
+                ids(MentionQuery {
+                    author: Some("ALICE".into()),
+                    ..Default::default()
+                }),
+                ["m3", "m1"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    topic: Some("crisis".into()),
+                    ..Default::default()
+                }),
+                ["m1"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    topic: Some("product/ariya".into()),
+                    ..Default::default()
+                }),
+                ["m2"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    text: Some("THANKS".into()),
+                    ..Default::default()
+                }),
+                ["m3"]
+            );
+            let since = DateTime::parse_from_rfc3339("2026-11-22T10:30:00Z")
+                .expect("t")
+                .with_timezone(&Utc);
+            assert_eq!(
+                ids(MentionQuery {
+                    since: Some(since),
+                    ..Default::default()
+                }),
+                ["m3", "m2"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
                     limit: 1,
                     ..Default::default()
-                },
-                vec!["m4"],
-            ),
-            (
-                MentionQuery {
-                    intent: Some("other".into()),
-                    limit: 2,
-                    ..Default::default()
-                },
-                vec!["m3", "m2"],
-            ),
-            (
-                MentionQuery {
-                    sentiment: Some("negative".into()),
-                    ..Default::default()
-                },
-                vec!["m4"],
-            ),
-            (
-                MentionQuery {
-                    platform: Some("MASTODON".into()),
-                    author: Some("alice".into()),
-                    ..Default::default()
-                },
-                vec!["m3", "m1"],
-            ),
-            (
-                MentionQuery {
-                    platform: Some("bluesky".into()),
-                    intent: Some("other".into()),
-                    ..Default::default()
-                },
-                vec![],
-            ),
-        ] {
-            assert_eq!(ids(q.clone()), want, "{q:?}");
+                }),
+                ["m3"]
+            );
+            // Classification and platform filters, with a limit that only counts what matches.
+            let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
+            d.classification.intent = Intent::Complaint;
+            d.classification.sentiment.label = Label::Negative;
+            d.mention.platform = "bluesky".into();
+            assert!(store.mentions().insert(&d).expect("insert"));
+            for (q, want) in [
+                (
+                    MentionQuery {
+                        intent: Some("complaint".into()),
+                        limit: 1,
+                        ..Default::default()
+                    },
+                    vec!["m4"],
+                ),
+                (
+                    MentionQuery {
+                        intent: Some("other".into()),
+                        limit: 2,
+                        ..Default::default()
+                    },
+                    vec!["m3", "m2"],
+                ),
+                (
+                    MentionQuery {
+                        sentiment: Some("negative".into()),
+                        ..Default::default()
+                    },
+                    vec!["m4"],
+                ),
+                (
+                    MentionQuery {
+                        platform: Some("MASTODON".into()),
+                        author: Some("alice".into()),
+                        ..Default::default()
+                    },
+                    vec!["m3", "m1"],
+                ),
+                (
+                    MentionQuery {
+                        platform: Some("bluesky".into()),
+                        intent: Some("other".into()),
+                        ..Default::default()
+                    },
+                    vec![],
+                ),
+            ] {
+                assert_eq!(ids(q.clone()), want, "{q:?}");
+            }
         }
     }
 
@@ -604,109 +605,112 @@ pub(super) mod tests {
 
     #[test]
     fn mentions_between_is_a_half_open_time_range_oldest_first() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        for (id, at) in [
-            ("a", "2026-11-22T09:59:59Z"),
-            ("b", "2026-11-22T10:00:00Z"),
-            ("c", "2026-11-22T10:30:00Z"),
-            ("d", "2026-11-22T11:00:00Z"),
-        ] {
-            store
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            for (id, at) in [
+                ("a", "2026-11-22T09:59:59Z"),
+                ("b", "2026-11-22T10:00:00Z"),
+                ("c", "2026-11-22T10:30:00Z"),
+                ("d", "2026-11-22T11:00:00Z"),
+            ] {
+                store
+                    .mentions()
+                    .insert(&mention(id, id, id, at, &[]))
+                    .expect("insert");
+            }
+            let t = |s: &str| {
+                DateTime::parse_from_rfc3339(s)
+                    .expect("t")
+                    .with_timezone(&Utc)
+            };
+            let ids: Vec<String> = store
                 .mentions()
-                .insert(&mention(id, id, id, at, &[]))
-                .expect("insert");
+                .between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
+                .expect("range")
+                .into_iter()
+                .map(|m| m.mention.id)
+                .collect();
+            assert_eq!(ids, ["b", "c"]);
+            assert!(store
+                .mentions()
+                .between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
+                .expect("empty")
+                .is_empty());
         }
-        let t = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .expect("t")
-                .with_timezone(&Utc)
-        };
-        let ids: Vec<String> = store
-            .mentions()
-            .between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
-            .expect("range")
-            .into_iter()
-            .map(|m| m.mention.id)
-            .collect();
-        assert_eq!(ids, ["b", "c"]);
-        assert!(store
-            .mentions()
-            .between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
-            .expect("empty")
-            .is_empty());
     }
 
     #[test]
     fn cursors_persist() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        assert_eq!(store.meta().cursor("masto").expect("get"), None);
-        store.meta().set_cursor("masto", "1234").expect("set");
-        assert_eq!(
-            store.meta().cursor("masto").expect("get").as_deref(),
-            Some("1234")
-        );
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            assert_eq!(store.meta().cursor("masto").expect("get"), None);
+            store.meta().set_cursor("masto", "1234").expect("set");
+            assert_eq!(
+                store.meta().cursor("masto").expect("get").as_deref(),
+                Some("1234")
+            );
+        }
     }
 
     #[test]
     fn a_mention_and_its_draft_are_written_together_once() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
-        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
-        let done = store
-            .mentions()
-            .insert_with_draft(&m, Some(&draft))
-            .expect("insert");
-        assert!(done.new);
-        let id = done.queued.expect("queued");
-        let item = store
-            .queue()
-            .item_for_mention("m1")
-            .expect("get")
-            .expect("the draft is there with the mention");
-        assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
-        assert_eq!(
-            store
-                .mentions()
-                .list(&MentionQuery::default())
-                .expect("q")
-                .len(),
-            1
-        );
-        // Seen again (same id, or same text from another source): neither is written again.
-        assert_eq!(
-            store
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
+            let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
+            let done = store
                 .mentions()
                 .insert_with_draft(&m, Some(&draft))
-                .expect("again"),
-            Ingested::default()
-        );
-        let mut copy = m.clone();
-        copy.mention.id = "feed:other:1".into();
-        assert_eq!(
-            store
-                .mentions()
-                .insert_with_draft(&copy, Some(&draft))
-                .expect("copy"),
-            Ingested::default()
-        );
-        assert!(!store.queue().is_queued("feed:other:1").expect("queued?"));
-        assert_eq!(
-            store
+                .expect("insert");
+            assert!(done.new);
+            let id = done.queued.expect("queued");
+            let item = store
                 .queue()
-                .count(&crate::store::QueueQuery::default())
-                .expect("count"),
-            1
-        );
-        // Without a draft, only the mention.
-        let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
-        let done = store
-            .mentions()
-            .insert_with_draft(&n, None)
-            .expect("insert");
-        assert_eq!((done.new, done.queued), (true, None));
-        assert!(!store.queue().is_queued("m2").expect("queued?"));
+                .item_for_mention("m1")
+                .expect("get")
+                .expect("the draft is there with the mention");
+            assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
+            assert_eq!(
+                store
+                    .mentions()
+                    .list(&MentionQuery::default())
+                    .expect("q")
+                    .len(),
+                1
+            );
+            // Seen again (same id, or same text from another source): neither is written again.
+            assert_eq!(
+                store
+                    .mentions()
+                    .insert_with_draft(&m, Some(&draft))
+                    .expect("again"),
+                Ingested::default()
+            );
+            let mut copy = m.clone();
+            copy.mention.id = "feed:other:1".into();
+            assert_eq!(
+                store
+                    .mentions()
+                    .insert_with_draft(&copy, Some(&draft))
+                    .expect("copy"),
+                Ingested::default()
+            );
+            assert!(!store.queue().is_queued("feed:other:1").expect("queued?"));
+            assert_eq!(
+                store
+                    .queue()
+                    .count(&crate::store::QueueQuery::default())
+                    .expect("count"),
+                1
+            );
+            // Without a draft, only the mention.
+            let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
+            let done = store
+                .mentions()
+                .insert_with_draft(&n, None)
+                .expect("insert");
+            assert_eq!((done.new, done.queued), (true, None));
+            assert!(!store.queue().is_queued("m2").expect("queued?"));
+        }
     }
 }

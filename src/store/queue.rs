@@ -423,179 +423,181 @@ mod tests {
     use crate::store::Store;
     use chrono::TimeDelta;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tmp");
-        let s = Store::open(&dir.path().join("db")).expect("open");
-        (dir, s)
-    }
-
     #[test]
     fn a_mention_is_enqueued_once() {
-        let (_d, s) = store();
-        let a = item(ReplyState::Pending);
-        let id = s.queue().enqueue(&a).expect("enqueue").expect("new");
-        assert_eq!(s.queue().enqueue(&a).expect("enqueue"), None);
-        let got = s.queue().item(id).expect("get").expect("there");
-        assert_eq!((got.id, got.text.as_str()), (id, "draft"));
-        assert_eq!(
-            s.queue().item_for_mention("m1").expect("get").map(|i| i.id),
-            Some(id)
-        );
+        for t in crate::store::testing::each() {
+            let s = &t.store;
+            let a = item(ReplyState::Pending);
+            let id = s.queue().enqueue(&a).expect("enqueue").expect("new");
+            assert_eq!(s.queue().enqueue(&a).expect("enqueue"), None);
+            let got = s.queue().item(id).expect("get").expect("there");
+            assert_eq!((got.id, got.text.as_str()), (id, "draft"));
+            assert_eq!(
+                s.queue().item_for_mention("m1").expect("get").map(|i| i.id),
+                Some(id)
+            );
+        }
     }
 
     #[test]
     fn pages_sort_by_priority_then_age_and_filter() {
-        let (_d, s) = store();
-        let t0 = item(ReplyState::Pending).created_at;
-        let mk = |n: i64, p: Priority, platform: &str, lang: &str| {
-            let mut i = item(ReplyState::Pending);
-            i.mention_id = format!("m{n}");
-            i.priority = p;
-            i.platform = platform.into();
-            i.lang = lang.into();
-            i.created_at = t0 + TimeDelta::minutes(n);
-            i.due_at = i.created_at + TimeDelta::minutes(30);
-            i
-        };
-        let all = [
-            mk(5, Priority::Praise, "bluesky", "en"),
-            mk(1, Priority::Question, "mastodon", "zh"),
-            mk(3, Priority::Crisis, "bluesky", "zh"),
-            mk(2, Priority::Question, "bluesky", "en"),
-            mk(4, Priority::Crisis, "mastodon", "en"),
-        ];
-        s.queue().enqueue_many(&all).expect("fill");
-        let names = |q: &QueueQuery| -> Vec<String> {
-            s.queue()
-                .page(q)
-                .expect("page")
-                .into_iter()
-                .map(|i| i.mention_id)
-                .collect()
-        };
-        assert_eq!(
-            names(&QueueQuery::default()),
-            ["m3", "m4", "m1", "m2", "m5"]
-        );
-        assert_eq!(
-            names(&QueueQuery {
-                platforms: vec!["bluesky".into()],
-                ..Default::default()
-            }),
-            ["m3", "m2", "m5"]
-        );
-        assert_eq!(
-            names(&QueueQuery {
-                langs: vec!["en".into()],
-                priorities: vec![Priority::Question, Priority::Praise],
-                ..Default::default()
-            }),
-            ["m2", "m5"]
-        );
-        assert_eq!(
-            names(&QueueQuery {
-                offset: 1,
-                limit: 2,
-                ..Default::default()
-            }),
-            ["m4", "m1"]
-        );
-        // Due at t0+n+30 min: at t0+33.5 min, m1, m2 and m3 are overdue.
-        assert_eq!(
-            names(&QueueQuery {
-                overdue_at: Some(t0 + TimeDelta::seconds(33 * 60 + 30)),
-                ..Default::default()
-            }),
-            ["m3", "m1", "m2"]
-        );
-        assert_eq!(s.queue().count(&QueueQuery::default()).expect("count"), 5);
-        assert_eq!(
-            s.queue().platforms().expect("platforms"),
-            ["bluesky", "mastodon"],
-            "each platform once, whatever its languages"
-        );
-        assert_eq!(s.queue().langs().expect("langs"), ["en", "zh"]);
+        for t in crate::store::testing::each() {
+            let s = &t.store;
+            let t0 = item(ReplyState::Pending).created_at;
+            let mk = |n: i64, p: Priority, platform: &str, lang: &str| {
+                let mut i = item(ReplyState::Pending);
+                i.mention_id = format!("m{n}");
+                i.priority = p;
+                i.platform = platform.into();
+                i.lang = lang.into();
+                i.created_at = t0 + TimeDelta::minutes(n);
+                i.due_at = i.created_at + TimeDelta::minutes(30);
+                i
+            };
+            let all = [
+                mk(5, Priority::Praise, "bluesky", "en"),
+                mk(1, Priority::Question, "mastodon", "zh"),
+                mk(3, Priority::Crisis, "bluesky", "zh"),
+                mk(2, Priority::Question, "bluesky", "en"),
+                mk(4, Priority::Crisis, "mastodon", "en"),
+            ];
+            s.queue().enqueue_many(&all).expect("fill");
+            let names = |q: &QueueQuery| -> Vec<String> {
+                s.queue()
+                    .page(q)
+                    .expect("page")
+                    .into_iter()
+                    .map(|i| i.mention_id)
+                    .collect()
+            };
+            assert_eq!(
+                names(&QueueQuery::default()),
+                ["m3", "m4", "m1", "m2", "m5"]
+            );
+            assert_eq!(
+                names(&QueueQuery {
+                    platforms: vec!["bluesky".into()],
+                    ..Default::default()
+                }),
+                ["m3", "m2", "m5"]
+            );
+            assert_eq!(
+                names(&QueueQuery {
+                    langs: vec!["en".into()],
+                    priorities: vec![Priority::Question, Priority::Praise],
+                    ..Default::default()
+                }),
+                ["m2", "m5"]
+            );
+            assert_eq!(
+                names(&QueueQuery {
+                    offset: 1,
+                    limit: 2,
+                    ..Default::default()
+                }),
+                ["m4", "m1"]
+            );
+            // Due at t0+n+30 min: at t0+33.5 min, m1, m2 and m3 are overdue.
+            assert_eq!(
+                names(&QueueQuery {
+                    overdue_at: Some(t0 + TimeDelta::seconds(33 * 60 + 30)),
+                    ..Default::default()
+                }),
+                ["m3", "m1", "m2"]
+            );
+            assert_eq!(s.queue().count(&QueueQuery::default()).expect("count"), 5);
+            assert_eq!(
+                s.queue().platforms().expect("platforms"),
+                ["bluesky", "mastodon"],
+                "each platform once, whatever its languages"
+            );
+            assert_eq!(s.queue().langs().expect("langs"), ["en", "zh"]);
+        }
     }
 
     #[test]
     fn transitions_move_the_index_and_refusals_change_nothing() {
-        let (_d, s) = store();
-        let id = s
-            .queue()
-            .enqueue(&item(ReplyState::Pending))
-            .expect("enqueue")
-            .expect("new");
-        let now = Utc::now();
-        let q = |st: ReplyState| QueueQuery {
-            states: vec![st],
-            ..Default::default()
-        };
-        s.queue()
-            .apply(id, &Action::Approve { text: None }, "mei", now)
-            .expect("store")
-            .expect("legal");
-        assert_eq!(s.queue().count(&q(ReplyState::Pending)).expect("n"), 0);
-        assert_eq!(s.queue().ids(ReplyState::Approved).expect("ids"), [id]);
-        let refused = s
-            .queue()
-            .apply(id, &Action::Edit { text: "x".into() }, "mei", now)
-            .expect("store");
-        assert!(refused.is_err());
-        let after = s.queue().item(id).expect("get").expect("there");
-        assert_eq!((after.state, after.audit.len()), (ReplyState::Approved, 1));
-        assert_eq!(
+        for t in crate::store::testing::each() {
+            let s = &t.store;
+            let id = s
+                .queue()
+                .enqueue(&item(ReplyState::Pending))
+                .expect("enqueue")
+                .expect("new");
+            let now = Utc::now();
+            let q = |st: ReplyState| QueueQuery {
+                states: vec![st],
+                ..Default::default()
+            };
             s.queue()
-                .apply(99, &Action::Retry, "mei", now)
-                .expect("store"),
-            Err(TransitionError::NotFound(99))
-        );
+                .apply(id, &Action::Approve { text: None }, "mei", now)
+                .expect("store")
+                .expect("legal");
+            assert_eq!(s.queue().count(&q(ReplyState::Pending)).expect("n"), 0);
+            assert_eq!(s.queue().ids(ReplyState::Approved).expect("ids"), [id]);
+            let refused = s
+                .queue()
+                .apply(id, &Action::Edit { text: "x".into() }, "mei", now)
+                .expect("store");
+            assert!(refused.is_err());
+            let after = s.queue().item(id).expect("get").expect("there");
+            assert_eq!((after.state, after.audit.len()), (ReplyState::Approved, 1));
+            assert_eq!(
+                s.queue()
+                    .apply(99, &Action::Retry, "mei", now)
+                    .expect("store"),
+                Err(TransitionError::NotFound(99))
+            );
+        }
     }
 
     #[test]
     fn the_index_finds_the_pending_drafts_past_their_deadline_only() {
-        let (_d, s) = store();
-        let t0 = item(ReplyState::Pending).created_at;
-        let mk = |n: i64, p: Priority, platform: &str| {
-            let mut i = item(ReplyState::Pending);
-            i.mention_id = format!("m{n}");
-            i.priority = p;
-            i.platform = platform.into();
-            i.created_at = t0 + TimeDelta::hours(n);
-            i
-        };
-        let ids: Vec<u64> = [
-            mk(0, Priority::Praise, "bluesky"),
-            mk(1, Priority::Crisis, "mastodon"),
-            mk(2, Priority::Question, "bluesky"),
-            mk(5, Priority::Crisis, "mastodon"),
-            mk(6, Priority::Praise, "bluesky"),
-        ]
-        .iter()
-        .map(|i| s.queue().enqueue(i).expect("enqueue").expect("new"))
-        .collect();
-        // An approved old item is not a pending draft.
-        s.queue()
-            .apply(ids[2], &Action::Approve { text: None }, "mei", t0)
-            .expect("store")
-            .expect("legal");
-        let mut found = s
-            .queue()
-            .pending_created_before(t0 + TimeDelta::hours(4))
-            .expect("expiring");
-        found.sort_unstable();
-        assert_eq!(found, [ids[0], ids[1]]);
-        assert!(s
-            .queue()
-            .pending_created_before(t0)
-            .expect("none")
-            .is_empty());
-        assert_eq!(
+        for t in crate::store::testing::each() {
+            let s = &t.store;
+            let t0 = item(ReplyState::Pending).created_at;
+            let mk = |n: i64, p: Priority, platform: &str| {
+                let mut i = item(ReplyState::Pending);
+                i.mention_id = format!("m{n}");
+                i.priority = p;
+                i.platform = platform.into();
+                i.created_at = t0 + TimeDelta::hours(n);
+                i
+            };
+            let ids: Vec<u64> = [
+                mk(0, Priority::Praise, "bluesky"),
+                mk(1, Priority::Crisis, "mastodon"),
+                mk(2, Priority::Question, "bluesky"),
+                mk(5, Priority::Crisis, "mastodon"),
+                mk(6, Priority::Praise, "bluesky"),
+            ]
+            .iter()
+            .map(|i| s.queue().enqueue(i).expect("enqueue").expect("new"))
+            .collect();
+            // An approved old item is not a pending draft.
             s.queue()
-                .pending_created_before(t0 + TimeDelta::hours(7))
-                .expect("all")
-                .len(),
-            4
-        );
+                .apply(ids[2], &Action::Approve { text: None }, "mei", t0)
+                .expect("store")
+                .expect("legal");
+            let mut found = s
+                .queue()
+                .pending_created_before(t0 + TimeDelta::hours(4))
+                .expect("expiring");
+            found.sort_unstable();
+            assert_eq!(found, [ids[0], ids[1]]);
+            assert!(s
+                .queue()
+                .pending_created_before(t0)
+                .expect("none")
+                .is_empty());
+            assert_eq!(
+                s.queue()
+                    .pending_created_before(t0 + TimeDelta::hours(7))
+                    .expect("all")
+                    .len(),
+                4
+            );
+        }
     }
 
     proptest::proptest! {
@@ -606,36 +608,38 @@ mod tests {
         fn store_transitions_match_the_state_machine_and_keep_the_index_exact(
             picks in proptest::collection::vec(0usize..7, 0..25)
         ) {
-            let (_d, s) = store();
-            let id = s.queue().enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
-            let mut model = s.queue().item(id).expect("get").expect("there");
-            let t0 = model.created_at;
-            for (n, pick) in picks.iter().enumerate() {
-                let now = t0 + TimeDelta::seconds(n as i64);
-                let action = match pick {
-                    0 => Action::Edit { text: format!("t{n}") },
-                    1 => Action::Approve { text: None },
-                    2 => Action::Reject { reason: None },
-                    3 => Action::Claim { post: crate::domain::PostRef { channel: "c".into(), at: now }, reply_to: None },
-                    4 => Action::Sent { remote_id: "r".into(), url: None },
-                    5 => Action::Fail { error: "e".into() },
-                    _ => Action::Retry,
-                };
-                let pure = apply(&model, &action, "p", now);
-                let stored = s.queue().apply(id, &action, "p", now).expect("store");
-                proptest::prop_assert_eq!(&pure, &stored);
-                if let Ok(next) = pure {
-                    model = next;
+            for t in crate::store::testing::each() {
+                let s = &t.store;
+                let id = s.queue().enqueue(&item(ReplyState::Pending)).expect("enqueue").expect("new");
+                let mut model = s.queue().item(id).expect("get").expect("there");
+                let t0 = model.created_at;
+                for (n, pick) in picks.iter().enumerate() {
+                    let now = t0 + TimeDelta::seconds(n as i64);
+                    let action = match pick {
+                        0 => Action::Edit { text: format!("t{n}") },
+                        1 => Action::Approve { text: None },
+                        2 => Action::Reject { reason: None },
+                        3 => Action::Claim { post: crate::domain::PostRef { channel: "c".into(), at: now }, reply_to: None },
+                        4 => Action::Sent { remote_id: "r".into(), url: None },
+                        5 => Action::Fail { error: "e".into() },
+                        _ => Action::Retry,
+                    };
+                    let pure = apply(&model, &action, "p", now);
+                    let stored = s.queue().apply(id, &action, "p", now).expect("store");
+                    proptest::prop_assert_eq!(&pure, &stored);
+                    if let Ok(next) = pure {
+                        model = next;
+                    }
+                    let got = s.queue().item(id).expect("get").expect("there");
+                    proptest::prop_assert_eq!(&got, &model);
+                    for st in ReplyState::ALL {
+                        let listed = s.queue().ids(st).expect("ids").contains(&id);
+                        proptest::prop_assert_eq!(listed, st == model.state, "{:?}", st);
+                    }
                 }
-                let got = s.queue().item(id).expect("get").expect("there");
-                proptest::prop_assert_eq!(&got, &model);
-                for st in ReplyState::ALL {
-                    let listed = s.queue().ids(st).expect("ids").contains(&id);
-                    proptest::prop_assert_eq!(listed, st == model.state, "{:?}", st);
-                }
+                let accepted = model.audit.len();
+                proptest::prop_assert!(accepted <= picks.len());
             }
-            let accepted = model.audit.len();
-            proptest::prop_assert!(accepted <= picks.len());
         }
     }
 }
