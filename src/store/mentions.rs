@@ -713,4 +713,143 @@ pub(super) mod tests {
             assert!(!store.queue().is_queued("m2").expect("queued?"));
         }
     }
+
+    /// Two processes (four threads) ingest the same mention at once, two by its id and two
+    /// as the same text from another source: it is stored once, with one draft.
+    #[test]
+    fn two_processes_racing_on_one_mention_store_it_once() {
+        use crate::store::queue::tests::{race, two_processes};
+        let Some((a, b, _schema)) = two_processes() else {
+            return;
+        };
+        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
+        for round in 0..8 {
+            let m = mention(
+                &format!("m{round}"),
+                "alice",
+                &format!("刹车失灵了 {round}"),
+                "2026-11-22T10:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            let got = race(&a, &b, |n, s| {
+                let mut m = m.clone();
+                if n >= 2 {
+                    m.mention.id = format!("feed:other:{round}");
+                }
+                s.mentions()
+                    .insert_with_draft(&m, Some(&draft))
+                    .expect("insert")
+            });
+            let won: Vec<&Ingested> = got.iter().filter(|i| i.new).collect();
+            assert_eq!(won.len(), 1, "round {round}: {got:?}");
+            assert!(won[0].queued.is_some(), "the winner's draft is queued");
+            assert!(
+                got.iter().filter(|i| !i.new).all(|i| i.queued.is_none()),
+                "{got:?}"
+            );
+        }
+        assert_eq!(
+            a.mentions()
+                .list(&MentionQuery::default())
+                .expect("list")
+                .len(),
+            8
+        );
+        assert_eq!(
+            b.queue()
+                .count(&crate::store::QueueQuery::default())
+                .expect("count"),
+            8,
+            "one draft per mention"
+        );
+    }
+
+    /// On PostgreSQL the filters compare what sled compares (Rust's lowercasing, ASCII-only
+    /// case folding for the author and platform, microseconds and more for `since`), so
+    /// unusual text lists the same on both backends.
+    #[test]
+    fn filters_on_unusual_text_match_on_both_backends() {
+        let mut found: Vec<Vec<Vec<String>>> = Vec::new();
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let mut at_nanos = mention("n", "Ærø", "İstanbul ΣΊΣΥΦΟΣ", "2026-11-22T10:00:00Z", &[]);
+            at_nanos.mention.created_at += chrono::TimeDelta::nanoseconds(1500);
+            at_nanos.mention.platform = "MastoDon".into();
+            for m in [
+                at_nanos,
+                mention("a", "ærø", "plain", "2026-11-22T10:00:00Z", &[("g/x", "r")]),
+                mention(
+                    "b",
+                    "AERO",
+                    "σίσυφος",
+                    "2026-11-22T11:00:00Z",
+                    &[("g", "r")],
+                ),
+            ] {
+                assert!(
+                    store.mentions().insert(&m).expect("insert"),
+                    "{}",
+                    t.backend
+                );
+            }
+            let since = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.0000016Z")
+                .expect("t")
+                .with_timezone(&Utc);
+            let queries = [
+                MentionQuery::default(),
+                MentionQuery {
+                    author: Some("ÆRø".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    author: Some("ærø".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    text: Some("σίσυφος".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    text: Some("i̇stanbul".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    platform: Some("MASTODON".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    since: Some(since),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    topic: Some("g".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    topic: Some("g/x/r".into()),
+                    ..Default::default()
+                },
+            ];
+            found.push(
+                queries
+                    .iter()
+                    .map(|q| {
+                        store
+                            .mentions()
+                            .list(q)
+                            .expect("list")
+                            .into_iter()
+                            .map(|m| m.mention.id)
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        assert_eq!(found[0][0], ["b", "n", "a"], "newest first, then by id");
+        assert_eq!(found[0][1], ["n"], "ASCII-only case folding");
+        assert_eq!(found[0][6], ["b"], "within one microsecond, still earlier");
+        if let [sled, pg] = &found[..] {
+            assert_eq!(pg, sled);
+        }
+    }
 }

@@ -367,4 +367,112 @@ mod tests {
             );
         }
     }
+
+    /// A pruned mention forgets that it was drafted only once its item is gone too: a closed
+    /// old draft goes with it, an open one keeps the mention queued.
+    #[test]
+    fn a_pruned_mention_keeps_its_queue_record_while_its_item_stays() {
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-12-01T00:00:00Z");
+            let closed = mention("closed", "alice", "one", "2026-08-01T00:00:00Z", &[]);
+            let open = mention("open", "bob", "two", "2026-08-01T00:00:00Z", &[]);
+            let mut draft = item(ReplyState::Sent);
+            draft.created_at = t("2026-08-01T00:00:00Z");
+            store
+                .mentions()
+                .insert_with_draft(&closed, Some(&draft))
+                .expect("insert");
+            draft.state = ReplyState::Pending;
+            let kept = store
+                .mentions()
+                .insert_with_draft(&open, Some(&draft))
+                .expect("insert")
+                .queued
+                .expect("queued");
+            let done = store.prune(&Retention::default(), now).expect("prune");
+            assert_eq!(
+                done,
+                Pruned {
+                    mentions: 2,
+                    queue_items: 1
+                },
+                "{}",
+                ts.backend
+            );
+            assert!(
+                !store.queue().is_queued("closed").expect("queued?"),
+                "{}",
+                ts.backend
+            );
+            assert!(
+                store.queue().is_queued("open").expect("queued?"),
+                "{}",
+                ts.backend
+            );
+            assert_eq!(
+                store
+                    .queue()
+                    .item_for_mention("open")
+                    .expect("get")
+                    .map(|i| i.id),
+                Some(kept),
+                "{}",
+                ts.backend
+            );
+        }
+    }
+
+    /// One process prunes while another ingests, the cutoff moving just past the mention
+    /// being inserted each time: once both are done no mention older than the last cutoff is
+    /// left (an insert that read an older cutoff committed before the cutoff moved, so the
+    /// deletion saw it), and every pruned mention was one stored.
+    #[test]
+    fn pruning_in_one_process_while_another_ingests_leaves_nothing_old() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let Some((a, b, _schema)) = crate::store::queue::tests::two_processes() else {
+            return;
+        };
+        let base = t("2026-08-01T00:00:00Z");
+        let keep = Retention::default().mentions.expect("kept for a while");
+        let done = AtomicUsize::new(0);
+        let (inserted, pruned, cutoff) = std::thread::scope(|sc| {
+            let ingest = sc.spawn(|| {
+                let mut new = 0;
+                for n in 0..300 {
+                    let at = (base + TimeDelta::seconds(n)).to_rfc3339();
+                    let m = mention(&format!("m{n}"), &format!("a{n}"), "x", &at, &[]);
+                    new += usize::from(b.mentions().insert(&m).expect("insert"));
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                new
+            });
+            let (mut pruned, mut cutoff) = (0, base);
+            while !ingest.is_finished() {
+                // Past the mention being inserted now and the next one.
+                let n = i64::try_from(done.load(Ordering::SeqCst)).expect("small");
+                cutoff = base + TimeDelta::seconds(n + 2);
+                pruned += a
+                    .prune(&Retention::default(), cutoff + keep)
+                    .expect("prune")
+                    .mentions;
+            }
+            (ingest.join().expect("ingest"), pruned, cutoff)
+        });
+        let left = a.mentions().between(base, cutoff).expect("old");
+        assert!(
+            left.is_empty(),
+            "{} mentions older than the cutoff slipped in",
+            left.len()
+        );
+        let stored = a.mentions().between(base, base + keep).expect("all").len();
+        assert_eq!(
+            pruned + stored,
+            inserted,
+            "every mention stored was pruned or is kept"
+        );
+        let mut again = mention("again", "z", "x", &base.to_rfc3339(), &[]);
+        again.mention.id = "again".into();
+        assert!(!b.mentions().insert(&again).expect("again"), "old news");
+    }
 }
