@@ -92,17 +92,14 @@ pub(super) fn enqueue_in(
 }
 
 /// The `WHERE` clause and parameters of a query (after `$1`, the brand), as sled's index walk
-/// filters: `None` when nothing can match.
+/// filters.
 struct Filter {
     sql: String,
-    states: Vec<&'static str>,
-    priorities: Vec<i16>,
-    platforms: Vec<String>,
-    langs: Vec<String>,
-    overdue_at: Option<DateTime<Utc>>,
+    values: Vec<Box<dyn ToSql + Sync + Send>>,
 }
 
 impl Filter {
+    /// `None` when nothing can match.
     fn new(q: &QueueQuery) -> Option<Self> {
         let mut states: Vec<ReplyState> = if q.states.is_empty() {
             ReplyState::ALL.to_vec()
@@ -120,60 +117,60 @@ impl Filter {
         }
         let mut f = Filter {
             sql: "brand = $1".into(),
-            states: Vec::new(),
-            priorities: Vec::new(),
-            platforms: q.platforms.clone(),
-            langs: q.langs.clone(),
-            overdue_at: q.overdue_at,
-        };
-        // The clauses name their parameters ($2, $3, …) in the order `params` lists them.
-        let mut n = 1;
-        let mut clause = |f: &mut Filter, template: &str| {
-            n += 1;
-            f.sql.push_str(&template.replace("$?", &format!("${n}")));
+            values: Vec::new(),
         };
         if states.len() < ReplyState::ALL.len() {
-            f.states = states.iter().map(|s| s.as_str()).collect();
-            clause(&mut f, " AND state = ANY($?)");
+            let states: Vec<&'static str> = states.iter().map(|s| s.as_str()).collect();
+            f.any("state", states);
         }
         if !q.priorities.is_empty() {
             let mut p: Vec<i16> = q.priorities.iter().map(|p| i16::from(p.code())).collect();
             p.sort_unstable();
             p.dedup();
-            f.priorities = p;
-            clause(&mut f, " AND priority = ANY($?)");
+            if let (Some(&lo), Some(&hi)) = (p.first(), p.last()) {
+                if lo < hi {
+                    // Bounds the index scan to the priorities asked for; it stays in order.
+                    f.clause(" AND priority >= $?", Box::new(lo));
+                    f.clause(" AND priority <= $?", Box::new(hi));
+                }
+            }
+            f.any("priority", p);
         }
         if !q.platforms.is_empty() {
-            clause(&mut f, " AND platform = ANY($?)");
+            f.any("platform", q.platforms.clone());
         }
         if !q.langs.is_empty() {
-            clause(&mut f, " AND lang = ANY($?)");
+            f.any("lang", q.langs.clone());
         }
-        if q.overdue_at.is_some() {
-            clause(&mut f, " AND due_at < $?");
+        if let Some(at) = q.overdue_at {
+            f.clause(" AND due_at < $?", Box::new(at));
         }
         Some(f)
     }
 
+    /// Adds a clause whose parameter is written `$?`.
+    fn clause(&mut self, template: &str, value: Box<dyn ToSql + Sync + Send>) {
+        self.values.push(value);
+        // $1 is the brand.
+        let n = self.values.len() + 1;
+        self.sql.push_str(&template.replace("$?", &format!("${n}")));
+    }
+
+    /// `column` is one of `values`: `=` for one value (the planner reads an index on the
+    /// column in order), `= ANY` for several.
+    fn any<T: ToSql + Sync + Send + Clone + 'static>(&mut self, column: &str, values: Vec<T>)
+    where
+        Vec<T>: ToSql,
+    {
+        match &values[..] {
+            [one] => self.clause(&format!(" AND {column} = $?"), Box::new(one.clone())),
+            _ => self.clause(&format!(" AND {column} = ANY($?)"), Box::new(values)),
+        }
+    }
+
     /// The parameters after the brand, in the order of the clauses.
-    fn params(&self) -> Vec<Param<'_>> {
-        let mut out: Vec<Param<'_>> = Vec::new();
-        if !self.states.is_empty() {
-            out.push(&self.states);
-        }
-        if !self.priorities.is_empty() {
-            out.push(&self.priorities);
-        }
-        if !self.platforms.is_empty() {
-            out.push(&self.platforms);
-        }
-        if !self.langs.is_empty() {
-            out.push(&self.langs);
-        }
-        if let Some(at) = &self.overdue_at {
-            out.push(at);
-        }
-        out
+    fn params(&self) -> impl Iterator<Item = Param<'_>> {
+        self.values.iter().map(|v| &**v as Param<'_>)
     }
 }
 
