@@ -386,138 +386,139 @@ pub(super) mod tests {
 
     #[test]
     fn stored_once_and_found_by_each_index() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let a = mention(
-            "m1",
-            "Alice",
-            "刹车失灵了",
-            "2026-11-22T10:00:00Z",
-            &[("crisis", "brake-failure")],
-        );
-        let b = mention(
-            "m2",
-            "bob",
-            "想试驾",
-            "2026-11-22T11:00:00Z",
-            &[("product", "ariya")],
-        );
-        let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
-        for m in [&a, &b, &c] {
-            assert!(store.mentions().insert(m).expect("insert"));
-        }
-        assert!(!store.mentions().insert(&a).expect("again"), "same id");
-        let mut copy = a.clone();
-        copy.mention.id = "feed:other:1".into();
-        copy.mention.text = " 刹车失灵了 ".into();
-        assert!(
-            !store.mentions().insert(&copy).expect("copy"),
-            "same author and text via another source"
-        );
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let a = mention(
+                "m1",
+                "Alice",
+                "刹车失灵了",
+                "2026-11-22T10:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            let b = mention(
+                "m2",
+                "bob",
+                "想试驾",
+                "2026-11-22T11:00:00Z",
+                &[("product", "ariya")],
+            );
+            let c = mention("m3", "alice", "thanks!", "2026-11-22T12:00:00Z", &[]);
+            for m in [&a, &b, &c] {
+                assert!(store.mentions().insert(m).expect("insert"));
+            }
+            assert!(!store.mentions().insert(&a).expect("again"), "same id");
+            let mut copy = a.clone();
+            copy.mention.id = "feed:other:1".into();
+            copy.mention.text = " 刹车失灵了 ".into();
+            assert!(
+                !store.mentions().insert(&copy).expect("copy"),
+                "same author and text via another source"
+            );
 
-        let ids = |q: MentionQuery| -> Vec<String> {
-            store
-                .mentions()
-                .list(&q)
-                .expect("query")
-                .into_iter()
-                .map(|m| m.mention.id)
-                .collect()
-        };
-        assert_eq!(ids(MentionQuery::default()), ["m3", "m2", "m1"]);
-        assert_eq!(
-            ids(MentionQuery {
-                author: Some("ALICE".into()),
-                ..Default::default()
-            }),
-            ["m3", "m1"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                topic: Some("crisis".into()),
-                ..Default::default()
-            }),
-            ["m1"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                topic: Some("product/ariya".into()),
-                ..Default::default()
-            }),
-            ["m2"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                text: Some("THANKS".into()),
-                ..Default::default()
-            }),
-            ["m3"]
-        );
-        let since = DateTime::parse_from_rfc3339("2026-11-22T10:30:00Z")
-            .expect("t")
-            .with_timezone(&Utc);
-        assert_eq!(
-            ids(MentionQuery {
-                since: Some(since),
-                ..Default::default()
-            }),
-            ["m3", "m2"]
-        );
-        assert_eq!(
-            ids(MentionQuery {
-                limit: 1,
-                ..Default::default()
-            }),
-            ["m3"]
-        );
-        // Classification and platform filters, with a limit that only counts what matches.
-        let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
-        d.classification.intent = Intent::Complaint;
-        d.classification.sentiment.label = Label::Negative;
-        d.mention.platform = "bluesky".into();
-        assert!(store.mentions().insert(&d).expect("insert"));
-        for (q, want) in [
-            (
-                MentionQuery {
-                    intent: Some("complaint".into()),
+            let ids = |q: MentionQuery| -> Vec<String> {
+                store
+                    .mentions()
+                    .list(&q)
+                    .expect("query")
+                    .into_iter()
+                    .map(|m| m.mention.id)
+                    .collect()
+            };
+            assert_eq!(ids(MentionQuery::default()), ["m3", "m2", "m1"]);
+            assert_eq!(
+                ids(MentionQuery {
+                    author: Some("ALICE".into()),
+                    ..Default::default()
+                }),
+                ["m3", "m1"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    topic: Some("crisis".into()),
+                    ..Default::default()
+                }),
+                ["m1"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    topic: Some("product/ariya".into()),
+                    ..Default::default()
+                }),
+                ["m2"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    text: Some("THANKS".into()),
+                    ..Default::default()
+                }),
+                ["m3"]
+            );
+            let since = DateTime::parse_from_rfc3339("2026-11-22T10:30:00Z")
+                .expect("t")
+                .with_timezone(&Utc);
+            assert_eq!(
+                ids(MentionQuery {
+                    since: Some(since),
+                    ..Default::default()
+                }),
+                ["m3", "m2"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
                     limit: 1,
                     ..Default::default()
-                },
-                vec!["m4"],
-            ),
-            (
-                MentionQuery {
-                    intent: Some("other".into()),
-                    limit: 2,
-                    ..Default::default()
-                },
-                vec!["m3", "m2"],
-            ),
-            (
-                MentionQuery {
-                    sentiment: Some("negative".into()),
-                    ..Default::default()
-                },
-                vec!["m4"],
-            ),
-            (
-                MentionQuery {
-                    platform: Some("MASTODON".into()),
-                    author: Some("alice".into()),
-                    ..Default::default()
-                },
-                vec!["m3", "m1"],
-            ),
-            (
-                MentionQuery {
-                    platform: Some("bluesky".into()),
-                    intent: Some("other".into()),
-                    ..Default::default()
-                },
-                vec![],
-            ),
-        ] {
-            assert_eq!(ids(q.clone()), want, "{q:?}");
+                }),
+                ["m3"]
+            );
+            // Classification and platform filters, with a limit that only counts what matches.
+            let mut d = mention("m4", "carol", "投诉", "2026-11-22T13:00:00Z", &[]);
+            d.classification.intent = Intent::Complaint;
+            d.classification.sentiment.label = Label::Negative;
+            d.mention.platform = "bluesky".into();
+            assert!(store.mentions().insert(&d).expect("insert"));
+            for (q, want) in [
+                (
+                    MentionQuery {
+                        intent: Some("complaint".into()),
+                        limit: 1,
+                        ..Default::default()
+                    },
+                    vec!["m4"],
+                ),
+                (
+                    MentionQuery {
+                        intent: Some("other".into()),
+                        limit: 2,
+                        ..Default::default()
+                    },
+                    vec!["m3", "m2"],
+                ),
+                (
+                    MentionQuery {
+                        sentiment: Some("negative".into()),
+                        ..Default::default()
+                    },
+                    vec!["m4"],
+                ),
+                (
+                    MentionQuery {
+                        platform: Some("MASTODON".into()),
+                        author: Some("alice".into()),
+                        ..Default::default()
+                    },
+                    vec!["m3", "m1"],
+                ),
+                (
+                    MentionQuery {
+                        platform: Some("bluesky".into()),
+                        intent: Some("other".into()),
+                        ..Default::default()
+                    },
+                    vec![],
+                ),
+            ] {
+                assert_eq!(ids(q.clone()), want, "{q:?}");
+            }
         }
     }
 
@@ -604,109 +605,251 @@ pub(super) mod tests {
 
     #[test]
     fn mentions_between_is_a_half_open_time_range_oldest_first() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        for (id, at) in [
-            ("a", "2026-11-22T09:59:59Z"),
-            ("b", "2026-11-22T10:00:00Z"),
-            ("c", "2026-11-22T10:30:00Z"),
-            ("d", "2026-11-22T11:00:00Z"),
-        ] {
-            store
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            for (id, at) in [
+                ("a", "2026-11-22T09:59:59Z"),
+                ("b", "2026-11-22T10:00:00Z"),
+                ("c", "2026-11-22T10:30:00Z"),
+                ("d", "2026-11-22T11:00:00Z"),
+            ] {
+                store
+                    .mentions()
+                    .insert(&mention(id, id, id, at, &[]))
+                    .expect("insert");
+            }
+            let t = |s: &str| {
+                DateTime::parse_from_rfc3339(s)
+                    .expect("t")
+                    .with_timezone(&Utc)
+            };
+            let ids: Vec<String> = store
                 .mentions()
-                .insert(&mention(id, id, id, at, &[]))
-                .expect("insert");
+                .between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
+                .expect("range")
+                .into_iter()
+                .map(|m| m.mention.id)
+                .collect();
+            assert_eq!(ids, ["b", "c"]);
+            assert!(store
+                .mentions()
+                .between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
+                .expect("empty")
+                .is_empty());
         }
-        let t = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .expect("t")
-                .with_timezone(&Utc)
-        };
-        let ids: Vec<String> = store
-            .mentions()
-            .between(t("2026-11-22T10:00:00Z"), t("2026-11-22T11:00:00Z"))
-            .expect("range")
-            .into_iter()
-            .map(|m| m.mention.id)
-            .collect();
-        assert_eq!(ids, ["b", "c"]);
-        assert!(store
-            .mentions()
-            .between(t("2026-11-22T11:00:00Z"), t("2026-11-22T10:00:00Z"))
-            .expect("empty")
-            .is_empty());
     }
 
     #[test]
     fn cursors_persist() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        assert_eq!(store.meta().cursor("masto").expect("get"), None);
-        store.meta().set_cursor("masto", "1234").expect("set");
-        assert_eq!(
-            store.meta().cursor("masto").expect("get").as_deref(),
-            Some("1234")
-        );
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            assert_eq!(store.meta().cursor("masto").expect("get"), None);
+            store.meta().set_cursor("masto", "1234").expect("set");
+            assert_eq!(
+                store.meta().cursor("masto").expect("get").as_deref(),
+                Some("1234")
+            );
+        }
     }
 
     #[test]
     fn a_mention_and_its_draft_are_written_together_once() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
-        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
-        let done = store
-            .mentions()
-            .insert_with_draft(&m, Some(&draft))
-            .expect("insert");
-        assert!(done.new);
-        let id = done.queued.expect("queued");
-        let item = store
-            .queue()
-            .item_for_mention("m1")
-            .expect("get")
-            .expect("the draft is there with the mention");
-        assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
-        assert_eq!(
-            store
-                .mentions()
-                .list(&MentionQuery::default())
-                .expect("q")
-                .len(),
-            1
-        );
-        // Seen again (same id, or same text from another source): neither is written again.
-        assert_eq!(
-            store
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let m = mention("m1", "alice", "刹车失灵了", "2026-11-22T10:00:00Z", &[]);
+            let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
+            let done = store
                 .mentions()
                 .insert_with_draft(&m, Some(&draft))
-                .expect("again"),
-            Ingested::default()
-        );
-        let mut copy = m.clone();
-        copy.mention.id = "feed:other:1".into();
-        assert_eq!(
-            store
-                .mentions()
-                .insert_with_draft(&copy, Some(&draft))
-                .expect("copy"),
-            Ingested::default()
-        );
-        assert!(!store.queue().is_queued("feed:other:1").expect("queued?"));
-        assert_eq!(
-            store
+                .expect("insert");
+            assert!(done.new);
+            let id = done.queued.expect("queued");
+            let item = store
                 .queue()
+                .item_for_mention("m1")
+                .expect("get")
+                .expect("the draft is there with the mention");
+            assert_eq!((item.id, item.mention_id.as_str()), (id, "m1"));
+            assert_eq!(
+                store
+                    .mentions()
+                    .list(&MentionQuery::default())
+                    .expect("q")
+                    .len(),
+                1
+            );
+            // Seen again (same id, or same text from another source): neither is written again.
+            assert_eq!(
+                store
+                    .mentions()
+                    .insert_with_draft(&m, Some(&draft))
+                    .expect("again"),
+                Ingested::default()
+            );
+            let mut copy = m.clone();
+            copy.mention.id = "feed:other:1".into();
+            assert_eq!(
+                store
+                    .mentions()
+                    .insert_with_draft(&copy, Some(&draft))
+                    .expect("copy"),
+                Ingested::default()
+            );
+            assert!(!store.queue().is_queued("feed:other:1").expect("queued?"));
+            assert_eq!(
+                store
+                    .queue()
+                    .count(&crate::store::QueueQuery::default())
+                    .expect("count"),
+                1
+            );
+            // Without a draft, only the mention.
+            let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
+            let done = store
+                .mentions()
+                .insert_with_draft(&n, None)
+                .expect("insert");
+            assert_eq!((done.new, done.queued), (true, None));
+            assert!(!store.queue().is_queued("m2").expect("queued?"));
+        }
+    }
+
+    /// Two processes (four threads) ingest the same mention at once, two by its id and two
+    /// as the same text from another source: it is stored once, with one draft.
+    #[test]
+    fn two_processes_racing_on_one_mention_store_it_once() {
+        use crate::store::queue::tests::{race, two_processes};
+        let Some((a, b, _schema)) = two_processes() else {
+            return;
+        };
+        let draft = crate::domain::queue::tests::item(crate::domain::ReplyState::Pending);
+        for round in 0..8 {
+            let m = mention(
+                &format!("m{round}"),
+                "alice",
+                &format!("刹车失灵了 {round}"),
+                "2026-11-22T10:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            let got = race(&a, &b, |n, s| {
+                let mut m = m.clone();
+                if n >= 2 {
+                    m.mention.id = format!("feed:other:{round}");
+                }
+                s.mentions()
+                    .insert_with_draft(&m, Some(&draft))
+                    .expect("insert")
+            });
+            let won: Vec<&Ingested> = got.iter().filter(|i| i.new).collect();
+            assert_eq!(won.len(), 1, "round {round}: {got:?}");
+            assert!(won[0].queued.is_some(), "the winner's draft is queued");
+            assert!(
+                got.iter().filter(|i| !i.new).all(|i| i.queued.is_none()),
+                "{got:?}"
+            );
+        }
+        assert_eq!(
+            a.mentions()
+                .list(&MentionQuery::default())
+                .expect("list")
+                .len(),
+            8
+        );
+        assert_eq!(
+            b.queue()
                 .count(&crate::store::QueueQuery::default())
                 .expect("count"),
-            1
+            8,
+            "one draft per mention"
         );
-        // Without a draft, only the mention.
-        let n = mention("m2", "bob", "hello", "2026-11-22T11:00:00Z", &[]);
-        let done = store
-            .mentions()
-            .insert_with_draft(&n, None)
-            .expect("insert");
-        assert_eq!((done.new, done.queued), (true, None));
-        assert!(!store.queue().is_queued("m2").expect("queued?"));
+    }
+
+    /// On PostgreSQL the filters compare what sled compares (Rust's lowercasing, ASCII-only
+    /// case folding for the author and platform, microseconds and more for `since`), so
+    /// unusual text lists the same on both backends.
+    #[test]
+    fn filters_on_unusual_text_match_on_both_backends() {
+        let mut found: Vec<Vec<Vec<String>>> = Vec::new();
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            let mut at_nanos = mention("n", "Ærø", "İstanbul ΣΊΣΥΦΟΣ", "2026-11-22T10:00:00Z", &[]);
+            at_nanos.mention.created_at += chrono::TimeDelta::nanoseconds(1500);
+            at_nanos.mention.platform = "MastoDon".into();
+            for m in [
+                at_nanos,
+                mention("a", "ærø", "plain", "2026-11-22T10:00:00Z", &[("g/x", "r")]),
+                mention(
+                    "b",
+                    "AERO",
+                    "σίσυφος",
+                    "2026-11-22T11:00:00Z",
+                    &[("g", "r")],
+                ),
+            ] {
+                assert!(
+                    store.mentions().insert(&m).expect("insert"),
+                    "{}",
+                    t.backend
+                );
+            }
+            let since = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.0000016Z")
+                .expect("t")
+                .with_timezone(&Utc);
+            let queries = [
+                MentionQuery::default(),
+                MentionQuery {
+                    author: Some("ÆRø".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    author: Some("ærø".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    text: Some("σίσυφος".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    text: Some("i̇stanbul".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    platform: Some("MASTODON".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    since: Some(since),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    topic: Some("g".into()),
+                    ..Default::default()
+                },
+                MentionQuery {
+                    topic: Some("g/x/r".into()),
+                    ..Default::default()
+                },
+            ];
+            found.push(
+                queries
+                    .iter()
+                    .map(|q| {
+                        store
+                            .mentions()
+                            .list(q)
+                            .expect("list")
+                            .into_iter()
+                            .map(|m| m.mention.id)
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        assert_eq!(found[0][0], ["b", "n", "a"], "newest first, then by id");
+        assert_eq!(found[0][1], ["n"], "ASCII-only case folding");
+        assert_eq!(found[0][6], ["b"], "within one microsecond, still earlier");
+        if let [sled, pg] = &found[..] {
+            assert_eq!(pg, sled);
+        }
     }
 }

@@ -662,7 +662,7 @@ impl Store {
     pub fn prune(&self, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prune(retention, now),
-            Backend::Postgres(_) => Err(pg::pending()),
+            Backend::Postgres(p) => p.prune(retention, now),
         }
     }
 

@@ -192,148 +192,287 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// The store as a restarted process opens it: sled after the first closed it, PostgreSQL
+    /// on the same schema.
+    fn reopen(store: Store) -> Store {
+        let location = store.location();
+        match store.backend() {
+            "sled" => {
+                drop(store);
+                Store::open(std::path::Path::new(&location))
+            }
+            _ => Store::open_postgres(&crate::store::pg::PgOptions {
+                url: location,
+                password: None,
+                brand: "test".into(),
+            }),
+        }
+        .expect("reopen")
+    }
+
     #[test]
     fn old_mentions_go_with_their_index_entries_and_recent_ones_stay() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-12-01T00:00:00Z");
-        let old = mention(
-            "old",
-            "Alice",
-            "刹车失灵了",
-            "2026-08-01T00:00:00Z",
-            &[("crisis", "brake-failure")],
-        );
-        let recent = mention(
-            "recent",
-            "alice",
-            "thanks",
-            "2026-11-20T00:00:00Z",
-            &[("crisis", "brake-failure")],
-        );
-        for m in [&old, &recent] {
-            assert!(store.mentions().insert(m).expect("insert"));
-        }
-        let done = store.prune(&Retention::default(), now).expect("prune");
-        assert_eq!(done.mentions, 1);
-        let ids = |q: MentionQuery| -> Vec<String> {
-            store
-                .mentions()
-                .list(&q)
-                .expect("q")
-                .into_iter()
-                .map(|m| m.mention.id)
-                .collect()
-        };
-        assert_eq!(ids(MentionQuery::default()), ["recent"]);
-        assert_eq!(
-            ids(MentionQuery {
-                author: Some("alice".into()),
-                ..Default::default()
-            }),
-            ["recent"]
-        );
-        // Every index holds exactly the recent mention's entries.
-        for tree in [
-            "mention_ids",
-            "mention_content",
-            "mention_by_author",
-            "mention_by_topic",
-        ] {
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-12-01T00:00:00Z");
+            let old = mention(
+                "old",
+                "Alice",
+                "刹车失灵了",
+                "2026-08-01T00:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            let recent = mention(
+                "recent",
+                "alice",
+                "thanks",
+                "2026-11-20T00:00:00Z",
+                &[("crisis", "brake-failure")],
+            );
+            for m in [&old, &recent] {
+                assert!(store.mentions().insert(m).expect("insert"));
+            }
+            let done = store.prune(&Retention::default(), now).expect("prune");
+            assert_eq!(done.mentions, 1);
+            let ids = |q: MentionQuery| -> Vec<String> {
+                store
+                    .mentions()
+                    .list(&q)
+                    .expect("q")
+                    .into_iter()
+                    .map(|m| m.mention.id)
+                    .collect()
+            };
+            assert_eq!(ids(MentionQuery::default()), ["recent"]);
             assert_eq!(
-                store.as_sled().db.open_tree(tree).expect("tree").len(),
-                1,
-                "{tree}"
+                ids(MentionQuery {
+                    author: Some("alice".into()),
+                    ..Default::default()
+                }),
+                ["recent"]
+            );
+            assert_eq!(
+                ids(MentionQuery {
+                    topic: Some("crisis".into()),
+                    ..Default::default()
+                }),
+                ["recent"],
+                "{}",
+                ts.backend
+            );
+            // Every index holds exactly the recent mention's entries.
+            if ts.backend == "sled" {
+                for tree in [
+                    "mention_ids",
+                    "mention_content",
+                    "mention_by_author",
+                    "mention_by_topic",
+                ] {
+                    assert_eq!(
+                        store.as_sled().db.open_tree(tree).expect("tree").len(),
+                        1,
+                        "{tree}"
+                    );
+                }
+            }
+            // The old mention served again by a source is not news, even after a restart
+            // (or in another process on the same database).
+            assert!(!store.mentions().insert(&old).expect("again"));
+            let store = reopen(ts.store);
+            assert!(!store.mentions().insert(&old).expect("again"));
+            assert_eq!(
+                store.prune(&Retention::default(), now).expect("prune"),
+                Pruned::default()
             );
         }
-        // The old mention served again by a source is not news, even after a restart.
-        assert!(!store.mentions().insert(&old).expect("again"));
-        drop(store);
-        let store = Store::open(&dir.path().join("db")).expect("reopen");
-        assert!(!store.mentions().insert(&old).expect("again"));
-        assert_eq!(
-            store.prune(&Retention::default(), now).expect("prune"),
-            Pruned::default()
-        );
     }
 
     #[test]
     fn closed_queue_items_go_after_their_age_and_open_ones_stay() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let now = t("2026-12-01T00:00:00Z");
-        let mk = |n: u32, state: ReplyState, at: &str| {
-            let mut i = item(state);
-            i.mention_id = format!("m{n}");
-            i.created_at = t(at);
-            i.due_at = i.created_at;
-            store.queue().enqueue(&i).expect("enqueue").expect("new")
-        };
-        let old_sent = mk(1, ReplyState::Sent, "2026-10-01T00:00:00Z");
-        let old_expired = mk(2, ReplyState::Expired, "2026-10-01T00:00:00Z");
-        let old_failed = mk(3, ReplyState::Failed, "2026-10-01T00:00:00Z");
-        let old_pending = mk(4, ReplyState::Pending, "2026-06-01T00:00:00Z");
-        let recent_sent = mk(5, ReplyState::Sent, "2026-11-25T00:00:00Z");
-        // Created long ago but rejected recently: kept, by the time it closed.
-        let late_reject = mk(6, ReplyState::Pending, "2026-09-01T00:00:00Z");
-        store
-            .queue()
-            .apply(
-                late_reject,
-                &Action::Reject { reason: None },
-                "mei",
-                t("2026-11-28T00:00:00Z"),
-            )
-            .expect("store")
-            .expect("legal");
-        let old_reject = mk(7, ReplyState::Pending, "2026-09-01T00:00:00Z");
-        store
-            .queue()
-            .apply(
-                old_reject,
-                &Action::Reject { reason: None },
-                "mei",
-                t("2026-09-02T00:00:00Z"),
-            )
-            .expect("store")
-            .expect("legal");
-        let done = store.prune(&Retention::default(), now).expect("prune");
-        assert_eq!(done.queue_items, 3);
-        for (id, kept) in [
-            (old_sent, false),
-            (old_expired, false),
-            (old_reject, false),
-            (old_failed, true),
-            (old_pending, true),
-            (recent_sent, true),
-            (late_reject, true),
-        ] {
-            assert_eq!(
-                store.queue().item(id).expect("get").is_some(),
-                kept,
-                "item {id}"
-            );
-        }
-        assert_eq!(
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-12-01T00:00:00Z");
+            let mk = |n: u32, state: ReplyState, at: &str| {
+                let mut i = item(state);
+                i.mention_id = format!("m{n}");
+                i.created_at = t(at);
+                i.due_at = i.created_at;
+                store.queue().enqueue(&i).expect("enqueue").expect("new")
+            };
+            let old_sent = mk(1, ReplyState::Sent, "2026-10-01T00:00:00Z");
+            let old_expired = mk(2, ReplyState::Expired, "2026-10-01T00:00:00Z");
+            let old_failed = mk(3, ReplyState::Failed, "2026-10-01T00:00:00Z");
+            let old_pending = mk(4, ReplyState::Pending, "2026-06-01T00:00:00Z");
+            let recent_sent = mk(5, ReplyState::Sent, "2026-11-25T00:00:00Z");
+            // Created long ago but rejected recently: kept, by the time it closed.
+            let late_reject = mk(6, ReplyState::Pending, "2026-09-01T00:00:00Z");
             store
                 .queue()
-                .count(&crate::store::QueueQuery::default())
-                .expect("count"),
-            4,
-            "the index lost the deleted items' entries"
-        );
-        // Their mentions keep the record that they were drafted: no draft again.
-        assert!(store.queue().is_queued("m1").expect("queued?"));
-        // Keeping for ever deletes nothing.
-        let forever = Retention {
-            mentions: None,
-            closed_queue: None,
-        };
-        assert_eq!(
+                .apply(
+                    late_reject,
+                    &Action::Reject { reason: None },
+                    "mei",
+                    t("2026-11-28T00:00:00Z"),
+                )
+                .expect("store")
+                .expect("legal");
+            let old_reject = mk(7, ReplyState::Pending, "2026-09-01T00:00:00Z");
             store
-                .prune(&forever, now + TimeDelta::days(3650))
-                .expect("prune"),
-            Pruned::default()
+                .queue()
+                .apply(
+                    old_reject,
+                    &Action::Reject { reason: None },
+                    "mei",
+                    t("2026-09-02T00:00:00Z"),
+                )
+                .expect("store")
+                .expect("legal");
+            let done = store.prune(&Retention::default(), now).expect("prune");
+            assert_eq!(done.queue_items, 3);
+            for (id, kept) in [
+                (old_sent, false),
+                (old_expired, false),
+                (old_reject, false),
+                (old_failed, true),
+                (old_pending, true),
+                (recent_sent, true),
+                (late_reject, true),
+            ] {
+                assert_eq!(
+                    store.queue().item(id).expect("get").is_some(),
+                    kept,
+                    "item {id}"
+                );
+            }
+            assert_eq!(
+                store
+                    .queue()
+                    .count(&crate::store::QueueQuery::default())
+                    .expect("count"),
+                4,
+                "the index lost the deleted items' entries"
+            );
+            // Their mentions keep the record that they were drafted: no draft again.
+            assert!(store.queue().is_queued("m1").expect("queued?"));
+            // Keeping for ever deletes nothing.
+            let forever = Retention {
+                mentions: None,
+                closed_queue: None,
+            };
+            assert_eq!(
+                store
+                    .prune(&forever, now + TimeDelta::days(3650))
+                    .expect("prune"),
+                Pruned::default()
+            );
+        }
+    }
+
+    /// A pruned mention forgets that it was drafted only once its item is gone too: a closed
+    /// old draft goes with it, an open one keeps the mention queued.
+    #[test]
+    fn a_pruned_mention_keeps_its_queue_record_while_its_item_stays() {
+        for ts in crate::store::testing::each() {
+            let store = &ts.store;
+            let now = t("2026-12-01T00:00:00Z");
+            let closed = mention("closed", "alice", "one", "2026-08-01T00:00:00Z", &[]);
+            let open = mention("open", "bob", "two", "2026-08-01T00:00:00Z", &[]);
+            let mut draft = item(ReplyState::Sent);
+            draft.created_at = t("2026-08-01T00:00:00Z");
+            store
+                .mentions()
+                .insert_with_draft(&closed, Some(&draft))
+                .expect("insert");
+            draft.state = ReplyState::Pending;
+            let kept = store
+                .mentions()
+                .insert_with_draft(&open, Some(&draft))
+                .expect("insert")
+                .queued
+                .expect("queued");
+            let done = store.prune(&Retention::default(), now).expect("prune");
+            assert_eq!(
+                done,
+                Pruned {
+                    mentions: 2,
+                    queue_items: 1
+                },
+                "{}",
+                ts.backend
+            );
+            assert!(
+                !store.queue().is_queued("closed").expect("queued?"),
+                "{}",
+                ts.backend
+            );
+            assert!(
+                store.queue().is_queued("open").expect("queued?"),
+                "{}",
+                ts.backend
+            );
+            assert_eq!(
+                store
+                    .queue()
+                    .item_for_mention("open")
+                    .expect("get")
+                    .map(|i| i.id),
+                Some(kept),
+                "{}",
+                ts.backend
+            );
+        }
+    }
+
+    /// One process prunes while another ingests, the cutoff moving just past the mention
+    /// being inserted each time: once both are done no mention older than the last cutoff is
+    /// left (an insert that read an older cutoff committed before the cutoff moved, so the
+    /// deletion saw it), and every pruned mention was one stored.
+    #[test]
+    fn pruning_in_one_process_while_another_ingests_leaves_nothing_old() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let Some((a, b, _schema)) = crate::store::queue::tests::two_processes() else {
+            return;
+        };
+        let base = t("2026-08-01T00:00:00Z");
+        let keep = Retention::default().mentions.expect("kept for a while");
+        let done = AtomicUsize::new(0);
+        let (inserted, pruned, cutoff) = std::thread::scope(|sc| {
+            let ingest = sc.spawn(|| {
+                let mut new = 0;
+                for n in 0..300 {
+                    let at = (base + TimeDelta::seconds(n)).to_rfc3339();
+                    let m = mention(&format!("m{n}"), &format!("a{n}"), "x", &at, &[]);
+                    new += usize::from(b.mentions().insert(&m).expect("insert"));
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                new
+            });
+            let (mut pruned, mut cutoff) = (0, base);
+            while !ingest.is_finished() {
+                // Past the mention being inserted now and the next one.
+                let n = i64::try_from(done.load(Ordering::SeqCst)).expect("small");
+                cutoff = base + TimeDelta::seconds(n + 2);
+                pruned += a
+                    .prune(&Retention::default(), cutoff + keep)
+                    .expect("prune")
+                    .mentions;
+            }
+            (ingest.join().expect("ingest"), pruned, cutoff)
+        });
+        let left = a.mentions().between(base, cutoff).expect("old");
+        assert!(
+            left.is_empty(),
+            "{} mentions older than the cutoff slipped in",
+            left.len()
         );
+        let stored = a.mentions().between(base, base + keep).expect("all").len();
+        assert_eq!(
+            pruned + stored,
+            inserted,
+            "every mention stored was pruned or is kept"
+        );
+        let mut again = mention("again", "z", "x", &base.to_rfc3339(), &[]);
+        again.mention.id = "again".into();
+        assert!(!b.mentions().insert(&again).expect("again"), "old news");
     }
 }

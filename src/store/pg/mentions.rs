@@ -1,39 +1,232 @@
-//! TODO(pg): MentionStore on PostgreSQL — being written on a helper branch; this file is replaced.
+//! Mentions on PostgreSQL: the `mentions` table, de-duplicated by two unique keys (the id, and
+//! the author and text as sled's content key), with the draft for a new mention enqueued in
+//! the same transaction.
+//!
+//! Same behaviour as sled's mentions (`store/mentions.rs`): newest first in (time, id bytes)
+//! order; the filters compare what sled compares (Rust's lowercasing, not the database's);
+//! a mention older than the last pruning (`meta`, key `pruned_before`) is old news. Inserts
+//! read that cutoff under a shared advisory lock that pruning takes exclusively while it
+//! moves the cutoff (see `retention.rs`), so no old mention slips in behind a pruning.
 
 use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+use postgres::GenericClient;
 
-use super::{pending, PgStore};
-#[allow(unused_imports)]
-use crate::domain::queue::{Action, QueueItem, ReplyState, TransitionError};
-#[allow(unused_imports)]
-use crate::store::*;
+use super::{from_record, to_record, PgStore};
+use crate::domain::QueueItem;
+use crate::store::mentions::content_key;
+use crate::store::{Ingested, MentionQuery, MentionStore, StoreError, StoredMention};
 
-/// MentionStore on PostgreSQL.
+/// Mentions on PostgreSQL.
 #[derive(Clone)]
 pub(crate) struct PgMentions(pub(crate) PgStore);
 
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// The `meta` key of the cutoff of the last mention pruning (microseconds, a JSON number).
+pub(super) const PRUNED_BEFORE: &str = "pruned_before";
+
+/// The first key of the advisory lock between inserts (shared) and pruning (exclusive); the
+/// second is the brand's hash ("ment" in ASCII).
+pub(super) const PRUNE_LOCK: i32 = 0x6d65_6e74;
+
+/// Rows read per round trip while a listing filters in Rust.
+const BATCH: i32 = 200;
+
+fn key(id: &str) -> String {
+    format!("mentions/{id}")
+}
+
+fn read(row: &postgres::Row) -> Result<StoredMention, StoreError> {
+    let id: &str = row.get(0);
+    from_record(key(id), row.get(1))
+}
+
+/// The cutoff of the last pruning, in microseconds (`i64::MIN` when none), read in `c`.
+pub(super) fn pruned_before(c: &mut impl GenericClient, brand: &str) -> Result<i64, StoreError> {
+    Ok(c.query_opt(
+        "SELECT (value #>> '{}')::bigint FROM meta WHERE brand = $1 AND key = $2",
+        &[&brand, &PRUNED_BEFORE],
+    )?
+    .and_then(|r| r.get::<_, Option<i64>>(0))
+    .unwrap_or(i64::MIN))
+}
+
+/// Adds a `WHERE` clause whose parameter is written `$?` and its parameter.
+fn clause<'a>(sql: &mut String, params: &mut Vec<Param<'a>>, template: &str, p: Param<'a>) {
+    params.push(p);
+    sql.push_str(&template.replace("$?", &format!("${}", params.len())));
+}
+
+/// Whether `m` matches `q`: sled's predicate, applied to what the SQL found (which compares
+/// the same things, but keeps microseconds only and cannot do ASCII-only case folding).
+fn keeps(q: &MentionQuery, m: &StoredMention) -> bool {
+    let needle = q.text.as_ref().map(|t| t.to_lowercase());
+    q.since.is_none_or(|s| m.mention.created_at >= s)
+        && q.author
+            .as_ref()
+            .is_none_or(|a| m.mention.author.eq_ignore_ascii_case(a))
+        && q.topic.as_ref().is_none_or(|t| {
+            m.topics()
+                .iter()
+                .any(|x| x == t || x.split('/').next() == Some(t.as_str()))
+        })
+        && needle
+            .as_ref()
+            .is_none_or(|n| m.mention.text.to_lowercase().contains(n.as_str()))
+        && q.platform
+            .as_ref()
+            .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
+        && q.sentiment
+            .as_ref()
+            .is_none_or(|s| m.classification.sentiment.label.as_str() == s)
+        && q.intent
+            .as_ref()
+            .is_none_or(|i| m.classification.intent.as_str() == i)
+}
+
 impl MentionStore for PgMentions {
-    fn insert(&self, _m: &StoredMention) -> Result<bool, StoreError> {
-        Err(pending())
+    fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
+        Ok(self.insert_with_draft(m, None)?.new)
     }
 
     fn insert_with_draft(
         &self,
-        _m: &StoredMention,
-        _draft: Option<&QueueItem>,
+        m: &StoredMention,
+        draft: Option<&QueueItem>,
     ) -> Result<Ingested, StoreError> {
-        Err(pending())
+        let brand: &str = &self.0.brand;
+        let ck = i64::from_be_bytes(content_key(&m.mention).try_into().unwrap_or([0; 8]));
+        let topics = m.topics();
+        let groups: Vec<String> = topics
+            .iter()
+            .map(|t| t.split('/').next().unwrap_or_default().to_string())
+            .collect();
+        self.0.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))",
+                &[&PRUNE_LOCK, &brand],
+            )?;
+            if m.mention.created_at.timestamp_micros() < pruned_before(&mut tx, brand)? {
+                return Ok(Ingested::default());
+            }
+            // Of two processes inserting the same mention, the second waits on the unique
+            // key until the first commits, then inserts nothing.
+            let new = tx.execute(
+                "INSERT INTO mentions (brand, id, at, content_key, author_lc, text_lc,
+                    platform_lc, topics, groups, sentiment, intent, record)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &brand,
+                    &m.mention.id,
+                    &m.mention.created_at,
+                    &ck,
+                    &m.mention.author.to_lowercase(),
+                    &m.mention.text.to_lowercase(),
+                    &m.mention.platform.to_ascii_lowercase(),
+                    &topics,
+                    &groups,
+                    &m.classification.sentiment.label.as_str(),
+                    &m.classification.intent.as_str(),
+                    &to_record(m),
+                ],
+            )?;
+            if new == 0 {
+                return Ok(Ingested::default());
+            }
+            let queued = match draft {
+                Some(d) => {
+                    let mut item = d.clone();
+                    item.mention_id = m.mention.id.clone();
+                    super::queue::enqueue_in(&mut tx, brand, &item)?
+                }
+                None => None,
+            };
+            tx.commit()?;
+            Ok(Ingested { new: true, queued })
+        })
     }
 
-    fn list(&self, _q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
-        Err(pending())
+    fn list(&self, q: &MentionQuery) -> Result<Vec<StoredMention>, StoreError> {
+        let brand: &str = &self.0.brand;
+        let author = q.author.as_ref().map(|a| a.to_lowercase());
+        let text = q.text.as_ref().map(|t| t.to_lowercase());
+        let platform = q.platform.as_ref().map(|p| p.to_ascii_lowercase());
+        let mut sql = String::from("SELECT id, record FROM mentions WHERE brand = $1");
+        let mut params: Vec<Param<'_>> = vec![&brand];
+        if let Some(s) = &q.since {
+            // Microseconds, like sled's key: the exact comparison is `keeps`'s.
+            clause(&mut sql, &mut params, " AND at >= $?", s);
+        }
+        if let Some(a) = &author {
+            clause(&mut sql, &mut params, " AND author_lc = $?", a);
+        }
+        if let Some(t) = &q.topic {
+            // As sled's topic index: `group/rule` exactly, or every rule of a group.
+            if t.contains('/') {
+                clause(&mut sql, &mut params, " AND topics @> ARRAY[$?::text]", t);
+            } else {
+                clause(&mut sql, &mut params, " AND groups @> ARRAY[$?::text]", t);
+            }
+        }
+        if let Some(t) = &text {
+            clause(&mut sql, &mut params, " AND strpos(text_lc, $?) > 0", t);
+        }
+        if let Some(p) = &platform {
+            clause(&mut sql, &mut params, " AND platform_lc = $?", p);
+        }
+        if let Some(s) = &q.sentiment {
+            clause(&mut sql, &mut params, " AND sentiment = $?", s);
+        }
+        if let Some(i) = &q.intent {
+            clause(&mut sql, &mut params, " AND intent = $?", i);
+        }
+        sql.push_str(" ORDER BY at DESC, id COLLATE \"C\" DESC");
+        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        self.0.pool.with(|c| {
+            let mut tx = c.build_transaction().read_only(true).start()?;
+            let statement = tx.prepare(&sql)?;
+            let portal = tx.bind(&statement, &params)?;
+            let mut out = Vec::new();
+            // A portal read in batches: a small limit reads a few rows, not the whole table.
+            loop {
+                let rows = tx.query_portal(&portal, BATCH)?;
+                for row in &rows {
+                    let m = read(row)?;
+                    if keeps(q, &m) {
+                        out.push(m);
+                        if out.len() >= limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+                if rows.len() < BATCH as usize {
+                    return Ok(out);
+                }
+            }
+        })
     }
 
     fn between(
         &self,
-        _from: DateTime<Utc>,
-        _to: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> Result<Vec<StoredMention>, StoreError> {
-        Err(pending())
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            c.query(
+                "SELECT id, record FROM mentions WHERE brand = $1 AND at >= $2 AND at < $3
+                 ORDER BY at, id COLLATE \"C\"",
+                &[&brand, &from, &to],
+            )?
+            .iter()
+            .map(read)
+            .collect()
+        })
     }
 }

@@ -36,6 +36,7 @@ mod mentions;
 mod meta;
 mod posts;
 mod queue;
+mod retention;
 mod users;
 
 pub(crate) use alerts::PgAlerts;
