@@ -46,13 +46,6 @@ pub(crate) use posts::PgPosts;
 pub(crate) use queue::PgQueue;
 pub(crate) use users::PgUsers;
 
-/// TODO(pg): removed once every record kind is written.
-pub(crate) fn pending() -> StoreError {
-    StoreError::Postgres {
-        why: "not written yet".into(),
-    }
-}
-
 /// The migrations, in order: (version, name, SQL). A version is never edited once released;
 /// a change is a new file.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
