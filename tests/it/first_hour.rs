@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use herald::inbox::Priority;
-use herald::store::Store;
 
 use crate::helpers::{Run, Workspace};
 
@@ -84,12 +83,16 @@ fn sigterm(bot: &mut Bot) -> i32 {
     }
 }
 
+/// On sled whatever the backend the tests run on: its subject is a new user's first run with no
+/// `herald.toml` (built-in defaults, that is sled at `data/herald.db`), and the lock sled's
+/// files take (commands forwarded through the control socket, `store check` and a second bot
+/// refused while the store is held).
 #[test]
 fn herald_run_says_what_it_does_and_every_command_works_while_it_runs() {
-    let ws = Workspace::new();
+    let ws = Workspace::new_sled();
     // One pending reply for the queue commands to decide on.
     {
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let store = ws.store();
         let item = crate::web::inbox::item(
             "m-1",
             ("mastodon", "zh", Priority::Complaint),

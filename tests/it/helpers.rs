@@ -1,7 +1,15 @@
-//! Running the `herald` binary in a scratch folder.
+//! Running the `herald` binary in a scratch folder, and opening its store on the backend the
+//! tests run on (see [`crate::pg`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use herald::store::Store;
+
+use crate::pg::{self, Backend};
+
+/// The brand herald writes under when `[storage] brand` is not given (the tests never give one).
+const DEFAULT_BRAND: &str = "default";
 
 /// The repository root (where the checked-in content lives).
 pub fn repo() -> PathBuf {
@@ -9,19 +17,51 @@ pub fn repo() -> PathBuf {
 }
 
 /// A scratch folder holding copies of `content-plan/` and `keywords/`, as a new user has them.
+///
+/// Its store is on the backend the tests run on ([`pg::backend`]): on PostgreSQL, a schema of
+/// its own, named in `[storage] url` of every `herald.toml` written here (one with only that
+/// is written at once, so that a test writing none still runs on PostgreSQL).
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// The workspace's PostgreSQL schema; `None` on sled.
+    schema: Option<pg::Schema>,
 }
 
 impl Workspace {
+    /// A workspace on the backend the tests run on.
     pub fn new() -> Self {
+        Self::on(pg::backend())
+    }
+
+    /// A workspace whose store is sled whatever the backend: for tests about sled's own files
+    /// (damaged or locked store files, its folder's growth), which mean nothing on PostgreSQL.
+    pub fn new_sled() -> Self {
+        Self::on(Backend::Sled)
+    }
+
+    fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(
             &repo().join("content-plan"),
             &dir.path().join("content-plan"),
         );
         copy_dir(&repo().join("keywords"), &dir.path().join("keywords"));
-        Self { dir }
+        let schema = (backend == Backend::Postgres).then(pg::Schema::new);
+        let ws = Self { dir, schema };
+        if ws.schema.is_some() {
+            ws.write("herald.toml", "");
+        }
+        ws
+    }
+
+    /// Opens this workspace's store as herald does with the default `[storage]`: sled at
+    /// `data/herald.db`, or the workspace's schema (brand `default`).
+    pub fn store(&self) -> Store {
+        match &self.schema {
+            Some(schema) => Store::open_postgres(&schema.options(DEFAULT_BRAND))
+                .expect("open the workspace's PostgreSQL store"),
+            None => Store::open(&self.path().join("data/herald.db")).expect("open the sled store"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -40,7 +80,12 @@ impl Workspace {
         Run::from(out)
     }
 
+    /// Writes `rel`; a `herald.toml` gets the workspace's PostgreSQL URL in `[storage]`.
     pub fn write(&self, rel: &str, text: &str) {
+        let text = match &self.schema {
+            Some(schema) if rel == "herald.toml" => with_storage_url(text, &schema.url()),
+            _ => text.to_string(),
+        };
         let path = self.path().join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("mkdir");
@@ -57,6 +102,77 @@ impl Workspace {
         let text = self.read(rel);
         assert!(text.contains(from), "{rel} has no {from:?}");
         self.write(rel, &text.replacen(from, to, 1));
+    }
+}
+
+/// `text` (a `herald.toml`) with `url = "<url>"` in its `[storage]` section: under the header
+/// when there is one, else in a `[storage]` added at the end (so that no line the test's
+/// assertions name moves). A text that already names `url` is left as it is (`edit` rewrites
+/// the file it read).
+fn with_storage_url(text: &str, url: &str) -> String {
+    let line = format!("url = \"{url}\"");
+    if text.lines().any(|l| l.trim() == line) {
+        return text.to_string();
+    }
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.trim() == "[storage]") {
+        lines.insert(i + 1, &line);
+        let mut out = lines.join("\n");
+        out.push('\n');
+        return out;
+    }
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("\n[storage]\n");
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// A store for tests that drive the library directly (no workspace): sled in a temporary
+/// folder, or a PostgreSQL schema of its own, per the backend the tests run on. Open it as
+/// often as needed: each [`TestDb::open`] is another handle on the same data, as a restarted
+/// herald would open it.
+pub struct TestDb {
+    dir: tempfile::TempDir,
+    schema: Option<pg::Schema>,
+}
+
+impl TestDb {
+    /// A fresh store on the backend the tests run on.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            schema: (pg::backend() == Backend::Postgres).then(pg::Schema::new),
+        }
+    }
+
+    /// A temporary folder beside the store, for a test's other files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Opens the store (again).
+    pub fn open(&self) -> Store {
+        match &self.schema {
+            Some(schema) => {
+                Store::open_postgres(&schema.options(DEFAULT_BRAND)).expect("open postgres")
+            }
+            None => Store::open(&self.dir.path().join("db")).expect("open sled"),
+        }
+    }
+}
+
+/// Opens the store a loaded configuration names, as `herald` itself does: its PostgreSQL
+/// database when `[storage]` has one, else sled at `[storage] path`.
+pub fn open_store(config: &herald::config::Config) -> Store {
+    let storage = &config.herald.storage;
+    match &storage.postgres {
+        Some(pg) => Store::open_postgres(&pg.options().expect("the store's secrets"))
+            .expect("open postgres"),
+        None => Store::open_with(&storage.path, &storage.options).expect("open sled"),
     }
 }
 

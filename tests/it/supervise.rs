@@ -33,7 +33,7 @@ fn workspace() -> (Workspace, herald::config::Config, Store) {
     let ws = Workspace::new();
     ws.write("herald.toml", "");
     let config = herald::config::load(&ws.path().join("herald.toml"), true).expect("config");
-    let store = Store::open(&config.herald.storage.path).expect("store");
+    let store = crate::helpers::open_store(&config);
     (ws, config, store)
 }
 
