@@ -54,6 +54,15 @@ impl Workspace {
         ws
     }
 
+    /// The backend this workspace's store is on.
+    pub fn backend(&self) -> Backend {
+        if self.schema.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sled
+        }
+    }
+
     /// Opens this workspace's store as herald does with the default `[storage]`: sled at
     /// `data/herald.db`, or the workspace's schema (brand `default`).
     pub fn store(&self) -> Store {
