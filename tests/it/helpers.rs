@@ -238,3 +238,85 @@ pub fn stored_post(
         delivery: Default::default(),
     }
 }
+
+/// The harness itself: the URL in herald.toml, the backend each store is on.
+mod tests {
+    use super::*;
+
+    /// The URL goes under an existing `[storage]`, else into a `[storage]` added at the end,
+    /// so that the test's own lines keep their numbers; writing the result again adds nothing.
+    #[test]
+    fn the_storage_url_is_added_once_without_moving_a_line() {
+        let url = "postgresql://h@127.0.0.1:1/p?options=-csearch_path%3Dt_1";
+        let key = format!("url = \"{url}\"");
+        let cases = [
+            ("", format!("\n[storage]\n{key}\n")),
+            (
+                "timezone = \"UTC\"",
+                format!("timezone = \"UTC\"\n\n[storage]\n{key}\n"),
+            ),
+            (
+                "[[sources]]\nname = \"a\"\n",
+                format!("[[sources]]\nname = \"a\"\n\n[storage]\n{key}\n"),
+            ),
+            (
+                "[storage]\ncache_mb = 16\n\n[web]\n",
+                format!("[storage]\n{key}\ncache_mb = 16\n\n[web]\n"),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = with_storage_url(text, url);
+            assert_eq!(got, want, "{text:?}");
+            assert_eq!(with_storage_url(&got, url), got, "again: {text:?}");
+            let parsed: toml::Table = got.parse().expect("still TOML");
+            assert_eq!(parsed["storage"]["url"].as_str(), Some(url), "{got}");
+        }
+    }
+
+    /// What `herald` writes lands in the store the test reads, on the chosen backend; a
+    /// workspace asked for on sled is on sled whatever the backend.
+    #[test]
+    fn herald_and_the_test_share_the_workspace_store_on_the_chosen_backend() {
+        let ws = Workspace::new();
+        assert_eq!(ws.backend(), pg::backend());
+        let plan = ws.herald(&["plan", "--days", "2", "--from", "2026-12-01"]);
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        let store = ws.store();
+        let want = match pg::backend() {
+            Backend::Sled => "sled",
+            Backend::Postgres => "postgres",
+        };
+        assert_eq!(store.backend(), want);
+        assert!(!store.posts().all().expect("posts").is_empty(), "planned");
+        assert_eq!(
+            ws.path().join("data/herald.db").exists(),
+            pg::backend() == Backend::Sled,
+            "sled's folder exists only on sled"
+        );
+
+        let sled = Workspace::new_sled();
+        assert_eq!(sled.backend(), Backend::Sled);
+        assert_eq!(sled.store().backend(), "sled");
+        assert!(
+            !sled.path().join("herald.toml").exists(),
+            "left as a new user has it"
+        );
+
+        let db = TestDb::new();
+        assert_eq!(db.open().backend(), want);
+    }
+
+    /// Each `TestDb::open` is another handle on the same data, as a restarted herald sees it;
+    /// two `TestDb`s never share.
+    #[test]
+    fn a_test_db_reopens_its_own_data_only() {
+        let (a, b) = (TestDb::new(), TestDb::new());
+        let at = chrono::DateTime::from_timestamp(1_796_083_200, 0).expect("t");
+        a.open()
+            .posts()
+            .put(&stored_post("outbox", "kept", at))
+            .expect("put");
+        assert_eq!(a.open().posts().all().expect("posts").len(), 1);
+        assert!(b.open().posts().all().expect("posts").is_empty());
+    }
+}
