@@ -116,15 +116,22 @@ impl Workspace {
 
 /// `text` (a `herald.toml`) with `url = "<url>"` in its `[storage]` section: under the header
 /// when there is one, else in a `[storage]` added at the end (so that no line the test's
-/// assertions name moves). A text that already names `url` is left as it is (`edit` rewrites
-/// the file it read).
+/// assertions name moves). A `[storage]` that already has a `url` or `url_env` is left as it
+/// is: the test chose its database itself (the multi-process tests share one), or the text is
+/// one this function wrote (`edit` rewrites the file it read).
 fn with_storage_url(text: &str, url: &str) -> String {
     let line = format!("url = \"{url}\"");
-    if text.lines().any(|l| l.trim() == line) {
-        return text.to_string();
-    }
     let mut lines: Vec<&str> = text.lines().collect();
     if let Some(i) = lines.iter().position(|l| l.trim() == "[storage]") {
+        let names_a_database = lines[i + 1..]
+            .iter()
+            .map(|l| l.trim())
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split_once('='))
+            .any(|(key, _)| matches!(key.trim(), "url" | "url_env"));
+        if names_a_database {
+            return text.to_string();
+        }
         lines.insert(i + 1, &line);
         let mut out = lines.join("\n");
         out.push('\n');
@@ -264,6 +271,16 @@ mod tests {
                 format!("[storage]\n{key}\ncache_mb = 16\n\n[web]\n"),
             ),
         ];
+        for own in [
+            "[storage]\nurl = \"postgresql://h@shared:1/p\"\n\n[[channels]]\nname = \"a\"\n",
+            "[storage]\ncache_mb = 8\nurl_env = \"DB\"\n",
+        ] {
+            assert_eq!(
+                with_storage_url(own, url),
+                own,
+                "the test's own database stays"
+            );
+        }
         for (text, want) in cases {
             let got = with_storage_url(text, url);
             assert_eq!(got, want, "{text:?}");
