@@ -24,7 +24,7 @@ use herald::crisis::notify::{
 };
 use herald::store::{AlertChange, AlertEvent, AlertLevel, DeliveryState, Store};
 
-use crate::helpers::Workspace;
+use crate::helpers::{TestDb, Workspace};
 
 /// A clock the test sets.
 #[derive(Clone)]
@@ -86,9 +86,9 @@ fn settings() -> DeliverySettings {
     }
 }
 
-/// A store in a temp folder, with one alert queued for `sink`.
-fn store_with_alert(dir: &tempfile::TempDir, id: &str, sink: &str, clock: &TestClock) -> Store {
-    let store = Store::open(&dir.path().join("db")).expect("open");
+/// A fresh store, with one alert queued for `sink`.
+fn store_with_alert(db: &TestDb, id: &str, sink: &str, clock: &TestClock) -> Store {
+    let store = db.open();
     store
         .alerts()
         .upsert(
@@ -148,8 +148,8 @@ async fn wecom_text_carries_the_facts_and_the_mobiles() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "wc-1", "wecom", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "wc-1", "wecom", &clock);
     let sink = Sink::WeCom(wecom::WeCom::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -193,8 +193,8 @@ async fn wecom_markdown_escapes_the_sample() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "wc-md", "wecom", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "wc-md", "wecom", &clock);
     let sink = Sink::WeCom(wecom::WeCom::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -232,8 +232,8 @@ async fn wecom_errcodes_decide_between_retry_and_giving_up() {
             .mount(&server)
             .await;
         let clock = TestClock::new();
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = store_with_alert(&dir, "wc-err", "wecom", &clock);
+        let db = TestDb::new();
+        let store = store_with_alert(&db, "wc-err", "wecom", &clock);
         let sink = Sink::WeCom(wecom::WeCom::new(
             http(),
             Url::parse(&server.uri()).expect("url"),
@@ -278,8 +278,8 @@ async fn dingtalk_request_is_signed_as_dingtalk_checks_it() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "dt-1", "ding", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "dt-1", "ding", &clock);
     let secret = "SEC0123456789abcdef";
     let sink = Sink::DingTalk(dingtalk::DingTalk::new(
         http(),
@@ -337,8 +337,8 @@ async fn feishu_request_is_signed_as_feishu_checks_it() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "fs-1", "lark", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "fs-1", "lark", &clock);
     let secret = "feishu-secret";
     let sink = Sink::Feishu(feishu::Feishu::new(
         http(),
@@ -376,8 +376,8 @@ async fn feishu_bad_signature_answer_is_permanent() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "fs-bad", "lark", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "fs-bad", "lark", &clock);
     let sink = Sink::Feishu(feishu::Feishu::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -409,8 +409,8 @@ async fn slack_gets_text_and_blocks_with_escaped_samples() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "sl-1", "slack", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "sl-1", "slack", &clock);
     let url = Url::parse(&format!("{}/services/T0/B0/XYZ", server.uri())).expect("url");
     let sink = Sink::Slack(slack::Slack::new(http(), url));
     let done = deliverer(&store, "slack", sink, &clock)
@@ -454,8 +454,8 @@ async fn slack_429_waits_for_retry_after_then_delivers() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "sl-429", "slack", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "sl-429", "slack", &clock);
     let sink = Sink::Slack(slack::Slack::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -496,8 +496,8 @@ async fn webhook_is_signed_and_keeps_its_idempotency_key_across_retries() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "wh-1", "hook", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "wh-1", "hook", &clock);
     let sink = Sink::Webhook(webhook::Webhook::new(
         http(),
         Url::parse(&format!("{}/alerts", server.uri())).expect("url"),
@@ -564,8 +564,8 @@ async fn server_errors_back_off_exponentially_then_give_up() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "wh-500", "hook", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "wh-500", "hook", &clock);
     let sink = Sink::Webhook(webhook::Webhook::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -604,8 +604,8 @@ async fn client_errors_are_not_retried() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "sl-404", "slack", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "sl-404", "slack", &clock);
     let sink = Sink::Slack(slack::Slack::new(
         http(),
         Url::parse(&server.uri()).expect("url"),
@@ -631,8 +631,8 @@ async fn the_wecom_rate_limit_holds_the_21st_message_for_a_minute() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("open");
+    let db = TestDb::new();
+    let store = db.open();
     for i in 0..21 {
         store
             .alerts()
@@ -699,7 +699,7 @@ async fn an_alert_persisted_before_a_crash_is_delivered_after_restart() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
+    let db = TestDb::new();
     let config = AlertsConfig {
         sinks: vec![SinkConfig {
             name: "slack".into(),
@@ -713,7 +713,7 @@ async fn an_alert_persisted_before_a_crash_is_delivered_after_restart() {
     };
     {
         // The process that raised the alerts dies before any delivery worker ran.
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = db.open();
         let wake = tokio::sync::Notify::new();
         let warning = raise(
             &store,
@@ -739,7 +739,7 @@ async fn an_alert_persisted_before_a_crash_is_delivered_after_restart() {
         assert!(matches!(crisis, AlertChange::Escalated(_)));
         assert_eq!(store.alerts().deliveries("crash-1").expect("d").len(), 1);
     }
-    let store = Store::open(&dir.path().join("db")).expect("reopen");
+    let store = db.open();
     assert_eq!(
         store
             .alerts()
@@ -774,8 +774,8 @@ async fn the_worker_wakes_on_raise_and_stops_on_shutdown() {
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("open");
+    let db = TestDb::new();
+    let store = db.open();
     let config = AlertsConfig {
         sinks: vec![SinkConfig {
             name: "slack".into(),
@@ -836,8 +836,8 @@ async fn the_worker_wakes_on_raise_and_stops_on_shutdown() {
 #[tokio::test]
 async fn a_sink_without_its_secret_fails_its_deliveries_without_leaking_anything() {
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "nosecret", "wecom", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "nosecret", "wecom", &clock);
     let config = AlertsConfig {
         sinks: vec![SinkConfig {
             name: "wecom".into(),
@@ -870,8 +870,8 @@ async fn a_sink_without_its_secret_fails_its_deliveries_without_leaking_anything
 async fn a_key_in_the_url_never_reaches_errors_or_debug_output() {
     // Port 9 (discard) on loopback: nothing listens, so the connection is refused.
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "leak", "wecom", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "leak", "wecom", &clock);
     let key = "wecom-robot-key-5ecret";
     let sink = Sink::WeCom(wecom::WeCom::new(
         http(),
@@ -969,10 +969,10 @@ async fn email_reaches_a_real_smtp_server() {
     });
     let (host, port) = addr.rsplit_once(':').expect("host:port");
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
+    let db = TestDb::new();
     // A unique id, so this test finds its own message among others in the Maildir.
     let id = unique("mail");
-    let store = store_with_alert(&dir, &id, "mail", &clock);
+    let store = store_with_alert(&db, &id, "mail", &clock);
     let config = SinkConfig {
         name: "mail".into(),
         levels: vec![AlertLevel::Crisis],
@@ -1094,8 +1094,8 @@ async fn a_timeout_is_retried_not_dropped() {
         .mount(&server)
         .await;
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "slow", "slack", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "slow", "slack", &clock);
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
@@ -1169,9 +1169,9 @@ async fn email_over_starttls_with_login_reaches_a_real_smtp_server() {
     // password_env would read it.
     let password = std::env::var("HERALD_TEST_SMTP_PASSWORD").expect("HERALD_TEST_SMTP_PASSWORD");
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
+    let db = TestDb::new();
     let id = unique("mail-tls");
-    let store = store_with_alert(&dir, &id, "mail", &clock);
+    let store = store_with_alert(&db, &id, "mail", &clock);
     let done = deliverer(&store, "mail", starttls_sink(password), &clock)
         .execute_due()
         .await
@@ -1185,8 +1185,8 @@ async fn email_over_starttls_with_login_reaches_a_real_smtp_server() {
 #[tokio::test]
 async fn a_wrong_smtp_password_is_a_permanent_failure_that_does_not_show_it() {
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "mail-badpass", "mail", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "mail-badpass", "mail", &clock);
     let wrong = "n0t-the-passw0rd".to_string();
     let done = deliverer(&store, "mail", starttls_sink(wrong.clone()), &clock)
         .execute_due()
@@ -1219,8 +1219,8 @@ async fn starttls_refuses_a_server_whose_certificate_is_not_trusted() {
             .expect("email"),
     ));
     let clock = TestClock::new();
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = store_with_alert(&dir, "mail-untrusted", "mail", &clock);
+    let db = TestDb::new();
+    let store = store_with_alert(&db, "mail-untrusted", "mail", &clock);
     let done = deliverer(&store, "mail", sink, &clock)
         .execute_due()
         .await

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use herald::store::{PostState, Store, StoredPost};
+use herald::store::{PostState, StoredPost};
 
 use crate::helpers::{stored_post, Workspace};
 use crate::peers::peers;
@@ -63,7 +63,7 @@ fn stop(mut child: Child) {
 }
 
 fn seed(ws: &Workspace, posts: &[StoredPost]) {
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     for p in posts {
         store.posts().put(p).expect("put");
     }
@@ -127,7 +127,7 @@ async fn posts_go_out_at_their_minute_on_both_peers() {
     let texts: Vec<String> = posts.iter().map(|p| p.text.clone()).collect();
     wait_published(&texts, Duration::from_secs(90)).await;
     stop(child);
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     let mut latencies = Vec::new();
     for p in &posts {
         let got = store
@@ -209,7 +209,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
             counts.iter().all(|c| *c <= 1),
             "round {round} (seed {seed_value}): duplicates {counts:?}"
         );
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let store = ws.store();
         let states: Vec<PostState> = posts
             .iter()
             .filter_map(|p| store.posts().get(&p.channel, p.at).expect("get"))
@@ -239,7 +239,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
         vec![1; texts.len()],
         "seed {seed_value}: every post exactly once"
     );
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     for p in &posts {
         let got = store
             .posts()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use chrono::{TimeDelta, Utc};
-use herald::store::{PostState, Store};
+use herald::store::PostState;
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -89,7 +89,7 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
     let start = Utc::now();
     let post_at = start + TimeDelta::seconds(100);
     {
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let store = ws.store();
         let mut post =
             crate::helpers::stored_post("outbox", &format!("product news {nonce}"), post_at);
         post.category = "product".into();
@@ -236,7 +236,7 @@ async fn complaints_on_a_peer_raise_a_crisis_hold_a_product_post_until_resolved(
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     drop(child);
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     let post = store
         .posts()
         .all()

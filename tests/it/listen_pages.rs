@@ -14,7 +14,6 @@ use herald::ingest::Ingest;
 use herald::listen::config::{SourceConfig, SourceKind};
 use herald::listen::run::{Listener, Source};
 use herald::listen::{page, Mention, Parsed};
-use herald::store::Store;
 
 use crate::helpers::{repo, Workspace};
 
@@ -389,8 +388,8 @@ async fn polled_twice_from_a_local_server_each_page_is_stored_once() {
             };
             *url = format!("{base}/{file}").parse().expect("url");
             let source = Source::from_config(&cfg, chrono_tz::Asia::Shanghai).expect("source");
-            let dir = tempfile::tempdir().expect("temp dir");
-            let store = Store::open(&dir.path().join("store")).expect("store");
+            let db = crate::helpers::TestDb::new();
+            let store = db.open();
             let ingest = Ingest::new(store.clone(), classifier.clone());
             let listener = Listener::new(store.clone(), Arc::new(ingest));
             let want = parse_saved(file).mentions.len();

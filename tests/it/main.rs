@@ -13,6 +13,7 @@ mod listen;
 mod listen_pages;
 mod multiprocess;
 mod peers;
+mod pg;
 mod plan;
 mod publish;
 mod replay;

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Utc};
 use herald::plan::output::{self, Entry};
-use herald::store::{PostState, Store};
+use herald::store::PostState;
 
 use crate::helpers::{repo, Run, Workspace};
 
@@ -238,11 +238,9 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
         "{}",
         run.stderr
     );
-    let db = ws.path().join("data/herald.db");
-
     // Days one and two went out; a person approved a post on 12-05 with an edit.
     let approved_at = {
-        let store = Store::open(&db).expect("open");
+        let store = ws.store();
         let all = store.posts().all().expect("posts");
         for mut p in all
             .iter()
@@ -288,7 +286,7 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
     assert_eq!(ws.herald(&args).stdout, replan.stdout);
 
     // The whole schedule, published history included, still obeys every rule.
-    let store = Store::open(&db).expect("open");
+    let store = ws.store();
     let whole = store
         .posts()
         .between(at("2026-11-30T16:00:00Z"), at("2026-12-28T16:00:00Z"))

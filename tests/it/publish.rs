@@ -274,8 +274,8 @@ async fn the_fault_matrix_ends_each_post_in_the_right_state() {
     let _mastodon = crate::peers::MASTODON.lock().await;
     let p = peers();
     p.mastodon_clear_faults().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
     let publisher = mastodon_publisher(&store, "brand-token");
     let base = Utc::now() - TimeDelta::minutes(10);
     let nonce = format!("{:x}", fastrand::u64(..));
@@ -547,9 +547,9 @@ fn state_of(store: &Store, p: &StoredPost) -> PostState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_webhook_delays_only_its_own_posts() {
     let hook = Receiver::start(Answer::WhenReleased).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
-    let outbox_path = dir.path().join("outbox.jsonl");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
+    let outbox_path = db.dir().join("outbox.jsonl");
     let t0 = now_secs();
     let clock = TestClock::at(t0);
     let mut channels = BTreeMap::new();
@@ -650,8 +650,8 @@ fn hook_channel(url: &url::Url, timeout: Duration) -> BTreeMap<String, Channel> 
 #[tokio::test]
 async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
     let hook = Receiver::start(Answer::Hangs).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
     let t0 = now_secs();
     let clock = TestClock::at(t0);
     let channels = hook_channel(&hook.url, Duration::from_secs(60));
@@ -731,8 +731,8 @@ async fn an_unconfirmed_send_backs_off_and_stops_at_max_attempts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backoff_after_a_hung_send_counts_from_its_end() {
     let hook = Receiver::start(Answer::HangsUntilReleased).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
     let t0 = now_secs();
     let clock = TestClock::at(t0);
     let channels = hook_channel(&hook.url, Duration::from_secs(600));
@@ -838,8 +838,8 @@ async fn a_503_with_retry_after_holds_the_retry_until_then() {
         backoff: Duration::from_secs(1),
         ..PublishSettings::default()
     };
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
     let publisher = Publisher::new(store.clone(), channels, settings, TestClock::at(t0).clock());
     let unix = |t: std::time::SystemTime| {
         t.duration_since(std::time::UNIX_EPOCH)
@@ -896,9 +896,9 @@ async fn a_503_with_retry_after_holds_the_retry_until_then() {
 /// loop), the others on the same channel go out, and the held ones follow when it lifts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_keeps_held_posts_back_until_the_hold_lifts() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(&dir.path().join("db")).expect("store");
-    let outbox_path = dir.path().join("outbox.jsonl");
+    let db = crate::helpers::TestDb::new();
+    let store = db.open();
+    let outbox_path = db.dir().join("outbox.jsonl");
     let t0 = now_secs();
     let mut channels = BTreeMap::new();
     channels.insert(

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use herald::store::{PostState, Store, StoredPost};
+use herald::store::{PostState, StoredPost};
 use serde_json::{json, Value};
 
 use crate::helpers::Workspace;
@@ -164,7 +164,7 @@ fn post_without_now_takes_the_next_free_peak_slot() {
         first.stdout,
         second.stdout
     );
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     let posts = store.posts().all().expect("posts");
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().all(|p| p.state == PostState::Approved));
@@ -197,7 +197,7 @@ async fn a_draft_posted_to_bluesky_carries_its_tracked_link_in_a_facet() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     let post = store.posts().all().expect("posts").pop().expect("post");
     let uri = post.delivery.remote_id.expect("at uri");
     let record = p.bsky_record(&uri).await;
@@ -236,7 +236,7 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
     let nonce = format!("{:x}", fastrand::u64(..));
     let base = Utc::now() - TimeDelta::minutes(5);
     {
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let store = ws.store();
         for i in 0..3 {
             store
                 .posts()
@@ -298,7 +298,7 @@ async fn sigterm_lets_the_send_in_flight_finish_and_loses_nothing() {
     assert!(status.success(), "graceful exit: {status:?}");
     p.mastodon_clear_faults().await;
 
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     let mine: Vec<StoredPost> = store
         .posts()
         .all()

@@ -20,7 +20,7 @@ use herald::store::{MentionQuery, Store, StoredMention};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::helpers::{repo, Workspace};
+use crate::helpers::{repo, TestDb, Workspace};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo().join("tests/fixtures/listen").join(name)).expect("fixture")
@@ -304,7 +304,7 @@ fn a_valid_keyword_configuration_passes_check() {
 
 /// A listener over a fresh store, classifying with the checked-in keywords.
 struct Bench {
-    dir: tempfile::TempDir,
+    db: TestDb,
     listener: Listener,
     store: Store,
 }
@@ -316,18 +316,17 @@ fn classifier() -> Arc<Classifier> {
 
 impl Bench {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::open(dir)
+        Self::open(TestDb::new())
     }
 
-    fn open(dir: tempfile::TempDir) -> Self {
-        let store = Store::open(&dir.path().join("store")).expect("store");
+    fn open(db: TestDb) -> Self {
+        let store = db.open();
         let listener = Listener::new(
             store.clone(),
             Arc::new(Ingest::new(store.clone(), classifier())),
         );
         Self {
-            dir,
+            db,
             listener,
             store,
         }
@@ -336,13 +335,13 @@ impl Bench {
     /// The same store opened again by a new listener, as after a restart.
     fn restart(self) -> Self {
         let Bench {
-            dir,
+            db,
             listener,
             store,
         } = self;
         drop(listener);
         drop(store);
-        Self::open(dir)
+        Self::open(db)
     }
 
     fn stored(&self, needle: &str) -> Vec<StoredMention> {

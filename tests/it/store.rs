@@ -1,10 +1,12 @@
 //! A damaged store stops every command with a plain message (never a sled panic, never an
 //! empty-looking store that would re-plan and re-send what was done).
+//!
+//! The damage is done to sled's files, so those tests are on sled whatever the backend the
+//! tests run on ([`Workspace::new_sled`]).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use herald::store::Store;
 
 use crate::helpers::{stored_post, Workspace};
 
@@ -14,9 +16,9 @@ fn store_path(ws: &Workspace) -> PathBuf {
 
 /// `posts` posts, each rewritten `rounds` times (as planning and publishing do), then the
 /// store closed and opened once more, so that sled has written a snapshot beside its log.
-fn seed(path: &Path, posts: i64, rounds: usize) {
+fn seed(ws: &Workspace, posts: i64, rounds: usize) {
     {
-        let store = Store::open(path).expect("store");
+        let store = ws.store();
         for round in 0..rounds {
             for n in 0..posts {
                 let at = DateTime::<Utc>::from_timestamp(1_796_083_200 + n * 3600, 0).expect("t");
@@ -28,7 +30,7 @@ fn seed(path: &Path, posts: i64, rounds: usize) {
             }
         }
     }
-    drop(Store::open(path).expect("reopen"));
+    drop(ws.store());
 }
 
 fn data_files(path: &Path) -> Vec<PathBuf> {
@@ -76,14 +78,14 @@ fn assert_refused(ws: &Workspace, why: &str, at_open: bool) {
 
 #[test]
 fn a_store_file_cut_in_half_is_reported_damaged_not_a_panic() {
-    let ws = Workspace::new();
+    let ws = Workspace::new_sled();
     let path = store_path(&ws);
-    seed(&path, 300, 1);
+    seed(&ws, 300, 1);
     assert_eq!(ws.herald(&["status"]).code, 0, "the sound store works");
     let files = data_files(&path);
     assert_eq!(files.len(), 2, "a log and a snapshot: {files:?}");
     for file in files {
-        let ws2 = Workspace::new();
+        let ws2 = Workspace::new_sled();
         let copy = store_path(&ws2);
         std::fs::create_dir_all(&copy).expect("mkdir");
         for e in std::fs::read_dir(&path).expect("dir").flatten() {
@@ -108,9 +110,9 @@ fn a_store_file_cut_in_half_is_reported_damaged_not_a_panic() {
 /// showed 0 posts while `herald run` re-planned published drafts.
 #[test]
 fn a_store_whose_snapshot_was_deleted_is_refused_not_opened_empty() {
-    let ws = Workspace::new();
+    let ws = Workspace::new_sled();
     let path = store_path(&ws);
-    seed(&path, 90, 30);
+    seed(&ws, 90, 30);
     let snapshots: Vec<PathBuf> = data_files(&path)
         .into_iter()
         .filter(|p| !p.ends_with("db"))
@@ -122,7 +124,7 @@ fn a_store_whose_snapshot_was_deleted_is_refused_not_opened_empty() {
     let run = ws.herald(&["status"]);
     if run.code == 0 {
         // sled may still find every post in its log; then nothing was lost.
-        let store = Store::open(&path).expect("open");
+        let store = ws.store();
         assert_eq!(
             store.posts().all().expect("posts").len(),
             90,
@@ -145,7 +147,6 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
     use std::process::{Command, Stdio};
 
     let ws = Workspace::new();
-    let path = store_path(&ws);
     {
         let groups =
             herald::classify::keywords::load_dir(&ws.path().join("keywords")).expect("keywords");
@@ -163,7 +164,7 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
             verified: None,
         };
         let c = classifier.classify(&m.text, Some(&m.author));
-        let store = Store::open(&path).expect("store");
+        let store = ws.store();
         // The crash: the mention is on disk, its draft never was.
         assert!(store
             .mentions()
@@ -199,7 +200,7 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
     let status = child.wait().expect("wait");
     assert!(said.is_ok(), "herald run never drafted the mention");
     assert!(status.success(), "{status}");
-    let store = Store::open(&path).expect("reopen");
+    let store = ws.store();
     let item = store
         .queue()
         .item_for_mention("mastodon:crash-1")

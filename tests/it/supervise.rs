@@ -33,8 +33,18 @@ fn workspace() -> (Workspace, herald::config::Config, Store) {
     let ws = Workspace::new();
     ws.write("herald.toml", "");
     let config = herald::config::load(&ws.path().join("herald.toml"), true).expect("config");
-    let store = Store::open(&config.herald.storage.path).expect("store");
+    let store = crate::helpers::open_store(&config);
     (ws, config, store)
+}
+
+/// `run`, saying its error as soon as it ends with one: when herald stops before it is ready,
+/// the test's own failure ("herald started") then comes after the reason.
+async fn said(run: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let result = run.await;
+    if let Err(e) = &result {
+        eprintln!("herald stopped: {e:#}");
+    }
+    result
 }
 
 /// Polls `check` until it holds; a guard against a hang (a minute), not a timing goal.
@@ -168,7 +178,7 @@ async fn a_killed_publisher_comes_back_and_publishes_a_post_due_after_the_kill()
         assert!(publisher["last_failure"].is_string(), "{publisher}");
         shutdown.cancel();
     };
-    let (result, ()) = tokio::join!(run, body);
+    let (result, ()) = tokio::join!(said(run), body);
     result.expect("a graceful stop after a restarted task");
 }
 
@@ -193,7 +203,7 @@ async fn a_task_killed_over_and_over_stops_herald_with_an_error() {
             assert!(tasks.kill("the reply sender"));
         }
     };
-    let (result, ()) = tokio::join!(run, body);
+    let (result, ()) = tokio::join!(said(run), body);
     let error = result.expect_err("herald stops").to_string();
     assert!(
         error.contains("the reply sender failed 3 times") && error.contains("herald stops"),
@@ -286,6 +296,6 @@ async fn a_killed_crisis_detector_is_rebuilt_and_runs_again() {
         assert_eq!(task(&tasks, "the crisis detector").failures, 2);
         shutdown.cancel();
     };
-    let (result, ()) = tokio::join!(run, body);
+    let (result, ()) = tokio::join!(said(run), body);
     result.expect("a graceful stop");
 }

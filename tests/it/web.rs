@@ -88,7 +88,7 @@ impl App {
         clock: herald::clock::Clock,
     ) -> Self {
         let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
-        let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+        let store = ws.store();
         herald::web::auth::add_user(&store, USER, PASSWORD, false, now).expect("user");
         let wake = Arc::new(Notify::new());
         let state = AppState::new(
@@ -1493,7 +1493,7 @@ async fn plugin_routes_get_login_csrf_and_token_checks_and_replace_the_placehold
     use axum::routing::{get, post};
     let ws = Workspace::new();
     let config = herald::config::load(&ws.path().join("herald.toml"), false).expect("config");
-    let store = Store::open(&ws.path().join("data/herald.db")).expect("store");
+    let store = ws.store();
     herald::web::auth::add_user(&store, USER, PASSWORD, false, Utc::now()).expect("user");
     let state = AppState::new(
         store.clone(),
