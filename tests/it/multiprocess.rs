@@ -188,12 +188,25 @@ async fn copies_on_peers(texts: &[String]) -> Vec<usize> {
         .collect()
 }
 
+/// The posts' states; the database may be restarting: asked again for up to a minute.
 fn states(store: &Store, posts: &[StoredPost]) -> Vec<PostState> {
-    posts
-        .iter()
-        .filter_map(|p| store.posts().get(&p.channel, p.at).expect("get"))
-        .map(|p| p.state)
-        .collect()
+    let start = Instant::now();
+    loop {
+        let read: Result<Vec<PostState>, _> = posts
+            .iter()
+            .map(|p| store.posts().get(&p.channel, p.at))
+            .filter_map(Result::transpose)
+            .map(|r| r.map(|p| p.state))
+            .collect();
+        match read {
+            Ok(states) => return states,
+            Err(e) if start.elapsed() < Duration::from_secs(60) => {
+                eprintln!("reading the posts: {e}; again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("the database did not come back: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,11 +151,12 @@ impl Pool {
             })
     }
 
-    fn checkout(&self) -> Result<Client, StoreError> {
+    /// A connection, and whether it came from the pool (it may have died while idle).
+    fn checkout(&self) -> Result<(Client, bool), StoreError> {
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         match idle {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => self.connect(),
+            Some(c) if !c.is_closed() => Ok((c, true)),
+            _ => Ok((self.connect()?, false)),
         }
     }
 
@@ -172,14 +173,29 @@ impl Pool {
 
     /// Runs `f` with a connection, on a thread of its own (the driver must not run on a
     /// thread inside a tokio runtime). The connection goes back to the pool unless it closed.
+    ///
+    /// A pooled connection the server closed meanwhile (it restarted) fails on first use: then
+    /// every idle connection is dropped and `f` runs once more on a new one. `f` never
+    /// committed on the dead connection unless the server died between receiving a COMMIT and
+    /// answering it; every write herald makes checks the state it expects (a claim, a
+    /// transition) or is keyed (a mention, a post), so the repeat then finds the work done.
     pub(crate) fn with<T: Send>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+        mut f: impl FnMut(&mut Client) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut client = self.checkout()?;
+            s.spawn(move || {
+                let (mut client, pooled) = self.checkout()?;
                 let out = f(&mut client);
+                if out.is_err() && pooled && client.is_closed() {
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.clear();
+                    }
+                    let mut fresh = self.connect()?;
+                    let again = f(&mut fresh);
+                    self.checkin(fresh);
+                    return again;
+                }
                 self.checkin(client);
                 out
             })
