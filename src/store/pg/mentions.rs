@@ -192,7 +192,7 @@ impl MentionStore for PgMentions {
         let order = "ORDER BY at DESC, id COLLATE \"C\" DESC";
         let first = format!("{sql} {order} LIMIT ${}", n + 1);
         let next = format!(
-            "{sql} AND (at < ${a} OR (at = ${a} AND id COLLATE \"C\" < ${b})) {order} LIMIT ${c}",
+            "{sql} AND at <= ${a} AND (at < ${a} OR id COLLATE \"C\" < ${b}) {order} LIMIT ${c}",
             a = n + 1,
             b = n + 2,
             c = n + 3
