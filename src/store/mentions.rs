@@ -806,6 +806,11 @@ pub(super) mod tests {
                     ..Default::default()
                 },
                 MentionQuery {
+                    author: Some("ærø".into()),
+                    limit: 1,
+                    ..Default::default()
+                },
+                MentionQuery {
                     text: Some("σίσυφος".into()),
                     ..Default::default()
                 },
@@ -847,9 +852,76 @@ pub(super) mod tests {
         }
         assert_eq!(found[0][0], ["b", "n", "a"], "newest first, then by id");
         assert_eq!(found[0][1], ["n"], "ASCII-only case folding");
-        assert_eq!(found[0][6], ["b"], "within one microsecond, still earlier");
+        assert_eq!(
+            found[0][3],
+            ["a"],
+            "the limit counts what matches, past rows the database let through"
+        );
+        assert_eq!(found[0][7], ["b"], "within one microsecond, still earlier");
         if let [sled, pg] = &found[..] {
             assert_eq!(pg, sled);
+        }
+    }
+
+    /// More mentions than one batch of the PostgreSQL listing, most of them sharing a time:
+    /// both backends list them in the same order (time, then the id's bytes), all of them,
+    /// and `since` and `between` agree.
+    #[test]
+    fn many_mentions_sharing_times_list_alike_on_both_backends() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let ids: Vec<String> = (0..2300)
+            .map(|n| {
+                let head = ["a", "B", "z", "é", "Z", "_", "a b"][rng.usize(..7)];
+                format!("{head}{}", n * 7919 % 2300)
+            })
+            .collect();
+        let hours: Vec<usize> = (0..ids.len()).map(|_| rng.usize(10..14)).collect();
+        let mut found = Vec::new();
+        for t in crate::store::testing::each() {
+            let store = &t.store;
+            for (n, (id, h)) in ids.iter().zip(&hours).enumerate() {
+                let at = format!("2026-11-22T{h}:00:00Z");
+                let m = mention(id, &format!("u{}", n % 3), &format!("text {n}"), &at, &[]);
+                assert!(
+                    store.mentions().insert(&m).expect("insert"),
+                    "{}",
+                    t.backend
+                );
+            }
+            let since = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+                .expect("t")
+                .with_timezone(&Utc);
+            let list = |q: MentionQuery| -> Vec<String> {
+                let found = store.mentions().list(&q).expect("list");
+                found.into_iter().map(|m| m.mention.id).collect()
+            };
+            let between: Vec<String> = store
+                .mentions()
+                .between(since - chrono::TimeDelta::hours(1), since)
+                .expect("between")
+                .into_iter()
+                .map(|m| m.mention.id)
+                .collect();
+            found.push((
+                list(MentionQuery::default()),
+                list(MentionQuery {
+                    author: Some("U1".into()),
+                    since: Some(since),
+                    ..Default::default()
+                }),
+                list(MentionQuery {
+                    limit: 1500,
+                    ..Default::default()
+                }),
+                between,
+            ));
+        }
+        let (all, by_author, first, between) = &found[0];
+        assert_eq!(all.len(), ids.len());
+        assert!(!by_author.is_empty() && !between.is_empty());
+        assert_eq!(first[..], all[..1500]);
+        if let [sled, pg] = &found[..] {
+            assert!(pg == sled, "PostgreSQL lists differently from sled");
         }
     }
 }

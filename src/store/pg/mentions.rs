@@ -30,8 +30,8 @@ pub(super) const PRUNED_BEFORE: &str = "pruned_before";
 /// second is the brand's hash ("ment" in ASCII).
 pub(super) const PRUNE_LOCK: i32 = 0x6d65_6e74;
 
-/// Rows read per round trip while a listing filters in Rust.
-const BATCH: i32 = 200;
+/// The most rows a listing reads per round trip.
+const MAX_BATCH: usize = 1000;
 
 fn key(id: &str) -> String {
     format!("mentions/{id}")
@@ -154,7 +154,7 @@ impl MentionStore for PgMentions {
         let author = q.author.as_ref().map(|a| a.to_lowercase());
         let text = q.text.as_ref().map(|t| t.to_lowercase());
         let platform = q.platform.as_ref().map(|p| p.to_ascii_lowercase());
-        let mut sql = String::from("SELECT id, record FROM mentions WHERE brand = $1");
+        let mut sql = String::from("SELECT id, record, at FROM mentions WHERE brand = $1");
         let mut params: Vec<Param<'_>> = vec![&brand];
         if let Some(s) = &q.since {
             // Microseconds, like sled's key: the exact comparison is `keeps`'s.
@@ -183,16 +183,35 @@ impl MentionStore for PgMentions {
         if let Some(i) = &q.intent {
             clause(&mut sql, &mut params, " AND intent = $?", i);
         }
-        sql.push_str(" ORDER BY at DESC, id COLLATE \"C\" DESC");
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        // Read in batches, newest first, each after the last row of the one before (a LIMIT
+        // lets the planner walk an index from the newest end rather than sort every match).
+        // `keeps` may drop a row the SQL let through, so a batch can fall short of the limit.
+        let batch = i64::try_from(limit.min(MAX_BATCH)).unwrap_or(1);
+        let n = params.len();
+        let order = "ORDER BY at DESC, id COLLATE \"C\" DESC";
+        let first = format!("{sql} {order} LIMIT ${}", n + 1);
+        let next = format!(
+            "{sql} AND at <= ${a} AND (at < ${a} OR id COLLATE \"C\" < ${b}) {order} LIMIT ${c}",
+            a = n + 1,
+            b = n + 2,
+            c = n + 3
+        );
         self.0.pool.with(|c| {
-            let mut tx = c.build_transaction().read_only(true).start()?;
-            let statement = tx.prepare(&sql)?;
-            let portal = tx.bind(&statement, &params)?;
             let mut out = Vec::new();
-            // A portal read in batches: a small limit reads a few rows, not the whole table.
+            let mut last: Option<(DateTime<Utc>, String)> = None;
             loop {
-                let rows = tx.query_portal(&portal, BATCH)?;
+                let mut p = params.clone();
+                let rows = match &last {
+                    None => {
+                        p.push(&batch);
+                        c.query(&first, &p)?
+                    }
+                    Some((at, id)) => {
+                        p.extend([at as Param<'_>, id, &batch]);
+                        c.query(&next, &p)?
+                    }
+                };
                 for row in &rows {
                     let m = read(row)?;
                     if keeps(q, &m) {
@@ -202,8 +221,11 @@ impl MentionStore for PgMentions {
                         }
                     }
                 }
-                if rows.len() < BATCH as usize {
-                    return Ok(out);
+                match rows.last() {
+                    Some(row) if rows.len() >= MAX_BATCH.min(limit) => {
+                        last = Some((row.get(2), row.get(0)));
+                    }
+                    _ => return Ok(out),
                 }
             }
         })
