@@ -1426,6 +1426,17 @@ pub(crate) mod tests {
                 "{}: a held post was claimed",
                 t.backend
             );
+            // Another process on the same database sees the hold in its claim too.
+            if let Some(other) = t.second() {
+                assert_eq!(
+                    other
+                        .posts()
+                        .claim("x", p.at, &from, now, "other")
+                        .expect("claim"),
+                    None,
+                    "a held post was claimed by another process"
+                );
+            }
             assert_eq!(store.posts().get("x", p.at).expect("get"), Some(p.clone()));
             store.meta().set_crisis_hold(None).expect("lift");
             let stores: Vec<Store> = std::iter::once(store.clone()).chain(t.second()).collect();
