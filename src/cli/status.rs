@@ -101,7 +101,41 @@ pub(super) fn status(config: &Config, hours: i64, io: &mut Io) -> anyhow::Result
         let text = tasks_text(&tasks.snapshot(), tz);
         outln!(io, "\n{text}");
     }
+    // Who does what when several processes share a database (on sled, one process does all).
+    if config.herald.storage.postgres.is_some() {
+        let text = leases_text(&store.meta().leases()?, now, tz);
+        outln!(io, "\n{text}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The work the processes on the database hold (see `crate::lease`): each lease, its holder
+/// and when it lapses; a lapsed one is free for the next process to take.
+fn leases_text(
+    leases: &[crate::store::Lease],
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let mut text = String::from("WORK HELD BY herald PROCESSES ON THIS DATABASE");
+    if leases.is_empty() {
+        text.push_str("\n  none (no herald run is running)");
+    }
+    for l in leases {
+        let until = if l.expires_at > now {
+            format!(
+                "until {}",
+                l.expires_at.with_timezone(&tz).format("%H:%M:%S")
+            )
+        } else {
+            "lapsed: free".to_string()
+        };
+        text.push_str(&format!(
+            "\n  {:<24}  {:<40}  {until}",
+            crate::untrusted::escape(&l.name),
+            crate::untrusted::escape(&l.holder)
+        ));
+    }
+    text
 }
 
 /// The tasks of the running `herald run`: each one's state, restarts and last failure (whose
@@ -127,6 +161,34 @@ fn tasks_text(tasks: &[crate::supervise::TaskStatus], tz: chrono_tz::Tz) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_show_holder_and_whether_they_lapsed() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("t");
+        let lease = |name: &str, secs: i64| crate::store::Lease {
+            name: name.into(),
+            holder: "host:42:abcd".into(),
+            expires_at: now + chrono::TimeDelta::seconds(secs),
+        };
+        let text = leases_text(
+            &[lease("channel:masto", 20), lease("planner", -5)],
+            now,
+            chrono_tz::UTC,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[1].contains("channel:masto")
+                && lines[1].contains("host:42:abcd")
+                && lines[1].contains("until"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("planner") && lines[2].ends_with("lapsed: free"),
+            "{text}"
+        );
+        assert!(leases_text(&[], now, chrono_tz::UTC).contains("none"));
+    }
 
     #[test]
     fn tasks_show_state_restarts_and_the_last_failure() {
