@@ -1,6 +1,10 @@
-//! The embedded store: sled trees and typed keys. The only module that knows sled.
+//! herald's store: the records it keeps, the record-kind traits every backend implements
+//! ([`api`]: `store.posts()`, `store.queue()`, …), and the two backends behind [`Store`]: the
+//! embedded sled store (this file and its siblings, the only modules that know sled) and a shared
+//! PostgreSQL database ([`pg`], the only module that knows PostgreSQL). The services see the
+//! traits, never a backend.
 //!
-//! Trees:
+//! sled's trees:
 //! - `posts`: the schedule. Key `channel ‖ 0x00 ‖ at` (seconds since the epoch, big-endian with
 //!   the sign bit flipped, so keys sort by channel, then time). A channel never has two posts
 //!   in one minute (the planner keeps them an hour apart), so the key is also the post's stable
