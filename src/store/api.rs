@@ -263,13 +263,30 @@ pub trait MetaStore: Send + Sync {
     fn set_crisis_hold(&self, hold: Option<&Hold>) -> Result<(), StoreError>;
 
     /// Every hold in force: a person's first, then the crisis hold.
-    fn holds(&self) -> Result<Vec<Hold>, StoreError>;
+    fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        Ok(self
+            .hold()?
+            .into_iter()
+            .chain(self.crisis_hold()?)
+            .collect())
+    }
 
     /// Every category some hold in force keeps back.
-    fn held_categories(&self) -> Result<Vec<String>, StoreError>;
+    fn held_categories(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .holds()?
+            .into_iter()
+            .flat_map(|h| h.categories)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
 
     /// Whether any hold in force keeps `category` back.
-    fn is_held(&self, category: &str) -> Result<bool, StoreError>;
+    fn is_held(&self, category: &str) -> Result<bool, StoreError> {
+        Ok(self.held_categories()?.iter().any(|c| c == category))
+    }
 
     /// Takes or renews the lease `name` for `holder` until `ttl` from now: `true` when
     /// `holder` holds it afterwards (it was free, had lapsed, or was already its own). Work one

@@ -1039,35 +1039,6 @@ impl MetaStore for Meta {
         self.set_meta_hold("crisis_hold", hold)
     }
 
-    /// Every hold in force: a person's first, then the crisis hold.
-    fn holds(&self) -> Result<Vec<Hold>, StoreError> {
-        Ok(self
-            .hold()?
-            .into_iter()
-            .chain(self.crisis_hold()?)
-            .collect())
-    }
-
-    /// Every category some hold in force keeps back.
-    fn held_categories(&self) -> Result<Vec<String>, StoreError> {
-        let mut out: Vec<String> = self
-            .holds()?
-            .into_iter()
-            .flat_map(|h| h.categories)
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    /// Whether any hold in force keeps `category` back.
-    fn is_held(&self, category: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .holds()?
-            .iter()
-            .any(|h| h.categories.iter().any(|c| c == category)))
-    }
-
     /// A source's cursor (the last id or time it has seen).
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         Ok(self

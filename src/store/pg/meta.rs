@@ -85,36 +85,6 @@ impl MetaStore for PgMeta {
         self.set_hold_at("crisis_hold", hold)
     }
 
-    fn holds(&self) -> Result<Vec<Hold>, StoreError> {
-        let brand: &str = &self.0.brand;
-        self.0.pool.with(|c| {
-            // A person's hold first, then the crisis hold, as on sled.
-            c.query(
-                "SELECT key, value FROM meta WHERE brand = $1 AND key IN ('hold', 'crisis_hold')
-                 ORDER BY key = 'crisis_hold'",
-                &[&brand],
-            )?
-            .into_iter()
-            .map(|r| from_record(format!("meta/{}", r.get::<_, String>(0)), r.get(1)))
-            .collect()
-        })
-    }
-
-    fn held_categories(&self) -> Result<Vec<String>, StoreError> {
-        let mut out: Vec<String> = self
-            .holds()?
-            .into_iter()
-            .flat_map(|h| h.categories)
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    fn is_held(&self, category: &str) -> Result<bool, StoreError> {
-        Ok(self.held_categories()?.iter().any(|c| c == category))
-    }
-
     fn try_lease(
         &self,
         name: &str,
