@@ -40,7 +40,8 @@ backoff_seconds = 1
     ws
 }
 
-fn spawn_run(ws: &Workspace) -> Child {
+/// `herald run` in `ws` with the peers' brand credentials (shared with the multi-process tests).
+pub(crate) fn spawn_run(ws: &Workspace) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("run")
         .current_dir(ws.path())
@@ -55,7 +56,7 @@ fn spawn_run(ws: &Workspace) -> Child {
 }
 
 /// Asks herald to stop (SIGTERM) and waits for it.
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -70,7 +71,7 @@ fn seed(ws: &Workspace, posts: &[StoredPost]) {
 }
 
 /// How many copies of each text are on the two peers.
-async fn copies_on_peers(texts: &[String]) -> Vec<usize> {
+pub(crate) async fn copies_on_peers(texts: &[String]) -> Vec<usize> {
     let p = peers();
     let (brand_did, _) = p.bsky_login("brand.test", "brand-pass").await;
     let sky: Vec<String> = p

@@ -10,6 +10,7 @@ use chrono::{TimeDelta, Utc};
 use herald::store::pg::PgOptions;
 use herald::store::{PostState, Store, StoredPost};
 
+use crate::crash::{copies_on_peers, spawn_run, stop};
 use crate::helpers::{stored_post, Workspace};
 use crate::peers::peers;
 
@@ -140,52 +141,6 @@ backoff_seconds = 1
         ),
     );
     ws
-}
-
-fn spawn_run(ws: &Workspace) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("run")
-        .current_dir(ws.path())
-        .env("HERALD_IT_SKY_PASSWORD", "brand-pass")
-        .env("HERALD_IT_MASTO_TOKEN", "brand-token")
-        .env("HERALD_LOG", "info")
-        .env_remove("HERALD_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("herald run")
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-/// How many copies of each text are on the two peers.
-async fn copies_on_peers(texts: &[String]) -> Vec<usize> {
-    let p = peers();
-    let (brand_did, _) = p.bsky_login("brand.test", "brand-pass").await;
-    let sky: Vec<String> = p
-        .bsky_posts(&brand_did)
-        .await
-        .iter()
-        .filter_map(|r| r["value"]["text"].as_str().map(str::to_string))
-        .collect();
-    let masto: Vec<String> = p
-        .mastodon_statuses("brand-token")
-        .await
-        .iter()
-        .filter_map(|s| s["content"].as_str().map(str::to_string))
-        .collect();
-    texts
-        .iter()
-        .map(|t| {
-            sky.iter().filter(|s| *s == t).count()
-                + masto.iter().filter(|s| s.contains(t.as_str())).count()
-        })
-        .collect()
 }
 
 /// The posts' states; the database may be restarting: asked again for up to a minute.
