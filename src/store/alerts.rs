@@ -252,6 +252,93 @@ impl SledStore {
     }
 }
 
+/// What an event does to the alert `old` (`None`: a new alert): the record as it now is, and
+/// why it changed (`None`: nothing changed, the same or a lower level). The rules of both backends.
+pub(crate) fn apply_event(
+    old: Option<AlertRecord>,
+    event: &AlertEvent,
+    samples: &[AlertSample],
+    now: DateTime<Utc>,
+) -> (AlertRecord, Option<DeliveryReason>) {
+    let change = LevelChange {
+        level: event.level,
+        at: event.opened_at,
+        recorded_at: now,
+        negative: event.negative,
+        total: event.total,
+    };
+    match old {
+        None => (
+            AlertRecord {
+                event: event.clone(),
+                samples: samples.to_vec(),
+                state: AlertState::Open,
+                acked_by: None,
+                acked_at: None,
+                resolved_by: None,
+                resolved_at: None,
+                history: vec![change],
+            },
+            Some(DeliveryReason::Opened),
+        ),
+        Some(old) if event.level <= old.event.level => (old, None),
+        Some(mut r) => {
+            r.event.level = event.level;
+            r.event.window_start = event.window_start;
+            r.event.negative = event.negative;
+            r.event.total = event.total;
+            r.event.baseline = event.baseline;
+            if !event.sample.is_empty() {
+                r.event.sample = event.sample.clone();
+            }
+            if !samples.is_empty() {
+                r.samples = samples.to_vec();
+            }
+            r.state = AlertState::Open;
+            r.history.push(change);
+            (r, Some(DeliveryReason::Escalated))
+        }
+    }
+}
+
+/// The pending deliveries an open or an escalation queues: one per sink, due now.
+pub(crate) fn new_deliveries(
+    record: &AlertRecord,
+    reason: DeliveryReason,
+    sinks: &[String],
+    now: DateTime<Utc>,
+) -> Vec<AlertDelivery> {
+    let change = (record.history.len() - 1) as u32;
+    sinks
+        .iter()
+        .map(|sink| AlertDelivery {
+            alert_id: record.event.id.clone(),
+            change,
+            sink: sink.clone(),
+            level: record.event.level,
+            reason,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_at: now,
+            created_at: now,
+            sent_at: None,
+            last_error: None,
+        })
+        .collect()
+}
+
+/// The order alerts are listed in: open first, then acknowledged, then resolved; newest first
+/// within each.
+pub(crate) fn sort_alerts(alerts: &mut [AlertRecord]) {
+    alerts.sort_by(|a, b| {
+        (a.state, std::cmp::Reverse(a.event.opened_at), &a.event.id).cmp(&(
+            b.state,
+            std::cmp::Reverse(b.event.opened_at),
+            &b.event.id,
+        ))
+    });
+}
+
 impl AlertStore for Alerts {
     /// The stored mentions among `ids` (in that order, at most `limit`), as alert samples.
     fn samples(&self, ids: &[String], limit: usize) -> Result<Vec<AlertSample>, StoreError> {
@@ -300,63 +387,12 @@ impl AlertStore for Alerts {
                 ),
                 None => None,
             };
-            let change = LevelChange {
-                level: event.level,
-                at: event.opened_at,
-                recorded_at: now,
-                negative: event.negative,
-                total: event.total,
+            let (record, reason) = match apply_event(old, event, samples, now) {
+                (record, Some(reason)) => (record, reason),
+                (old, None) => return Ok(AlertChange::Unchanged(old)),
             };
-            let (record, reason) = match old {
-                None => (
-                    AlertRecord {
-                        event: event.clone(),
-                        samples: samples.to_vec(),
-                        state: AlertState::Open,
-                        acked_by: None,
-                        acked_at: None,
-                        resolved_by: None,
-                        resolved_at: None,
-                        history: vec![change],
-                    },
-                    DeliveryReason::Opened,
-                ),
-                Some(old) if event.level <= old.event.level => {
-                    return Ok(AlertChange::Unchanged(old))
-                }
-                Some(mut r) => {
-                    r.event.level = event.level;
-                    r.event.window_start = event.window_start;
-                    r.event.negative = event.negative;
-                    r.event.total = event.total;
-                    r.event.baseline = event.baseline;
-                    if !event.sample.is_empty() {
-                        r.event.sample = event.sample.clone();
-                    }
-                    if !samples.is_empty() {
-                        r.samples = samples.to_vec();
-                    }
-                    r.state = AlertState::Open;
-                    r.history.push(change);
-                    (r, DeliveryReason::Escalated)
-                }
-            };
-            let change_no = (record.history.len() - 1) as u32;
             alerts.insert(record.event.id.as_bytes(), json(&record))?;
-            for sink in sinks {
-                let d = AlertDelivery {
-                    alert_id: record.event.id.clone(),
-                    change: change_no,
-                    sink: sink.clone(),
-                    level: record.event.level,
-                    reason,
-                    state: DeliveryState::Pending,
-                    attempts: 0,
-                    next_at: now,
-                    created_at: now,
-                    sent_at: None,
-                    last_error: None,
-                };
+            for d in new_deliveries(&record, reason, sinks, now) {
                 deliveries.insert(d.key(), json(&d))?;
             }
             Ok(match reason {
@@ -394,13 +430,7 @@ impl AlertStore for Alerts {
                 decode::<AlertRecord>("alerts", &k, &v)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| {
-            (a.state, std::cmp::Reverse(a.event.opened_at), &a.event.id).cmp(&(
-                b.state,
-                std::cmp::Reverse(b.event.opened_at),
-                &b.event.id,
-            ))
-        });
+        sort_alerts(&mut out);
         Ok(out)
     }
 

@@ -20,9 +20,10 @@ use chrono::{DateTime, Utc};
 use postgres::GenericClient;
 
 use super::{from_record, to_record, PgStore};
+use crate::store::alerts::{apply_event, new_deliveries, sort_alerts};
 use crate::store::{
     AlertChange, AlertDelivery, AlertEvent, AlertRecord, AlertSample, AlertState, AlertStore,
-    DeliveryReason, DeliveryState, LevelChange, StoreError, StoredMention,
+    DeliveryReason, DeliveryState, StoreError, StoredMention,
 };
 
 /// AlertStore on PostgreSQL.
@@ -109,55 +110,6 @@ fn lock_alert(
     )?
     .map(|row| from_record(alert_key(id), row.get(0)))
     .transpose()
-}
-
-/// What an event does to the alert `old` (`None`: a new alert): the record as it now is, and
-/// why it changed (`None`: nothing changed, the same or a lower level). sled's rules.
-fn apply_event(
-    old: Option<AlertRecord>,
-    event: &AlertEvent,
-    samples: &[AlertSample],
-    now: DateTime<Utc>,
-) -> (AlertRecord, Option<DeliveryReason>) {
-    let change = LevelChange {
-        level: event.level,
-        at: event.opened_at,
-        recorded_at: now,
-        negative: event.negative,
-        total: event.total,
-    };
-    match old {
-        None => (
-            AlertRecord {
-                event: event.clone(),
-                samples: samples.to_vec(),
-                state: AlertState::Open,
-                acked_by: None,
-                acked_at: None,
-                resolved_by: None,
-                resolved_at: None,
-                history: vec![change],
-            },
-            Some(DeliveryReason::Opened),
-        ),
-        Some(old) if event.level <= old.event.level => (old, None),
-        Some(mut r) => {
-            r.event.level = event.level;
-            r.event.window_start = event.window_start;
-            r.event.negative = event.negative;
-            r.event.total = event.total;
-            r.event.baseline = event.baseline;
-            if !event.sample.is_empty() {
-                r.event.sample = event.sample.clone();
-            }
-            if !samples.is_empty() {
-                r.samples = samples.to_vec();
-            }
-            r.state = AlertState::Open;
-            r.history.push(change);
-            (r, Some(DeliveryReason::Escalated))
-        }
-    }
 }
 
 impl PgAlerts {
@@ -276,21 +228,7 @@ impl AlertStore for PgAlerts {
             if !written {
                 write_alert(&mut tx, brand, &record)?;
             }
-            let change_no = (record.history.len() - 1) as u32;
-            for sink in sinks {
-                let d = AlertDelivery {
-                    alert_id: record.event.id.clone(),
-                    change: change_no,
-                    sink: sink.clone(),
-                    level: record.event.level,
-                    reason,
-                    state: DeliveryState::Pending,
-                    attempts: 0,
-                    next_at: now,
-                    created_at: now,
-                    sent_at: None,
-                    last_error: None,
-                };
+            for d in new_deliveries(&record, reason, sinks, now) {
                 write_delivery(&mut tx, brand, &d)?;
             }
             tx.commit()?;
@@ -322,13 +260,7 @@ impl AlertStore for PgAlerts {
                 .collect::<Result<_, _>>()
         })?;
         // Sorted here, on the records' own times (nanoseconds), exactly as sled sorts.
-        out.sort_by(|a, b| {
-            (a.state, std::cmp::Reverse(a.event.opened_at), &a.event.id).cmp(&(
-                b.state,
-                std::cmp::Reverse(b.event.opened_at),
-                &b.event.id,
-            ))
-        });
+        sort_alerts(&mut out);
         Ok(out)
     }
 
