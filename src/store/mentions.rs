@@ -57,6 +57,42 @@ pub struct MentionQuery {
     pub limit: usize,
 }
 
+impl MentionQuery {
+    /// Whether `m` meets every filter: the one predicate both backends apply (PostgreSQL to what
+    /// its SQL found, which compares the same things but keeps microseconds only and cannot do
+    /// ASCII-only case folding).
+    pub(crate) fn keeps(&self, m: &StoredMention) -> bool {
+        self.since.is_none_or(|s| m.mention.created_at >= s)
+            && self
+                .author
+                .as_ref()
+                .is_none_or(|a| m.mention.author.eq_ignore_ascii_case(a))
+            && self.topic.as_ref().is_none_or(|t| {
+                m.topics()
+                    .iter()
+                    .any(|x| x == t || x.split('/').next() == Some(t.as_str()))
+            })
+            && self.text.as_ref().is_none_or(|n| {
+                m.mention
+                    .text
+                    .to_lowercase()
+                    .contains(n.to_lowercase().as_str())
+            })
+            && self
+                .platform
+                .as_ref()
+                .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
+            && self
+                .sentiment
+                .as_ref()
+                .is_none_or(|s| m.classification.sentiment.label.as_str() == s)
+            && self
+                .intent
+                .as_ref()
+                .is_none_or(|i| m.classification.intent.as_str() == i)
+    }
+}
+
 pub(super) fn time_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut k = ((at.timestamp_micros() as u64) ^ (1 << 63))
         .to_be_bytes()
@@ -229,30 +265,7 @@ impl MentionStore for Mentions {
             (None, Some(t)) => Some(self.0.index_keys("mention_by_topic", t, !t.contains('/'))?),
             _ => None,
         };
-        let needle = q.text.as_ref().map(|t| t.to_lowercase());
-        let keep = |m: &StoredMention| {
-            q.since.is_none_or(|s| m.mention.created_at >= s)
-                && q.author
-                    .as_ref()
-                    .is_none_or(|a| m.mention.author.eq_ignore_ascii_case(a))
-                && q.topic.as_ref().is_none_or(|t| {
-                    m.topics()
-                        .iter()
-                        .any(|x| x == t || x.split('/').next() == Some(t.as_str()))
-                })
-                && needle
-                    .as_ref()
-                    .is_none_or(|n| m.mention.text.to_lowercase().contains(n.as_str()))
-                && q.platform
-                    .as_ref()
-                    .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
-                && q.sentiment
-                    .as_ref()
-                    .is_none_or(|s| m.classification.sentiment.label.as_str() == s)
-                && q.intent
-                    .as_ref()
-                    .is_none_or(|i| m.classification.intent.as_str() == i)
-        };
+        let keep = |m: &StoredMention| q.keeps(m);
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
         let mut out = Vec::new();
         match keys {

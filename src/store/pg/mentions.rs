@@ -58,33 +58,6 @@ fn clause<'a>(sql: &mut String, params: &mut Vec<Param<'a>>, template: &str, p: 
     sql.push_str(&template.replace("$?", &format!("${}", params.len())));
 }
 
-/// Whether `m` matches `q`: sled's predicate, applied to what the SQL found (which compares
-/// the same things, but keeps microseconds only and cannot do ASCII-only case folding).
-fn keeps(q: &MentionQuery, m: &StoredMention) -> bool {
-    let needle = q.text.as_ref().map(|t| t.to_lowercase());
-    q.since.is_none_or(|s| m.mention.created_at >= s)
-        && q.author
-            .as_ref()
-            .is_none_or(|a| m.mention.author.eq_ignore_ascii_case(a))
-        && q.topic.as_ref().is_none_or(|t| {
-            m.topics()
-                .iter()
-                .any(|x| x == t || x.split('/').next() == Some(t.as_str()))
-        })
-        && needle
-            .as_ref()
-            .is_none_or(|n| m.mention.text.to_lowercase().contains(n.as_str()))
-        && q.platform
-            .as_ref()
-            .is_none_or(|p| m.mention.platform.eq_ignore_ascii_case(p))
-        && q.sentiment
-            .as_ref()
-            .is_none_or(|s| m.classification.sentiment.label.as_str() == s)
-        && q.intent
-            .as_ref()
-            .is_none_or(|i| m.classification.intent.as_str() == i)
-}
-
 impl MentionStore for PgMentions {
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
         Ok(self.insert_with_draft(m, None)?.new)
@@ -214,7 +187,7 @@ impl MentionStore for PgMentions {
                 };
                 for row in &rows {
                     let m = read(row)?;
-                    if keeps(q, &m) {
+                    if q.keeps(&m) {
                         out.push(m);
                         if out.len() >= limit {
                             return Ok(out);
