@@ -541,4 +541,31 @@ mod tests {
             );
         }
     }
+
+    /// sled's id generator is advanced past the imported ids durably: a store copied by
+    /// `herald store copy` (which then exits) still hands out fresh ids when herald reopens it.
+    #[test]
+    fn imported_ids_stay_taken_after_a_sled_store_is_reopened() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("db");
+        let base = crate::domain::queue::tests::item(ReplyState::Pending);
+        {
+            let store = Store::open(&path).expect("open");
+            let items: Vec<_> = (1..=50u64)
+                .map(|id| {
+                    let mut item = base.clone();
+                    item.id = id;
+                    item.mention_id = format!("m{id}");
+                    item
+                })
+                .collect();
+            assert_eq!(store.queue().import(&items).expect("import"), 50);
+        }
+        let store = Store::open(&path).expect("reopen");
+        let mut item = base;
+        item.mention_id = "new".into();
+        let id = store.queue().enqueue(&item).expect("enqueue").expect("new");
+        assert!(id > 50, "new id {id}");
+        assert_eq!(store.queue().item(7).expect("item").map(|i| i.id), Some(7));
+    }
 }
