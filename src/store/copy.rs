@@ -23,14 +23,21 @@ const CHUNK: usize = 1000;
 /// How many records of each kind a copy wrote (and found again in the destination).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Copied {
+    /// Scheduled posts, every state.
     pub posts: usize,
     /// A person's hold and the crisis hold: 0, 1 or 2.
     pub holds: usize,
+    /// Sources' cursors.
     pub cursors: usize,
+    /// Web UI users (their sessions are not copied).
     pub users: usize,
+    /// Stored mentions.
     pub mentions: usize,
+    /// Reply queue items.
     pub queue_items: usize,
+    /// Crisis alerts.
     pub alerts: usize,
+    /// The alerts' deliveries to their sinks.
     pub alert_deliveries: usize,
 }
 

@@ -22,7 +22,8 @@
 //! [`MARKER_FILE`] written at creation, or sled's own list of trees) but which opens without
 //! its schema record, or whose schedule cannot be read through, is refused the same way. A
 //! store another process holds is [`StoreError::Locked`]. [`check`] walks a store and reports what is
-//! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work.
+//! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work;
+//! [`copy()`] moves every record into another (empty) store, on either backend.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
