@@ -250,6 +250,10 @@ enum StoreAction {
     /// Bring a PostgreSQL store's schema up to this herald's version (`herald run` and every
     /// command do this too; this says what it did). A schema newer than this herald is refused.
     Migrate,
+    /// Copy a whole store into an empty one, between sled and PostgreSQL (either way) or sled
+    /// and sled, ids kept, then check every count. Login sessions and leases are not copied
+    /// (people log in again). Stop every herald on the source first.
+    Copy(store::CopyArgs),
 }
 
 #[derive(Subcommand)]
@@ -324,6 +328,27 @@ impl Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     log::init(matches!(cli.command, Command::Run));
+    // A copy names both stores on its command line: it needs no herald.toml (it may run
+    // anywhere, on a machine that only moves the data).
+    if let Command::Store {
+        action: StoreAction::Copy(args),
+    } = &cli.command
+    {
+        let (mut out, mut err) = (Stdout::default(), Stderr);
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+            input: None,
+            store: None,
+            tasks: None,
+        };
+        let code = store::copy(args, &mut io).unwrap_or_else(|e| {
+            let _ = writeln!(io.err, "herald: {e:#}");
+            ExitCode::FAILURE
+        });
+        let _ = io.out.flush();
+        return code;
+    }
 
     let explicit = std::env::args()
         .any(|a| a == "--config" || a == "-c" || a.starts_with("--config="))
@@ -429,6 +454,9 @@ fn run(
         Command::Store {
             action: StoreAction::Migrate,
         } => store::migrate(&config, io),
+        Command::Store {
+            action: StoreAction::Copy(args),
+        } => store::copy(&args, io),
         Command::Mentions {
             hours,
             author,

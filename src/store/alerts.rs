@@ -512,6 +512,30 @@ impl AlertStore for Alerts {
         self.0.flush()?;
         Ok(())
     }
+
+    fn import(&self, alert: &AlertRecord, deliveries: &[AlertDelivery]) -> Result<(), StoreError> {
+        let (alerts, tree) = self.0.alert_trees()?;
+        let id = alert.event.id.as_bytes();
+        let value = json(alert);
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = deliveries.iter().map(|d| (d.key(), json(d))).collect();
+        let result: Result<(), TransactionError<()>> =
+            (&alerts, &tree).transaction(|(alerts, tree)| {
+                alerts.insert(id, value.as_slice())?;
+                for (k, v) in &rows {
+                    tree.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok(())
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                key: format!("alerts/{}", alert.event.id),
+                why: "aborted".into(),
+            },
+            TransactionError::Storage(e) => e.into(),
+        })?;
+        self.0.flush()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

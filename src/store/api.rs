@@ -72,6 +72,11 @@ pub trait PostStore: Send + Sync {
         from: DateTime<Utc>,
         new: &[StoredPost],
     ) -> Result<Replaced, StoreError>;
+
+    /// Writes `posts` as they are (any state, delivery fields included), replacing a post of
+    /// the same channel and time, in one transaction (sled: one batch, one flush). For
+    /// `herald store copy`; returns how many were written.
+    fn import(&self, posts: &[StoredPost]) -> Result<usize, StoreError>;
 }
 
 pub trait QueueStore: Send + Sync {
@@ -126,6 +131,15 @@ pub trait QueueStore: Send + Sync {
     /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
     /// reading the items).
     fn platforms(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Every item, in id order (for `herald store copy`).
+    fn export_all(&self) -> Result<Vec<QueueItem>, StoreError>;
+
+    /// Writes `items` as they are, ids, states and audit logs included, with their index
+    /// entries, in one transaction (one flush); the id generator then continues above the
+    /// highest id written, so a later enqueue never reuses one. For `herald store copy` into
+    /// an empty store; returns how many were written.
+    fn import(&self, items: &[QueueItem]) -> Result<usize, StoreError>;
 }
 
 pub trait MentionStore: Send + Sync {
@@ -153,6 +167,12 @@ pub trait MentionStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StoredMention>, StoreError>;
+
+    /// Writes `mentions` as they are, with their indexes, in one transaction (one flush):
+    /// none is dropped, not even two with the same author and text (the content de-duplication
+    /// of [`MentionStore::insert`] keeps the first one's key for later inserts) nor one older
+    /// than the last pruning. For `herald store copy`; returns how many were written.
+    fn import(&self, mentions: &[StoredMention]) -> Result<usize, StoreError>;
 }
 
 pub trait AlertStore: Send + Sync {
@@ -207,6 +227,10 @@ pub trait AlertStore: Send + Sync {
 
     /// Records what happened to a delivery (flushed).
     fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError>;
+
+    /// Writes an alert as it is (state, history, samples) and its `deliveries`, in one
+    /// transaction (one flush), replacing what has the same keys. For `herald store copy`.
+    fn import(&self, alert: &AlertRecord, deliveries: &[AlertDelivery]) -> Result<(), StoreError>;
 }
 
 pub trait UserStore: Send + Sync {
@@ -249,6 +273,9 @@ pub trait MetaStore: Send + Sync {
 
     /// Saves a source's cursor.
     fn set_cursor(&self, source: &str, cursor: &str) -> Result<(), StoreError>;
+
+    /// Every source's cursor, as (source, cursor), by source (for `herald store copy`).
+    fn cursors(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// The hold a person set, if any: posts of its categories are not sent while it lasts.
     fn hold(&self) -> Result<Option<Hold>, StoreError>;

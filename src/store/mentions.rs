@@ -324,6 +324,81 @@ impl MentionStore for Mentions {
             })
             .collect()
     }
+
+    fn import(&self, mentions: &[StoredMention]) -> Result<usize, StoreError> {
+        let trees = [
+            "mention_ids",
+            "mention_content",
+            "mentions",
+            "mention_by_author",
+            "mention_by_topic",
+        ]
+        .map(|name| self.0.db.open_tree(name));
+        let mut opened = Vec::with_capacity(trees.len());
+        for t in trees {
+            opened.push(t?);
+        }
+        let [ids, content, records, by_author, by_topic] = <[sled::Tree; 5]>::try_from(opened)
+            .map_err(|_| StoreError::Corrupt {
+                key: "mentions".into(),
+                why: "cannot open its trees".into(),
+            })?;
+        let rows: Vec<_> = mentions
+            .iter()
+            .map(|m| {
+                let key = time_key(m.mention.created_at, &m.mention.id);
+                let mut ak = m.mention.author.to_lowercase().into_bytes();
+                ak.push(0);
+                ak.extend_from_slice(&key);
+                let topic_keys: Vec<Vec<u8>> = m
+                    .topics()
+                    .into_iter()
+                    .map(|topic| {
+                        let mut tk = topic.into_bytes();
+                        tk.push(0);
+                        tk.extend_from_slice(&key);
+                        tk
+                    })
+                    .collect();
+                (
+                    m.mention.id.as_bytes(),
+                    content_key(&m.mention),
+                    serde_json::to_vec(m).unwrap_or_default(),
+                    key,
+                    ak,
+                    topic_keys,
+                )
+            })
+            .collect();
+        let result: Result<(), TransactionError<()>> = (
+            &ids, &content, &records, &by_author, &by_topic,
+        )
+            .transaction(|(ids, content, records, by_author, by_topic)| {
+                for (id, ck, value, key, ak, topic_keys) in &rows {
+                    ids.insert(*id, key.as_slice())?;
+                    // Two mentions with the same author and text (stored before the
+                    // content index existed) are both kept; the index keeps the first.
+                    if content.get(ck)?.is_none() {
+                        content.insert(ck.as_slice(), key.as_slice())?;
+                    }
+                    records.insert(key.as_slice(), value.as_slice())?;
+                    by_author.insert(ak.as_slice(), &[])?;
+                    for tk in topic_keys {
+                        by_topic.insert(tk.as_slice(), &[])?;
+                    }
+                }
+                Ok(())
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                key: "mentions".into(),
+                why: "aborted".into(),
+            },
+            TransactionError::Storage(e) => e.into(),
+        })?;
+        self.0.flush()?;
+        Ok(mentions.len())
+    }
 }
 
 impl SledStore {

@@ -26,7 +26,8 @@
 //! [`MARKER_FILE`] written at creation, or sled's own list of trees) but which opens without
 //! its schema record, or whose schedule cannot be read through, is refused the same way. A
 //! store another process holds is [`StoreError::Locked`]. [`check`] walks a store and reports what is
-//! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work.
+//! unreadable; [`retention`] prunes old records; [`health`] probes whether writes still work;
+//! [`copy()`] moves every record into another (empty) store, on either backend.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use crate::plan::SeriesPart;
 mod alerts;
 mod api;
 mod check;
+mod copy;
 pub mod health;
 mod mentions;
 pub mod pg;
@@ -51,6 +53,7 @@ pub use alerts::{
 };
 pub use api::{AlertStore, MentionStore, MetaStore, PostStore, QueueStore, UserStore};
 pub use check::{check, CheckReport, TreeReport};
+pub use copy::{copy, Copied};
 pub use health::{available_space, WriteFailure};
 pub use mentions::{Ingested, MentionQuery, StoredMention};
 pub use retention::{Pruned, Retention};
@@ -196,6 +199,17 @@ pub enum StoreError {
     /// PostgreSQL refused or failed (the message is the database's; never a password).
     #[error("database: {why}")]
     Postgres { why: String },
+    /// `herald store copy` was given a destination that already holds records.
+    #[error("the destination store {location} is not empty: it holds {holds}; copy only into an empty store")]
+    NotEmpty { location: String, holds: String },
+    /// After `herald store copy`, the destination does not hold as many records of a kind as
+    /// the source (or the source changed during the copy).
+    #[error("the copy does not check out: {found} {kind} where the source has {expected}")]
+    CopyMismatch {
+        kind: &'static str,
+        expected: usize,
+        found: usize,
+    },
     #[error("store record {key} is unreadable: {why}")]
     Corrupt { key: String, why: String },
     #[error("the store at {path} has schema version {found}; this herald reads version 1")]
@@ -795,6 +809,27 @@ impl SledStore {
         Ok(())
     }
 
+    /// Moves sled's id generator past `max`, so that the next id handed out (one above what
+    /// `generate_id` returns, see `queue.rs`) is above it: after an import of items with their
+    /// own ids, a new item never reuses one. sled's generator only advances one id at a time
+    /// (cheap: an atomic increment, persisted once per million), so an id absurdly far ahead
+    /// is refused rather than spun to.
+    pub(crate) fn raise_ids_above(&self, max: u64) -> Result<(), StoreError> {
+        const MAX_STEPS: u64 = 1 << 30;
+        let mut steps = 0u64;
+        while self.db.generate_id()?.saturating_add(1) < max {
+            steps += 1;
+            if steps > MAX_STEPS {
+                return Err(StoreError::Corrupt {
+                    key: format!("queue/{max}"),
+                    why: "the item id is too far above sled's id generator to continue after it"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Makes every later flush fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fn fail_writes(&self) {
@@ -1016,6 +1051,17 @@ impl PostStore for Posts {
         self.0.flush()?;
         Ok(done)
     }
+
+    fn import(&self, posts: &[StoredPost]) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        for p in posts {
+            batch.insert(post_key(&p.channel, p.at), encode(p));
+        }
+        // A batch on one tree is applied atomically.
+        self.0.posts.apply_batch(batch)?;
+        self.0.flush()?;
+        Ok(posts.len())
+    }
 }
 
 impl MetaStore for Meta {
@@ -1056,6 +1102,21 @@ impl MetaStore for Meta {
             .insert(source, cursor.as_bytes())?;
         self.0.flush()?;
         Ok(())
+    }
+
+    fn cursors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.0
+            .db
+            .open_tree("cursors")?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
     }
 
     fn try_lease(

@@ -398,6 +398,58 @@ impl QueueStore for Queue {
         Ok(out.into_iter().collect())
     }
 
+    fn export_all(&self) -> Result<Vec<QueueItem>, StoreError> {
+        // Keys are big-endian ids: the tree is in id order.
+        self.0
+            .db
+            .open_tree("queue")?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    fn import(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
+        let [queue, index, dims, by_mention] = self.0.queue_trees()?;
+        let rows: Vec<_> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.id.to_be_bytes(),
+                    serde_json::to_vec(i).unwrap_or_default(),
+                    index_key(i),
+                    dims_key(i),
+                    ts(i.due_at),
+                    i.mention_id.as_bytes(),
+                )
+            })
+            .collect();
+        let result: Result<(), TransactionError<()>> = (&queue, &index, &dims, &by_mention)
+            .transaction(|(queue, index, dims, bm)| {
+                for (id, value, ik, dk, due, mention) in &rows {
+                    queue.insert(id, value.as_slice())?;
+                    index.insert(ik.as_slice(), due)?;
+                    dims.insert(dk.as_slice(), &[])?;
+                    bm.insert(*mention, id)?;
+                }
+                Ok(())
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                key: "queue".into(),
+                why: "aborted".into(),
+            },
+            TransactionError::Storage(e) => e.into(),
+        })?;
+        if let Some(max) = items.iter().map(|i| i.id).max() {
+            self.0.raise_ids_above(max)?;
+        }
+        self.0.flush()?;
+        Ok(items.len())
+    }
+
     /// Every platform an item was ever enqueued from, sorted (from `queue_dims`, without
     /// reading the items).
     fn platforms(&self) -> Result<Vec<String>, StoreError> {

@@ -208,3 +208,238 @@ fn herald_run_drafts_a_stored_mention_a_crash_left_without_its_draft() {
         .expect("drafted at start");
     assert_eq!(item.state, herald::inbox::ReplyState::Pending);
 }
+
+/// `herald store copy` moves a sled store into an empty PostgreSQL schema and back, with
+/// every count checked and said; refuses a destination that holds records, a URL with a
+/// password on the command line (without repeating it), and a sled store another process
+/// holds.
+#[test]
+fn store_copy_moves_a_sled_store_to_postgres_and_back() {
+    use herald::domain::queue::{Action, ReplyState};
+    use std::process::Command;
+
+    let ws = Workspace::new_sled();
+    let schema = crate::pg::Schema::new();
+    let at = DateTime::<Utc>::from_timestamp(1_796_083_200, 0).expect("t");
+    let max_id = {
+        let store = ws.store();
+        for n in 0..3 {
+            let mut p = stored_post(
+                "outbox",
+                &format!("post {n}"),
+                at + chrono::TimeDelta::hours(n),
+            );
+            if n == 0 {
+                p.state = herald::store::PostState::Published;
+                p.delivery.remote_id = Some("outbox:1".into());
+            }
+            store.posts().put(&p).expect("put");
+        }
+        store.meta().set_cursor("masto", "42").expect("cursor");
+        let user = herald::store::User {
+            name: "alice".into(),
+            password_hash: "$argon2id$fake".into(),
+            created_at: at,
+        };
+        store.users().put(&user, false).expect("user");
+        let session = herald::store::Session {
+            user: "alice".into(),
+            csrf: "c".into(),
+            created_at: at,
+            expires_at: Utc::now() + chrono::TimeDelta::days(1),
+        };
+        store.users().put_session("k", &session).expect("session");
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let item = herald::domain::QueueItem {
+                mention_id: format!("mastodon:{n}"),
+                ..queue_item()
+            };
+            ids.push(store.queue().enqueue(&item).expect("enqueue").expect("new"));
+        }
+        store
+            .queue()
+            .apply(ids[1], &Action::Approve { text: None }, "alice", Utc::now())
+            .expect("store")
+            .expect("approve");
+        ids.into_iter().max().expect("ids")
+    };
+    let herald = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
+        c.args(args)
+            .current_dir(ws.path())
+            .env_remove("HERALD_CONFIG")
+            .env_remove("HERALD_LOG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        crate::helpers::Run::from(c.output().expect("run herald"))
+    };
+    let url = schema.url();
+
+    // sled → PostgreSQL.
+    let run = herald(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sled:data/herald.db",
+            "--to",
+            &url,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for line in [
+        "posts                    3",
+        "cursors                  1",
+        "users                    1",
+        "queue items              2",
+        "checked: the destination holds as many records of each kind as the source",
+        "not copied: login sessions (people log in again)",
+    ] {
+        assert!(run.stdout.contains(line), "no {line:?} in:\n{}", run.stdout);
+    }
+    let pg = herald::store::Store::open_postgres(&schema.options("default")).expect("open pg");
+    assert_eq!(
+        pg.posts().all().expect("posts"),
+        ws.store().posts().all().expect("posts")
+    );
+    assert_eq!(
+        pg.users().session("k").expect("session"),
+        None,
+        "sessions stay behind"
+    );
+    let item = pg.queue().export_all().expect("items");
+    assert_eq!(item.iter().map(|i| i.id).max(), Some(max_id));
+    assert!(item
+        .iter()
+        .any(|i| i.state == ReplyState::Approved && !i.audit.is_empty()));
+    let fresh = herald::domain::QueueItem {
+        mention_id: "mastodon:fresh".into(),
+        ..queue_item()
+    };
+    let id = pg.queue().enqueue(&fresh).expect("enqueue").expect("new");
+    assert!(
+        id > max_id,
+        "new id {id} after a copy of ids up to {max_id}"
+    );
+
+    // Again: the destination is no longer empty.
+    let run = herald(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sled:data/herald.db",
+            "--to",
+            &url,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("is not empty: it holds 3 posts, 3 queue items, 1 user"),
+        "{}",
+        run.stderr
+    );
+
+    // PostgreSQL → a new sled store, the URL from the environment.
+    let run = herald(
+        &[
+            "store",
+            "copy",
+            "--from-env",
+            "COPY_FROM",
+            "--to",
+            "sled:data/back.db",
+        ],
+        &[("COPY_FROM", &url)],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("queue items              3"),
+        "{}",
+        run.stdout
+    );
+    let back = herald::store::Store::open(&ws.path().join("data/back.db")).expect("open back");
+    assert_eq!(
+        back.queue().export_all().expect("items"),
+        pg.queue().export_all().expect("items")
+    );
+    drop(back);
+
+    // A password on the command line: refused, never repeated.
+    let run = herald(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sled:data/herald.db",
+            "--to",
+            "postgres://herald:hunter2@127.0.0.1:1/herald",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("holds a password"), "{}", run.stderr);
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains("hunter2"));
+
+    // A sled source another process holds (a running herald): refused.
+    let held = ws.store();
+    let run = herald(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sled:data/herald.db",
+            "--to",
+            "sled:data/other.db",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("is locked by another process"),
+        "{}",
+        run.stderr
+    );
+    drop(held);
+}
+
+/// A pending draft (its id and mention are set by the caller and the store).
+fn queue_item() -> herald::domain::QueueItem {
+    let t = DateTime::<Utc>::from_timestamp(1_796_083_200, 0).expect("t");
+    herald::domain::QueueItem {
+        id: 0,
+        mention_id: String::new(),
+        platform: "mastodon".into(),
+        source: "masto".into(),
+        author: "alice".into(),
+        mention_text: "刹车失灵".into(),
+        mention_url: None,
+        mention_at: t,
+        lang: "zh".into(),
+        intent: "complaint".into(),
+        priority: herald::domain::Priority::Crisis,
+        crisis: true,
+        topics: vec![],
+        lead: None,
+        stage: None,
+        template: "crisis-zh".into(),
+        text: "draft".into(),
+        source_code: "masto.reply.crisis-zh.20261201T1000".into(),
+        channel: Some("masto".into()),
+        state: herald::domain::ReplyState::Pending,
+        created_at: t,
+        due_at: t + chrono::TimeDelta::minutes(30),
+        assignee: None,
+        reply_to: None,
+        post: None,
+        remote_id: None,
+        remote_url: None,
+        error: None,
+        audit: vec![],
+    }
+}

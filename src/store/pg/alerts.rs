@@ -354,6 +354,19 @@ impl AlertStore for PgAlerts {
             .min())
     }
 
+    fn import(&self, alert: &AlertRecord, deliveries: &[AlertDelivery]) -> Result<(), StoreError> {
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            write_alert(&mut tx, brand, alert)?;
+            for d in deliveries {
+                write_delivery(&mut tx, brand, d)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn put_delivery(&self, d: &AlertDelivery) -> Result<(), StoreError> {
         let brand: &str = &self.0.brand;
         self.0.pool.with(|c| write_delivery(c, brand, d))

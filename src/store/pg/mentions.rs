@@ -58,6 +58,41 @@ fn clause<'a>(sql: &mut String, params: &mut Vec<Param<'a>>, template: &str, p: 
     sql.push_str(&template.replace("$?", &format!("${}", params.len())));
 }
 
+/// Writes the row of `m` under the content key `ck` unless a row holds its id or `ck`;
+/// returns whether it did.
+fn insert_row(
+    c: &mut impl GenericClient,
+    brand: &str,
+    m: &StoredMention,
+    ck: i64,
+) -> Result<bool, StoreError> {
+    let topics = m.topics();
+    let groups: Vec<String> = topics
+        .iter()
+        .map(|t| t.split('/').next().unwrap_or_default().to_string())
+        .collect();
+    Ok(c.execute(
+        "INSERT INTO mentions (brand, id, at, content_key, author_lc, text_lc,
+            platform_lc, topics, groups, sentiment, intent, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT DO NOTHING",
+        &[
+            &brand,
+            &m.mention.id,
+            &m.mention.created_at,
+            &ck,
+            &m.mention.author.to_lowercase(),
+            &m.mention.text.to_lowercase(),
+            &m.mention.platform.to_ascii_lowercase(),
+            &topics,
+            &groups,
+            &m.classification.sentiment.label.as_str(),
+            &m.classification.intent.as_str(),
+            &to_record(m),
+        ],
+    )? == 1)
+}
+
 impl MentionStore for PgMentions {
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
         Ok(self.insert_with_draft(m, None)?.new)
@@ -119,6 +154,47 @@ impl MentionStore for PgMentions {
             };
             tx.commit()?;
             Ok(Ingested { new: true, queued })
+        })
+    }
+
+    fn import(&self, mentions: &[StoredMention]) -> Result<usize, StoreError> {
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            for m in mentions {
+                let ck = content_key(&m.mention);
+                // As sled's insert of a record under its key: a row of the same id is replaced.
+                tx.execute(
+                    "DELETE FROM mentions WHERE brand = $1 AND id = $2",
+                    &[&brand, &m.mention.id],
+                )?;
+                if insert_row(&mut tx, brand, m, i64::from_be_bytes(ck.as_slice().try_into().unwrap_or([0; 8])))? {
+                    continue;
+                }
+                // Another mention holds this author and text (two stored before the content
+                // key existed): this one is kept too, under a key derived from its id, so the
+                // unique key still de-duplicates later inserts through the first one, as sled's
+                // content index (which keeps the first) does.
+                let mut salt = 0u32;
+                loop {
+                    let mut seed = ck.clone();
+                    seed.extend_from_slice(m.mention.id.as_bytes());
+                    seed.extend_from_slice(&salt.to_be_bytes());
+                    let alt = i64::from_be_bytes(crate::fnv1a(&seed).to_be_bytes());
+                    if insert_row(&mut tx, brand, m, alt)? {
+                        break;
+                    }
+                    salt += 1;
+                    if salt > 16 {
+                        return Err(StoreError::Corrupt {
+                            key: key(&m.mention.id),
+                            why: "no free content key for a second mention of the same author and text".into(),
+                        });
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(mentions.len())
         })
     }
 

@@ -46,6 +46,19 @@ impl PgMeta {
 }
 
 impl MetaStore for PgMeta {
+    fn cursors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            Ok(c.query(
+                "SELECT source, cursor FROM cursors WHERE brand = $1 ORDER BY source COLLATE \"C\"",
+                &[&brand],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+        })
+    }
+
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         let brand: &str = &self.0.brand;
         self.0.pool.with(|c| {

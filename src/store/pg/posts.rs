@@ -70,6 +70,19 @@ impl PgPosts {
 }
 
 impl PostStore for PgPosts {
+    fn import(&self, posts: &[StoredPost]) -> Result<usize, StoreError> {
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            for p in posts {
+                upsert(&mut tx, brand, p)?;
+            }
+            notify(&mut tx, brand)?;
+            tx.commit()?;
+            Ok(posts.len())
+        })
+    }
+
     fn all(&self) -> Result<Vec<StoredPost>, StoreError> {
         self.query(
             &format!(

@@ -376,6 +376,82 @@ impl QueueStore for PgQueue {
         })
     }
 
+    fn export_all(&self) -> Result<Vec<QueueItem>, StoreError> {
+        let brand: &str = &self.0.brand;
+        self.0.pool.with(|c| {
+            c.query(
+                "SELECT id, record FROM queue_items WHERE brand = $1 ORDER BY id",
+                &[&brand],
+            )?
+            .iter()
+            .map(read)
+            .collect()
+        })
+    }
+
+    fn import(&self, items: &[QueueItem]) -> Result<usize, StoreError> {
+        let brand: &str = &self.0.brand;
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            let id = db_id(item.id).ok_or_else(|| StoreError::Corrupt {
+                key: format!("queue/{}", item.id),
+                why: "the id is beyond PostgreSQL's bigint".into(),
+            })?;
+            rows.push((id, item));
+        }
+        self.0.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            for (id, item) in &rows {
+                tx.execute(
+                    "INSERT INTO queue_mentions (brand, mention_id, item_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (brand, mention_id) DO UPDATE SET item_id = excluded.item_id",
+                    &[&brand, &item.mention_id, id],
+                )?;
+                tx.execute(
+                    "INSERT INTO queue_items (brand, id, mention_id, state, priority, platform,
+                        lang, created_at, due_at, changed_at, record)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (brand, id) DO UPDATE SET mention_id = excluded.mention_id,
+                        state = excluded.state, priority = excluded.priority,
+                        platform = excluded.platform, lang = excluded.lang,
+                        created_at = excluded.created_at, due_at = excluded.due_at,
+                        changed_at = excluded.changed_at, record = excluded.record",
+                    &[
+                        &brand,
+                        id,
+                        &item.mention_id,
+                        &item.state.as_str(),
+                        &i16::from(item.priority.code()),
+                        &item.platform,
+                        &item.lang,
+                        &item.created_at,
+                        &item.due_at,
+                        &changed_at(item),
+                        &to_record(*item),
+                    ],
+                )?;
+                tx.execute(
+                    "INSERT INTO queue_dims (brand, platform, lang) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&brand, &item.platform, &item.lang],
+                )?;
+            }
+            if let Some(max) = rows.iter().map(|(id, _)| *id).max() {
+                // The sequence is shared by every process (and brand), so it is only ever
+                // moved forward: when it is already past `max` (another process took ids
+                // meanwhile), it is left alone. setval is not undone by a rollback: a failed
+                // import leaves a gap in the ids, which is harmless.
+                tx.query(
+                    "SELECT setval('queue_item_ids', $1) FROM queue_item_ids
+                     WHERE last_value < $1",
+                    &[&max],
+                )?;
+            }
+            tx.commit()?;
+            Ok(rows.len())
+        })
+    }
+
     fn langs(&self) -> Result<Vec<String>, StoreError> {
         let brand: &str = &self.0.brand;
         self.0.pool.with(|c| {
