@@ -1,5 +1,5 @@
 //! herald's store: the records it keeps, the record-kind traits every backend implements
-//! ([`api`]: `store.posts()`, `store.queue()`, …), and the two backends behind [`Store`]: the
+//! ([`PostStore`], [`QueueStore`], … in `api.rs`: `store.posts()`, `store.queue()`, …), and the two backends behind [`Store`]: the
 //! embedded sled store (this file and its siblings, the only modules that know sled) and a shared
 //! PostgreSQL database ([`pg`], the only module that knows PostgreSQL). The services see the
 //! traits, never a backend.
