@@ -1,8 +1,8 @@
 //! herald's store: the records it keeps, the record-kind traits every backend implements
-//! ([`PostStore`], [`QueueStore`], … in `api.rs`: `store.posts()`, `store.queue()`, …), and the two backends behind [`Store`]: the
-//! embedded sled store (this file and its siblings, the only modules that know sled) and a shared
-//! PostgreSQL database ([`pg`], the only module that knows PostgreSQL). The services see the
-//! traits, never a backend.
+//! ([`PostStore`], [`QueueStore`], … in `api.rs`; reached as `store.posts()`, `store.queue()`,
+//! …), and the two backends behind [`Store`]: the embedded sled store (this file and its
+//! siblings, the only modules that know sled) and a shared PostgreSQL database ([`pg`], the
+//! only module that knows PostgreSQL). The services see the traits, never a backend.
 //!
 //! sled's trees:
 //! - `posts`: the schedule. Key `channel ‖ 0x00 ‖ at` (seconds since the epoch, big-endian with
