@@ -121,6 +121,7 @@ fn main() {
         url: format!("{url}{sep}options=-csearch_path%3D{schema}"),
         password: None,
         brand: "bench".into(),
+        ca_file: None,
     };
     let store = Store::open_postgres(&options).expect("store");
     let t0 = DateTime::from_timestamp(1_796_083_200, 0).expect("t0");

@@ -80,6 +80,7 @@ fn round(url: &str, processes: usize, posts: usize, channels: usize) -> Round {
         url: herald_url.clone(),
         password: None,
         brand: "default".into(),
+        ca_file: None,
     })
     .expect("open");
     let names: Vec<String> = (0..channels).map(|c| format!("o{c}")).collect();
@@ -196,6 +197,7 @@ fn mentions_per_second(url: &str, n: usize) -> f64 {
         url: format!("{url}?options=-csearch_path%3D{schema}"),
         password: None,
         brand: "default".into(),
+        ca_file: None,
     })
     .expect("open");
     let keywords = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keywords");

@@ -172,6 +172,7 @@ fn endpoint(
         url: value,
         password,
         brand: args.brand.clone(),
+        ca_file: None,
     };
     let shown = match env {
         Some(var) => format!(

@@ -62,6 +62,9 @@ pub struct PostgresConfig {
     pub password_env: Option<String>,
     /// The brand this herald's rows belong to (`brand`, default [`DEFAULT_BRAND`]).
     pub brand: String,
+    /// `ca_file`: PEM certificates to trust for TLS (`?sslmode=require` in the URL) besides
+    /// the Mozilla roots, relative to herald.toml.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where the database URL comes from.
@@ -98,6 +101,7 @@ impl PostgresConfig {
             url,
             password,
             brand: self.brand.clone(),
+            ca_file: self.ca_file.clone(),
         })
     }
 }
@@ -162,6 +166,7 @@ struct RawStorage {
     url_env: Option<String>,
     password_env: Option<String>,
     brand: Option<String>,
+    ca_file: Option<String>,
     lease_seconds: Option<i64>,
     cache_mb: Option<i64>,
     keep_mentions_days: Option<i64>,
@@ -222,6 +227,7 @@ fn validate_storage(
 fn validate_postgres(
     raw: &RawStorage,
     src: &TomlSource,
+    base: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<PostgresConfig> {
     let env_name = |key: &str, value: &Option<String>, errors: &mut Vec<ConfigError>| {
@@ -267,9 +273,11 @@ fn validate_postgres(
             }
         },
         (None, None) => {
-            if raw.password_env.is_some() || raw.brand.is_some() {
+            if raw.password_env.is_some() || raw.brand.is_some() || raw.ca_file.is_some() {
                 let key = if raw.brand.is_some() {
                     "storage.brand"
+                } else if raw.ca_file.is_some() {
+                    "storage.ca_file"
                 } else {
                     "storage.password_env"
                 };
@@ -298,10 +306,19 @@ fn validate_postgres(
             DEFAULT_BRAND.to_string()
         }
     };
+    let ca_file = match raw.ca_file.as_deref() {
+        None => None,
+        Some(f) if f.trim().is_empty() => {
+            errors.push(src.error("storage.ca_file", "must not be empty"));
+            None
+        }
+        Some(f) => Some(base.join(f)),
+    };
     Some(PostgresConfig {
         url,
         password_env,
         brand,
+        ca_file,
     })
 }
 
@@ -366,7 +383,7 @@ fn validate(
     };
 
     let (store_options, retention) = validate_storage(&raw.storage, src, &mut errors);
-    let postgres = validate_postgres(&raw.storage, src, &mut errors);
+    let postgres = validate_postgres(&raw.storage, src, base, &mut errors);
     let lease_ttl = match raw.storage.lease_seconds {
         None => DEFAULT_LEASE_TTL,
         Some(s) if (3..=300).contains(&s) => std::time::Duration::from_secs(s.unsigned_abs()),
@@ -496,15 +513,18 @@ mod tests {
         let c = check("").expect("valid");
         assert_eq!(c.storage.postgres, None, "no URL keeps sled");
         let c = check(
-            "[storage]\nurl = \"postgres://herald@db:5432/herald\"\npassword_env = \"HERALD_DB_PW\"\nbrand = \"acme-cars\"\n",
+            "[storage]\nurl = \"postgres://herald@db:5432/herald?sslmode=require\"\npassword_env = \"HERALD_DB_PW\"\nbrand = \"acme-cars\"\nca_file = \"certs/db-ca.pem\"\n",
         )
         .expect("valid");
         assert_eq!(
             c.storage.postgres,
             Some(PostgresConfig {
-                url: DatabaseUrl::Literal("postgres://herald@db:5432/herald".into()),
+                url: DatabaseUrl::Literal(
+                    "postgres://herald@db:5432/herald?sslmode=require".into()
+                ),
                 password_env: Some("HERALD_DB_PW".into()),
                 brand: "acme-cars".into(),
+                ca_file: Some(PathBuf::from("/srv/herald/certs/db-ca.pem")),
             })
         );
         let c = check("[storage]\nurl_env = \"HERALD_DATABASE_URL\"\n").expect("valid");
@@ -516,6 +536,7 @@ mod tests {
             url: DatabaseUrl::Env("HERALD_TEST_SURELY_UNSET_URL".into()),
             password_env: None,
             brand: "b".into(),
+            ca_file: None,
         }
         .options()
         .expect_err("unset");

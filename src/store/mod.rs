@@ -651,6 +651,15 @@ impl Store {
         &*self.meta
     }
 
+    /// The PostgreSQL store behind this one (tests reach its pool).
+    #[cfg(test)]
+    pub(crate) fn as_postgres(&self) -> Option<&pg::PgStore> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// The sled store behind this one, if sled is the backend (tests reach its trees).
     #[cfg(test)]
     pub(crate) fn as_sled(&self) -> &SledStore {

@@ -205,6 +205,7 @@ mod tests {
                 url: location,
                 password: None,
                 brand: "test".into(),
+                ca_file: None,
             }),
         }
         .expect("reopen")

@@ -39,6 +39,7 @@ impl Db {
             url: self.herald_url(),
             password: None,
             brand: "default".into(),
+            ca_file: None,
         })
         .expect("open the shared store")
     }

@@ -82,6 +82,7 @@ impl Schema {
             url: self.url(),
             password: None,
             brand: brand.into(),
+            ca_file: None,
         }
     }
 }

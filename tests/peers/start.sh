@@ -292,12 +292,32 @@ if has_peer pg; then
   log "initdb + herald's postgres on 127.0.0.1:$HPG_PORT"
   as_pg "$PG_BIN/initdb" -D "$HPGDATA" -A trust -U herald -E UTF8 --locale=C > "$LOGS/herald-initdb.log" 2>&1 \
     || { tail_log "$LOGS/herald-initdb.log"; die "initdb failed"; }
+  # TLS with a throwaway CA, so the store's `sslmode=require` path is tested for real: the CA
+  # certificate is HERALD_TEST_PG_CA; the server's certificate names 127.0.0.1.
+  PKI="$DATA/herald-pg-pki"
+  mkdir -p "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=herald test CA" \
+    -keyout "$PKI/ca.key" -out "$PKI/ca.crt" > "$LOGS/herald-pg-pki.log" 2>&1 \
+    || { tail_log "$LOGS/herald-pg-pki.log"; die "openssl: cannot make the test CA"; }
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$HPGDATA/server.key" -out "$PKI/server.csr" >> "$LOGS/herald-pg-pki.log" 2>&1 \
+    || { tail_log "$LOGS/herald-pg-pki.log"; die "openssl: cannot make the server key"; }
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$PKI/ext"
+  openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 3 -extfile "$PKI/ext" -out "$HPGDATA/server.crt" >> "$LOGS/herald-pg-pki.log" 2>&1 \
+    || { tail_log "$LOGS/herald-pg-pki.log"; die "openssl: cannot sign the server certificate"; }
+  chmod 600 "$HPGDATA/server.key"
+  chmod 644 "$PKI/ca.crt"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$HPGDATA/server.key" "$HPGDATA/server.crt"
   # Written into the cluster's own settings, so a test restarting it with pg_ctl keeps them.
   cat >> "$HPGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $HPG_PORT
 unix_socket_directories = '$HPGDATA'
 max_connections = 300
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 CONF
   as_pg "$PG_BIN/pg_ctl" -D "$HPGDATA" -l "$LOGS/herald-pg.log" -w -t 60 -s start \
     || { tail_log "$LOGS/herald-pg.log"; die "herald's postgres did not start"; }
@@ -307,6 +327,7 @@ CONF
   setenv HERALD_TEST_PG_BIN "$PG_BIN"
   setenv HERALD_TEST_PG_LOG "$LOGS/herald-pg.log"
   setenv HERALD_TEST_PG_URL "postgresql://herald@127.0.0.1:$HPG_PORT/postgres"
+  setenv HERALD_TEST_PG_CA "$PKI/ca.crt"
   setenv HERALD_TEST_PG_REQUIRED 1
   write_env "$STATE.partial"
   wait_healthy herald-pg "$HPG_PID" "$LOGS/herald-pg.log" 30 \

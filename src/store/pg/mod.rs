@@ -84,6 +84,8 @@ pub struct PgOptions {
     pub password: Option<String>,
     /// The brand rows are written under and read for.
     pub brand: String,
+    /// PEM certificates to trust besides the Mozilla roots, for `sslmode=require`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for PgOptions {
@@ -127,6 +129,8 @@ impl PgOptions {
 /// A few connections, reused; a call runs on its own scoped thread (see the module docs).
 pub(crate) struct Pool {
     config: postgres::Config,
+    /// rustls, when the URL asks for TLS (`sslmode=require`).
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     shown: String,
     idle: Mutex<Vec<Client>>,
 }
@@ -136,19 +140,27 @@ const MAX_IDLE: usize = 8;
 
 impl Pool {
     fn new(options: &PgOptions) -> Result<Self, StoreError> {
+        let config = options.config()?;
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls(options)?),
+            _ => None,
+        };
         Ok(Self {
-            config: options.config()?,
+            config,
+            tls,
             shown: options.shown(),
             idle: Mutex::new(Vec::new()),
         })
     }
 
     fn connect(&self) -> Result<Client, StoreError> {
-        self.config
-            .connect(NoTls)
-            .map_err(|e| StoreError::Postgres {
-                why: format!("cannot connect to {}: {}", self.shown, why(&e)),
-            })
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| StoreError::Postgres {
+            why: format!("cannot connect to {}: {}", self.shown, why_chain(&e)),
+        })
     }
 
     /// A connection, and whether it came from the pool (it may have died while idle).
@@ -219,6 +231,59 @@ impl Drop for Pool {
             let _ = std::thread::spawn(move || drop(idle)).join();
         }
     }
+}
+
+/// TLS for `sslmode=require`: rustls (ring), the server's certificate verified against the
+/// Mozilla roots and the PEM certificates of `ca_file` (a private or a cloud provider's CA), and
+/// the host name checked. There is no mode that skips verification.
+fn tls(options: &PgOptions) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let fail = |why: String| StoreError::Postgres { why };
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = &options.ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| fail(format!("cannot read the CA file {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(fail(format!(
+                "the CA file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                fail(format!(
+                    "a certificate in {} is unusable: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| fail(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A connection failure with its causes (a TLS failure says why the certificate was refused).
+fn why_chain(e: &postgres::Error) -> String {
+    let mut text = why(e);
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// The database's words for a failure: its message, without the driver's prefix.
@@ -483,6 +548,7 @@ pub(crate) mod testing {
                 url: format!("{}{sep}options=-csearch_path%3D{}", self.url, self.name),
                 password: None,
                 brand: brand.into(),
+                ca_file: None,
             }
         }
     }
@@ -551,6 +617,7 @@ mod tests {
             url: "postgres://herald:hunter2@127.0.0.1:1/herald".into(),
             password: Some("s3cret".into()),
             brand: "b".into(),
+            ca_file: None,
         };
         assert!(!options.shown().contains("hunter2"), "{}", options.shown());
         assert!(!format!("{options:?}").contains("s3cret"));
@@ -566,6 +633,55 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("s3cret"),
             "{shown}"
         );
+    }
+
+    /// `sslmode=require`: the connection is encrypted and the server's certificate verified,
+    /// against `ca_file` (the suite's throwaway CA); without it the same server is refused.
+    #[test]
+    fn tls_is_used_and_verified_when_the_url_asks_for_it() {
+        let Some(schema) = testing::Schema::new() else {
+            return;
+        };
+        let ca = std::env::var("HERALD_TEST_PG_CA")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let Some(ca) = ca else {
+            assert!(
+                std::env::var(crate::store::testing::REQUIRED_VAR).is_err(),
+                "HERALD_TEST_PG_CA names the test database's CA certificate"
+            );
+            return;
+        };
+        let mut options = schema.options("b");
+        options.url.push_str("&sslmode=require");
+        options.ca_file = Some(ca.into());
+        let store = Store::open_postgres(&options).expect("TLS with the test CA");
+        let pg = store.as_postgres().expect("postgres");
+        let encrypted: bool = pg
+            .pool
+            .with(|c| {
+                Ok(c.query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )?
+                .get(0))
+            })
+            .expect("ssl status");
+        assert!(encrypted, "the connection is not encrypted");
+        assert!(store.posts().all().expect("read over TLS").is_empty());
+        // The Mozilla roots alone do not vouch for the test CA.
+        options.ca_file = None;
+        let e = Store::open_postgres(&options)
+            .err()
+            .expect("an unknown issuer must be refused");
+        assert!(e.to_string().contains("certificate"), "{e}");
+        // A CA file that is not one is a clear error.
+        let dir = tempfile::tempdir().expect("tmp");
+        let bad = dir.path().join("ca.pem");
+        std::fs::write(&bad, "not a certificate").expect("write");
+        options.ca_file = Some(bad);
+        let e = Store::open_postgres(&options).err().expect("refused");
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
     }
 
     #[test]
