@@ -1,10 +1,13 @@
-//! Inbox benchmark: a page of the reply queue over 100,000 items.
+//! Inbox benchmark: a page of the reply queue over 100,000 items, on sled and (when
+//! `HERALD_BENCH_PG_URL` names a database it may make a schema in) on PostgreSQL.
 //!
 //! `cargo bench --bench inbox` fills a fresh store with `HERALD_BENCH_ITEMS` (default 100,000)
 //! queue items spread over 7 states, 6 priorities, 3 platforms and 2 languages, then times
 //! page queries (50 items) with and without filters: the median and the worst of 50 runs each,
 //! plus the fill rate. A plain harness: the figures are wall times of whole queries on a real
-//! sled store, which is what the inbox's "well under 100 ms" goal is about.
+//! sled store, which is what the inbox's "well under 100 ms" goal is about. With
+//! `HERALD_BENCH_PG_URL=postgresql://…` the same items and queries run again on PostgreSQL, in a
+//! schema of the bench's own (dropped at the end), round trips to the database included.
 
 use std::time::{Duration, Instant};
 
@@ -69,13 +72,58 @@ fn time(store: &Store, q: &QueueQuery, runs: usize) -> (Duration, Duration, usiz
     (times[runs / 2], times[runs - 1], n)
 }
 
+/// Runs SQL outside the store (making and dropping the bench's schema), on a thread of its own.
+fn admin(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        c.batch_execute(&sql).expect("admin SQL");
+    })
+    .join()
+    .expect("admin thread");
+}
+
 fn main() {
     let items: usize = std::env::var("HERALD_BENCH_ITEMS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    println!("== sled");
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("db")).expect("store");
+    bench(
+        &Store::open(&dir.path().join("db")).expect("store"),
+        items,
+        &|| {},
+    );
+    let Some(url) = std::env::var("HERALD_BENCH_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        println!("(HERALD_BENCH_PG_URL is not set: PostgreSQL not measured)");
+        return;
+    };
+    println!("== PostgreSQL");
+    let schema = format!("bench_{:016x}", fastrand::u64(..));
+    admin(&url, &format!("CREATE SCHEMA {schema}"));
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let options = herald::store::pg::PgOptions {
+        url: format!("{url}{sep}options=-csearch_path%3D{schema}"),
+        password: None,
+        brand: "bench".into(),
+        ca_file: None,
+    };
+    // Fresh statistics, as autovacuum would have them by the time a queue is this big.
+    let analyze = || admin(&options.url, "ANALYZE queue_items");
+    bench(
+        &Store::open_postgres(&options).expect("store"),
+        items,
+        &analyze,
+    );
+    admin(&url, &format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+/// Fills `store` with `items` queue items, calls `filled`, and times the inbox's queries.
+fn bench(store: &Store, items: usize, filled: &dyn Fn()) {
     let t0 = DateTime::from_timestamp(1_796_083_200, 0).expect("t0");
     let start = Instant::now();
     for chunk in (0..items).collect::<Vec<_>>().chunks(10_000) {
@@ -88,6 +136,7 @@ fn main() {
         fill.as_secs_f64(),
         items as f64 / fill.as_secs_f64()
     );
+    filled();
     let now = t0 + TimeDelta::seconds(items as i64);
     let cases: Vec<(&str, QueueQuery)> = vec![
         (
@@ -141,7 +190,7 @@ fn main() {
         ),
     ];
     for (name, q) in &cases {
-        let (median, worst, n) = time(&store, q, 50);
+        let (median, worst, n) = time(store, q, 50);
         println!(
             "{name:<36} {n:>3} items  median {:>7.2} ms  worst {:>7.2} ms",
             median.as_secs_f64() * 1e3,
