@@ -120,7 +120,11 @@ fn leases_text(
     if leases.is_empty() {
         text.push_str("\n  none (no herald run is running)");
     }
-    for l in leases {
+    // A process that died leaves its `node:` lease behind: only live processes are listed.
+    for l in leases
+        .iter()
+        .filter(|l| !(l.name.starts_with("node:") && l.expires_at <= now))
+    {
         let until = if l.expires_at > now {
             format!(
                 "until {}",
@@ -171,7 +175,11 @@ mod tests {
             expires_at: now + chrono::TimeDelta::seconds(secs),
         };
         let text = leases_text(
-            &[lease("channel:masto", 20), lease("planner", -5)],
+            &[
+                lease("channel:masto", 20),
+                lease("planner", -5),
+                lease("node:host:41:dead", -5),
+            ],
             now,
             chrono_tz::UTC,
         );
