@@ -527,7 +527,10 @@ mod tests {
                 ca_file: Some(PathBuf::from("/srv/herald/certs/db-ca.pem")),
             })
         );
-        let c = check("[storage]\nurl_env = \"HERALD_DATABASE_URL\"\n").expect("valid");
+        assert_eq!(c.storage.lease_ttl, DEFAULT_LEASE_TTL);
+        let c = check("[storage]\nurl_env = \"HERALD_DATABASE_URL\"\nlease_seconds = 5\n")
+            .expect("valid");
+        assert_eq!(c.storage.lease_ttl, std::time::Duration::from_secs(5));
         let pg = c.storage.postgres.expect("postgres");
         assert_eq!(pg.url, DatabaseUrl::Env("HERALD_DATABASE_URL".into()));
         assert_eq!(pg.brand, DEFAULT_BRAND);
@@ -578,6 +581,11 @@ mod tests {
                 "[storage]\nbrand = \"acme\"\n",
                 "storage.brand",
                 "add `url` or `url_env`",
+            ),
+            (
+                "[storage]\nlease_seconds = 1\n",
+                "storage.lease_seconds",
+                "between 3 and 300",
             ),
         ] {
             let errors = check(text).expect_err(text);
