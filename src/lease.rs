@@ -206,6 +206,15 @@ impl ChannelLeases {
             return;
         }
         self.last_round = Some(now);
+        self.rebalance(channels, busy);
+    }
+
+    /// One round of [`Self::round`], now.
+    fn rebalance<'a>(
+        &mut self,
+        channels: impl IntoIterator<Item = &'a String>,
+        busy: &dyn Fn(&str) -> bool,
+    ) {
         let node = format!("node:{}", self.leases.holder());
         self.leases.take(&node);
         let live = match self.leases.store.meta().leases() {
@@ -266,5 +275,110 @@ impl ChannelLeases {
         }
         self.leases
             .release(&format!("node:{}", self.leases.holder()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(l: &ChannelLeases) -> Vec<String> {
+        l.held.iter().cloned().collect()
+    }
+
+    /// Two processes share four channels two and two, a channel with a send in flight is never
+    /// given up, and the survivor takes every channel once the other lets go.
+    #[test]
+    fn processes_share_the_channels_fairly_and_take_over_what_is_let_go() {
+        for t in crate::store::testing::each() {
+            let other = t.second().unwrap_or_else(|| t.store.clone());
+            let ttl = Duration::from_secs(60);
+            let mut a = ChannelLeases::new(Leases::new(t.store.clone(), "a", ttl));
+            let mut b = ChannelLeases::new(Leases::new(other, "b", ttl));
+            let channels: Vec<String> = (0..4).map(|i| format!("c{i}")).collect();
+            let idle = |_: &str| false;
+            a.rebalance(&channels, &idle);
+            assert_eq!(held(&a).len(), 4, "{}: alone, a takes all", t.backend);
+            b.rebalance(&channels, &idle);
+            assert!(held(&b).is_empty(), "{}: nothing free yet", t.backend);
+            // a sees two processes: keeps its share, and never the busy channel's lease.
+            let busy_one = held(&a)[3].clone();
+            a.rebalance(&channels, &|c: &str| c == busy_one);
+            assert_eq!(held(&a).len(), 2, "{}", t.backend);
+            assert!(
+                a.holds(&busy_one),
+                "{}: a busy channel was given up",
+                t.backend
+            );
+            b.rebalance(&channels, &idle);
+            assert_eq!(held(&b).len(), 2, "{}", t.backend);
+            let mut all: Vec<String> = held(&a).into_iter().chain(held(&b)).collect();
+            all.sort();
+            assert_eq!(all, channels, "{}: every channel held once", t.backend);
+            // a stops cleanly: b takes everything at its next round.
+            a.release_all();
+            b.rebalance(&channels, &idle);
+            assert_eq!(held(&b), channels, "{}", t.backend);
+        }
+    }
+
+    /// Work waits while another process holds its lease, starts once that lease lapses, and
+    /// ends (releasing the lease) on stop; stopped while waiting, it never ran.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_waits_for_a_lapsed_lease_and_releases_it_on_stop() {
+        let t = crate::store::testing::sled();
+        let short = Duration::from_secs(1);
+        // Another process took the work and died: it never renews.
+        assert!(t
+            .store
+            .meta()
+            .try_lease("planner", "dead", short)
+            .expect("lease"));
+        let mine = Leases::new(t.store.clone(), "me", short);
+        let stop = CancellationToken::new();
+        let started = Arc::new(tokio::sync::Notify::new());
+        let run = {
+            let (mine, stop, started) = (mine.clone(), stop.clone(), started.clone());
+            tokio::spawn(async move {
+                mine.hold("planner", stop, |lost| {
+                    let started = started.clone();
+                    async move {
+                        started.notify_one();
+                        lost.cancelled().await;
+                        "ended"
+                    }
+                })
+                .await
+            })
+        };
+        tokio::time::timeout(Duration::from_secs(30), started.notified())
+            .await
+            .expect("the work started once the dead holder's lease lapsed");
+        let holder = |s: &Store| {
+            s.meta()
+                .leases()
+                .expect("leases")
+                .into_iter()
+                .find(|l| l.name == "planner")
+                .map(|l| l.holder)
+        };
+        assert_eq!(holder(&t.store).as_deref(), Some("me"));
+        stop.cancel();
+        assert_eq!(run.await.expect("joined"), Some("ended"));
+        assert_eq!(holder(&t.store), None, "released on stop");
+        // Stopped while another holds the lease: the work never runs.
+        assert!(t
+            .store
+            .meta()
+            .try_lease("planner", "other", TTL)
+            .expect("lease"));
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let out = mine
+            .hold("planner", stop, |_| async {
+                panic!("ran without the lease")
+            })
+            .await;
+        assert_eq!(out, None::<()>);
     }
 }
