@@ -143,6 +143,14 @@ pub trait QueueStore: Send + Sync {
 }
 
 pub trait MentionStore: Send + Sync {
+    /// The cutoff of the last pruning: a mention posted before it is old news, not stored
+    /// again (`None`: nothing was pruned yet).
+    fn pruned_before(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Moves the pruning cutoff to `at` if that is later (a copied store keeps refusing what
+    /// its source had pruned).
+    fn raise_pruned_before(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Stores a mention unless it is already there (same id, or the same author and text from
     /// another source). Returns whether it was new.
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError>;

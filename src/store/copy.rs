@@ -105,6 +105,10 @@ pub fn copy(from: &Store, to: &Store) -> Result<Copied, StoreError> {
     for chunk in mentions.chunks(CHUNK) {
         done.mentions += to.mentions().import(chunk)?;
     }
+    // What the source's retention deleted stays old news in the copy.
+    if let Some(cutoff) = from.mentions().pruned_before()? {
+        to.mentions().raise_pruned_before(cutoff)?;
+    }
     drop(mentions);
     for chunk in from.queue().export_all()?.chunks(CHUNK) {
         done.queue_items += to.queue().import(chunk)?;
@@ -237,6 +241,11 @@ mod tests {
 
     /// A store with every kind of record; returns the highest queue item id.
     fn fill(store: &Store) -> u64 {
+        // Retention ran once: mentions before this are old news in the copies too.
+        store
+            .mentions()
+            .raise_pruned_before(t("2026-10-01T00:00:00Z"))
+            .expect("cutoff");
         let posts = [
             post("masto", "2026-12-01T09:00:00Z", PostState::Planned),
             post("masto", "2026-12-01T10:00:00Z", PostState::Approved),
@@ -404,6 +413,7 @@ mod tests {
         queued: Vec<bool>,
         alerts: Vec<crate::store::AlertRecord>,
         deliveries: Vec<crate::store::AlertDelivery>,
+        pruned_before: Option<DateTime<Utc>>,
     }
 
     fn everything(store: &Store) -> Everything {
@@ -431,6 +441,7 @@ mod tests {
                 .flat_map(|a| store.alerts().deliveries(&a.event.id).expect("deliveries"))
                 .collect(),
             alerts,
+            pruned_before: store.mentions().pruned_before().expect("cutoff"),
         }
     }
 

@@ -123,6 +123,20 @@ pub struct Ingested {
 }
 
 impl MentionStore for Mentions {
+    fn pruned_before(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let micros = self
+            .0
+            .pruned_before
+            .load(std::sync::atomic::Ordering::SeqCst);
+        Ok((micros != i64::MIN)
+            .then(|| DateTime::from_timestamp_micros(micros))
+            .flatten())
+    }
+
+    fn raise_pruned_before(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.raise_pruned_before(at)
+    }
+
     /// Stores a mention unless it is already there (same id, or the same author and text from
     /// another source). Returns whether it was new.
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {

@@ -67,8 +67,8 @@ impl SledStore {
         at.timestamp_micros() < self.pruned_before.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn prune_mentions(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        // Refuse old mentions from now on, before any is deleted.
+    /// Moves the cutoff of old mentions forward to `cutoff` (never back), durably.
+    pub(super) fn raise_pruned_before(&self, cutoff: DateTime<Utc>) -> Result<(), StoreError> {
         let micros = cutoff.timestamp_micros();
         let old = self
             .pruned_before
@@ -79,6 +79,12 @@ impl SledStore {
                 .insert(PRUNED_BEFORE, &micros.to_be_bytes())?;
             self.flush()?;
         }
+        Ok(())
+    }
+
+    fn prune_mentions(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        // Refuse old mentions from now on, before any is deleted.
+        self.raise_pruned_before(cutoff)?;
         let mentions = self.db.open_tree("mentions")?;
         let ids = self.db.open_tree("mention_ids")?;
         let content = self.db.open_tree("mention_content")?;

@@ -94,6 +94,18 @@ fn insert_row(
 }
 
 impl MentionStore for PgMentions {
+    fn pruned_before(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let brand: &str = &self.0.brand;
+        let micros = self.0.pool.with(|c| pruned_before(c, brand))?;
+        Ok((micros != i64::MIN)
+            .then(|| DateTime::from_timestamp_micros(micros))
+            .flatten())
+    }
+
+    fn raise_pruned_before(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.raise_pruned_before(at)
+    }
+
     fn insert(&self, m: &StoredMention) -> Result<bool, StoreError> {
         Ok(self.insert_with_draft(m, None)?.new)
     }

@@ -15,7 +15,31 @@ use super::mentions::{PRUNED_BEFORE, PRUNE_LOCK};
 use super::PgStore;
 use crate::store::{Pruned, Retention, StoreError};
 
+/// Moves the cutoff of old mentions forward to `micros` (never back), under the lock inserts
+/// read it under, so no insert that read the old cutoff commits after this.
+fn raise(c: &mut postgres::Client, brand: &str, micros: i64) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&PRUNE_LOCK, &brand],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (brand, key, value) VALUES ($1, $2, to_jsonb($3::bigint))
+         ON CONFLICT (brand, key) DO UPDATE SET value = to_jsonb(greatest(
+            (meta.value #>> '{}')::bigint, (excluded.value #>> '{}')::bigint))",
+        &[&brand, &PRUNED_BEFORE, &micros],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 impl PgStore {
+    /// Moves the cutoff of old mentions forward to `at` (never back).
+    pub(crate) fn raise_pruned_before(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let brand: &str = &self.brand;
+        self.pool.with(|c| raise(c, brand, at.timestamp_micros()))
+    }
+
     /// Deletes what `retention` no longer keeps at `now`.
     pub(crate) fn prune(
         &self,
@@ -51,18 +75,7 @@ impl PgStore {
         let micros = cutoff.timestamp_micros();
         self.pool.with(|c| {
             // Refuse old mentions from now on, before any is deleted.
-            let mut tx = c.transaction()?;
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&PRUNE_LOCK, &brand],
-            )?;
-            tx.execute(
-                "INSERT INTO meta (brand, key, value) VALUES ($1, $2, to_jsonb($3::bigint))
-                 ON CONFLICT (brand, key) DO UPDATE SET value = to_jsonb(greatest(
-                    (meta.value #>> '{}')::bigint, (excluded.value #>> '{}')::bigint))",
-                &[&brand, &PRUNED_BEFORE, &micros],
-            )?;
-            tx.commit()?;
+            raise(c, brand, micros)?;
             // The mentions, and the record of their drafts once the draft's item is gone
             // (a mention whose item is still open keeps it: the item is still in the queue).
             let n: i64 = c
