@@ -59,6 +59,18 @@ pub struct AlertSample {
     pub url: Option<String>,
 }
 
+impl From<super::StoredMention> for AlertSample {
+    /// The part of a stored mention an alert's message shows.
+    fn from(m: super::StoredMention) -> Self {
+        Self {
+            id: m.mention.id,
+            author: m.mention.author,
+            text: m.mention.text,
+            url: m.mention.url,
+        }
+    }
+}
+
 /// One level change of an alert: the open, then each escalation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelChange {
@@ -356,12 +368,7 @@ impl AlertStore for Alerts {
                 continue;
             };
             let m: super::StoredMention = decode("mentions", &key, &v)?;
-            out.push(AlertSample {
-                id: m.mention.id,
-                author: m.mention.author,
-                text: m.mention.text,
-                url: m.mention.url,
-            });
+            out.push(AlertSample::from(m));
         }
         Ok(out)
     }

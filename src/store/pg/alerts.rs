@@ -167,12 +167,7 @@ impl AlertStore for PgAlerts {
             }
             let Some(v) = found.get(id) else { continue };
             let m: StoredMention = from_record(format!("mentions/{id}"), v.clone())?;
-            out.push(AlertSample {
-                id: m.mention.id,
-                author: m.mention.author,
-                text: m.mention.text,
-                url: m.mention.url,
-            });
+            out.push(AlertSample::from(m));
         }
         Ok(out)
     }
