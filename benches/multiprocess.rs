@@ -49,6 +49,7 @@ fn post(channel: &str, i: usize, at: chrono::DateTime<Utc>) -> StoredPost {
         state: PostState::Planned,
         title: None,
         reply: None,
+        media: Vec::new(),
         delivery: Default::default(),
     }
 }

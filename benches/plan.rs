@@ -67,6 +67,8 @@ fn drafts_for(channel: &str, rules: &PlanRules, per_channel: usize) -> Vec<Draft
             link: None,
             cooldown_days: None,
             body: format!("draft {i} for {channel}"),
+            media: Vec::new(),
+            variants: Default::default(),
             path: "bench".into(),
         });
     }

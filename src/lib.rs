@@ -47,6 +47,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod lease;
 pub mod listen;
+pub mod media;
 pub mod plan;
 pub mod platform;
 pub mod publish;

@@ -282,6 +282,7 @@ fn draft_post(
 ) -> StoredPost {
     let local = at.with_timezone(&config.herald.timezone).naive_local();
     StoredPost {
+        media: Vec::new(),
         channel: channel.to_string(),
         at,
         category: category.to_string(),

@@ -277,6 +277,7 @@ fn reply_draft(id: u64) -> String {
 /// The reply post of an item, approved: the publisher sends it at once.
 pub fn reply_post(item: &QueueItem, at: &PostRef) -> StoredPost {
     StoredPost {
+        media: Vec::new(),
         channel: at.channel.clone(),
         at: at.at,
         kind: PostKind::Reply,

@@ -659,6 +659,8 @@ fn parse_draft(
         return None;
     }
     Some(Draft {
+        media: Vec::new(),
+        variants: Default::default(),
         id: format!("{category}/{stem}"),
         category: category.to_string(),
         stem,

@@ -26,7 +26,7 @@ mod proptests;
 pub mod slots;
 pub mod track;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -149,7 +149,43 @@ pub struct Draft {
     pub cooldown_days: Option<u32>,
     /// The post text; `{link}` marks where the tracked link goes.
     pub body: String,
+    /// Pictures, in order (`[[media]]` in the front matter).
+    pub media: Vec<DraftMedia>,
+    /// Per-platform or per-channel versions (`[variants.<platform or channel>]`), by that name.
+    pub variants: BTreeMap<String, Variant>,
     pub path: PathBuf,
+}
+
+/// A picture named by a draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftMedia {
+    /// Path relative to `content-plan/media/`, with `/` separators.
+    pub file: String,
+    /// Alt text in the draft's language.
+    pub alt: String,
+    /// Alt text for a platform (`mastodon`, `bluesky`, …) or a channel, by that name.
+    pub alt_for: BTreeMap<String, String>,
+    pub focus: Option<crate::domain::Focus>,
+}
+
+impl DraftMedia {
+    /// The alt text for `channel` of platform kind `platform`: the channel's own, else the
+    /// platform's, else the draft's.
+    pub fn alt_on(&self, channel: &str, platform: &str) -> &str {
+        self.alt_for
+            .get(channel)
+            .or_else(|| self.alt_for.get(platform))
+            .unwrap_or(&self.alt)
+    }
+}
+
+/// A draft's version for one platform or channel: what it replaces of the main draft.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// Replaces the draft's text (`{link}` works as in the text).
+    pub text: Option<String>,
+    /// Replaces the draft's pictures (an empty list posts none).
+    pub media: Option<Vec<DraftMedia>>,
 }
 
 impl Draft {
@@ -158,6 +194,28 @@ impl Draft {
         self.channels
             .as_ref()
             .is_none_or(|list| list.iter().any(|c| c == channel))
+    }
+
+    /// The version for `channel` of platform kind `platform`: the channel's variant, else the
+    /// platform's, else none (the main draft).
+    pub fn variant(&self, channel: &str, platform: &str) -> Option<&Variant> {
+        self.variants
+            .get(channel)
+            .or_else(|| self.variants.get(platform))
+    }
+
+    /// The text for `channel`: its variant's, else the main text.
+    pub fn body_on(&self, channel: &str, platform: &str) -> &str {
+        self.variant(channel, platform)
+            .and_then(|v| v.text.as_deref())
+            .unwrap_or(&self.body)
+    }
+
+    /// The pictures for `channel`: its variant's list, else the main list.
+    pub fn media_on(&self, channel: &str, platform: &str) -> &[DraftMedia] {
+        self.variant(channel, platform)
+            .and_then(|v| v.media.as_deref())
+            .unwrap_or(&self.media)
     }
 }
 

@@ -195,6 +195,8 @@ fn arb_case() -> impl Strategy<Value = Case> {
                     None => (None, None),
                 };
                 drafts.push(Draft {
+                    media: Vec::new(),
+                    variants: Default::default(),
                     id: format!("{category}/d{i}"),
                     category,
                     stem: format!("d{i}"),
@@ -495,6 +497,8 @@ proptest! {
         for c in &case.rules.categories {
             for i in 0..40 {
                 drafts.push(Draft {
+                    media: Vec::new(),
+                    variants: Default::default(),
                     id: format!("{}/e{i}", c.name),
                     category: c.name.clone(),
                     stem: format!("e{i}"),

@@ -81,6 +81,8 @@ mod tests {
 
     fn draft(body: &str, link: Option<&str>) -> Draft {
         Draft {
+            media: Vec::new(),
+            variants: Default::default(),
             id: "product/x-trail".into(),
             category: "product".into(),
             stem: "x-trail".into(),

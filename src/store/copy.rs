@@ -208,6 +208,7 @@ mod tests {
 
     fn post(channel: &str, at: &str, state: PostState) -> StoredPost {
         let mut p = StoredPost {
+            media: Vec::new(),
             channel: channel.into(),
             at: t(at),
             kind: crate::store::PostKind::Manual,

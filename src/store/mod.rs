@@ -348,6 +348,9 @@ pub struct StoredPost {
     /// The post this one answers (replies from the inbox).
     #[serde(default)]
     pub reply: Option<crate::domain::ReplyTo>,
+    /// The pictures to post with it, in order (at most four).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<crate::domain::PostMedia>,
     /// Delivery bookkeeping, filled in by publishing.
     #[serde(default)]
     pub delivery: Delivery,
@@ -375,6 +378,8 @@ struct StoredPostRepr {
     #[serde(default)]
     reply: Option<crate::domain::ReplyTo>,
     #[serde(default)]
+    media: Vec<crate::domain::PostMedia>,
+    #[serde(default)]
     delivery: Delivery,
 }
 
@@ -399,6 +404,7 @@ impl From<StoredPostRepr> for StoredPost {
             state: r.state,
             title: r.title,
             reply: r.reply,
+            media: r.media,
             delivery: r.delivery,
         }
     }
@@ -431,6 +437,10 @@ pub struct Delivery {
     /// The last failure, as the platform said it (never a secret).
     #[serde(default)]
     pub error: Option<String>,
+    /// The post's pictures uploaded so far, recorded before the post is created (see
+    /// [`crate::domain::Upload`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<crate::domain::Upload>,
 }
 
 /// A pause of publishing for some categories: set by a person (`herald pause`, kept under
@@ -1284,6 +1294,7 @@ pub(crate) mod tests {
 
     fn post(channel: &str, at: &str, state: PostState) -> StoredPost {
         StoredPost {
+            media: Vec::new(),
             channel: channel.into(),
             at: DateTime::parse_from_rfc3339(at)
                 .expect("time")

@@ -242,6 +242,7 @@ pub fn stored_post(
         state: herald::store::PostState::Planned,
         title: None,
         reply: None,
+        media: Vec::new(),
         delivery: Default::default(),
     }
 }

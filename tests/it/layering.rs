@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("crisis/", 2, "pure cores and records"),
     ("domain/", 2, "pure cores and records"),
     ("platform/", 1, "platform clients"),
+    ("media.rs", 1, "image files"),
     ("lib.rs", 0, "foundation"),
     ("clock.rs", 0, "foundation"),
     ("rng.rs", 0, "foundation"),
