@@ -22,8 +22,6 @@ use url::Url;
 use super::http::{retry_after, snippet, status_error};
 use super::Error;
 
-/// Mastodon's default status length, used when the instance does not say.
-const DEFAULT_LIMIT: usize = 500;
 /// Every URL counts as this many characters, whatever its length.
 const URL_WEIGHT: usize = 23;
 
@@ -33,7 +31,7 @@ pub struct Mastodon {
     base: Url,
     /// `None` for an anonymous reader.
     token: Option<String>,
-    limit: OnceCell<usize>,
+    limits: OnceCell<super::limits::Limits>,
     account_id: OnceCell<String>,
 }
 
@@ -111,7 +109,7 @@ impl Mastodon {
             http,
             base,
             token,
-            limit: OnceCell::new(),
+            limits: OnceCell::new(),
             account_id: OnceCell::new(),
         }
     }
@@ -177,19 +175,25 @@ impl Mastodon {
 
     /// The instance's status length limit; the default if the instance does not say.
     pub async fn limit(&self) -> usize {
-        *self
-            .limit
+        self.limits().await.text
+    }
+
+    /// The instance's limits on text and pictures (`GET /api/v2/instance`, read once), with
+    /// Mastodon's defaults for what it does not say or when it cannot be read.
+    pub async fn limits(&self) -> &super::limits::Limits {
+        self.limits
             .get_or_init(|| async {
                 let Ok(url) = self.url("api/v2/instance") else {
-                    return DEFAULT_LIMIT;
+                    return super::limits::Limits::mastodon_default();
                 };
                 let answer = self.http.get(url).send().await;
                 let json: Option<serde_json::Value> = match answer {
                     Ok(r) if r.status().is_success() => r.json().await.ok(),
                     _ => None,
                 };
-                json.and_then(|j| j["configuration"]["statuses"]["max_characters"].as_u64())
-                    .map_or(DEFAULT_LIMIT, |n| n as usize)
+                json.map_or_else(super::limits::Limits::mastodon_default, |j| {
+                    super::limits::Limits::from_mastodon_instance(&j)
+                })
             })
             .await
     }

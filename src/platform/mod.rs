@@ -1,14 +1,15 @@
 //! The platform kit: one client per platform herald talks to ([`mastodon`], [`bluesky`]: sessions,
-//! auth renewal, rich text and length rules, error classification), the helpers for reading any
-//! HTTP answer ([`http`]: `Retry-After`, error snippets, the status table, webhook signing) and
+//! auth renewal, rich text and length rules, error classification), what each accepts of a post's pictures
+//! ([`limits`]), the helpers for reading any HTTP answer ([`http`]: `Retry-After`, error snippets, the status table, webhook signing) and
 //! one error type, [`Error`], that classifies a failed platform call for what happens next.
 //!
 //! Publishing (`publish`), listening (`listen`) and alert delivery (`crisis::notify`) build on
 //! it alike. It knows nothing of scheduled posts, mentions or alerts: it imports only the bottom
-//! layer (`crate::untrusted`), never a service or the store.
+//! layer (`crate::untrusted`) and the image files' facts (`crate::media`), never a service or the store.
 
 pub mod bluesky;
 pub mod http;
+pub mod limits;
 pub mod mastodon;
 
 use std::time::Duration;
