@@ -18,6 +18,7 @@
 //! break the mix.
 
 pub mod config;
+pub mod learn;
 pub mod mix;
 pub mod output;
 mod planner;
@@ -34,7 +35,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use url::Url;
 
-pub use planner::plan;
+pub use planner::{plan, plan_learned};
 
 /// A content category and its share of posts, in percent.
 #[derive(Debug, Clone, PartialEq, Eq)]

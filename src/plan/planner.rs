@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
+use super::learn::{ChannelModel, Learned};
 use super::mix::Mix;
-use super::slots::DayGrid;
+use super::slots::{DayGrid, Slot};
 use super::{Draft, Note, PastPost, Plan, PlanRequest, PlanRules, PlannedPost};
 
 /// Plans every channel of `req` from `req.start` to the end of the eve of `req.end_date`,
@@ -13,6 +14,18 @@ use super::{Draft, Note, PastPost, Plan, PlanRequest, PlanRules, PlannedPost};
 ///
 /// Pure and deterministic: the same arguments give the same plan.
 pub fn plan(rules: &PlanRules, drafts: &[Draft], history: &[PastPost], req: &PlanRequest) -> Plan {
+    plan_learned(rules, drafts, history, req, None)
+}
+
+/// [`plan`], with each channel that has a learned model posting at its learned times inside the
+/// peak windows ([`super::learn::day`]); every other rule is applied the same way.
+pub fn plan_learned(
+    rules: &PlanRules,
+    drafts: &[Draft],
+    history: &[PastPost],
+    req: &PlanRequest,
+    learned: Option<&Learned>,
+) -> Plan {
     let grid = DayGrid::new(rules);
     let by_id: HashMap<&str, usize> = drafts
         .iter()
@@ -49,6 +62,7 @@ pub fn plan(rules: &PlanRules, drafts: &[Draft], history: &[PastPost], req: &Pla
                 grid: &grid,
                 req,
                 by_id: &by_id,
+                learned: learned.and_then(|l| l.model(channel)),
             },
             ci,
             channel,
@@ -74,6 +88,7 @@ struct Inputs<'a> {
     grid: &'a DayGrid,
     req: &'a PlanRequest,
     by_id: &'a HashMap<&'a str, usize>,
+    learned: Option<&'a ChannelModel>,
 }
 
 /// The state of one channel while it is being planned.
@@ -82,6 +97,8 @@ struct ChannelPlanner<'a> {
     drafts: &'a [Draft],
     grid: &'a DayGrid,
     req: &'a PlanRequest,
+    /// The channel's learned times, when learning is on and it has enough results.
+    learned: Option<&'a ChannelModel>,
     channel: usize,
     channel_name: &'a str,
     /// Draft indices (into `drafts`) this channel may use, per category.
@@ -116,6 +133,7 @@ impl<'a> ChannelPlanner<'a> {
             grid,
             req,
             by_id,
+            learned,
         } = inputs;
         let mut by_category = vec![Vec::new(); rules.categories.len()];
         let mut local = HashMap::new();
@@ -141,6 +159,7 @@ impl<'a> ChannelPlanner<'a> {
             drafts,
             grid,
             req,
+            learned,
             channel,
             channel_name,
             by_category,
@@ -221,10 +240,23 @@ impl<'a> ChannelPlanner<'a> {
         let tz = self.req.timezone;
         let mut events: Vec<Event> = fixed.iter().map(|p| Event::Fixed(p)).collect();
         let mut whole_day = true;
-        for s in self
+        let fixed_day = self
             .grid
-            .day(date.num_days_from_ce().unsigned_abs() as usize)
-        {
+            .day(date.num_days_from_ce().unsigned_abs() as usize);
+        let learned_day: Vec<Slot>;
+        let day = match self.learned {
+            Some(model) => {
+                learned_day = super::learn::day(
+                    fixed_day,
+                    self.rules,
+                    model,
+                    super::learn::seed(self.channel_name, date),
+                );
+                &learned_day[..]
+            }
+            None => fixed_day,
+        };
+        for s in day {
             let Some(at) = tz
                 .from_local_datetime(&date.and_time(s.time))
                 .earliest()

@@ -542,3 +542,83 @@ proptest! {
         }
     }
 }
+
+/// Results for a learned model: posts of each channel at random times over several weeks, with
+/// random engagement, so learned times land anywhere in the peak windows.
+fn arb_results() -> impl Strategy<Value = Vec<(usize, u32, u32, u32)>> {
+    // (channel, day offset, five-minute slot of the day, engagement)
+    proptest::collection::vec((0usize..4, 0u32..70, 0u32..288, 0u32..500), 0..120)
+}
+
+fn learned(case: &Case, results: &[(usize, u32, u32, u32)]) -> learn::Learned {
+    let base = case.start.with_timezone(&case.tz).date_naive();
+    let outcomes: Vec<learn::Outcome> = results
+        .iter()
+        .filter(|(c, ..)| *c < case.channels.len())
+        .map(|&(c, day, slot, e)| learn::Outcome {
+            channel: case.channels[c].clone(),
+            date: base - chrono::Days::new(u64::from(day)),
+            time: NaiveTime::from_hms_opt(slot / 12, slot % 12 * 5, 0).unwrap_or_default(),
+            category: case.rules.categories[0].name.clone(),
+            engagement: f64::from(e),
+        })
+        .collect();
+    learn::Learned::fit(
+        &outcomes,
+        learn::LearnSettings {
+            enabled: true,
+            min_weeks: 1,
+            prior_posts: 2.0,
+            kernel_minutes: 10,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn the_learned_planner_breaks_no_rule_either(case in arb_case(), results in arb_results()) {
+        prop_assume!(capacity_ok(&case.rules));
+        let learned = learned(&case, &results);
+        let req = request(&case, case.start);
+        let plan = plan_learned(&case.rules, &case.drafts, &[], &req, Some(&learned));
+        let v = violations(&case, &[], &plan, case.start);
+        prop_assert!(v.is_empty(), "{v:#?}");
+        prop_assert_eq!(&plan, &plan_learned(&case.rules, &case.drafts, &[], &req, Some(&learned)));
+    }
+
+    #[test]
+    fn the_learned_planner_replans_around_history(case in arb_case(), results in arb_results(), cut in 0usize..60, hours in 0i64..200) {
+        prop_assume!(capacity_ok(&case.rules));
+        let learned = learned(&case, &results);
+        let first = plan_learned(&case.rules, &case.drafts, &[], &request(&case, case.start), Some(&learned));
+        let history: Vec<PastPost> = first.posts.iter().take(cut).map(|p| {
+            let d = &case.drafts[p.draft];
+            PastPost {
+                channel: case.channels[p.channel].clone(),
+                at: p.at,
+                category: d.category.clone(),
+                draft: d.id.clone(),
+                promo: d.promo,
+                series: d.series.clone(),
+            }
+        }).collect();
+        let restart = case.start + TimeDelta::hours(hours);
+        let restart = history.iter().map(|p| p.at + TimeDelta::seconds(1)).max().map_or(restart, |h| h.max(restart));
+        let second = plan_learned(&case.rules, &case.drafts, &history, &request(&case, restart), Some(&learned));
+        let v = violations(&case, &history, &second, restart);
+        prop_assert!(v.is_empty(), "{v:#?}");
+    }
+
+    #[test]
+    fn without_a_model_the_learned_planner_is_the_playbook(case in arb_case()) {
+        let req = request(&case, case.start);
+        let off = learn::Learned::fit(&[], learn::LearnSettings::default());
+        prop_assert_eq!(plan(&case.rules, &case.drafts, &[], &req), plan_learned(&case.rules, &case.drafts, &[], &req, Some(&off)));
+    }
+}
