@@ -35,6 +35,13 @@ pub struct LearnSettings {
     pub prior_posts: f64,
     /// Half-width of the kernel that lets a post inform the times near it.
     pub kernel_minutes: u32,
+    /// How boldly to explore: the sampled spread is the belief's standard deviation times this
+    /// (1.0 is plain Thompson sampling; 0 always takes the best estimate).
+    pub exploration: f64,
+    /// The playbook's own belief, as the prior: a time at one of its slots is expected to do
+    /// this much better than average, fading to nothing 30 minutes away. With thin data the
+    /// planner stays at the playbook's times; it leaves them when results say so.
+    pub playbook_bonus: f64,
 }
 
 impl Default for LearnSettings {
@@ -43,7 +50,9 @@ impl Default for LearnSettings {
             enabled: false,
             min_weeks: 4,
             prior_posts: 6.0,
-            kernel_minutes: 15,
+            kernel_minutes: 10,
+            exploration: 0.3,
+            playbook_bonus: 0.15,
         }
     }
 }
@@ -84,6 +93,12 @@ pub struct ChannelModel {
     pub weeks: usize,
     /// The channel's mean engagement per post.
     pub average: f64,
+    /// [`LearnSettings::exploration`].
+    pub exploration: f64,
+    /// [`LearnSettings::playbook_bonus`].
+    pub playbook_bonus: f64,
+    /// [`LearnSettings::prior_posts`].
+    pub prior_posts: f64,
     estimates: Vec<Estimate>,
 }
 
@@ -168,6 +183,15 @@ impl Learned {
 fn fit_channel(list: &[&Outcome], settings: &LearnSettings) -> ChannelModel {
     let total: f64 = list.iter().map(|o| o.engagement).sum();
     let average = total / list.len().max(1) as f64;
+    // Each post is compared with its own category's average on the channel: the planner tends
+    // to put the same categories at the same times, and a category that does well must not
+    // make its usual time look good.
+    let mut by_category: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for o in list {
+        let e = by_category.entry(&o.category).or_default();
+        e.0 += o.engagement;
+        e.1 += 1.0;
+    }
     let mut weeks: Vec<(i32, u32)> = list
         .iter()
         .map(|o| {
@@ -184,15 +208,20 @@ fn fit_channel(list: &[&Outcome], settings: &LearnSettings) -> ChannelModel {
     let mut sum_sq = vec![0.0; SLOTS];
     let mut all_sq = 0.0;
     for o in list {
-        let r = if average > 0.0 {
-            o.engagement / average
+        let (total, count) = by_category
+            .get(o.category.as_str())
+            .copied()
+            .unwrap_or((0.0, 1.0));
+        let category_average = total / count;
+        let r = if category_average > 0.0 {
+            o.engagement / category_average
         } else {
             1.0
         };
         all_sq += (r - 1.0) * (r - 1.0);
         let s = slot_of(o.time);
         for d in 0..=half {
-            let w = 1.0 - d as f64 / (half + 1) as f64;
+            let w = 1.0 / ((1 + d) * (1 + d)) as f64;
             let mut put = |i: usize| {
                 n[i] += w;
                 sum[i] += w * r;
@@ -225,13 +254,17 @@ fn fit_channel(list: &[&Outcome], settings: &LearnSettings) -> ChannelModel {
         posts: list.len(),
         weeks: weeks.len(),
         average,
+        exploration: settings.exploration.max(0.0),
+        playbook_bonus: settings.playbook_bonus.max(0.0),
+        prior_posts: k,
         estimates,
     }
 }
 
 /// The day's slots for a channel with a model: each peak keeps as many slots as the playbook's
 /// grid gives it (`fixed`), and as many primaries, but at the five-minute times whose sampled
-/// scores sum highest, every two consecutive slots at least `min_gap` apart. The sample is
+/// scores sum highest (the best-sampled of a peak's times are its primaries), every two
+/// consecutive slots at least `min_gap` apart. The sample is
 /// seeded by `seed` (the channel and the date), so planning the same day again on the same
 /// results gives the same times. Falls back to `fixed` if no such placement exists.
 pub fn day(fixed: &[Slot], rules: &PlanRules, model: &ChannelModel, seed: u64) -> Vec<Slot> {
@@ -239,10 +272,46 @@ pub fn day(fixed: &[Slot], rules: &PlanRules, model: &ChannelModel, seed: u64) -
         return Vec::new();
     }
     let mut rng = Rng::new(seed);
+    // The prior of a time is its peak window's own result so far (shrunk to the channel's
+    // average), not the average: a window where the tried times did poorly is not expected to
+    // do well at its untried times. Plus the playbook's bonus near its own slots.
+    let window_prior: Vec<f64> = rules
+        .peaks
+        .iter()
+        .map(|p| {
+            let (mut n, mut sum) = (0.0, 0.0);
+            for e in model.estimates.iter().enumerate().filter_map(|(t, e)| {
+                let time = time_of(t);
+                (time >= p.start && time < p.end).then_some(e)
+            }) {
+                n += e.posts;
+                sum += e.posts * e.observed;
+            }
+            let w = n / (n + model.prior_posts);
+            if n > 0.0 {
+                w * (sum / n) + (1.0 - w)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let peak_of = |t: usize| {
+        let time = time_of(t);
+        rules
+            .peaks
+            .iter()
+            .position(|p| time >= p.start && time < p.end)
+    };
     let sampled: Vec<f64> = model
         .estimates
         .iter()
-        .map(|e| e.expected + e.spread * rng.normal())
+        .enumerate()
+        .map(|(t, e)| {
+            let base = peak_of(t).map_or(1.0, |p| window_prior[p]);
+            let prior = base + model.playbook_bonus * closeness(t, fixed);
+            let expected = e.weight * e.observed + (1.0 - e.weight) * prior;
+            expected + e.spread * model.exploration * rng.normal()
+        })
         .collect();
     // The slots to place, in time order, each with its peak window's five-minute times.
     let windows: Vec<Vec<usize>> = fixed
@@ -320,6 +389,17 @@ pub fn day(fixed: &[Slot], rules: &PlanRules, model: &ChannelModel, seed: u64) -
         }
     }
     out
+}
+
+/// 1 at one of the playbook's times of the day, fading linearly to 0 at 30 minutes from all.
+fn closeness(slot: usize, fixed: &[Slot]) -> f64 {
+    fixed
+        .iter()
+        .map(|s| {
+            let d = slot.abs_diff(slot_of(s.time)) as f64 * 5.0;
+            (1.0 - d / 30.0).max(0.0)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The seed of a channel's day: stable for the pair, different between them.

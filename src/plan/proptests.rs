@@ -570,6 +570,8 @@ fn learned(case: &Case, results: &[(usize, u32, u32, u32)]) -> learn::Learned {
             min_weeks: 1,
             prior_posts: 2.0,
             kernel_minutes: 10,
+            exploration: 1.0,
+            playbook_bonus: 0.15,
         },
     )
 }
