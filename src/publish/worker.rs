@@ -14,8 +14,16 @@
 //! certainly absent → sent again. An unconfirmed send is an attempt like any other: looked for
 //! after the same backoff, and after `max_attempts` it is looked for once more and then
 //! `failed`, never sent again. A post later than `missed_after` is `missed`, never sent late.
+//!
+//! Pictures are part of the same machine: after the claim, each picture is read from the media
+//! folder (a file missing or not an image fails the post, never a post without it), and, on a
+//! channel that uploads, each picture without a recorded upload is uploaded and its
+//! [`crate::domain::Upload`] recorded in the store at once (the post still `sending`), so a
+//! retry or a restart reuses it instead of uploading again. Only then is the post created, with
+//! every upload. An upload that fails is classified like a send that fails.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{Channel, OutPost, PublishError, PublishSettings, Sent};
+use super::{Channel, OutMedia, OutPost, PublishError, PublishSettings, Sent};
 use crate::clock::Clock;
 use crate::store::{PostState, Store, StoreError, StoredPost};
 
@@ -71,6 +79,27 @@ pub struct Publisher {
     leases: Option<crate::lease::Leases>,
     /// Who claims posts (recorded on each claim).
     holder: Arc<str>,
+    /// The media folder (`<content_plan>/media`) and the cache of re-encoded copies
+    /// (`<data_dir>/media-cache`); `None` until [`Publisher::with_media`].
+    media: Option<MediaDirs>,
+}
+
+#[derive(Debug, Clone)]
+struct MediaDirs {
+    files: PathBuf,
+    cache: PathBuf,
+}
+
+/// Why a post's pictures could not be made ready.
+enum MediaFailure {
+    /// The post cannot carry them as it is (a file missing or not an image, no media folder):
+    /// it fails with this message.
+    Unusable(String),
+    /// An upload failed: handled like a send that failed.
+    Upload(PublishError),
+    /// The post changed in the store meanwhile.
+    Gone,
+    Store(StoreError),
 }
 
 impl Publisher {
@@ -87,7 +116,18 @@ impl Publisher {
             clock,
             leases: None,
             holder: "herald".into(),
+            media: None,
         }
+    }
+
+    /// Reads posts' pictures from `media_dir` (`<content_plan>/media`) and keeps re-encoded
+    /// copies in `cache_dir` (`<data_dir>/media-cache`). Without it, a post with pictures fails.
+    pub fn with_media(mut self, media_dir: PathBuf, cache_dir: PathBuf) -> Self {
+        self.media = Some(MediaDirs {
+            files: media_dir,
+            cache: cache_dir,
+        });
+        self
     }
 
     /// Sends only on the channels whose lease this process holds (several processes on one
@@ -221,7 +261,86 @@ impl Publisher {
             lang: None,
             source_code: post.source_code.clone(),
             reply: post.reply.clone(),
+            title: post.title.clone(),
+            // Read from disk after the claim (`prepare_media`).
+            media: Vec::new(),
+            uploads: Vec::new(),
         }
+    }
+
+    /// The post's pictures, read and checked on disk, and, on a channel that uploads, each
+    /// uploaded unless its upload is recorded already; every new upload is recorded in the store
+    /// before the next. Fills `out.media` and `out.uploads` (in the order of the pictures).
+    async fn prepare_media(
+        &self,
+        channel: &Channel,
+        claimed: &StoredPost,
+        out: &mut OutPost,
+    ) -> Result<(), MediaFailure> {
+        if claimed.media.is_empty() {
+            return Ok(());
+        }
+        let Some(dirs) = &self.media else {
+            return Err(MediaFailure::Unusable(
+                "the post has pictures but herald was started without a media folder".into(),
+            ));
+        };
+        for m in &claimed.media {
+            let path = media_path(&dirs.files, &m.file).ok_or_else(|| {
+                MediaFailure::Unusable(format!(
+                    "picture {:?}: not a plain path under the media folder",
+                    crate::untrusted::one_line(&m.file, 200)
+                ))
+            })?;
+            let media = m.clone();
+            let read = tokio::task::spawn_blocking(move || OutMedia::inspect(&media, path)).await;
+            match read {
+                Ok(Ok(media)) => out.media.push(media),
+                Ok(Err(e)) => {
+                    return Err(MediaFailure::Unusable(format!("picture {}: {e}", m.file)))
+                }
+                Err(e) => {
+                    return Err(MediaFailure::Upload(PublishError::Transient(format!(
+                        "reading a picture stopped: {e}"
+                    ))))
+                }
+            }
+        }
+        if !channel.uploads() {
+            return Ok(());
+        }
+        let mut recorded = claimed.delivery.uploads.clone();
+        for media in out.media.clone() {
+            if let Some(done) = recorded.iter().find(|u| u.file == media.file) {
+                out.uploads.push(done.clone());
+                continue;
+            }
+            let upload = channel
+                .upload(out, &media, &dirs.cache)
+                .await
+                .map_err(MediaFailure::Upload)?;
+            info!(channel = %claimed.channel, post = %out.id, file = %media.file, upload = %upload.id, "Picture uploaded");
+            let kept = upload.clone();
+            let stored = self
+                .store
+                .posts()
+                .transition(
+                    &claimed.channel,
+                    claimed.at,
+                    &[PostState::Sending],
+                    &|p: &mut StoredPost| {
+                        p.delivery.uploads.retain(|u| u.file != kept.file);
+                        p.delivery.uploads.push(kept.clone());
+                    },
+                )
+                .map_err(MediaFailure::Store)?;
+            if stored.is_none() {
+                return Err(MediaFailure::Gone);
+            }
+            recorded.push(upload.clone());
+            out.uploads.push(upload);
+        }
+        Ok(())
     }
 
     /// When to try again after `e` on attempt `attempts`: the backoff, and never before the
@@ -337,7 +456,7 @@ impl Publisher {
             return Ok(Outcome::Skipped);
         };
         // Send the post as stored at the claim, not as it was when found due.
-        let out = Self::out_post(&claimed);
+        let mut out = Self::out_post(&claimed);
         // A retry after a failure that might have reached the platform: look first (an unclear
         // post was looked for just above).
         if !unclear && claimed.delivery.attempts > 1 && post.delivery.error.is_some() {
@@ -351,8 +470,19 @@ impl Publisher {
             PostState::Approved
         };
         let attempts = claimed.delivery.attempts;
-        tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
-        let answer = channel.send(&out).await;
+        let answer = match self.prepare_media(channel, &claimed, &mut out).await {
+            Ok(()) => {
+                tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
+                channel.send(&out).await
+            }
+            Err(MediaFailure::Upload(e)) => Err(e),
+            Err(MediaFailure::Unusable(why)) => {
+                self.fail(&claimed, &[PostState::Sending], &why)?;
+                return Ok(Outcome::Failed(why));
+            }
+            Err(MediaFailure::Gone) => return Ok(Outcome::Skipped),
+            Err(MediaFailure::Store(e)) => return Err(e),
+        };
         // Waits count from the answer, not from the claim: a send that hung until its timeout
         // must not have used up the backoff meanwhile.
         let answered = (self.clock)();
@@ -452,5 +582,33 @@ impl Publisher {
                 p.delivery.error = Some(why.to_string());
             })?;
         Ok(())
+    }
+}
+
+/// `file` (relative, `/`-separated) under `dir`, or `None` if it is not a plain relative path
+/// (absolute, or with `..`): a post names a file in the media folder, never elsewhere.
+fn media_path(dir: &Path, file: &str) -> Option<PathBuf> {
+    let rel = Path::new(file);
+    let plain = !file.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    plain.then(|| dir.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_paths_stay_under_the_media_folder() {
+        let dir = Path::new("/plan/media");
+        assert_eq!(
+            media_path(dir, "cars/x-trail.jpg"),
+            Some(PathBuf::from("/plan/media/cars/x-trail.jpg"))
+        );
+        for bad in ["", "/etc/passwd", "../secret.jpg", "cars/../../x.jpg"] {
+            assert_eq!(media_path(dir, bad), None, "{bad}");
+        }
     }
 }
