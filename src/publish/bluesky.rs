@@ -267,4 +267,76 @@ mod tests {
         });
         assert!(new_post(&p, None).reply.is_none());
     }
+
+    fn media(file: &str, alt: &str, w: u32, h: u32) -> (OutMedia, Upload) {
+        let m = OutMedia {
+            file: file.into(),
+            path: format!("/media/{file}").into(),
+            alt: alt.into(),
+            focus: None,
+            info: crate::media::Info {
+                kind: crate::media::Kind::Png,
+                width: w,
+                height: h,
+                bytes: 10,
+            },
+        };
+        let blob = json!({ "$type": "blob", "ref": { "$link": format!("cid-{file}") }, "mimeType": "image/png", "size": 10 });
+        let u = Upload {
+            file: file.into(),
+            id: format!("cid-{file}"),
+            blob: Some(blob),
+            width: w,
+            height: h,
+        };
+        (m, u)
+    }
+
+    #[test]
+    fn pictures_embed_in_order_with_alt_and_aspect_ratio() {
+        let mut p = post("sky@1", "2026-12-01T00:45:00Z");
+        p.text = "see https://dealer.example/x".into();
+        for (m, u) in [
+            media("a.png", "first", 4, 3),
+            media("b.png", "second", 1, 2),
+        ] {
+            p.media.push(m);
+            p.uploads.push(u);
+        }
+        let embed = embed(&p).expect("embed").expect("some");
+        assert_eq!(embed["$type"], "app.bsky.embed.images");
+        assert_eq!(embed["images"][0]["alt"], "first");
+        assert_eq!(embed["images"][0]["image"]["ref"]["$link"], "cid-a.png");
+        assert_eq!(
+            embed["images"][1]["aspectRatio"],
+            json!({ "width": 1, "height": 2 })
+        );
+        // Pictures win over the link card; a missing upload is never posted around.
+        p.uploads.pop();
+        assert!(matches!(embed_err(&p), PublishError::Setup(_)));
+    }
+
+    fn embed_err(p: &OutPost) -> PublishError {
+        embed(p).expect_err("refused")
+    }
+
+    #[test]
+    fn a_link_gets_a_card_titled_by_the_post_or_the_host() {
+        let mut p = post("sky@1", "2026-12-01T00:45:00Z");
+        p.text = "冬季保养 #tips\nhttps://dealer.example/care?x=1".into();
+        let card = embed(&p).expect("embed").expect("a card");
+        assert_eq!(
+            card,
+            json!({ "$type": "app.bsky.embed.external", "external": {
+                "uri": "https://dealer.example/care?x=1",
+                "title": "dealer.example",
+                "description": "冬季保养 #tips",
+            }})
+        );
+        p.title = Some("Winter care".into());
+        let card = embed(&p).expect("embed").expect("a card");
+        assert_eq!(card["external"]["title"], "Winter care");
+        p.text = "no link here".into();
+        assert_eq!(embed(&p).expect("embed"), None);
+    }
 }

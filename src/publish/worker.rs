@@ -319,7 +319,6 @@ impl Publisher {
                 .upload(out, &media, &dirs.cache)
                 .await
                 .map_err(MediaFailure::Upload)?;
-            info!(channel = %claimed.channel, post = %out.id, file = %media.file, upload = %upload.id, "Picture uploaded");
             let kept = upload.clone();
             let stored = self
                 .store
@@ -337,6 +336,8 @@ impl Publisher {
             if stored.is_none() {
                 return Err(MediaFailure::Gone);
             }
+            // Logged once recorded: from here a restart reuses it.
+            info!(channel = %claimed.channel, post = %out.id, file = %media.file, upload = %upload.id, "Picture uploaded");
             recorded.push(upload.clone());
             out.uploads.push(upload);
         }
