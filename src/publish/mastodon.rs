@@ -53,13 +53,17 @@ impl Mastodon {
                 limits.max_images
             )));
         }
-        let problems = limits.problems(&media.info, &media.alt, false);
-        if !problems.is_empty() {
-            return Err(PublishError::Rejected(format!(
-                "picture {}: {}",
-                media.file,
-                problems.join("; ")
-            )));
+        // Every picture, not only this one: a post the instance cannot take is refused before
+        // its first upload.
+        for m in &post.media {
+            let problems = limits.problems(&m.info, &m.alt, false);
+            if !problems.is_empty() {
+                return Err(PublishError::Rejected(format!(
+                    "picture {}: {}",
+                    m.file,
+                    problems.join("; ")
+                )));
+            }
         }
         let path = media.path.clone();
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))

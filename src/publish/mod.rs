@@ -7,6 +7,11 @@
 //! keys, reconciliation, the outbox, the webhook channel) stays here. [`worker`] runs the loop that claims due posts in the store and records what
 //! each platform said.
 //!
+//! Pictures: [`OutPost`] carries the post's pictures ([`OutMedia`], read from the media folder
+//! by the worker) and the uploads already recorded; `upload` sends one picture to a platform
+//! that takes uploads (Mastodon, Bluesky), and the worker records each upload before the post
+//! is created. The outbox and the webhook only name the files in their JSON.
+//!
 //! Exactly once rests on three things: a post is claimed in the store (flushed to disk) before
 //! any network call; every send carries a stable key of the post (Mastodon's
 //! `Idempotency-Key`, a Bluesky record key derived from the post, the outbox line id, the
