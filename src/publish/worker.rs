@@ -612,4 +612,151 @@ mod tests {
             assert_eq!(media_path(dir, bad), None, "{bad}");
         }
     }
+
+    fn stored(media: Vec<crate::domain::PostMedia>) -> StoredPost {
+        StoredPost {
+            channel: "masto".into(),
+            at: Utc::now() - TimeDelta::seconds(5),
+            kind: crate::store::PostKind::Planned,
+            category: "product".into(),
+            draft: "product/a".into(),
+            peak: "lunch".into(),
+            text: "雪地试驾".into(),
+            promo: false,
+            series: None,
+            source_code: "masto.product.a.1".into(),
+            state: PostState::Planned,
+            title: None,
+            reply: None,
+            media,
+            delivery: Default::default(),
+        }
+    }
+
+    fn picture(file: &str) -> crate::domain::PostMedia {
+        crate::domain::PostMedia {
+            file: file.into(),
+            alt: format!("alt of {file}"),
+            focus: None,
+        }
+    }
+
+    /// A post whose first picture's upload is recorded (as a crash after it leaves it) uploads
+    /// only the second, records it, and creates the status with both ids in order. A stand-in
+    /// instance counts the uploads (the real peer is in `tests/it/media.rs`).
+    #[tokio::test]
+    async fn recorded_uploads_are_reused_and_the_rest_recorded() {
+        use wiremock::matchers::{body_partial_json, method, path, path_regex};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/instance"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/media"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({ "id": "m-b" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v1/media/m-[ab]$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .expect(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/statuses"))
+            .and(body_partial_json(
+                serde_json::json!({ "media_ids": ["m-a", "m-b"] }),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "id": "s1", "content": "" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let media = dir.path().join("media");
+        std::fs::create_dir_all(&media).expect("mkdir");
+        for (name, w) in [("a.png", 8), ("b.png", 6)] {
+            image::RgbImage::new(w, 4)
+                .save(media.join(name))
+                .expect("png");
+        }
+        let store = crate::store::Store::open(&dir.path().join("db")).expect("store");
+        let mut post = stored(vec![picture("a.png"), picture("b.png")]);
+        let first = crate::domain::Upload {
+            file: "a.png".into(),
+            id: "m-a".into(),
+            blob: None,
+            width: 8,
+            height: 4,
+        };
+        post.delivery.uploads = vec![first.clone()];
+        store.posts().put(&post).expect("put");
+        let base = url::Url::parse(&server.uri()).expect("url");
+        let channel = Channel::Mastodon(super::super::mastodon::Mastodon::new(
+            reqwest::Client::new(),
+            base,
+            "t".into(),
+        ));
+        let publisher = Publisher::new(
+            store.clone(),
+            BTreeMap::from([("masto".to_string(), channel)]),
+            PublishSettings::default(),
+            crate::clock::system_clock(),
+        )
+        .with_media(media, dir.path().join("cache"));
+        let outcome = publisher.execute(post.clone()).await.expect("execute");
+        assert!(matches!(outcome, Outcome::Published(_)), "{outcome:?}");
+        let got = store
+            .posts()
+            .get("masto", post.at)
+            .expect("get")
+            .expect("post");
+        assert_eq!(got.state, PostState::Published);
+        assert_eq!(
+            got.delivery.uploads,
+            vec![
+                first,
+                crate::domain::Upload {
+                    file: "b.png".into(),
+                    id: "m-b".into(),
+                    blob: None,
+                    width: 6,
+                    height: 4,
+                }
+            ]
+        );
+        // `expect`s checked on drop: one upload, one status.
+    }
+
+    /// Without a media folder, a post with pictures fails with a clear message, never goes out
+    /// without them.
+    #[tokio::test]
+    async fn pictures_without_a_media_folder_fail_the_post() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::store::Store::open(&dir.path().join("db")).expect("store");
+        let post = stored(vec![picture("a.png")]);
+        store.posts().put(&post).expect("put");
+        let outbox = super::super::outbox::Outbox::new("masto", dir.path().join("out.jsonl"));
+        let publisher = Publisher::new(
+            store.clone(),
+            BTreeMap::from([("masto".to_string(), Channel::Outbox(outbox))]),
+            PublishSettings::default(),
+            crate::clock::system_clock(),
+        );
+        let outcome = publisher.execute(post).await.expect("execute");
+        assert!(
+            matches!(&outcome, Outcome::Failed(why) if why.contains("without a media folder")),
+            "{outcome:?}"
+        );
+        assert!(!dir.path().join("out.jsonl").exists(), "nothing sent");
+    }
 }
