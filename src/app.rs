@@ -35,6 +35,17 @@ pub fn channels(
         .collect()
 }
 
+/// The folder of a post's pictures: `<content_plan>/media`.
+pub fn media_dir(config: &Config) -> std::path::PathBuf {
+    config.herald.content_plan.join("media")
+}
+
+/// The folder of re-encoded copies of pictures: `<data_dir>/media-cache` (never under the
+/// content plan).
+pub fn media_cache_dir(config: &Config) -> std::path::PathBuf {
+    data_dir(config).join("media-cache")
+}
+
 /// The folder of the store, where the outbox file lives too.
 pub fn data_dir(config: &Config) -> std::path::PathBuf {
     config
@@ -245,6 +256,7 @@ pub async fn run_supervised(
             config.herald.publish.clone(),
             clock.clone(),
         )
+        .with_media(media_dir(&config), media_cache_dir(&config))
         .with_leases(leases.clone()),
     );
     let web_addr = match config.herald.web.clone().filter(|w| w.enabled) {

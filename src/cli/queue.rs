@@ -409,6 +409,10 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
                     channels,
                     config.herald.publish.clone(),
                     clock,
+                )
+                .with_media(
+                    crate::app::media_dir(config),
+                    crate::app::media_cache_dir(config),
                 );
                 anyhow::Ok(inbox::send::deliver_once(&sender, &publisher, &store).await?)
             })?;

@@ -8,8 +8,10 @@
 //!   `#话题#` become tag facets. Facet offsets are UTF-8 byte offsets. The [`MAX_GRAPHEMES`]
 //!   limit is checked before sending.
 //! - Posts: `com.atproto.repo.createRecord` of an `app.bsky.feed.post` under a record key the
-//!   caller chooses, and `getRecord` to look one up; reads (`app.bsky.*`) through
-//!   [`Bluesky::query`].
+//!   caller chooses, with the embed the caller built (pictures, a link card), and `getRecord`
+//!   to look one up; reads (`app.bsky.*`) through [`Bluesky::query`].
+//! - Pictures: `com.atproto.repo.uploadBlob` ([`Bluesky::upload_blob`]) returns the blob
+//!   reference a post's embed names.
 //! - Errors: XRPC error answers classified into [`Error`].
 
 use std::sync::LazyLock;
@@ -295,6 +297,9 @@ impl Bluesky {
                 "parent": { "uri": parent.uri, "cid": parent.cid },
             });
         }
+        if let Some(embed) = post.embed {
+            record["embed"] = embed.clone();
+        }
         Ok(record)
     }
 
@@ -341,6 +346,36 @@ impl Bluesky {
         Err(e.into_error())
     }
 
+    /// Uploads `bytes` of type `mime` as a blob (`com.atproto.repo.uploadBlob`) and returns its
+    /// reference (`{"$type": "blob", "ref": {"$link": cid}, "mimeType", "size"}`) for an embed.
+    /// The PDS keeps a blob no record names for a while only, so the post must follow soon.
+    pub async fn upload_blob(&self, bytes: Vec<u8>, mime: &str) -> Result<Value, Error> {
+        let url = self.xrpc("com.atproto.repo.uploadBlob")?;
+        let build = |s: &Session| {
+            Ok(self
+                .http
+                .post(url.clone())
+                .bearer_auth(&s.access_jwt)
+                .header(reqwest::header::CONTENT_TYPE, mime)
+                .body(bytes.clone()))
+        };
+        match self.authorized(build, Error::from_reqwest).await? {
+            (_, Ok(answer)) => {
+                let v: Value = answer.json().await.map_err(|e| {
+                    Error::Unconfirmed(format!("unreadable answer to uploadBlob: {e}"))
+                })?;
+                let blob = v["blob"].clone();
+                if blob_cid(&blob).is_none() {
+                    return Err(Error::Unconfirmed(
+                        "uploadBlob answered without a blob reference".into(),
+                    ));
+                }
+                Ok(blob)
+            }
+            (_, Err(e)) => Err(e.into_error()),
+        }
+    }
+
     /// The account's post under record key `rkey`: `Ok(None)` means there is certainly none.
     /// A lookup: no clear answer is only a transient failure.
     pub async fn get_post(&self, rkey: &str) -> Result<Option<Record>, Error> {
@@ -378,6 +413,11 @@ impl Bluesky {
     }
 }
 
+/// The CID of a blob reference (`ref.$link`).
+pub fn blob_cid(blob: &Value) -> Option<&str> {
+    blob["ref"]["$link"].as_str().filter(|c| !c.is_empty())
+}
+
 /// A lookup that did not answer changed nothing on the platform: retry it later.
 fn transient_lookup(e: reqwest::Error) -> Error {
     Error::from_reqwest(e).for_lookup()
@@ -395,6 +435,8 @@ pub struct NewPost<'a> {
     pub lang: Option<&'a str>,
     /// The thread this post answers, for replies.
     pub reply: Option<Thread<'a>>,
+    /// The record's `embed` (`app.bsky.embed.images`, `app.bsky.embed.external`), if any.
+    pub embed: Option<&'a Value>,
 }
 
 /// Where a reply goes: the thread's root and the post answered.

@@ -33,6 +33,8 @@ pub struct Mastodon {
     token: Option<String>,
     limits: OnceCell<super::limits::Limits>,
     account_id: OnceCell<String>,
+    /// How long to wait for media processing ([`MEDIA_WAIT`] unless set).
+    media_wait: Duration,
 }
 
 impl std::fmt::Debug for Mastodon {
@@ -68,7 +70,36 @@ pub struct NewStatus<'a> {
     pub in_reply_to_id: Option<&'a str>,
     /// Sent as `Idempotency-Key`: the same key never posts twice.
     pub idempotency_key: &'a str,
+    /// Uploaded media to attach, in order (`media_ids[]`), each finished processing.
+    pub media_ids: &'a [String],
 }
+
+/// A picture to upload (`POST /api/v2/media`).
+#[derive(Debug, Clone)]
+pub struct NewMedia<'a> {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// A file name for the form part (Mastodon reads the type from the bytes and `mime`).
+    pub file_name: &'a str,
+    pub mime: &'a str,
+    /// The alt text (`description`).
+    pub description: &'a str,
+    /// The focal point, x and y in -1..=1 (`focus=x,y`).
+    pub focus: Option<(f32, f32)>,
+}
+
+/// What `POST /api/v2/media` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// The media id to attach.
+    pub id: String,
+    /// Whether it is ready (200); `false` when the instance is still processing it (202).
+    pub ready: bool,
+}
+
+/// The longest herald waits for an instance to finish processing a picture before it gives up
+/// for now (a transient failure: the post is tried again later with the same media id).
+pub const MEDIA_WAIT: Duration = Duration::from_secs(60);
 
 static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"https?://\S+").expect("static regex"));
 static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").expect("static regex"));
@@ -111,7 +142,14 @@ impl Mastodon {
             token,
             limits: OnceCell::new(),
             account_id: OnceCell::new(),
+            media_wait: MEDIA_WAIT,
         }
+    }
+
+    /// Waits at most `wait` for the instance to finish processing a picture.
+    pub fn with_media_wait(mut self, wait: Duration) -> Self {
+        self.media_wait = wait;
+        self
     }
 
     /// The instance's base URL.
@@ -217,6 +255,9 @@ impl Mastodon {
         if let Some(id) = status.in_reply_to_id {
             body["in_reply_to_id"] = id.into();
         }
+        if !status.media_ids.is_empty() {
+            body["media_ids"] = status.media_ids.into();
+        }
         let answer = self
             .authorised(self.http.post(self.url("api/v1/statuses")?))
             .header("Idempotency-Key", status.idempotency_key)
@@ -233,6 +274,84 @@ impl Mastodon {
                 .map_err(|e| Error::Unconfirmed(format!("unreadable answer to a {code}: {e}")));
         }
         Err(classify(answer).await)
+    }
+
+    /// Uploads a picture (`POST /api/v2/media`, multipart: `file`, `description`, `focus`).
+    /// 200 means it is ready, 202 that the instance is still processing it ([`Self::wait_ready`]
+    /// waits for that). Media uploads carry no idempotency key on Mastodon: an upload without a
+    /// clear answer may have left an unused media behind, which the instance deletes itself.
+    pub async fn upload_media(&self, media: NewMedia<'_>) -> Result<Uploaded, Error> {
+        let part = reqwest::multipart::Part::bytes(media.bytes)
+            .file_name(media.file_name.to_string())
+            .mime_str(media.mime)
+            .map_err(|e| Error::Setup(format!("bad MIME type {:?}: {e}", media.mime)))?;
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("description", media.description.to_string());
+        if let Some((x, y)) = media.focus {
+            form = form.text("focus", format!("{x},{y}"));
+        }
+        let answer = self
+            .authorised(self.http.post(self.url("api/v2/media")?))
+            .multipart(form)
+            .send()
+            .await
+            .map_err(Error::from_reqwest)?;
+        let code = answer.status();
+        if !code.is_success() {
+            return Err(classify(answer).await);
+        }
+        let v: serde_json::Value = answer
+            .json()
+            .await
+            .map_err(|e| Error::Unconfirmed(format!("unreadable answer to an upload: {e}")))?;
+        let id = media_id(&v)
+            .ok_or_else(|| Error::Unconfirmed("an upload answered without a media id".into()))?;
+        Ok(Uploaded {
+            id,
+            ready: code == StatusCode::OK,
+        })
+    }
+
+    /// Waits until the instance has processed media `id` (`GET /api/v1/media/:id`: 206 still
+    /// processing, 200 ready, 422 failed), polling with a doubling pause (0.5 s to 5 s), for at
+    /// most the media wait ([`MEDIA_WAIT`] unless set). Processing failed: refused with the
+    /// instance's message. Not ready within the wait: a transient failure (try again later
+    /// with the same id).
+    pub async fn wait_ready(&self, id: &str) -> Result<(), Error> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(500);
+        let url = self.url(&format!("api/v1/media/{}", urlencoding(id)))?;
+        loop {
+            let answer = self
+                .authorised(self.http.get(url.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::from_reqwest(e).for_lookup())?;
+            let code = answer.status();
+            match code {
+                StatusCode::OK => return Ok(()),
+                StatusCode::PARTIAL_CONTENT => {}
+                StatusCode::UNPROCESSABLE_ENTITY => {
+                    let Error::Rejected(m) = classify(answer).await else {
+                        return Err(Error::Rejected(format!("media {id}: processing failed")));
+                    };
+                    return Err(Error::Rejected(format!(
+                        "media {id}: processing failed: {m}"
+                    )));
+                }
+                _ => return Err(classify(answer).await.for_lookup()),
+            }
+            let waited = started.elapsed();
+            if waited + pause > self.media_wait {
+                return Err(Error::Transient(format!(
+                    "media {id} still processing after {} s",
+                    waited.as_secs()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
     }
 
     async fn account_id(&self) -> Result<&String, Error> {
@@ -274,6 +393,20 @@ impl Mastodon {
             .await
             .map_err(|e| Error::Transient(format!("unreadable statuses: {e}")))
     }
+}
+
+/// The id of a media attachment answer (a string, or a number from a lax server).
+fn media_id(v: &serde_json::Value) -> Option<String> {
+    match &v["id"] {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A media id as one path segment: ids are digits on Mastodon; anything else is escaped.
+fn urlencoding(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// Turns an unsuccessful answer into an error, by Mastodon's documented codes (posting and the

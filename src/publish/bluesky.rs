@@ -3,13 +3,24 @@
 //!
 //! Exactly once: the record key is a TID derived from the post's id and time, so a resend can
 //! never create a second record, and reconciling is one `getRecord`.
+//!
+//! Pictures: each is fitted under [`BLUESKY_IMAGE_BYTES`] (re-encoded into the cache folder
+//! when larger) and uploaded as a blob; the worker records each blob reference, and the post
+//! embeds them as `app.bsky.embed.images` with their alt text and aspect ratio. A post with a
+//! link and no pictures gets an `app.bsky.embed.external` card built from the post itself (the
+//! link, the post's title or the link's host, the text's first line); herald fetches nothing
+//! from the linked page. A reply keeps its `reply` field beside either embed.
+
+use std::path::Path;
 
 use chrono::Utc;
 use reqwest::Client;
+use serde_json::{json, Value};
 use url::Url;
 
-use super::{OutPost, PublishError, ReplyTo, Sent};
-use crate::platform::bluesky::{NewPost, Record, Ref, Thread};
+use super::{OutMedia, OutPost, PublishError, ReplyTo, Sent, Upload};
+use crate::platform::bluesky::{blob_cid, FacetKind, NewPost, Record, Ref, RichText, Thread};
+use crate::platform::limits::{BLUESKY_IMAGES, BLUESKY_IMAGE_BYTES};
 
 /// A Bluesky account on a PDS, as a channel.
 #[derive(Debug)]
@@ -30,11 +41,59 @@ impl Bluesky {
         &self.account
     }
 
-    /// Posts under the post's record key; a key already taken returns the post already there.
+    /// Uploads one picture of `post` as a blob: fitted under [`BLUESKY_IMAGE_BYTES`] first
+    /// (a re-encoded copy goes to `cache_dir`). More than [`BLUESKY_IMAGES`] pictures are
+    /// refused before anything is uploaded.
+    pub async fn upload(
+        &self,
+        post: &OutPost,
+        media: &OutMedia,
+        cache_dir: &Path,
+    ) -> Result<Upload, PublishError> {
+        if post.media.len() > BLUESKY_IMAGES {
+            return Err(PublishError::Rejected(format!(
+                "{} pictures, Bluesky takes at most {BLUESKY_IMAGES}",
+                post.media.len()
+            )));
+        }
+        let (path, cache) = (media.path.clone(), cache_dir.to_path_buf());
+        let (fitted, bytes) = tokio::task::spawn_blocking(move || {
+            let fitted = crate::media::fit(&path, BLUESKY_IMAGE_BYTES, &cache)?;
+            let bytes =
+                std::fs::read(&fitted.path).map_err(|source| crate::media::MediaError::Read {
+                    path: fitted.path.clone(),
+                    source,
+                })?;
+            Ok::<_, crate::media::MediaError>((fitted, bytes))
+        })
+        .await
+        .map_err(|e| PublishError::Transient(format!("preparing a picture stopped: {e}")))?
+        .map_err(|e| PublishError::Rejected(format!("picture {}: {e}", media.file)))?;
+        let blob = self
+            .account
+            .upload_blob(bytes, fitted.info.kind.mime())
+            .await?;
+        let id = blob_cid(&blob).unwrap_or_default().to_string();
+        Ok(Upload {
+            file: media.file.clone(),
+            id,
+            blob: Some(blob),
+            width: fitted.info.width,
+            height: fitted.info.height,
+        })
+    }
+
+    /// Posts under the post's record key, with its pictures or its link card; a key already
+    /// taken returns the post already there.
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
+        let embed = embed(post)?;
         let record = self
             .account
-            .create_post(&record_key(post), &new_post(post), Utc::now())
+            .create_post(
+                &record_key(post),
+                &new_post(post, embed.as_ref()),
+                Utc::now(),
+            )
             .await?;
         Ok(sent(record))
     }
@@ -45,7 +104,68 @@ impl Bluesky {
     }
 }
 
-fn new_post(post: &OutPost) -> NewPost<'_> {
+/// The post's embed: its uploaded pictures, else a card for its first link, else none.
+fn embed(post: &OutPost) -> Result<Option<Value>, PublishError> {
+    if !post.media.is_empty() {
+        if post.uploads.len() != post.media.len() {
+            return Err(PublishError::Setup(format!(
+                "{} of {} pictures uploaded",
+                post.uploads.len(),
+                post.media.len()
+            )));
+        }
+        let images: Vec<Value> = post
+            .media
+            .iter()
+            .zip(&post.uploads)
+            .map(|(m, u)| {
+                let mut image = json!({ "image": u.blob, "alt": m.alt });
+                if u.width > 0 && u.height > 0 {
+                    image["aspectRatio"] = json!({ "width": u.width, "height": u.height });
+                }
+                image
+            })
+            .collect();
+        if post.uploads.iter().any(|u| u.blob.is_none()) {
+            return Err(PublishError::Setup(
+                "a picture's upload has no blob reference".into(),
+            ));
+        }
+        return Ok(Some(
+            json!({ "$type": "app.bsky.embed.images", "images": images }),
+        ));
+    }
+    Ok(link_card(post))
+}
+
+/// An `app.bsky.embed.external` card for the post's first link: the link, the post's title or
+/// the link's host, and the text's first line. Nothing is fetched from the page.
+fn link_card(post: &OutPost) -> Option<Value> {
+    let uri = RichText::parse(&post.text)
+        .facets
+        .into_iter()
+        .find_map(|f| match f.kind {
+            FacetKind::Link(uri) => Some(uri),
+            _ => None,
+        })?;
+    let title = post
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| {
+            Url::parse(&uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| uri.clone());
+    let description = post.text.lines().next().unwrap_or_default().trim();
+    Some(json!({
+        "$type": "app.bsky.embed.external",
+        "external": { "uri": uri, "title": title, "description": description },
+    }))
+}
+
+fn new_post<'a>(post: &'a OutPost, embed: Option<&'a Value>) -> NewPost<'a> {
     fn strong(r: &super::StrongRef) -> Ref<'_> {
         Ref {
             uri: &r.uri,
@@ -62,6 +182,7 @@ fn new_post(post: &OutPost) -> NewPost<'_> {
             }),
             _ => None,
         },
+        embed,
     }
 }
 
@@ -106,7 +227,7 @@ mod tests {
                 .with_timezone(&Utc),
             lang: None,
             source_code: String::new(),
-            reply: None,
+            ..OutPost::default()
         }
     }
 
@@ -132,7 +253,7 @@ mod tests {
             root: r("1"),
             parent: r("2"),
         });
-        let thread = new_post(&p).reply.expect("a thread");
+        let thread = new_post(&p, None).reply.expect("a thread");
         assert_eq!(
             (thread.root.uri, thread.root.cid),
             ("at://did:plc:a/app.bsky.feed.post/1", "cid1")
@@ -144,6 +265,78 @@ mod tests {
         p.reply = Some(ReplyTo::Mastodon {
             status_id: "9".into(),
         });
-        assert!(new_post(&p).reply.is_none());
+        assert!(new_post(&p, None).reply.is_none());
+    }
+
+    fn media(file: &str, alt: &str, w: u32, h: u32) -> (OutMedia, Upload) {
+        let m = OutMedia {
+            file: file.into(),
+            path: format!("/media/{file}").into(),
+            alt: alt.into(),
+            focus: None,
+            info: crate::media::Info {
+                kind: crate::media::Kind::Png,
+                width: w,
+                height: h,
+                bytes: 10,
+            },
+        };
+        let blob = json!({ "$type": "blob", "ref": { "$link": format!("cid-{file}") }, "mimeType": "image/png", "size": 10 });
+        let u = Upload {
+            file: file.into(),
+            id: format!("cid-{file}"),
+            blob: Some(blob),
+            width: w,
+            height: h,
+        };
+        (m, u)
+    }
+
+    #[test]
+    fn pictures_embed_in_order_with_alt_and_aspect_ratio() {
+        let mut p = post("sky@1", "2026-12-01T00:45:00Z");
+        p.text = "see https://dealer.example/x".into();
+        for (m, u) in [
+            media("a.png", "first", 4, 3),
+            media("b.png", "second", 1, 2),
+        ] {
+            p.media.push(m);
+            p.uploads.push(u);
+        }
+        let embed = embed(&p).expect("embed").expect("some");
+        assert_eq!(embed["$type"], "app.bsky.embed.images");
+        assert_eq!(embed["images"][0]["alt"], "first");
+        assert_eq!(embed["images"][0]["image"]["ref"]["$link"], "cid-a.png");
+        assert_eq!(
+            embed["images"][1]["aspectRatio"],
+            json!({ "width": 1, "height": 2 })
+        );
+        // Pictures win over the link card; a missing upload is never posted around.
+        p.uploads.pop();
+        assert!(matches!(embed_err(&p), PublishError::Setup(_)));
+    }
+
+    fn embed_err(p: &OutPost) -> PublishError {
+        embed(p).expect_err("refused")
+    }
+
+    #[test]
+    fn a_link_gets_a_card_titled_by_the_post_or_the_host() {
+        let mut p = post("sky@1", "2026-12-01T00:45:00Z");
+        p.text = "冬季保养 #tips\nhttps://dealer.example/care?x=1".into();
+        let card = embed(&p).expect("embed").expect("a card");
+        assert_eq!(
+            card,
+            json!({ "$type": "app.bsky.embed.external", "external": {
+                "uri": "https://dealer.example/care?x=1",
+                "title": "dealer.example",
+                "description": "冬季保养 #tips",
+            }})
+        );
+        p.title = Some("Winter care".into());
+        let card = embed(&p).expect("embed").expect("a card");
+        assert_eq!(card["external"]["title"], "Winter care");
+        p.text = "no link here".into();
+        assert_eq!(embed(&p).expect("embed"), None);
     }
 }

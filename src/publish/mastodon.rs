@@ -1,13 +1,15 @@
 //! Mastodon as a publishing channel, on the account client of [`crate::platform::mastodon`]
-//! (the instance's length limit, `Idempotency-Key`, error classification live there):
-//! `in_reply_to_id` for replies, and reconciliation that looks through the account's recent
-//! statuses for the post's tracking code or its text.
+//! (the instance's length limit, `Idempotency-Key`, media upload and processing, error
+//! classification live there): pictures checked against the instance's limits and uploaded
+//! one by one (the worker records each media id), the status created with `media_ids[]` once
+//! every picture has finished processing, `in_reply_to_id` for replies, and reconciliation that
+//! looks through the account's recent statuses for the post's tracking code or its text.
 
 use reqwest::Client;
 use url::Url;
 
-use super::{OutPost, PublishError, ReplyTo, Sent};
-use crate::platform::mastodon::{plain, NewStatus, Status};
+use super::{OutMedia, OutPost, PublishError, ReplyTo, Sent, Upload};
+use crate::platform::mastodon::{plain, NewMedia, NewStatus, Status};
 
 /// How many recent statuses reconciliation looks through (Mastodon's largest page).
 const RECENT: u32 = 40;
@@ -34,12 +36,82 @@ impl Mastodon {
         self
     }
 
-    /// Posts the status, with the post's id as its `Idempotency-Key`.
+    /// Waits at most `wait` for the instance to process a picture (60 s unless set).
+    pub fn with_media_wait(mut self, wait: std::time::Duration) -> Self {
+        self.account = self.account.with_media_wait(wait);
+        self
+    }
+
+    /// Uploads one picture of `post`, after checking the post's pictures against the instance's
+    /// limits (count, type, bytes, pixels, alt length: refused before anything is uploaded).
+    pub async fn upload(&self, post: &OutPost, media: &OutMedia) -> Result<Upload, PublishError> {
+        let limits = self.account.limits().await;
+        if post.media.len() > limits.max_images {
+            return Err(PublishError::Rejected(format!(
+                "{} pictures, the instance takes at most {}",
+                post.media.len(),
+                limits.max_images
+            )));
+        }
+        // Every picture, not only this one: a post the instance cannot take is refused before
+        // its first upload.
+        for m in &post.media {
+            let problems = limits.problems(&m.info, &m.alt, false);
+            if !problems.is_empty() {
+                return Err(PublishError::Rejected(format!(
+                    "picture {}: {}",
+                    m.file,
+                    problems.join("; ")
+                )));
+            }
+        }
+        let path = media.path.clone();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .map_err(|e| PublishError::Transient(format!("reading a picture stopped: {e}")))?
+            .map_err(|e| PublishError::Rejected(format!("cannot read {}: {e}", media.file)))?;
+        let name = media
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "picture".into());
+        let uploaded = self
+            .account
+            .upload_media(NewMedia {
+                bytes,
+                file_name: &name,
+                mime: media.info.kind.mime(),
+                description: &media.alt,
+                focus: media.focus.map(|f| (f.x, f.y)),
+            })
+            .await?;
+        Ok(Upload {
+            file: media.file.clone(),
+            id: uploaded.id,
+            blob: None,
+            width: media.info.width,
+            height: media.info.height,
+        })
+    }
+
+    /// Posts the status, with the post's id as its `Idempotency-Key` and its uploaded pictures,
+    /// after waiting for the instance to finish processing each.
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
         let in_reply_to_id = match &post.reply {
             Some(ReplyTo::Mastodon { status_id }) => Some(status_id.as_str()),
             _ => None,
         };
+        if post.uploads.len() != post.media.len() {
+            return Err(PublishError::Setup(format!(
+                "{} of {} pictures uploaded",
+                post.uploads.len(),
+                post.media.len()
+            )));
+        }
+        let media_ids: Vec<String> = post.uploads.iter().map(|u| u.id.clone()).collect();
+        for id in &media_ids {
+            self.account.wait_ready(id).await?;
+        }
         let status = self
             .account
             .post_status(&NewStatus {
@@ -48,6 +120,7 @@ impl Mastodon {
                 language: post.lang.as_deref(),
                 in_reply_to_id,
                 idempotency_key: &post.id,
+                media_ids: &media_ids,
             })
             .await?;
         Ok(sent(status))

@@ -43,6 +43,10 @@ struct Line {
     source_code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reply: Option<ReplyTo>,
+    /// The post's pictures: `{file, path, alt, mime, width, height}` each
+    /// ([`super::OutMedia::json`]); absent when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    media: Vec<serde_json::Value>,
 }
 
 /// What reading an outbox file found.
@@ -163,6 +167,7 @@ impl Outbox {
             text: post.text.clone(),
             source_code: post.source_code.clone(),
             reply: post.reply.clone(),
+            media: post.media.iter().map(super::OutMedia::json).collect(),
         };
         let mut bytes =
             serde_json::to_vec(&line).map_err(|e| PublishError::Setup(e.to_string()))?;
@@ -260,7 +265,7 @@ mod tests {
             at: Utc::now(),
             lang: None,
             source_code: "outbox.x.y.z".into(),
-            reply: None,
+            ..OutPost::default()
         }
     }
 
@@ -433,6 +438,7 @@ mod tests {
             text: "你好".into(),
             source_code: "x".into(),
             reply: None,
+            media: Vec::new(),
         })
         .expect("json");
         bytes.push(b'\n');

@@ -6,6 +6,10 @@
 //! `X-Herald-Signature` ([`crate::platform::http::signature`]). A 2xx answer is
 //! success; its JSON `id` and `url`, if present, are recorded. A webhook cannot be searched, so
 //! an unconfirmed send is sent again with the same idempotency key.
+//!
+//! The body: `id`, `channel`, `scheduled_at`, `text`, `lang`, `source_code`, `reply`, and
+//! `media`, the post's pictures as `{file, path, alt, mime, width, height}` (`path` is the
+//! file on herald's machine; an empty list when it has none). Nothing is uploaded.
 
 use chrono::Utc;
 use reqwest::Client;
@@ -53,6 +57,7 @@ impl Webhook {
             "lang": post.lang,
             "source_code": post.source_code,
             "reply": post.reply,
+            "media": post.media.iter().map(super::OutMedia::json).collect::<Vec<_>>(),
         }))
         .map_err(|e| PublishError::Setup(e.to_string()))?;
         let ts = Utc::now().timestamp();

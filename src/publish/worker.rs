@@ -14,8 +14,16 @@
 //! certainly absent → sent again. An unconfirmed send is an attempt like any other: looked for
 //! after the same backoff, and after `max_attempts` it is looked for once more and then
 //! `failed`, never sent again. A post later than `missed_after` is `missed`, never sent late.
+//!
+//! Pictures are part of the same machine: after the claim, each picture is read from the media
+//! folder (a file missing or not an image fails the post, never a post without it), and, on a
+//! channel that uploads, each picture without a recorded upload is uploaded and its
+//! [`crate::domain::Upload`] recorded in the store at once (the post still `sending`), so a
+//! retry or a restart reuses it instead of uploading again. Only then is the post created, with
+//! every upload. An upload that fails is classified like a send that fails.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{Channel, OutPost, PublishError, PublishSettings, Sent};
+use super::{Channel, OutMedia, OutPost, PublishError, PublishSettings, Sent};
 use crate::clock::Clock;
 use crate::store::{PostState, Store, StoreError, StoredPost};
 
@@ -71,6 +79,27 @@ pub struct Publisher {
     leases: Option<crate::lease::Leases>,
     /// Who claims posts (recorded on each claim).
     holder: Arc<str>,
+    /// The media folder (`<content_plan>/media`) and the cache of re-encoded copies
+    /// (`<data_dir>/media-cache`); `None` until [`Publisher::with_media`].
+    media: Option<MediaDirs>,
+}
+
+#[derive(Debug, Clone)]
+struct MediaDirs {
+    files: PathBuf,
+    cache: PathBuf,
+}
+
+/// Why a post's pictures could not be made ready.
+enum MediaFailure {
+    /// The post cannot carry them as it is (a file missing or not an image, no media folder):
+    /// it fails with this message.
+    Unusable(String),
+    /// An upload failed: handled like a send that failed.
+    Upload(PublishError),
+    /// The post changed in the store meanwhile.
+    Gone,
+    Store(StoreError),
 }
 
 impl Publisher {
@@ -87,7 +116,18 @@ impl Publisher {
             clock,
             leases: None,
             holder: "herald".into(),
+            media: None,
         }
+    }
+
+    /// Reads posts' pictures from `media_dir` (`<content_plan>/media`) and keeps re-encoded
+    /// copies in `cache_dir` (`<data_dir>/media-cache`). Without it, a post with pictures fails.
+    pub fn with_media(mut self, media_dir: PathBuf, cache_dir: PathBuf) -> Self {
+        self.media = Some(MediaDirs {
+            files: media_dir,
+            cache: cache_dir,
+        });
+        self
     }
 
     /// Sends only on the channels whose lease this process holds (several processes on one
@@ -221,7 +261,87 @@ impl Publisher {
             lang: None,
             source_code: post.source_code.clone(),
             reply: post.reply.clone(),
+            title: post.title.clone(),
+            // Read from disk after the claim (`prepare_media`).
+            media: Vec::new(),
+            uploads: Vec::new(),
         }
+    }
+
+    /// The post's pictures, read and checked on disk, and, on a channel that uploads, each
+    /// uploaded unless its upload is recorded already; every new upload is recorded in the store
+    /// before the next. Fills `out.media` and `out.uploads` (in the order of the pictures).
+    async fn prepare_media(
+        &self,
+        channel: &Channel,
+        claimed: &StoredPost,
+        out: &mut OutPost,
+    ) -> Result<(), MediaFailure> {
+        if claimed.media.is_empty() {
+            return Ok(());
+        }
+        let Some(dirs) = &self.media else {
+            return Err(MediaFailure::Unusable(
+                "the post has pictures but herald was started without a media folder".into(),
+            ));
+        };
+        for m in &claimed.media {
+            let path = media_path(&dirs.files, &m.file).ok_or_else(|| {
+                MediaFailure::Unusable(format!(
+                    "picture {:?}: not a plain path under the media folder",
+                    crate::untrusted::one_line(&m.file, 200)
+                ))
+            })?;
+            let media = m.clone();
+            let read = tokio::task::spawn_blocking(move || OutMedia::inspect(&media, path)).await;
+            match read {
+                Ok(Ok(media)) => out.media.push(media),
+                Ok(Err(e)) => {
+                    return Err(MediaFailure::Unusable(format!("picture {}: {e}", m.file)))
+                }
+                Err(e) => {
+                    return Err(MediaFailure::Upload(PublishError::Transient(format!(
+                        "reading a picture stopped: {e}"
+                    ))))
+                }
+            }
+        }
+        if !channel.uploads() {
+            return Ok(());
+        }
+        let mut recorded = claimed.delivery.uploads.clone();
+        for media in out.media.clone() {
+            if let Some(done) = recorded.iter().find(|u| u.file == media.file) {
+                out.uploads.push(done.clone());
+                continue;
+            }
+            let upload = channel
+                .upload(out, &media, &dirs.cache)
+                .await
+                .map_err(MediaFailure::Upload)?;
+            let kept = upload.clone();
+            let stored = self
+                .store
+                .posts()
+                .transition(
+                    &claimed.channel,
+                    claimed.at,
+                    &[PostState::Sending],
+                    &|p: &mut StoredPost| {
+                        p.delivery.uploads.retain(|u| u.file != kept.file);
+                        p.delivery.uploads.push(kept.clone());
+                    },
+                )
+                .map_err(MediaFailure::Store)?;
+            if stored.is_none() {
+                return Err(MediaFailure::Gone);
+            }
+            // Logged once recorded: from here a restart reuses it.
+            info!(channel = %claimed.channel, post = %out.id, file = %media.file, upload = %upload.id, "Picture uploaded");
+            recorded.push(upload.clone());
+            out.uploads.push(upload);
+        }
+        Ok(())
     }
 
     /// When to try again after `e` on attempt `attempts`: the backoff, and never before the
@@ -337,7 +457,7 @@ impl Publisher {
             return Ok(Outcome::Skipped);
         };
         // Send the post as stored at the claim, not as it was when found due.
-        let out = Self::out_post(&claimed);
+        let mut out = Self::out_post(&claimed);
         // A retry after a failure that might have reached the platform: look first (an unclear
         // post was looked for just above).
         if !unclear && claimed.delivery.attempts > 1 && post.delivery.error.is_some() {
@@ -351,8 +471,19 @@ impl Publisher {
             PostState::Approved
         };
         let attempts = claimed.delivery.attempts;
-        tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
-        let answer = channel.send(&out).await;
+        let answer = match self.prepare_media(channel, &claimed, &mut out).await {
+            Ok(()) => {
+                tracing::debug!(channel = %post.channel, post = %out.id, attempt = attempts, "Sending");
+                channel.send(&out).await
+            }
+            Err(MediaFailure::Upload(e)) => Err(e),
+            Err(MediaFailure::Unusable(why)) => {
+                self.fail(&claimed, &[PostState::Sending], &why)?;
+                return Ok(Outcome::Failed(why));
+            }
+            Err(MediaFailure::Gone) => return Ok(Outcome::Skipped),
+            Err(MediaFailure::Store(e)) => return Err(e),
+        };
         // Waits count from the answer, not from the claim: a send that hung until its timeout
         // must not have used up the backoff meanwhile.
         let answered = (self.clock)();
@@ -452,5 +583,180 @@ impl Publisher {
                 p.delivery.error = Some(why.to_string());
             })?;
         Ok(())
+    }
+}
+
+/// `file` (relative, `/`-separated) under `dir`, or `None` if it is not a plain relative path
+/// (absolute, or with `..`): a post names a file in the media folder, never elsewhere.
+fn media_path(dir: &Path, file: &str) -> Option<PathBuf> {
+    let rel = Path::new(file);
+    let plain = !file.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    plain.then(|| dir.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_paths_stay_under_the_media_folder() {
+        let dir = Path::new("/plan/media");
+        assert_eq!(
+            media_path(dir, "cars/x-trail.jpg"),
+            Some(PathBuf::from("/plan/media/cars/x-trail.jpg"))
+        );
+        for bad in ["", "/etc/passwd", "../secret.jpg", "cars/../../x.jpg"] {
+            assert_eq!(media_path(dir, bad), None, "{bad}");
+        }
+    }
+
+    fn stored(media: Vec<crate::domain::PostMedia>) -> StoredPost {
+        StoredPost {
+            channel: "masto".into(),
+            at: Utc::now() - TimeDelta::seconds(5),
+            kind: crate::store::PostKind::Planned,
+            category: "product".into(),
+            draft: "product/a".into(),
+            peak: "lunch".into(),
+            text: "雪地试驾".into(),
+            promo: false,
+            series: None,
+            source_code: "masto.product.a.1".into(),
+            state: PostState::Planned,
+            title: None,
+            reply: None,
+            media,
+            delivery: Default::default(),
+        }
+    }
+
+    fn picture(file: &str) -> crate::domain::PostMedia {
+        crate::domain::PostMedia {
+            file: file.into(),
+            alt: format!("alt of {file}"),
+            focus: None,
+        }
+    }
+
+    /// A post whose first picture's upload is recorded (as a crash after it leaves it) uploads
+    /// only the second, records it, and creates the status with both ids in order. A stand-in
+    /// instance counts the uploads (the real peer is in `tests/it/media.rs`).
+    #[tokio::test]
+    async fn recorded_uploads_are_reused_and_the_rest_recorded() {
+        use wiremock::matchers::{body_partial_json, method, path, path_regex};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/instance"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/media"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({ "id": "m-b" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v1/media/m-[ab]$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .expect(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/statuses"))
+            .and(body_partial_json(
+                serde_json::json!({ "media_ids": ["m-a", "m-b"] }),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "id": "s1", "content": "" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let media = dir.path().join("media");
+        std::fs::create_dir_all(&media).expect("mkdir");
+        for (name, w) in [("a.png", 8), ("b.png", 6)] {
+            image::RgbImage::new(w, 4)
+                .save(media.join(name))
+                .expect("png");
+        }
+        let store = crate::store::Store::open(&dir.path().join("db")).expect("store");
+        let mut post = stored(vec![picture("a.png"), picture("b.png")]);
+        let first = crate::domain::Upload {
+            file: "a.png".into(),
+            id: "m-a".into(),
+            blob: None,
+            width: 8,
+            height: 4,
+        };
+        post.delivery.uploads = vec![first.clone()];
+        store.posts().put(&post).expect("put");
+        let base = url::Url::parse(&server.uri()).expect("url");
+        let channel = Channel::Mastodon(super::super::mastodon::Mastodon::new(
+            reqwest::Client::new(),
+            base,
+            "t".into(),
+        ));
+        let publisher = Publisher::new(
+            store.clone(),
+            BTreeMap::from([("masto".to_string(), channel)]),
+            PublishSettings::default(),
+            crate::clock::system_clock(),
+        )
+        .with_media(media, dir.path().join("cache"));
+        let outcome = publisher.execute(post.clone()).await.expect("execute");
+        assert!(matches!(outcome, Outcome::Published(_)), "{outcome:?}");
+        let got = store
+            .posts()
+            .get("masto", post.at)
+            .expect("get")
+            .expect("post");
+        assert_eq!(got.state, PostState::Published);
+        assert_eq!(
+            got.delivery.uploads,
+            vec![
+                first,
+                crate::domain::Upload {
+                    file: "b.png".into(),
+                    id: "m-b".into(),
+                    blob: None,
+                    width: 6,
+                    height: 4,
+                }
+            ]
+        );
+        // `expect`s checked on drop: one upload, one status.
+    }
+
+    /// Without a media folder, a post with pictures fails with a clear message, never goes out
+    /// without them.
+    #[tokio::test]
+    async fn pictures_without_a_media_folder_fail_the_post() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::store::Store::open(&dir.path().join("db")).expect("store");
+        let post = stored(vec![picture("a.png")]);
+        store.posts().put(&post).expect("put");
+        let outbox = super::super::outbox::Outbox::new("masto", dir.path().join("out.jsonl"));
+        let publisher = Publisher::new(
+            store.clone(),
+            BTreeMap::from([("masto".to_string(), Channel::Outbox(outbox))]),
+            PublishSettings::default(),
+            crate::clock::system_clock(),
+        );
+        let outcome = publisher.execute(post).await.expect("execute");
+        assert!(
+            matches!(&outcome, Outcome::Failed(why) if why.contains("without a media folder")),
+            "{outcome:?}"
+        );
+        assert!(!dir.path().join("out.jsonl").exists(), "nothing sent");
     }
 }

@@ -11,6 +11,7 @@ mod inbox;
 mod layering;
 mod listen;
 mod listen_pages;
+mod media;
 mod multiprocess;
 mod peers;
 mod pg;

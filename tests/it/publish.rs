@@ -55,7 +55,7 @@ fn out_post(text: &str) -> OutPost {
         at: Utc::now(),
         lang: Some("zh".into()),
         source_code: format!("test.product.x.{nonce}"),
-        reply: None,
+        ..OutPost::default()
     }
 }
 

@@ -378,7 +378,7 @@ async fn webhook_posts_signed_json_with_an_idempotency_key() {
         at: Utc::now(),
         lang: Some("zh".into()),
         source_code: "bridge.x.y.z".into(),
-        reply: None,
+        ..OutPost::default()
     };
     let sent = hook.send(&post).await.expect("sent");
     assert_eq!(
