@@ -42,9 +42,9 @@ impl Canvas {
             return;
         }
         let p = self.img.get_pixel_mut(x as u32, y as u32);
-        for i in 0..3 {
-            let v = f32::from(p.0[i]) * (1.0 - a) + f32::from(c[i]) * a;
-            p.0[i] = v.round().clamp(0.0, 255.0) as u8;
+        for (old, new) in p.0.iter_mut().zip(c) {
+            let v = f32::from(*old) * (1.0 - a) + f32::from(new) * a;
+            *old = v.round().clamp(0.0, 255.0) as u8;
         }
     }
 
@@ -661,6 +661,9 @@ fn rapeseed_fields() -> Canvas {
     cv
 }
 
+/// A function that draws one picture.
+type Draw = fn() -> Canvas;
+
 /// Writes `cv` as JPEG (quality 85) or PNG by the name's extension.
 fn save(cv: &Canvas, path: &Path, png: bool) -> Result<u64, String> {
     let bytes = if png || path.extension().and_then(|e| e.to_str()) == Some("png") {
@@ -693,7 +696,7 @@ fn main() -> ExitCode {
         eprintln!("herald-draw-media: cannot create {}: {e}", dir.display());
         return ExitCode::FAILURE;
     }
-    let pictures: [(&str, fn() -> Canvas); 7] = [
+    let pictures: [(&str, Draw); 7] = [
         ("x-trail-snow.jpg", x_trail_snow),
         ("mountain-road.jpg", mountain_road),
         ("chengdu-noodles.jpg", chengdu_noodles),
