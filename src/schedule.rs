@@ -397,9 +397,8 @@ pub fn check_drafts(
     let mut out = DraftCheck::default();
     let media_dir = config.herald.content_plan.join("media");
     let local = at.with_timezone(&config.herald.timezone).naive_local();
-    // One re-encoding per picture, whichever drafts and channels share it.
-    let mut fitted: std::collections::BTreeMap<String, Result<crate::media::Fitted, String>> =
-        Default::default();
+    // One re-encoding per picture, whichever drafts and channels share it: whether it fits.
+    let mut fitted: std::collections::BTreeMap<String, bool> = Default::default();
     for draft in &config.drafts {
         let shown = draft.path.display();
         for channel in &config.herald.channels {
@@ -443,41 +442,36 @@ pub fn check_drafts(
             }
             for m in media {
                 let path = media_dir.join(&m.file);
+                let info = crate::media::inspect(&path).map_err(|e| e.to_string());
+                // Over Bluesky's byte limit, the re-encoded copy is what goes to Bluesky: the
+                // original is judged with its size forgiven once a copy fits.
                 let mut fits = false;
-                let info = if platform == "bluesky" {
-                    let result = fitted
-                        .entry(m.file.clone())
-                        .or_insert_with(|| {
-                            let before = crate::media::inspect(&path).map(|i| i.bytes);
-                            let r = crate::media::fit(&path, BLUESKY_IMAGE_BYTES, cache_dir)
-                                .map_err(|e| e.to_string());
-                            if let (Ok(from), Ok(f)) = (&before, &r) {
-                                if f.reencoded {
+                if let (Ok(original), "bluesky") = (&info, platform) {
+                    if original.bytes > BLUESKY_IMAGE_BYTES
+                        && original.kind != crate::media::Kind::Gif
+                    {
+                        fits = *fitted.entry(m.file.clone()).or_insert_with(|| {
+                            match crate::media::fit(&path, BLUESKY_IMAGE_BYTES, cache_dir) {
+                                Ok(f) => {
                                     out.notes.push(format!(
-                                        "{} is over Bluesky's {BLUESKY_IMAGE_BYTES} bytes: re-encoded from {from} to {} bytes ({}×{}), cached as {}",
+                                        "{} is over Bluesky's {BLUESKY_IMAGE_BYTES} bytes: re-encoded from {} to {} bytes ({}×{}), cached as {}",
                                         m.file,
+                                        original.bytes,
                                         f.info.bytes,
                                         f.info.width,
                                         f.info.height,
                                         f.path.display()
                                     ));
+                                    true
+                                }
+                                Err(e) => {
+                                    out.errors.push(format!("{shown}: {} on {}: {}: {e}", draft.id, channel.name, m.file));
+                                    false
                                 }
                             }
-                            r
-                        })
-                        .clone();
-                    match result {
-                        Ok(_) => {
-                            // The original is judged, with its size forgiven: the re-encoded
-                            // copy is what goes to Bluesky.
-                            fits = true;
-                            crate::media::inspect(&path).map_err(|e| e.to_string())
-                        }
-                        Err(e) => Err(e),
+                        });
                     }
-                } else {
-                    crate::media::inspect(&path).map_err(|e| e.to_string())
-                };
+                }
                 match info {
                     Ok(info) => {
                         for p in l.problems(&info, m.alt_on(&channel.name, platform), fits) {

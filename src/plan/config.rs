@@ -1117,6 +1117,15 @@ mod tests {
         assert_eq!(d.body_on("other-hook", "webhook"), "platform");
         assert_eq!(d.media_on("weibo-bridge", "webhook")[0].alt, "蓝");
         assert!(d.media_on("other-hook", "webhook").is_empty());
+
+        // Whole numbers are a focus too.
+        let (d, errors) =
+            draft("+++\n[[media]]\nfile = \"a.png\"\nalt = \"红\"\nfocus = [-1, 1]\n+++\nhi\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            d.expect("draft").media[0].focus,
+            Some(crate::domain::Focus { x: -1.0, y: 1.0 })
+        );
     }
 
     #[test]
