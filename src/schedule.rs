@@ -629,3 +629,35 @@ fn write_cache(path: &std::path::Path, limits: &CachedLimits) -> std::io::Result
     std::fs::write(&tmp, json)?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_mastodon_instance_has_its_own_limits_file() {
+        let dir = std::path::Path::new("data/media-cache");
+        let name = |u: &str| {
+            let url = url::Url::parse(u).expect("url");
+            mastodon_limits_cache(dir, &url)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            name("https://social.example/"),
+            "mastodon-limits-social.example.json"
+        );
+        assert_eq!(
+            name("http://127.0.0.1:50847/"),
+            "mastodon-limits-127.0.0.1_50847.json"
+        );
+        assert_eq!(
+            name("http://[::1]:3000/"),
+            "mastodon-limits-___1__3000.json",
+            "nothing but a file name"
+        );
+        assert_ne!(name("https://a.example/"), name("https://b.example/"));
+    }
+}
