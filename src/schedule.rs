@@ -1,6 +1,7 @@
 //! Operations on the stored schedule that the CLI, the web UI and `herald run` share: planning a
 //! range around the posts the store keeps, the next free slot for a hand-picked draft, a post
-//! by hand, and holding or resuming categories. One implementation each, so the three front
+//! by hand, holding or resuming categories, and checking drafts' text and pictures against the
+//! channels' limits (with a Mastodon instance's limits cached for offline checks). One implementation each, so the three front
 //! ends cannot disagree; the rules themselves are the planner's (`plan`), the records the
 //! store's.
 
@@ -9,6 +10,7 @@ use chrono_tz::Tz;
 
 use crate::classify::keywords;
 use crate::config::Config;
+use crate::domain::PostMedia;
 use crate::plan::output::Entry;
 use crate::plan::{self, track, Note, PastPost, PlanRequest};
 use crate::store::{PostKind, PostState, Replaced, Store, StoreError, StoredPost};
@@ -269,8 +271,20 @@ pub fn manual_post(
     post
 }
 
-/// The stored post of `draft` on `channel` at `at`: its text with links tracked by the post's
-/// source code (rendered in the plan's local time).
+/// The platform kind (`mastodon`, `bluesky`, …) of a configured channel; `""` for a name the
+/// configuration does not have, which then matches only channel-named variants.
+pub fn platform_of<'a>(config: &'a Config, channel: &str) -> &'a str {
+    config
+        .herald
+        .channels
+        .iter()
+        .find(|c| c.name == channel)
+        .map_or("", |c| c.kind_name())
+}
+
+/// The stored post of `draft` on `channel` at `at`: the text of its version for the channel
+/// (its variant's, else the draft's) with links tracked by the post's source code (rendered in
+/// the plan's local time), and that version's pictures with the alt text for the channel.
 fn draft_post(
     config: &Config,
     draft: &crate::plan::Draft,
@@ -281,15 +295,25 @@ fn draft_post(
     state: PostState,
 ) -> StoredPost {
     let local = at.with_timezone(&config.herald.timezone).naive_local();
+    let platform = platform_of(config, channel);
+    let media = draft
+        .media_on(channel, platform)
+        .iter()
+        .map(|m| PostMedia {
+            file: m.file.clone(),
+            alt: m.alt_on(channel, platform).to_string(),
+            focus: m.focus,
+        })
+        .collect();
     StoredPost {
-        media: Vec::new(),
+        media,
         channel: channel.to_string(),
         at,
         category: category.to_string(),
         kind: PostKind::Planned,
         draft: draft.id.clone(),
         peak: peak.to_string(),
-        text: track::render(channel, draft, local),
+        text: track::render_text(channel, draft, draft.body_on(channel, platform), local),
         promo: draft.promo,
         series: draft.series.as_ref().map(Into::into),
         source_code: track::source_code(channel, draft, local),
@@ -344,4 +368,296 @@ pub fn pause(
 /// Lifts the hold, as `herald resume` and the web UI do.
 pub fn resume(store: &Store) -> Result<(), StoreError> {
     store.meta().set_hold(None)
+}
+
+/// What `herald check` found about the drafts on their channels: pictures and text against
+/// each channel's limits.
+#[derive(Debug, Clone, Default)]
+pub struct DraftCheck {
+    /// Problems that would make a post fail: each names the draft's file, the channel and why.
+    pub errors: Vec<String>,
+    /// What herald does about a draft that is not a problem (a picture re-encoded to fit).
+    pub notes: Vec<String>,
+}
+
+/// Checks every draft on every channel it may go to: its text (after links are rendered)
+/// against the channel's length limit, and its pictures against the channel's limits. `limits`
+/// has the limits of each channel that has some (Bluesky's, a Mastodon instance's); a channel
+/// not in it (webhook, outbox) takes any. A picture over Bluesky's byte limit is re-encoded into
+/// `cache_dir` (never beside the original) and said so in a note.
+pub fn check_drafts(
+    config: &Config,
+    limits: &std::collections::BTreeMap<String, crate::platform::limits::Limits>,
+    cache_dir: &std::path::Path,
+    at: DateTime<Utc>,
+) -> DraftCheck {
+    use crate::platform::limits::BLUESKY_IMAGE_BYTES;
+    use unicode_segmentation::UnicodeSegmentation;
+
+    let mut out = DraftCheck::default();
+    let media_dir = config.herald.content_plan.join("media");
+    let local = at.with_timezone(&config.herald.timezone).naive_local();
+    // One re-encoding per picture, whichever drafts and channels share it: whether it fits.
+    let mut fitted: std::collections::BTreeMap<String, bool> = Default::default();
+    for draft in &config.drafts {
+        let shown = draft.path.display();
+        for channel in &config.herald.channels {
+            if !draft.allows(&channel.name) {
+                continue;
+            }
+            let platform = channel.kind_name();
+            let Some(l) = limits.get(&channel.name) else {
+                continue;
+            };
+            let text = track::render_text(
+                &channel.name,
+                draft,
+                draft.body_on(&channel.name, platform),
+                local,
+            );
+            let (len, unit) = if platform == "bluesky" {
+                let shown_text = crate::platform::bluesky::RichText::parse(&text).text;
+                (shown_text.graphemes(true).count(), "graphemes")
+            } else {
+                (
+                    crate::platform::mastodon::weighted_length(&text),
+                    "characters",
+                )
+            };
+            if len > l.text {
+                out.errors.push(format!(
+                    "{shown}: {} on {}: the text is {len} {unit} with its links, over the limit of {} on {platform}; add a shorter `[variants.{platform}] text = \"…\"` (or `[variants.{}]`) to the draft",
+                    draft.id, channel.name, l.text, channel.name
+                ));
+            }
+            let media = draft.media_on(&channel.name, platform);
+            if media.len() > l.max_images {
+                out.errors.push(format!(
+                    "{shown}: {} on {}: {} pictures, over its limit of {}",
+                    draft.id,
+                    channel.name,
+                    media.len(),
+                    l.max_images
+                ));
+            }
+            for m in media {
+                let path = media_dir.join(&m.file);
+                let info = crate::media::inspect(&path).map_err(|e| e.to_string());
+                // Over Bluesky's byte limit, the re-encoded copy is what goes to Bluesky: the
+                // original is judged with its size forgiven once a copy fits.
+                let mut fits = false;
+                if let (Ok(original), "bluesky") = (&info, platform) {
+                    if original.bytes > BLUESKY_IMAGE_BYTES
+                        && original.kind != crate::media::Kind::Gif
+                    {
+                        fits = *fitted.entry(m.file.clone()).or_insert_with(|| {
+                            match crate::media::fit(&path, BLUESKY_IMAGE_BYTES, cache_dir) {
+                                Ok(f) => {
+                                    out.notes.push(format!(
+                                        "{} is over Bluesky's {BLUESKY_IMAGE_BYTES} bytes: re-encoded from {} to {} bytes ({}×{}), cached as {}",
+                                        m.file,
+                                        original.bytes,
+                                        f.info.bytes,
+                                        f.info.width,
+                                        f.info.height,
+                                        f.path.display()
+                                    ));
+                                    true
+                                }
+                                Err(e) => {
+                                    out.errors.push(format!("{shown}: {} on {}: {}: {e}", draft.id, channel.name, m.file));
+                                    false
+                                }
+                            }
+                        });
+                    }
+                }
+                match info {
+                    Ok(info) => {
+                        for p in l.problems(&info, m.alt_on(&channel.name, platform), fits) {
+                            out.errors.push(format!(
+                                "{shown}: {} on {}: {}: {p}",
+                                draft.id, channel.name, m.file
+                            ));
+                        }
+                    }
+                    Err(e) => out.errors.push(format!(
+                        "{shown}: {} on {}: {}: {e}",
+                        draft.id, channel.name, m.file
+                    )),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A Mastodon instance's limits as kept in `<data_dir>/media-cache/mastodon-limits-<host>.json`,
+/// so `herald check` can check pictures when the instance cannot be reached.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CachedLimits {
+    instance: String,
+    read_at: DateTime<Utc>,
+    text: usize,
+    max_images: usize,
+    image_bytes: u64,
+    image_pixels: Option<u64>,
+    alt_chars: usize,
+    types: Vec<String>,
+}
+
+/// The file that keeps the limits of the instance at `base`.
+pub fn mastodon_limits_cache(cache_dir: &std::path::Path, base: &url::Url) -> std::path::PathBuf {
+    let host: String = format!(
+        "{}{}",
+        base.host_str().unwrap_or("instance"),
+        base.port().map(|p| format!("_{p}")).unwrap_or_default()
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            c
+        } else {
+            '_'
+        }
+    })
+    .collect();
+    cache_dir.join(format!("mastodon-limits-{host}.json"))
+}
+
+/// The limits of every channel that has some: Bluesky's, and each Mastodon instance's, read
+/// once per instance through [`crate::platform::mastodon::Mastodon::limits`] and kept in
+/// `cache_dir`. When an instance cannot be read, its cached copy is used (or Mastodon's defaults
+/// without one), and a note says so.
+pub async fn channel_limits(
+    config: &Config,
+    cache_dir: &std::path::Path,
+    now: DateTime<Utc>,
+) -> (
+    std::collections::BTreeMap<String, crate::platform::limits::Limits>,
+    Vec<String>,
+) {
+    use crate::platform::limits::Limits;
+    use crate::publish::config::ChannelKind;
+
+    let mut out = std::collections::BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut instances: std::collections::BTreeMap<String, Limits> = Default::default();
+    for channel in &config.herald.channels {
+        let base = match &channel.kind {
+            ChannelKind::Bluesky { .. } => {
+                out.insert(channel.name.clone(), Limits::bluesky());
+                continue;
+            }
+            ChannelKind::Mastodon { base_url, .. } => base_url,
+            _ => continue,
+        };
+        if let Some(l) = instances.get(base.as_str()) {
+            out.insert(channel.name.clone(), l.clone());
+            continue;
+        }
+        let cache = mastodon_limits_cache(cache_dir, base);
+        let read = match crate::http::client(std::time::Duration::from_secs(10)) {
+            Ok(http) => {
+                let m = crate::platform::mastodon::Mastodon::with_token(http, base.clone(), None);
+                Some(m.limits().await.clone())
+            }
+            Err(_) => None,
+        };
+        // `limits()` gives the defaults when the instance cannot be read; an instance that
+        // says exactly the defaults is then taken from the cache too, which holds the same.
+        let limits = match read.filter(|l| *l != Limits::mastodon_default()) {
+            Some(l) => {
+                let cached = CachedLimits {
+                    instance: base.to_string(),
+                    read_at: now,
+                    text: l.text,
+                    max_images: l.max_images,
+                    image_bytes: l.image_bytes,
+                    image_pixels: l.image_pixels,
+                    alt_chars: l.alt_chars,
+                    types: l.types.clone(),
+                };
+                if let Err(e) = write_cache(&cache, &cached) {
+                    notes.push(format!(
+                        "{base}: cannot keep its limits in {}: {e}",
+                        cache.display()
+                    ));
+                }
+                l
+            }
+            None => match std::fs::read(&cache)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<CachedLimits>(&b).ok())
+            {
+                Some(c) => {
+                    notes.push(format!(
+                        "{base}: the instance cannot be read; using its limits cached on {} ({})",
+                        c.read_at.format("%Y-%m-%d %H:%M UTC"),
+                        cache.display()
+                    ));
+                    Limits {
+                        text: c.text,
+                        max_images: c.max_images,
+                        image_bytes: c.image_bytes,
+                        image_pixels: c.image_pixels,
+                        alt_chars: c.alt_chars,
+                        types: c.types,
+                    }
+                }
+                None => {
+                    notes.push(format!(
+                        "{base}: the instance cannot be read and no limits are cached; checking against Mastodon's defaults"
+                    ));
+                    Limits::mastodon_default()
+                }
+            },
+        };
+        instances.insert(base.to_string(), limits.clone());
+        out.insert(channel.name.clone(), limits);
+    }
+    (out, notes)
+}
+
+/// Writes the cache file whole or not at all.
+fn write_cache(path: &std::path::Path, limits: &CachedLimits) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(limits).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_mastodon_instance_has_its_own_limits_file() {
+        let dir = std::path::Path::new("data/media-cache");
+        let name = |u: &str| {
+            let url = url::Url::parse(u).expect("url");
+            mastodon_limits_cache(dir, &url)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            name("https://social.example/"),
+            "mastodon-limits-social.example.json"
+        );
+        assert_eq!(
+            name("http://127.0.0.1:50847/"),
+            "mastodon-limits-127.0.0.1_50847.json"
+        );
+        assert_eq!(
+            name("http://[::1]:3000/"),
+            "mastodon-limits-___1__3000.json",
+            "nothing but a file name"
+        );
+        assert_ne!(name("https://a.example/"), name("https://b.example/"));
+    }
 }

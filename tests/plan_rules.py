@@ -106,6 +106,9 @@ def prose(s):
     s = URL_RE.sub(lambda m: "\0" + m.group(0)[len(clean_url(m.group(0))):], s.replace("{link}", "\0"))
     return " ".join(re.sub(r"\s*\0\s*", " ", s).split())
 
+# Channel name -> platform kind, from herald.toml (for drafts' per-platform variants).
+CHANNEL_KINDS = {}
+
 def check_text(p, d, ch, local):
     at = p["at"]
     stem = p["draft"].partition("/")[2]
@@ -120,7 +123,10 @@ def check_text(p, d, ch, local):
             got = [v for k, v in query if k == key]
             if got != [value]:
                 bad("TEXT", ch, at, f"{u}: {key}={','.join(got) or '(missing)'}, want {value}")
-    body = d["_body"]
+    # A draft's `[variants.<channel or platform>] text` replaces its text there (channel first).
+    variants = d.get("variants", {})
+    variant = variants.get(ch, variants.get(CHANNEL_KINDS.get(ch, ""))) or {}
+    body = variant.get("text") or d["_body"]
     expected = [url_key(u) for u in find_urls(body.replace("{link}", " "))]
     if isinstance(d.get("link"), str):
         expected.append(url_key(d["link"]))
@@ -319,6 +325,7 @@ def main():
     cfg_path = args.plan_dir.resolve().parent / "herald.toml"
     cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
     tz = ZoneInfo(args.timezone or cfg.get("timezone", "Asia/Shanghai"))
+    CHANNEL_KINDS.update({c.get("name"): c.get("kind", "") for c in cfg.get("channels", [])})
     drafts, draft_errors = load_drafts(args.plan_dir)
     window = [args.start + dt.timedelta(days=i) for i in range(args.days)]
 

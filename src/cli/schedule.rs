@@ -1,4 +1,5 @@
-//! The commands about the posting schedule: `herald check` (rule tests and a dry-run plan),
+//! The commands about the posting schedule: `herald check` (rule tests, a dry-run plan, and
+//! drafts' text and pictures against each channel's limits),
 //! `herald plan`, `herald post`, `herald pause` and `herald resume`.
 
 use std::process::ExitCode;
@@ -11,8 +12,9 @@ use crate::config::Config;
 use crate::plan::output;
 use crate::publish::worker::{Outcome, Publisher};
 
-/// `herald check`: the configuration's warnings, the rule files' test cases and what a plan of
-/// the next `days` days runs short of; exit 2 when a test case fails.
+/// `herald check`: the configuration's warnings, the rule files' test cases, what a plan of the
+/// next `days` days runs short of, and every draft's text and pictures against the limits of
+/// each channel it may go to; exit 2 when a test case fails or a draft would not fit.
 pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<ExitCode> {
     for w in &config.warnings {
         errln!(io, "{w}");
@@ -28,9 +30,34 @@ pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<E
         let level = if warning { "warning" } else { "note" };
         outln!(io, "{level}: next {days} days: {line}");
     }
+    // Pictures and text against each channel's limits; re-encoded copies go to the data folder,
+    // never into content-plan/.
+    let cache_dir = crate::app::data_dir(config).join("media-cache");
+    let now = Utc::now();
+    let (limits, limit_notes) =
+        runtime()?.block_on(crate::schedule::channel_limits(config, &cache_dir, now));
+    for n in &limit_notes {
+        outln!(io, "note: {n}");
+    }
+    let drafts_found = crate::schedule::check_drafts(config, &limits, &cache_dir, now);
+    for n in &drafts_found.notes {
+        outln!(io, "note: {n}");
+    }
+    for e in &drafts_found.errors {
+        outln!(io, "error: {e}");
+    }
     let drafts = config.drafts.len();
     let rules: usize = config.keywords.iter().map(|g| g.rules.len()).sum();
-    if report.keyword_failures.is_empty() && report.reply_failures.is_empty() {
+    if !drafts_found.errors.is_empty() {
+        outln!(
+            io,
+            "{} draft problem(s) on their channels, {} keyword and {} reply test case(s) failed",
+            drafts_found.errors.len(),
+            report.keyword_failures.len(),
+            report.reply_failures.len()
+        );
+        Ok(ExitCode::from(2))
+    } else if report.keyword_failures.is_empty() && report.reply_failures.is_empty() {
         outln!(
             io,
             "ok: {} channel(s), {drafts} drafts, {} keyword groups with {rules} rules",

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Category, Draft, Peak, PlanRules, SeriesPart};
+use super::{Category, Draft, DraftMedia, Peak, PlanRules, SeriesPart, Variant};
 use crate::config::error::{is_slug, ConfigError, Warning};
 use crate::config::source::{self, TomlSource};
 
@@ -102,7 +102,39 @@ struct RawDraft {
     not_after: Option<toml::value::Datetime>,
     link: Option<String>,
     cooldown_days: Option<i64>,
+    #[serde(default)]
+    media: Vec<RawMedia>,
+    #[serde(default)]
+    variants: BTreeMap<String, RawVariant>,
 }
+
+/// One `[[media]]` picture of a draft or of a variant.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    file: Option<String>,
+    alt: Option<String>,
+    focus: Option<Vec<f64>>,
+    #[serde(default)]
+    alt_for: BTreeMap<String, String>,
+}
+
+/// `[variants.<platform or channel>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariant {
+    text: Option<String>,
+    media: Option<Vec<RawMedia>>,
+}
+
+/// The platform kinds a variant or a per-platform alt text may name (the kinds of
+/// `[[channels]]` in herald.toml; kept here as names so the planner's layer needs no channel
+/// types).
+pub const PLATFORMS: [&str; 4] = ["mastodon", "bluesky", "webhook", "outbox"];
+
+/// Pictures a post may carry on any platform herald posts to (Bluesky's and Mastodon's default
+/// limit; a draft with more could not be posted everywhere).
+pub const MAX_MEDIA: usize = 4;
 
 /// Loads and validates `plan.toml` and every draft under `drafts/`.
 pub fn load(
@@ -400,6 +432,7 @@ fn load_drafts(
     warnings: &mut Vec<Warning>,
 ) -> Vec<Draft> {
     let drafts_dir = dir.join("drafts");
+    let media_dir = dir.join("media");
     let folders = match sorted_entries(&drafts_dir) {
         Ok(f) => f,
         Err(why) => {
@@ -437,7 +470,11 @@ fn load_drafts(
             }
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
-                    if let Some(d) = parse_draft(&path, &category, &text, channels, errors) {
+                    let ctx = DraftContext {
+                        channels,
+                        media_dir: &media_dir,
+                    };
+                    if let Some(d) = parse_draft(&path, &category, &text, &ctx, errors) {
                         drafts.push(d);
                     }
                 }
@@ -501,13 +538,22 @@ fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     None
 }
 
+/// What a draft is checked against besides its own text.
+struct DraftContext<'a> {
+    /// The channel names of herald.toml.
+    channels: &'a [String],
+    /// `content-plan/media/`: the pictures' folder.
+    media_dir: &'a Path,
+}
+
 fn parse_draft(
     path: &Path,
     category: &str,
     text: &str,
-    channels: &[String],
+    ctx: &DraftContext<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Draft> {
+    let channels = ctx.channels;
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -638,6 +684,41 @@ fn parse_draft(
             None
         }
     });
+    let media = media_list("media", &raw.media, ctx, &mut err);
+    let mut variants = BTreeMap::new();
+    for (name, v) in &raw.variants {
+        let key = format!("variants.{name}");
+        if !PLATFORMS.contains(&name.as_str()) && !channels.contains(name) {
+            err(
+                &key,
+                format!(
+                    "{name:?} is neither a platform ({}) nor a channel in herald.toml ({})",
+                    PLATFORMS.join(", "),
+                    channels.join(", ")
+                ),
+            );
+            continue;
+        }
+        let text = v.text.as_ref().map(|t| t.trim().to_string());
+        if let Some(t) = &text {
+            if t.is_empty() {
+                err(
+                    &format!("{key}.text"),
+                    "must not be empty; leave it out to post the draft's text".into(),
+                );
+            } else if t.contains("{link}") && link.is_none() {
+                err(
+                    &format!("{key}.text"),
+                    "the text uses {link} but the draft has no `link`".into(),
+                );
+            }
+        }
+        let media = v
+            .media
+            .as_ref()
+            .map(|list| media_list(&format!("{key}.media"), list, ctx, &mut err));
+        variants.insert(name.clone(), Variant { text, media });
+    }
     let body = body.trim().to_string();
     if body.contains("{link}") && link.is_none() {
         err(
@@ -659,8 +740,8 @@ fn parse_draft(
         return None;
     }
     Some(Draft {
-        media: Vec::new(),
-        variants: Default::default(),
+        media,
+        variants,
         id: format!("{category}/{stem}"),
         category: category.to_string(),
         stem,
@@ -678,6 +759,130 @@ fn parse_draft(
         body,
         path: path.to_path_buf(),
     })
+}
+
+/// Checks a `[[media]]` list (the draft's, or a variant's under `prefix`): at most
+/// [`MAX_MEDIA`] pictures, each an image file under the media folder with alt text.
+fn media_list(
+    prefix: &str,
+    list: &[RawMedia],
+    ctx: &DraftContext<'_>,
+    err: &mut dyn FnMut(&str, String),
+) -> Vec<DraftMedia> {
+    if list.len() > MAX_MEDIA {
+        err(
+            &format!("{prefix}[{MAX_MEDIA}]"),
+            format!(
+                "a post carries at most {MAX_MEDIA} pictures (Bluesky and Mastodon take no more); this draft has {}",
+                list.len()
+            ),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let key = |k: &str| format!("{prefix}[{i}].{k}");
+        let file = match m.file.as_deref().map(str::trim) {
+            None | Some("") => {
+                err(
+                    &format!("{prefix}[{i}]"),
+                    "needs `file`, a picture under content-plan/media/".into(),
+                );
+                None
+            }
+            Some(f) => match media_path(f) {
+                Err(why) => {
+                    err(&key("file"), why);
+                    None
+                }
+                Ok(()) => {
+                    let path = ctx.media_dir.join(f);
+                    match crate::media::inspect(&path) {
+                        Ok(_) => Some(f.to_string()),
+                        Err(crate::media::MediaError::Read { source, .. })
+                            if source.kind() == std::io::ErrorKind::NotFound =>
+                        {
+                            err(&key("file"), format!("there is no file {}", path.display()));
+                            None
+                        }
+                        Err(e) => {
+                            err(&key("file"), e.to_string());
+                            None
+                        }
+                    }
+                }
+            },
+        };
+        let alt = m.alt.as_deref().map(str::trim).unwrap_or_default();
+        if alt.is_empty() {
+            err(
+                &format!("{prefix}[{i}].alt"),
+                "every picture needs alt text (`alt = \"…\"`, in the draft's language): it is what a screen reader says and what shows when the picture does not load".into(),
+            );
+        }
+        let mut alt_for = BTreeMap::new();
+        for (name, text) in &m.alt_for {
+            let k = format!("{prefix}[{i}].alt_for.{name}");
+            if !PLATFORMS.contains(&name.as_str()) && !ctx.channels.contains(name) {
+                err(
+                    &k,
+                    format!(
+                        "{name:?} is neither a platform ({}) nor a channel in herald.toml ({})",
+                        PLATFORMS.join(", "),
+                        ctx.channels.join(", ")
+                    ),
+                );
+            } else if text.trim().is_empty() {
+                err(&k, "must not be empty".into());
+            } else {
+                alt_for.insert(name.clone(), text.trim().to_string());
+            }
+        }
+        let focus = match m.focus.as_deref() {
+            None => None,
+            Some([x, y]) if (-1.0..=1.0).contains(x) && (-1.0..=1.0).contains(y) => {
+                Some(crate::domain::Focus {
+                    x: *x as f32,
+                    y: *y as f32,
+                })
+            }
+            Some(v) => {
+                err(
+                    &key("focus"),
+                    format!(
+                        "{v:?} is not a focus point [x, y] with each from -1.0 to 1.0 (0, 0 is the centre)"
+                    ),
+                );
+                None
+            }
+        };
+        if let Some(file) = file {
+            out.push(DraftMedia {
+                file,
+                alt: alt.to_string(),
+                alt_for,
+                focus,
+            });
+        }
+    }
+    out
+}
+
+/// Whether `f` names a file inside the media folder: relative, no `..`, `/` separators.
+fn media_path(f: &str) -> Result<(), String> {
+    let p = Path::new(f);
+    if p.is_absolute() || f.starts_with('/') || f.contains('\\') || f.contains(':') {
+        return Err(format!(
+            "{f:?} must be a path relative to content-plan/media/, with `/` between folders"
+        ));
+    }
+    if p.components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "{f:?} must stay inside content-plan/media/ (no `..` or `.`)"
+        ));
+    }
+    Ok(())
 }
 
 fn regex_lite_lang(s: &str) -> bool {
@@ -810,15 +1015,229 @@ mod tests {
     }
 
     fn draft(text: &str) -> (Option<Draft>, Vec<ConfigError>) {
+        let media = media_folder();
+        draft_in(text, media.path())
+    }
+
+    fn draft_in(text: &str, media_dir: &Path) -> (Option<Draft>, Vec<ConfigError>) {
         let mut errors = Vec::new();
+        let channels = ["outbox".to_string(), "weibo-bridge".to_string()];
+        let ctx = DraftContext {
+            channels: &channels,
+            media_dir,
+        };
         let d = parse_draft(
             Path::new("drafts/product/x-trail.md"),
             "product",
             text,
-            &["outbox".to_string()],
+            &ctx,
             &mut errors,
         );
         (d, errors)
+    }
+
+    /// A media folder with `a.png`, `b.jpg` (real images) and `notes.jpg` (text named .jpg).
+    fn media_folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        image::RgbImage::from_pixel(8, 6, image::Rgb([200, 30, 30]))
+            .save(dir.path().join("a.png"))
+            .expect("png");
+        image::RgbImage::from_pixel(8, 6, image::Rgb([30, 30, 200]))
+            .save(dir.path().join("b.jpg"))
+            .expect("jpg");
+        std::fs::write(dir.path().join("notes.jpg"), "not a picture").expect("write");
+        dir
+    }
+
+    #[test]
+    fn a_draft_with_media_and_variants_parses() {
+        let (d, errors) = draft(concat!(
+            "+++\n",
+            "link = \"https://a.example/x\"\n",
+            "[[media]]\n",
+            "file = \"a.png\"\n",
+            "alt = \"一辆白色奇骏停在雪地里\"\n",
+            "focus = [0.0, 0.3]\n",
+            "[media.alt_for]\n",
+            "bluesky = \"A white X-Trail in the snow\"\n",
+            "weibo-bridge = \"白色奇骏，雪地\"\n",
+            "[[media]]\n",
+            "file = \"b.jpg\"\n",
+            "alt = \"仪表盘\"\n",
+            "[variants.bluesky]\n",
+            "text = \"短版 {link}\"\n",
+            "[variants.outbox]\n",
+            "media = []\n",
+            "+++\n",
+            "长版正文 {link}\n",
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let d = d.expect("draft");
+        assert_eq!(d.media.len(), 2);
+        assert_eq!(d.media[0].file, "a.png");
+        assert_eq!(
+            d.media[0].focus,
+            Some(crate::domain::Focus { x: 0.0, y: 0.3 })
+        );
+        assert_eq!(d.media[1].focus, None);
+        // Per-channel alt beats per-platform alt beats the draft's.
+        assert_eq!(
+            d.media[0].alt_on("weibo-bridge", "webhook"),
+            "白色奇骏，雪地"
+        );
+        assert_eq!(
+            d.media[0].alt_on("brand-sky", "bluesky"),
+            "A white X-Trail in the snow"
+        );
+        assert_eq!(
+            d.media[0].alt_on("brand-masto", "mastodon"),
+            "一辆白色奇骏停在雪地里"
+        );
+        assert_eq!(d.media[1].alt_on("brand-sky", "bluesky"), "仪表盘");
+        // Variant selection: the platform's text, the main text elsewhere; `media = []` posts none.
+        assert_eq!(d.body_on("brand-sky", "bluesky"), "短版 {link}");
+        assert_eq!(d.body_on("brand-masto", "mastodon"), "长版正文 {link}");
+        assert_eq!(d.media_on("brand-sky", "bluesky").len(), 2);
+        assert!(d.media_on("outbox", "outbox").is_empty());
+        assert_eq!(d.body_on("outbox", "outbox"), "长版正文 {link}");
+    }
+
+    #[test]
+    fn a_channel_variant_beats_a_platform_variant() {
+        let (d, errors) = draft(concat!(
+            "+++\n",
+            "[variants.webhook]\ntext = \"platform\"\n",
+            "[variants.weibo-bridge]\ntext = \"channel\"\n",
+            "[[variants.weibo-bridge.media]]\nfile = \"b.jpg\"\nalt = \"蓝\"\n",
+            "+++\nmain\n",
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let d = d.expect("draft");
+        assert_eq!(d.body_on("weibo-bridge", "webhook"), "channel");
+        assert_eq!(d.body_on("other-hook", "webhook"), "platform");
+        assert_eq!(d.media_on("weibo-bridge", "webhook")[0].alt, "蓝");
+        assert!(d.media_on("other-hook", "webhook").is_empty());
+
+        // Whole numbers are a focus too.
+        let (d, errors) =
+            draft("+++\n[[media]]\nfile = \"a.png\"\nalt = \"红\"\nfocus = [-1, 1]\n+++\nhi\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            d.expect("draft").media[0].focus,
+            Some(crate::domain::Focus { x: -1.0, y: 1.0 })
+        );
+    }
+
+    #[test]
+    fn media_mistakes_name_line_and_key() {
+        let five = "[[media]]\nfile = \"a.png\"\nalt = \"红\"\n".repeat(5);
+        let five = format!("+++\n{five}+++\nhi\n");
+        let cases: Vec<(&str, usize, &str, &str)> = vec![
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"红\"\n[[media]]\nfile = \"gone.jpg\"\nalt = \"x\"\n+++\nhi\n",
+                6,
+                "media[1].file",
+                "there is no file",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"notes.jpg\"\nalt = \"x\"\n+++\nhi\n",
+                3,
+                "media[0].file",
+                "not a JPEG, PNG, WebP or GIF",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\n+++\nhi\n",
+                2,
+                "media[0].alt",
+                "needs alt text",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"  \"\n+++\nhi\n",
+                4,
+                "media[0].alt",
+                "needs alt text",
+            ),
+            (&five, 14, "media[4]", "at most 4 pictures"),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"x\"\nfocus = [0.0, 1.5]\n+++\nhi\n",
+                5,
+                "media[0].focus",
+                "from -1.0 to 1.0",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"x\"\nfocus = [0.5]\n+++\nhi\n",
+                5,
+                "media[0].focus",
+                "focus point",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"../secret.png\"\nalt = \"x\"\n+++\nhi\n",
+                3,
+                "media[0].file",
+                "inside content-plan/media/",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"/etc/passwd\"\nalt = \"x\"\n+++\nhi\n",
+                3,
+                "media[0].file",
+                "relative to content-plan/media/",
+            ),
+            (
+                "+++\n[[media]]\nalt = \"x\"\n+++\nhi\n",
+                2,
+                "media[0]",
+                "needs `file`",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"x\"\ncaption = \"y\"\n+++\nhi\n",
+                5,
+                "media[0].caption",
+                "unknown field",
+            ),
+            (
+                "+++\n[[media]]\nfile = \"a.png\"\nalt = \"x\"\n[media.alt_for]\nweibo = \"y\"\n+++\nhi\n",
+                6,
+                "media[0].alt_for.weibo",
+                "neither a platform",
+            ),
+            (
+                "+++\n[variants.weibo]\ntext = \"short\"\n+++\nhi\n",
+                2,
+                "variants.weibo",
+                "neither a platform",
+            ),
+            (
+                "+++\n[variants.bluesky]\ntext = \"see {link}\"\n+++\nhi\n",
+                3,
+                "variants.bluesky.text",
+                "no `link`",
+            ),
+            (
+                "+++\n[variants.bluesky]\ntext = \"\"\n+++\nhi\n",
+                3,
+                "variants.bluesky.text",
+                "must not be empty",
+            ),
+            (
+                "+++\n[[variants.bluesky.media]]\nfile = \"a.png\"\n+++\nhi\n",
+                2,
+                "variants.bluesky.media[0].alt",
+                "needs alt text",
+            ),
+        ];
+        for (text, line, key, why) in cases {
+            let (d, errors) = draft(text);
+            assert!(d.is_none(), "{text:?}");
+            let e = errors
+                .first()
+                .unwrap_or_else(|| panic!("no error for {text:?}"));
+            assert_eq!((e.key.as_str(), e.line), (key, line), "{text:?} gave {e}");
+            assert!(e.why.contains(why), "{text:?} gave {e}");
+            assert!(
+                e.to_string().starts_with("drafts/product/x-trail.md:"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

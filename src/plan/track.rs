@@ -32,8 +32,14 @@ static URL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// The text to publish: the draft's body with its link placed (at `{link}`, or on its own last
 /// line) and every link tagged with the post's tracking parameters.
 pub fn render(channel: &str, draft: &Draft, local: NaiveDateTime) -> String {
+    render_text(channel, draft, &draft.body, local)
+}
+
+/// [`render`] of `body` instead of the draft's own text: a variant's text for one platform or
+/// channel ([`Draft::body_on`]), tracked the same way.
+pub fn render_text(channel: &str, draft: &Draft, body: &str, local: NaiveDateTime) -> String {
     let code = source_code(channel, draft, local);
-    let mut text = draft.body.clone();
+    let mut text = body.to_string();
     if let Some(link) = &draft.link {
         if text.contains("{link}") {
             text = text.replace("{link}", link.as_str());

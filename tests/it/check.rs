@@ -418,3 +418,248 @@ fn a_secret_pasted_into_web_is_not_printed_back() {
         "web.api_token_env",
     );
 }
+
+/// A draft with pictures, written into the workspace as `content-plan/drafts/product/<stem>.md`:
+/// `front` is extra front matter (after `title`), `body` the text.
+fn write_draft(ws: &Workspace, stem: &str, front: &str, body: &str) -> String {
+    let rel = format!("content-plan/drafts/product/{stem}.md");
+    ws.write(
+        &rel,
+        &format!("+++\ntitle = \"pictures\"\n{front}+++\n{body}\n"),
+    );
+    rel
+}
+
+/// A small real picture in the workspace's media folder.
+fn write_picture(ws: &Workspace, name: &str) {
+    let dir = ws.path().join("content-plan/media");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    image::RgbImage::from_pixel(40, 30, image::Rgb([10, 120, 200]))
+        .save(dir.join(name))
+        .expect("save picture");
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).expect("under").display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_missing_picture_a_missing_alt_or_a_fifth_picture_fails_check_with_file_line_and_key() {
+    let ws = Workspace::new();
+    write_picture(&ws, "blue.png");
+    let one = "[[media]]\nfile = \"blue.png\"\nalt = \"蓝色\"\n";
+    let cases = [
+        (
+            format!("{one}[[media]]\nfile = \"gone.jpg\"\nalt = \"没有这张\"\n"),
+            "file = \"gone.jpg\"",
+            "media[1].file",
+            "there is no file",
+        ),
+        (
+            "[[media]]\nfile = \"blue.png\"\n".to_string(),
+            "[[media]]",
+            "media[0].alt",
+            "needs alt text",
+        ),
+        (one.repeat(5), "", "media[4]", "at most 4 pictures"),
+    ];
+    for (front, at, key, why) in cases {
+        let rel = write_draft(&ws, "pictures", &front, "有图");
+        // The fifth `[[media]]` header is the line to name.
+        let line = if at.is_empty() {
+            ws.read(&rel)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| *l == "[[media]]")
+                .nth(4)
+                .map(|(i, _)| i + 1)
+                .expect("five headers")
+        } else {
+            line_of(&ws, &rel, at)
+        };
+        let run = ws.herald(&["check"]);
+        assert_eq!(run.code, 2, "{front}: {}{}", run.stdout, run.stderr);
+        let want = format!("{rel}:{line}:1: {key}: ");
+        let found = run.stderr.lines().find(|l| l.contains(&want));
+        let found = found.unwrap_or_else(|| panic!("no {want:?} in {}", run.stderr));
+        assert!(found.contains(why), "{found}");
+    }
+}
+
+const SKY: &str = "[[channels]]\nname = \"sky\"\nkind = \"bluesky\"\npds_url = \"https://bsky.example\"\nidentifier = \"brand.example\"\npassword_env = \"HERALD_TEST_UNUSED_PASSWORD\"\n";
+
+#[test]
+fn an_oversize_picture_is_reencoded_for_bluesky_into_the_data_folder_only() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        &format!("[[channels]]\nname = \"outbox\"\nkind = \"outbox\"\n\n{SKY}"),
+    );
+    // Noise does not compress: 1000×1000 RGB as PNG is about 3 MB, over Bluesky's 2,000,000.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let noisy = image::RgbImage::from_fn(1000, 1000, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        image::Rgb([seed as u8, (seed >> 8) as u8, (seed >> 16) as u8])
+    });
+    let media = ws.path().join("content-plan/media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    noisy.save(media.join("noise.png")).expect("save");
+    let original = std::fs::metadata(media.join("noise.png"))
+        .expect("stat")
+        .len();
+    assert!(original > 2_000_000, "{original}");
+    write_draft(
+        &ws,
+        "big-picture",
+        "[[media]]\nfile = \"noise.png\"\nalt = \"彩色噪点\"\n",
+        "一张很大的图",
+    );
+    let plan_before = files_under(&ws.path().join("content-plan"));
+
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let note = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("noise.png is over Bluesky's 2000000 bytes"))
+        .unwrap_or_else(|| panic!("no re-encoding note in {}", run.stdout));
+    assert!(
+        note.contains(&format!("re-encoded from {original} to ")),
+        "{note}"
+    );
+
+    let cache = ws.path().join("data/media-cache");
+    let copies: Vec<_> = files_under(&cache)
+        .into_iter()
+        .filter(|f| f.ends_with("-2000000.jpg"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let bytes = std::fs::metadata(cache.join(&copies[0]))
+        .expect("stat")
+        .len();
+    assert!(bytes < 2_000_000, "{bytes}");
+    assert!(note.contains(&format!("to {bytes} bytes")), "{note}");
+    assert_eq!(
+        herald::media::inspect(&cache.join(&copies[0]))
+            .expect("a picture")
+            .kind,
+        herald::media::Kind::Jpeg
+    );
+    assert_eq!(files_under(&ws.path().join("content-plan")), plan_before);
+
+    // A second check finds the copy and leaves the folders as they are.
+    let again = ws.herald(&["check"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(files_under(&cache).len(), 1);
+    assert_eq!(files_under(&ws.path().join("content-plan")), plan_before);
+}
+
+#[test]
+fn a_text_too_long_for_bluesky_is_reported_until_a_bluesky_variant_is_given() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        &format!("[[channels]]\nname = \"outbox\"\nkind = \"outbox\"\n\n{SKY}"),
+    );
+    let long = "长".repeat(320);
+    let rel = write_draft(
+        &ws,
+        "long-text",
+        "channels = [\"sky\", \"outbox\"]\n",
+        &long,
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("product/long-text on sky"))
+        .unwrap_or_else(|| panic!("no error for the long draft in {}", run.stdout));
+    assert!(line.starts_with("error: "), "{line}");
+    assert!(line.contains(&rel), "{line}");
+    assert!(
+        line.contains("320 graphemes") && line.contains("limit of 300 on bluesky"),
+        "{line}"
+    );
+    assert!(line.contains("[variants.bluesky] text"), "{line}");
+    assert!(
+        !run.stdout.contains("product/long-text on outbox"),
+        "the outbox has no limit: {}",
+        run.stdout
+    );
+
+    write_draft(
+        &ws,
+        "long-text",
+        "channels = [\"sky\", \"outbox\"]\n[variants.bluesky]\ntext = \"短版\"\n",
+        &long,
+    );
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn mastodon_limits_are_read_from_the_instance_and_cached_for_offline_checks() {
+    let _guard = crate::peers::MASTODON.blocking_lock();
+    let peers = crate::peers::peers();
+    let ws = Workspace::new();
+    let masto = |url: &str| {
+        format!("[[channels]]\nname = \"masto\"\nkind = \"mastodon\"\nbase_url = \"{url}\"\ntoken_env = \"HERALD_TEST_UNUSED_TOKEN\"\n")
+    };
+    ws.write("herald.toml", &masto(&peers.mastodon));
+    // mastodon-mock says 500 characters.
+    write_draft(&ws, "long-toot", "", &"长".repeat(520));
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("product/long-toot on masto: the text is 520 characters with its links, over the limit of 500 on mastodon"),
+        "{}",
+        run.stdout
+    );
+    let url = url::Url::parse(&peers.mastodon).expect("url");
+    let cache_dir = ws.path().join("data/media-cache");
+    let cached = herald::schedule::mastodon_limits_cache(&cache_dir, &url);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cached).expect("limits cached")).expect("json");
+    assert_eq!(json["text"], 500);
+    assert_eq!(json["max_images"], 4);
+    assert_eq!(json["image_bytes"], 10_485_760);
+
+    // Offline: an instance that does not answer is checked against its cached limits.
+    let dead = url::Url::parse("http://127.0.0.1:9/").expect("url");
+    std::fs::copy(
+        &cached,
+        herald::schedule::mastodon_limits_cache(&cache_dir, &dead),
+    )
+    .expect("copy");
+    ws.write("herald.toml", &masto(dead.as_str()));
+    let run = ws.herald(&["check"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("the instance cannot be read; using its limits cached on"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("over the limit of 500 on mastodon"),
+        "{}",
+        run.stdout
+    );
+}

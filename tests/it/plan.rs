@@ -318,3 +318,61 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
     let verdict = check_rules(&ws, &output::json(&entries), "2026-12-01", 28, &[]);
     assert_eq!(verdict.code, 0, "{}{}", verdict.stdout, verdict.stderr);
 }
+
+#[test]
+fn a_planned_post_carries_its_channels_version_and_pictures() {
+    let ws = Workspace::new();
+    ws.write(
+        "herald.toml",
+        "[[channels]]\nname = \"outbox\"\nkind = \"outbox\"\n\n[[channels]]\nname = \"sky\"\nkind = \"bluesky\"\npds_url = \"https://bsky.example\"\nidentifier = \"brand.example\"\npassword_env = \"HERALD_TEST_UNUSED_PASSWORD\"\n\n[[channels]]\nname = \"masto\"\nkind = \"mastodon\"\nbase_url = \"https://social.example\"\ntoken_env = \"HERALD_TEST_UNUSED_TOKEN\"\n",
+    );
+    let run = ws.herald(&["plan", "--days", "28", "--from", "2026-12-01"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let all = ws.store().posts().all().expect("posts");
+    let post = |draft: &str, channel: &str| {
+        all.iter()
+            .find(|p| p.draft == draft && p.channel == channel)
+            .unwrap_or_else(|| panic!("{draft} is not planned on {channel}"))
+            .clone()
+    };
+
+    // lifestyle/chengdu-food-1 has a shorter `[variants.bluesky] text`.
+    let sky = post("lifestyle/chengdu-food-1", "sky");
+    assert!(
+        sky.text
+            .starts_with("【吃在成都①早餐】甜水面、钟水饺、蛋烘糕"),
+        "{}",
+        sky.text
+    );
+    assert!(
+        sky.text.contains("utm_source=sky"),
+        "the link is tracked: {}",
+        sky.text
+    );
+    for channel in ["outbox", "masto"] {
+        let p = post("lifestyle/chengdu-food-1", channel);
+        assert!(p.text.contains("甜水面粗得像筷子"), "{}", p.text);
+        assert!(
+            p.text.contains(&format!("utm_source={channel}")),
+            "{}",
+            p.text
+        );
+    }
+    assert_eq!(sky.media.len(), 1);
+    assert_eq!(sky.media[0].file, "chengdu-noodles.jpg");
+    assert!(sky.media[0].alt.contains("一碗面"), "{}", sky.media[0].alt);
+
+    // product/x-trail-epower-guide-1 has two pictures, the first with a Mastodon alt text.
+    let m = post("product/x-trail-epower-guide-1", "masto").media;
+    let s = post("product/x-trail-epower-guide-1", "sky").media;
+    let files: Vec<&str> = m.iter().map(|p| p.file.as_str()).collect();
+    assert_eq!(files, ["x-trail-snow.jpg", "mountain-road.jpg"]);
+    assert_eq!(m[0].alt, "插画：白色SUV停在雪地上，松树、远山、飘雪");
+    assert_eq!(
+        s[0].alt,
+        "插画：一辆白色SUV停在雪地上，背后是松树和远山，天上飘着雪花"
+    );
+    assert_eq!(m[1].alt, s[1].alt);
+    assert_eq!(s[0].focus, Some(herald::domain::Focus { x: 0.0, y: 0.2 }));
+    assert!(post("product/x-trail-heritage", "sky").media.is_empty());
+}
