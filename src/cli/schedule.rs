@@ -32,7 +32,7 @@ pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<E
     }
     // Pictures and text against each channel's limits; re-encoded copies go to the data folder,
     // never into content-plan/.
-    let cache_dir = crate::app::data_dir(config).join("media-cache");
+    let cache_dir = crate::app::media_cache_dir(config);
     let now = Utc::now();
     let (limits, limit_notes) =
         runtime()?.block_on(crate::schedule::channel_limits(config, &cache_dir, now));
@@ -242,7 +242,11 @@ pub(super) fn post(
         return Ok(ExitCode::SUCCESS);
     }
     let channels = crate::app::channels(&config)?;
-    let publisher = Publisher::new(store, channels, config.herald.publish.clone(), clock);
+    let publisher = Publisher::new(store, channels, config.herald.publish.clone(), clock)
+        .with_media(
+            crate::app::media_dir(&config),
+            crate::app::media_cache_dir(&config),
+        );
     let outcome = runtime()?.block_on(publisher.execute(record))?;
     match outcome {
         Outcome::Published(sent) => {

@@ -35,6 +35,15 @@ fn post_by_hand_to_the_outbox_then_status_pause_and_resume() {
     assert!(line["source_code"]
         .as_str()
         .is_some_and(|c| c.starts_with("outbox.service.baoyang-changshi-1.")));
+    // The draft's picture goes with it: the checked-in file, its type from its bytes, its alt.
+    let media = &line["media"][0];
+    assert_eq!(media["file"], "maintenance-checklist.png", "{line}");
+    assert_eq!(media["mime"], "image/png", "{line}");
+    assert!(
+        media["alt"].as_str().is_some_and(|a| a.contains("保养图标")),
+        "{line}"
+    );
+    assert!(media["width"].as_u64().is_some_and(|w| w > 0), "{line}");
 
     let status = ws.herald(&["status"]);
     assert_eq!(status.code, 0, "{}", status.stderr);
