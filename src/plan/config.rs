@@ -32,6 +32,20 @@ struct RawPlan {
     blackout: RawBlackout,
     #[serde(default)]
     crisis: RawCrisis,
+    #[serde(default)]
+    learn: RawLearn,
+}
+
+/// `[learn]`: posting times learned from results (integers, so every value is exact).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLearn {
+    enabled: Option<bool>,
+    min_weeks: Option<i64>,
+    prior_posts: Option<i64>,
+    kernel_minutes: Option<i64>,
+    exploration_percent: Option<i64>,
+    playbook_bonus_percent: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +274,41 @@ fn validate_plan(raw: RawPlan, src: &TomlSource) -> Result<PlanRules, Vec<Config
         20,
         0..=24 * 365,
     );
+    let learn_defaults = super::learn::LearnSettings::default();
+    let kernel_minutes = int(
+        "learn.kernel_minutes",
+        raw.learn.kernel_minutes,
+        learn_defaults.kernel_minutes,
+        5..=60,
+    );
+    let learn = super::learn::LearnSettings {
+        enabled: raw.learn.enabled.unwrap_or(learn_defaults.enabled),
+        min_weeks: int(
+            "learn.min_weeks",
+            raw.learn.min_weeks,
+            learn_defaults.min_weeks,
+            1..=52,
+        ),
+        prior_posts: f64::from(int(
+            "learn.prior_posts",
+            raw.learn.prior_posts,
+            learn_defaults.prior_posts as u32,
+            1..=100,
+        )),
+        kernel_minutes,
+        exploration: f64::from(int(
+            "learn.exploration_percent",
+            raw.learn.exploration_percent,
+            (learn_defaults.exploration * 100.0).round() as u32,
+            0..=200,
+        )) / 100.0,
+        playbook_bonus: f64::from(int(
+            "learn.playbook_bonus_percent",
+            raw.learn.playbook_bonus_percent,
+            (learn_defaults.playbook_bonus * 100.0).round() as u32,
+            0..=100,
+        )) / 100.0,
+    };
 
     if min_per_day > max_per_day {
         err(
@@ -365,6 +414,14 @@ fn validate_plan(raw: RawPlan, src: &TomlSource) -> Result<PlanRules, Vec<Config
         }
     };
 
+    if kernel_minutes % 5 != 0 {
+        err(
+            "learn.kernel_minutes",
+            format!(
+                "{kernel_minutes} is not a multiple of 5 (times are learned in five-minute steps)"
+            ),
+        );
+    }
     let rules = PlanRules {
         categories,
         min_per_day,
@@ -377,6 +434,7 @@ fn validate_plan(raw: RawPlan, src: &TomlSource) -> Result<PlanRules, Vec<Config
         series_min_gap: TimeDelta::hours(i64::from(series_gap)),
         blackout,
         pause_categories,
+        learn,
     };
     // Only meaningful once the windows themselves are valid.
     if errors.is_empty() {
@@ -958,6 +1016,27 @@ mod tests {
     }
 
     #[test]
+    fn learn_settings_are_read_and_default_to_off() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rules = |text: &str| {
+            let path = dir.path().join("plan.toml");
+            std::fs::write(&path, text).expect("write");
+            let src = TomlSource::new(&path, text, 1);
+            let raw: RawPlan = src.parse().expect("parses");
+            validate_plan(raw, &src).expect("valid")
+        };
+        assert_eq!(rules("").learn, crate::plan::learn::LearnSettings::default());
+        assert!(!rules("").learn.enabled);
+        let l = rules(
+            "[learn]\nenabled = true\nmin_weeks = 2\nprior_posts = 3\nkernel_minutes = 20\nexploration_percent = 100\nplaybook_bonus_percent = 0\n",
+        )
+        .learn;
+        assert!(l.enabled);
+        assert_eq!((l.min_weeks, l.kernel_minutes), (2, 20));
+        assert_eq!((l.prior_posts, l.exploration, l.playbook_bonus), (3.0, 1.0, 0.0));
+    }
+
+    #[test]
     fn every_kind_of_mistake_names_line_and_key() {
         let cases: &[(&str, usize, &str, &str)] = &[
             ("[mix]\nproduct = 50\nregion = 40\n", 1, "mix", "add up to 90"),
@@ -986,6 +1065,9 @@ mod tests {
             ("[blackout]\ndates = [\"2026-12-31\", \"Christmas\"]\n", 2, "blackout.dates[1]", "not a date"),
             ("[blackout]\ndates = [\"2027-01-05..2027-01-01\"]\n", 2, "blackout.dates[0]", "ends before"),
             ("[crisis]\npause_categories = [\"promo\"]\n", 2, "crisis.pause_categories[0]", "not a category"),
+            ("[learn]\nenabled = true\nmin_weeks = 0\n", 3, "learn.min_weeks", "out of range 1..=52"),
+            ("[learn]\nkernel_minutes = 12\n", 2, "learn.kernel_minutes", "not a multiple of 5"),
+            ("[learn]\nexploration_percent = 500\n", 2, "learn.exploration_percent", "out of range 0..=200"),
             ("mood = \"sunny\"\n", 1, "mood", "unknown field"),
             ("[mix\nproduct = 30\n", 1, "syntax", "unclosed table"),
         ];

@@ -44,6 +44,9 @@ pub struct LearnSettings {
     pub playbook_bonus: f64,
 }
 
+// Every value is a finite number read from integers in `plan.toml`, so equality is total.
+impl Eq for LearnSettings {}
+
 impl Default for LearnSettings {
     fn default() -> Self {
         Self {

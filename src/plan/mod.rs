@@ -74,6 +74,8 @@ pub struct PlanRules {
     pub blackout: BTreeSet<NaiveDate>,
     /// Categories held while a crisis alert is open.
     pub pause_categories: Vec<String>,
+    /// Posting times learned from results (`[learn]`; off by default).
+    pub learn: learn::LearnSettings,
 }
 
 impl Default for PlanRules {
@@ -111,6 +113,7 @@ impl Default for PlanRules {
             series_min_gap: TimeDelta::hours(20),
             blackout: BTreeSet::new(),
             pause_categories: vec!["product".to_string(), "lifestyle".to_string()],
+            learn: learn::LearnSettings::default(),
         }
     }
 }

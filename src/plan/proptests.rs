@@ -112,6 +112,7 @@ fn arb_rules() -> impl Strategy<Value = PlanRules> {
                         .map(|d| base + chrono::Days::new(d))
                         .collect(),
                     pause_categories: vec![],
+                    learn: Default::default(),
                 };
                 // Validation refuses a per_day the peaks cannot hold; fit the random cadence to
                 // the random peaks instead of rejecting most cases.
