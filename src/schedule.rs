@@ -87,7 +87,24 @@ pub fn replan(
         end_date,
         timezone: tz,
     };
-    let planned = plan::plan(&config.plan, &config.drafts, &history, &req);
+    let learned = plan::learn::Learned::fit(&outcomes(store), config.plan.learn.clone());
+    let planned = plan::plan_learned(&config.plan, &config.drafts, &history, &req, Some(&learned));
+    let grid = plan::slots::DayGrid::new(&config.plan);
+    let why = |p: &StoredPost| {
+        let local = p.at.with_timezone(&tz);
+        let playbook = grid
+            .times()
+            .into_iter()
+            .filter(|t| {
+                config
+                    .plan
+                    .peaks
+                    .iter()
+                    .any(|k| k.name == p.peak && *t >= k.start && *t < k.end)
+            })
+            .min_by_key(|t| (*t - local.time()).num_minutes().abs());
+        learned.explain(&p.channel, local.time(), playbook)
+    };
 
     let new: Vec<StoredPost> = planned
         .posts
@@ -117,12 +134,28 @@ pub fn replan(
         .chain(new.iter())
         .collect();
     posts.sort_by(|a, b| (a.at, &a.channel).cmp(&(b.at, &b.channel)));
-    let entries = posts.into_iter().map(|p| entry(p, tz)).collect();
+    let entries = posts
+        .into_iter()
+        .map(|p| {
+            let mut e = entry(p, tz);
+            if p.state == PostState::Planned && p.kind == PostKind::Planned {
+                e.why = Some(why(p));
+            }
+            e
+        })
+        .collect();
     Ok(Schedule {
         entries,
         notes: planned.notes,
         saved,
     })
+}
+
+/// The results the planner learns posting times from: each published planned post with its
+/// engagement. herald keeps no engagement yet, so this is empty and the planner keeps the
+/// playbook's times (`herald plan --explain` says so) until engagement is collected.
+fn outcomes(_store: Option<&Store>) -> Vec<plan::learn::Outcome> {
+    Vec::new()
 }
 
 fn entry(p: &StoredPost, tz: Tz) -> Entry {
@@ -137,6 +170,7 @@ fn entry(p: &StoredPost, tz: Tz) -> Entry {
         source_code: p.source_code.clone(),
         state: p.state.as_str().to_string(),
         title: p.title.clone(),
+        why: None,
     }
 }
 

@@ -151,6 +151,10 @@ enum Command {
         /// Print the plan without saving it.
         #[arg(long)]
         dry_run: bool,
+        /// Say why each newly planned post got its time (the playbook's slot, or what was
+        /// learned from results: see `[learn]` in plan.toml).
+        #[arg(long)]
+        explain: bool,
     },
     /// Run the bot: keep the schedule planned a week ahead and publish posts as they fall due,
     /// until SIGINT or SIGTERM.
@@ -434,7 +438,19 @@ fn run(
             format,
             channels,
             dry_run,
-        } => schedule::plan(&config, days, from, format, &channels, dry_run, io),
+            explain,
+        } => schedule::plan(
+            &config,
+            schedule::PlanOptions {
+                days,
+                from,
+                format,
+                channels: &channels,
+                dry_run,
+                explain,
+            },
+            io,
+        ),
         Command::Run => run::run_bot(config, file, explicit, io),
         Command::Post {
             draft,

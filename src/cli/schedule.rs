@@ -76,17 +76,31 @@ pub(super) fn check(config: &Config, days: u32, io: &mut Io) -> anyhow::Result<E
     }
 }
 
+/// What `herald plan` was asked (its command-line options).
+pub(super) struct PlanOptions<'a> {
+    pub days: u32,
+    pub from: Option<NaiveDate>,
+    pub format: Format,
+    pub channels: &'a [String],
+    pub dry_run: bool,
+    pub explain: bool,
+}
+
 /// `herald plan`: plans `days` days from `from` (or now), prints the plan in `format` and saves
-/// it unless `dry_run`.
+/// it unless `dry_run`; with `explain`, each new post says why it got its time.
 pub(super) fn plan(
     config: &Config,
-    days: u32,
-    from: Option<NaiveDate>,
-    format: Format,
-    channels: &[String],
-    dry_run: bool,
+    options: PlanOptions<'_>,
     io: &mut Io,
 ) -> anyhow::Result<ExitCode> {
+    let PlanOptions {
+        days,
+        from,
+        format,
+        channels,
+        dry_run,
+        explain,
+    } = options;
     for c in channels {
         if !config.herald.channels.iter().any(|k| &k.name == c) {
             errln!(io, "herald: no channel {c:?} in the configuration");
@@ -107,8 +121,13 @@ pub(super) fn plan(
     } else {
         Some(open_store(config, io)?)
     };
-    let schedule =
+    let mut schedule =
         crate::schedule::replan(config, store.as_ref(), start, end_date, channels, !dry_run)?;
+    if !explain {
+        for e in &mut schedule.entries {
+            e.why = None;
+        }
+    }
     let text = match format {
         Format::Json => output::json(&schedule.entries) + "\n",
         Format::Table => output::table(&schedule.entries, &config.plan, &schedule.notes),

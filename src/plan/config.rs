@@ -1025,7 +1025,10 @@ mod tests {
             let raw: RawPlan = src.parse().expect("parses");
             validate_plan(raw, &src).expect("valid")
         };
-        assert_eq!(rules("").learn, crate::plan::learn::LearnSettings::default());
+        assert_eq!(
+            rules("").learn,
+            crate::plan::learn::LearnSettings::default()
+        );
         assert!(!rules("").learn.enabled);
         let l = rules(
             "[learn]\nenabled = true\nmin_weeks = 2\nprior_posts = 3\nkernel_minutes = 20\nexploration_percent = 100\nplaybook_bonus_percent = 0\n",
@@ -1033,7 +1036,10 @@ mod tests {
         .learn;
         assert!(l.enabled);
         assert_eq!((l.min_weeks, l.kernel_minutes), (2, 20));
-        assert_eq!((l.prior_posts, l.exploration, l.playbook_bonus), (3.0, 1.0, 0.0));
+        assert_eq!(
+            (l.prior_posts, l.exploration, l.playbook_bonus),
+            (3.0, 1.0, 0.0)
+        );
     }
 
     #[test]

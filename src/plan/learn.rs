@@ -162,7 +162,7 @@ impl Learned {
     pub fn explain(&self, channel: &str, time: NaiveTime, playbook: Option<NaiveTime>) -> String {
         let Some(m) = self.model(channel) else {
             let why = match self.channels.get(channel) {
-                _ if !self.settings.enabled => "learning is off ([learn] enabled = false)".into(),
+                _ if !self.settings.enabled => "learning is off: [learn] enabled = false".into(),
                 None => "no results yet".to_string(),
                 Some(m) => format!(
                     "{} week(s) of results, {} needed",

@@ -28,6 +28,9 @@ pub struct Entry {
     pub state: String,
     #[serde(skip)]
     pub title: Option<String>,
+    /// Why a newly planned post got its time (`herald plan --explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// The JSON array of `herald plan --format json`.
@@ -62,6 +65,9 @@ pub fn table(entries: &[Entry], rules: &PlanRules, notes: &[Note]) -> String {
             draft,
             preview
         );
+        if let Some(why) = &e.why {
+            let _ = writeln!(out, "{:<16}  why: {why}", "");
+        }
     }
     let mut per_channel: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for e in entries {

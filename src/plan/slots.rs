@@ -88,6 +88,11 @@ impl DayGrid {
         n
     }
 
+    /// Every time of the grid, in order (the playbook's candidate times of a day).
+    pub fn times(&self) -> Vec<NaiveTime> {
+        self.grid.iter().map(|(t, _)| *t).collect()
+    }
+
     /// The slots of a day with rotation index `rotation` (any number; taken modulo).
     pub fn day(&self, rotation: usize) -> &[Slot] {
         &self.rotations[rotation % self.rotations.len()]

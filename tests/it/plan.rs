@@ -312,6 +312,7 @@ fn replanning_keeps_published_and_approved_posts_and_fills_forward() {
             source_code: p.source_code.clone(),
             state: p.state.as_str().to_string(),
             title: None,
+            why: None,
         })
         .collect();
     assert_eq!(entries.len(), 168);
@@ -375,4 +376,65 @@ fn a_planned_post_carries_its_channels_version_and_pictures() {
     assert_eq!(m[1].alt, s[1].alt);
     assert_eq!(s[0].focus, Some(herald::domain::Focus { x: 0.0, y: 0.2 }));
     assert!(post("product/x-trail-heritage", "sky").media.is_empty());
+}
+
+#[test]
+fn explain_says_why_each_post_got_its_time_and_json_has_it_only_when_asked() {
+    let ws = Workspace::new();
+    let args = [
+        "plan",
+        "--dry-run",
+        "--from",
+        "2026-12-01",
+        "--days",
+        "2",
+        "--format",
+        "json",
+    ];
+    let plain = ws.herald(&args);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(posts(&plain.stdout).iter().all(|p| p.get("why").is_none()));
+
+    let explained = ws.herald(&[&args[..], &["--explain"]].concat());
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    let list = posts(&explained.stdout);
+    assert!(!list.is_empty());
+    for p in &list {
+        let why = p["why"].as_str().expect("a reason");
+        assert!(why.contains("learning is off"), "{why}");
+    }
+    // Learning on but no results yet: still the playbook's times, and said so.
+    ws.edit(
+        "content-plan/plan.toml",
+        "enabled = false",
+        "enabled = true",
+    );
+    let on = ws.herald(&[&args[..], &["--explain"]].concat());
+    assert_eq!(on.code, 0, "{}", on.stderr);
+    let learned = posts(&on.stdout);
+    assert!(learned.iter().all(|p| p["why"]
+        .as_str()
+        .is_some_and(|w| w.contains("no results yet"))));
+    let times = |v: &[serde_json::Value]| v.iter().map(|p| p["at"].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        times(&learned),
+        times(&list),
+        "no results: the playbook's slots"
+    );
+
+    let table = ws.herald(&[
+        "plan",
+        "--dry-run",
+        "--from",
+        "2026-12-01",
+        "--days",
+        "1",
+        "--explain",
+    ]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("why: playbook slot (no results yet)"),
+        "{}",
+        table.stdout
+    );
 }
