@@ -11,12 +11,14 @@
 //! Pages: `GET /inbox` (filters `priority`, `state`, `platform`, `lang` as GET parameters;
 //! `state` empty means the open states, `all` means every state; `page` from 1),
 //! `GET /inbox/{id}`, `POST /inbox/{id}/approve` (`text`: approves with that text when it
-//! differs from the draft), `/edit` (`text`), `/reject` (`reason`), `/assign` (`to`, empty to
+//! differs from the draft; `media_file`, `media_alt`: the reply's picture from the media
+//! library, attached first when it changed), `/edit` (`text`, `media_file`, `media_alt`), `/reject` (`reason`), `/assign` (`to`, empty to
 //! unassign), `GET /leads` (`page` from 1), `GET /leads/export.csv`.
 //!
 //! API: `GET /api/queue` (same filters, `offset`, `limit`), `GET /api/queue/{id}`,
 //! `POST /api/queue/{id}/approve` (`{"text": …}` optional), `/edit` (`{"text": …}`),
 //! `/reject` (`{"reason": …}` optional), `/assign` (`{"to": …}`, null to unassign),
+//! `/attach` (`{"file": …, "alt": …}`, `{"file": null}` to remove the picture),
 //! `GET /api/leads`.
 
 use std::collections::BTreeSet;
@@ -72,6 +74,7 @@ pub fn plugin() -> Plugin {
             .route("/api/queue/{id}/edit", post(api_edit))
             .route("/api/queue/{id}/reject", post(api_reject))
             .route("/api/queue/{id}/assign", post(api_assign))
+            .route("/api/queue/{id}/attach", post(api_attach))
             .route("/api/leads", get(api_leads)),
     }
 }
@@ -1054,6 +1057,12 @@ pub struct ActionBody {
     reason: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    /// `attach`: a file of the media library (null or empty: remove the picture).
+    #[serde(default)]
+    file: Option<String>,
+    /// `attach`: the picture's alt text.
+    #[serde(default)]
+    alt: Option<String>,
 }
 
 fn parse_body(body: &Bytes) -> Result<ActionBody, ApiError> {
@@ -1151,6 +1160,29 @@ pub async fn api_assign(
     let b = parse_body(&body)?;
     let to = non_empty(b.to.as_deref());
     act_api(&state, &headers, id, Action::Assign { to })
+}
+
+/// `POST /api/queue/{id}/attach`: `{"file": "dealer/snow.jpg", "alt": "…"}` attaches a
+/// picture of the media library to a pending or failed reply; `{"file": null}` removes it. A
+/// file that is not a picture of the library, or a missing or too long alt text, is a 400.
+pub async fn api_attach(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    let picked = Picked {
+        file: b.file.as_deref().unwrap_or("").trim().to_string(),
+        alt: b.alt.as_deref().unwrap_or("").trim().to_string(),
+    };
+    let media = wanted_media(&state, Lang::En, &picked).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{:?} is not a JPEG, PNG, WebP or GIF picture in the media library",
+            picked.file
+        ))
+    })?;
+    act_api(&state, &headers, id, Action::Attach { media })
 }
 
 /// `GET /api/leads`: `{"leads": [...]}` as the CRM webhook receives them.

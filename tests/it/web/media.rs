@@ -11,7 +11,9 @@ use herald::domain::PostMedia;
 use herald::inbox::{Priority, ReplyState};
 
 use super::inbox::{enqueue, item};
-use super::{at, body, hidden, location, App, USER};
+use serde_json::json;
+
+use super::{at, body, hidden, location, App, TOKEN, USER};
 
 /// A picture of `w`×`h` pixels in `format` (a gradient, so it is a real image).
 pub fn picture(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
@@ -457,5 +459,89 @@ async fn saving_a_picture_keeps_it_pending_and_choosing_none_removes_it() {
             .expect("item")
             .media,
         None
+    );
+}
+
+#[tokio::test]
+async fn the_api_attaches_and_removes_a_picture_with_the_same_checks() {
+    let app = App::new();
+    library(&app);
+    let id = enqueue(
+        &app,
+        &item(
+            "m-webmedia-api",
+            ("mastodon", "en", Priority::Question),
+            "snow?",
+            app.now,
+        ),
+    );
+    let path = format!("/api/queue/{id}/attach");
+    let (status, _, _) = app
+        .api(
+            "POST",
+            &path,
+            None,
+            Some(json!({"file": "car.png", "alt": "a car"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (body, says) in [
+        (
+            json!({"file": "car.png"}),
+            "the picture needs an alt text that says what it shows",
+        ),
+        (
+            json!({"file": "car.png", "alt": " "}),
+            "the picture needs an alt text that says what it shows",
+        ),
+        (
+            json!({"file": "car.png", "alt": "长".repeat(1501)}),
+            "the alt text has 1501 characters, over the limit of 1500",
+        ),
+        (
+            json!({"file": "../secret.png", "alt": "x"}),
+            "\"../secret.png\" is not a JPEG, PNG, WebP or GIF picture in the media library",
+        ),
+        (
+            json!({"file": "notes.txt", "alt": "x"}),
+            "\"notes.txt\" is not a JPEG, PNG, WebP or GIF picture in the media library",
+        ),
+    ] {
+        let (status, v, _) = app
+            .api("POST", &path, Some(TOKEN), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(v["error"].as_str(), Some(says), "{body}: {v}");
+    }
+    let (status, v, _) = app
+        .api(
+            "POST",
+            &path,
+            Some(TOKEN),
+            Some(json!({"file": "dealer/wide.jpg", "alt": "the dealer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["media"],
+        json!({"file": "dealer/wide.jpg", "alt": "the dealer"})
+    );
+    assert_eq!(v["state"], json!("pending"));
+    let (status, v, _) = app
+        .api("POST", &path, Some(TOKEN), Some(json!({"file": null})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v.get("media"), None, "{v}");
+    let done = app.store.queue().item(id).expect("get").expect("item");
+    let notes: Vec<(&str, Option<&str>)> = done.audit[1..]
+        .iter()
+        .map(|a| (a.who.as_str(), a.note.as_deref()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("api", Some("dealer/wide.jpg: the dealer")),
+            ("api", Some("(none)"))
+        ]
     );
 }
