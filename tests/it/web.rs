@@ -7,7 +7,7 @@ mod alerts;
 mod browser;
 mod e2e;
 pub(crate) mod inbox;
-mod media;
+pub(crate) mod media;
 mod ui;
 
 use std::sync::Arc;
