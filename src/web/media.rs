@@ -31,6 +31,13 @@ pub const LIBRARY_LIMIT: usize = 500;
 const LIBRARY_DEPTH: usize = 4;
 /// The URL prefix of thumbnails.
 pub const THUMB_PREFIX: &str = "/media/thumb/";
+/// The most memory one picture may take to decode: a picture claiming more (a decompression
+/// bomb) is refused rather than decoded.
+const DECODE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Thumbnails made at once: a calendar full of new pictures asks for many together, and each
+/// decode holds the whole picture in memory; the rest wait their turn.
+static MAKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The file `name` (relative to `media_dir`) as a canonical path inside the canonical media
 /// folder, if `name` is a plain relative path and names an existing file there; `None` for
@@ -142,11 +149,13 @@ pub fn thumbnail(path: &Path, cache_dir: &Path) -> Result<Thumbnail, ThumbError>
         path: path.to_path_buf(),
         why,
     };
-    let picture = image::ImageReader::new(Cursor::new(&bytes))
+    let mut reader = image::ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
-        .map_err(|e| encode(e.to_string()))?
-        .decode()
         .map_err(|e| encode(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(DECODE_BYTES);
+    reader.limits(limits);
+    let picture = reader.decode().map_err(|e| encode(e.to_string()))?;
     // Only ever smaller: a picture already within the size keeps its pixels.
     let small = if picture.width() > THUMB_SIZE || picture.height() > THUMB_SIZE {
         picture.thumbnail(THUMB_SIZE, THUMB_SIZE)
@@ -225,6 +234,8 @@ pub async fn thumb(
         return not_found();
     };
     let cache = state.thumb_dir();
+    // A closed semaphore cannot happen (it is never closed); serve without the limit then.
+    let _turn = MAKING.acquire().await.ok();
     let made = tokio::task::spawn_blocking(move || thumbnail(&path, &cache)).await;
     let thumb = match made {
         Ok(Ok(t)) => t,
@@ -309,5 +320,27 @@ mod tests {
             "/media/thumb/dealer/%E9%9B%AA%20%E5%9C%B0.jpg"
         );
         assert_eq!(thumb_url("a\"<b>.png"), "/media/thumb/a%22%3Cb%3E.png");
+    }
+
+    #[test]
+    fn a_picture_claiming_more_memory_than_the_limit_is_refused_not_decoded() {
+        // A 69-byte PNG whose header claims 30000 × 30000 RGB pixels (2.7 GB decoded).
+        const BOMB: [u8; 69] = [
+            0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+            0x44, 0x52, 0x00, 0x00, 0x75, 0x30, 0x00, 0x00, 0x75, 0x30, 0x08, 0x02, 0x00, 0x00,
+            0x00, 0xe9, 0x45, 0x6f, 0xed, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78,
+            0x9c, 0x63, 0x60, 0xa0, 0x0c, 0x00, 0x00, 0x00, 0x40, 0x00, 0x01, 0xb7, 0x34, 0x7c,
+            0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+        ];
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("bomb.png");
+        std::fs::write(&path, BOMB).expect("write");
+        let info = crate::media::inspect(&path).expect("a PNG header");
+        assert_eq!((info.width, info.height), (30_000, 30_000));
+        match thumbnail(&path, &dir.path().join("cache")) {
+            Err(ThumbError::Encode { why, .. }) => assert!(why.contains("limit"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!dir.path().join("cache").exists(), "nothing cached");
     }
 }
