@@ -55,6 +55,7 @@ fn item(n: usize, t0: DateTime<Utc>) -> QueueItem {
         post: None,
         remote_id: None,
         remote_url: None,
+        media: None,
         error: None,
         audit: vec![],
     }

@@ -246,6 +246,7 @@ fn expiry(pending: usize) {
                 post: None,
                 remote_id: None,
                 remote_url: None,
+                media: None,
                 error: None,
                 audit: vec![],
             }

@@ -1,5 +1,5 @@
 //! `herald queue`: the reply inbox in the terminal: list, show, approve, edit, reject, assign,
-//! retry, send, and export leads. Mention text is untrusted and shown with control characters
+//! retry, attach a picture, send, and export leads. Mention text is untrusted and shown with control characters
 //! escaped. Who acts is `--as NAME` or `HERALD_USER`; every decision is in the item's audit log.
 
 use std::io::Read;
@@ -80,6 +80,16 @@ enum QueueCommand {
     Assign { id: u64, name: Option<String> },
     /// Send a failed reply again.
     Retry { id: u64 },
+    /// Attach a picture of `content-plan/media/` to a pending or failed reply (no FILE: remove
+    /// it). The alt text is required with a picture.
+    Attach {
+        id: u64,
+        /// The file, relative to the media folder (`dealer/snow.jpg`).
+        file: Option<String>,
+        /// What the picture shows, for people who cannot see it.
+        #[arg(long)]
+        alt: Option<String>,
+    },
     /// Send approved replies now (when `herald run` is not running; it does this itself).
     Send,
     /// Purchase leads for the dealer's CRM: CSV on stdout, or POSTed to the webhook in
@@ -134,6 +144,13 @@ fn show(item: &QueueItem, config: &Config) -> String {
         item.channel.as_deref().unwrap_or("no channel"),
         item.text,
     );
+    if let Some(m) = &item.media {
+        s.push_str(&format!(
+            "picture: {} (alt: {})\n",
+            terminal_safe(&m.file),
+            terminal_safe(&m.alt)
+        ));
+    }
     if let Some(url) = &item.remote_url {
         s.push_str(&format!("sent: {url}\n"));
     }
@@ -389,6 +406,32 @@ pub fn run(args: QueueArgs, config: &Config, io: &mut Io) -> anyhow::Result<Exit
             io,
         ),
         QueueCommand::Retry { id } => act(&store, *id, Action::Retry, &who(&args)?, io),
+        QueueCommand::Attach { id, file, alt } => {
+            let who = who(&args)?;
+            let media = match file.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                None => None,
+                Some(file) => {
+                    let media_dir = config.herald.content_plan.join("media");
+                    let is_picture = crate::web::media::resolve(&media_dir, file)
+                        .is_some_and(|p| crate::media::inspect(&p).is_ok());
+                    if !is_picture {
+                        errln!(
+                            io,
+                            "#{id}: {} is not a JPEG, PNG, WebP or GIF picture in {}",
+                            terminal_safe(file),
+                            media_dir.display()
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    Some(crate::domain::PostMedia {
+                        file: file.to_string(),
+                        alt: alt.as_deref().unwrap_or("").trim().to_string(),
+                        focus: None,
+                    })
+                }
+            };
+            act(&store, *id, Action::Attach { media }, &who, io)
+        }
         QueueCommand::Send => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

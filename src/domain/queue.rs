@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::media::PostMedia;
 use super::reply::ReplyTo;
 
 /// How urgent an item is; the inbox lists the most urgent first.
@@ -68,7 +69,7 @@ impl Priority {
 ///
 /// ```text
 /// pending ──approve (as drafted or edited)──► approved ──claim──► sending ──► sent
-///    │ ▲ edit, assign                            │                    └────► failed ──retry, approve──► approved
+///    │ ▲ edit, attach, assign                    │                    └────► failed ──retry, approve──► approved
 ///    ├──reject──► rejected ◄──reject─────────────┤
 ///    └──expire──► expired                        └──fail (no channel)──► failed
 /// ```
@@ -254,6 +255,10 @@ pub struct QueueItem {
     /// Every transition, oldest first.
     #[serde(default)]
     pub audit: Vec<AuditEntry>,
+    /// A picture from the media library a person attached to the reply ([`Action::Attach`]);
+    /// the reply post carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<PostMedia>,
 }
 
 impl QueueItem {
@@ -290,6 +295,9 @@ pub enum Action {
     Fail { error: String },
     /// A person asks to send a failed reply again: failed → approved.
     Retry,
+    /// Attach a picture to the reply (`None`: remove it), staying pending or failed. Its alt
+    /// text is required and at most [`MAX_ALT_CHARS`] characters.
+    Attach { media: Option<PostMedia> },
 }
 
 impl Action {
@@ -305,6 +313,7 @@ impl Action {
             Action::Sent { .. } => "sent",
             Action::Fail { .. } => "fail",
             Action::Retry => "retry",
+            Action::Attach { .. } => "attach",
         }
     }
 }
@@ -324,11 +333,38 @@ pub enum TransitionError {
     TooLong { len: usize, max: usize },
     #[error("no queue item {0}")]
     NotFound(u64),
+    /// A picture without alt text: people who cannot see it must be told what it shows.
+    #[error("the picture needs an alt text that says what it shows")]
+    AltMissing,
+    /// An alt text over [`MAX_ALT_CHARS`].
+    #[error("the alt text has {len} characters, over the limit of {max}")]
+    AltTooLong { len: usize, max: usize },
+    /// A picture name that is not a plain relative path in the media folder.
+    #[error("{0:?} is not a file name in the media folder")]
+    BadFile(String),
 }
 
 /// The longest reply text accepted from a person (both platforms take far less; the publisher
 /// reports the exact limit).
 pub const MAX_TEXT_CHARS: usize = 5000;
+
+/// The longest alt text accepted for a reply's picture: Mastodon's default description limit,
+/// under Bluesky's (the publisher checks the exact limit of the instance).
+pub const MAX_ALT_CHARS: usize = 1500;
+
+/// Whether `file` is a plain relative path with `/` separators: no empty, `.` or `..`
+/// component, no backslash, no control character, not absolute. The web UI also checks that
+/// it names a picture inside the media folder; this keeps anything else out of the record.
+pub fn is_plain_media_name(file: &str) -> bool {
+    !file.is_empty()
+        && file.len() <= 1024
+        && !file.contains('\\')
+        && !file.chars().any(char::is_control)
+        && file
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && !file.contains(':')
+}
 
 /// Applies `action` by `who` at `now`: the item after it, with the transition appended to its
 /// audit log, or why it is not allowed. Pure; the store runs it inside a transaction.
@@ -400,6 +436,28 @@ pub fn apply(
             next.error = Some(error.clone());
             note = Some(error.clone());
         }
+        (Action::Attach { media }, Pending | Failed) => {
+            if let Some(m) = media {
+                if !is_plain_media_name(&m.file) {
+                    return Err(TransitionError::BadFile(m.file.clone()));
+                }
+                let len = m.alt.chars().count();
+                if m.alt.trim().is_empty() {
+                    return Err(TransitionError::AltMissing);
+                }
+                if len > MAX_ALT_CHARS {
+                    return Err(TransitionError::AltTooLong {
+                        len,
+                        max: MAX_ALT_CHARS,
+                    });
+                }
+            }
+            next.media = media.clone();
+            note = Some(match media {
+                Some(m) => format!("{}: {}", m.file, m.alt),
+                None => "(none)".into(),
+            });
+        }
         (Action::Retry, Failed) => {
             next.state = Approved;
             // A new attempt is a new reply post: the failed one stays in the schedule as it is.
@@ -459,6 +517,7 @@ pub(crate) mod tests {
             remote_url: None,
             error: None,
             audit: vec![],
+            media: None,
         }
     }
 
@@ -551,6 +610,88 @@ pub(crate) mod tests {
             ),
             Err(TransitionError::EmptyText)
         );
+    }
+
+    #[test]
+    fn a_picture_needs_a_plain_name_and_an_alt_text_within_the_limit() {
+        let pic = |file: &str, alt: &str| Action::Attach {
+            media: Some(PostMedia {
+                file: file.into(),
+                alt: alt.into(),
+                focus: None,
+            }),
+        };
+        let pending = item(ReplyState::Pending);
+        let done = apply(
+            &pending,
+            &pic("dealer/snow.jpg", "雪地里的奇骏"),
+            "mei",
+            Utc::now(),
+        )
+        .expect("legal");
+        assert_eq!(done.state, ReplyState::Pending);
+        assert_eq!(
+            done.media
+                .as_ref()
+                .map(|m| (m.file.as_str(), m.alt.as_str())),
+            Some(("dealer/snow.jpg", "雪地里的奇骏"))
+        );
+        let e = done.audit.last().expect("audited");
+        assert_eq!(
+            (e.action.as_str(), e.note.as_deref()),
+            ("attach", Some("dealer/snow.jpg: 雪地里的奇骏"))
+        );
+        let removed =
+            apply(&done, &Action::Attach { media: None }, "mei", Utc::now()).expect("legal");
+        assert_eq!(removed.media, None);
+        assert_eq!(
+            apply(&pending, &pic("a.jpg", " \n"), "mei", Utc::now()),
+            Err(TransitionError::AltMissing)
+        );
+        assert_eq!(
+            apply(
+                &pending,
+                &pic("a.jpg", &"长".repeat(MAX_ALT_CHARS + 1)),
+                "mei",
+                Utc::now()
+            ),
+            Err(TransitionError::AltTooLong {
+                len: MAX_ALT_CHARS + 1,
+                max: MAX_ALT_CHARS
+            })
+        );
+        assert!(apply(
+            &pending,
+            &pic("a.jpg", &"长".repeat(MAX_ALT_CHARS)),
+            "mei",
+            Utc::now()
+        )
+        .is_ok());
+        for bad in [
+            "",
+            "../x.jpg",
+            "/etc/passwd",
+            "a//b.jpg",
+            "a\\b.jpg",
+            "./a.jpg",
+            "C:x.jpg",
+            "a\u{0}.jpg",
+        ] {
+            assert_eq!(
+                apply(&pending, &pic(bad, "alt"), "mei", Utc::now()),
+                Err(TransitionError::BadFile(bad.into())),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            apply(
+                &item(ReplyState::Sent),
+                &pic("a.jpg", "alt"),
+                "mei",
+                Utc::now()
+            ),
+            Err(TransitionError::Illegal { .. })
+        ));
     }
 
     #[test]

@@ -210,6 +210,7 @@ impl Drafter {
             post: None,
             remote_id: None,
             remote_url: None,
+            media: None,
             error: None,
             audit: vec![AuditEntry {
                 at: now,

@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 pub use crate::domain::queue::{
-    apply, Action, AuditEntry, LeadInfo, PostRef, Priority, QueueItem, ReplyState, TransitionError,
-    MAX_TEXT_CHARS,
+    apply, is_plain_media_name, Action, AuditEntry, LeadInfo, PostRef, Priority, QueueItem,
+    ReplyState, TransitionError, MAX_ALT_CHARS, MAX_TEXT_CHARS,
 };
 pub use draft::{Drafter, Verdict};
 pub use templates::Replies;

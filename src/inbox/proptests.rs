@@ -28,6 +28,13 @@ fn action() -> impl Strategy<Value = Action> {
         }),
         Just(Action::Fail { error: "e".into() }),
         Just(Action::Retry),
+        proptest::option::of("[a-z ]{0,4}").prop_map(|alt| Action::Attach {
+            media: alt.map(|alt| crate::domain::PostMedia {
+                file: "a.jpg".into(),
+                alt,
+                focus: None,
+            }),
+        }),
     ]
 }
 
@@ -44,6 +51,7 @@ fn allowed(a: &Action, s: ReplyState) -> Option<ReplyState> {
         ("sent", Sending) => Sent,
         ("fail", Approved | Sending) => Failed,
         ("retry", Failed) => Approved,
+        ("attach", Pending | Failed) => s,
         _ => return None,
     };
     Some(to)
@@ -78,7 +86,8 @@ proptest! {
                 }
                 Err(_) => {
                     // Refused only when the table forbids it, or for empty text.
-                    let empty = matches!(a, Action::Edit { text } | Action::Approve { text: Some(text) } if text.trim().is_empty());
+                    let empty = matches!(a, Action::Edit { text } | Action::Approve { text: Some(text) } if text.trim().is_empty())
+                        || matches!(a, Action::Attach { media: Some(m) } if m.alt.trim().is_empty());
                     prop_assert!(allowed(a, before.state).is_none() || empty, "{:?} from {:?} refused", a, before.state);
                 }
             }

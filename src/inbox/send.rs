@@ -277,7 +277,8 @@ fn reply_draft(id: u64) -> String {
 /// The reply post of an item, approved: the publisher sends it at once.
 pub fn reply_post(item: &QueueItem, at: &PostRef) -> StoredPost {
     StoredPost {
-        media: Vec::new(),
+        // The picture a person attached in the inbox: the publisher uploads it with the reply.
+        media: item.media.iter().cloned().collect(),
         channel: at.channel.clone(),
         at: at.at,
         kind: PostKind::Reply,

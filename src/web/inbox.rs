@@ -11,12 +11,14 @@
 //! Pages: `GET /inbox` (filters `priority`, `state`, `platform`, `lang` as GET parameters;
 //! `state` empty means the open states, `all` means every state; `page` from 1),
 //! `GET /inbox/{id}`, `POST /inbox/{id}/approve` (`text`: approves with that text when it
-//! differs from the draft), `/edit` (`text`), `/reject` (`reason`), `/assign` (`to`, empty to
+//! differs from the draft; `media_file`, `media_alt`: the reply's picture from the media
+//! library, attached first when it changed), `/edit` (`text`, `media_file`, `media_alt`), `/reject` (`reason`), `/assign` (`to`, empty to
 //! unassign), `GET /leads` (`page` from 1), `GET /leads/export.csv`.
 //!
 //! API: `GET /api/queue` (same filters, `offset`, `limit`), `GET /api/queue/{id}`,
 //! `POST /api/queue/{id}/approve` (`{"text": …}` optional), `/edit` (`{"text": …}`),
 //! `/reject` (`{"reason": …}` optional), `/assign` (`{"to": …}`, null to unassign),
+//! `/attach` (`{"file": …, "alt": …}`, `{"file": null}` to remove the picture),
 //! `GET /api/leads`.
 
 use std::collections::BTreeSet;
@@ -36,6 +38,7 @@ use super::api::ApiError;
 use super::i18n::{fill, label, t, Lang};
 use super::pages::{bad_query, page_number, Folded};
 use super::{plain_page, render, AppState, Chrome, Plugin, WebError};
+use crate::domain::PostMedia;
 use crate::inbox::{
     leads, reply_channel, Action, Priority, QueueItem, ReplyState, TransitionError,
 };
@@ -71,6 +74,7 @@ pub fn plugin() -> Plugin {
             .route("/api/queue/{id}/edit", post(api_edit))
             .route("/api/queue/{id}/reject", post(api_reject))
             .route("/api/queue/{id}/assign", post(api_assign))
+            .route("/api/queue/{id}/attach", post(api_attach))
             .route("/api/leads", get(api_leads)),
     }
 }
@@ -372,6 +376,21 @@ struct ItemPage {
     error: Option<String>,
     /// The editor's text: the draft, or the text of a refused edit.
     draft: String,
+    /// The picture attached to the reply, as stored.
+    picture: Option<super::media::Thumb>,
+    /// The editor's picture choice: the attached one, or what a refused form sent.
+    picked: Picked,
+    /// The pictures of the media library the editor offers: (file, thumbnail URL).
+    library: Vec<(String, String)>,
+    /// The longest alt text accepted.
+    max_alt: usize,
+}
+
+/// The editor's picture fields: a library file (empty: none) and its alt text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Picked {
+    pub file: String,
+    pub alt: String,
 }
 
 impl ItemPage {
@@ -409,6 +428,7 @@ fn item_view(
     message: Option<&'static str>,
     error: Option<String>,
     draft: Option<String>,
+    picked: Option<Picked>,
 ) -> Result<ItemPage, WebError> {
     let tz = state.tz();
     let now = state.now();
@@ -502,6 +522,36 @@ fn item_view(
         cannot_answer: cannot,
         error,
         draft: draft.unwrap_or_else(|| item.text.clone()),
+        picture: item.media.as_ref().map(super::media::Thumb::of),
+        picked: picked.unwrap_or_else(|| Picked {
+            file: item
+                .media
+                .as_ref()
+                .map(|m| m.file.clone())
+                .unwrap_or_default(),
+            alt: item
+                .media
+                .as_ref()
+                .map(|m| m.alt.clone())
+                .unwrap_or_default(),
+        }),
+        library: {
+            // The attached file stays a choice even if it left the library since.
+            let mut files = super::media::library(&state.media_dir());
+            if let Some(m) = &item.media {
+                if !files.contains(&m.file) {
+                    files.insert(0, m.file.clone());
+                }
+            }
+            files
+                .into_iter()
+                .map(|f| {
+                    let src = super::media::thumb_url(&f);
+                    (f, src)
+                })
+                .collect()
+        },
+        max_alt: crate::inbox::MAX_ALT_CHARS,
         item,
         page,
     })
@@ -520,7 +570,15 @@ pub async fn item_page(
             page.t("inbox.no_such_item"),
         ));
     };
-    render(&item_view(&state, page, item, message(&q.msg), None, None)?)
+    render(&item_view(
+        &state,
+        page,
+        item,
+        message(&q.msg),
+        None,
+        None,
+        None,
+    )?)
 }
 
 /// The fields of the item page's forms (each form sends the ones it has).
@@ -535,6 +593,42 @@ pub struct ActionForm {
     /// Where to go afterwards: `inbox` back to the list, else the item page.
     #[serde(default)]
     back: Option<String>,
+    /// The editor's picture: a file of the media library, empty for none. Absent (the list's
+    /// quick approve): the picture is left as it is.
+    #[serde(default)]
+    media_file: Option<String>,
+    /// The picture's alt text.
+    #[serde(default)]
+    media_alt: Option<String>,
+}
+
+impl ActionForm {
+    /// The editor's picture fields, if the form has them.
+    fn picked(&self) -> Option<Picked> {
+        let file = self.media_file.as_deref()?.trim().to_string();
+        let alt = normalize(self.media_alt.as_deref().unwrap_or(""))
+            .trim()
+            .to_string();
+        Some(Picked { file, alt })
+    }
+}
+
+/// The picture a form asks the reply to carry (`None`: none), or why it cannot: a file that
+/// is not a picture of the library. The alt text is checked by [`crate::inbox::apply`].
+fn wanted_media(state: &AppState, lang: Lang, p: &Picked) -> Result<Option<PostMedia>, String> {
+    if p.file.is_empty() {
+        return Ok(None);
+    }
+    let is_picture = super::media::resolve(&state.media_dir(), &p.file)
+        .is_some_and(|path| crate::media::inspect(&path).is_ok());
+    if !is_picture {
+        return Err(t(lang, "media.err.no_such_picture").to_string());
+    }
+    Ok(Some(PostMedia {
+        file: p.file.clone(),
+        alt: p.alt.clone(),
+        focus: None,
+    }))
 }
 
 /// A textarea's text with the browser's CRLF line ends made LF again.
@@ -557,6 +651,7 @@ fn refused(
     status: StatusCode,
     error: String,
     text: Option<String>,
+    picked: Option<Picked>,
 ) -> Result<Response, WebError> {
     let Some(item) = state.store().queue().item(id)? else {
         return Ok(plain_page(
@@ -571,35 +666,124 @@ fn refused(
         None,
         Some(error),
         text,
+        picked,
     )?)?;
     *res.status_mut() = status;
     Ok(res)
 }
 
+/// The page's answer to a refused action: the item page again with why above the editor
+/// (which keeps what was sent), or a plain page when there is no item or no such step.
+fn refusal(
+    state: &AppState,
+    page: &Chrome,
+    id: u64,
+    e: TransitionError,
+    sent_text: Option<String>,
+    picked: Option<Picked>,
+) -> Result<Response, WebError> {
+    let bad = |why: String| {
+        refused(
+            state,
+            page,
+            id,
+            StatusCode::BAD_REQUEST,
+            why,
+            sent_text.clone(),
+            picked.clone(),
+        )
+    };
+    let limit = |key: &str, len: usize, max: usize| {
+        fill(
+            page.t(key),
+            &[("max", &max.to_string()), ("len", &len.to_string())],
+        )
+    };
+    match e {
+        TransitionError::TooLong { len, max } => bad(limit("inbox.err.too_long", len, max)),
+        TransitionError::EmptyText => bad(page.t("inbox.err.empty").to_string()),
+        TransitionError::AltMissing => bad(page.t("media.err.alt_missing").to_string()),
+        TransitionError::AltTooLong { len, max } => bad(limit("media.err.alt_too_long", len, max)),
+        TransitionError::BadFile(_) => bad(page.t("media.err.no_such_picture").to_string()),
+        TransitionError::NotFound(_) => Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        )),
+        TransitionError::Illegal { .. } => Ok(plain_page(
+            StatusCode::CONFLICT,
+            page.t("inbox.err.illegal"),
+        )),
+    }
+}
+
+/// Applies `action` to item `id` as the logged-in person. With `picked` (the editor's picture
+/// fields), the picture is attached first when it changed ([`Action::Attach`], audited):
+/// both steps are tried on the item before either is stored, so a refused one stores nothing.
 async fn act_page(
     state: &AppState,
     page: &Chrome,
     id: u64,
     action: Action,
     back: Option<&str>,
+    picked: Option<Picked>,
 ) -> Result<Response, WebError> {
     let name = action.name();
     let sent_text = match &action {
         Action::Edit { text } | Action::Approve { text: Some(text) } => Some(text.clone()),
         _ => None,
     };
+    let Some(item) = state.store().queue().item(id)? else {
+        return Ok(plain_page(
+            StatusCode::NOT_FOUND,
+            page.t("inbox.no_such_item"),
+        ));
+    };
     if matches!(action, Action::Approve { .. }) {
-        if let Some(item) = state.store().queue().item(id)? {
-            if let Some(why) = cannot_answer(state, page.lang, &item) {
-                return refused(state, page, id, StatusCode::CONFLICT, why, sent_text);
-            }
+        if let Some(why) = cannot_answer(state, page.lang, &item) {
+            return refused(
+                state,
+                page,
+                id,
+                StatusCode::CONFLICT,
+                why,
+                sent_text,
+                picked,
+            );
         }
     }
-    match state
-        .store()
-        .queue()
-        .apply(id, &action, &page.user, state.now())?
-    {
+    let now = state.now();
+    let attach = match &picked {
+        Some(p) => match wanted_media(state, page.lang, p) {
+            Ok(media) => (media != item.media).then_some(Action::Attach { media }),
+            Err(why) => {
+                return refused(
+                    state,
+                    page,
+                    id,
+                    StatusCode::BAD_REQUEST,
+                    why,
+                    sent_text,
+                    picked,
+                )
+            }
+        },
+        None => None,
+    };
+    if let Some(attach) = &attach {
+        // Both steps on the item as read, so that neither is stored if one is refused.
+        let tried = crate::inbox::apply(&item, attach, &page.user, now)
+            .and_then(|next| crate::inbox::apply(&next, &action, &page.user, now));
+        if let Err(e) = tried {
+            return refusal(state, page, id, e, sent_text, picked);
+        }
+        match state.store().queue().apply(id, attach, &page.user, now)? {
+            Ok(item) => {
+                tracing::info!(id, action = "attach", who = %page.user, state = item.state.as_str(), "Inbox decision")
+            }
+            Err(e) => return refusal(state, page, id, e, sent_text, picked),
+        }
+    }
+    match state.store().queue().apply(id, &action, &page.user, now)? {
         Ok(item) => {
             tracing::info!(id, action = name, who = %page.user, state = item.state.as_str(), "Inbox decision");
             if matches!(action, Action::Approve { .. }) {
@@ -612,29 +796,12 @@ async fn act_page(
             };
             Ok(Redirect::to(&to).into_response())
         }
-        Err(TransitionError::TooLong { len, max }) => {
-            let why = fill(
-                page.t("inbox.err.too_long"),
-                &[("max", &max.to_string()), ("len", &len.to_string())],
-            );
-            refused(state, page, id, StatusCode::BAD_REQUEST, why, sent_text)
-        }
-        Err(TransitionError::EmptyText) => {
-            let why = page.t("inbox.err.empty").to_string();
-            refused(state, page, id, StatusCode::BAD_REQUEST, why, sent_text)
-        }
-        Err(TransitionError::NotFound(_)) => Ok(plain_page(
-            StatusCode::NOT_FOUND,
-            page.t("inbox.no_such_item"),
-        )),
-        Err(TransitionError::Illegal { .. }) => Ok(plain_page(
-            StatusCode::CONFLICT,
-            page.t("inbox.err.illegal"),
-        )),
+        Err(e) => refusal(state, page, id, e, sent_text, picked),
     }
 }
 
-/// `POST /inbox/{id}/approve`: approve as drafted, or with the editor's text if it changed.
+/// `POST /inbox/{id}/approve`: approve as drafted, or with the editor's text if it changed,
+/// with the editor's picture if it has one.
 pub async fn approve_form(
     State(state): State<AppState>,
     page: Chrome,
@@ -654,11 +821,12 @@ pub async fn approve_form(
         id,
         Action::Approve { text },
         f.back.as_deref(),
+        f.picked(),
     )
     .await
 }
 
-/// `POST /inbox/{id}/edit`: save the editor's text, staying pending.
+/// `POST /inbox/{id}/edit`: save the editor's text and picture, staying pending.
 pub async fn edit_form(
     State(state): State<AppState>,
     page: Chrome,
@@ -666,7 +834,8 @@ pub async fn edit_form(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let text = normalize(f.text.as_deref().unwrap_or(""));
-    act_page(&state, &page, id, Action::Edit { text }, None).await
+    let picked = f.picked();
+    act_page(&state, &page, id, Action::Edit { text }, None, picked).await
 }
 
 /// `POST /inbox/{id}/reject`: decide not to answer, with an optional reason.
@@ -683,6 +852,7 @@ pub async fn reject_form(
         id,
         Action::Reject { reason },
         f.back.as_deref(),
+        None,
     )
     .await
 }
@@ -695,7 +865,7 @@ pub async fn assign_form(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let to = non_empty(f.to.as_deref());
-    act_page(&state, &page, id, Action::Assign { to }, None).await
+    act_page(&state, &page, id, Action::Assign { to }, None, None).await
 }
 
 /// One lead row.
@@ -887,6 +1057,12 @@ pub struct ActionBody {
     reason: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    /// `attach`: a file of the media library (null or empty: remove the picture).
+    #[serde(default)]
+    file: Option<String>,
+    /// `attach`: the picture's alt text.
+    #[serde(default)]
+    alt: Option<String>,
 }
 
 fn parse_body(body: &Bytes) -> Result<ActionBody, ApiError> {
@@ -925,9 +1101,11 @@ fn act_api(
         Err(e) => Err(ApiError {
             status: match e {
                 TransitionError::NotFound(_) => StatusCode::NOT_FOUND,
-                TransitionError::EmptyText | TransitionError::TooLong { .. } => {
-                    StatusCode::BAD_REQUEST
-                }
+                TransitionError::EmptyText
+                | TransitionError::TooLong { .. }
+                | TransitionError::AltMissing
+                | TransitionError::AltTooLong { .. }
+                | TransitionError::BadFile(_) => StatusCode::BAD_REQUEST,
                 TransitionError::Illegal { .. } => StatusCode::CONFLICT,
             },
             message: e.to_string(),
@@ -982,6 +1160,29 @@ pub async fn api_assign(
     let b = parse_body(&body)?;
     let to = non_empty(b.to.as_deref());
     act_api(&state, &headers, id, Action::Assign { to })
+}
+
+/// `POST /api/queue/{id}/attach`: `{"file": "dealer/snow.jpg", "alt": "…"}` attaches a
+/// picture of the media library to a pending or failed reply; `{"file": null}` removes it. A
+/// file that is not a picture of the library, or a missing or too long alt text, is a 400.
+pub async fn api_attach(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b = parse_body(&body)?;
+    let picked = Picked {
+        file: b.file.as_deref().unwrap_or("").trim().to_string(),
+        alt: b.alt.as_deref().unwrap_or("").trim().to_string(),
+    };
+    let media = wanted_media(&state, Lang::En, &picked).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{:?} is not a JPEG, PNG, WebP or GIF picture in the media library",
+            picked.file
+        ))
+    })?;
+    act_api(&state, &headers, id, Action::Attach { media })
 }
 
 /// `GET /api/leads`: `{"leads": [...]}` as the CRM webhook receives them.

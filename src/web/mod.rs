@@ -10,7 +10,9 @@
 //! ([`auth::LoginGuard`]); every POST to a page must carry the session's CSRF token (checked
 //! by a middleware before any handler runs); the API needs a bearer token; every response gets a
 //! strict Content-Security-Policy (no inline script), `frame-ancestors 'none'`, `nosniff`; pages
-//! are rendered by askama, which escapes every value.
+//! are rendered by askama, which escapes every value. Pictures of the media library are served
+//! only as thumbnails, behind the login, by name checked to stay in the media folder
+//! ([`media`]).
 //!
 //! # Adding a page or an API route
 //! Build a [`Plugin`] and pass it to [`router`]:
@@ -34,6 +36,7 @@ pub mod chart;
 pub mod config;
 pub mod i18n;
 pub mod inbox;
+pub mod media;
 pub mod pages;
 
 use std::net::SocketAddr;
@@ -142,6 +145,26 @@ impl AppState {
         (self.inner.clock)()
     }
 
+    /// The media library: `<content_plan>/media/`.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self.inner.config.herald.content_plan.join("media")
+    }
+
+    /// Where thumbnails are cached: `<data_dir>/media-cache/thumbs/`, the data folder being
+    /// the store's parent folder (as `herald run` defines it), never the content plan.
+    pub fn thumb_dir(&self) -> std::path::PathBuf {
+        self.inner
+            .config
+            .herald
+            .storage
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+            .join("media-cache")
+            .join("thumbs")
+    }
+
     /// The configured timezone.
     pub fn tz(&self) -> chrono_tz::Tz {
         self.inner.config.herald.timezone
@@ -180,6 +203,7 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         .route("/calendar/pause", post(pages::pause))
         .route("/calendar/resume", post(pages::resume))
         .route("/mentions", get(pages::mentions))
+        .route("/media/thumb/{*file}", get(media::thumb))
         .route("/logout", post(auth::logout));
     let mut api = Router::new()
         .route("/api/status", get(api::status))
@@ -246,6 +270,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
+    let is_thumb = req.uri().path().starts_with(media::THUMB_PREFIX);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -261,7 +286,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    if !is_static {
+    // A thumbnail keeps the private cache header its handler set (its 404 gets none).
+    let cacheable = is_static || (is_thumb && h.contains_key(header::CACHE_CONTROL));
+    if !cacheable {
         // Pages show private data: keep them out of shared and back-button caches.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

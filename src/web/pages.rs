@@ -1,6 +1,8 @@
 //! The pages that need only what herald has today: the Calendar (the schedule and the hold),
 //! Mentions search, and the placeholders of sections other parts of herald will fill.
 //!
+//! A post's pictures show as thumbnails ([`super::media`]) with their alt text as visible text.
+//!
 //! Handlers gather data through the store and the same library calls the CLI makes
 //! ([`crate::schedule::pause`], [`crate::schedule::resume`]), then render an askama template; every
 //! value, mention text above all, goes through askama's HTML escaping.
@@ -161,6 +163,8 @@ pub struct CalPost {
     state_key: String,
     held: bool,
     snippet: String,
+    /// The post's pictures: thumbnails with their alt text shown as text.
+    media: Vec<super::media::Thumb>,
 }
 
 /// One day of the calendar.
@@ -297,6 +301,7 @@ pub async fn calendar(
                 state_key: format!("state.{}", p.state.as_str()),
                 held: is_held(p, &held),
                 snippet: snippet(&p.text, SNIPPET_CHARS),
+                media: p.media.iter().map(super::media::Thumb::of).collect(),
             });
         }
     }

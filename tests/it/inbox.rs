@@ -433,3 +433,82 @@ fn check_names_file_line_key_and_why_for_a_bad_replies_file() {
         run.stdout
     );
 }
+
+/// `herald queue attach`: a picture of the media library goes on a pending reply with its alt
+/// text (audited with who), the same checks as the web UI refuse the rest, and no FILE
+/// removes it.
+#[test]
+fn queue_attach_puts_a_library_picture_on_a_reply_with_its_alt_text() {
+    let ws = Workspace::new();
+    let media = ws.path().join("content-plan/media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    std::fs::write(
+        media.join("snow.png"),
+        crate::web::media::picture(64, 48, image::ImageFormat::Png),
+    )
+    .expect("write");
+    std::fs::write(media.join("notes.txt"), "words").expect("write");
+    let id = {
+        let store = ws.store();
+        let item = crate::web::inbox::item(
+            "m-cli-attach",
+            ("mastodon", "zh", herald::inbox::Priority::Question),
+            "雪地能开吗？",
+            chrono::Utc::now(),
+        );
+        store.queue().enqueue(&item).expect("enqueue").expect("new")
+    };
+    let id = id.to_string();
+    let attach = |args: &[&str]| {
+        let mut all = vec!["queue", "--as", "mei", "attach", id.as_str()];
+        all.extend_from_slice(args);
+        ws.herald(&all)
+    };
+    for (args, says) in [
+        (&["snow.png"][..], "the picture needs an alt text"),
+        (
+            &["snow.png", "--alt", "  "][..],
+            "the picture needs an alt text",
+        ),
+        (
+            &["../herald.toml", "--alt", "x"][..],
+            "is not a JPEG, PNG, WebP or GIF picture",
+        ),
+        (
+            &["notes.txt", "--alt", "x"][..],
+            "is not a JPEG, PNG, WebP or GIF picture",
+        ),
+    ] {
+        let run = attach(args);
+        assert_eq!(run.code, 1, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let run = attach(&["snow.png", "--alt", "雪地里的奇骏"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("pending (attach by mei)"),
+        "{}",
+        run.stdout
+    );
+    let shown = ws.herald(&["queue", "show", &id]);
+    assert!(
+        shown
+            .stdout
+            .contains("picture: snow.png (alt: 雪地里的奇骏)"),
+        "{}",
+        shown.stdout
+    );
+    let json: Value =
+        serde_json::from_str(&ws.herald(&["queue", "show", &id, "--json"]).stdout).expect("json");
+    assert_eq!(
+        json["media"],
+        serde_json::json!({"file": "snow.png", "alt": "雪地里的奇骏"})
+    );
+    assert_eq!(json["audit"][1]["who"], "mei");
+    assert_eq!(json["audit"][1]["note"], "snow.png: 雪地里的奇骏");
+
+    assert_eq!(attach(&[]).code, 0);
+    let json: Value =
+        serde_json::from_str(&ws.herald(&["queue", "show", &id, "--json"]).stdout).expect("json");
+    assert_eq!(json.get("media"), None);
+}

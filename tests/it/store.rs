@@ -439,6 +439,7 @@ fn queue_item() -> herald::domain::QueueItem {
         post: None,
         remote_id: None,
         remote_url: None,
+        media: None,
         error: None,
         audit: vec![],
     }

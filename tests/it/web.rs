@@ -7,6 +7,7 @@ mod alerts;
 mod browser;
 mod e2e;
 pub(crate) mod inbox;
+pub(crate) mod media;
 mod ui;
 
 use std::sync::Arc;

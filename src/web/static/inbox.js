@@ -17,6 +17,22 @@ document.addEventListener("DOMContentLoaded", function () {
     if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
   }
   mark();
+  // The reply editor's picture: show the chosen library file's thumbnail beside the choice.
+  var pick = document.getElementById("media-file");
+  var preview = null;
+  if (pick) {
+    preview = document.createElement("img");
+    preview.id = "media-preview";
+    preview.className = "preview";
+    preview.alt = "";
+    pick.parentNode.insertBefore(preview, pick.nextSibling);
+  }
+  function show() {
+    var opt = pick.options[pick.selectedIndex];
+    var src = opt && opt.getAttribute("data-thumb");
+    if (src) { preview.src = src; preview.hidden = false; } else { preview.removeAttribute("src"); preview.hidden = true; }
+  }
+  if (pick && preview) { pick.addEventListener("change", show); show(); }
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
     var tag = ev.target && ev.target.tagName;

@@ -2,7 +2,8 @@
 //! reads the Calendar, pauses and resumes publishing. With `HERALD_SCREENSHOTS=docs` it saves the
 //! Calendar as `docs/calendar.png`; the Alerts test saves `docs/alerts.png` and `docs/alert.png`.
 //! Two more check the Chinese Inbox's layout: on a 390 px phone (`docs/inbox-phone.png`,
-//! `docs/item-phone.png`) and beside long mentions on a narrow desktop window.
+//! `docs/item-phone.png`) and beside long mentions on a narrow desktop window. The Calendar's
+//! thumbnails are checked loaded (`docs/calendar-media.png`), and a picture attached to a reply.
 //!
 //! Chromium and chromedriver come from `tests/peers/install.sh`; the test fails, with that
 //! hint, if they are missing rather than skipping silently.
@@ -1025,6 +1026,192 @@ async fn chinese_badges_and_buttons_keep_their_words_whole_beside_long_mentions(
     );
     let (scroll, inner) = widths(&client).await;
     assert!(scroll <= inner, "{scroll} > {inner}");
+
+    client.close().await.expect("close browser");
+    stop(shutdown, server).await;
+}
+
+/// A small drawn scene (sky, snow, a car), so the screenshot shows a picture, not noise.
+fn scene(w: u32, h: u32, body: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let wheel =
+            |cx: f32| ((fx - cx) * w as f32).hypot((fy - 0.78) * h as f32) < h as f32 * 0.07;
+        if wheel(0.33) || wheel(0.67) {
+            image::Rgb([30, 30, 30])
+        } else if (0.22..0.78).contains(&fx) && (0.55..0.75).contains(&fy)
+            || (0.35..0.62).contains(&fx) && (0.42..0.56).contains(&fy)
+        {
+            image::Rgb(body)
+        } else if fy > 0.7 {
+            image::Rgb([236, 240, 245])
+        } else {
+            image::Rgb([(90.0 + 100.0 * fy) as u8, (150.0 + 80.0 * fy) as u8, 230])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
+}
+
+/// The Calendar shows a post's pictures as thumbnails that load (served by the login-protected
+/// thumbnail route) with their alt text as text; the reply editor offers the library with a
+/// preview and sends the chosen picture with its alt text. With `HERALD_SCREENSHOTS=docs` it
+/// saves `docs/calendar-media.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_sees_the_calendars_thumbnails_and_attaches_a_picture_to_a_reply() {
+    use herald::domain::PostMedia;
+    use herald::inbox::{Priority, ReplyState};
+    let app = App::new();
+    let media = super::media::library(&app);
+    std::fs::write(
+        media.join("x-trail-snow.png"),
+        scene(900, 600, [176, 32, 40]),
+    )
+    .expect("write");
+    std::fs::write(
+        media.join("leaf-dealer.png"),
+        scene(600, 600, [40, 90, 170]),
+    )
+    .expect("write");
+    let mut post = crate::helpers::stored_post(
+        "outbox",
+        "雪地试驾：奇骏 e-POWER 四驱，本周末到店体验。",
+        super::at("2026-11-23T04:00:00Z"),
+    );
+    post.media = vec![
+        PostMedia {
+            file: "x-trail-snow.png".into(),
+            alt: "红色奇骏停在雪地上，背后是蓝天 <雪地>".into(),
+            focus: None,
+        },
+        PostMedia {
+            file: "leaf-dealer.png".into(),
+            alt: "蓝色聆风在门店前".into(),
+            focus: None,
+        },
+    ];
+    app.store.posts().put(&post).expect("put");
+    let mut plain = crate::helpers::stored_post(
+        "outbox",
+        "冬季保养提醒：检查电瓶和轮胎气压。",
+        super::at("2026-11-24T02:00:00Z"),
+    );
+    plain.category = "service".into();
+    app.store.posts().put(&plain).expect("put");
+    let id = super::inbox::enqueue(
+        &app,
+        &super::inbox::item(
+            "media-1",
+            ("mastodon", "zh", Priority::Question),
+            "雪地里奇骏好开吗？",
+            app.now - chrono::TimeDelta::minutes(5),
+        ),
+    );
+
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
+    let driver = start_driver().await;
+    let client = chromium(&driver, "1440,1000").await;
+    let wait = || client.wait().at_most(Duration::from_secs(20));
+
+    client
+        .goto(&format!("{base}/calendar"))
+        .await
+        .expect("goto");
+    log_in(&client, USER, PASSWORD).await;
+    wait()
+        .for_element(Locator::Css("figure.thumb img"))
+        .await
+        .expect("thumbnails");
+    // Every thumbnail loaded: decoded by the browser, at the thumbnail's size.
+    let loaded = r#"return Array.from(document.querySelectorAll("figure.thumb img"))
+        .map(i => [i.getAttribute("src"), i.complete, i.naturalWidth, i.naturalHeight]);"#;
+    let mut sizes = Vec::new();
+    for _ in 0..100 {
+        let v = client.execute(loaded, vec![]).await.expect("script");
+        sizes = v.as_array().cloned().unwrap_or_default();
+        if sizes.len() == 2
+            && sizes
+                .iter()
+                .all(|s| s[1] == true && s[2].as_u64() > Some(0))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        sizes,
+        vec![
+            serde_json::json!(["/media/thumb/x-trail-snow.png", true, 320, 213]),
+            serde_json::json!(["/media/thumb/leaf-dealer.png", true, 320, 320]),
+        ]
+    );
+    let captions = client
+        .find_all(Locator::Css("figure.thumb figcaption"))
+        .await
+        .expect("captions");
+    assert_eq!(
+        captions[0].text().await.expect("text"),
+        "Alt text: 红色奇骏停在雪地上，背后是蓝天 <雪地>"
+    );
+    screenshot(&client, "calendar-media.png").await;
+
+    // The reply editor: choose a picture, see its preview, give its alt text, approve.
+    client
+        .goto(&format!("{base}/inbox/{id}"))
+        .await
+        .expect("goto");
+    let pick = wait()
+        .for_element(Locator::Id("media-file"))
+        .await
+        .expect("the picture choice");
+    pick.select_by_value("x-trail-snow.png")
+        .await
+        .expect("choose");
+    let preview = r#"const p = document.getElementById("media-preview");
+        return [p.hidden, p.getAttribute("src"), p.complete, p.naturalWidth];"#;
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..100 {
+        shown = client.execute(preview, vec![]).await.expect("script");
+        if shown[3].as_u64() > Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        shown,
+        serde_json::json!([false, "/media/thumb/x-trail-snow.png", true, 320])
+    );
+    client
+        .find(Locator::Id("media-alt"))
+        .await
+        .expect("alt")
+        .send_keys("红色奇骏停在雪地上")
+        .await
+        .expect("type");
+    client
+        .find(Locator::Id("approve"))
+        .await
+        .expect("approve")
+        .click()
+        .await
+        .expect("click");
+    wait()
+        .for_element(Locator::Id("picture"))
+        .await
+        .expect("the attached picture");
+    let done = app.store.queue().item(id).expect("get").expect("item");
+    assert_eq!(done.state, ReplyState::Approved);
+    assert_eq!(
+        done.media.map(|m| (m.file, m.alt)),
+        Some(("x-trail-snow.png".into(), "红色奇骏停在雪地上".into()))
+    );
 
     client.close().await.expect("close browser");
     stop(shutdown, server).await;

@@ -50,6 +50,7 @@ pub fn item(
         post: None,
         remote_id: None,
         remote_url: None,
+        media: None,
         error: None,
         audit: vec![AuditEntry {
             at: created,
