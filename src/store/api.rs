@@ -354,8 +354,8 @@ pub trait EngagementStore: Send + Sync {
     /// Every record, in (channel, post time) order.
     fn all(&self) -> Result<Vec<Engagement>, StoreError>;
 
-    /// Appends `sample` to the post's series (a new record when there is none) and sets its
-    /// next poll; returns the record written.
+    /// Appends `sample` to the post's series (a new record when there is none), sets its
+    /// next poll and clears its misses; returns the record written.
     fn record(
         &self,
         channel: &str,
@@ -368,10 +368,12 @@ pub trait EngagementStore: Send + Sync {
             post_at,
             samples: Vec::new(),
             next_at: None,
+            misses: 0,
             gone: false,
         });
         e.samples.push(sample);
         e.next_at = next_at;
+        e.misses = 0;
         self.put(&e)?;
         Ok(e)
     }

@@ -41,6 +41,10 @@ pub struct Engagement {
     pub samples: Vec<Sample>,
     /// When it is read next; `None`: no longer polled.
     pub next_at: Option<DateTime<Utc>>,
+    /// Polls in a row whose answer did not have the post (an index lagging behind, or the
+    /// post deleted); the service calls it gone after a few.
+    #[serde(default)]
+    pub misses: u32,
     /// The platform no longer has the post (deleted): not polled again.
     #[serde(default)]
     pub gone: bool,

@@ -40,7 +40,9 @@ fn post_by_hand_to_the_outbox_then_status_pause_and_resume() {
     assert_eq!(media["file"], "maintenance-checklist.png", "{line}");
     assert_eq!(media["mime"], "image/png", "{line}");
     assert!(
-        media["alt"].as_str().is_some_and(|a| a.contains("保养图标")),
+        media["alt"]
+            .as_str()
+            .is_some_and(|a| a.contains("保养图标")),
         "{line}"
     );
     assert!(media["width"].as_u64().is_some_and(|w| w > 0), "{line}");
