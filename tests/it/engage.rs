@@ -251,4 +251,66 @@ async fn mastodon_favourites_and_reblogs_show_and_a_deleted_status_is_missing() 
     assert_eq!((missing.misses, missing.gone), (1, false), "{missing:?}");
     assert!(missing.next_at.is_some(), "{missing:?}");
     assert_eq!(poller.failures(), 0);
+
+    // An hour later the instance fails once (503): logged and counted, nothing recorded, the
+    // posts still due; the next round reads them. The same counts again stretch the interval.
+    let later = now + TimeDelta::hours(1);
+    p.mastodon_fault(
+        "GET",
+        "/api/v1/statuses",
+        json!({ "type": "status", "status": 503, "body": { "error": "down for a moment" } }),
+        1,
+    )
+    .await;
+    let failed = poller.round(later).await;
+    p.mastodon_clear_faults().await;
+    let failed = failed.expect("a platform failure is not a store error");
+    // Both posts are due (hourly under 6 h); both reads failed.
+    assert_eq!(
+        (failed.due, failed.failed, failed.recorded),
+        (2, 2, 0),
+        "{failed:?}"
+    );
+    assert_eq!(poller.failures(), 2);
+    assert_eq!(
+        store
+            .engagement()
+            .series("masto", post_at)
+            .expect("series")
+            .len(),
+        1
+    );
+    let retried = poller.round(later).await.expect("round");
+    assert_eq!(
+        (
+            retried.due,
+            retried.recorded,
+            retried.missing,
+            retried.failed
+        ),
+        (2, 1, 1, 0),
+        "{retried:?}"
+    );
+    let missing = store
+        .engagement()
+        .get("masto", gone_at)
+        .expect("get")
+        .expect("kept");
+    assert_eq!((missing.misses, missing.gone), (2, false), "{missing:?}");
+    let kept = store
+        .engagement()
+        .get("masto", post_at)
+        .expect("get")
+        .expect("kept");
+    assert_eq!(kept.samples.len(), 2, "{kept:?}");
+    // Two hours old, unchanged once: the hourly interval doubled.
+    assert_eq!(kept.next_at, Some(later + TimeDelta::hours(2)), "{kept:?}");
+
+    // More ids than one read takes (20): the status after 20 unknown ids is still read.
+    let mut ids: Vec<String> = (0..20).map(|i| format!("99999999999{i:02}")).collect();
+    ids.push(id.clone());
+    let reader = Mastodon::new(http(), p.mastodon.parse().expect("url"), brand_token);
+    let counts = reader.account().status_counts(&ids).await.expect("read");
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(counts[&id].favourites, 1, "{counts:?}");
 }
