@@ -185,4 +185,41 @@ mod tests {
             );
         }
     }
+
+    /// `herald store check` decodes the engagement tree: a good record reads, a broken one is
+    /// reported.
+    #[test]
+    fn check_reads_engagement_records_and_reports_a_broken_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("db");
+        {
+            let store = crate::store::Store::open(&path).expect("open");
+            store
+                .engagement()
+                .record(
+                    "masto",
+                    at("2026-12-01T10:00:00Z"),
+                    sample("2026-12-01T11:00:00Z", 1),
+                    None,
+                )
+                .expect("record");
+            store
+                .as_sled()
+                .db
+                .open_tree(TREE)
+                .expect("tree")
+                .insert(b"x\0junk", b"{not json".as_slice())
+                .expect("raw insert");
+            store.as_sled().flush().expect("flush");
+        }
+        let report = crate::store::check(&path).expect("check");
+        assert!(!report.is_ok(), "{report}");
+        assert_eq!(report.records(TREE), 2, "{report}");
+        let tree = report
+            .trees
+            .iter()
+            .find(|t| t.name == TREE)
+            .expect("the engagement tree is reported");
+        assert_eq!(tree.unreadable, 1, "{report}");
+    }
 }
