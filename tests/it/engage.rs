@@ -306,6 +306,29 @@ async fn mastodon_favourites_and_reblogs_show_and_a_deleted_status_is_missing() 
     // Two hours old, unchanged once: the hourly interval doubled.
     assert_eq!(kept.next_at, Some(later + TimeDelta::hours(2)), "{kept:?}");
 
+    // The third miss in a row: the deleted status is gone, and no longer read.
+    let third = poller
+        .round(later + TimeDelta::hours(1))
+        .await
+        .expect("round");
+    assert_eq!((third.due, third.missing), (1, 1), "{third:?}");
+    let gone = store
+        .engagement()
+        .get("masto", gone_at)
+        .expect("get")
+        .expect("kept");
+    assert_eq!(
+        (gone.misses, gone.gone, gone.next_at),
+        (3, true, None),
+        "{gone:?}"
+    );
+    let after = poller
+        .round(later + TimeDelta::hours(1))
+        .await
+        .expect("round");
+    assert_eq!(after.due, 0, "{after:?}");
+    assert_eq!(after.next, Some(later + TimeDelta::hours(2)), "{after:?}");
+
     // More ids than one read takes (20): the status after 20 unknown ids is still read.
     let mut ids: Vec<String> = (0..20).map(|i| format!("99999999999{i:02}")).collect();
     ids.push(id.clone());
