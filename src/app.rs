@@ -339,6 +339,23 @@ pub async fn run_supervised(
             }
         });
     }
+    // The engagement of published posts is read from their platforms by the posts' age.
+    {
+        let poller = Arc::new(crate::engage::Poller::new(
+            store.clone(),
+            channels.clone(),
+            clock.clone(),
+        ));
+        let (stop, leases) = (shutdown.clone(), leases.clone());
+        supervisor.spawn("the engagement poller", move || {
+            let (poller, stop, leases) = (poller.clone(), stop.clone(), leases.clone());
+            async move {
+                leases
+                    .hold(names::ENGAGEMENT, stop, |stop| poller.clone().run(stop))
+                    .await
+            }
+        });
+    }
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     {
         let config = Arc::new(config.clone());

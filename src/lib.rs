@@ -42,6 +42,7 @@ pub mod clock;
 pub mod config;
 pub mod crisis;
 pub mod domain;
+pub mod engage;
 pub mod http;
 pub mod inbox;
 pub mod ingest;

@@ -12,6 +12,7 @@
 //!   to look one up; reads (`app.bsky.*`) through [`Bluesky::query`].
 //! - Pictures: `com.atproto.repo.uploadBlob` ([`Bluesky::upload_blob`]) returns the blob
 //!   reference a post's embed names.
+//! - Engagement: [`Bluesky::post_counts`] reads likes, reposts, replies and quotes of posts.
 //! - Errors: XRPC error answers classified into [`Error`].
 
 use std::sync::LazyLock;
@@ -410,6 +411,53 @@ impl Bluesky {
             Error::Rejected(m) => Error::Transient(m),
             other => other,
         })
+    }
+}
+
+/// How many posts `app.bsky.feed.getPosts` returns from one call.
+pub const POSTS_PER_READ: usize = 25;
+
+/// The engagement counters of one post, as the AppView counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub likes: u64,
+    pub reposts: u64,
+    pub replies: u64,
+    pub quotes: u64,
+}
+
+impl Bluesky {
+    /// The counters of the posts `uris` (`at://` URIs), read [`POSTS_PER_READ`] at a time with
+    /// `app.bsky.feed.getPosts` through the PDS (which proxies it to the AppView). A post the
+    /// AppView no longer has (deleted) is missing from the answer: the caller records it as
+    /// gone.
+    pub async fn post_counts(
+        &self,
+        uris: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Counts>, Error> {
+        let mut out = std::collections::BTreeMap::new();
+        for batch in uris.chunks(POSTS_PER_READ) {
+            let params: Vec<(&str, &str)> = batch.iter().map(|u| ("uris", u.as_str())).collect();
+            let v = self.query("app.bsky.feed.getPosts", &params).await?;
+            for p in v["posts"].as_array().into_iter().flatten() {
+                let Some(uri) = p["uri"].as_str() else {
+                    continue;
+                };
+                if !batch.iter().any(|b| b == uri) {
+                    continue;
+                }
+                out.insert(
+                    uri.to_string(),
+                    Counts {
+                        likes: p["likeCount"].as_u64().unwrap_or(0),
+                        reposts: p["repostCount"].as_u64().unwrap_or(0),
+                        replies: p["replyCount"].as_u64().unwrap_or(0),
+                        quotes: p["quoteCount"].as_u64().unwrap_or(0),
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 }
 

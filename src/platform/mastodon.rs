@@ -5,7 +5,8 @@
 //! with an `Idempotency-Key`, and errors classified by Mastodon's documented codes ([`classify`]),
 //! with rate limits from `Retry-After` or `X-RateLimit-Reset` (ISO 8601; an epoch is accepted
 //! too). Reads for listening ([`Mastodon::read`]: notifications, tag timelines, search) go
-//! through the same client and token, which never leaves the instance. What a status is for (a
+//! through the same client and token, which never leaves the instance; so do the engagement
+//! counters of statuses ([`Mastodon::status_counts`]). What a status is for (a
 //! scheduled post, a reply, a mention) is the caller's business.
 
 use std::sync::LazyLock;
@@ -392,6 +393,60 @@ impl Mastodon {
             .json()
             .await
             .map_err(|e| Error::Transient(format!("unreadable statuses: {e}")))
+    }
+}
+
+/// How many statuses Mastodon returns from one `GET /api/v1/statuses?id[]=…` (4.3+).
+pub const STATUSES_PER_READ: usize = 20;
+
+/// The engagement counters of one status, as Mastodon counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub replies: u64,
+    pub reblogs: u64,
+    pub favourites: u64,
+}
+
+impl Mastodon {
+    /// The counters of the statuses `ids`, read [`STATUSES_PER_READ`] at a time with
+    /// `GET /api/v1/statuses?id[]=…`. A status the instance no longer has (deleted, or not
+    /// visible to the account) is simply missing from the answer: the caller records it as
+    /// gone. A lookup: no clear answer is only a transient failure.
+    pub async fn status_counts(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Counts>, Error> {
+        let mut out = std::collections::BTreeMap::new();
+        for batch in ids.chunks(STATUSES_PER_READ) {
+            let mut url = self.url("api/v1/statuses")?;
+            {
+                let mut q = url.query_pairs_mut();
+                for id in batch {
+                    q.append_pair("id[]", id);
+                }
+            }
+            let answer = self.lookup(url).await?;
+            let statuses: Vec<serde_json::Value> = answer
+                .json()
+                .await
+                .map_err(|e| Error::Transient(format!("unreadable statuses: {e}")))?;
+            for s in statuses {
+                let Some(id) = s["id"].as_str() else { continue };
+                // Only the ids asked for: a server's answer names nothing else.
+                if !batch.iter().any(|b| b == id) {
+                    continue;
+                }
+                out.insert(
+                    id.to_string(),
+                    Counts {
+                        replies: s["replies_count"].as_u64().unwrap_or(0),
+                        reblogs: s["reblogs_count"].as_u64().unwrap_or(0),
+                        favourites: s["favourites_count"].as_u64().unwrap_or(0),
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -30,6 +30,11 @@ impl Mastodon {
         }
     }
 
+    /// The account client (reads beside publishing: engagement counters).
+    pub fn account(&self) -> &crate::platform::mastodon::Mastodon {
+        &self.account
+    }
+
     /// Posts with this visibility (`public`, `unlisted`, `private`, `direct`).
     pub fn with_visibility(mut self, visibility: &str) -> Self {
         self.visibility = visibility.to_string();

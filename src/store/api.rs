@@ -342,3 +342,61 @@ pub trait MetaStore: Send + Sync {
     /// Every lease, lapsed or not, by name.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
 }
+
+pub trait EngagementStore: Send + Sync {
+    /// The engagement kept for the post of `channel` at `post_at`, if any.
+    fn get(&self, channel: &str, post_at: DateTime<Utc>) -> Result<Option<Engagement>, StoreError>;
+
+    /// Writes a post's engagement record (its samples and next poll), replacing the one kept.
+    /// Flushed before it returns.
+    fn put(&self, record: &Engagement) -> Result<(), StoreError>;
+
+    /// Every record, in (channel, post time) order.
+    fn all(&self) -> Result<Vec<Engagement>, StoreError>;
+
+    /// Appends `sample` to the post's series (a new record when there is none), sets its
+    /// next poll and clears its misses; returns the record written.
+    fn record(
+        &self,
+        channel: &str,
+        post_at: DateTime<Utc>,
+        sample: Sample,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<Engagement, StoreError> {
+        let mut e = self.get(channel, post_at)?.unwrap_or_else(|| Engagement {
+            channel: channel.to_string(),
+            post_at,
+            samples: Vec::new(),
+            next_at: None,
+            misses: 0,
+            gone: false,
+        });
+        e.samples.push(sample);
+        e.next_at = next_at;
+        e.misses = 0;
+        self.put(&e)?;
+        Ok(e)
+    }
+
+    /// The post's readings, oldest first (empty when it was never read).
+    fn series(&self, channel: &str, post_at: DateTime<Utc>) -> Result<Vec<Sample>, StoreError> {
+        Ok(self
+            .get(channel, post_at)?
+            .map(|e| e.samples)
+            .unwrap_or_default())
+    }
+
+    /// The records of posts published in `[from, to)`, for reports (each with its latest
+    /// reading in [`Engagement::latest`]).
+    fn posted_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Engagement>, StoreError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|e| e.post_at >= from && e.post_at < to)
+            .collect())
+    }
+}

@@ -108,6 +108,7 @@ fn decoder(tree: &str) -> Option<Decoder> {
         "alert_deliveries" => decodes::<AlertDelivery>,
         "users" => decodes::<User>,
         "sessions" => decodes::<Session>,
+        "engagement" => decodes::<crate::store::Engagement>,
         _ => return None,
     })
 }

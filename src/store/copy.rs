@@ -4,7 +4,8 @@
 //! What is copied: posts (every state, delivery fields included), both holds, the sources'
 //! cursors, users, mentions (with their classification; imported raw, so two of the same
 //! author and text both arrive), queue items (ids, states and audit logs; the destination's id
-//! generator continues above them), alerts (history and samples) and their deliveries. What is
+//! generator continues above them), alerts (history and samples) and their deliveries, and the
+//! engagement records of published posts (every reading, the next poll). What is
 //! not: login sessions (people log in again) and leases (they belong to running processes).
 //!
 //! This module only reads the source. It refuses a destination that holds any post, mention,
@@ -39,11 +40,13 @@ pub struct Copied {
     pub alerts: usize,
     /// The alerts' deliveries to their sinks.
     pub alert_deliveries: usize,
+    /// Published posts' engagement records (each with all its readings).
+    pub engagement: usize,
 }
 
 impl Copied {
     /// (name, count) of every kind, in the order the output lists them.
-    pub fn kinds(&self) -> [(&'static str, usize); 8] {
+    pub fn kinds(&self) -> [(&'static str, usize); 9] {
         [
             ("posts", self.posts),
             ("holds", self.holds),
@@ -53,6 +56,7 @@ impl Copied {
             ("queue items", self.queue_items),
             ("alerts", self.alerts),
             ("alert deliveries", self.alert_deliveries),
+            ("engagement", self.engagement),
         ]
     }
 }
@@ -119,6 +123,10 @@ pub fn copy(from: &Store, to: &Store) -> Result<Copied, StoreError> {
         done.alerts += 1;
         done.alert_deliveries += deliveries.len();
     }
+    for e in from.engagement().all()? {
+        to.engagement().put(&e)?;
+        done.engagement += 1;
+    }
 
     let expected = count(from)?;
     let found = count(to)?;
@@ -161,6 +169,7 @@ fn count(store: &Store) -> Result<Copied, StoreError> {
         queue_items: store.queue().count(&QueueQuery::default())?,
         alerts: alerts.len(),
         alert_deliveries: deliveries,
+        engagement: store.engagement().all()?.len(),
     })
 }
 
@@ -177,6 +186,7 @@ fn holdings(store: &Store) -> Result<Vec<String>, StoreError> {
         ("queue item", store.queue().count(&QueueQuery::default())?),
         ("alert", store.alerts().list()?.len()),
         ("user", store.users().list()?.len()),
+        ("engagement record", store.engagement().all()?.len()),
     ];
     Ok(found
         .into_iter()
@@ -247,6 +257,23 @@ mod tests {
             .mentions()
             .raise_pruned_before(t("2026-10-01T00:00:00Z"))
             .expect("cutoff");
+        // Two readings of the published post, and its next poll.
+        for (at, likes, next) in [
+            ("2026-12-01T12:00:00Z", 1, Some(t("2026-12-01T13:00:00Z"))),
+            ("2026-12-01T13:00:00Z", 4, None),
+        ] {
+            let sample = crate::store::Sample {
+                at: t(at),
+                replies: 1,
+                reposts: 2,
+                likes,
+                quotes: 0,
+            };
+            store
+                .engagement()
+                .record("masto", t("2026-12-01T11:00:00Z"), sample, next)
+                .expect("engagement");
+        }
         let posts = [
             post("masto", "2026-12-01T09:00:00Z", PostState::Planned),
             post("masto", "2026-12-01T10:00:00Z", PostState::Approved),
@@ -415,6 +442,7 @@ mod tests {
         alerts: Vec<crate::store::AlertRecord>,
         deliveries: Vec<crate::store::AlertDelivery>,
         pruned_before: Option<DateTime<Utc>>,
+        engagement: Vec<crate::store::Engagement>,
     }
 
     fn everything(store: &Store) -> Everything {
@@ -443,6 +471,7 @@ mod tests {
                 .collect(),
             alerts,
             pruned_before: store.mentions().pruned_before().expect("cutoff"),
+            engagement: store.engagement().all().expect("engagement"),
         }
     }
 
@@ -477,6 +506,7 @@ mod tests {
                     queue_items: 4,
                     alerts: 1,
                     alert_deliveries: 3,
+                    engagement: 1,
                 },
                 "into {}",
                 to.backend()

@@ -11,6 +11,8 @@
 //!   identity, the idempotency key publishing will use.
 //! - `meta`: the schema version, when the store was created, the last write probe.
 //! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
+//! - `engagement`: the counters read from the platforms for each published post, keyed like
+//!   `posts` (see `engagement.rs`).
 //!
 //! - `mentions` and its index trees, `queue` and its index trees, `cursors`, `users`,
 //!   `sessions` (see `mentions.rs`, `queue.rs`, `users.rs`).
@@ -51,9 +53,14 @@ pub use alerts::{
     AlertChange, AlertDelivery, AlertEvent, AlertLevel, AlertRecord, AlertSample, AlertState,
     DeliveryReason, DeliveryState, LevelChange,
 };
-pub use api::{AlertStore, MentionStore, MetaStore, PostStore, QueueStore, UserStore};
+pub use api::{
+    AlertStore, EngagementStore, MentionStore, MetaStore, PostStore, QueueStore, UserStore,
+};
+mod engagement;
 pub use check::{check, CheckReport, TreeReport};
 pub use copy::{copy, Copied};
+use engagement::Engagements;
+pub use engagement::{Engagement, Sample};
 pub use health::{available_space, WriteFailure};
 pub use mentions::{Ingested, MentionQuery, StoredMention};
 pub use retention::{Pruned, Retention};
@@ -566,6 +573,7 @@ pub struct Store {
     alerts: Arc<dyn AlertStore>,
     users: Arc<dyn UserStore>,
     meta: Arc<dyn MetaStore>,
+    engagement: Arc<dyn EngagementStore>,
     backend: Backend,
 }
 
@@ -599,6 +607,7 @@ impl Store {
             alerts: Arc::new(pg::PgAlerts(s.clone())),
             users: Arc::new(pg::PgUsers(s.clone())),
             meta: Arc::new(pg::PgMeta(s.clone())),
+            engagement: Arc::new(pg::PgEngagement(s.clone())),
             backend: Backend::Postgres(s),
         })
     }
@@ -627,6 +636,7 @@ impl Store {
             alerts: Arc::new(Alerts(s.clone())),
             users: Arc::new(Users(s.clone())),
             meta: Arc::new(Meta(s.clone())),
+            engagement: Arc::new(Engagements(s.clone())),
             backend: Backend::Sled(s),
         }
     }
@@ -659,6 +669,11 @@ impl Store {
     /// Holds and cursors.
     pub fn meta(&self) -> &dyn MetaStore {
         &*self.meta
+    }
+
+    /// Engagement of published posts.
+    pub fn engagement(&self) -> &dyn EngagementStore {
+        &*self.engagement
     }
 
     /// The PostgreSQL store behind this one (tests reach its pool).

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("web/config.rs", 2, "module config"),
     ("web/", 5, "services"),
     ("ingest.rs", 5, "services"),
+    ("engage.rs", 5, "services"),
     ("lease.rs", 5, "services"),
     ("schedule.rs", 5, "services"),
     ("publish/config.rs", 2, "module config"),

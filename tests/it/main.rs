@@ -5,6 +5,7 @@ mod alerts;
 mod check;
 mod crash;
 mod crisis_live;
+mod engage;
 mod first_hour;
 mod helpers;
 mod inbox;

@@ -93,6 +93,7 @@ async fn a_killed_publisher_comes_back_and_publishes_a_post_due_after_the_kill()
             "the publisher",
             "the reply sender",
             "the retention task",
+            "the engagement poller",
         ] {
             assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
         }

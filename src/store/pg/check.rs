@@ -34,6 +34,7 @@ const TABLES: &[&str] = &[
     "alert_deliveries",
     "users",
     "sessions",
+    "engagement",
 ];
 
 /// Decodes one record, or says why it cannot.
@@ -53,6 +54,7 @@ fn decoder(table: &str) -> Option<Decoder> {
         "alert_deliveries" => decodes::<AlertDelivery>,
         "users" => decodes::<User>,
         "sessions" => decodes::<Session>,
+        "engagement" => decodes::<crate::store::Engagement>,
         _ => return None,
     })
 }

@@ -32,6 +32,7 @@ use super::StoreError;
 
 mod alerts;
 mod check;
+mod engagement;
 mod mentions;
 mod meta;
 mod posts;
@@ -40,6 +41,7 @@ mod retention;
 mod users;
 
 pub(crate) use alerts::PgAlerts;
+pub(crate) use engagement::PgEngagement;
 pub(crate) use mentions::PgMentions;
 pub(crate) use meta::PgMeta;
 pub(crate) use posts::PgPosts;
@@ -63,6 +65,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "alerts, deliveries, users and sessions",
         include_str!("migrations/0003_alerts_users.sql"),
+    ),
+    (
+        4,
+        "engagement of published posts",
+        include_str!("migrations/0004_engagement.sql"),
     ),
 ];
 
