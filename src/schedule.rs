@@ -87,7 +87,7 @@ pub fn replan(
         end_date,
         timezone: tz,
     };
-    let learned = plan::learn::Learned::fit(&outcomes(store), config.plan.learn.clone());
+    let learned = plan::learn::Learned::fit(&outcomes(config, store), config.plan.learn.clone());
     let planned = plan::plan_learned(&config.plan, &config.drafts, &history, &req, Some(&learned));
     let grid = plan::slots::DayGrid::new(&config.plan);
     let why = |p: &StoredPost| {
@@ -152,10 +152,54 @@ pub fn replan(
 }
 
 /// The results the planner learns posting times from: each published planned post with its
-/// engagement. herald keeps no engagement yet, so this is empty and the planner keeps the
-/// playbook's times (`herald plan --explain` says so) until engagement is collected.
-fn outcomes(_store: Option<&Store>) -> Vec<plan::learn::Outcome> {
-    Vec::new()
+/// engagement a day after it went out (the last reading 18 to 30 hours after the post, so posts
+/// of different ages compare alike; posts without such a reading are left out). Engagement is
+/// replies + reposts + likes + quotes, as the poller (`crate::engage`) read them. The plan's
+/// local time is the post's scheduled time. A store that cannot be read gives no results (the
+/// playbook's times), with a warning.
+fn outcomes(config: &Config, store: Option<&Store>) -> Vec<plan::learn::Outcome> {
+    let Some(store) = store else {
+        return Vec::new();
+    };
+    if !config.plan.learn.enabled {
+        return Vec::new();
+    }
+    let read = || -> Result<Vec<plan::learn::Outcome>, StoreError> {
+        let posts: std::collections::HashMap<(String, DateTime<Utc>), StoredPost> = store
+            .posts()
+            .kept()?
+            .into_iter()
+            .filter(|p| p.state == PostState::Published && p.kind == PostKind::Planned)
+            .map(|p| ((p.channel.clone(), p.at), p))
+            .collect();
+        let tz = config.herald.timezone;
+        let mut out = Vec::new();
+        for e in store.engagement().all()? {
+            let Some(post) = posts.get(&(e.channel.clone(), e.post_at)) else {
+                continue;
+            };
+            let day = e.samples.iter().rfind(|s| {
+                let age = s.at - e.post_at;
+                age >= chrono::TimeDelta::hours(18) && age <= chrono::TimeDelta::hours(30)
+            });
+            let Some(sample) = day else {
+                continue;
+            };
+            let local = post.at.with_timezone(&tz);
+            out.push(plan::learn::Outcome {
+                channel: post.channel.clone(),
+                date: local.date_naive(),
+                time: local.time(),
+                category: post.category.clone(),
+                engagement: (sample.replies + sample.reposts + sample.likes + sample.quotes) as f64,
+            });
+        }
+        Ok(out)
+    };
+    read().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "Cannot read the results to learn posting times from; planning at the playbook's times");
+        Vec::new()
+    })
 }
 
 fn entry(p: &StoredPost, tz: Tz) -> Entry {

@@ -438,3 +438,120 @@ fn explain_says_why_each_post_got_its_time_and_json_has_it_only_when_asked() {
         table.stdout
     );
 }
+
+#[test]
+fn with_learning_on_the_plan_moves_to_the_time_that_did_best_and_says_so() {
+    use chrono::{NaiveDate, TimeZone};
+    use herald::store::{Engagement, PostKind, Sample};
+
+    let ws = Workspace::new();
+    let tz = chrono_tz::Asia::Shanghai;
+    {
+        let store = ws.store();
+        // Five weeks of evening posts on the outbox: 20:00 (the playbook's slot) does poorly,
+        // 20:35 four times as well, a day after posting.
+        let first = NaiveDate::from_ymd_opt(2026, 10, 20).expect("date");
+        // A history in the plan's mix, as a real one would be.
+        let mix = [
+            "product",
+            "product",
+            "product",
+            "region",
+            "industry",
+            "service",
+            "service",
+            "lifestyle",
+            "lifestyle",
+            "lifestyle",
+        ];
+        let mut n = 0;
+        for d in 0..35 {
+            let date = first + chrono::Days::new(d);
+            for (hh, mm, engagement) in [(20, 0, 10), (20, 35, 40)] {
+                let at = tz
+                    .from_local_datetime(&date.and_hms_opt(hh, mm, 0).expect("time"))
+                    .single()
+                    .expect("local")
+                    .with_timezone(&Utc);
+                let mut post =
+                    crate::helpers::stored_post("outbox", &format!("old {d} {hh}:{mm}"), at);
+                post.kind = PostKind::Planned;
+                post.state = PostState::Published;
+                post.category = mix[n % mix.len()].into();
+                post.promo = n % 10 == 4;
+                n += 1;
+                post.delivery.remote_id = Some(format!("line-{d}-{hh}{mm}"));
+                store.posts().put(&post).expect("put");
+                store
+                    .engagement()
+                    .put(&Engagement {
+                        channel: "outbox".into(),
+                        post_at: at,
+                        samples: vec![Sample {
+                            at: at + chrono::TimeDelta::hours(24),
+                            replies: 0,
+                            reposts: 0,
+                            likes: engagement,
+                            quotes: 0,
+                        }],
+                        next_at: None,
+                        misses: 0,
+                        gone: false,
+                    })
+                    .expect("engagement");
+            }
+        }
+    }
+    let args = [
+        "plan",
+        "--from",
+        "2026-12-01",
+        "--days",
+        "7",
+        "--format",
+        "json",
+        "--explain",
+    ];
+    let off = ws.herald(&args);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    let evening = |json: &str| -> Vec<(String, String)> {
+        posts(json)
+            .iter()
+            .filter(|p| p["peak"] == "evening" && p["state"] == "planned")
+            .map(|p| {
+                let at = DateTime::parse_from_rfc3339(p["at"].as_str().expect("at")).expect("time");
+                (
+                    at.format("%H:%M").to_string(),
+                    p["why"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = evening(&off.stdout);
+    assert!(!before.is_empty());
+    assert!(
+        before.iter().all(|(t, _)| t == "20:00" || t == "21:00"),
+        "{before:?}"
+    );
+
+    ws.edit(
+        "content-plan/plan.toml",
+        "enabled = false",
+        "enabled = true",
+    );
+    let on = ws.herald(&args);
+    assert_eq!(on.code, 0, "{}", on.stderr);
+    let after = evening(&on.stdout);
+    let near = after
+        .iter()
+        .filter(|(t, _)| ("20:25".."20:50").contains(&t.as_str()))
+        .count();
+    assert!(
+        near * 2 >= after.len(),
+        "most evening posts move near 20:35: {after:?}"
+    );
+    assert!(
+        after.iter().all(|(_, why)| why.starts_with("learned")),
+        "{after:?}"
+    );
+}
