@@ -37,24 +37,18 @@ pub fn channels(
 
 /// The folder of a post's pictures: `<content_plan>/media`.
 pub fn media_dir(config: &Config) -> std::path::PathBuf {
-    config.herald.content_plan.join("media")
+    config.herald.media_dir()
 }
 
 /// The folder of re-encoded copies of pictures: `<data_dir>/media-cache` (never under the
 /// content plan).
 pub fn media_cache_dir(config: &Config) -> std::path::PathBuf {
-    data_dir(config).join("media-cache")
+    config.herald.media_cache_dir()
 }
 
 /// The folder of the store, where the outbox file lives too.
 pub fn data_dir(config: &Config) -> std::path::PathBuf {
-    config
-        .herald
-        .storage
-        .path
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default()
+    config.herald.data_dir()
 }
 
 /// What a started `herald run` hands its caller once every task is running: for the startup

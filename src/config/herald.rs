@@ -332,6 +332,26 @@ struct RawPaths {
 const DEFAULT_TZ: Tz = chrono_tz::Asia::Shanghai;
 
 impl HeraldConfig {
+    /// herald's data folder: the sled store's parent folder (the outbox file, caches).
+    pub fn data_dir(&self) -> PathBuf {
+        self.storage
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The folder of the drafts' pictures: `<content_plan>/media`.
+    pub fn media_dir(&self) -> PathBuf {
+        self.content_plan.join("media")
+    }
+
+    /// The folder of re-encoded copies and thumbnails of pictures: `<data_dir>/media-cache`,
+    /// never under the content plan.
+    pub fn media_cache_dir(&self) -> PathBuf {
+        self.data_dir().join("media-cache")
+    }
+
     /// What herald uses when there is no `herald.toml`: everything beside it, one outbox channel.
     pub fn defaults(base: &Path) -> Self {
         Self {

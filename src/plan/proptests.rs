@@ -439,6 +439,25 @@ fn violations(case: &Case, history: &[PastPost], plan: &Plan, start: DateTime<Ut
     out
 }
 
+/// The first `cut` posts of `plan`, as posts that happened.
+fn happened(case: &Case, plan: &Plan, cut: usize) -> Vec<PastPost> {
+    plan.posts
+        .iter()
+        .take(cut)
+        .map(|p| {
+            let d = &case.drafts[p.draft];
+            PastPost {
+                channel: case.channels[p.channel].clone(),
+                at: p.at,
+                category: d.category.clone(),
+                draft: d.id.clone(),
+                promo: d.promo,
+                series: d.series.clone(),
+            }
+        })
+        .collect()
+}
+
 fn capacity_ok(rules: &PlanRules) -> bool {
     !rules.peaks.is_empty()
         && super::slots::DayGrid::new(rules).capacity() >= rules.per_day as usize
@@ -465,17 +484,7 @@ proptest! {
         prop_assume!(capacity_ok(&case.rules));
         let first = plan(&case.rules, &case.drafts, &[], &request(&case, case.start));
         // The first `cut` posts happened; re-plan from a later instant.
-        let history: Vec<PastPost> = first.posts.iter().take(cut).map(|p| {
-            let d = &case.drafts[p.draft];
-            PastPost {
-                channel: case.channels[p.channel].clone(),
-                at: p.at,
-                category: d.category.clone(),
-                draft: d.id.clone(),
-                promo: d.promo,
-                series: d.series.clone(),
-            }
-        }).collect();
+        let history = happened(&case, &first, cut);
         let restart = case.start + TimeDelta::hours(hours);
         let restart = history.iter().map(|p| p.at + TimeDelta::seconds(1)).max().map_or(restart, |h| h.max(restart));
         let second = plan(&case.rules, &case.drafts, &history, &request(&case, restart));
@@ -600,17 +609,7 @@ proptest! {
         prop_assume!(capacity_ok(&case.rules));
         let learned = learned(&case, &results);
         let first = plan_learned(&case.rules, &case.drafts, &[], &request(&case, case.start), Some(&learned));
-        let history: Vec<PastPost> = first.posts.iter().take(cut).map(|p| {
-            let d = &case.drafts[p.draft];
-            PastPost {
-                channel: case.channels[p.channel].clone(),
-                at: p.at,
-                category: d.category.clone(),
-                draft: d.id.clone(),
-                promo: d.promo,
-                series: d.series.clone(),
-            }
-        }).collect();
+        let history = happened(&case, &first, cut);
         let restart = case.start + TimeDelta::hours(hours);
         let restart = history.iter().map(|p| p.at + TimeDelta::seconds(1)).max().map_or(restart, |h| h.max(restart));
         let second = plan_learned(&case.rules, &case.drafts, &history, &request(&case, restart), Some(&learned));

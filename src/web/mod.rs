@@ -147,22 +147,12 @@ impl AppState {
 
     /// The media library: `<content_plan>/media/`.
     pub fn media_dir(&self) -> std::path::PathBuf {
-        self.inner.config.herald.content_plan.join("media")
+        self.inner.config.herald.media_dir()
     }
 
-    /// Where thumbnails are cached: `<data_dir>/media-cache/thumbs/`, the data folder being
-    /// the store's parent folder (as `herald run` defines it), never the content plan.
+    /// Where thumbnails are cached: `<data_dir>/media-cache/thumbs/`, never the content plan.
     pub fn thumb_dir(&self) -> std::path::PathBuf {
-        self.inner
-            .config
-            .herald
-            .storage
-            .path
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default()
-            .join("media-cache")
-            .join("thumbs")
+        self.inner.config.herald.media_cache_dir().join("thumbs")
     }
 
     /// The configured timezone.
