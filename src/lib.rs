@@ -52,6 +52,7 @@ pub mod media;
 pub mod plan;
 pub mod platform;
 pub mod publish;
+pub mod report;
 pub mod retry;
 pub mod rng;
 pub mod schedule;

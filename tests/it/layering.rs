@@ -17,6 +17,8 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("web/", 5, "services"),
     ("ingest.rs", 5, "services"),
     ("engage.rs", 5, "services"),
+    ("report/config.rs", 2, "module config"),
+    ("report/", 5, "services"),
     ("lease.rs", 5, "services"),
     ("schedule.rs", 5, "services"),
     ("publish/config.rs", 2, "module config"),
