@@ -3,6 +3,10 @@
 //! is drawn from: the Reports page, `herald report --format html|csv|json` and the weekly
 //! digest. It holds figures only, never a mention's text, so it can be e-mailed as it is.
 
+pub mod chart;
+pub mod csv;
+pub mod html;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
