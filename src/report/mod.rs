@@ -3,6 +3,10 @@
 //! is drawn from: the Reports page, `herald report --format html|csv|json` and the weekly
 //! digest. It holds figures only, never a mention's text, so it can be e-mailed as it is.
 
+pub mod compute;
+
+pub use compute::{week, ReportError};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
