@@ -7,8 +7,10 @@ spec, so a bug in herald's planner cannot hide itself by agreeing with its own o
 
 Usage:
   python3 tests/plan_rules.py --plan-dir content-plan --json plan.json --from 2026-12-01 --days 28 \
-      [--timezone Asia/Shanghai] [--channels outbox,mastodon] [--allow-shortage]
-`--json -` reads stdin. Prints one line `RULE channel at: why` per violation, then
+      [--timezone Asia/Shanghai] [--channels outbox,mastodon] [--allow-shortage] [--history past.json]
+`--json -` reads stdin. `--history` names the posts a channel already had before `--from` (the same
+JSON shape): they are not checked, but the prefix rules (mix, promo share, gap, series order,
+reuse) go on from them, as herald's planner does with the posts it keeps. Prints one line `RULE channel at: why` per violation, then
 `plan_rules: N posts, M channels, K violations`; exits 1 if there is any violation.
 """
 import argparse
@@ -224,13 +226,32 @@ def load_rules(plan):
         "blackout": blackout_dates(plan.get("blackout", {}).get("dates", [])),
     }
 
-def check_channel(ch, ps, rules, drafts, draft_errors, window, allow_shortage):
-    """Walk one channel's posts in time order (the plan starts from an empty history); returns category counts."""
+def check_channel(ch, ps, rules, drafts, draft_errors, window, allow_shortage, history=()):
+    """Walk one channel's posts in time order, after its `history` (earlier posts, not checked,
+    empty unless --history names them); returns category counts."""
     mix, order = rules["mix"], series_order(drafts, ch)
     counts, per_day, cats = dict.fromkeys(mix, 0), Counter(), Counter()
     n = promos = 0
     prev = None
     next_idx, parts_done, last_part_at, last_use = {}, {}, {}, {}
+    for p in history:
+        if p["inst"].astimezone(p["local"].tzinfo).date() >= window[0]:
+            bad("HISTORY", ch, p["at"], f"history post on or after --from {window[0]}")
+        n += 1
+        if p["category"] in counts:
+            counts[p["category"]] += 1
+        d = drafts.get(p["draft"])
+        promos += bool(d.get("promo", False)) if d is not None else p["promo"]
+        prev = p
+        if d is not None:
+            last_use[p["draft"]] = p["inst"]
+            series = d.get("series")
+            if series is not None:
+                part, want = d.get("part"), order.get(series, [])
+                parts_done.setdefault(series, set()).add(part)
+                last_part_at[series] = p["inst"]
+                if part in want:
+                    next_idx[series] = max(next_idx.get(series, 0), want.index(part) + 1)
     for p in ps:
         at, local, d = p["at"], p["local"], drafts.get(p["draft"])
         if not window[0] <= local.date() <= window[-1]:
@@ -317,6 +338,7 @@ def main():
     ap.add_argument("--channels", help="comma list; default: herald.toml's channels, else those in the JSON")
     ap.add_argument("--allow-shortage", action="store_true",
                     help="days under min_per_day are notes (herald reported a shortage), not violations")
+    ap.add_argument("--history", help="JSON of the posts each channel had before --from (not checked; the prefix rules go on from them)")
     args = ap.parse_args()
     if args.days < 1:
         ap.error("--days must be at least 1")
@@ -339,6 +361,13 @@ def main():
         bad("SHAPE", "-", "-", "top level is not a JSON array")
         data = []
     posts = parse_posts(data, tz)
+    history = []
+    if args.history:
+        past = json.loads(Path(args.history).read_text(encoding="utf-8"))
+        if not isinstance(past, list):
+            bad("SHAPE", "-", "-", "--history is not a JSON array")
+            past = []
+        history = parse_posts(past, tz)
 
     if args.channels:
         channels = [c.strip() for c in args.channels.split(",") if c.strip()]
@@ -353,7 +382,8 @@ def main():
     summary = {}
     for ch in channels:
         ps = sorted((p for p in posts if p["channel"] == ch), key=lambda p: p["inst"])
-        summary[ch] = check_channel(ch, ps, rules, drafts, draft_errors, window, args.allow_shortage)
+        before = sorted((p for p in history if p["channel"] == ch), key=lambda p: p["inst"])
+        summary[ch] = check_channel(ch, ps, rules, drafts, draft_errors, window, args.allow_shortage, before)
 
     for line in violations:
         print(line)

@@ -4,8 +4,11 @@
 //! digest. It holds figures only, never a mention's text, so it can be e-mailed as it is.
 
 pub mod chart;
+pub mod compute;
 pub mod csv;
 pub mod html;
+
+pub use compute::{week, ReportError};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

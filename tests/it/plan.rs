@@ -465,6 +465,7 @@ fn with_learning_on_the_plan_moves_to_the_time_that_did_best_and_says_so() {
             "lifestyle",
         ];
         let mut n = 0;
+        let mut past = Vec::new();
         for d in 0..35 {
             let date = first + chrono::Days::new(d);
             for (hh, mm, engagement) in [(20, 0, 10), (20, 35, 40)] {
@@ -482,6 +483,15 @@ fn with_learning_on_the_plan_moves_to_the_time_that_did_best_and_says_so() {
                 n += 1;
                 post.delivery.remote_id = Some(format!("line-{d}-{hh}{mm}"));
                 store.posts().put(&post).expect("put");
+                past.push(serde_json::json!({
+                    "at": at.with_timezone(&tz).to_rfc3339(),
+                    "channel": post.channel,
+                    "category": post.category,
+                    "draft": post.draft,
+                    "peak": "evening",
+                    "text": post.text,
+                    "promo": post.promo,
+                }));
                 store
                     .engagement()
                     .put(&Engagement {
@@ -501,6 +511,10 @@ fn with_learning_on_the_plan_moves_to_the_time_that_did_best_and_says_so() {
                     .expect("engagement");
             }
         }
+        ws.write(
+            "history.json",
+            &serde_json::to_string(&past).expect("history json"),
+        );
     }
     let args = [
         "plan",
@@ -554,4 +568,19 @@ fn with_learning_on_the_plan_moves_to_the_time_that_did_best_and_says_so() {
         after.iter().all(|(_, why)| why.starts_with("learned")),
         "{after:?}"
     );
+    // The independent checker agrees that the learned plan keeps every rule, the mix and the
+    // promo share going on from the five weeks before it.
+    let history = ws.path().join("history.json");
+    let run = check_rules(
+        &ws,
+        &on.stdout,
+        "2026-12-01",
+        7,
+        &["--history", &history.to_string_lossy()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(", 0 violations"), "{}", run.stdout);
+    // And it can say no: the same plan without the history breaks the promo share at once.
+    let blind = check_rules(&ws, &on.stdout, "2026-12-01", 7, &[]);
+    assert_eq!(blind.code, 1, "{}", blind.stdout);
 }
