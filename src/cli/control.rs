@@ -79,6 +79,19 @@ pub fn forward(config: &Config, cli: &Cli, io: &mut Io) -> anyhow::Result<ExitCo
         })
         .collect::<anyhow::Result<Vec<String>>>()?;
     let user = std::env::var("HERALD_USER").ok();
+    // The report file is written here, where the asker's folder is: the running herald makes
+    // the report and sends it back.
+    if let Command::Report(report) = &cli.command {
+        if let Some(path) = &report.out {
+            let answer = ask(config, &report.forwarded(), None, user)?;
+            if answer.code == 0 {
+                super::report::write_atomic(path, answer.out.as_bytes())?;
+                writeln!(io.err, "report written to {}", path.display())?;
+            }
+            io.err.write_all(answer.err.as_bytes())?;
+            return Ok(ExitCode::from(answer.code));
+        }
+    }
     let input = match &cli.command {
         Command::User {
             action: UserAction::Add { .. },

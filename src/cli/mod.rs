@@ -9,14 +9,16 @@
 //!
 //! This file holds the clap types and the dispatch; each command group has its own file:
 //! `schedule` (check, plan, post, pause, resume), `run`, `status`, `mentions`, `stream`
-//! (classify, replay), `alerts`, `user`, `queue`, `store`; `control` is the control socket,
-//! `summary` the startup summary of `herald run`, `log` the logging set-up.
+//! (classify, replay), `alerts`, `user`, `queue`, `store`, `report` (the weekly report);
+//! `control` is the control socket, `summary` the startup summary of `herald run`, `log` the
+//! logging set-up.
 
 mod alerts;
 mod control;
 pub mod log;
 mod mentions;
 mod queue;
+mod report;
 mod run;
 mod schedule;
 mod status;
@@ -239,6 +241,9 @@ enum Command {
     },
     /// The reply inbox: list, show, approve, edit, reject, assign, retry, send, leads.
     Queue(queue::QueueArgs),
+    /// The weekly report: a local week (Monday to Sunday) against the four before it, as one
+    /// self-contained HTML file with charts (to e-mail), CSV or JSON.
+    Report(report::ReportArgs),
     /// The store itself.
     Store {
         #[command(subcommand)]
@@ -464,6 +469,7 @@ fn run(
         Command::Alerts { action } => alerts::alerts(&config, action, io),
         Command::Replay { file, threads } => stream::replay(&config, &file, threads, io),
         Command::Queue(args) => queue::run(args, &config, io),
+        Command::Report(args) => report::report(&config, &args, io),
         Command::Store {
             action: StoreAction::Check,
         } => store::check(&config, io),

@@ -6,8 +6,9 @@
 //! of the page's language (`words(key)`, from [`super::html`]). The SVG needs no script and no
 //! fetch and carries no `style` attribute (the web UI's Content-Security-Policy forbids inline
 //! style): colours are SVG presentation attributes (`fill=`), so the same SVG reads the same in
-//! the web page and in an e-mailed file, and classes let a stylesheet restyle it. Every piece of
-//! text goes through [`escape`]; every number drawn is finite (no data draws nothing, never
+//! the web page and in an e-mailed file. Its classes (`report-chart`, `chart-legend`, …) are
+//! its own, so the web UI's rules for the Alerts chart (`svg.chart`) leave it alone. Every piece
+//! of text goes through [`escape`]; every number drawn is finite (no data draws nothing, never
 //! `NaN`). A chart with nothing to show is the empty string: the caller says so in words.
 
 use std::fmt::Write as _;
@@ -102,7 +103,7 @@ pub fn signed_pct(v: f64) -> String {
 fn open(s: &mut String, class: &str, height: f64, title: &str) {
     let _ = write!(
         s,
-        "<svg class=\"chart report-chart {class}\" xmlns=\"http://www.w3.org/2000/svg\" \
+        "<svg class=\"report-chart {class}\" xmlns=\"http://www.w3.org/2000/svg\" \
          viewBox=\"0 0 {WIDTH} {h}\" width=\"{WIDTH}\" height=\"{h}\" font-family=\"sans-serif\" \
          font-size=\"11\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
         h = n(height),
@@ -146,8 +147,8 @@ fn hline(s: &mut String, class: &str, x1: f64, x2: f64, y: f64, stroke: &str) {
 fn legend(s: &mut String, x0: f64, y: f64, keys: &[(&str, String)]) {
     let mut x = x0;
     for (fill, word) in keys {
-        rect(s, "key", x, y - 9.0, 10.0, 10.0, fill);
-        text(s, "legend", x + 14.0, y, "start", word);
+        rect(s, "legend-key", x, y - 9.0, 10.0, 10.0, fill);
+        text(s, "chart-legend", x + 14.0, y, "start", word);
         // Wide (CJK) characters take about twice the room of Latin ones.
         x += 24.0 + 6.5 * unicode_width::UnicodeWidthStr::width(word.as_str()) as f64;
     }
@@ -341,7 +342,7 @@ pub fn categories(rows: &[CategoryRow], words: Words<'_>) -> String {
     );
     text(
         &mut s,
-        "legend",
+        "chart-legend",
         lift_x + lift_w / 2.0,
         14.0,
         "middle",
@@ -599,7 +600,7 @@ pub fn sentiment(days: &[DayRow], words: Words<'_>) -> String {
         let day = words(&format!("day.{weekday}"));
         let _ = write!(
             s,
-            "<g class=\"day\"><title>{day} {date} · {m} {ml} · {neg} {nl} · {pos} {pl}</title>",
+            "<g class=\"day-bar\"><title>{day} {date} · {m} {ml} · {neg} {nl} · {pos} {pl}</title>",
             day = escape(&day),
             date = d.date.format("%m-%d"),
             m = d.mentions,
@@ -808,7 +809,7 @@ mod tests {
     /// Every chart's common promises: one svg, no script, no inline style, no NaN, every
     /// bracket of the words escaped.
     fn sound(svg: &str) {
-        assert!(svg.starts_with("<svg class=\"chart report-chart "), "{svg}");
+        assert!(svg.starts_with("<svg class=\"report-chart "), "{svg}");
         assert!(svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<svg").count(), 1);
         assert!(!svg.contains("<script"));
@@ -958,7 +959,7 @@ mod tests {
             .collect();
         let svg = sentiment(&days, &words);
         sound(&svg);
-        assert_eq!(svg.matches("<g class=\"day\">").count(), 7);
+        assert_eq!(svg.matches("<g class=\"day-bar\">").count(), 7);
         assert_eq!(svg.matches("<rect class=\"neg\"").count(), 7);
         assert!(svg.contains("&lt;day.0&gt; 11-30"));
         assert!(svg.contains("&lt;day.6&gt; 12-06"));

@@ -1037,7 +1037,7 @@ pub(crate) mod tests {
             "funnel",
         ] {
             assert_eq!(
-                html.matches(&format!("<svg class=\"chart report-chart {class}\""))
+                html.matches(&format!("<svg class=\"report-chart {class}\""))
                     .count(),
                 1,
                 "{class}"

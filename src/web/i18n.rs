@@ -91,6 +91,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("nav.alerts", "Alerts", "危机预警"),
     ("nav.mentions", "Mentions", "舆情检索"),
     ("nav.leads", "Leads", "潜客线索"),
+    ("nav.reports", "Reports", "数据周报"),
     ("nav.logout", "Log out", "退出登录"),
     ("nav.signed_in_as", "Signed in as", "当前用户"),
     ("lang.switch", "中文", "English"),
@@ -522,6 +523,25 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "banner.resume",
         "Resume in the Calendar",
         "在发布日历中恢复",
+    ),
+    // Reports (src/web/reports.rs); the report's own words are in report::html.
+    ("reports.title", "Weekly report", "数据周报"),
+    ("reports.prev", "Week before", "上一周"),
+    ("reports.next", "Week after", "下一周"),
+    ("reports.week_of", "Week of", "周起始日"),
+    ("reports.last_full", "Last full week", "上一个完整周"),
+    ("reports.pick", "Week of the day", "选择日期所在周"),
+    ("reports.go", "Show", "查看"),
+    ("reports.download", "Download", "下载"),
+    (
+        "reports.download_hint",
+        "The HTML file is self-contained: it can be e-mailed as it is.",
+        "HTML 文件自带样式与图表，可直接作为邮件附件发送。",
+    ),
+    (
+        "reports.future",
+        "That week has not begun yet.",
+        "该周尚未开始。",
     ),
     // Errors.
     (

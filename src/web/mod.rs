@@ -1,7 +1,7 @@
 //! The web UI and the JSON API that `herald run` serves: an axum router over the store.
 //!
 //! The module owns HTTP only: login and sessions ([`auth`]), the strings of both languages
-//! ([`i18n`]), the pages ([`pages`]) and the API ([`api`]). Every decision a page offers (pause,
+//! ([`i18n`]), the pages ([`pages`], the weekly report's in [`reports`]) and the API ([`api`]). Every decision a page offers (pause,
 //! resume, the schedule, mention search) is a library call that the CLI makes too, so the UI
 //! never has rules of its own.
 //!
@@ -38,6 +38,7 @@ pub mod i18n;
 pub mod inbox;
 pub mod media;
 pub mod pages;
+pub mod reports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -179,6 +180,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("alerts", "nav.alerts"),
     ("mentions", "nav.mentions"),
     ("leads", "nav.leads"),
+    ("reports", "nav.reports"),
 ];
 
 /// Builds the whole router: public routes, pages behind login and CSRF, the API behind its
@@ -193,6 +195,11 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         .route("/calendar/pause", post(pages::pause))
         .route("/calendar/resume", post(pages::resume))
         .route("/mentions", get(pages::mentions))
+        .route("/reports", get(reports::reports_page))
+        .route("/reports/report.css", get(reports::stylesheet))
+        .route("/reports/week.html", get(reports::download_html))
+        .route("/reports/week.csv", get(reports::download_csv))
+        .route("/reports/week.json", get(reports::download_json))
         .route("/media/thumb/{*file}", get(media::thumb))
         .route("/logout", post(auth::logout));
     let mut api = Router::new()
@@ -206,7 +213,7 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         .route("/api/alerts/{id}/resolve", post(api::resolve_alert));
     let claimed: Vec<&str> = plugins.iter().flat_map(|p| p.sections.clone()).collect();
     for (section, _) in NAV {
-        if !["calendar", "mentions"].contains(section) && !claimed.contains(section) {
+        if !["calendar", "mentions", "reports"].contains(section) && !claimed.contains(section) {
             pages = pages.route(&format!("/{section}"), get(pages::soon));
         }
     }

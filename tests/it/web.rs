@@ -8,6 +8,7 @@ mod browser;
 mod e2e;
 pub(crate) mod inbox;
 pub(crate) mod media;
+pub(crate) mod reports;
 mod ui;
 
 use std::sync::Arc;
