@@ -102,3 +102,55 @@ fn herald_report_defaults_to_the_last_full_week_and_refuses_one_not_begun() {
     let bad = ws.herald(&["report", "--format", "pdf"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+/// While `herald run` holds the store, `herald report --out` is made by the running herald and
+/// written by the command that asked: the same file as without a running herald.
+#[test]
+fn herald_report_out_goes_through_a_running_herald_and_is_written_here() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let ws = workspace();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("run")
+        .current_dir(ws.path())
+        .env_remove("HERALD_CONFIG")
+        .env_remove("HERALD_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald run");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok);
+    assert!(
+        lines.any(|l| l.contains("other herald commands reach this process")),
+        "herald run started with its control socket"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    let forwarded = ws.herald(&[
+        "report",
+        "--week",
+        WEEK,
+        "--format",
+        "csv",
+        "--out",
+        "through.csv",
+    ]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = child.wait().expect("wait");
+    assert_eq!(forwarded.code, 0, "{}", forwarded.stderr);
+    assert_eq!(
+        forwarded.stderr.trim(),
+        "report written to through.csv",
+        "the asking command wrote the file"
+    );
+    assert!(stopped.success(), "a graceful stop: {stopped:?}");
+    let alone = ws.herald(&["report", "--week", WEEK, "--format", "csv"]);
+    assert_eq!(alone.code, 0, "{}", alone.stderr);
+    let through = std::fs::read_to_string(ws.path().join("through.csv")).expect("the file");
+    assert!(through.contains(&format!("2026-11-02,week,2026-11-02,published,{PUBLISHED}")));
+    assert_eq!(through, alone.stdout, "the same report either way");
+}
