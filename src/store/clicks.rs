@@ -27,7 +27,8 @@ pub struct ClickLink {
     pub code: String,
     /// The URL the visitor is sent to, with its `utm_*` tracking parameters.
     pub target: String,
-    /// When the link was last written (by a plan).
+    /// When the link was last written (the start of the plan, or the time of the post by
+    /// hand, that wrote it).
     pub since: DateTime<Utc>,
 }
 
