@@ -813,4 +813,4 @@ fn crises(alerts: Vec<AlertRecord>, weeks: &Weeks) -> Vec<CrisisRow> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,6 +4,8 @@
 //! digest. It holds figures only, never a mention's text, so it can be e-mailed as it is.
 
 pub mod compute;
+pub mod config;
+pub mod digest;
 
 pub use compute::{week, ReportError};
 

@@ -18,7 +18,7 @@ use crate::store::{
     AlertEvent, AlertLevel, AlertState, Delivery, Engagement, LevelChange, Sample, StoredPost,
 };
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("time")
         .with_timezone(&Utc)
@@ -28,7 +28,7 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let rule = |name: &str| Rule {
         name: name.into(),
         terms: vec![name.into()],
@@ -229,7 +229,7 @@ fn alert(id: &str, opened: &str, negatives: &[u64], resolved: Option<&str>) -> A
 
 /// Seeds the week of Monday 2026-11-30 (Asia/Shanghai: 2026-11-29T16:00Z to
 /// 2026-12-06T16:00Z) and the week before.
-fn seed(store: &Store) {
+pub(crate) fn seed(store: &Store) {
     let posts = store.posts();
     let p1 = post("2026-11-30T04:00:00Z", "product", PostState::Published);
     let p2 = post("2026-12-01T04:00:00Z", "product", PostState::Published);
