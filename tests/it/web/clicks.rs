@@ -245,3 +245,46 @@ fn herald_plan_links_through_the_redirect_only_when_a_public_url_is_set() {
         }
     }
 }
+
+/// `herald post` (a post by hand) stores its link's target before the post goes out: the text
+/// published to the outbox carries the redirect, and the redirect knows where to send it.
+#[test]
+fn a_post_by_hand_goes_out_with_a_redirect_the_store_knows() {
+    let ws = Workspace::new();
+    // The default channel only (outbox): the post goes out for real.
+    ws.write("herald.toml", &format!("[web]\npublic_url = \"{BASE}\"\n"));
+    let run = ws.herald(&[
+        "post",
+        "product/x-trail-epower-guide-1",
+        "--channel",
+        "outbox",
+        "--now",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let store = ws.store();
+    let post = store
+        .posts()
+        .all()
+        .expect("posts")
+        .into_iter()
+        .find(|p| p.draft == "product/x-trail-epower-guide-1")
+        .expect("the post by hand is stored");
+    let redirect = format!("{BASE}/r/{}", post.source_code);
+    assert!(post.text.contains(&redirect), "{}", post.text);
+    let outbox = ws.read("data/outbox.jsonl");
+    assert!(outbox.contains(&redirect), "{outbox}");
+    let link = store
+        .clicks()
+        .link(&post.source_code)
+        .expect("link")
+        .expect("the post's link is stored");
+    assert!(
+        link.target
+            .starts_with("https://jincheng-nissan.example.com/models/x-trail?")
+            && link
+                .target
+                .ends_with(&format!("utm_content={}", post.source_code)),
+        "{}",
+        link.target
+    );
+}
