@@ -350,6 +350,29 @@ pub async fn run_supervised(
             }
         });
     }
+    // The weekly digest of the report, when `[report] digest` is on.
+    if config.herald.report.digest {
+        let (digester, problems) = crate::report::digest::Digester::from_config(
+            store.clone(),
+            Arc::new(config.clone()),
+            clock.clone(),
+        );
+        for (name, e) in problems {
+            tracing::error!(sink = %name, error = %e, "Digest sink cannot be used");
+        }
+        let digester = Arc::new(digester);
+        let (stop, leases) = (shutdown.clone(), leases.clone());
+        supervisor.spawn("the weekly digest", move || {
+            let (digester, stop, leases) = (digester.clone(), stop.clone(), leases.clone());
+            async move {
+                leases
+                    .hold(crate::report::digest::LEASE, stop, |stop| {
+                        digester.clone().run(stop)
+                    })
+                    .await
+            }
+        });
+    }
     // Re-plan shortly after each local midnight, so the schedule always reaches a week ahead.
     {
         let config = Arc::new(config.clone());

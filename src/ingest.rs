@@ -5,6 +5,9 @@
 //!                                              transaction) ──► live crisis detector
 //! ```
 //!
+//! A draft whose link goes through the click redirect has the redirect's target stored just
+//! before it (`inbox::draft::remember_click_link`).
+//!
 //! As in vector's topology, the sources only emit: `listen` polls, parses and hands each poll's
 //! mentions to this stage through its [`MentionSink`] seam, and saves the source's cursor only
 //! after this stage has stored them. This stage classifies each mention, stores it once (a
@@ -84,6 +87,10 @@ impl Ingest {
             Some(Verdict::Draft(item)) => Some(item.as_ref()),
             _ => None,
         };
+        // The click redirect's target before the draft that links to it.
+        if let (Some(d), Some(item)) = (&self.drafter, draft) {
+            crate::inbox::draft::remember_click_link(d, &self.store, item, (self.clock)())?;
+        }
         let ingested = self.store.mentions().insert_with_draft(&record, draft)?;
         if !ingested.new {
             return Ok(false);
@@ -188,6 +195,47 @@ mod tests {
             source: "m",
             mentions,
             history,
+        }
+    }
+
+    /// With clicks counted, a drafted reply's redirect target is stored with the draft, on
+    /// every backend; the same mention again writes nothing new.
+    #[test]
+    fn a_drafted_replys_click_link_is_stored_with_it() {
+        for t in crate::store::testing::each() {
+            let base = url::Url::parse("https://go.example.com").expect("url");
+            let ingest = Ingest::new(t.store.clone(), keyword_classifier())
+                .with_drafter(Some(Arc::new(drafter().with_clicks(Some(base)))));
+            let m = vec![mention("m:lead", "下周想试驾奇骏，电话13812345678")];
+            assert_eq!(ingest.ingest(batch(m.clone(), false)).expect("ingest"), 1);
+            let ids = t
+                .store
+                .queue()
+                .ids(crate::domain::ReplyState::Pending)
+                .expect("ids");
+            let item = t
+                .store
+                .queue()
+                .item(ids[0])
+                .expect("item")
+                .expect("drafted");
+            assert!(
+                item.text
+                    .contains(&format!("https://go.example.com/r/{}", item.source_code)),
+                "{}: {}",
+                t.backend,
+                item.text
+            );
+            let links = t.store.clicks().links().expect("links");
+            assert_eq!(links.len(), 1, "{}", t.backend);
+            assert_eq!(links[0].code, item.source_code, "{}", t.backend);
+            assert!(
+                links[0].target.starts_with("https://"),
+                "{}",
+                links[0].target
+            );
+            assert_eq!(ingest.ingest(batch(m, false)).expect("again"), 0);
+            assert_eq!(t.store.clicks().links().expect("links"), links);
         }
     }
 

@@ -4,6 +4,11 @@
 //! channels' limits (with a Mastodon instance's limits cached for offline checks). One implementation each, so the three front
 //! ends cannot disagree; the rules themselves are the planner's (`plan`), the records the
 //! store's.
+//!
+//! With `[web] public_url` set, a draft's link goes out through the click redirect
+//! (`plan::track::render_counted`), and the redirect's target for each post's source code is
+//! stored ([`store_click_links`]) before the post itself, so a link that is out always has its
+//! target.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -13,7 +18,7 @@ use crate::config::Config;
 use crate::domain::PostMedia;
 use crate::plan::output::Entry;
 use crate::plan::{self, track, Note, PastPost, PlanRequest};
-use crate::store::{PostKind, PostState, Replaced, Store, StoreError, StoredPost};
+use crate::store::{ClickLink, PostKind, PostState, Replaced, Store, StoreError, StoredPost};
 
 /// A schedule for a range, as planned (and saved, unless a dry run).
 #[derive(Debug, Clone)]
@@ -123,7 +128,10 @@ pub fn replan(
         .collect();
 
     let saved = match store {
-        Some(s) if save => Some(s.posts().replace_planned(start, &new)?),
+        Some(s) if save => {
+            store_click_links(config, s, &new, start)?;
+            Some(s.posts().replace_planned(start, &new)?)
+        }
         _ => None,
     };
 
@@ -349,6 +357,63 @@ pub fn manual_post(
     post
 }
 
+/// The base of click-counting links: `[web] public_url`, when the web UI (which serves the
+/// redirect) runs.
+pub fn click_base(config: &Config) -> Option<&url::Url> {
+    config.herald.web.as_ref().and_then(|w| w.click_base())
+}
+
+/// The redirect targets of `posts` whose link goes through the click redirect: for each post
+/// of a draft with a link, its source code and the tagged link, as the planned post rendered it.
+/// Empty without `[web] public_url`. Replies are not drafts of the plan and have none.
+pub fn click_links(config: &Config, posts: &[StoredPost], since: DateTime<Utc>) -> Vec<ClickLink> {
+    let Some(base) = click_base(config) else {
+        return Vec::new();
+    };
+    let drafts: std::collections::HashMap<&str, &crate::plan::Draft> =
+        config.drafts.iter().map(|d| (d.id.as_str(), d)).collect();
+    posts
+        .iter()
+        .filter(|p| p.kind != PostKind::Reply)
+        .filter_map(|p| {
+            let draft = drafts.get(p.draft.as_str())?;
+            let platform = platform_of(config, &p.channel);
+            let local = p.at.with_timezone(&config.herald.timezone).naive_local();
+            let rendered = track::render_counted(
+                &p.channel,
+                draft,
+                draft.body_on(&p.channel, platform),
+                local,
+                Some(base),
+            );
+            let (code, target) = rendered.click?;
+            // Only for a post whose text carries this very redirect (the draft did not change
+            // since the post was made).
+            let redirect = track::click_url(base, &code)?;
+            (code == p.source_code && p.text.contains(redirect.as_str())).then(|| ClickLink {
+                code,
+                target: target.to_string(),
+                since,
+            })
+        })
+        .collect()
+}
+
+/// Stores the redirect targets of `posts` ([`click_links`]); call it before the posts are
+/// stored. Nothing is written without `[web] public_url`.
+pub fn store_click_links(
+    config: &Config,
+    store: &Store,
+    posts: &[StoredPost],
+    since: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let links = click_links(config, posts, since);
+    if links.is_empty() {
+        return Ok(());
+    }
+    store.clicks().put_links(&links)
+}
+
 /// The platform kind (`mastodon`, `bluesky`, …) of a configured channel; `""` for a name the
 /// configuration does not have, which then matches only channel-named variants.
 pub fn platform_of<'a>(config: &'a Config, channel: &str) -> &'a str {
@@ -362,7 +427,8 @@ pub fn platform_of<'a>(config: &'a Config, channel: &str) -> &'a str {
 
 /// The stored post of `draft` on `channel` at `at`: the text of its version for the channel
 /// (its variant's, else the draft's) with links tracked by the post's source code (rendered in
-/// the plan's local time), and that version's pictures with the alt text for the channel.
+/// the plan's local time; the draft's link through the click redirect when `[web] public_url`
+/// is set), and that version's pictures with the alt text for the channel.
 fn draft_post(
     config: &Config,
     draft: &crate::plan::Draft,
@@ -391,7 +457,14 @@ fn draft_post(
         kind: PostKind::Planned,
         draft: draft.id.clone(),
         peak: peak.to_string(),
-        text: track::render_text(channel, draft, draft.body_on(channel, platform), local),
+        text: track::render_counted(
+            channel,
+            draft,
+            draft.body_on(channel, platform),
+            local,
+            click_base(config),
+        )
+        .text,
         promo: draft.promo,
         series: draft.series.as_ref().map(Into::into),
         source_code: track::source_code(channel, draft, local),
@@ -487,12 +560,15 @@ pub fn check_drafts(
             let Some(l) = limits.get(&channel.name) else {
                 continue;
             };
-            let text = track::render_text(
+            // The text as it will go out: with the click redirect when it is configured.
+            let text = track::render_counted(
                 &channel.name,
                 draft,
                 draft.body_on(&channel.name, platform),
                 local,
-            );
+                click_base(config),
+            )
+            .text;
             let (len, unit) = if platform == "bluesky" {
                 let shown_text = crate::platform::bluesky::RichText::parse(&text).text;
                 (shown_text.graphemes(true).count(), "graphemes")

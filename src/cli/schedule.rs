@@ -235,7 +235,18 @@ pub(super) fn post(
     // next free one.
     let mut record = crate::schedule::manual_post(&config, d, channel, at, &peak);
     let mut tries = 0;
-    while !store.posts().insert_new(&record)? {
+    loop {
+        // The click redirect's target first, so the post never goes out with a link unknown
+        // to it.
+        crate::schedule::store_click_links(
+            &config,
+            &store,
+            std::slice::from_ref(&record),
+            clock(),
+        )?;
+        if store.posts().insert_new(&record)? {
+            break;
+        }
         tries += 1;
         if !now || tries > 60 {
             errln!(io, "herald: {channel} already has a post at {}", record.at);

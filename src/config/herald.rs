@@ -32,6 +32,8 @@ pub struct HeraldConfig {
     pub alerts: crate::crisis::notify::config::AlertsConfig,
     /// `[crisis]`: the live detector's switch and knobs.
     pub crisis: crate::crisis::config::CrisisConfig,
+    /// `[report]`: the weekly digest.
+    pub report: crate::report::config::ReportConfig,
 }
 
 /// `[storage]`: where the store lives (sled's folder, or a PostgreSQL database), how much
@@ -156,6 +158,8 @@ struct RawHerald {
     alerts: crate::crisis::notify::config::RawAlerts,
     #[serde(default)]
     crisis: crate::crisis::config::RawCrisis,
+    #[serde(default)]
+    report: crate::report::config::RawReport,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -365,6 +369,7 @@ impl HeraldConfig {
             web: None,
             alerts: Default::default(),
             crisis: Default::default(),
+            report: Default::default(),
         }
     }
 }
@@ -445,6 +450,8 @@ fn validate(
     let alerts =
         crate::crisis::notify::config::validate(raw.alerts, src, base, &mut errors, warnings);
     let crisis = crate::crisis::config::validate(raw.crisis, src, &mut errors);
+    let sink_names: Vec<String> = alerts.sinks.iter().map(|s| s.name.clone()).collect();
+    let report = crate::report::config::validate(raw.report, src, &sink_names, &mut errors);
 
     if errors.is_empty() {
         Ok(HeraldConfig {
@@ -464,6 +471,7 @@ fn validate(
             web,
             alerts,
             crisis,
+            report,
         })
     } else {
         Err(errors)
@@ -496,6 +504,28 @@ mod tests {
             c.storage.retention.closed_queue,
             Some(chrono::TimeDelta::days(30))
         );
+    }
+
+    /// `[report]` is read with `[alerts]`'s sinks: by default the digest goes to all of them;
+    /// a sink it names must be one of them, reported at its line.
+    #[test]
+    fn report_names_alert_sinks() {
+        let sinks = "[[alerts.sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/a\"\n";
+        let c = check(&format!("[report]\ndigest = true\n\n{sinks}")).expect("valid");
+        assert!(c.report.digest);
+        assert_eq!(c.report.sinks, ["hook"]);
+        assert!(!check("").expect("valid").report.digest, "off by default");
+        let errors = check(&format!(
+            "[report]\ndigest = true\nsinks = [\"wecom\"]\n\n{sinks}"
+        ))
+        .expect_err("unknown sink");
+        let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(
+            got,
+            [(3, "report.sinks"), (2, "report.digest")],
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].file, std::path::PathBuf::from("herald.toml"));
     }
 
     #[test]

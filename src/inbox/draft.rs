@@ -1,6 +1,8 @@
 //! Drafting: a stored, classified mention in; a queue item with a drafted reply out, or why no
 //! reply is drafted. Pure apart from reading the configuration it was built from, except
-//! [`draft_missing`], the start-up repair pass that reads and writes the store.
+//! [`draft_missing`], the start-up repair pass that reads and writes the store, and
+//! [`remember_click_link`], which stores a reply's click-redirect target (with `[web]
+//! public_url`, a reply's `{link}` is `<public_url>/r/<source code>`; see `docs/clicks.md`).
 //!
 //! No draft for blacklisted or sensitive accounts and terms (playbook §2: never engage vulgar or
 //! politically risky accounts), for the brand's own posts, or for mentions that want nothing.
@@ -41,6 +43,9 @@ pub struct Drafter {
     by_source: BTreeMap<String, String>,
     /// Platform → the first channel on it, for mentions from other sources.
     by_platform: BTreeMap<String, String>,
+    /// `[web] public_url` when clicks are counted: a reply's link then goes out through the
+    /// click redirect (see `docs/clicks.md`).
+    clicks: Option<url::Url>,
 }
 
 impl Drafter {
@@ -92,12 +97,57 @@ impl Drafter {
                 }
             }
         }
-        Some(Self::new(
-            replies,
-            config.herald.timezone,
-            by_source,
-            by_platform,
-        ))
+        let clicks = config
+            .herald
+            .web
+            .as_ref()
+            .and_then(|w| w.click_base())
+            .cloned();
+        Some(Self::new(replies, config.herald.timezone, by_source, by_platform).with_clicks(clicks))
+    }
+
+    /// The drafter with replies' links going through the click redirect on `base` (`[web]
+    /// public_url`), or not (`None`).
+    pub fn with_clicks(self, base: Option<url::Url>) -> Self {
+        Self {
+            clicks: base,
+            ..self
+        }
+    }
+
+    /// The click redirect's target for a drafted reply: its source code and the tagged link the
+    /// redirect in its text stands for, when clicks are counted and the text carries that
+    /// redirect. Store it before the draft (see `ingest`).
+    pub fn click_link(
+        &self,
+        item: &QueueItem,
+        since: DateTime<Utc>,
+    ) -> Option<crate::store::ClickLink> {
+        let base = self.clicks.as_ref()?;
+        let redirect = crate::plan::track::click_url(base, &item.source_code)?;
+        if !item.text.contains(redirect.as_str()) {
+            return None;
+        }
+        let template = self
+            .replies
+            .templates
+            .iter()
+            .find(|t| t.name == item.template)?;
+        let channel = item.channel.as_deref().unwrap_or("reply");
+        let target = crate::plan::track::tag(
+            template
+                .link
+                .clone()
+                .unwrap_or_else(|| self.replies.link.clone()),
+            channel,
+            "reply",
+            &item.source_code,
+        );
+        Some(crate::store::ClickLink {
+            code: item.source_code.clone(),
+            target: target.to_string(),
+            since,
+        })
     }
 
     /// A drafter with explicit channel routes (tests, benchmarks).
@@ -112,6 +162,7 @@ impl Drafter {
             tz,
             by_source,
             by_platform,
+            clicks: None,
         }
     }
 
@@ -246,13 +297,19 @@ impl Drafter {
         let channel = channel.unwrap_or("reply");
         let local = now.with_timezone(&self.tz).naive_local();
         let code = source_code(channel, &template.name, local);
-        let link = crate::plan::track::tag(
+        let tagged = crate::plan::track::tag(
             template.link.clone().unwrap_or_else(|| r.link.clone()),
             channel,
             "reply",
             &code,
-        )
-        .to_string();
+        );
+        // Through the click redirect when clicks are counted (its target is the tagged link,
+        // stored by `click_link`'s caller).
+        let link = self
+            .clicks
+            .as_ref()
+            .and_then(|base| crate::plan::track::click_url(base, &code))
+            .map_or_else(|| tagged.to_string(), |redirect| redirect.to_string());
         let vars: BTreeMap<&str, String> = [
             (
                 "author",
@@ -288,6 +345,7 @@ pub fn draft_missing(
             continue;
         }
         if let Verdict::Draft(item) = drafter.draft(&m, now) {
+            remember_click_link(drafter, store, &item, now)?;
             if let Some(id) = store.queue().enqueue(&item)? {
                 tracing::info!(
                     item = id,
@@ -299,6 +357,25 @@ pub fn draft_missing(
         }
     }
     Ok(drafted)
+}
+
+/// Stores the click redirect's target of a drafted reply ([`Drafter::click_link`]) unless the
+/// store already has it: call it before the draft is stored, so a reply that goes out always
+/// has its target. A mention fetched again is drafted again; its link is then not rewritten.
+pub fn remember_click_link(
+    drafter: &Drafter,
+    store: &crate::store::Store,
+    item: &QueueItem,
+    now: DateTime<Utc>,
+) -> Result<(), crate::store::StoreError> {
+    let Some(link) = drafter.click_link(item, now) else {
+        return Ok(());
+    };
+    let known = store.clicks().link(&link.code)?;
+    if known.is_some_and(|k| k.target == link.target) {
+        return Ok(());
+    }
+    store.clicks().put_links(&[link])
 }
 
 /// The source code of a reply (playbook §6), in the form posts use:
@@ -568,6 +645,49 @@ mod tests {
         assert!(item.text.contains("奇骏"), "{}", item.text);
         assert!(item.text.contains("utm_source=masto&utm_medium=social&utm_campaign=reply&utm_content=masto.reply.lead-zh.20261201T1000"), "{}", item.text);
         assert!(!item.text.contains("13812345678"));
+    }
+
+    /// With `[web] public_url`, a reply's link goes out through the click redirect and its
+    /// target is the tagged link; without it, nothing changes and there is no target.
+    #[test]
+    fn a_replys_link_goes_through_the_click_redirect_when_clicks_are_counted() {
+        let (plain, c) = drafter();
+        let base = url::Url::parse("https://go.example.com").expect("url");
+        let counted = drafter().0.with_clicks(Some(base));
+        let m = mention(
+            &c,
+            "masto-mentions",
+            "mastodon",
+            "bob",
+            "下周想试驾奇骏，电话13812345678",
+        );
+        let (Verdict::Draft(with), Verdict::Draft(without)) =
+            (counted.draft(&m, now()), plain.draft(&m, now()))
+        else {
+            panic!("no draft")
+        };
+        let code = "masto.reply.lead-zh.20261201T1000";
+        assert_eq!(with.source_code, code);
+        let redirect = format!("https://go.example.com/r/{code}");
+        assert!(with.text.contains(&redirect), "{}", with.text);
+        assert!(!with.text.contains("utm_"), "{}", with.text);
+        let link = counted
+            .click_link(&with, now())
+            .expect("a counted reply has a target");
+        assert_eq!(link.code, code);
+        // The target is the very link the reply carries without the redirect.
+        assert!(
+            without.text.contains(&link.target),
+            "{} not in {}",
+            link.target,
+            without.text
+        );
+        assert!(link.target.contains(&format!("utm_content={code}")));
+        assert_eq!(plain.click_link(&without, now()), None);
+        // A person who removed the link from the text: nothing to store.
+        let mut edited = (*with).clone();
+        edited.text = "电话联系您".into();
+        assert_eq!(counted.click_link(&edited, now()), None);
     }
 
     #[test]

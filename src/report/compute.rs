@@ -241,12 +241,11 @@ pub fn week(
 
 /// The clicks counted through the redirect in `[from, to)`, per source code.
 fn clicks_between(
-    _store: &Store,
-    _from: DateTime<Utc>,
-    _to: DateTime<Utc>,
+    store: &Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
 ) -> Result<Vec<(String, u64)>, ReportError> {
-    // wired when store.clicks() lands: `store.clicks().counts_between(from, to)`.
-    Ok(Vec::new())
+    Ok(store.clicks().counts_between(from, to)?)
 }
 
 /// A source code's channel and category: `<channel>.<category>.<stem>.<time>` (see
@@ -813,4 +812,4 @@ fn crises(alerts: Vec<AlertRecord>, weeks: &Weeks) -> Vec<CrisisRow> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

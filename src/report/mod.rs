@@ -5,7 +5,9 @@
 
 pub mod chart;
 pub mod compute;
+pub mod config;
 pub mod csv;
+pub mod digest;
 pub mod html;
 
 pub use compute::{week, ReportError};

@@ -400,3 +400,37 @@ pub trait EngagementStore: Send + Sync {
             .collect())
     }
 }
+
+pub trait ClickStore: Send + Sync {
+    /// Writes (or replaces) the target of each link's source code, in one transaction, flushed
+    /// before it returns. The schedule calls it before it stores the posts that carry the
+    /// links, so a published link always has its target.
+    fn put_links(&self, links: &[ClickLink]) -> Result<(), StoreError>;
+
+    /// The link of a source code, if one was written.
+    fn link(&self, code: &str) -> Result<Option<ClickLink>, StoreError>;
+
+    /// Every link, by code (for `herald store copy`).
+    fn links(&self) -> Result<Vec<ClickLink>, StoreError>;
+
+    /// Counts one visit of `code` in the UTC hour of `at` and returns the URL to send the
+    /// visitor to; `None` (and nothing written) for a code without a link. The count is one
+    /// atomic step: clicks at once each add one. Not flushed per click (see `store::clicks`).
+    fn record_click(&self, code: &str, at: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+
+    /// Every count record, in (hour, code) order (for `herald store copy`).
+    fn counts(&self) -> Result<Vec<ClickCount>, StoreError>;
+
+    /// The visits per source code in the UTC hours that start in `[from, to)`, by code; codes
+    /// without visits are left out. The code is always the full source code
+    /// (`<channel>.<category>.<stem>.<YYYYMMDD>T<HHMM>`), so a report can split it.
+    fn counts_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Writes `links` and `counts` as they are, replacing what has the same keys, in one
+    /// transaction (one flush). For `herald store copy`; returns how many records were written.
+    fn import(&self, links: &[ClickLink], counts: &[ClickCount]) -> Result<usize, StoreError>;
+}

@@ -109,6 +109,7 @@ fn decoder(tree: &str) -> Option<Decoder> {
         "users" => decodes::<User>,
         "sessions" => decodes::<Session>,
         "engagement" => decodes::<crate::store::Engagement>,
+        "click_links" => decodes::<crate::store::ClickLink>,
         _ => return None,
     })
 }
@@ -195,8 +196,14 @@ pub fn check(path: &Path) -> Result<CheckReport, StoreError> {
                 };
                 t.records += 1;
                 let result = match (decode, name.as_str(), k.as_ref()) {
-                    (Some(d), _, _) => d(&v),
-                    (None, "meta", b"hold" | b"crisis_hold") => decodes::<Hold>(&v),
+                    (Some(d), _, _) => d(&v).map_err(|e| e.to_string()),
+                    (None, "meta", b"hold" | b"crisis_hold") => {
+                        decodes::<Hold>(&v).map_err(|e| e.to_string())
+                    }
+                    // Counts are binary (key `hour ‖ code`, value a u64), not JSON.
+                    (None, "clicks", _) => {
+                        super::clicks::count_decodes(&k, &v).map_err(|e| e.to_string())
+                    }
                     _ => Ok(()),
                 };
                 if let Err(why) = result {

@@ -5,8 +5,8 @@
 //! cursors, users, mentions (with their classification; imported raw, so two of the same
 //! author and text both arrive), queue items (ids, states and audit logs; the destination's id
 //! generator continues above them), alerts (history and samples) and their deliveries, and the
-//! engagement records of published posts (every reading, the next poll). What is
-//! not: login sessions (people log in again) and leases (they belong to running processes).
+//! engagement records of published posts (every reading, the next poll), and the tracked links
+//! with their click counts. What is not: login sessions (people log in again) and leases (they belong to running processes).
 //!
 //! This module only reads the source. It refuses a destination that holds any post, mention,
 //! queue item, alert or user, and once done re-reads the destination and compares every count
@@ -42,11 +42,15 @@ pub struct Copied {
     pub alert_deliveries: usize,
     /// Published posts' engagement records (each with all its readings).
     pub engagement: usize,
+    /// Tracked links (source code → target) of the click redirect.
+    pub click_links: usize,
+    /// Click counts (one per source code and UTC hour).
+    pub click_counts: usize,
 }
 
 impl Copied {
     /// (name, count) of every kind, in the order the output lists them.
-    pub fn kinds(&self) -> [(&'static str, usize); 9] {
+    pub fn kinds(&self) -> [(&'static str, usize); 11] {
         [
             ("posts", self.posts),
             ("holds", self.holds),
@@ -57,6 +61,8 @@ impl Copied {
             ("alerts", self.alerts),
             ("alert deliveries", self.alert_deliveries),
             ("engagement", self.engagement),
+            ("click links", self.click_links),
+            ("click counts", self.click_counts),
         ]
     }
 }
@@ -127,6 +133,14 @@ pub fn copy(from: &Store, to: &Store) -> Result<Copied, StoreError> {
         to.engagement().put(&e)?;
         done.engagement += 1;
     }
+    for chunk in from.clicks().links()?.chunks(CHUNK) {
+        to.clicks().import(chunk, &[])?;
+        done.click_links += chunk.len();
+    }
+    for chunk in from.clicks().counts()?.chunks(CHUNK) {
+        to.clicks().import(&[], chunk)?;
+        done.click_counts += chunk.len();
+    }
 
     let expected = count(from)?;
     let found = count(to)?;
@@ -170,6 +184,8 @@ fn count(store: &Store) -> Result<Copied, StoreError> {
         alerts: alerts.len(),
         alert_deliveries: deliveries,
         engagement: store.engagement().all()?.len(),
+        click_links: store.clicks().links()?.len(),
+        click_counts: store.clicks().counts()?.len(),
     })
 }
 
@@ -187,6 +203,7 @@ fn holdings(store: &Store) -> Result<Vec<String>, StoreError> {
         ("alert", store.alerts().list()?.len()),
         ("user", store.users().list()?.len()),
         ("engagement record", store.engagement().all()?.len()),
+        ("click link", store.clicks().links()?.len()),
     ];
     Ok(found
         .into_iter()
@@ -273,6 +290,24 @@ mod tests {
                 .engagement()
                 .record("masto", t("2026-12-01T11:00:00Z"), sample, next)
                 .expect("engagement");
+        }
+        // Two tracked links, one clicked in two hours.
+        let link = |code: &str| crate::store::ClickLink {
+            code: code.into(),
+            target: format!("https://a.example/t?utm_content={code}"),
+            since: t("2026-11-30T00:00:00Z"),
+        };
+        let code = "masto.product.a.20261201T1900";
+        store
+            .clicks()
+            .put_links(&[link(code), link("bsky.product.a.20261201T2000")])
+            .expect("links");
+        for at in [
+            "2026-12-01T12:10:00Z",
+            "2026-12-01T12:20:00Z",
+            "2026-12-01T14:00:00Z",
+        ] {
+            store.clicks().record_click(code, t(at)).expect("click");
         }
         let posts = [
             post("masto", "2026-12-01T09:00:00Z", PostState::Planned),
@@ -443,6 +478,8 @@ mod tests {
         deliveries: Vec<crate::store::AlertDelivery>,
         pruned_before: Option<DateTime<Utc>>,
         engagement: Vec<crate::store::Engagement>,
+        click_links: Vec<crate::store::ClickLink>,
+        click_counts: Vec<crate::store::ClickCount>,
     }
 
     fn everything(store: &Store) -> Everything {
@@ -472,6 +509,8 @@ mod tests {
             alerts,
             pruned_before: store.mentions().pruned_before().expect("cutoff"),
             engagement: store.engagement().all().expect("engagement"),
+            click_links: store.clicks().links().expect("click links"),
+            click_counts: store.clicks().counts().expect("click counts"),
         }
     }
 
@@ -507,6 +546,8 @@ mod tests {
                     alerts: 1,
                     alert_deliveries: 3,
                     engagement: 1,
+                    click_links: 2,
+                    click_counts: 2,
                 },
                 "into {}",
                 to.backend()

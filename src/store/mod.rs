@@ -13,6 +13,8 @@
 //! - `alerts`, `alert_deliveries`: crisis alerts and their queued messages (see `alerts.rs`).
 //! - `engagement`: the counters read from the platforms for each published post, keyed like
 //!   `posts` (see `engagement.rs`).
+//! - `click_links`, `clicks`: each tracked link's target by source code, and visits per code
+//!   and UTC hour through the click redirect (see `clicks.rs`).
 //!
 //! - `mentions` and its index trees, `queue` and its index trees, `cursors`, `users`,
 //!   `sessions` (see `mentions.rs`, `queue.rs`, `users.rs`).
@@ -54,8 +56,12 @@ pub use alerts::{
     DeliveryReason, DeliveryState, LevelChange,
 };
 pub use api::{
-    AlertStore, EngagementStore, MentionStore, MetaStore, PostStore, QueueStore, UserStore,
+    AlertStore, ClickStore, EngagementStore, MentionStore, MetaStore, PostStore, QueueStore,
+    UserStore,
 };
+mod clicks;
+use clicks::Clicks;
+pub use clicks::{hour_of, ClickCount, ClickLink};
 mod engagement;
 pub use check::{check, CheckReport, TreeReport};
 pub use copy::{copy, Copied};
@@ -574,6 +580,7 @@ pub struct Store {
     users: Arc<dyn UserStore>,
     meta: Arc<dyn MetaStore>,
     engagement: Arc<dyn EngagementStore>,
+    clicks: Arc<dyn ClickStore>,
     backend: Backend,
 }
 
@@ -608,6 +615,7 @@ impl Store {
             users: Arc::new(pg::PgUsers(s.clone())),
             meta: Arc::new(pg::PgMeta(s.clone())),
             engagement: Arc::new(pg::PgEngagement(s.clone())),
+            clicks: Arc::new(pg::PgClicks(s.clone())),
             backend: Backend::Postgres(s),
         })
     }
@@ -637,6 +645,7 @@ impl Store {
             users: Arc::new(Users(s.clone())),
             meta: Arc::new(Meta(s.clone())),
             engagement: Arc::new(Engagements(s.clone())),
+            clicks: Arc::new(Clicks(s.clone())),
             backend: Backend::Sled(s),
         }
     }
@@ -674,6 +683,11 @@ impl Store {
     /// Engagement of published posts.
     pub fn engagement(&self) -> &dyn EngagementStore {
         &*self.engagement
+    }
+
+    /// Tracked links and the clicks counted through the redirect.
+    pub fn clicks(&self) -> &dyn ClickStore {
+        &*self.clicks
     }
 
     /// The PostgreSQL store behind this one (tests reach its pool).

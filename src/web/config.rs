@@ -3,6 +3,9 @@
 //! The web UI runs inside `herald run` only when the file has a `[web]` table (and
 //! `enabled` is not false), so a bot without a UI opens no port. Secrets are never here: the API
 //! token is read from the environment variable this section names.
+//!
+//! `public_url` turns on click counting: the planner then links posts through
+//! `<public_url>/r/<source code>` (see `docs/clicks.md`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +47,16 @@ pub struct WebConfig {
     /// Whether a reverse proxy on this machine fronts herald: then the client address of a
     /// login, for its limits, is the last `X-Forwarded-For` entry of a loopback connection.
     pub behind_proxy: bool,
+    /// The public address the click redirect is reached at (`https://go.example.com`, maybe
+    /// with a path prefix), when clicks are counted: http(s), no query, no fragment, no user.
+    pub public_url: Option<url::Url>,
+}
+
+impl WebConfig {
+    /// The base of click-counting links, when the UI runs and `public_url` is set.
+    pub fn click_base(&self) -> Option<&url::Url> {
+        self.public_url.as_ref().filter(|_| self.enabled)
+    }
 }
 
 impl Default for WebConfig {
@@ -58,6 +71,7 @@ impl Default for WebConfig {
             session_idle: Duration::from_secs(2 * 3600),
             login_checks: DEFAULT_LOGIN_CHECKS,
             behind_proxy: false,
+            public_url: None,
         }
     }
 }
@@ -75,6 +89,7 @@ pub(crate) struct RawWeb {
     session_idle_minutes: Option<i64>,
     login_checks: Option<i64>,
     behind_proxy: Option<bool>,
+    public_url: Option<String>,
 }
 
 /// Checks `[web]`, adding every problem to `errors`.
@@ -156,7 +171,41 @@ pub(crate) fn validate(
             ));
         }
     }
+    if let Some(text) = raw.public_url {
+        match public_url(&text) {
+            Ok(url) => web.public_url = Some(url),
+            Err(why) => errors.push(src.error("web.public_url", why)),
+        }
+    }
     web
+}
+
+/// Checks `[web] public_url`: an absolute http(s) URL with a host, and nothing a link built on
+/// it could not carry (a query, a fragment, a user or password). A trailing `/` is dropped, so
+/// links are `<public_url>/r/<code>` either way.
+fn public_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("{text:?} is not a URL such as \"https://go.example.com\" ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{text:?} must start with https:// (or http://): visitors open it in a browser"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host name"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?} has a query or fragment (after ? or #); give the address only, herald adds /r/<code>"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the public URL must not carry a user name or password".to_string());
+    }
+    let mut url = url;
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -230,6 +279,42 @@ mod tests {
                 2,
                 "out of range",
             ),
+            (
+                "[web]\npublic_url = \"go.example.com\"\n",
+                "web.public_url",
+                2,
+                "not a URL",
+            ),
+            (
+                "[web]\n\npublic_url = \"ftp://go.example.com\"\n",
+                "web.public_url",
+                3,
+                "must start with https://",
+            ),
+            (
+                "[web]\npublic_url = \"https://go.example.com/?a=1\"\n",
+                "web.public_url",
+                2,
+                "query or fragment",
+            ),
+            (
+                "[web]\npublic_url = \"https://go.example.com/#top\"\n",
+                "web.public_url",
+                2,
+                "query or fragment",
+            ),
+            (
+                "[web]\npublic_url = \"https://me:s3cr3t@go.example.com\"\n",
+                "web.public_url",
+                2,
+                "user name or password",
+            ),
+            (
+                "[web]\npublic_url = 5\n",
+                "web.public_url",
+                2,
+                "invalid type",
+            ),
         ];
         for (text, key, line, why) in cases {
             let (_, errors, _) = check(text);
@@ -255,6 +340,29 @@ mod tests {
         assert!(!web.enabled);
         assert_eq!(web.session_ttl, Duration::from_secs(48 * 3600));
         assert_eq!(web.session_idle, Duration::from_secs(30 * 60));
+    }
+
+    #[test]
+    fn public_url_is_optional_and_kept_without_a_trailing_slash() {
+        let (web, errors, _) = check("[web]\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(web.public_url, None);
+        assert_eq!(web.click_base(), None);
+        for (text, want) in [
+            ("https://go.example.com", "https://go.example.com/"),
+            ("https://go.example.com/", "https://go.example.com/"),
+            ("http://example.com/go/", "http://example.com/go"),
+        ] {
+            let (web, errors, _) = check(&format!("[web]\npublic_url = \"{text}\"\n"));
+            assert!(errors.is_empty(), "{text}: {errors:?}");
+            assert_eq!(web.click_base().map(url::Url::as_str), Some(want), "{text}");
+        }
+        // A UI that is off serves no redirect: the planner must not link to it.
+        let (web, errors, _) =
+            check("[web]\nenabled = false\npublic_url = \"https://go.example.com\"\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(web.public_url.is_some());
+        assert_eq!(web.click_base(), None);
     }
 
     #[test]

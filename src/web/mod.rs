@@ -5,8 +5,9 @@
 //! resume, the schedule, mention search) is a library call that the CLI makes too, so the UI
 //! never has rules of its own.
 //!
-//! Security, in one place so later pages inherit it: every route except `/login`, `/lang/…` and
-//! `/static/…` needs a session; logins are limited in concurrency and per name and address
+//! Security, in one place so later pages inherit it: every route except `/login`, `/lang/…`,
+//! `/static/…` and the public click redirect `/r/…` ([`clicks`], which keeps nothing about its
+//! visitors and bounds what they can make it do) needs a session; logins are limited in concurrency and per name and address
 //! ([`auth::LoginGuard`]); every POST to a page must carry the session's CSRF token (checked
 //! by a middleware before any handler runs); the API needs a bearer token; every response gets a
 //! strict Content-Security-Policy (no inline script), `frame-ancestors 'none'`, `nosniff`; pages
@@ -33,6 +34,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod chart;
+pub mod clicks;
 pub mod config;
 pub mod i18n;
 pub mod inbox;
@@ -240,6 +242,7 @@ pub fn router(state: AppState, plugins: Vec<Plugin>) -> Router {
         )
         .route("/lang/{code}", get(pages::switch_lang))
         .route("/static/{file}", get(pages::static_file))
+        .merge(clicks::routes())
         .merge(pages)
         .merge(api)
         .fallback(pages::not_found)

@@ -940,7 +940,7 @@ fn decode_body(headers: &str, body: &str) -> String {
 }
 
 /// Decodes RFC 2047 encoded words (`=?utf-8?b?…?=`) in a header value.
-fn decode_header(value: &str) -> String {
+pub(crate) fn decode_header(value: &str) -> String {
     value
         .split_whitespace()
         .map(|w| {
@@ -1119,7 +1119,7 @@ async fn a_timeout_is_retried_not_dropped() {
 
 /// The message in the SMTP peer's Maildir whose body mentions `id`: (headers, decoded body).
 /// aiosmtpd has stored it by the time the SMTP transaction finished.
-fn received(id: &str) -> (String, String) {
+pub(crate) fn received(id: &str) -> (String, String) {
     let maildir = std::path::PathBuf::from(
         std::env::var("HERALD_TEST_SMTP_MAILDIR").expect("HERALD_TEST_SMTP_MAILDIR"),
     );

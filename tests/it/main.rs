@@ -19,6 +19,7 @@ mod pg;
 mod plan;
 mod publish;
 mod replay;
+mod report;
 mod report_cli;
 mod run;
 mod search;

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod browser;
+mod clicks;
 mod e2e;
 pub(crate) mod inbox;
 pub(crate) mod media;

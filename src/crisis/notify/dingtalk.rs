@@ -8,7 +8,7 @@ use reqwest::Client;
 use url::Url;
 
 use super::wecom::errcode;
-use super::{hmac_sha256_base64, post_json, truncate_bytes, AlertMessage, SinkError};
+use super::{hmac_sha256_base64, post_json, truncate_bytes, AlertMessage, SinkError, TextMessage};
 
 /// DingTalk's text limit is 20,000 bytes; far more than an alert needs, so keep it readable.
 const TEXT_BYTES: usize = 4000;
@@ -71,8 +71,26 @@ impl DingTalk {
         })
     }
 
+    /// The request body for a text message (nobody is @-mentioned).
+    pub fn text_body(msg: &TextMessage) -> serde_json::Value {
+        serde_json::json!({
+            "msgtype": "text",
+            "text": { "content": truncate_bytes(&msg.plain, TEXT_BYTES) },
+            "at": { "atMobiles": [], "isAtAll": false },
+        })
+    }
+
     /// Sends one message, signed at `now`.
     pub async fn send(&self, msg: &AlertMessage, now: DateTime<Utc>) -> Result<(), SinkError> {
+        self.post(self.body(msg), now).await
+    }
+
+    /// Sends one text message, signed at `now`.
+    pub async fn send_text(&self, msg: &TextMessage, now: DateTime<Utc>) -> Result<(), SinkError> {
+        self.post(Self::text_body(msg), now).await
+    }
+
+    async fn post(&self, body: serde_json::Value, now: DateTime<Utc>) -> Result<(), SinkError> {
         let mut url = self
             .base_url
             .join("robot/send")
@@ -87,7 +105,7 @@ impl DingTalk {
                 q.append_pair("sign", &sign(secret, ts));
             }
         }
-        let body = serde_json::to_vec(&self.body(msg)).unwrap_or_default();
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let answer = post_json(self.http.post(url), body).await?;
         // 130101: send too fast, exceed 20 times per minute. 310000 (bad signature, keyword or
         // IP), 300001 (bad token), 43004 (robot off) are permanent.

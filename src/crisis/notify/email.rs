@@ -8,7 +8,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{AlertMessage, SinkError, SmtpTls};
+use super::{AlertMessage, SinkError, SmtpTls, TextMessage};
 
 /// How to reach the SMTP server.
 #[derive(Clone)]
@@ -116,21 +116,38 @@ impl Email {
 
     /// The message for an alert change.
     pub fn message(&self, msg: &AlertMessage) -> Result<Message, SinkError> {
+        self.build(&msg.title(), msg.plain())
+    }
+
+    /// The e-mail of a text message.
+    pub fn text_message(&self, msg: &TextMessage) -> Result<Message, SinkError> {
+        self.build(&msg.title, msg.plain.clone())
+    }
+
+    fn build(&self, subject: &str, body: String) -> Result<Message, SinkError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(msg.title())
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         builder
-            .body(msg.plain())
+            .body(body)
             .map_err(|e| SinkError::Permanent(format!("cannot build the message: {e}")))
     }
 
     /// Sends one message.
     pub async fn send(&self, msg: &AlertMessage) -> Result<(), SinkError> {
-        let message = self.message(msg)?;
+        self.deliver(self.message(msg)?).await
+    }
+
+    /// Sends one text message.
+    pub async fn send_text(&self, msg: &TextMessage) -> Result<(), SinkError> {
+        self.deliver(self.text_message(msg)?).await
+    }
+
+    async fn deliver(&self, message: Message) -> Result<(), SinkError> {
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(SinkError::Permanent(e.to_string())),

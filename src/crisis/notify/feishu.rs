@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use url::Url;
 
-use super::{hmac_sha256_base64, post_json, truncate_bytes, AlertMessage, SinkError};
+use super::{hmac_sha256_base64, post_json, truncate_bytes, AlertMessage, SinkError, TextMessage};
 
 /// Feishu takes up to 20 KB a request; an alert needs far less.
 const TEXT_BYTES: usize = 4000;
@@ -48,9 +48,18 @@ impl Feishu {
 
     /// The request body for a message signed at `now`.
     pub fn body(&self, msg: &AlertMessage, now: DateTime<Utc>) -> serde_json::Value {
+        self.signed(&msg.plain(), now)
+    }
+
+    /// The request body for a text message signed at `now`.
+    pub fn text_body(&self, msg: &TextMessage, now: DateTime<Utc>) -> serde_json::Value {
+        self.signed(&msg.plain, now)
+    }
+
+    fn signed(&self, text: &str, now: DateTime<Utc>) -> serde_json::Value {
         let mut body = serde_json::json!({
             "msg_type": "text",
-            "content": { "text": truncate_bytes(&msg.plain(), TEXT_BYTES) },
+            "content": { "text": truncate_bytes(text, TEXT_BYTES) },
         });
         if let Some(secret) = &self.secret {
             let ts = now.timestamp();
@@ -62,6 +71,15 @@ impl Feishu {
 
     /// Sends one message, signed at `now`.
     pub async fn send(&self, msg: &AlertMessage, now: DateTime<Utc>) -> Result<(), SinkError> {
+        self.post(self.body(msg, now)).await
+    }
+
+    /// Sends one text message, signed at `now`.
+    pub async fn send_text(&self, msg: &TextMessage, now: DateTime<Utc>) -> Result<(), SinkError> {
+        self.post(self.text_body(msg, now)).await
+    }
+
+    async fn post(&self, body: serde_json::Value) -> Result<(), SinkError> {
         let mut url = self
             .base_url
             .join("open-apis/bot/v2/hook/")
@@ -70,7 +88,7 @@ impl Feishu {
             .map_err(|_| SinkError::Setup("base_url cannot take a path".into()))?
             .pop_if_empty()
             .push(&self.hook);
-        let body = serde_json::to_vec(&self.body(msg, now)).unwrap_or_default();
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let answer = post_json(self.http.post(url), body).await?;
         code(&answer)
     }

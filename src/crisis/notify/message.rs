@@ -28,6 +28,26 @@ pub struct AlertMessage {
     pub link: Option<String>,
 }
 
+/// A message that is not about an alert (the weekly digest), its words already written in
+/// each format the sinks take. The writer owns what goes in: it must hold nothing untrusted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMessage {
+    /// The webhook's `event` (e.g. `report.digest`).
+    pub event: String,
+    /// One line: the e-mail's subject, Slack's header.
+    pub title: String,
+    /// Plain text (WeCom text, DingTalk, Feishu, e-mail).
+    pub plain: String,
+    /// Markdown (WeCom markdown).
+    pub markdown: String,
+    /// Slack mrkdwn.
+    pub slack: String,
+    /// The figures as JSON, for the generic webhook's `data`.
+    pub data: serde_json::Value,
+    /// A link to the full thing, when there is one.
+    pub link: Option<String>,
+}
+
 /// The markup a sample must be escaped for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Markup {

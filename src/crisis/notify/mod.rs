@@ -7,6 +7,9 @@
 //!                 Deliverer::run ──► per-sink rate limit ──► Sink::send ──► sent | retry | failed
 //! ```
 //!
+//! The sinks also carry messages that are not alerts ([`TextMessage`]: the weekly digest)
+//! through [`Sink::send_text`]; their sender owns retrying and recording them.
+//!
 //! A closed set of sink kinds ([`Sink`]), one file each. Secrets come from the environment only
 //! and never appear in `Debug` output, logs or errors (URLs that carry a key are never
 //! printed). Delivery is at least once: an alert is persisted before anything is sent, so a
@@ -34,7 +37,7 @@ use thiserror::Error;
 use tokio::sync::Notify;
 
 pub use config::{AlertsConfig, DeliverySettings, SinkConfig, SinkKind, SmtpTls};
-pub use message::AlertMessage;
+pub use message::{AlertMessage, TextMessage};
 pub use ratelimit::RateLimit;
 pub use worker::{run, Deliverer, Outcome};
 
@@ -215,6 +218,26 @@ impl Sink {
             // Slack incoming webhooks: about one message a second.
             Sink::Slack(_) => RateLimit::new(vec![(1, TimeDelta::seconds(1))]),
             Sink::Webhook(_) | Sink::Email(_) => RateLimit::new(vec![]),
+        }
+    }
+
+    /// Sends a message that is not about an alert (the weekly digest) in the sink's own
+    /// format: WeCom markdown or text, DingTalk and Feishu text, Slack mrkdwn, the webhook's
+    /// JSON (`event`, `title`, `text`, `data`, `link`), an e-mail. Nobody is @-mentioned. `key`
+    /// is the webhook's idempotency key; `now` the signing time.
+    pub async fn send_text(
+        &self,
+        msg: &TextMessage,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SinkError> {
+        match self {
+            Sink::WeCom(s) => s.send_text(msg).await,
+            Sink::DingTalk(s) => s.send_text(msg, now).await,
+            Sink::Feishu(s) => s.send_text(msg, now).await,
+            Sink::Slack(s) => s.send_text(msg).await,
+            Sink::Webhook(s) => s.send_text(msg, key, now).await,
+            Sink::Email(s) => s.send_text(msg).await,
         }
     }
 

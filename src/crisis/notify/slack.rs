@@ -5,7 +5,7 @@
 use reqwest::Client;
 use url::Url;
 
-use super::{post_json, AlertMessage, SinkError};
+use super::{post_json, AlertMessage, SinkError, TextMessage};
 
 /// A Slack incoming webhook.
 pub struct Slack {
@@ -30,7 +30,15 @@ impl Slack {
 
     /// The request body for a message.
     pub fn body(&self, msg: &AlertMessage) -> serde_json::Value {
-        let text = msg.slack();
+        Self::blocks(&msg.title(), &msg.slack())
+    }
+
+    /// The request body for a text message.
+    pub fn text_body(msg: &TextMessage) -> serde_json::Value {
+        Self::blocks(&msg.title, &msg.slack)
+    }
+
+    fn blocks(title: &str, text: &str) -> serde_json::Value {
         serde_json::json!({
             // The fallback for notifications; blocks are what the channel shows.
             "text": text,
@@ -38,7 +46,7 @@ impl Slack {
                 {
                     "type": "header",
                     // plain_text is not interpreted, but keep it within Slack's 150 characters.
-                    "text": { "type": "plain_text", "text": super::message::sanitize(&msg.title(), 150) },
+                    "text": { "type": "plain_text", "text": super::message::sanitize(title, 150) },
                 },
                 {
                     "type": "section",
@@ -50,7 +58,16 @@ impl Slack {
 
     /// Sends one message.
     pub async fn send(&self, msg: &AlertMessage) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(&self.body(msg)).unwrap_or_default();
+        self.post(self.body(msg)).await
+    }
+
+    /// Sends one text message.
+    pub async fn send_text(&self, msg: &TextMessage) -> Result<(), SinkError> {
+        self.post(Self::text_body(msg)).await
+    }
+
+    async fn post(&self, body: serde_json::Value) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let answer = post_json(self.http.post(self.url.clone()), body).await?;
         if answer.trim() == "ok" {
             Ok(())

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use url::Url;
 
-use super::{post_json, AlertMessage, SinkError};
+use super::{post_json, AlertMessage, SinkError, TextMessage};
 use crate::store::DeliveryReason;
 
 /// A webhook endpoint for alerts.
@@ -51,6 +51,17 @@ impl Webhook {
         })
     }
 
+    /// The request body of a text message: its event, title, plain text, data and link.
+    pub fn text_body(msg: &TextMessage) -> serde_json::Value {
+        serde_json::json!({
+            "event": msg.event,
+            "title": msg.title,
+            "text": msg.plain,
+            "data": msg.data,
+            "link": msg.link,
+        })
+    }
+
     /// Sends one message; `key` is the idempotency key, `now` the signing time.
     pub async fn send(
         &self,
@@ -58,7 +69,26 @@ impl Webhook {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(&Self::body(msg)).unwrap_or_default();
+        self.post(&Self::body(msg), key, now).await
+    }
+
+    /// Sends one text message; `key` is the idempotency key, `now` the signing time.
+    pub async fn send_text(
+        &self,
+        msg: &TextMessage,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SinkError> {
+        self.post(&Self::text_body(msg), key, now).await
+    }
+
+    async fn post(
+        &self,
+        body: &serde_json::Value,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(body).unwrap_or_default();
         let ts = now.timestamp();
         let mut request = self
             .http

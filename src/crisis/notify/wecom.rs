@@ -5,7 +5,7 @@
 use reqwest::Client;
 use url::Url;
 
-use super::{post_json, truncate_bytes, AlertMessage, SinkError};
+use super::{post_json, truncate_bytes, AlertMessage, SinkError, TextMessage};
 
 /// WeCom's limits: 2048 bytes of text, 4096 of markdown.
 const TEXT_BYTES: usize = 2048;
@@ -66,14 +66,39 @@ impl WeCom {
         }
     }
 
+    /// The request body for a text message (markdown when the robot is set to it; nobody
+    /// is @-mentioned).
+    pub fn text_body(&self, msg: &TextMessage) -> serde_json::Value {
+        if self.markdown {
+            serde_json::json!({
+                "msgtype": "markdown",
+                "markdown": { "content": truncate_bytes(&msg.markdown, MARKDOWN_BYTES) },
+            })
+        } else {
+            serde_json::json!({
+                "msgtype": "text",
+                "text": { "content": truncate_bytes(&msg.plain, TEXT_BYTES) },
+            })
+        }
+    }
+
     /// Sends one message.
     pub async fn send(&self, msg: &AlertMessage) -> Result<(), SinkError> {
+        self.post(self.body(msg)).await
+    }
+
+    /// Sends one text message.
+    pub async fn send_text(&self, msg: &TextMessage) -> Result<(), SinkError> {
+        self.post(self.text_body(msg)).await
+    }
+
+    async fn post(&self, body: serde_json::Value) -> Result<(), SinkError> {
         let mut url = self
             .base_url
             .join("cgi-bin/webhook/send")
             .map_err(|e| SinkError::Setup(e.to_string()))?;
         url.query_pairs_mut().append_pair("key", &self.key);
-        let body = serde_json::to_vec(&self.body(msg)).unwrap_or_default();
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let answer = post_json(self.http.post(url), body).await?;
         // 45009: api freq out of limit. 93000 invalid webhook url, 40008 invalid message
         // type, 44004 empty text are permanent.

@@ -18,7 +18,7 @@ use crate::store::{
     AlertEvent, AlertLevel, AlertState, Delivery, Engagement, LevelChange, Sample, StoredPost,
 };
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("time")
         .with_timezone(&Utc)
@@ -28,7 +28,7 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let rule = |name: &str| Rule {
         name: name.into(),
         terms: vec![name.into()],
@@ -229,7 +229,7 @@ fn alert(id: &str, opened: &str, negatives: &[u64], resolved: Option<&str>) -> A
 
 /// Seeds the week of Monday 2026-11-30 (Asia/Shanghai: 2026-11-29T16:00Z to
 /// 2026-12-06T16:00Z) and the week before.
-fn seed(store: &Store) {
+pub(crate) fn seed(store: &Store) {
     let posts = store.posts();
     let p1 = post("2026-11-30T04:00:00Z", "product", PostState::Published);
     let p2 = post("2026-12-01T04:00:00Z", "product", PostState::Published);
@@ -646,4 +646,84 @@ fn lift_and_quantiles() {
     let mut ten: Vec<f64> = (1..=10).map(f64::from).collect();
     assert_eq!(quantile(&mut ten, 0.9), Some(9.0));
     assert_eq!(quantile(&mut [7.0], 0.9), Some(7.0));
+}
+
+#[test]
+fn clicks_recorded_through_the_redirect_count_in_their_local_week() {
+    use crate::store::ClickLink;
+    let ts = sled();
+    let code = "masto.product.a.20261201T1200";
+    let other = "sky.lifestyle.b.20261202T2000";
+    ts.store
+        .clicks()
+        .put_links(&[
+            ClickLink {
+                code: code.into(),
+                target: "https://example.com/a?utm_content=x".into(),
+                since: t("2026-11-30T00:00:00Z"),
+            },
+            ClickLink {
+                code: other.into(),
+                target: "https://example.com/b".into(),
+                since: t("2026-11-30T00:00:00Z"),
+            },
+        ])
+        .expect("links");
+    // Shanghai's week of 2026-11-30 runs from 2026-11-29T16:00Z to 2026-12-06T16:00Z.
+    for at in [
+        "2026-11-29T15:59:00Z", // Sunday 23:59 local: the week before
+        "2026-11-29T16:00:00Z",
+        "2026-12-01T04:10:00Z",
+        "2026-12-01T04:20:00Z",
+        "2026-12-06T15:30:00Z",
+    ] {
+        assert!(ts
+            .store
+            .clicks()
+            .record_click(code, t(at))
+            .expect("click")
+            .is_some());
+    }
+    assert!(ts
+        .store
+        .clicks()
+        .record_click(other, t("2026-12-02T12:00:00Z"))
+        .expect("click")
+        .is_some());
+    assert!(ts
+        .store
+        .clicks()
+        .record_click("not.a.link.x", t("2026-12-02T12:00:00Z"))
+        .expect("click")
+        .is_none());
+    let r = week(
+        &ts.store,
+        &config(),
+        date("2026-12-02"),
+        t("2026-12-07T00:00:00Z"),
+    )
+    .expect("report");
+    assert_eq!(r.weeks[0].clicks, 5);
+    assert_eq!(r.weeks[1].clicks, 1);
+    let rows: Vec<(&str, &str, &str, u64)> = r
+        .clicks
+        .iter()
+        .map(|c| {
+            (
+                c.code.as_str(),
+                c.channel.as_str(),
+                c.category.as_str(),
+                c.clicks,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (code, "masto", "product", 4),
+            (other, "sky", "lifestyle", 1)
+        ]
+    );
+    let product = r.categories.iter().find(|c| c.category == "product");
+    assert_eq!(product.map(|c| c.clicks), Some(4));
 }

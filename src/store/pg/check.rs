@@ -35,6 +35,8 @@ const TABLES: &[&str] = &[
     "users",
     "sessions",
     "engagement",
+    "click_links",
+    "click_counts",
 ];
 
 /// Decodes one record, or says why it cannot.
@@ -55,6 +57,7 @@ fn decoder(table: &str) -> Option<Decoder> {
         "users" => decodes::<User>,
         "sessions" => decodes::<Session>,
         "engagement" => decodes::<crate::store::Engagement>,
+        "click_links" => decodes::<crate::store::ClickLink>,
         _ => return None,
     })
 }

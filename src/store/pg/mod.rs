@@ -32,6 +32,7 @@ use super::StoreError;
 
 mod alerts;
 mod check;
+mod clicks;
 mod engagement;
 mod mentions;
 mod meta;
@@ -41,6 +42,7 @@ mod retention;
 mod users;
 
 pub(crate) use alerts::PgAlerts;
+pub(crate) use clicks::PgClicks;
 pub(crate) use engagement::PgEngagement;
 pub(crate) use mentions::PgMentions;
 pub(crate) use meta::PgMeta;
@@ -70,6 +72,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "engagement of published posts",
         include_str!("migrations/0004_engagement.sql"),
+    ),
+    (
+        5,
+        "tracked links and their clicks",
+        include_str!("migrations/0005_clicks.sql"),
     ),
 ];
 
