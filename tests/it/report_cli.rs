@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, TimeDelta, Utc};
 
 use crate::helpers::Workspace;
-use crate::web::reports::{seed, PLANNED, PUBLISHED};
+use crate::web::reports::{seed, CLICKS, PLANNED, PUBLISHED};
 
 /// A week long past, so the test does not depend on the day it runs.
 const WEEK: &str = "2026-11-02";
@@ -33,6 +33,7 @@ fn herald_report_writes_the_week_as_json_csv_and_html() {
     assert_eq!(record["weeks"][0]["planned"], PLANNED);
     assert_eq!(record["weeks"][0]["published"], PUBLISHED);
     assert_eq!(record["weeks"][1]["published"], 20);
+    assert_eq!(record["weeks"][0]["clicks"], CLICKS);
     assert_eq!(record["crises"].as_array().map(Vec::len), Some(1));
 
     let csv = ws.herald(&["report", "--week", WEEK, "--format", "csv"]);

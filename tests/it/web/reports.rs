@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use fantoccini::Locator;
 use herald::inbox::{AuditEntry, Priority, QueueItem, ReplyState};
-use herald::store::{AlertLevel, Engagement, PostState, Sample, Store};
+use herald::store::{AlertLevel, ClickLink, Engagement, PostState, Sample, Store};
 
 use super::{body, location, App, PASSWORD, TOKEN, USER};
 
@@ -31,11 +31,14 @@ const SLOTS: [(u32, u32, &str); 3] = [
 /// Planned and published posts of the reported week as [`seed`] makes them.
 pub const PLANNED: u32 = 21;
 pub const PUBLISHED: u32 = 19;
+/// Clicks of the reported week: three on each of the five product posts, one on the others.
+pub const CLICKS: u64 = 3 * 5 + 14;
 
 /// Seeds the week of Monday `week` (Asia/Shanghai) and the four before it on channel
 /// `outbox`: three posts a day (one missed each Wednesday lunch, one more failed on the
 /// reported Saturday evening), each published one with a reading (product and evenings do
-/// best); inbox items (two leads, one answered late, one still waiting); mentions every day
+/// best) and clicks through the redirect an hour later (three on product posts, one on the
+/// others); inbox items (two leads, one answered late, one still waiting); mentions every day
 /// (a spike of negatives on the reported Wednesday); a crisis alert that Wednesday,
 /// acknowledged and resolved.
 pub fn seed(store: &Store, week: NaiveDate) {
@@ -51,7 +54,7 @@ pub fn seed(store: &Store, week: NaiveDate) {
                 p.category = category.into();
                 p.draft = format!("{category}/seed");
                 p.peak = (*peak).into();
-                p.source_code = format!("outbox.{category}.seed.{}", at.timestamp());
+                p.source_code = format!("outbox.{category}.seed.{}", at.format("%Y%m%dT%H%M"));
                 p.state = if d == 2 && s == 1 {
                     PostState::Missed
                 } else if k == 0 && d == 5 && s == 2 {
@@ -61,6 +64,20 @@ pub fn seed(store: &Store, week: NaiveDate) {
                 };
                 store.posts().put(&p).expect("put post");
                 if p.state == PostState::Published {
+                    store
+                        .clicks()
+                        .put_links(&[ClickLink {
+                            code: p.source_code.clone(),
+                            target: "https://dealer.example/x-trail".into(),
+                            since: at - TimeDelta::days(1),
+                        }])
+                        .expect("put link");
+                    for _ in 0..if category == "product" { 3 } else { 1 } {
+                        store
+                            .clicks()
+                            .record_click(&p.source_code, at + TimeDelta::hours(1))
+                            .expect("click");
+                    }
                     let likes = match category {
                         "product" => 14,
                         "lifestyle" => 9,
@@ -259,6 +276,11 @@ async fn the_reports_page_shows_the_week_with_its_charts_and_figures() {
         cell(&page, "summary-table", "published", 0),
         PUBLISHED.to_string()
     );
+    assert_eq!(
+        cell(&page, "summary-table", "clicks", 0),
+        CLICKS.to_string()
+    );
+    assert!(page.contains("id=\"clicks-table\""));
     // The four weeks before: 21 planned, 20 published each.
     assert_eq!(cell(&page, "summary-table", "published", 1), "20");
     assert_eq!(cell(&page, "summary-table", "published", 3), "20");
