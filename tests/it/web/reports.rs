@@ -1,8 +1,8 @@
 //! The Reports page and its downloads, in process and in a real browser: the week's charts and
 //! key figures from a store seeded with five weeks of posts, engagement, inbox items, mentions
 //! and an alert; week navigation; the login; bad and future weeks; both languages. With
-//! `HERALD_SCREENSHOTS=docs` the browser test saves `docs/reports.png` and
-//! `docs/reports-zh.png`.
+//! `HERALD_SCREENSHOTS=docs` the browser test saves `docs/reports.png`,
+//! `docs/reports-replies.png` (further down the page) and `docs/reports-zh.png`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -339,10 +339,13 @@ async fn the_reports_page_shows_the_week_with_its_charts_and_figures() {
         let res = app.get(&format!("/reports?week={q}"), &cookies).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{q}");
     }
-    // An empty week long ago says so.
+    // An empty week long ago says so; the first day a page accepts works too.
     let old = body(app.get("/reports?week=2020-01-06", &cookies).await).await;
     assert!(old.contains("id=\"report-empty\""));
     assert!(!old.contains("NaN"));
+    let first = app.get("/reports?week=1970-01-01", &cookies).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(body(first).await.contains("id=\"report-week\">1969-12-29<"));
 }
 
 #[tokio::test]
@@ -496,6 +499,26 @@ async fn a_browser_reads_the_weekly_report_in_both_languages() {
     // Seven days × three posting hours, but Wednesday lunch never published (missed each week).
     assert_eq!(heat.len(), 20);
     screenshot(&client, "reports.png").await;
+    // The reply side further down: the leads funnel, sentiment per day, the crisis timeline.
+    client
+        .execute(
+            "document.getElementById('replies').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    for chart in ["funnel", "sentiment", "crises"] {
+        client
+            .find(Locator::Css(&format!("svg.report-chart.{chart}")))
+            .await
+            .expect(chart);
+    }
+    let lanes = client
+        .find_all(Locator::Css("svg.crises g.alert.level-crisis"))
+        .await
+        .expect("lanes");
+    assert_eq!(lanes.len(), 1);
+    screenshot(&client, "reports-replies.png").await;
 
     // The UI's language switch turns the page and the report Chinese.
     client
