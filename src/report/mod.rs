@@ -2,6 +2,10 @@
 //! timezone) against the four weeks before it. [`WeekReport`] is the one record every output
 //! is drawn from: the Reports page, `herald report --format html|csv|json` and the weekly
 //! digest. It holds figures only, never a mention's text, so it can be e-mailed as it is.
+//!
+//! [`compute::week`] fills it from the store (docs/report-figures.md defines each figure);
+//! [`digest`] sends its top figures once a week to the alert sinks; [`mod@config`] is
+//! `[report]` in `herald.toml`.
 
 pub mod chart;
 pub mod compute;

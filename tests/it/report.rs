@@ -654,3 +654,118 @@ to = ["gm@brand.test"]
         assert!(body.contains(fact), "{fact:?} missing from {body}");
     }
 }
+
+/// `Sink::send_text` in each chat service's format, on a local capture server: the digest's
+/// words arrive whole, signed where the service signs, and nobody is @-mentioned.
+#[tokio::test]
+async fn a_text_message_reaches_each_chat_sink_in_its_format() {
+    use herald::crisis::notify::{dingtalk, feishu, slack, wecom, Sink, TextMessage};
+    use url::Url;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let ok = |body: &str| ResponseTemplate::new(200).set_body_string(body.to_string());
+    for (p, answer) in [
+        ("/cgi-bin/webhook/send", r#"{"errcode":0,"errmsg":"ok"}"#),
+        ("/robot/send", r#"{"errcode":0,"errmsg":"ok"}"#),
+        (
+            "/open-apis/bot/v2/hook/lark-hook",
+            r#"{"code":0,"msg":"success"}"#,
+        ),
+        ("/slack/hook", "ok"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(p))
+            .respond_with(ok(answer))
+            .mount(&server)
+            .await;
+    }
+    let http = || {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client")
+    };
+    let base = Url::parse(&server.uri()).expect("url");
+    let mobiles = vec!["13800000000".to_string()];
+    let sinks = [
+        Sink::WeCom(wecom::WeCom::new(
+            http(),
+            base.clone(),
+            "k".into(),
+            true,
+            mobiles.clone(),
+        )),
+        Sink::WeCom(wecom::WeCom::new(
+            http(),
+            base.clone(),
+            "k".into(),
+            false,
+            mobiles.clone(),
+        )),
+        Sink::DingTalk(dingtalk::DingTalk::new(
+            http(),
+            base.clone(),
+            "tok".into(),
+            Some("SECx".into()),
+            mobiles.clone(),
+        )),
+        Sink::Feishu(feishu::Feishu::new(
+            http(),
+            base.clone(),
+            "lark-hook".into(),
+            Some("fs".into()),
+        )),
+        Sink::Slack(slack::Slack::new(
+            http(),
+            base.join("slack/hook").expect("url"),
+        )),
+    ];
+    let msg = TextMessage {
+        event: "report.digest".into(),
+        title: "herald 周报 / Weekly report".into(),
+        plain: "发帖 / Posts: 3\n".into(),
+        markdown: "**herald 周报**\n> 发帖 / Posts: **3**\n".into(),
+        slack: "• *发帖 / Posts*: 3\n".into(),
+        data: serde_json::json!({}),
+        link: None,
+    };
+    let now = t("2026-12-07T01:00:00Z");
+    for sink in &sinks {
+        sink.send_text(&msg, "key", now).await.expect("sent");
+    }
+    let requests = server.received_requests().await.expect("recorded");
+    let bodies: Vec<(String, serde_json::Value)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.url.path().to_string(),
+                serde_json::from_slice(&r.body).expect("json"),
+            )
+        })
+        .collect();
+    assert_eq!(bodies.len(), 5);
+    assert_eq!(requests[0].url.query(), Some("key=k"));
+    assert_eq!(bodies[0].1["msgtype"], "markdown");
+    assert_eq!(bodies[0].1["markdown"]["content"], msg.markdown.as_str());
+    assert_eq!(bodies[1].1["msgtype"], "text");
+    assert_eq!(bodies[1].1["text"]["content"], msg.plain.as_str());
+    assert!(
+        bodies[1].1["text"].get("mentioned_mobile_list").is_none(),
+        "nobody is @-mentioned"
+    );
+    assert_eq!(bodies[2].1["text"]["content"], msg.plain.as_str());
+    assert_eq!(bodies[2].1["at"]["atMobiles"], serde_json::json!([]));
+    let ding = &requests[2].url;
+    assert!(ding
+        .query_pairs()
+        .any(|(k, v)| k == "sign" && v == dingtalk::sign("SECx", now.timestamp_millis())));
+    assert_eq!(bodies[3].1["content"]["text"], msg.plain.as_str());
+    assert_eq!(
+        bodies[3].1["sign"],
+        feishu::sign("fs", now.timestamp()).as_str()
+    );
+    assert_eq!(bodies[4].1["text"], msg.slack.as_str());
+    assert_eq!(bodies[4].1["blocks"][0]["text"]["text"], msg.title.as_str());
+}
