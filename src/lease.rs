@@ -1,6 +1,6 @@
 //! Work one herald process does at a time when several share a database: the planner,
 //! listening (every source, with the live crisis detector they feed), each channel's sending,
-//! the reply sender, the alert sender, retention and the engagement poller.
+//! the reply sender, the alert sender, retention, the engagement poller and the weekly digest.
 //!
 //! Each piece of work runs only while its process holds the piece's lease in the store
 //! ([`crate::store::MetaStore::try_lease`]): taken for a time to live (`[storage]
@@ -47,6 +47,8 @@ pub mod names {
     pub const RETENTION: &str = "retention";
     /// Reading the engagement of published posts.
     pub const ENGAGEMENT: &str = "engagement";
+    /// Sending the weekly report's digest.
+    pub const REPORT_DIGEST: &str = "report-digest";
 
     /// Sending on one channel account.
     pub fn channel(name: &str) -> String {

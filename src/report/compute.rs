@@ -186,14 +186,17 @@ pub fn week(
             clicks = click_rows(counts);
         }
     }
+    let posts = posts_part(store, config, &weeks, &mut figures, from, to)?;
     let mut clicks_by_category: HashMap<&str, u64> = HashMap::new();
     let mut clicks_by_channel: HashMap<&str, u64> = HashMap::new();
+    let mut clicks_by_peak: HashMap<&str, u64> = HashMap::new();
     for c in &clicks {
         *clicks_by_category.entry(&c.category).or_default() += c.clicks;
         *clicks_by_channel.entry(&c.channel).or_default() += c.clicks;
+        if let Some(peak) = posts.peak_of_code.get(&c.code) {
+            *clicks_by_peak.entry(peak).or_default() += c.clicks;
+        }
     }
-
-    let posts = posts_part(store, config, &weeks, &mut figures, from, to)?;
     let replies = queue_part(store, &weeks, &mut figures, now)?;
     let (sentiment, share_of_voice) = mentions_part(store, config, &weeks, &mut figures)?;
     let crises = crises(store.alerts().list()?, &weeks);
@@ -206,6 +209,14 @@ pub fn week(
                 .get(row.category.as_str())
                 .copied()
                 .unwrap_or(0);
+            row
+        })
+        .collect();
+    let peaks = posts
+        .peaks
+        .into_iter()
+        .map(|mut row| {
+            row.clicks = clicks_by_peak.get(row.name.as_str()).copied().unwrap_or(0);
             row
         })
         .collect();
@@ -227,7 +238,7 @@ pub fn week(
         generated_at: now,
         weeks: figures,
         categories,
-        peaks: posts.peaks,
+        peaks,
         channels,
         hours: posts.hours,
         clicks,
@@ -290,6 +301,9 @@ struct PostsPart {
     peaks: Vec<SliceRow>,
     channels: Vec<SliceRow>,
     hours: Vec<HourCell>,
+    /// The peak window of each source code the five weeks' posts carry (a click's code names
+    /// its channel and category but not its peak).
+    peak_of_code: HashMap<String, String>,
 }
 
 fn posts_part(
@@ -316,9 +330,13 @@ fn posts_part(
     let mut peaks: BTreeMap<String, Slice> = BTreeMap::new();
     let mut channels: BTreeMap<String, Slice> = BTreeMap::new();
     let mut hours: BTreeMap<(u8, u8), (u32, Eng)> = BTreeMap::new();
+    let mut peak_of_code = HashMap::new();
     for post in store.posts().between(from, to)? {
         if post.kind == PostKind::Reply {
             continue;
+        }
+        if !post.source_code.is_empty() && !post.peak.is_empty() {
+            peak_of_code.insert(post.source_code.clone(), post.peak.clone());
         }
         let Some(w) = weeks.of(post.at) else {
             continue;
@@ -462,6 +480,7 @@ fn posts_part(
         peaks: peak_rows,
         channels: channel_rows,
         hours: hour_cells,
+        peak_of_code,
     })
 }
 

@@ -32,7 +32,7 @@ use crate::crisis::notify::{Sink, SinkError, TextMessage};
 use crate::store::{Store, StoreError};
 
 /// The lease the digest loop runs under.
-pub const LEASE: &str = "report-digest";
+pub const LEASE: &str = crate::lease::names::REPORT_DIGEST;
 
 /// The store cursor keeping a sink's last week sent: `report-digest:<sink>` = its Monday.
 pub fn cursor_name(sink: &str) -> String {
