@@ -252,10 +252,27 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
         }
     }
     let counts = copies_on_peers(&texts).await;
+    let store = ws.store();
+    let odd: Vec<String> = posts
+        .iter()
+        .zip(&counts)
+        .filter(|(_, c)| **c != 1)
+        .map(|(p, c)| {
+            let got = store.posts().get(&p.channel, p.at).expect("get");
+            format!(
+                "{} copies of {} {}: {:?}",
+                c,
+                p.channel,
+                p.at,
+                got.map(|g| (g.state, g.delivery))
+            )
+        })
+        .collect();
+    drop(store);
     assert_eq!(
         counts,
         vec![1; texts.len()],
-        "seed {seed_value}: every post exactly once"
+        "seed {seed_value}: every post exactly once; {odd:#?}"
     );
     let store = ws.store();
     for p in &posts {
