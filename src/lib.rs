@@ -46,6 +46,7 @@ pub mod engage;
 pub mod http;
 pub mod inbox;
 pub mod ingest;
+pub mod lang;
 pub mod lease;
 pub mod listen;
 pub mod media;

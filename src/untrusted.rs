@@ -1,6 +1,8 @@
 //! Untrusted text (mention text, author names, anything a platform or page sent) made inert for
-//! the places it is shown to people: terminals and log lines. The web UI escapes HTML through its
-//! templates and isolates direction with `<bdi>`; this module is for plain text.
+//! the places it is shown to people: terminals and log lines ([`escape`]), and HTML or SVG built
+//! in code rather than by a template ([`html`]: the web UI's few hand-written answers, the
+//! report's charts). The web UI's templates escape HTML themselves and isolate direction with
+//! `<bdi>`.
 //!
 //! Two kinds of characters act instead of being read: control characters (a newline forges a log
 //! line, ESC sequences clear or retitle a terminal, a carriage return hides what came before) and
@@ -36,6 +38,23 @@ pub fn escape(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// `text` with the characters HTML and XML give a meaning (`& < > " '`) written as entities,
+/// for text or an attribute value in markup built by hand.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `text` without bidirectional controls: for pages, where an escape would be noise and

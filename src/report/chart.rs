@@ -32,21 +32,7 @@ const NEUTRAL: &str = "#cfd8e3";
 const EMPTY_CELL: &str = "#f4f6f8";
 const INK: &str = "#1d2329";
 
-/// HTML/XML-escapes text (the report's own, so `report/` needs nothing of `web/`).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::untrusted::html as escape;
 
 /// A coordinate or size for SVG: one decimal, and 0 for anything not finite.
 fn n(v: f64) -> String {

@@ -11,49 +11,11 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::chart::{self, escape, figure, signed_pct};
 use super::WeekReport;
 
-/// A language the report is written in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// English.
-    #[default]
-    En,
-    /// Simplified Chinese.
-    Zh,
-}
-
-impl Lang {
-    /// The BCP 47 tag, for `<html lang>`.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh-CN",
-        }
-    }
-
-    /// The short code (`en`, `zh`) of the command line and the page's `?lang=`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-
-    /// Parses `en`, `zh` or a language tag (`zh-CN`, `en-GB`).
-    pub fn parse(s: &str) -> Option<Lang> {
-        let primary = s.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "zh" => Some(Lang::Zh),
-            _ => None,
-        }
-    }
-}
+pub use crate::lang::Lang;
 
 /// `(key, English, Chinese)`: every word of the report.
 pub const STRINGS: &[(&str, &str, &str)] = &[

@@ -5,47 +5,12 @@
 //! `Accept-Language`, else English. A missing key shows the key itself, so a gap is visible
 //! rather than silent; a unit test keeps the table free of duplicates and empty cells.
 
-use serde::Serialize;
-
-/// A language the UI speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Lang {
-    /// English.
-    En,
-    /// Simplified Chinese.
-    Zh,
-}
+pub use crate::lang::Lang;
 
 /// The cookie that remembers the switch.
 pub const LANG_COOKIE: &str = "herald_lang";
 
 impl Lang {
-    /// The BCP 47 tag, for `<html lang>` and the cookie.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh-CN",
-        }
-    }
-
-    /// The short code used in the switch URL and the cookie.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-
-    /// Parses a switch/cookie value (`en`, `zh`) or a language tag (`zh-CN`, `en-GB`).
-    pub fn parse(s: &str) -> Option<Lang> {
-        let primary = s.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "zh" => Some(Lang::Zh),
-            _ => None,
-        }
-    }
-
     /// The best supported language of an `Accept-Language` header (highest q, first on ties).
     pub fn from_accept_language(header: &str) -> Option<Lang> {
         let mut best: Option<(f32, Lang)> = None;

@@ -330,21 +330,7 @@ pub fn plain_page(status: StatusCode, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-/// HTML-escapes text for the few responses not rendered by askama.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::untrusted::html as escape;
 
 /// Renders a template into a response (without bidi controls: [`pages::strip_bidi_controls`]),
 /// or a logged error.

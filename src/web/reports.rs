@@ -20,7 +20,6 @@ use super::i18n::{t, Lang};
 use super::pages::parse_day;
 use super::{plain_page, render, AppState, Chrome, WebError};
 use crate::report::compute::monday_of;
-use crate::report::html::Lang as ReportLang;
 use crate::report::WeekReport;
 
 /// `?week=&lang=` of the page and the downloads.
@@ -49,13 +48,6 @@ struct ReportsPage {
     next: Option<String>,
     /// The report as HTML (escaped and drawn by `report::html`).
     body: String,
-}
-
-fn report_lang(lang: Lang) -> ReportLang {
-    match lang {
-        Lang::En => ReportLang::En,
-        Lang::Zh => ReportLang::Zh,
-    }
 }
 
 /// The Monday of the week asked for (the last full week without one), and the current week's
@@ -95,8 +87,8 @@ pub async fn reports_page(
         Ok(w) => w,
         Err(key) => return Ok(refuse(page.lang, key)),
     };
-    let explicit = q.lang.as_deref().and_then(ReportLang::parse);
-    let lang = explicit.unwrap_or(report_lang(page.lang));
+    let explicit = q.lang.as_deref().and_then(Lang::parse);
+    let lang = explicit.unwrap_or(page.lang);
     let report = make(&state, week)?;
     let lang_q = explicit.map_or(String::new(), |l| format!("&lang={}", l.code()));
     let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
@@ -105,7 +97,7 @@ pub async fn reports_page(
         prev: fmt(week - TimeDelta::days(7)),
         next: (week < this_monday).then(|| fmt(week + TimeDelta::days(7))),
         lang_q,
-        lang_code: explicit.map(ReportLang::code),
+        lang_code: explicit.map(Lang::code),
         body: crate::report::html::body(&report, lang),
         page,
     })
@@ -135,11 +127,7 @@ async fn download(
         Ok(w) => w,
         Err(key) => return Ok(refuse(ui, key)),
     };
-    let lang = q
-        .lang
-        .as_deref()
-        .and_then(ReportLang::parse)
-        .unwrap_or(report_lang(ui));
+    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(ui);
     let report = make(&state, week)?;
     let (mime, body) = match format {
         "csv" => (

@@ -46,6 +46,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("clock.rs", 0, "foundation"),
     ("rng.rs", 0, "foundation"),
     ("untrusted.rs", 0, "foundation"),
+    ("lang.rs", 0, "foundation"),
     ("retry.rs", 0, "foundation"),
     ("supervise.rs", 0, "foundation"),
     ("http.rs", 0, "foundation"),
