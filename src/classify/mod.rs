@@ -165,6 +165,7 @@ impl Classifier {
             question,
             learned::train::clamp_old(logit.total()),
         );
+        let heads = self.learned.after_slang(text, faults, heads);
         let mut sentiment = Scored {
             label: heads.label(),
             score: heads.score(),

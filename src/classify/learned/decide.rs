@@ -1,5 +1,6 @@
-//! From the heads' probabilities and the cue flags to the contract's answers: the crisis flag
-//! and the intent. The thresholds were set on the tuning half of the measurement set.
+//! From the heads' probabilities and the cue flags to the contract's answers: the crisis flag,
+//! the intent, and the contract's positive slang ([`Slang`]). The thresholds were set on the
+//! tuning half of the measurement set.
 
 use super::super::intent::Intent;
 use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
@@ -22,6 +23,81 @@ pub const DROP_CRISIS_P: f32 = 0.6;
 pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
     let softer = Fault::Recall.bit() | Fault::Collective.bit();
     faults & !softer != 0 || faults & softer != 0 && heads.label() != Label::Positive
+}
+
+/// How much a [`Slang`] phrase multiplies the odds of positive (as a logit added to the
+/// positive class): about twenty to one, so a text with strong negative evidence besides stays
+/// negative.
+pub const SLANG_TILT: f32 = 3.0;
+
+/// Phrases the contract reads as positive whatever their words say: hype slang and negated
+/// complaints (the label rules of the measurement set: "杀疯了", "破防了😭", "sick", "insane",
+/// "一点都不差", "不比合资差", "没有任何异响", "Not bad at all", "Can't complain"), with their
+/// common variants. The public training sets hold almost none of them, and read "sick",
+/// "complain" and "差" as negative, so a learned weight cannot fix them.
+const SLANG: &[&str] = &[
+    "杀疯了",
+    "离谱地便宜",
+    "破防了😭",
+    "真香",
+    "绝绝子",
+    "yyds",
+    "天花板",
+    "太顶了",
+    "挑不出毛病",
+    "没毛病",
+    "一点都不差",
+    "一点也不差",
+    "不比合资差",
+    "没有任何异响",
+    "没有异响",
+    "零故障",
+    "not bad at all",
+    "can't complain",
+    "can’t complain",
+    "cannot complain",
+    "no complaints",
+    "zero issues",
+    "zero problems",
+    "chef's kiss",
+    "chef’s kiss",
+    "sick",
+    "insane",
+];
+
+/// Finds the contract's positive slang phrases (ASCII letters without case; an English phrase
+/// must stand as whole words).
+#[derive(Debug, Clone)]
+pub struct Slang {
+    automaton: aho_corasick::AhoCorasick,
+}
+
+impl Default for Slang {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Slang {
+    /// Compiles the phrases.
+    pub fn new() -> Self {
+        let automaton = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(SLANG)
+            .expect("the slang phrases compile");
+        Self { automaton }
+    }
+
+    /// Whether `text` holds a phrase.
+    pub fn found(&self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+        self.automaton.find_overlapping_iter(text).any(|m| {
+            !SLANG[m.pattern().as_usize()].is_ascii()
+                || !word(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
+                    && !word(bytes.get(m.end()))
+        })
+    }
 }
 
 /// Phrases of news, announcements, statements and replies on a brand's or dealer's behalf.
@@ -166,6 +242,16 @@ mod tests {
             !crisis(0, &sad),
             "a complaint without a fault or a mass complaint"
         );
+    }
+
+    #[test]
+    fn slang_is_found_as_whole_words() {
+        let s = Slang::new();
+        assert!(s.found("This thing is SICK. Can't complain"));
+        assert!(s.found("零百3秒，杀疯了"));
+        assert!(s.found("开了一年没有任何异响"));
+        assert!(!s.found("sickness and insanely long waits"));
+        assert!(!s.found("刹车发软，差点出事"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!      └─► intent phrase flags (complaint, question, praise, purchase interest)  ─────────┘
 //!          Σ rows / √n + bias + w·(binary sentiment model's logit) + offset
 //!          ──► softmax over negative / neutral / positive, sigmoid for "complaint"
+//!          ──► the contract's positive slang (hype, negated complaints) tilts towards positive
 //! ```
 //!
 //! The heads are one linear model over hashed features ([`model::Heads`]), trained by
@@ -142,6 +143,17 @@ impl HeadsOut {
         }
     }
 
+    /// The same reading with `logit` added to the positive class's logit.
+    pub fn tilted_positive(self, logit: f32) -> Self {
+        let [n, z, p] = self.sentiment;
+        let p = p * logit.exp();
+        let t = n + z + p;
+        Self {
+            sentiment: [n / t, z / t, p / t],
+            ..self
+        }
+    }
+
     /// P(positive) − P(negative), in −1..1.
     pub fn score(&self) -> f32 {
         self.sentiment[2] - self.sentiment[0]
@@ -153,6 +165,7 @@ impl HeadsOut {
 pub struct Learned {
     heads: Heads,
     vocabulary: fault::Vocabulary,
+    slang: decide::Slang,
 }
 
 impl Learned {
@@ -166,6 +179,7 @@ impl Learned {
         Self {
             heads,
             vocabulary: fault::Vocabulary::new(),
+            slang: decide::Slang::new(),
         }
     }
 
@@ -177,6 +191,17 @@ impl Learned {
     /// The fault kinds in `text`.
     pub fn faults(&self, text: &str) -> Faults {
         self.vocabulary.scan(text)
+    }
+
+    /// The reading `out` of `text` after the contract's positive slang ([`decide::Slang`]): a
+    /// text with such a phrase and no fault named is tilted towards positive by
+    /// [`decide::SLANG_TILT`].
+    pub fn after_slang(&self, text: &str, faults: Faults, out: HeadsOut) -> HeadsOut {
+        if faults == 0 && self.slang.found(text) {
+            out.tilted_positive(decide::SLANG_TILT)
+        } else {
+            out
+        }
     }
 
     /// The first fault phrase of a kind in `mask` found in `text`, with its kind.

@@ -290,14 +290,16 @@ pub fn score(learned: &Learned, sentiment: &Sentiment, text: &str) -> HeadsOut {
     let hits = sentiment.cues().scan(text);
     let (logit, sum, question) =
         sentiment.logit_with_cues_and(text, hits, super::RowSum::new(learned.heads()));
-    learned.finish(
+    let faults = learned.faults(text);
+    let out = learned.finish(
         sum,
         super::has_han(text),
-        learned.faults(text),
+        faults,
         phrases::scan(text),
         question,
         clamp_old(logit.total()),
-    )
+    );
+    learned.after_slang(text, faults, out)
 }
 
 #[cfg(test)]
