@@ -44,13 +44,13 @@ pub(super) fn free_port() -> u16 {
 }
 
 /// The app's router served on a free loopback port.
-struct Served {
-    base: String,
-    shutdown: tokio_util::sync::CancellationToken,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+pub(super) struct Served {
+    pub(super) base: String,
+    pub(super) shutdown: tokio_util::sync::CancellationToken,
+    pub(super) server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn serve(app: &super::App) -> Served {
+pub(super) async fn serve(app: &super::App) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

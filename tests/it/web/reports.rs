@@ -406,32 +406,15 @@ async fn the_downloads_are_attachments_in_three_formats() {
     assert!(body(css).await.contains(".report th"));
 }
 
-/// The app's router served on a free loopback port until `shutdown`.
-async fn serve(
-    app: &App,
-) -> (
-    String,
-    tokio_util::sync::CancellationToken,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(herald::web::serve(
-        listener,
-        app.router.clone(),
-        shutdown.clone(),
-    ));
-    (base, shutdown, server)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_reads_the_weekly_report_in_both_languages() {
-    use super::browser::{chromium, log_in, screenshot, start_driver};
+    use super::browser::{chromium, log_in, screenshot, serve, start_driver, Served};
     let app = app();
-    let (base, shutdown, server) = serve(&app).await;
+    let Served {
+        base,
+        shutdown,
+        server,
+    } = serve(&app).await;
     let driver = start_driver().await;
     let client = chromium(&driver, "1280,2200").await;
     client.goto(&format!("{base}/reports")).await.expect("open");
