@@ -73,6 +73,31 @@ impl Workspace {
         }
     }
 
+    /// Starts `herald run` here and returns once its control socket is served (the startup
+    /// summary names it); its stderr is drained from then on.
+    pub fn start_run(&self) -> std::process::Child {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("run")
+            .current_dir(self.path())
+            .env_remove("HERALD_CONFIG")
+            .env_remove("HERALD_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("herald run");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok);
+        assert!(
+            lines.any(|l| l.contains("other herald commands reach this process")),
+            "herald run started with its control socket"
+        );
+        std::thread::spawn(move || lines.for_each(drop));
+        child
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

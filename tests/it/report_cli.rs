@@ -108,27 +108,9 @@ fn herald_report_defaults_to_the_last_full_week_and_refuses_one_not_begun() {
 /// written by the command that asked: the same file as without a running herald.
 #[test]
 fn herald_report_out_goes_through_a_running_herald_and_is_written_here() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let ws = workspace();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("run")
-        .current_dir(ws.path())
-        .env_remove("HERALD_CONFIG")
-        .env_remove("HERALD_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("herald run");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = std::io::BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok);
-    assert!(
-        lines.any(|l| l.contains("other herald commands reach this process")),
-        "herald run started with its control socket"
-    );
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut child = ws.start_run();
     let forwarded = ws.herald(&[
         "report",
         "--week",

@@ -217,32 +217,13 @@ async fn a_task_killed_over_and_over_stops_herald_with_an_error() {
 /// command without a running herald prints no task section (there are none to show).
 #[test]
 fn herald_status_lists_the_tasks_of_the_running_herald() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let ws = Workspace::new();
     let alone = ws.herald(&["status"]);
     assert_eq!(alone.code, 0, "{}", alone.stderr);
     assert!(!alone.stdout.contains("TASKS"), "{}", alone.stdout);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("run")
-        .current_dir(ws.path())
-        .env_remove("HERALD_CONFIG")
-        .env_remove("HERALD_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("herald run");
-    // Started once the summary names the control socket (it is served from then on).
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = std::io::BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok);
-    assert!(
-        lines.any(|l| l.contains("other herald commands reach this process")),
-        "herald run started with its control socket"
-    );
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut child = ws.start_run();
     let status = ws.herald(&["status"]);
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
