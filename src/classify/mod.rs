@@ -184,6 +184,17 @@ impl Classifier {
             matches.retain(|m| m.group != CRISIS_GROUP);
         }
         let keyword_crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
+        let mut heads = heads;
+        if learned::decide::calm_question(question, flags, faults, keyword_crisis, &heads) {
+            // Read as neutral: negative and neutral trade places, and the complaint signal
+            // stays under its threshold.
+            heads.sentiment.swap(0, 1);
+            heads.complaint = heads.complaint.min(learned::decide::COMPLAINT_P);
+            sentiment = Scored {
+                label: heads.label(),
+                score: heads.score(),
+            };
+        }
         let crisis = learned::decide::crisis(faults, &heads);
         if crisis || keyword_crisis {
             // Every crisis mention is negative (the contract).

@@ -1,6 +1,7 @@
 //! From the heads' probabilities and the cue flags to the contract's answers: the crisis flag,
-//! the intent, and the contract's positive slang ([`Slang`]). The thresholds were set on the
-//! tuning half of the measurement set.
+//! the intent, calm questions read as questions ([`calm_question`]), and the contract's
+//! positive slang ([`Slang`]). The thresholds were set on the tuning half of the measurement
+//! set (out of fold, once the heads were trained on it).
 
 use super::super::intent::Intent;
 use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
@@ -16,6 +17,28 @@ pub const PRAISE_P: f32 = 0.5;
 
 /// P(positive) from which a crisis keyword in a positive text is dropped.
 pub const DROP_CRISIS_P: f32 = 0.6;
+
+/// P(negative) under which a calm question is read as one ([`calm_question`]).
+pub const CALM_QUESTION_NEG_P: f32 = 0.6;
+
+/// Whether a question the heads read as negative is an owner's or a bystander's question, not
+/// a complaint: it names no complaint phrase, no fault and no crisis keyword, and P(negative)
+/// is under [`CALM_QUESTION_NEG_P`] (the contract: questions are neutral; a question about
+/// one's own fault is a complaint, and such a question names the fault).
+pub fn calm_question(
+    question: bool,
+    flags: u16,
+    faults: Faults,
+    keyword_crisis: bool,
+    heads: &HeadsOut,
+) -> bool {
+    (question || flags & QUESTION != 0)
+        && flags & COMPLAINT == 0
+        && faults == 0
+        && !keyword_crisis
+        && heads.label() == Label::Negative
+        && heads.sentiment[0] < CALM_QUESTION_NEG_P
+}
 
 /// Whether a text is a crisis: a safety failure named anywhere (the failure phrases do not
 /// occur in praise: "brakes are great" names no failure), or a recall or mass complaint in a
@@ -241,6 +264,39 @@ mod tests {
         assert!(
             !crisis(0, &sad),
             "a complaint without a fault or a mass complaint"
+        );
+    }
+
+    #[test]
+    fn only_a_mildly_negative_question_without_a_fault_or_complaint_is_calm() {
+        let mild = HeadsOut {
+            sentiment: [0.55, 0.35, 0.1],
+            complaint: 0.7,
+        };
+        let sure = HeadsOut {
+            sentiment: [0.65, 0.25, 0.1],
+            complaint: 0.7,
+        };
+        let neutral = HeadsOut {
+            sentiment: [0.3, 0.6, 0.1],
+            complaint: 0.2,
+        };
+        assert!(calm_question(true, 0, 0, false, &mild));
+        assert!(calm_question(false, QUESTION, 0, false, &mild));
+        assert!(!calm_question(false, 0, 0, false, &mild), "not a question");
+        assert!(!calm_question(true, 0, 0, false, &sure), "P(negative) 0.65");
+        assert!(
+            !calm_question(true, COMPLAINT, 0, false, &mild),
+            "a complaint phrase"
+        );
+        assert!(
+            !calm_question(true, 0, Fault::Brakes.bit(), false, &mild),
+            "a fault"
+        );
+        assert!(!calm_question(true, 0, 0, true, &mild), "a crisis keyword");
+        assert!(
+            !calm_question(true, 0, 0, false, &neutral),
+            "already neutral"
         );
     }
 

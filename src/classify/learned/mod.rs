@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The heads are one linear model over hashed features ([`model::Heads`]), trained by
-//! `herald-train-heads` on the public sets ([`train`], [`data`]) and shipped as `heads.bin`.
+//! `herald-train-heads` on the public sets and on the measurement set's tuning half, brands
+//! blanked out ([`train`], [`data`]), and shipped as `heads.bin`.
 //! The features come out of the same pass as the binary sentiment model's (see
 //! [`super::sentiment::Sentiment::logit_with_cues_and`]), so the heads cost one table row per
 //! feature. [`eval`] holds the figures `herald-eval-classify` prints. Inference is pure and
