@@ -99,15 +99,7 @@ fn flag(f: &FlagFigures) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let groups = keywords::load_dir(&cli.keywords).map_err(|errs| {
-        anyhow::anyhow!(
-            "{}",
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let groups = keywords::load_dir_or_message(&cli.keywords).map_err(anyhow::Error::msg)?;
     let mut classifier =
         Classifier::new(&groups).map_err(|e| anyhow::anyhow!("building the classifier: {e}"))?;
     if let Some(path) = &cli.heads {

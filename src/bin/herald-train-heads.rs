@@ -1,4 +1,5 @@
-//! Trains herald's learned heads (three-class sentiment and complaint) on the public data sets.
+//! Trains herald's learned heads (three-class sentiment, complaint, the five intents and crisis)
+//! on the public data sets and the measurement set's tuning half.
 //!
 //! ```text
 //! cargo run --release --bin herald-train-heads -- \
@@ -33,7 +34,7 @@ use herald::classify::keywords;
 use herald::classify::learned::data::{self, Half, Labelled, LabelledMention};
 use herald::classify::learned::eval::{mention_figures, Prediction};
 use herald::classify::learned::train::{self, calibrate_offsets, Featuriser, HeadsConfig, Sample};
-use herald::classify::learned::{has_han, Heads, Learned};
+use herald::classify::learned::{has_han, Heads, Learned, COLUMNS};
 use herald::classify::sentiment::Sentiment;
 use herald::classify::{Classifier, CRISIS_GROUP};
 
@@ -195,6 +196,8 @@ fn run(cli: Cli) -> Result<()> {
                 text: l.text.clone(),
                 sentiment: sentiment_known.then_some(l.label),
                 complaint: l.complaint,
+                intent: None,
+                crisis: None,
                 weight: if has_han(&l.text) { cli.zh_weight } else { 1.0 },
             });
         }
@@ -239,6 +242,8 @@ fn run(cli: Cli) -> Result<()> {
                 text: mask(&m.text, &names),
                 sentiment: Some(m.gold.sentiment),
                 complaint: Some(m.gold.intent == Intent::Complaint),
+                intent: Some(m.gold.intent),
+                crisis: Some(m.gold.crisis),
                 weight: cli.in_domain_weight,
             })
             .collect()
@@ -251,8 +256,12 @@ fn run(cli: Cli) -> Result<()> {
         calibrate_offsets(&scored)
     };
     let with_offsets = |mut heads: Heads, [oz, op]: [f32; 2], [lz, lp]: [f32; 2]| {
-        heads.offset = [0.0, oz, op, cli.complaint_offset];
-        heads.offset_latin = [0.0, lz, lp, cli.complaint_offset];
+        heads.offset = [0.0; COLUMNS];
+        heads.offset_latin = [0.0; COLUMNS];
+        (heads.offset[1], heads.offset[2]) = (oz, op);
+        (heads.offset_latin[1], heads.offset_latin[2]) = (lz, lp);
+        heads.offset[3] = cli.complaint_offset;
+        heads.offset_latin[3] = cli.complaint_offset;
         heads
     };
 
@@ -278,15 +287,7 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("fold {k} trained at {:.1} s", t0.elapsed().as_secs_f64());
         }
         let han = calibrate_offsets(&han_scored);
-        let groups = keywords::load_dir(&cli.keywords).map_err(|errs| {
-            anyhow::anyhow!(
-                "{}",
-                errs.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        })?;
+        let groups = keywords::load_dir_or_message(&cli.keywords).map_err(anyhow::Error::msg)?;
         let mut pred = Vec::new();
         let mut gold = Vec::new();
         for (k, (heads, latin)) in folds.into_iter().enumerate() {

@@ -233,12 +233,12 @@ fn learned_intent_and_lead_grade_on_labelled_mentions() {
     }
 }
 
-/// Measured: intent 0.758 / 0.713 / 0.783, lead grade 0.933 / 0.873 / 0.908 (development half /
-/// tuning set / held-out half; before the car mentions' tuning half was trained on 0.708 /
-/// 0.682 / 0.733 and 0.933 / 0.850 / 0.892); the cue lists, tuned on these sets, 0.892 / 0.767
+/// Measured: intent 0.758 / 0.688 / 0.783, lead grade 0.933 / 0.873 / 0.908 (development half /
+/// tuning set / held-out half; 0.713 on the tuning set before the intent head; before the car
+/// mentions' tuning half was trained on 0.708 / 0.682 / 0.733 and 0.933 / 0.850 / 0.892); the cue lists, tuned on these sets, 0.892 / 0.767
 /// / 0.708 and 0.950 / 0.932 / 0.958.
 const MIN_LEARNED_INTENT_DEV: f64 = 0.72;
-const MIN_LEARNED_INTENT_TUNING: f64 = 0.68;
+const MIN_LEARNED_INTENT_TUNING: f64 = 0.66;
 const MIN_LEARNED_INTENT_HELD_OUT: f64 = 0.74;
 const MIN_LEARNED_LEAD_DEV: f64 = 0.91;
 const MIN_LEARNED_LEAD_TUNING: f64 = 0.84;

@@ -82,6 +82,16 @@ struct RawTest {
     matches: Vec<String>,
 }
 
+/// [`load_dir`] with its errors as one message, one line each (for the measuring programs).
+pub fn load_dir_or_message(dir: &Path) -> Result<Vec<KeywordGroup>, String> {
+    load_dir(dir).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// Loads every `*.toml` in `dir` except the reply templates (`replies.toml`, a different format).
 pub fn load_dir(dir: &Path) -> Result<Vec<KeywordGroup>, Vec<ConfigError>> {
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {

@@ -190,6 +190,7 @@ impl Classifier {
             // stays under its threshold.
             heads.sentiment.swap(0, 1);
             heads.complaint = heads.complaint.min(learned::decide::COMPLAINT_P);
+            heads.intent[0] = 0.0;
             sentiment = Scored {
                 label: heads.label(),
                 score: heads.score(),
@@ -207,6 +208,12 @@ impl Classifier {
                     group: CRISIS_GROUP.to_string(),
                     rule: kind.name().to_string(),
                     term: term.to_string(),
+                });
+            } else {
+                matches.push(MatchOut {
+                    group: CRISIS_GROUP.to_string(),
+                    rule: "learned".to_string(),
+                    term: String::new(),
                 });
             }
         }

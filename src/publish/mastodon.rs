@@ -99,8 +99,8 @@ impl Mastodon {
         })
     }
 
-    /// Posts the status, with the post's id as its `Idempotency-Key` and its uploaded pictures,
-    /// after waiting for the instance to finish processing each.
+    /// Posts the status, with [`idempotency_key`] and its uploaded pictures, after waiting for
+    /// the instance to finish processing each.
     pub async fn send(&self, post: &OutPost) -> Result<Sent, PublishError> {
         let in_reply_to_id = match &post.reply {
             Some(ReplyTo::Mastodon { status_id }) => Some(status_id.as_str()),
@@ -114,6 +114,7 @@ impl Mastodon {
             )));
         }
         let media_ids: Vec<String> = post.uploads.iter().map(|u| u.id.clone()).collect();
+        let key = idempotency_key(post);
         for id in &media_ids {
             self.account.wait_ready(id).await?;
         }
@@ -124,7 +125,7 @@ impl Mastodon {
                 visibility: &self.visibility,
                 language: post.lang.as_deref(),
                 in_reply_to_id,
-                idempotency_key: &post.id,
+                idempotency_key: &key,
                 media_ids: &media_ids,
             })
             .await?;
@@ -147,11 +148,40 @@ impl Mastodon {
     }
 }
 
+/// The `Idempotency-Key` of a post: its id (channel and second) and a hash of its text. Every
+/// attempt at one post sends the same key, so an instance never makes it twice; the text's
+/// hash keeps another store's post on the same account, channel name and second (a staging
+/// copy, a store started afresh) from being answered with this one's status, as if sent.
+pub fn idempotency_key(post: &OutPost) -> String {
+    format!("{}-{:016x}", post.id, crate::fnv1a(post.text.as_bytes()))
+}
+
 fn sent(s: Status) -> Sent {
     Sent {
         url: s.url.or(s.uri),
         remote_id: s.id,
         published_at: s.created_at,
         cid: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_the_posts_own_and_tells_texts_apart() {
+        let a = OutPost {
+            id: "masto@1796663760".into(),
+            text: "冬季检测 https://example.com/r/x".into(),
+            ..OutPost::default()
+        };
+        assert_eq!(idempotency_key(&a), idempotency_key(&a.clone()));
+        assert!(idempotency_key(&a).starts_with("masto@1796663760-"));
+        let b = OutPost {
+            text: "冬季检测".into(),
+            ..a.clone()
+        };
+        assert_ne!(idempotency_key(&a), idempotency_key(&b));
     }
 }

@@ -95,6 +95,30 @@ pub(crate) async fn copies_on_peers(texts: &[String]) -> Vec<usize> {
         .collect()
 }
 
+/// What herald recorded of each post not on the peers exactly once (`counts` in the order of
+/// `posts`): published (the record and the platform disagree), or left unconfirmed, failed or
+/// in backoff.
+pub(crate) fn not_once(
+    store: &herald::store::Store,
+    posts: &[StoredPost],
+    counts: &[usize],
+) -> Vec<String> {
+    posts
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| **c != 1)
+        .map(|(p, c)| {
+            let got = store.posts().get(&p.channel, p.at).expect("get");
+            format!(
+                "{c} copies of {} {}: {:?}",
+                p.channel,
+                p.at,
+                got.map(|g| (g.state, g.delivery))
+            )
+        })
+        .collect()
+}
+
 /// Waits until every text is on a peer at least once, or `limit` passes.
 async fn wait_published(texts: &[String], limit: Duration) {
     let start = Instant::now();
@@ -253,21 +277,7 @@ async fn sigkill_at_random_moments_never_duplicates_or_loses_a_post() {
     }
     let counts = copies_on_peers(&texts).await;
     let store = ws.store();
-    let odd: Vec<String> = posts
-        .iter()
-        .zip(&counts)
-        .filter(|(_, c)| **c != 1)
-        .map(|(p, c)| {
-            let got = store.posts().get(&p.channel, p.at).expect("get");
-            format!(
-                "{} copies of {} {}: {:?}",
-                c,
-                p.channel,
-                p.at,
-                got.map(|g| (g.state, g.delivery))
-            )
-        })
-        .collect();
+    let odd = not_once(&store, &posts, &counts);
     drop(store);
     assert_eq!(
         counts,

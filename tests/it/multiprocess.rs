@@ -250,22 +250,7 @@ async fn three_processes_killed_at_random_publish_every_post_exactly_once() {
         stop(child);
     }
     let counts = copies_on_peers(&texts).await;
-    // What herald recorded of any post not on the peers exactly once: published (the record
-    // and the platform disagree), or left unconfirmed, failed or in backoff after the wait.
-    let odd: Vec<String> = posts
-        .iter()
-        .zip(&counts)
-        .filter(|(_, c)| **c != 1)
-        .map(|(p, c)| {
-            let got = store.posts().get(&p.channel, p.at).expect("get");
-            format!(
-                "{c} copies of {} {}: {:?}",
-                p.channel,
-                p.at,
-                got.map(|g| (g.state, g.delivery))
-            )
-        })
-        .collect();
+    let odd = crate::crash::not_once(&store, &posts, &counts);
     assert_eq!(
         counts,
         vec![1; texts.len()],

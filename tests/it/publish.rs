@@ -244,6 +244,30 @@ async fn mastodon_post_reply_and_idempotency_key() {
     assert_eq!(copies, 1);
 }
 
+/// Two stores' posts with the same id (channel name and second) on one account are two
+/// statuses: the instance does not answer the second with the first as if it were sent.
+#[tokio::test]
+async fn posts_of_two_stores_with_the_same_id_are_two_statuses() {
+    let _mastodon = crate::peers::MASTODON.lock().await;
+    let p = peers();
+    let brand = mastodon(&p.mastodon, "brand-token", Duration::from_secs(20));
+    let first = out_post("staging {n}");
+    let second = OutPost {
+        text: format!("production {}", first.source_code),
+        ..first.clone()
+    };
+    let a = brand.send(&first).await.expect("first");
+    let b = brand.send(&second).await.expect("second");
+    assert_ne!(a.remote_id, b.remote_id);
+    let status = p.mastodon_status("brand-token", &b.remote_id).await;
+    assert!(
+        status["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("production")),
+        "{status}"
+    );
+}
+
 /// One channel named `masto` on mastodon-mock, behind a publisher with a 1 s request timeout.
 fn mastodon_publisher(store: &Store, token: &str) -> Publisher {
     let p = peers();

@@ -3,10 +3,11 @@
 //! ```text
 //! text ──► sentiment extractor (char 1–3-grams, word 1–2-grams, negation scopes, emoji) ─┐
 //!      ├─► sentiment cues (emoticons, sarcasm)                                             ├─► hashed rows
-//!      ├─► fault vocabulary (brakes, fire, steering, …, recalls, collective complaints) ──┤   of 4 weights
+//!      ├─► fault vocabulary (brakes, fire, steering, …, recalls, collective complaints) ──┤   of 10 weights
 //!      └─► intent phrase flags (complaint, question, praise, purchase interest)  ─────────┘
 //!          Σ rows / √n + bias + w·(binary sentiment model's logit) + offset
-//!          ──► softmax over negative / neutral / positive, sigmoid for "complaint"
+//!          ──► softmax over negative / neutral / positive, sigmoid for "complaint",
+//!              softmax over the five intents, sigmoid for "crisis"
 //!          ──► the contract's positive slang (hype, negated complaints) tilts towards positive
 //! ```
 //!
@@ -31,7 +32,7 @@ use super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
 use super::sentiment::features::{bucket, Sink};
 use super::sentiment::Label;
 use fault::{Fault, Faults};
-pub use model::{Heads, HeadsError, COLUMNS};
+pub use model::{Heads, HeadsError, COLUMNS, CRISIS_COLUMN, INTENT_COLUMNS, INTENT_ORDER};
 
 /// The weights trained by `herald-train-heads`, committed with the code.
 const EMBEDDED: &[u8] = include_bytes!("heads.bin");
@@ -123,12 +124,16 @@ impl Sink for RowSum<'_> {
 }
 
 /// What the heads say about one text.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HeadsOut {
     /// P(negative), P(neutral), P(positive).
     pub sentiment: [f32; 3],
-    /// P(complaint).
+    /// P(complaint), from the public sets' complaint labels and the car mentions' intents.
     pub complaint: f32,
+    /// P(intent) in the order of [`INTENT_ORDER`], learned from the car mentions' intents.
+    pub intent: [f32; 5],
+    /// P(crisis), learned from the car mentions' crisis labels.
+    pub crisis: f32,
 }
 
 impl HeadsOut {
@@ -153,6 +158,17 @@ impl HeadsOut {
             sentiment: [n / t, z / t, p / t],
             ..self
         }
+    }
+
+    /// The most probable intent of the intent head.
+    pub fn learned_intent(&self) -> crate::classify::intent::Intent {
+        let mut best = 0;
+        for k in 1..5 {
+            if self.intent[k] > self.intent[best] {
+                best = k;
+            }
+        }
+        INTENT_ORDER[best]
     }
 
     /// P(positive) − P(negative), in −1..1.
@@ -232,9 +248,15 @@ impl Learned {
         let m = z[0].max(z[1]).max(z[2]);
         let e = [(z[0] - m).exp(), (z[1] - m).exp(), (z[2] - m).exp()];
         let t = e[0] + e[1] + e[2];
+        let zi = &z[INTENT_COLUMNS];
+        let mi = zi.iter().fold(f32::MIN, |a, &b| a.max(b));
+        let ei: [f32; 5] = std::array::from_fn(|k| (zi[k] - mi).exp());
+        let ti: f32 = ei.iter().sum();
         HeadsOut {
             sentiment: [e[0] / t, e[1] / t, e[2] / t],
             complaint: 1.0 / (1.0 + (-z[3]).exp()),
+            intent: std::array::from_fn(|k| ei[k] / ti),
+            crisis: 1.0 / (1.0 + (-z[CRISIS_COLUMN]).exp()),
         }
     }
 }
@@ -253,7 +275,8 @@ mod tests {
         let s = Sentiment::embedded().expect("model");
         let shipped = Learned::embedded().expect("heads");
         let mut heads = shipped.heads().clone();
-        heads.offset_latin = [0.0, 40.0, 0.0, 0.0];
+        heads.offset_latin = [0.0; COLUMNS];
+        heads.offset_latin[1] = 40.0;
         let neutral_latin = Learned::from_heads(heads);
         let (en, zh) = ("awful car, the brakes failed again", "太差了，刹车又失灵了");
         assert_eq!(train::score(&shipped, &s, en).label(), Label::Negative);

@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! "HLRN"  format u16  features u16  bits u8  0 0 0
-//! scale f32   bias[4] f32   old_logit[4] f32   offset[4] f32   offset_latin[4] f32   (pad to 80)
-//! weights: 2^bits rows × 4 columns i16   (weight = i16 × scale)
+//! scale f32   bias[10] f32   old_logit[10] f32   offset[10] f32   offset_latin[10] f32
+//! weights: 2^bits rows × 10 columns i16   (weight = i16 × scale)
 //! ```
 //!
 //! Columns: 0..3 are the sentiment logits (negative, neutral, positive; a softmax), 3 is the
-//! complaint logit (a sigmoid). One row per hash bucket keeps a feature's four weights in one
-//! cache line. `old_logit` weighs the binary sentiment model's logit (a dense input);
+//! complaint logit (a sigmoid), 4..9 the intent logits (complaint, question, purchase, praise,
+//! other; a softmax) and 9 the crisis logit (a sigmoid). One row per hash bucket keeps a
+//! feature's ten weights together (20 bytes). `old_logit` weighs the binary sentiment model's logit (a dense input);
 //! `offset` is added to the sentiment logits and the complaint logit of a text with a Han
 //! character after training (class priors calibrated on the tuning half of the measurement
 //! set); `offset_latin` is added instead for any other text (calibrated on English tweets of
@@ -21,12 +22,21 @@ use crate::classify::weights::{self, Layout, WeightsError};
 /// The magic bytes of a heads file.
 pub const MAGIC: [u8; 4] = *b"HLRN";
 /// The layout version.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The version of the features (`features.rs` here, and the sentiment extractor's): bump it
 /// whenever a text's features change.
 pub const FEATURE_VERSION: u16 = 1;
 /// Number of columns.
-pub const COLUMNS: usize = 4;
+pub const COLUMNS: usize = 10;
+/// The intent columns, in the order of [`INTENT_ORDER`].
+pub const INTENT_COLUMNS: std::ops::Range<usize> = 4..9;
+/// The intents of the intent columns.
+pub const INTENT_ORDER: [crate::classify::intent::Intent; 5] = {
+    use crate::classify::intent::Intent::*;
+    [Complaint, Question, Purchase, Praise, Other]
+};
+/// The crisis column.
+pub const CRISIS_COLUMN: usize = 9;
 
 /// Why a heads file was refused.
 pub type HeadsError = WeightsError;
@@ -37,7 +47,7 @@ fn layout() -> Layout {
         magic: MAGIC,
         format: FORMAT_VERSION,
         features: FEATURE_VERSION,
-        header: 80,
+        header: 12 + 4 * (1 + 4 * COLUMNS),
         floats: 1 + 4 * COLUMNS,
         columns: COLUMNS,
         bits: 10..=22,
@@ -110,21 +120,14 @@ impl Heads {
     /// Reads a file's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, HeadsError> {
         let t = layout().read(bytes)?;
-        let four = |at: usize| {
-            [
-                t.floats[at],
-                t.floats[at + 1],
-                t.floats[at + 2],
-                t.floats[at + 3],
-            ]
-        };
+        let cols = |at: usize| -> [f32; COLUMNS] { std::array::from_fn(|k| t.floats[at + k]) };
         Ok(Self {
             bits: t.bits,
             scale: t.floats[0],
-            bias: four(1),
-            old_logit: four(5),
-            offset: four(9),
-            offset_latin: four(13),
+            bias: cols(1),
+            old_logit: cols(1 + COLUMNS),
+            offset: cols(1 + 2 * COLUMNS),
+            offset_latin: cols(1 + 3 * COLUMNS),
             weights: t.weights,
         })
     }
@@ -136,14 +139,19 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_damage() {
-        let w: Vec<f32> = (0..4096).map(|i| (i as f32 - 2048.0) / 1000.0).collect();
-        let mut h = Heads::quantise(&w, [0.1, 0.2, 0.3, 0.4], [1.0, 0.0, -1.0, 0.5], [0.0; 4]);
-        h.offset_latin = [0.0, 1.5, -0.5, 0.25];
+        let w: Vec<f32> = (0..1024 * COLUMNS)
+            .map(|i| (i as f32 - 2048.0) / 1000.0)
+            .collect();
+        let bias: [f32; COLUMNS] = std::array::from_fn(|k| k as f32 / 10.0);
+        let old: [f32; COLUMNS] = std::array::from_fn(|k| 1.0 - k as f32 / 4.0);
+        let mut h = Heads::quantise(&w, bias, old, [0.0; COLUMNS]);
+        let latin: [f32; COLUMNS] = std::array::from_fn(|k| k as f32 * 0.25 - 1.0);
+        h.offset_latin = latin;
         assert_eq!(h.bits, 10);
-        assert_eq!(h.offsets(true), &[0.0; 4]);
-        assert_eq!(h.offsets(false), &[0.0, 1.5, -0.5, 0.25]);
+        assert_eq!(h.offsets(true), &[0.0; COLUMNS]);
+        assert_eq!(h.offsets(false), &latin);
         let bytes = h.to_bytes();
-        assert_eq!(bytes.len(), 80 + 2 * 4096);
+        assert_eq!(bytes.len(), 12 + 4 * (1 + 4 * COLUMNS) + 2 * 1024 * COLUMNS);
         assert_eq!(Heads::from_bytes(&bytes), Ok(h));
         let mut bad = bytes.clone();
         bad[0] = b'X';

@@ -1,17 +1,19 @@
-//! Training the learned heads: a multinomial logistic regression (negative / neutral /
-//! positive) and a logistic regression (complaint or not) sharing one hashed feature table,
+//! Training the learned heads: multinomial logistic regressions (negative / neutral /
+//! positive; the five intents) and logistic regressions (complaint or not; crisis or not)
+//! sharing one hashed feature table,
 //! by AdaGrad with L2, one example at a time in an order shuffled by a fixed seed: the same
 //! samples and settings give the same weights, bit for bit.
 //!
-//! An example may carry a sentiment label, a complaint label or both; each head learns from
-//! the examples that have its label. Pure: the program (`herald-train-heads`) reads the data
+//! An example may carry any of the four labels; each head learns from the examples that have
+//! its label. Pure: the program (`herald-train-heads`) reads the data
 //! (see [`super::data`]) and writes the weights.
 
+use super::super::intent::Intent;
 use super::super::phrases;
 use super::super::sentiment::features::{bucket, Sink};
 use super::super::sentiment::{Label, Sentiment};
 use super::fault::Vocabulary;
-use super::model::{Heads, COLUMNS};
+use super::model::{Heads, COLUMNS, CRISIS_COLUMN, INTENT_COLUMNS, INTENT_ORDER};
 use super::{extra_features, HeadsOut, Learned};
 
 /// One training example.
@@ -23,6 +25,10 @@ pub struct Sample {
     pub sentiment: Option<Label>,
     /// Whether it is a complaint, when known.
     pub complaint: Option<bool>,
+    /// Its intent, when known.
+    pub intent: Option<Intent>,
+    /// Whether it is a crisis, when known.
+    pub crisis: Option<bool>,
     /// How much it counts.
     pub weight: f32,
 }
@@ -62,6 +68,8 @@ pub struct Doc {
     old: f32,
     sentiment: Option<u8>,
     complaint: Option<bool>,
+    intent: Option<u8>,
+    crisis: Option<bool>,
     weight: f32,
 }
 
@@ -126,6 +134,11 @@ impl Featuriser {
                 Label::Positive => 2,
             }),
             complaint: s.complaint,
+            intent: s
+                .intent
+                .and_then(|i| INTENT_ORDER.iter().position(|&o| o == i))
+                .map(|k| k as u8),
+            crisis: s.crisis,
             weight: s.weight,
         }
     }
@@ -202,14 +215,29 @@ impl HeadsTrainer {
                     }
                 }
             }
-            if let Some(y) = d.complaint {
-                let p = 1.0 / (1.0 + (-z[3]).exp());
+            for (column, y) in [(3, d.complaint), (CRISIS_COLUMN, d.crisis)] {
+                let Some(y) = y else { continue };
+                let p = 1.0 / (1.0 + (-z[column]).exp());
                 let target = if y { 1.0 } else { 0.0 };
-                g[3] = d.weight * (p - target);
+                g[column] = d.weight * (p - target);
                 loss -= f64::from(
                     d.weight
                         * (target * p.max(1e-7).ln() + (1.0 - target) * (1.0 - p).max(1e-7).ln()),
                 );
+            }
+            if let Some(y) = d.intent {
+                let zi = &z[INTENT_COLUMNS];
+                let m = zi.iter().fold(f32::MIN, |a, &b| a.max(b));
+                let e: Vec<f32> = zi.iter().map(|v| (v - m).exp()).collect();
+                let t: f32 = e.iter().sum();
+                for (c, ec) in e.iter().enumerate() {
+                    let p = ec / t;
+                    let target = if c == usize::from(y) { 1.0 } else { 0.0 };
+                    g[INTENT_COLUMNS.start + c] = d.weight * (p - target);
+                    if target > 0.0 {
+                        loss -= f64::from(d.weight * p.max(1e-7).ln());
+                    }
+                }
             }
             for &(i, v) in &d.features {
                 let r = i as usize * COLUMNS;
@@ -320,6 +348,8 @@ mod tests {
                 text: t.into(),
                 sentiment: Some(l),
                 complaint: c,
+                intent: None,
+                crisis: None,
                 weight: 1.0,
             });
         }
