@@ -42,6 +42,31 @@ struct Cli {
     /// Only the car mentions (skip the public sets).
     #[arg(long)]
     mentions_only: bool,
+    /// Also print the new classifier's intent and lead confusion matrices on each half
+    /// (counts only, no texts).
+    #[arg(long)]
+    confusion: bool,
+}
+
+/// Prints a confusion matrix of `(predicted, gold)` pairs: a row per gold class.
+fn confusion<T: PartialEq + Copy + std::fmt::Debug>(title: &str, pairs: &[(T, T)], classes: &[T]) {
+    println!("\n{title} (rows gold, columns predicted)\n");
+    let names: Vec<String> = classes.iter().map(|c| format!("{c:?}")).collect();
+    println!("| gold \\ predicted | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(classes.len()));
+    for (g, name) in classes.iter().zip(&names) {
+        let row: Vec<String> = classes
+            .iter()
+            .map(|p| {
+                pairs
+                    .iter()
+                    .filter(|(pp, gg)| pp == p && gg == g)
+                    .count()
+                    .to_string()
+            })
+            .collect();
+        println!("| {name} | {} |", row.join(" | "));
+    }
 }
 
 fn main() -> ExitCode {
@@ -100,13 +125,16 @@ fn flag(f: &FlagFigures) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let groups = keywords::load_dir_or_message(&cli.keywords).map_err(anyhow::Error::msg)?;
-    let mut classifier =
-        Classifier::new(&groups).map_err(|e| anyhow::anyhow!("building the classifier: {e}"))?;
-    if let Some(path) = &cli.heads {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let heads = Heads::from_bytes(&bytes).with_context(|| path.display().to_string())?;
-        classifier = classifier.with_learned(Learned::from_heads(heads));
+    let classifier = match &cli.heads {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let heads = Heads::from_bytes(&bytes).with_context(|| path.display().to_string())?;
+            Classifier::with_heads(&groups, Learned::from_heads(heads))
+        }
+        None => Classifier::new(&groups),
     }
+    .map_err(|e| anyhow::anyhow!("building the classifier: {e}"))?;
     let mentions = data::load_mentions(&cli.data.join("mentions/car_mentions_dev.jsonl"))
         .context("reading the car mentions")?;
     let (tuning, unseen): (Vec<LabelledMention>, Vec<LabelledMention>) = mentions
@@ -151,6 +179,30 @@ fn run(cli: Cli) -> Result<()> {
                 .map(|m| prediction(&run(&classifier, &m.text, m.author.as_deref())))
                 .collect();
             let f = mention_figures(&pred, &gold);
+            if cli.confusion && name == "new" {
+                let intents: Vec<_> = pred
+                    .iter()
+                    .zip(&gold)
+                    .map(|(p, g)| (p.intent, g.intent))
+                    .collect();
+                confusion(
+                    &format!("{half}: intent"),
+                    &intents,
+                    &herald::classify::learned::eval::INTENTS,
+                );
+                let leads: Vec<_> = pred
+                    .iter()
+                    .zip(&gold)
+                    .map(|(p, g)| (p.lead, g.lead))
+                    .collect();
+                use herald::classify::lead::Grade::*;
+                confusion(
+                    &format!("{half}: lead"),
+                    &leads,
+                    &[None, Some(Hot), Some(Warm), Some(Cold), Some(Unvalued)],
+                );
+                println!();
+            }
             println!(
                 "| {half} | {} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {:.3} |",
                 set.len(),

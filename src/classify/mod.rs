@@ -112,6 +112,16 @@ pub enum BuildError {
 impl Classifier {
     /// Compiles the keyword groups and loads the embedded sentiment model and learned heads.
     pub fn new(groups: &[KeywordGroup]) -> Result<Self, BuildError> {
+        Self::with_heads(groups, learned::Learned::embedded()?)
+    }
+
+    /// A classifier with other learned heads than the embedded ones: the training and
+    /// evaluation programs measure a weights file before it is committed (and while the
+    /// committed one may be of an older feature version).
+    pub fn with_heads(
+        groups: &[KeywordGroup],
+        learned: learned::Learned,
+    ) -> Result<Self, BuildError> {
         let matcher = Matcher::new(groups)?;
         let mut all: Vec<String> = matcher.literals();
         let phrases_from = all.len() as u32;
@@ -123,19 +133,12 @@ impl Classifier {
         Ok(Self {
             matcher,
             sentiment: Sentiment::embedded()?,
-            learned: learned::Learned::embedded()?,
+            learned,
             literals: Literals::new(&all)?,
             phrases_from,
             cues_from,
             contacts_from,
         })
-    }
-
-    /// The same classifier with other learned heads (the evaluation program measures a
-    /// weights file before it is committed).
-    pub fn with_learned(mut self, learned: learned::Learned) -> Self {
-        self.learned = learned;
-        self
     }
 
     /// Classifies one mention's text (and its author, for account rules).
@@ -159,7 +162,7 @@ impl Classifier {
         let flags = phrase_scan.flags();
         let heads = self.learned.finish(
             sum,
-            learned::has_han(text),
+            text,
             faults,
             flags,
             question,
@@ -183,19 +186,17 @@ impl Classifier {
         {
             matches.retain(|m| m.group != CRISIS_GROUP);
         }
+        // A crisis term the text negates is not a crisis ("无事故", "没有任何异响", "no
+        // recall"): the match goes when every place its term stands is negated.
+        matches.retain(|m| {
+            m.group != CRISIS_GROUP
+                || m.term.is_empty()
+                || !text.contains(m.term.as_str())
+                || text
+                    .match_indices(m.term.as_str())
+                    .any(|(i, _)| !learned::fault::negated_before(text, i))
+        });
         let keyword_crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
-        let mut heads = heads;
-        if learned::decide::calm_question(question, flags, faults, keyword_crisis, &heads) {
-            // Read as neutral: negative and neutral trade places, and the complaint signal
-            // stays under its threshold.
-            heads.sentiment.swap(0, 1);
-            heads.complaint = heads.complaint.min(learned::decide::COMPLAINT_P);
-            heads.intent[0] = 0.0;
-            sentiment = Scored {
-                label: heads.label(),
-                score: heads.score(),
-            };
-        }
         let crisis = learned::decide::crisis(faults, &heads);
         if crisis || keyword_crisis {
             // Every crisis mention is negative (the contract).

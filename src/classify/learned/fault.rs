@@ -551,6 +551,76 @@ impl Default for Vocabulary {
     }
 }
 
+/// Words that negate what follows them (Chinese, then English with its space).
+const NEGATORS: &[&str] = &[
+    "没",
+    "无",
+    "未",
+    "不",
+    "零",
+    "no ",
+    "not ",
+    "never ",
+    "zero ",
+    "without ",
+    "didn't ",
+    "didn’t ",
+    "wasn't ",
+    "wasn’t ",
+    "isn't ",
+    "isn’t ",
+    "hasn't ",
+    "hasn’t ",
+    "nor ",
+];
+
+/// Words that may stand between a negator and what it negates (没有任何异响, 一点都不软,
+/// 从没出现过, "not a single", "never any").
+const NEGATION_FILLERS: &[&str] = &[
+    "有",
+    "任何",
+    "一点",
+    "一丝",
+    "都",
+    "也",
+    "过",
+    "出现",
+    "发生",
+    "从",
+    "a single ",
+    "any ",
+    "even ",
+    "a ",
+    "one ",
+];
+
+/// Whether what starts at byte `start` of `text` is negated: a negator ([`NEGATORS`]) ends
+/// the text before it, once up to four fillers ([`NEGATION_FILLERS`]) are taken off its end
+/// ("刹车一点都不软", "没有任何异响", "no smoke", "never a single stall"). A negator further
+/// back does not count ("没想到刹车失灵" names a failure), and English is compared without
+/// case.
+pub fn negated_before(text: &str, start: usize) -> bool {
+    let Some(before) = text.get(..start) else {
+        return false;
+    };
+    let ends = |t: &str, w: &str| {
+        t.len() >= w.len()
+            && t.is_char_boundary(t.len() - w.len())
+            && t[t.len() - w.len()..].eq_ignore_ascii_case(w)
+    };
+    let mut cut = before;
+    for _ in 0..=4 {
+        if NEGATORS.iter().any(|n| ends(cut, n)) {
+            return true;
+        }
+        match NEGATION_FILLERS.iter().find(|f| ends(cut, f)) {
+            Some(f) => cut = &cut[..cut.len() - f.len()],
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Whether a byte can be part of an English word.
 fn wordy(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -602,6 +672,9 @@ impl Vocabulary {
         for m in self.pairs.find_overlapping_iter(text) {
             let (i, symptom) = self.pair_of[m.pattern().as_usize()];
             if symptom {
+                if negated_before(text, m.start()) {
+                    continue;
+                }
                 symptoms |= 1 << i;
             } else {
                 parts |= 1 << i;
@@ -658,6 +731,9 @@ impl Vocabulary {
                     continue;
                 }
             }
+            if negated_before(text, m.start()) {
+                continue;
+            }
             f(kind, m.start(), m.end());
         }
     }
@@ -666,6 +742,23 @@ impl Vocabulary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negated_faults_are_not_faults() {
+        let v = Vocabulary::new();
+        assert_eq!(v.scan("刹车一点都不软，踏板很线性"), 0);
+        assert_eq!(v.scan("开了三年没有任何自燃的迹象"), 0);
+        assert_eq!(v.scan("No smoke, no fire, just a dead 12V battery"), 0);
+        // A negator further back, or none: still a failure.
+        assert_ne!(v.scan("没想到高速上刹车失灵了"), 0);
+        assert_ne!(v.scan("电池包冒烟起火，车主逃出"), 0);
+        assert_ne!(v.scan("The brakes failed twice on the highway"), 0);
+        assert!(negated_before("没有任何异响", "没有任何".len()));
+        assert!(negated_before("Not a single stall", "Not a single ".len()));
+        assert!(!negated_before("不知道为什么异响", "不知道为什么".len()));
+        assert!(!negated_before("异响", 0));
+        assert!(!negated_before("异响", 1), "not a char boundary");
+    }
 
     #[test]
     fn kinds_found_without_brand_words() {

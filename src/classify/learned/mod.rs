@@ -42,6 +42,7 @@ const NS_FAULT: u64 = 0xD1D1_0000_0000_0101;
 const NS_FLAG: u64 = 0xD2D2_0000_0000_0202;
 const NS_QUESTION: u64 = 0xD3D3_0000_0000_0303;
 const NS_OLD_BIN: u64 = 0xD4D4_0000_0000_0404;
+const NS_SCARE: u64 = 0xD5D5_0000_0000_0505;
 
 fn extra(ns: u64, x: u64) -> u64 {
     (ns ^ x.wrapping_mul(K)).wrapping_mul(K).rotate_left(17) ^ ns
@@ -51,13 +52,14 @@ fn extra(ns: u64, x: u64) -> u64 {
 const FLAG_FEATURES: [u16; 5] = [COMPLAINT, QUESTION, PRAISE, INTEREST, TEST_DRIVE];
 
 /// The features the heads add to the extractor's and the cues': each fault kind found, each
-/// intent phrase flag, the question mark, and the binary model's logit rounded to a unit
-/// (−6..6). Hands each hash to `f`.
+/// intent phrase flag, the question mark, scare quotes ([`scare_quoted`]) and the binary
+/// model's logit rounded to a unit (−6..6). Hands each hash to `f`.
 pub fn extra_features(
     faults: Faults,
     flags: u16,
     question: bool,
     old_logit: f32,
+    scare: bool,
     mut f: impl FnMut(u64),
 ) {
     for kind in Fault::ALL {
@@ -73,8 +75,33 @@ pub fn extra_features(
     if question {
         f(extra(NS_QUESTION, 1));
     }
+    if scare {
+        f(extra(NS_SCARE, 1));
+    }
     let bin = old_logit.round().clamp(-6.0, 6.0) as i64 + 6;
     f(extra(NS_OLD_BIN, bin as u64));
+}
+
+/// Whether `text` puts a short word in quotation marks: scare quotes, which often mark
+/// sarcasm (油耗真是“低”, a "fix"). Up to four Han characters, or one Latin word of up to
+/// twelve characters, between “ ”, 「 」 or straight double quotes. A feature, not a verdict:
+/// the heads learn what it weighs.
+pub fn scare_quoted(text: &str) -> bool {
+    for (open, close) in [('“', '”'), ('「', '」'), ('"', '"')] {
+        let mut rest = text;
+        while let Some(i) = rest.find(open) {
+            let after = &rest[i + open.len_utf8()..];
+            let Some(j) = after.find(close) else { break };
+            let inner = &after[..j];
+            let n = inner.chars().count();
+            let han = has_han(inner);
+            if n > 0 && (han && n <= 4 || !han && n <= 12 && !inner.contains(' ')) {
+                return true;
+            }
+            rest = &after[j + close.len_utf8()..];
+        }
+    }
+    false
 }
 
 /// Whether `text` holds a Han character: such a text gets the Chinese calibration offsets,
@@ -226,21 +253,24 @@ impl Learned {
         self.vocabulary.first(text, mask)
     }
 
-    /// Finishes a text's scoring: `sum` holds the rows of the extractor's and cues' features;
-    /// the extras are added here. `han`: whether the text holds a Han character ([`has_han`]),
-    /// which picks the calibration offsets.
+    /// Finishes the scoring of `text`: `sum` holds the rows of the extractor's and cues'
+    /// features; the extras are added here. Whether the text holds a Han character
+    /// ([`has_han`]) picks the calibration offsets.
     pub fn finish(
         &self,
         mut sum: RowSum<'_>,
-        han: bool,
+        text: &str,
         faults: Faults,
         flags: u16,
         question: bool,
         old_logit: f32,
     ) -> HeadsOut {
-        extra_features(faults, flags, question, old_logit, |h| sum.feature(h, 1.0));
+        let scare = scare_quoted(text);
+        extra_features(faults, flags, question, old_logit, scare, |h| {
+            sum.feature(h, 1.0)
+        });
         let h = &self.heads;
-        let offset = h.offsets(han);
+        let offset = h.offsets(has_han(text));
         let norm = h.scale / (sum.count.max(1) as f32).sqrt();
         let z: [f32; COLUMNS] = std::array::from_fn(|k| {
             h.bias[k] + sum.sum[k] as f32 * norm + h.old_logit[k] * old_logit + offset[k]

@@ -120,9 +120,16 @@ impl Featuriser {
         let old = clamp_old(logit.total());
         let faults = self.vocabulary.scan(&s.text);
         let flags = phrases::scan(&s.text);
-        extra_features(faults, flags, question, old, |h| {
-            features.push((bucket(h, bits) as u32, 1.0));
-        });
+        extra_features(
+            faults,
+            flags,
+            question,
+            old,
+            super::scare_quoted(&s.text),
+            |h| {
+                features.push((bucket(h, bits) as u32, 1.0));
+            },
+        );
         let n = features.len();
         Doc {
             norm: 1.0 / (n.max(1) as f32).sqrt(),
@@ -321,7 +328,7 @@ pub fn score(learned: &Learned, sentiment: &Sentiment, text: &str) -> HeadsOut {
     let faults = learned.faults(text);
     let out = learned.finish(
         sum,
-        super::has_han(text),
+        text,
         faults,
         phrases::scan(text),
         question,
