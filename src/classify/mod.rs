@@ -78,16 +78,18 @@ impl From<Match> for MatchOut {
 pub struct Classifier {
     matcher: Matcher,
     sentiment: Sentiment,
-    /// The keyword literals, the intent and lead phrase heads, the sentiment cues and the
-    /// contact literals (`@`, a phone number's start), found in one pass over the text; ids from
-    /// `phrases_from` on are phrase heads, from `cues_from` on sentiment cues, from
-    /// `contacts_from` on contact literals.
+    /// The keyword literals, the intent and lead phrase heads, the sentiment cues, the
+    /// contact literals (`@`, a phone number's start) and the fault vocabulary, found in one
+    /// pass over the text; ids from `phrases_from` on are phrase heads, from `cues_from` on
+    /// sentiment cues, from `contacts_from` on contact literals, from `faults_from` on the
+    /// fault vocabulary's.
     literals: Literals,
     /// The learned heads and the fault vocabulary.
     learned: learned::Learned,
     phrases_from: u32,
     cues_from: u32,
     contacts_from: u32,
+    faults_from: u32,
 }
 
 /// The keyword group whose matches count as crisis signals.
@@ -130,6 +132,8 @@ impl Classifier {
         all.extend(cues::patterns().map(String::from));
         let contacts_from = all.len() as u32;
         all.extend(phrases::CONTACT_LITERALS.map(String::from));
+        let faults_from = all.len() as u32;
+        all.extend(learned::fault::Vocabulary::literals().map(String::from));
         Ok(Self {
             matcher,
             sentiment: Sentiment::embedded()?,
@@ -138,6 +142,7 @@ impl Classifier {
             phrases_from,
             cues_from,
             contacts_from,
+            faults_from,
         })
     }
 
@@ -151,14 +156,21 @@ impl Classifier {
         let mut keyword_hits: Vec<Hit> = Vec::new();
         let mut phrase_scan = phrases::Scan::without_contacts();
         let mut cue_scan = cues::CueScan::default();
-        self.scan(text, &mut keyword_hits, &mut phrase_scan, &mut cue_scan);
+        let mut fault_scan = learned::fault::FaultScan::default();
+        self.scan(
+            text,
+            &mut keyword_hits,
+            &mut phrase_scan,
+            &mut cue_scan,
+            &mut fault_scan,
+        );
         literals::sort_ac_order(&mut keyword_hits);
         let (logit, sum, question) = self.sentiment.logit_with_cues_and(
             text,
             cue_scan.hits(),
             learned::RowSum::new(self.learned.heads()),
         );
-        let faults = self.learned.faults(text);
+        let faults = fault_scan.faults();
         let flags = phrase_scan.flags();
         let heads = self.learned.finish(
             sum,
@@ -234,13 +246,15 @@ impl Classifier {
         }
     }
 
-    /// The one pass over the text: keyword terms, phrase heads, sentiment cues, contacts.
+    /// The one pass over the text: keyword terms, phrase heads, sentiment cues, contacts,
+    /// fault phrases.
     fn scan(
         &self,
         text: &str,
         keyword_hits: &mut Vec<Hit>,
         phrase_scan: &mut phrases::Scan,
         cue_scan: &mut cues::CueScan,
+        fault_scan: &mut learned::fault::FaultScan,
     ) {
         self.literals.find(text, |h| {
             if h.pattern < self.phrases_from {
@@ -250,9 +264,13 @@ impl Classifier {
                 phrase_scan.feed(text, head, h.start as usize, h.end as usize);
             } else if h.pattern < self.contacts_from {
                 cue_scan.feed(text, (h.pattern - self.cues_from) as usize, h.start, h.end);
-            } else {
+            } else if h.pattern < self.faults_from {
                 let i = (h.pattern - self.contacts_from) as usize;
                 phrase_scan.feed_contact(text, i, h.start as usize);
+            } else {
+                let i = (h.pattern - self.faults_from) as usize;
+                let vocabulary = self.learned.vocabulary();
+                fault_scan.feed(vocabulary, text, i, h.start as usize, h.end as usize);
             }
         });
     }
@@ -275,7 +293,15 @@ impl Classifier {
         let mut keyword_hits: Vec<Hit> = Vec::new();
         let mut phrase_scan = phrases::Scan::without_contacts();
         let mut cue_scan = cues::CueScan::default();
-        self.scan(text, &mut keyword_hits, &mut phrase_scan, &mut cue_scan);
+        // The fault phrases are found too, and not read: the cue lists know no faults.
+        let mut fault_scan = learned::fault::FaultScan::default();
+        self.scan(
+            text,
+            &mut keyword_hits,
+            &mut phrase_scan,
+            &mut cue_scan,
+            &mut fault_scan,
+        );
         literals::sort_ac_order(&mut keyword_hits);
         let sentiment = self.sentiment.classify_with_cues(text, cue_scan.hits());
         let matches = self.matcher.matches_from(text, author, &keyword_hits);

@@ -8,6 +8,8 @@ use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};
 use super::super::sentiment::Label;
 use super::fault::{Fault, Faults};
 use super::HeadsOut;
+use aho_corasick::AhoCorasick;
+use std::sync::LazyLock;
 
 /// P(complaint) above which a text is a complaint whatever its cues.
 pub const COMPLAINT_P: f32 = 0.5;
@@ -160,8 +162,17 @@ const OWNER: &[&str] = &[
 
 /// Whether the text talks as an owner (service, parts, a car already ordered).
 pub fn owner_talk(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    OWNER.iter().any(|p| lower.contains(p))
+    static OWNER_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(OWNER));
+    OWNER_AC.is_match(text)
+}
+
+/// An automaton that finds any of `phrases`, ASCII letters without case.
+fn phrase_automaton(phrases: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(phrases)
+        .expect("static phrases compile")
 }
 
 /// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
@@ -182,8 +193,8 @@ pub fn news_like(text: &str) -> bool {
     if t.starts_with("您好") {
         return true;
     }
-    let lower = t.to_lowercase();
-    ANNOUNCING.iter().any(|p| lower.contains(p))
+    static ANNOUNCING_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(ANNOUNCING));
+    ANNOUNCING_AC.is_match(t)
 }
 
 /// The intent, by the contract's precedence (complaint > purchase > question > praise >
@@ -225,11 +236,11 @@ pub fn intent(
     {
         return Intent::Complaint;
     }
-    let owner = owner_talk(text);
+    let owner = || owner_talk(text);
     if trained
         && label != Label::Negative
-        && !owner
         && heads.intent.iter().all(|&p| p <= p_purchase)
+        && !owner()
     {
         return Intent::Purchase;
     }
@@ -238,8 +249,8 @@ pub fn intent(
     let test_drive = flags & TEST_DRIVE != 0 && !complaint_cue && !keyword_crisis;
     if interest
         && (label != Label::Negative || test_drive)
-        && !owner
         && (!trained || p_purchase >= PURCHASE_P)
+        && !owner()
     {
         return Intent::Purchase;
     }

@@ -5,7 +5,7 @@
 //! A text's fault kinds are model features (so "方向盘突然打不动" counts as steering without the
 //! exact word in the training data) and, outside a positive text, the crisis flag.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// A kind of safety failure or mass complaint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,16 +533,24 @@ const PAIRS: &[(Fault, &[&str], &[&str])] = &[
 /// A set of [`Fault`] bits.
 pub type Faults = u16;
 
-/// The compiled vocabulary.
+/// What one pattern of the vocabulary's automaton is.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// A phrase of [`VOCABULARY`]: its kind, and whether it is an English word that needs
+    /// word boundaries.
+    Phrase(Fault, bool),
+    /// A part of pair `i` of [`PAIRS`].
+    Part(usize),
+    /// A symptom of pair `i` of [`PAIRS`].
+    Symptom(usize),
+}
+
+/// The compiled vocabulary: the phrases and the pairs' parts and symptoms in one automaton (a
+/// DFA: one table step a byte, one pass a text).
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     automaton: AhoCorasick,
-    /// The kind of each pattern, and whether it is an English word that needs word boundaries.
-    kinds: Vec<(Fault, bool)>,
-    /// The part and symptom phrases of [`PAIRS`]: pattern `i` is pair `i / 2`'s part list
-    /// (even) or symptom list (odd) member.
-    pairs: AhoCorasick,
-    pair_of: Vec<(usize, bool)>,
+    entries: Vec<Entry>,
 }
 
 impl Default for Vocabulary {
@@ -626,122 +634,186 @@ fn wordy(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
+/// The vocabulary's patterns (phrases, then each pair's parts and symptoms) with what each is.
+fn patterns() -> impl Iterator<Item = (&'static str, Entry)> {
+    let phrases = VOCABULARY.iter().flat_map(|(kind, phrases)| {
+        phrases
+            .iter()
+            .map(move |p| (*p, Entry::Phrase(*kind, p.is_ascii())))
+    });
+    let pairs = PAIRS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, parts, symptoms))| {
+            let parts = parts.iter().map(move |p| (*p, Entry::Part(i)));
+            parts.chain(symptoms.iter().map(move |p| (*p, Entry::Symptom(i))))
+        });
+    phrases.chain(pairs)
+}
+
+/// Collects a text's fault kinds from the vocabulary's matches when another pass finds them:
+/// the classifier's one pass over a text finds [`Vocabulary::literals`] with everything else
+/// and feeds their hits here ([`FaultScan::feed`]), with the same rules as [`Vocabulary::scan`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultScan {
+    found: Faults,
+    parts: u32,
+    symptoms: u32,
+}
+
+impl FaultScan {
+    /// Takes the match of literal `i` of [`Vocabulary::literals`] at `start..end` of `text`.
+    pub fn feed(
+        &mut self,
+        vocabulary: &Vocabulary,
+        text: &str,
+        i: usize,
+        start: usize,
+        end: usize,
+    ) {
+        let Some(&entry) = vocabulary.entries.get(i) else {
+            return;
+        };
+        if vocabulary.counts(text, entry, start, end) {
+            match entry {
+                Entry::Phrase(kind, _) => self.found |= kind.bit(),
+                Entry::Part(i) => self.parts |= 1 << i,
+                Entry::Symptom(i) => self.symptoms |= 1 << i,
+            }
+        }
+    }
+
+    /// The fault kinds found.
+    pub fn faults(&self) -> Faults {
+        self.found | pair_kinds(self.parts & self.symptoms)
+    }
+}
+
 impl Vocabulary {
     /// Compiles the vocabulary.
     pub fn new() -> Self {
-        let mut patterns = Vec::new();
-        let mut kinds = Vec::new();
-        for (kind, phrases) in VOCABULARY {
-            for p in *phrases {
-                patterns.push(p.to_string());
-                kinds.push((*kind, p.is_ascii()));
-            }
-        }
+        let (patterns, entries): (Vec<&str>, Vec<Entry>) = patterns().unzip();
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the fault vocabulary compiles");
-        let mut pair_patterns = Vec::new();
-        let mut pair_of = Vec::new();
-        for (i, (_, parts, symptoms)) in PAIRS.iter().enumerate() {
-            for p in *parts {
-                pair_patterns.push(p.to_string());
-                pair_of.push((i, false));
-            }
-            for p in *symptoms {
-                pair_patterns.push(p.to_string());
-                pair_of.push((i, true));
-            }
-        }
-        let pairs = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(&pair_patterns)
-            .expect("the fault pairs compile");
-        Self {
-            automaton,
-            kinds,
-            pairs,
-            pair_of,
-        }
+        Self { automaton, entries }
     }
 
-    /// The kinds whose part and symptom both occur in `text`.
-    fn pair_kinds(&self, text: &str) -> Faults {
-        let (mut parts, mut symptoms) = (0u32, 0u32);
-        for m in self.pairs.find_overlapping_iter(text) {
-            let (i, symptom) = self.pair_of[m.pattern().as_usize()];
-            if symptom {
-                if negated_before(text, m.start()) {
-                    continue;
-                }
-                symptoms |= 1 << i;
-            } else {
-                parts |= 1 << i;
-            }
-        }
-        let both = parts & symptoms;
-        let mut found = 0;
-        for (i, (kind, _, _)) in PAIRS.iter().enumerate() {
-            if both & (1 << i) != 0 {
-                found |= kind.bit();
-            }
-        }
-        found
-    }
-
-    /// The fault kinds named in `text`. English phrases must stand as whole words ("fire" is
-    /// not "firefox", "recall" not "recalling"), so that ordinary words inside others do not
-    /// count.
+    /// The fault kinds named in `text`: a phrase of a kind, or a part and a symptom of the same
+    /// pair. English phrases must stand as whole words ("fire" is not "firefox", "recall" not
+    /// "recalling"), so that ordinary words inside others do not count; a negated phrase or
+    /// symptom ([`negated_before`]) does not count.
     pub fn scan(&self, text: &str) -> Faults {
-        let mut found = self.pair_kinds(text);
-        self.each(text, |kind, _, _| found |= kind.bit());
-        found
+        let mut found = 0;
+        let (mut parts, mut symptoms) = (0u32, 0u32);
+        self.each(text, |entry, _, _| match entry {
+            Entry::Phrase(kind, _) => found |= kind.bit(),
+            Entry::Part(i) => parts |= 1 << i,
+            Entry::Symptom(i) => symptoms |= 1 << i,
+        });
+        found | pair_kinds(parts & symptoms)
     }
 
-    /// The first phrase found of a kind in `mask`, with its kind (for a crisis match's term).
+    /// The first phrase found of a kind in `mask`, with its kind (for a crisis match's term);
+    /// where only a part-and-symptom pair named the kind, the part.
     pub fn first<'t>(&self, text: &'t str, mask: Faults) -> Option<(Fault, &'t str)> {
         let mut first = None;
-        self.each(text, |kind, start, end| {
-            if first.is_none() && mask & kind.bit() != 0 {
-                first = Some((kind, &text[start..end]));
-            }
-        });
-        if first.is_none() {
-            // Only a part-and-symptom pair named it: report the part.
-            let pairs = self.pair_kinds(text) & mask;
-            for m in self.pairs.find_overlapping_iter(text) {
-                let (i, symptom) = self.pair_of[m.pattern().as_usize()];
-                if !symptom && pairs & PAIRS[i].0.bit() != 0 {
-                    return Some((PAIRS[i].0, &text[m.start()..m.end()]));
+        let mut first_part: [Option<(usize, usize)>; PAIRS.len()] = [None; PAIRS.len()];
+        let (mut parts, mut symptoms) = (0u32, 0u32);
+        self.each(text, |entry, start, end| match entry {
+            Entry::Phrase(kind, _) => {
+                if first.is_none() && mask & kind.bit() != 0 {
+                    first = Some((kind, &text[start..end]));
                 }
             }
+            Entry::Part(i) => {
+                parts |= 1 << i;
+                first_part[i].get_or_insert((start, end));
+            }
+            Entry::Symptom(i) => symptoms |= 1 << i,
+        });
+        if first.is_some() {
+            return first;
         }
-        first
+        let both = parts & symptoms;
+        (0..PAIRS.len())
+            .filter(|i| both & (1 << i) != 0 && mask & PAIRS[*i].0.bit() != 0)
+            .filter_map(|i| first_part[i].map(|(s, e)| (i, s, e)))
+            .min_by_key(|(_, s, e)| (*e, std::cmp::Reverse(*s)))
+            .map(|(i, s, e)| (PAIRS[i].0, &text[s..e]))
     }
 
-    fn each(&self, text: &str, mut f: impl FnMut(Fault, usize, usize)) {
+    /// The vocabulary's literals, in the order [`FaultScan::feed`] numbers them, for a pass
+    /// that finds them with other literals (ASCII letters without case, overlapping).
+    pub fn literals() -> impl Iterator<Item = &'static str> {
+        patterns().map(|(p, _)| p)
+    }
+
+    /// Whether a match of `entry` at `start..end` counts: English phrases only as whole
+    /// words, phrases and symptoms only where not negated.
+    fn counts(&self, text: &str, entry: Entry, start: usize, end: usize) -> bool {
         let bytes = text.as_bytes();
+        if let Entry::Phrase(_, true) = entry {
+            let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+            let after = bytes.get(end).copied();
+            if before.is_some_and(wordy) || after.is_some_and(wordy) {
+                return false;
+            }
+        }
+        matches!(entry, Entry::Part(_)) || !negated_before(text, start)
+    }
+
+    /// Every match that counts ([`Vocabulary::counts`]), in the automaton's order.
+    fn each(&self, text: &str, mut f: impl FnMut(Entry, usize, usize)) {
         for m in self.automaton.find_overlapping_iter(text) {
-            let (kind, ascii) = self.kinds[m.pattern().as_usize()];
-            if ascii {
-                let before = m.start().checked_sub(1).map(|i| bytes[i]);
-                let after = bytes.get(m.end()).copied();
-                if before.is_some_and(wordy) || after.is_some_and(wordy) {
-                    continue;
-                }
+            let entry = self.entries[m.pattern().as_usize()];
+            if self.counts(text, entry, m.start(), m.end()) {
+                f(entry, m.start(), m.end());
             }
-            if negated_before(text, m.start()) {
-                continue;
-            }
-            f(kind, m.start(), m.end());
         }
     }
+}
+
+/// The kinds of the pairs whose bits are set in `both`.
+fn pair_kinds(both: u32) -> Faults {
+    let mut found = 0;
+    for (i, (kind, _, _)) in PAIRS.iter().enumerate() {
+        if both & (1 << i) != 0 {
+            found |= kind.bit();
+        }
+    }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_one_pass_finds_what_the_vocabulary_finds() {
+        let v = Vocabulary::new();
+        let literals = crate::classify::literals::Literals::new(Vocabulary::literals())
+            .expect("the vocabulary's literals compile");
+        for text in [
+            "刹车一点都不软，踏板很线性",
+            "高速上方向盘突然打不动，转向助力失效",
+            "电池包冒烟起火，车主逃出",
+            "The BRAKES FAILED twice; brake pedal went to the floor",
+            "firefox and fireworks, no fire",
+            "没想到高速上刹车失灵了，车主群里几十人准备去维权",
+            "Recall notice: airbag may not deploy",
+            "",
+        ] {
+            let mut scan = FaultScan::default();
+            literals.find(text, |h| {
+                scan.feed(&v, text, h.pattern as usize, h.start as usize, h.end as usize)
+            });
+            assert_eq!(scan.faults(), v.scan(text), "{text}");
+        }
+    }
 
     #[test]
     fn negated_faults_are_not_faults() {

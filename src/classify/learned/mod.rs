@@ -232,6 +232,11 @@ impl Learned {
         &self.heads
     }
 
+    /// The fault vocabulary.
+    pub fn vocabulary(&self) -> &fault::Vocabulary {
+        &self.vocabulary
+    }
+
     /// The fault kinds in `text`.
     pub fn faults(&self, text: &str) -> Faults {
         self.vocabulary.scan(text)
