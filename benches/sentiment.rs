@@ -270,7 +270,7 @@ fn main() {
     // heads' cost is read side by side.
     let baseline = time(runs, || {
         for t in &texts {
-            black_box(pipeline.classify(black_box(t), Some("someone.example")));
+            black_box(pipeline.classify_cues(black_box(t), Some("someone.example")));
         }
     });
     let classify = time(runs, || {
@@ -375,7 +375,7 @@ fn main() {
             &full,
         ),
         (
-            "  cue-list pipeline herald uses (Classifier::classify)",
+            "  cue-list pipeline herald used before (Classifier::classify_cues)",
             &baseline,
         ),
         ("  sentiment (Sentiment::classify)", &classify),

@@ -34,7 +34,7 @@ use herald::classify::keywords;
 use herald::classify::learned::data::{self, Half, Labelled, LabelledMention};
 use herald::classify::learned::eval::{mention_figures, Prediction};
 use herald::classify::learned::train::{self, calibrate_offsets, Featuriser, HeadsConfig, Sample};
-use herald::classify::learned::{has_han, Heads, Learned, COLUMNS, INTENT_COLUMNS};
+use herald::classify::learned::{has_han, Heads, Learned, COLUMNS, CRISIS_COLUMN, INTENT_COLUMNS};
 use herald::classify::sentiment::Sentiment;
 use herald::classify::{Classifier, CRISIS_GROUP};
 
@@ -63,7 +63,8 @@ struct Cli {
     /// Weight of a Chinese text relative to an English one.
     #[arg(long, default_value_t = 2.0)]
     zh_weight: f32,
-    /// Offset added to the intent head's `other` logit (out of fold on the tuning half, 0.25
+    /// Offset added to the intent head's `other` logit when the tuning half is trained on (out
+    /// of fold on the tuning half, 0.25
     /// read intent best of -0.5, 0, 0.25, 0.5, 0.75 and 1: 0.821 against 0.815 without; 0.75
     /// and over took praise and questions for other).
     #[arg(long, default_value_t = 0.25)]
@@ -272,8 +273,16 @@ fn run(cli: Cli) -> Result<()> {
         heads.offset_latin = [0.0; COLUMNS];
         (heads.offset[1], heads.offset[2]) = (oz, op);
         (heads.offset_latin[1], heads.offset_latin[2]) = (lz, lp);
-        heads.offset[OTHER_COLUMN] = cli.other_offset;
-        heads.offset_latin[OTHER_COLUMN] = cli.other_offset;
+        if cli.in_domain_weight > 0.0 {
+            heads.offset[OTHER_COLUMN] = cli.other_offset;
+            heads.offset_latin[OTHER_COLUMN] = cli.other_offset;
+        } else {
+            // Only the car mentions teach the intent and crisis heads. Untrained, the intent
+            // head's outputs stay equal (the cue rules decide), and the crisis head's P(crisis)
+            // of 0.5 would flag every negative text, so it is switched off.
+            heads.offset[CRISIS_COLUMN] = -20.0;
+            heads.offset_latin[CRISIS_COLUMN] = -20.0;
+        }
         heads.offset[3] = cli.complaint_offset;
         heads.offset_latin[3] = cli.complaint_offset;
         heads

@@ -602,11 +602,11 @@ const NEGATION_FILLERS: &[&str] = &[
     "one ",
 ];
 
-/// Whether what starts at byte `start` of `text` is negated: a negator ([`NEGATORS`]) ends
-/// the text before it, once up to four fillers ([`NEGATION_FILLERS`]) are taken off its end
-/// ("刹车一点都不软", "没有任何异响", "no smoke", "never a single stall"). A negator further
-/// back does not count ("没想到刹车失灵" names a failure), and English is compared without
-/// case.
+/// Whether what starts at byte `start` of `text` is negated: a negator (没, 无, 不, no, not,
+/// …) ends the text before it, once up to four fillers (有, 任何, 一点, 都, "a single", …)
+/// are taken off its end ("刹车一点都不软", "没有任何异响", "no smoke", "never a single
+/// stall"). A negator further back does not count ("没想到刹车失灵" names a failure), and
+/// English is compared without case.
 pub fn negated_before(text: &str, start: usize) -> bool {
     let Some(before) = text.get(..start) else {
         return false;
@@ -809,7 +809,13 @@ mod tests {
         ] {
             let mut scan = FaultScan::default();
             literals.find(text, |h| {
-                scan.feed(&v, text, h.pattern as usize, h.start as usize, h.end as usize)
+                scan.feed(
+                    &v,
+                    text,
+                    h.pattern as usize,
+                    h.start as usize,
+                    h.end as usize,
+                )
             });
             assert_eq!(scan.faults(), v.scan(text), "{text}");
         }
