@@ -73,6 +73,14 @@ impl From<Match> for MatchOut {
     }
 }
 
+/// What the one pass over a text found ([`Classifier::scan`]).
+struct Pass {
+    keyword_hits: Vec<Hit>,
+    phrase_scan: phrases::Scan,
+    cue_scan: cues::CueScan,
+    fault_scan: learned::fault::FaultScan,
+}
+
 /// The compiled classifier.
 #[derive(Debug)]
 pub struct Classifier {
@@ -153,18 +161,12 @@ impl Classifier {
     /// match of the `crisis` group with a `fault-…` rule, so everything downstream that
     /// watches crisis matches sees it.
     pub fn classify_learned(&self, text: &str, author: Option<&str>) -> Classification {
-        let mut keyword_hits: Vec<Hit> = Vec::new();
-        let mut phrase_scan = phrases::Scan::without_contacts();
-        let mut cue_scan = cues::CueScan::default();
-        let mut fault_scan = learned::fault::FaultScan::default();
-        self.scan(
-            text,
-            &mut keyword_hits,
-            &mut phrase_scan,
-            &mut cue_scan,
-            &mut fault_scan,
-        );
-        literals::sort_ac_order(&mut keyword_hits);
+        let Pass {
+            keyword_hits,
+            phrase_scan,
+            cue_scan,
+            fault_scan,
+        } = self.scan(text);
         let (logit, sum, question) = self.sentiment.logit_with_cues_and(
             text,
             cue_scan.hits(),
@@ -246,16 +248,13 @@ impl Classifier {
         }
     }
 
-    /// The one pass over the text: keyword terms, phrase heads, sentiment cues, contacts,
-    /// fault phrases.
-    fn scan(
-        &self,
-        text: &str,
-        keyword_hits: &mut Vec<Hit>,
-        phrase_scan: &mut phrases::Scan,
-        cue_scan: &mut cues::CueScan,
-        fault_scan: &mut learned::fault::FaultScan,
-    ) {
+    /// The one pass over the text: keyword terms (in Aho-Corasick order), phrase heads,
+    /// sentiment cues, contacts, fault phrases.
+    fn scan(&self, text: &str) -> Pass {
+        let mut keyword_hits: Vec<Hit> = Vec::new();
+        let mut phrase_scan = phrases::Scan::without_contacts();
+        let mut cue_scan = cues::CueScan::default();
+        let mut fault_scan = learned::fault::FaultScan::default();
         self.literals.find(text, |h| {
             if h.pattern < self.phrases_from {
                 keyword_hits.push(h);
@@ -273,6 +272,13 @@ impl Classifier {
                 fault_scan.feed(vocabulary, text, i, h.start as usize, h.end as usize);
             }
         });
+        literals::sort_ac_order(&mut keyword_hits);
+        Pass {
+            keyword_hits,
+            phrase_scan,
+            cue_scan,
+            fault_scan,
+        }
     }
 
     /// Classifies one mention's text (and its author, for account rules): what herald uses
@@ -289,20 +295,14 @@ impl Classifier {
     /// [`Classifier::classify`].
     pub fn classify_cues(&self, text: &str, author: Option<&str>) -> Classification {
         // One pass finds the keyword terms, the phrase heads of intent and lead, the
-        // sentiment cues and the contact literals; each part then reads its own hits.
-        let mut keyword_hits: Vec<Hit> = Vec::new();
-        let mut phrase_scan = phrases::Scan::without_contacts();
-        let mut cue_scan = cues::CueScan::default();
-        // The fault phrases are found too, and not read: the cue lists know no faults.
-        let mut fault_scan = learned::fault::FaultScan::default();
-        self.scan(
-            text,
-            &mut keyword_hits,
-            &mut phrase_scan,
-            &mut cue_scan,
-            &mut fault_scan,
-        );
-        literals::sort_ac_order(&mut keyword_hits);
+        // sentiment cues and the contact literals; each part then reads its own hits (the
+        // fault phrases are found too, and not read: the cue lists know no faults).
+        let Pass {
+            keyword_hits,
+            phrase_scan,
+            cue_scan,
+            ..
+        } = self.scan(text);
         let sentiment = self.sentiment.classify_with_cues(text, cue_scan.hits());
         let matches = self.matcher.matches_from(text, author, &keyword_hits);
         let crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
