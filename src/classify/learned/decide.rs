@@ -37,8 +37,10 @@ pub const CRISIS_P: f32 = 0.3;
 /// crisis head gives more than [`CRISIS_P`].
 pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
     let softer = Fault::Recall.bit() | Fault::Collective.bit();
-    faults & !softer != 0
+    let danger = Fault::Danger.bit();
+    faults & !(softer | danger) != 0
         || faults & softer != 0 && heads.label() != Label::Positive
+        || faults & danger != 0 && heads.label() == Label::Negative
         || heads.crisis > CRISIS_P && heads.label() == Label::Negative
 }
 
@@ -327,6 +329,19 @@ mod tests {
             !crisis(0, &sad),
             "a complaint without a fault or a mass complaint"
         );
+        let calm = HeadsOut {
+            sentiment: [0.2, 0.7, 0.1],
+            ..Default::default()
+        };
+        assert!(
+            crisis(Fault::Danger.bit(), &sad),
+            "a near miss in a complaint"
+        );
+        assert!(
+            !crisis(Fault::Danger.bit(), &happy),
+            "a near miss the car avoided"
+        );
+        assert!(!crisis(Fault::Danger.bit(), &calm), "a hazard talked about");
     }
 
     #[test]

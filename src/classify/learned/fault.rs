@@ -35,11 +35,15 @@ pub enum Fault {
     Recall,
     /// Collective complaints: rights groups, regulators, banners, class actions, media exposure.
     Collective,
+    /// A safety risk said in general words, without naming the failure: a near miss, a
+    /// hazard, fear for one's life (差点出事, 安全隐患, "almost crashed"). A crisis only in a
+    /// negative text: the same words praise a car that saved its driver.
+    Danger,
 }
 
 impl Fault {
     /// Every kind, in bit order.
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 13] = [
         Fault::Brakes,
         Fault::Fire,
         Fault::Steering,
@@ -52,6 +56,7 @@ impl Fault {
         Fault::Structural,
         Fault::Recall,
         Fault::Collective,
+        Fault::Danger,
     ];
 
     /// The kind's name, as a crisis match's rule (`fault-brakes`, …).
@@ -69,6 +74,7 @@ impl Fault {
             Fault::Structural => "fault-structural",
             Fault::Recall => "fault-recall",
             Fault::Collective => "fault-collective",
+            Fault::Danger => "fault-danger",
         }
     }
 
@@ -346,7 +352,6 @@ const VOCABULARY: &[(Fault, &[&str])] = &[
             "监管总局",
             "不是个例",
             "联名",
-            "车主群",
             "拉横幅",
             "横幅",
             "12315",
@@ -375,6 +380,65 @@ const VOCABULARY: &[(Fault, &[&str])] = &[
             "owners are reporting",
             "reports of",
             "investigation",
+            "受害者",
+            "受害车主",
+            "已报警",
+            "已经报警",
+            "报了警",
+            "报警立案",
+            "立案",
+            "维权群",
+            "几十位车主",
+            "几十个车主",
+            "上百个车主",
+            "dozens of owners",
+            "hundreds of owners",
+            "other owners",
+            "victims",
+            "police report",
+            "attorney general",
+        ],
+    ),
+    (
+        Fault::Danger,
+        &[
+            "差点出事",
+            "差点出车祸",
+            "差点撞",
+            "差点追尾",
+            "差点冲出",
+            "差一点就",
+            "险些",
+            "安全隐患",
+            "太危险",
+            "很危险",
+            "非常危险",
+            "极其危险",
+            "危及生命",
+            "生命安全",
+            "出人命",
+            "要人命",
+            "拿命",
+            "吓死",
+            "一身冷汗",
+            "后怕",
+            "失控",
+            "冲出护栏",
+            "almost crashed",
+            "nearly crashed",
+            "almost hit",
+            "nearly hit",
+            "almost died",
+            "could have died",
+            "could have killed",
+            "could've killed",
+            "safety hazard",
+            "safety risk",
+            "dangerous",
+            "death trap",
+            "scared to death",
+            "terrifying",
+            "lucky to be alive",
         ],
     ),
 ];
@@ -857,6 +921,13 @@ mod tests {
             ("一脚刹车踩下去软绵绵的", &[Fault::Brakes]),
             ("the brake pedal felt soft and spongy", &[Fault::Brakes]),
             ("油门踩到底没反应", &[Fault::PowerLoss]),
+            ("车子在路口自己往左偏，差点撞上护栏", &[Fault::Danger]),
+            (
+                "We almost crashed when the lane assist jerked the wheel",
+                &[Fault::Danger],
+            ),
+            ("已经报警立案，受害者有七十多人", &[Fault::Collective]),
+            ("有没有车主群？想交流一下改装", &[]),
         ];
         for (text, want) in cases {
             let mask = want.iter().fold(0, |m, f| m | f.bit());
