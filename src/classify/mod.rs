@@ -182,7 +182,7 @@ impl Classifier {
             question,
             learned::train::clamp_old(logit.total()),
         );
-        let heads = self.learned.after_slang(text, faults, heads);
+        let heads = self.learned.after_slang(text, fault_scan.named(), heads);
         let mut sentiment = Scored {
             label: heads.label(),
             score: heads.score(),
@@ -210,8 +210,19 @@ impl Classifier {
                     .match_indices(m.term.as_str())
                     .any(|(i, _)| !learned::fault::negated_before(text, i))
         });
+        // A brand's or dealer's reply is neutral and never a crisis, whatever fault it
+        // repeats back (the contract).
+        let reply = learned::decide::dealer_reply(text);
+        if reply {
+            matches.retain(|m| m.group != CRISIS_GROUP);
+            sentiment = Scored {
+                label: Label::Neutral,
+                score: 0.0,
+            };
+        }
         let keyword_crisis = matches.iter().any(|m| m.group == CRISIS_GROUP);
-        let crisis = learned::decide::crisis(faults, &heads);
+        let crisis = !reply
+            && learned::decide::crisis(fault_scan.strong(), fault_scan.paired(), faults, &heads);
         if crisis || keyword_crisis {
             // Every crisis mention is negative (the contract).
             sentiment.label = Label::Negative;
@@ -233,6 +244,14 @@ impl Classifier {
             }
         }
         let intent = learned::decide::intent(text, flags, &heads, crisis, keyword_crisis);
+        // A complaint is negative (the contract), however calmly it is put ("保养换个机油
+        // 要880", "rattle since day one").
+        if intent == intent::Intent::Complaint && sentiment.label == Label::Neutral {
+            sentiment = Scored {
+                label: Label::Negative,
+                score: -heads.sentiment[0],
+            };
+        }
         // The contract's rule: purchase intent grades a lead; any other intent with a
         // contact is cold.
         let lead_flags = if intent == intent::Intent::Purchase {
@@ -455,6 +474,29 @@ mod tests {
             got.matches.iter().all(|m| m.group != CRISIS_GROUP),
             "{got:?}"
         );
+        // A dealer's reply that repeats a fault back is neutral, other and no crisis; with a
+        // number it is a cold lead.
+        let got = c.classify_learned(
+            "您好，关于您反映的刹车失灵问题我们非常重视，请联系服务经理 13812345678",
+            None,
+        );
+        assert_eq!(got.sentiment.label, Label::Neutral, "{got:?}");
+        assert_eq!(got.intent, intent::Intent::Other);
+        assert!(!got.is_crisis(), "{got:?}");
+        assert_eq!(got.lead.map(|l| l.grade), Some(lead::Grade::Cold));
+        // Words with harmless senses make no crisis outside a negative text.
+        for text in [
+            "全系标配6个安全气囊和AEB自动紧急制动，落地价多少？",
+            "This car is fire, the launch control is insane",
+        ] {
+            let got = c.classify_learned(text, None);
+            assert!(!got.is_crisis(), "{text}: {got:?}");
+        }
+        // A noise is a quality complaint, not a crisis.
+        let got = c.classify_learned("副驾门板异响，去了三次店里都没修好", None);
+        assert!(!got.is_crisis(), "{got:?}");
+        assert!(got.matches.iter().any(|m| m.group == "quality"), "{got:?}");
+        assert_eq!(got.sentiment.label, Label::Negative);
     }
 
     #[test]

@@ -31,17 +31,23 @@ pub const PURCHASE_P: f32 = 0.15;
 /// less), 0.5 and over caught nothing more.
 pub const CRISIS_P: f32 = 0.3;
 
-/// Whether a text is a crisis: a safety failure named anywhere (the failure phrases do not
-/// occur in praise: "brakes are great" names no failure), a recall or mass complaint in a
-/// text that is not positive (a recall handled well is not a crisis), or a negative text the
-/// crisis head gives more than [`CRISIS_P`].
-pub fn crisis(faults: Faults, heads: &HeadsOut) -> bool {
+/// Whether a text is a crisis, from the fault kinds its phrases name outright (`strong`, see
+/// [`super::fault::FaultScan::strong`]), those named by a part and a symptom (`paired`), and
+/// all the kinds found (`faults`, with the [`super::fault::WEAK`] phrases):
+/// - a safety failure named outright, anywhere (such phrases do not occur in praise:
+///   "brakes are great" names no failure);
+/// - a recall or mass complaint named outright, or a failure said in other words
+///   ("刹车踩着软软的"), in a text that is not positive (a recall handled well is not a
+///   crisis; news and brand statements about a defect are);
+/// - in a negative text, any kind found: a weak phrase ("airbag", "fire", "曝光") or a near
+///   miss ([`Fault::Danger`]);
+/// - a negative text the crisis head gives more than [`CRISIS_P`].
+pub fn crisis(strong: Faults, paired: Faults, faults: Faults, heads: &HeadsOut) -> bool {
     let softer = Fault::Recall.bit() | Fault::Collective.bit();
-    let danger = Fault::Danger.bit();
-    faults & !(softer | danger) != 0
-        || faults & softer != 0 && heads.label() != Label::Positive
-        || faults & danger != 0 && heads.label() == Label::Negative
-        || heads.crisis > CRISIS_P && heads.label() == Label::Negative
+    let label = heads.label();
+    strong & !(softer | Fault::Danger.bit()) != 0
+        || (strong & softer | paired & !Fault::Danger.bit()) != 0 && label != Label::Positive
+        || label == Label::Negative && (faults != 0 || heads.crisis > CRISIS_P)
 }
 
 /// How much a [`Slang`] phrase multiplies the odds of positive (as a logit added to the
@@ -84,11 +90,97 @@ const SLANG: &[&str] = &[
     "insane",
 ];
 
-/// Finds the contract's positive slang phrases (ASCII letters without case; an English phrase
-/// must stand as whole words).
+/// News the contract reads as good for the brand: awards, safety ratings, records.
+const GOOD_NEWS: &[&str] = &[
+    "五星安全",
+    "五星评级",
+    "最高安全评级",
+    "年度车型",
+    "年度最佳",
+    "荣获",
+    "获评",
+    "摘得",
+    "销量创新高",
+    "创历史新高",
+    "top safety pick",
+    "5-star",
+    "five-star",
+    "car of the year",
+    "award",
+    "awards",
+    "record sales",
+    "sales record",
+    "all-time high",
+];
+
+/// News the contract reads as bad for the brand: falling sales, dealer closures.
+const BAD_NEWS: &[&str] = &[
+    "同比下降",
+    "同比下滑",
+    "销量下滑",
+    "销量下降",
+    "销量暴跌",
+    "销量腰斩",
+    "倒闭",
+    "跑路",
+    "停业",
+    "闭店",
+    "关门了",
+    "破产",
+    "裁员",
+    "sales fell",
+    "sales dropped",
+    "sales slumped",
+    "sales slump",
+    "sales plunged",
+    "sales are down",
+    "closed its doors",
+    "went bankrupt",
+    "bankruptcy",
+    "layoffs",
+    // Trouble that keeps coming back: with praise words around it, sarcasm.
+    "第三次进店",
+    "第三次去",
+    "第四次",
+    "三次进店",
+    "进了三次",
+    "进了四次",
+    "跑了三趟",
+    "换了两次",
+    "换了三次",
+    "换了三个",
+    "修了三次",
+    "还是没修好",
+    "都没修好",
+    "third time",
+    "fourth time",
+    "again and again",
+    "breaks something",
+    "still not fixed",
+    "same problem again",
+];
+
+/// Which way a text's contract phrases tilt it ([`Slang::found`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tilt {
+    /// Positive slang or good news.
+    pub up: bool,
+    /// Bad news.
+    pub down: bool,
+}
+
+/// Finds the contract's positive slang phrases and its good and bad news (ASCII letters
+/// without case; an English phrase must stand as whole words).
 #[derive(Debug, Clone)]
 pub struct Slang {
     automaton: aho_corasick::AhoCorasick,
+    /// Whether each phrase is ASCII (an English phrase, matched as whole words).
+    ascii: Vec<bool>,
+}
+
+/// The phrases of [`Slang`], in pattern order: slang, good news, bad news.
+fn tilt_phrases() -> impl Iterator<Item = &'static str> {
+    SLANG.iter().chain(GOOD_NEWS).chain(BAD_NEWS).copied()
 }
 
 impl Default for Slang {
@@ -102,20 +194,34 @@ impl Slang {
     pub fn new() -> Self {
         let automaton = aho_corasick::AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .build(SLANG)
+            .build(tilt_phrases())
             .expect("the slang phrases compile");
-        Self { automaton }
+        let ascii = tilt_phrases().map(str::is_ascii).collect();
+        Self { automaton, ascii }
     }
 
-    /// Whether `text` holds a phrase.
-    pub fn found(&self, text: &str) -> bool {
+    /// Which phrases `text` holds: slang or good news (`up`), bad news (`down`). A negated
+    /// news phrase does not count ("没有裁员", "no layoffs").
+    pub fn found(&self, text: &str) -> Tilt {
         let bytes = text.as_bytes();
         let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
-        self.automaton.find_overlapping_iter(text).any(|m| {
-            !SLANG[m.pattern().as_usize()].is_ascii()
+        let mut tilt = Tilt::default();
+        for m in self.automaton.find_overlapping_iter(text) {
+            let i = m.pattern().as_usize();
+            let ascii = self.ascii.get(i).copied().unwrap_or(false);
+            let whole = !ascii
                 || !word(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
-                    && !word(bytes.get(m.end()))
-        })
+                    && !word(bytes.get(m.end()));
+            if !whole || i >= SLANG.len() && super::fault::negated_before(text, m.start()) {
+                continue;
+            }
+            if i < SLANG.len() + GOOD_NEWS.len() {
+                tilt.up = true;
+            } else {
+                tilt.down = true;
+            }
+        }
+        tilt
     }
 }
 
@@ -179,8 +285,8 @@ fn phrase_automaton(phrases: &[&str]) -> AhoCorasick {
 
 /// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
 /// author's own report: a headline in 【…】 brackets (four characters or more inside; a short
-/// tag such as 【吐槽】 is a post's own label), a reply opening with 您好, or an announcing
-/// phrase. Such a mention is `other`, whatever problem or offer it carries (the contract:
+/// tag such as 【吐槽】 is a post's own label), a reply on a brand's behalf
+/// ([`dealer_reply`]), or an announcing phrase. Such a mention is `other`, whatever problem or offer it carries (the contract:
 /// brand statements and news about a defect are other).
 pub fn news_like(text: &str) -> bool {
     let t = text.trim_start();
@@ -192,11 +298,43 @@ pub fn news_like(text: &str) -> bool {
             return true;
         }
     }
-    if t.starts_with("您好") {
+    if dealer_reply(t) {
         return true;
     }
     static ANNOUNCING_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(ANNOUNCING));
     ANNOUNCING_AC.is_match(t)
+}
+
+/// Phrases with which a brand's or dealer's account answers a customer in English.
+const REPLYING: &[&str] = &[
+    "please dm us",
+    "send us a dm",
+    "send us a direct message",
+    "we're sorry to hear",
+    "we’re sorry to hear",
+    "we are sorry to hear",
+    "thanks for reaching out",
+    "thank you for reaching out",
+];
+
+/// Whether a text is a brand's or dealer's reply to a customer: it opens with 您好, speaks
+/// to 您 again after the greeting (您反映的, 给您带来, 请您) and of itself only as 我们 or
+/// 我司, or it uses an English service reply's phrase ("please DM us", "we're sorry to
+/// hear"). The contract reads such a reply as neutral and never a crisis, whatever fault it
+/// repeats back ("关于您反映的制动踏板问题"). A customer who writes to the brand with 您好
+/// and 您 still speaks of 我 ("您好，我的车自燃了，请您联系我"), so is not taken for one.
+pub fn dealer_reply(text: &str) -> bool {
+    if let Some(rest) = text.trim_start().strip_prefix("您好") {
+        let first_person = rest.match_indices('我').any(|(i, _)| {
+            !matches!(
+                rest[i + '我'.len_utf8()..].chars().next(),
+                Some('们' | '司')
+            )
+        });
+        return rest.contains('您') && !first_person;
+    }
+    static REPLYING_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(REPLYING));
+    REPLYING_AC.is_match(text)
 }
 
 /// The intent, by the contract's precedence (complaint > purchase > question > praise >
@@ -319,14 +457,14 @@ mod tests {
             complaint: 0.8,
             ..Default::default()
         };
-        assert!(crisis(Fault::Fire.bit(), &happy));
+        assert!(crisis(Fault::Fire.bit(), 0, Fault::Fire.bit(), &happy));
         assert!(
-            !crisis(Fault::Recall.bit(), &happy),
+            !crisis(Fault::Recall.bit(), 0, Fault::Recall.bit(), &happy),
             "a recall handled well"
         );
-        assert!(crisis(Fault::Recall.bit(), &sad));
+        assert!(crisis(Fault::Recall.bit(), 0, Fault::Recall.bit(), &sad));
         assert!(
-            !crisis(0, &sad),
+            !crisis(0, 0, 0, &sad),
             "a complaint without a fault or a mass complaint"
         );
         let calm = HeadsOut {
@@ -334,14 +472,30 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            crisis(Fault::Danger.bit(), &sad),
+            crisis(Fault::Danger.bit(), 0, Fault::Danger.bit(), &sad),
             "a near miss in a complaint"
         );
         assert!(
-            !crisis(Fault::Danger.bit(), &happy),
+            !crisis(Fault::Danger.bit(), 0, Fault::Danger.bit(), &happy),
             "a near miss the car avoided"
         );
-        assert!(!crisis(Fault::Danger.bit(), &calm), "a hazard talked about");
+        assert!(
+            !crisis(Fault::Danger.bit(), 0, Fault::Danger.bit(), &calm),
+            "a hazard talked about"
+        );
+        let airbag = Fault::Airbag.bit();
+        assert!(crisis(0, 0, airbag, &sad), "a weak phrase in a complaint");
+        assert!(!crisis(0, 0, airbag, &calm), "airbags on a spec sheet");
+        let brakes = Fault::Brakes.bit();
+        assert!(crisis(0, brakes, brakes, &calm), "news of soft brakes");
+        assert!(
+            !crisis(0, brakes, brakes, &happy),
+            "brakes praised as not soft"
+        );
+        assert!(
+            !crisis(0, 0, Fault::Fire.bit(), &happy),
+            "\"this car is fire\""
+        );
     }
 
     #[test]
@@ -384,8 +538,10 @@ mod tests {
             crisis: 0.4,
             ..Default::default()
         };
-        assert!(crisis(0, &negative));
+        assert!(crisis(0, 0, 0, &negative));
         assert!(!crisis(
+            0,
+            0,
             0,
             &HeadsOut {
                 crisis: 0.2,
@@ -394,6 +550,8 @@ mod tests {
         ));
         assert!(
             !crisis(
+                0,
+                0,
                 0,
                 &HeadsOut {
                     sentiment: [0.1, 0.2, 0.7],
@@ -407,11 +565,44 @@ mod tests {
     #[test]
     fn slang_is_found_as_whole_words() {
         let s = Slang::new();
-        assert!(s.found("This thing is SICK. Can't complain"));
-        assert!(s.found("零百3秒，杀疯了"));
-        assert!(s.found("开了一年没有任何异响"));
-        assert!(!s.found("sickness and insanely long waits"));
-        assert!(!s.found("刹车发软，差点出事"));
+        let up = Tilt {
+            up: true,
+            down: false,
+        };
+        let down = Tilt {
+            up: false,
+            down: true,
+        };
+        assert_eq!(s.found("This thing is SICK. Can't complain"), up);
+        assert_eq!(s.found("零百3秒，杀疯了"), up);
+        assert_eq!(s.found("开了一年没有任何异响"), up);
+        assert_eq!(s.found("sickness and insanely long waits"), Tilt::default());
+        assert_eq!(s.found("刹车发软，差点出事"), Tilt::default());
+        assert_eq!(s.found("The wagon was named a Top Safety Pick+"), up);
+        assert_eq!(s.found("1-10月销量同比下降18%"), down);
+        assert_eq!(s.found("the dealer closed its doors last week"), down);
+        assert_eq!(s.found("今年没有裁员"), Tilt::default(), "negated news");
+        assert_eq!(s.found("an awarding ceremony"), Tilt::default());
+    }
+
+    #[test]
+    fn replies_on_a_brands_behalf_are_told_from_customers() {
+        assert!(dealer_reply(
+            "您好，关于您反映的问题我们非常重视，请私信留下联系方式"
+        ));
+        assert!(dealer_reply(
+            "Hi! We're sorry to hear that. Please DM us your order number."
+        ));
+        assert!(dealer_reply(
+            "您好，给您带来不便我们深表歉意，我司已安排专人跟进"
+        ));
+        assert!(!dealer_reply("您好，我的车刹车发软，有人遇到过吗"));
+        assert!(!dealer_reply("您好，我的车昨天自燃了，请您尽快联系我"));
+        assert!(!dealer_reply(
+            "您好，请您尽快处理，车在高速上自燃了，吓死我了"
+        ));
+        assert!(!dealer_reply("刚提车，您好我好大家好"));
+        assert!(!dealer_reply("The dealer never answered my DMs"));
     }
 
     #[test]

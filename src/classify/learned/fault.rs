@@ -355,7 +355,9 @@ const VOCABULARY: &[(Fault, &[&str])] = &[
             "拉横幅",
             "横幅",
             "12315",
-            "315",
+            "315晚会",
+            "3·15",
+            "投诉到315",
             "消协",
             "消费者协会",
             "市场监管",
@@ -441,6 +443,57 @@ const VOCABULARY: &[(Fault, &[&str])] = &[
             "lucky to be alive",
         ],
     ),
+];
+
+/// Phrases of [`VOCABULARY`] that also have harmless senses, or that a spec sheet or praise
+/// uses: "标配6个安全气囊", "AEB", "this car is fire", "燃烧效率", "一脚油门往前冲", "导航出
+/// 不来", "烧了机油", "couldn't stop smiling". They are features like the rest, but make a
+/// crisis only in a negative text.
+pub const WEAK: &[&str] = &[
+    "烧成",
+    "烧了",
+    "燃烧",
+    "smoke",
+    "smoking",
+    "fire",
+    "flames",
+    "burned out",
+    "burnt out",
+    "熄火",
+    "掉电",
+    "趴窝",
+    "抛锚",
+    "stalls",
+    "limp mode",
+    "安全气囊",
+    "airbag",
+    "airbags",
+    "air bag",
+    "往前冲",
+    "自动加速",
+    "倒溜",
+    "rolled down",
+    "rolled into",
+    "误触发",
+    "AEB",
+    "自动紧急制动",
+    "突然刹车",
+    "被困",
+    "出不来",
+    "trapped",
+    "no brakes",
+    "couldn't stop",
+    "could not stop",
+    "曝光",
+    "起诉",
+    "央视",
+    "investigation",
+    "reports of",
+    "owners report",
+    "owners are reporting",
+    "other owners",
+    "victims",
+    "lawsuit",
 ];
 
 /// Kinds named by a part and a symptom anywhere in the same text, so that a failure said in
@@ -600,9 +653,9 @@ pub type Faults = u16;
 /// What one pattern of the vocabulary's automaton is.
 #[derive(Debug, Clone, Copy)]
 enum Entry {
-    /// A phrase of [`VOCABULARY`]: its kind, and whether it is an English word that needs
-    /// word boundaries.
-    Phrase(Fault, bool),
+    /// A phrase of [`VOCABULARY`]: its kind, whether it is an English word that needs word
+    /// boundaries, and whether it is [`WEAK`].
+    Phrase(Fault, bool, bool),
     /// A part of pair `i` of [`PAIRS`].
     Part(usize),
     /// A symptom of pair `i` of [`PAIRS`].
@@ -703,7 +756,7 @@ fn patterns() -> impl Iterator<Item = (&'static str, Entry)> {
     let phrases = VOCABULARY.iter().flat_map(|(kind, phrases)| {
         phrases
             .iter()
-            .map(move |p| (*p, Entry::Phrase(*kind, p.is_ascii())))
+            .map(move |p| (*p, Entry::Phrase(*kind, p.is_ascii(), WEAK.contains(p))))
     });
     let pairs = PAIRS
         .iter()
@@ -721,6 +774,7 @@ fn patterns() -> impl Iterator<Item = (&'static str, Entry)> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FaultScan {
     found: Faults,
+    weak: Faults,
     parts: u32,
     symptoms: u32,
 }
@@ -739,17 +793,38 @@ impl FaultScan {
             return;
         };
         if vocabulary.counts(text, entry, start, end) {
-            match entry {
-                Entry::Phrase(kind, _) => self.found |= kind.bit(),
-                Entry::Part(i) => self.parts |= 1 << i,
-                Entry::Symptom(i) => self.symptoms |= 1 << i,
-            }
+            self.take(entry);
         }
     }
 
-    /// The fault kinds found.
+    /// Takes a match that counts.
+    fn take(&mut self, entry: Entry) {
+        match entry {
+            Entry::Phrase(kind, _, false) => self.found |= kind.bit(),
+            Entry::Phrase(kind, _, true) => self.weak |= kind.bit(),
+            Entry::Part(i) => self.parts |= 1 << i,
+            Entry::Symptom(i) => self.symptoms |= 1 << i,
+        }
+    }
+
+    /// The kinds named outright or by a part and a symptom: all but the [`WEAK`] phrases'.
+    pub fn named(&self) -> Faults {
+        self.strong() | self.paired()
+    }
+
+    /// The fault kinds found, by any phrase or pair (the model's features).
     pub fn faults(&self) -> Faults {
-        self.found | pair_kinds(self.parts & self.symptoms)
+        self.found | self.weak | pair_kinds(self.parts & self.symptoms)
+    }
+
+    /// The fault kinds named outright: by a phrase that is not [`WEAK`].
+    pub fn strong(&self) -> Faults {
+        self.found
+    }
+
+    /// The fault kinds named by a part and a symptom ([`PAIRS`]).
+    pub fn paired(&self) -> Faults {
+        pair_kinds(self.parts & self.symptoms)
     }
 }
 
@@ -771,14 +846,15 @@ impl Vocabulary {
     /// "recalling"), so that ordinary words inside others do not count; a negated phrase or
     /// symptom ([`negated_before`]) does not count.
     pub fn scan(&self, text: &str) -> Faults {
-        let mut found = 0;
-        let (mut parts, mut symptoms) = (0u32, 0u32);
-        self.each(text, |entry, _, _| match entry {
-            Entry::Phrase(kind, _) => found |= kind.bit(),
-            Entry::Part(i) => parts |= 1 << i,
-            Entry::Symptom(i) => symptoms |= 1 << i,
-        });
-        found | pair_kinds(parts & symptoms)
+        self.scan_kinds(text).faults()
+    }
+
+    /// What [`Vocabulary::scan`] finds, with how each kind was named ([`FaultScan::strong`],
+    /// [`FaultScan::paired`]).
+    pub fn scan_kinds(&self, text: &str) -> FaultScan {
+        let mut scan = FaultScan::default();
+        self.each(text, |entry, _, _| scan.take(entry));
+        scan
     }
 
     /// The first phrase found of a kind in `mask`, with its kind (for a crisis match's term);
@@ -788,7 +864,7 @@ impl Vocabulary {
         let mut first_part: [Option<(usize, usize)>; PAIRS.len()] = [None; PAIRS.len()];
         let (mut parts, mut symptoms) = (0u32, 0u32);
         self.each(text, |entry, start, end| match entry {
-            Entry::Phrase(kind, _) => {
+            Entry::Phrase(kind, _, _) => {
                 if first.is_none() && mask & kind.bit() != 0 {
                     first = Some((kind, &text[start..end]));
                 }
@@ -820,7 +896,7 @@ impl Vocabulary {
     /// words, phrases and symptoms only where not negated.
     fn counts(&self, text: &str, entry: Entry, start: usize, end: usize) -> bool {
         let bytes = text.as_bytes();
-        if let Entry::Phrase(_, true) = entry {
+        if let Entry::Phrase(_, true, _) = entry {
             let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
             let after = bytes.get(end).copied();
             if before.is_some_and(wordy) || after.is_some_and(wordy) {

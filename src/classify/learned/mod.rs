@@ -187,6 +187,17 @@ impl HeadsOut {
         }
     }
 
+    /// The same reading with `logit` added to the negative class's logit.
+    pub fn tilted_negative(self, logit: f32) -> Self {
+        let [n, z, p] = self.sentiment;
+        let n = n * logit.exp();
+        let t = n + z + p;
+        Self {
+            sentiment: [n / t, z / t, p / t],
+            ..self
+        }
+    }
+
     /// The most probable intent of the intent head.
     pub fn learned_intent(&self) -> crate::classify::intent::Intent {
         let mut best = 0;
@@ -237,16 +248,21 @@ impl Learned {
         &self.vocabulary
     }
 
-    /// The fault kinds in `text`.
-    pub fn faults(&self, text: &str) -> Faults {
-        self.vocabulary.scan(text)
+    /// The fault kinds in `text`, and how each was named.
+    pub fn faults(&self, text: &str) -> fault::FaultScan {
+        self.vocabulary.scan_kinds(text)
     }
 
-    /// The reading `out` of `text` after the contract's positive slang ([`decide::Slang`]): a
-    /// text with such a phrase and no fault named is tilted towards positive by
-    /// [`decide::SLANG_TILT`].
-    pub fn after_slang(&self, text: &str, faults: Faults, out: HeadsOut) -> HeadsOut {
-        if faults == 0 && self.slang.found(text) {
+    /// The reading `out` of `text` after the contract's slang and news phrases
+    /// ([`decide::Slang`]): bad news tilts it towards negative, else positive slang or good
+    /// news towards positive, each by [`decide::SLANG_TILT`], unless a fault is `named`
+    /// ([`fault::FaultScan::named`]: a weak phrase does not count, so "this car is fire" is
+    /// still slang).
+    pub fn after_slang(&self, text: &str, named: Faults, out: HeadsOut) -> HeadsOut {
+        let tilt = self.slang.found(text);
+        if tilt.down {
+            out.tilted_negative(decide::SLANG_TILT)
+        } else if named == 0 && tilt.up {
             out.tilted_positive(decide::SLANG_TILT)
         } else {
             out

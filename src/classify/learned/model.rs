@@ -25,7 +25,7 @@ pub const MAGIC: [u8; 4] = *b"HLRN";
 pub const FORMAT_VERSION: u16 = 3;
 /// The version of the features (`features.rs` here, and the sentiment extractor's): bump it
 /// whenever a text's features change.
-pub const FEATURE_VERSION: u16 = 3;
+pub const FEATURE_VERSION: u16 = 4;
 /// Number of columns.
 pub const COLUMNS: usize = 10;
 /// The intent columns, in the order of [`INTENT_ORDER`].

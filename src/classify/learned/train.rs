@@ -325,16 +325,16 @@ pub fn score(learned: &Learned, sentiment: &Sentiment, text: &str) -> HeadsOut {
     let hits = sentiment.cues().scan(text);
     let (logit, sum, question) =
         sentiment.logit_with_cues_and(text, hits, super::RowSum::new(learned.heads()));
-    let faults = learned.faults(text);
+    let scan = learned.faults(text);
     let out = learned.finish(
         sum,
         text,
-        faults,
+        scan.faults(),
         phrases::scan(text),
         question,
         clamp_old(logit.total()),
     );
-    learned.after_slang(text, faults, out)
+    learned.after_slang(text, scan.named(), out)
 }
 
 #[cfg(test)]
