@@ -182,7 +182,8 @@ impl Classifier {
             question,
             learned::train::clamp_old(logit.total()),
         );
-        let heads = self.learned.after_slang(text, fault_scan.named(), heads);
+        let tilt = self.learned.tilt(text);
+        let heads = self.learned.after_slang(tilt, fault_scan.named(), heads);
         let mut sentiment = Scored {
             label: heads.label(),
             score: heads.score(),
@@ -212,7 +213,7 @@ impl Classifier {
         });
         // A brand's or dealer's reply is neutral and never a crisis, whatever fault it
         // repeats back (the contract).
-        let reply = learned::decide::dealer_reply(text);
+        let reply = learned::decide::dealer_reply(text, tilt);
         if reply {
             matches.retain(|m| m.group != CRISIS_GROUP);
             sentiment = Scored {
@@ -243,7 +244,7 @@ impl Classifier {
                 });
             }
         }
-        let intent = learned::decide::intent(text, flags, &heads, crisis, keyword_crisis);
+        let intent = learned::decide::intent(text, flags, &heads, crisis, keyword_crisis, tilt);
         // A complaint is negative (the contract), however calmly it is put ("保养换个机油
         // 要880", "rattle since day one").
         if intent == intent::Intent::Complaint && sentiment.label == Label::Neutral {

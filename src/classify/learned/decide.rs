@@ -160,27 +160,46 @@ const BAD_NEWS: &[&str] = &[
     "same problem again",
 ];
 
-/// Which way a text's contract phrases tilt it ([`Slang::found`]).
+/// What a text's contract phrases say of it ([`Slang::found`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tilt {
     /// Positive slang or good news.
     pub up: bool,
     /// Bad news.
     pub down: bool,
+    /// An English service reply's phrase ([`REPLYING`]).
+    pub reply: bool,
+    /// A phrase of news or announcements ([`ANNOUNCING`]).
+    pub announcing: bool,
 }
 
-/// Finds the contract's positive slang phrases and its good and bad news (ASCII letters
-/// without case; an English phrase must stand as whole words).
+/// What a phrase of [`Slang`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Up,
+    Down,
+    Reply,
+    Announcing,
+}
+
+/// Finds the contract's positive slang phrases, its good and bad news, and the phrases of
+/// replies and announcements on a brand's behalf, in one pass (ASCII letters without case;
+/// an English slang or news phrase must stand as whole words).
 #[derive(Debug, Clone)]
 pub struct Slang {
     automaton: aho_corasick::AhoCorasick,
-    /// Whether each phrase is ASCII (an English phrase, matched as whole words).
-    ascii: Vec<bool>,
+    /// Each phrase's kind, and whether it must stand as whole words.
+    kinds: Vec<(Kind, bool)>,
 }
 
-/// The phrases of [`Slang`], in pattern order: slang, good news, bad news.
-fn tilt_phrases() -> impl Iterator<Item = &'static str> {
-    SLANG.iter().chain(GOOD_NEWS).chain(BAD_NEWS).copied()
+/// The phrases of [`Slang`], in pattern order, with their kinds.
+fn tilt_phrases() -> impl Iterator<Item = (&'static str, Kind)> {
+    let of = |list: &'static [&'static str], kind| list.iter().map(move |p| (*p, kind));
+    of(SLANG, Kind::Up)
+        .chain(of(GOOD_NEWS, Kind::Up))
+        .chain(of(BAD_NEWS, Kind::Down))
+        .chain(of(REPLYING, Kind::Reply))
+        .chain(of(ANNOUNCING, Kind::Announcing))
 }
 
 impl Default for Slang {
@@ -194,31 +213,39 @@ impl Slang {
     pub fn new() -> Self {
         let automaton = aho_corasick::AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .build(tilt_phrases())
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(tilt_phrases().map(|(p, _)| p))
             .expect("the slang phrases compile");
-        let ascii = tilt_phrases().map(str::is_ascii).collect();
-        Self { automaton, ascii }
+        let kinds = tilt_phrases()
+            .map(|(p, kind)| (kind, p.is_ascii() && matches!(kind, Kind::Up | Kind::Down)))
+            .collect();
+        Self { automaton, kinds }
     }
 
-    /// Which phrases `text` holds: slang or good news (`up`), bad news (`down`). A negated
-    /// news phrase does not count ("没有裁员", "no layoffs").
+    /// Which phrases `text` holds: slang or good news (`up`), bad news (`down`), a reply's
+    /// or an announcement's phrase. A negated news phrase does not count ("没有裁员", "no
+    /// layoffs"); slang is never negated (its negated complaints are slang themselves).
     pub fn found(&self, text: &str) -> Tilt {
         let bytes = text.as_bytes();
         let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
         let mut tilt = Tilt::default();
         for m in self.automaton.find_overlapping_iter(text) {
             let i = m.pattern().as_usize();
-            let ascii = self.ascii.get(i).copied().unwrap_or(false);
-            let whole = !ascii
+            let Some(&(kind, whole_words)) = self.kinds.get(i) else {
+                continue;
+            };
+            let whole = !whole_words
                 || !word(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
                     && !word(bytes.get(m.end()));
-            if !whole || i >= SLANG.len() && super::fault::negated_before(text, m.start()) {
+            let news = i >= SLANG.len() && matches!(kind, Kind::Up | Kind::Down);
+            if !whole || news && super::fault::negated_before(text, m.start()) {
                 continue;
             }
-            if i < SLANG.len() + GOOD_NEWS.len() {
-                tilt.up = true;
-            } else {
-                tilt.down = true;
+            match kind {
+                Kind::Up => tilt.up = true,
+                Kind::Down => tilt.down = true,
+                Kind::Reply => tilt.reply = true,
+                Kind::Announcing => tilt.announcing = true,
             }
         }
         tilt
@@ -226,7 +253,7 @@ impl Slang {
 }
 
 /// Phrases of news, announcements, statements and replies on a brand's or dealer's behalf.
-const ANNOUNCING: &[&str] = &[
+pub const ANNOUNCING: &[&str] = &[
     "情况说明",
     "的说明",
     "宣布",
@@ -286,9 +313,10 @@ fn phrase_automaton(phrases: &[&str]) -> AhoCorasick {
 /// Whether a text reads as news, an ad or a reply for a brand or dealer rather than an
 /// author's own report: a headline in 【…】 brackets (four characters or more inside; a short
 /// tag such as 【吐槽】 is a post's own label), a reply on a brand's behalf
-/// ([`dealer_reply`]), or an announcing phrase. Such a mention is `other`, whatever problem or offer it carries (the contract:
-/// brand statements and news about a defect are other).
-pub fn news_like(text: &str) -> bool {
+/// ([`dealer_reply`]), or an announcing phrase (`tilt`, from [`Slang::found`]). Such a mention
+/// is `other`, whatever problem or offer it carries (the contract: brand statements and news
+/// about a defect are other).
+pub fn news_like(text: &str, tilt: Tilt) -> bool {
     let t = text.trim_start();
     if let Some(rest) = t.strip_prefix('【') {
         if rest
@@ -298,15 +326,11 @@ pub fn news_like(text: &str) -> bool {
             return true;
         }
     }
-    if dealer_reply(t) {
-        return true;
-    }
-    static ANNOUNCING_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(ANNOUNCING));
-    ANNOUNCING_AC.is_match(t)
+    dealer_reply(t, tilt) || tilt.announcing
 }
 
 /// Phrases with which a brand's or dealer's account answers a customer in English.
-const REPLYING: &[&str] = &[
+pub const REPLYING: &[&str] = &[
     "please dm us",
     "send us a dm",
     "send us a direct message",
@@ -320,10 +344,10 @@ const REPLYING: &[&str] = &[
 /// Whether a text is a brand's or dealer's reply to a customer: it opens with 您好, speaks
 /// to 您 again after the greeting (您反映的, 给您带来, 请您) and of itself only as 我们 or
 /// 我司, or it uses an English service reply's phrase ("please DM us", "we're sorry to
-/// hear"). The contract reads such a reply as neutral and never a crisis, whatever fault it
+/// hear": `tilt.reply`, from [`Slang::found`]). The contract reads such a reply as neutral and never a crisis, whatever fault it
 /// repeats back ("关于您反映的制动踏板问题"). A customer who writes to the brand with 您好
 /// and 您 still speaks of 我 ("您好，我的车自燃了，请您联系我"), so is not taken for one.
-pub fn dealer_reply(text: &str) -> bool {
+pub fn dealer_reply(text: &str, tilt: Tilt) -> bool {
     if let Some(rest) = text.trim_start().strip_prefix("您好") {
         let first_person = rest.match_indices('我').any(|(i, _)| {
             !matches!(
@@ -333,12 +357,12 @@ pub fn dealer_reply(text: &str) -> bool {
         });
         return rest.contains('您') && !first_person;
     }
-    static REPLYING_AC: LazyLock<AhoCorasick> = LazyLock::new(|| phrase_automaton(REPLYING));
-    REPLYING_AC.is_match(text)
+    tilt.reply
 }
 
 /// The intent, by the contract's precedence (complaint > purchase > question > praise >
-/// other); news, ads and replies on a brand's behalf ([`news_like`]) are `other`.
+/// other); news, ads and replies on a brand's behalf ([`news_like`], with the text's `tilt`)
+/// are `other`.
 ///
 /// The rules decide complaint and purchase where their cues speak, and the intent head
 /// arbitrates where cues and heads disagree:
@@ -355,8 +379,9 @@ pub fn intent(
     heads: &HeadsOut,
     crisis: bool,
     keyword_crisis: bool,
+    tilt: Tilt,
 ) -> Intent {
-    if news_like(text) {
+    if news_like(text, tilt) {
         return Intent::Other;
     }
     let label = heads.label();
@@ -445,6 +470,10 @@ fn rest_by_cues(flags: u16, heads: &HeadsOut) -> Intent {
 mod tests {
     use super::*;
 
+    fn tilt(text: &str) -> Tilt {
+        Slang::new().found(text)
+    }
+
     #[test]
     fn safety_failures_are_crises_recalls_only_outside_praise() {
         let happy = HeadsOut {
@@ -505,32 +534,44 @@ mod tests {
             intent: [0.1, 0.2, 0.1, 0.5, 0.1],
             ..Default::default()
         };
-        assert_eq!(intent("好好开", 0, &praise, false, false), Intent::Praise);
+        assert_eq!(
+            intent("好好开", 0, &praise, false, false, tilt("好好开")),
+            Intent::Praise
+        );
         // Praise needs a positive text, and a weakly positive one a praise phrase.
         let weak = HeadsOut {
             sentiment: [0.1, 0.45, 0.45],
             intent: [0.1, 0.1, 0.1, 0.5, 0.2],
             ..praise
         };
-        assert_eq!(intent("好好开", 0, &weak, false, false), Intent::Other);
         assert_eq!(
-            intent("好好开", PRAISE, &weak, false, false),
+            intent("好好开", 0, &weak, false, false, tilt("好好开")),
+            Intent::Other
+        );
+        assert_eq!(
+            intent("好好开", PRAISE, &weak, false, false, tilt("好好开")),
             Intent::Praise
         );
         let asked = HeadsOut {
             intent: [0.1, 0.4, 0.1, 0.2, 0.2],
             ..praise
         };
-        assert_eq!(intent("好好开", 0, &asked, false, false), Intent::Question);
+        assert_eq!(
+            intent("好好开", 0, &asked, false, false, tilt("好好开")),
+            Intent::Question
+        );
         // Untrained (equal): the cue rules decide, and a neutral text without cues is other.
         let untrained = HeadsOut {
             sentiment: [0.1, 0.6, 0.3],
             intent: [0.2; 5],
             ..praise
         };
-        assert_eq!(intent("好好开", 0, &untrained, false, false), Intent::Other);
         assert_eq!(
-            intent("好好开", QUESTION, &untrained, false, false),
+            intent("好好开", 0, &untrained, false, false, tilt("好好开")),
+            Intent::Other
+        );
+        assert_eq!(
+            intent("好好开", QUESTION, &untrained, false, false, tilt("好好开")),
             Intent::Question
         );
         let negative = HeadsOut {
@@ -567,11 +608,11 @@ mod tests {
         let s = Slang::new();
         let up = Tilt {
             up: true,
-            down: false,
+            ..Tilt::default()
         };
         let down = Tilt {
-            up: false,
             down: true,
+            ..Tilt::default()
         };
         assert_eq!(s.found("This thing is SICK. Can't complain"), up);
         assert_eq!(s.found("零百3秒，杀疯了"), up);
@@ -587,22 +628,19 @@ mod tests {
 
     #[test]
     fn replies_on_a_brands_behalf_are_told_from_customers() {
-        assert!(dealer_reply(
+        let reply = |text: &str| dealer_reply(text, tilt(text));
+        assert!(reply(
             "您好，关于您反映的问题我们非常重视，请私信留下联系方式"
         ));
-        assert!(dealer_reply(
+        assert!(reply(
             "Hi! We're sorry to hear that. Please DM us your order number."
         ));
-        assert!(dealer_reply(
-            "您好，给您带来不便我们深表歉意，我司已安排专人跟进"
-        ));
-        assert!(!dealer_reply("您好，我的车刹车发软，有人遇到过吗"));
-        assert!(!dealer_reply("您好，我的车昨天自燃了，请您尽快联系我"));
-        assert!(!dealer_reply(
-            "您好，请您尽快处理，车在高速上自燃了，吓死我了"
-        ));
-        assert!(!dealer_reply("刚提车，您好我好大家好"));
-        assert!(!dealer_reply("The dealer never answered my DMs"));
+        assert!(reply("您好，给您带来不便我们深表歉意，我司已安排专人跟进"));
+        assert!(!reply("您好，我的车刹车发软，有人遇到过吗"));
+        assert!(!reply("您好，我的车昨天自燃了，请您尽快联系我"));
+        assert!(!reply("您好，请您尽快处理，车在高速上自燃了，吓死我了"));
+        assert!(!reply("刚提车，您好我好大家好"));
+        assert!(!reply("The dealer never answered my DMs"));
     }
 
     #[test]
@@ -620,7 +658,11 @@ mod tests {
             ("【吐槽】提车一周就坏了", Intent::Complaint),
             ("提车一周就坏了，气死", Intent::Complaint),
         ] {
-            assert_eq!(intent(text, 0, &neutral, false, false), want, "{text}");
+            assert_eq!(
+                intent(text, 0, &neutral, false, false, tilt(text)),
+                want,
+                "{text}"
+            );
         }
         let calm = HeadsOut {
             sentiment: [0.1, 0.8, 0.1],
@@ -630,11 +672,25 @@ mod tests {
         // Price talk about service or parts is an owner's question.
         let flags = INTEREST | QUESTION;
         assert_eq!(
-            intent("换一套原厂刹车片多少钱？", flags, &calm, false, false),
+            intent(
+                "换一套原厂刹车片多少钱？",
+                flags,
+                &calm,
+                false,
+                false,
+                tilt("换一套原厂刹车片多少钱？")
+            ),
             Intent::Question
         );
         assert_eq!(
-            intent("这车落地多少钱？", flags, &calm, false, false),
+            intent(
+                "这车落地多少钱？",
+                flags,
+                &calm,
+                false,
+                false,
+                tilt("这车落地多少钱？")
+            ),
             Intent::Purchase
         );
     }

@@ -445,7 +445,7 @@ const VOCABULARY: &[(Fault, &[&str])] = &[
     ),
 ];
 
-/// Phrases of [`VOCABULARY`] that also have harmless senses, or that a spec sheet or praise
+/// Phrases of the vocabulary that also have harmless senses, or that a spec sheet or praise
 /// uses: "标配6个安全气囊", "AEB", "this car is fire", "燃烧效率", "一脚油门往前冲", "导航出
 /// 不来", "烧了机油", "couldn't stop smiling". They are features like the rest, but make a
 /// crisis only in a negative text.
@@ -822,7 +822,7 @@ impl FaultScan {
         self.found
     }
 
-    /// The fault kinds named by a part and a symptom ([`PAIRS`]).
+    /// The fault kinds named by a part and a symptom ("刹车踩下去软绵绵的").
     pub fn paired(&self) -> Faults {
         pair_kinds(self.parts & self.symptoms)
     }

@@ -178,22 +178,21 @@ impl HeadsOut {
 
     /// The same reading with `logit` added to the positive class's logit.
     pub fn tilted_positive(self, logit: f32) -> Self {
-        let [n, z, p] = self.sentiment;
-        let p = p * logit.exp();
-        let t = n + z + p;
-        Self {
-            sentiment: [n / t, z / t, p / t],
-            ..self
-        }
+        self.tilted(2, logit)
     }
 
     /// The same reading with `logit` added to the negative class's logit.
     pub fn tilted_negative(self, logit: f32) -> Self {
-        let [n, z, p] = self.sentiment;
-        let n = n * logit.exp();
-        let t = n + z + p;
+        self.tilted(0, logit)
+    }
+
+    /// The same reading with `logit` added to sentiment class `k`'s logit.
+    fn tilted(self, k: usize, logit: f32) -> Self {
+        let mut sentiment = self.sentiment;
+        sentiment[k] *= logit.exp();
+        let t: f32 = sentiment.iter().sum();
         Self {
-            sentiment: [n / t, z / t, p / t],
+            sentiment: sentiment.map(|x| x / t),
             ..self
         }
     }
@@ -253,13 +252,18 @@ impl Learned {
         self.vocabulary.scan_kinds(text)
     }
 
-    /// The reading `out` of `text` after the contract's slang and news phrases
-    /// ([`decide::Slang`]): bad news tilts it towards negative, else positive slang or good
+    /// The contract's phrases in `text` ([`decide::Slang`]): slang, news, replies and
+    /// announcements on a brand's behalf.
+    pub fn tilt(&self, text: &str) -> decide::Tilt {
+        self.slang.found(text)
+    }
+
+    /// The reading `out` of a text after its contract phrases (`tilt`, from
+    /// [`Learned::tilt`]): bad news tilts it towards negative, else positive slang or good
     /// news towards positive, each by [`decide::SLANG_TILT`], unless a fault is `named`
     /// ([`fault::FaultScan::named`]: a weak phrase does not count, so "this car is fire" is
     /// still slang).
-    pub fn after_slang(&self, text: &str, named: Faults, out: HeadsOut) -> HeadsOut {
-        let tilt = self.slang.found(text);
+    pub fn after_slang(&self, tilt: decide::Tilt, named: Faults, out: HeadsOut) -> HeadsOut {
         if tilt.down {
             out.tilted_negative(decide::SLANG_TILT)
         } else if named == 0 && tilt.up {

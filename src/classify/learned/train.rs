@@ -334,7 +334,7 @@ pub fn score(learned: &Learned, sentiment: &Sentiment, text: &str) -> HeadsOut {
         question,
         clamp_old(logit.total()),
     );
-    learned.after_slang(text, scan.named(), out)
+    learned.after_slang(learned.tilt(text), scan.named(), out)
 }
 
 #[cfg(test)]
