@@ -1,7 +1,9 @@
 //! From the heads' probabilities and the cue flags to the contract's answers: the crisis flag,
-//! the intent (cue rules, arbitrated by the intent head where they disagree), and the
-//! contract's positive slang ([`Slang`]). The thresholds were set on the tuning half of the
-//! measurement set (out of fold, once the heads were trained on it).
+//! the intent (cue rules, arbitrated by the intent head where they disagree), replies on a
+//! brand's behalf ([`dealer_reply`]), and the phrases the contract reads whatever their words
+//! say: slang, good and bad news, replies and announcements ([`Slang`], one pass). The
+//! thresholds were set on the tuning half of the measurement set (out of fold, once the heads
+//! were trained on it).
 
 use super::super::intent::Intent;
 use super::super::phrases::{COMPLAINT, INTEREST, PRAISE, QUESTION, TEST_DRIVE};

@@ -3,7 +3,9 @@
 //! press and regulators describe them (no brand or model names: those live in `keywords/`).
 //!
 //! A text's fault kinds are model features (so "方向盘突然打不动" counts as steering without the
-//! exact word in the training data) and, outside a positive text, the crisis flag.
+//! exact word in the training data) and feed the crisis flag ([`super::decide::crisis`]): a
+//! failure named outright counts anywhere, a part and a symptom outside a positive text, a
+//! [`WEAK`] phrase (airbag, fire, 曝光) or a near miss only in a negative one.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 

@@ -8,7 +8,8 @@
 //!          Σ rows / √n + bias + w·(binary sentiment model's logit) + offset
 //!          ──► softmax over negative / neutral / positive, sigmoid for "complaint",
 //!              softmax over the five intents, sigmoid for "crisis"
-//!          ──► the contract's positive slang (hype, negated complaints) tilts towards positive
+//!          ──► the contract's phrases tilt it: slang (hype, negated complaints) and good
+//!              news towards positive, bad news and repeated trouble towards negative
 //! ```
 //!
 //! The heads are one linear model over hashed features ([`model::Heads`]), trained by
